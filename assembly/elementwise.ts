@@ -1,0 +1,263 @@
+import { outerOffset } from "./strided";
+
+// Elementwise f32 kernels: unary maps, their backward rules, binary ops with
+// broadcasting by strides, and the small in-place updates optimizers need.
+// Every loop has a SIMD body and a scalar tail; the scalar twin is
+// src/reference/elementwise.ts.
+
+// ---- unary -------------------------------------------------------------
+// Op codes are shared with src/kernels/codes.ts.
+export const UNARY_NEG: i32 = 0;
+export const UNARY_RELU: i32 = 1;
+export const UNARY_EXP: i32 = 2;
+export const UNARY_LOG: i32 = 3;
+export const UNARY_TANH: i32 = 4;
+export const UNARY_SIGMOID: i32 = 5;
+export const UNARY_SQUARE: i32 = 6;
+export const UNARY_SQRT: i32 = 7;
+export const UNARY_ABS: i32 = 8;
+
+@inline function unaryScalar(op: i32, x: f32): f32 {
+  switch (op) {
+    case 0: return -x;
+    case 1: return x > 0 ? x : <f32>0;
+    case 2: return Mathf.exp(x);
+    case 3: return Mathf.log(x);
+    case 4: return Mathf.tanh(x);
+    case 5: return <f32>1 / (<f32>1 + Mathf.exp(-x));
+    case 6: return x * x;
+    case 7: return Mathf.sqrt(x);
+    default: return Mathf.abs(x);
+  }
+}
+
+// Ops with a cheap SIMD form; the transcendental ones stay scalar so their
+// bits come from one implementation (AssemblyScript's Mathf).
+@inline function unaryVector(op: i32, v: v128): v128 {
+  switch (op) {
+    case 0: return f32x4.neg(v);
+    case 1: return f32x4.max(v, f32x4.splat(0));
+    case 6: return f32x4.mul(v, v);
+    case 7: return f32x4.sqrt(v);
+    default: return f32x4.abs(v);
+  }
+}
+
+@inline function unaryLoop(op: i32, x: usize, y: usize, n: i32): void {
+  let i = 0;
+  if (op != 2 && op != 3 && op != 4 && op != 5) {
+    for (; i + 4 <= n; i += 4) {
+      const o = <usize>i << 2;
+      v128.store(y + o, unaryVector(op, v128.load(x + o)));
+    }
+  }
+  for (; i < n; i++) {
+    const o = <usize>i << 2;
+    store<f32>(y + o, unaryScalar(op, load<f32>(x + o)));
+  }
+}
+
+export function f32_unary(op: i32, x: usize, y: usize, n: i32): void {
+  switch (op) {
+    case 0: unaryLoop(0, x, y, n); break;
+    case 1: unaryLoop(1, x, y, n); break;
+    case 2: unaryLoop(2, x, y, n); break;
+    case 3: unaryLoop(3, x, y, n); break;
+    case 4: unaryLoop(4, x, y, n); break;
+    case 5: unaryLoop(5, x, y, n); break;
+    case 6: unaryLoop(6, x, y, n); break;
+    case 7: unaryLoop(7, x, y, n); break;
+    default: unaryLoop(8, x, y, n);
+  }
+}
+
+// dx = dy * f'(x), written with whichever of x (input) and y (output) is cheaper.
+@inline function unaryGrad(op: i32, x: f32, y: f32, dy: f32): f32 {
+  switch (op) {
+    case 0: return -dy;
+    case 1: return x > 0 ? dy : <f32>0;
+    case 2: return dy * y;
+    case 3: return dy / x;
+    case 4: return dy * (<f32>1 - y * y);
+    case 5: return dy * y * (<f32>1 - y);
+    case 6: return dy * <f32>2 * x;
+    case 7: return dy * <f32>0.5 / y;
+    default: return x > 0 ? dy : (x < 0 ? -dy : <f32>0);
+  }
+}
+
+@inline function unaryGradLoop(op: i32, x: usize, y: usize, dy: usize, dx: usize, n: i32): void {
+  for (let i = 0; i < n; i++) {
+    const o = <usize>i << 2;
+    store<f32>(dx + o, unaryGrad(op, load<f32>(x + o), load<f32>(y + o), load<f32>(dy + o)));
+  }
+}
+
+export function f32_unary_backward(op: i32, x: usize, y: usize, dy: usize, dx: usize, n: i32): void {
+  switch (op) {
+    case 0: unaryGradLoop(0, x, y, dy, dx, n); break;
+    case 1: unaryGradLoop(1, x, y, dy, dx, n); break;
+    case 2: unaryGradLoop(2, x, y, dy, dx, n); break;
+    case 3: unaryGradLoop(3, x, y, dy, dx, n); break;
+    case 4: unaryGradLoop(4, x, y, dy, dx, n); break;
+    case 5: unaryGradLoop(5, x, y, dy, dx, n); break;
+    case 6: unaryGradLoop(6, x, y, dy, dx, n); break;
+    case 7: unaryGradLoop(7, x, y, dy, dx, n); break;
+    default: unaryGradLoop(8, x, y, dy, dx, n);
+  }
+}
+
+// y = a * x + b
+export function f32_affine(x: usize, y: usize, n: i32, a: f32, b: f32): void {
+  const va = f32x4.splat(a);
+  const vb = f32x4.splat(b);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const o = <usize>i << 2;
+    v128.store(y + o, f32x4.add(f32x4.mul(v128.load(x + o), va), vb));
+  }
+  for (; i < n; i++) {
+    const o = <usize>i << 2;
+    store<f32>(y + o, a * load<f32>(x + o) + b);
+  }
+}
+
+// y = min(max(x, lo), hi); NaN stays NaN.
+export function f32_clip(x: usize, y: usize, n: i32, lo: f32, hi: f32): void {
+  for (let i = 0; i < n; i++) {
+    const o = <usize>i << 2;
+    const v = load<f32>(x + o);
+    store<f32>(y + o, v < lo ? lo : (v > hi ? hi : v));
+  }
+}
+
+// ---- binary with broadcasting -----------------------------------------
+// out is contiguous with shape dims[0..ndim); a and b are read through
+// element strides (0 on broadcast axes).
+
+@inline function binaryScalar(op: i32, a: f32, b: f32): f32 {
+  switch (op) {
+    case 0: return a + b;
+    case 1: return a - b;
+    case 2: return a * b;
+    case 3: return a / b;
+    case 4: return a > b ? a : b;
+    default: return a < b ? a : b;
+  }
+}
+
+@inline function binaryVector(op: i32, a: v128, b: v128): v128 {
+  switch (op) {
+    case 0: return f32x4.add(a, b);
+    case 1: return f32x4.sub(a, b);
+    case 2: return f32x4.mul(a, b);
+    case 3: return f32x4.div(a, b);
+    case 4: return f32x4.pmax(b, a);
+    default: return f32x4.pmin(b, a);
+  }
+}
+
+@inline function binaryRow(op: i32, a: usize, sa: i32, b: usize, sb: i32, out: usize, n: i32): void {
+  let i = 0;
+  if (sa == 1 && sb == 1) {
+    for (; i + 4 <= n; i += 4) {
+      const o = <usize>i << 2;
+      v128.store(out + o, binaryVector(op, v128.load(a + o), v128.load(b + o)));
+    }
+  } else if (sa == 1 && sb == 0) {
+    const vb = v128.load32_splat(b);
+    for (; i + 4 <= n; i += 4) {
+      const o = <usize>i << 2;
+      v128.store(out + o, binaryVector(op, v128.load(a + o), vb));
+    }
+  } else if (sa == 0 && sb == 1) {
+    const va = v128.load32_splat(a);
+    for (; i + 4 <= n; i += 4) {
+      const o = <usize>i << 2;
+      v128.store(out + o, binaryVector(op, va, v128.load(b + o)));
+    }
+  }
+  for (; i < n; i++) {
+    store<f32>(out + (<usize>i << 2), binaryScalar(op,
+      load<f32>(a + (<usize>(i * sa) << 2)), load<f32>(b + (<usize>(i * sb) << 2))));
+  }
+}
+
+@inline function binaryRowDispatch(op: i32, a: usize, sa: i32, b: usize, sb: i32, out: usize, n: i32): void {
+  switch (op) {
+    case 0: binaryRow(0, a, sa, b, sb, out, n); break;
+    case 1: binaryRow(1, a, sa, b, sb, out, n); break;
+    case 2: binaryRow(2, a, sa, b, sb, out, n); break;
+    case 3: binaryRow(3, a, sa, b, sb, out, n); break;
+    case 4: binaryRow(4, a, sa, b, sb, out, n); break;
+    default: binaryRow(5, a, sa, b, sb, out, n);
+  }
+}
+
+export function f32_binary(op: i32, a: usize, b: usize, out: usize, ndim: i32,
+                           dims: usize, aStrides: usize, bStrides: usize): void {
+  const last = ndim - 1;
+  const n = load<i32>(dims + (<usize>last << 2));
+  const sa = load<i32>(aStrides + (<usize>last << 2));
+  const sb = load<i32>(bStrides + (<usize>last << 2));
+  let rows = 1;
+  for (let d = 0; d < last; d++) rows *= load<i32>(dims + (<usize>d << 2));
+  if (n == 0) return;
+  for (let r = 0; r < rows; r++) {
+    const ao = outerOffset(r, last, dims, aStrides);
+    const bo = outerOffset(r, last, dims, bStrides);
+    binaryRowDispatch(op, a + (<usize>ao << 2), sa, b + (<usize>bo << 2), sb, out + (<usize>(r * n) << 2), n);
+  }
+}
+
+// ---- in place -----------------------------------------------------------
+
+// y += a * x
+export function f32_axpy(y: usize, x: usize, n: i32, a: f32): void {
+  const va = f32x4.splat(a);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const o = <usize>i << 2;
+    v128.store(y + o, f32x4.add(v128.load(y + o), f32x4.mul(va, v128.load(x + o))));
+  }
+  for (; i < n; i++) {
+    const o = <usize>i << 2;
+    store<f32>(y + o, load<f32>(y + o) + a * load<f32>(x + o));
+  }
+}
+
+export function f32_fill(y: usize, n: i32, v: f32): void {
+  const vv = f32x4.splat(v);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) v128.store(y + (<usize>i << 2), vv);
+  for (; i < n; i++) store<f32>(y + (<usize>i << 2), v);
+}
+
+export function i32_fill(y: usize, n: i32, v: i32): void {
+  for (let i = 0; i < n; i++) store<i32>(y + (<usize>i << 2), v);
+}
+
+// Number of NaNs in x (used to reject NaN where an op cannot take it).
+export function f32_count_nan(x: usize, n: i32): i32 {
+  let count = 0;
+  for (let i = 0; i < n; i++) {
+    const v = load<f32>(x + (<usize>i << 2));
+    if (v != v) count++;
+  }
+  return count;
+}
+
+// ---- dtype conversion ---------------------------------------------------
+export function u8_to_f32(x: usize, y: usize, n: i32): void {
+  for (let i = n - 1; i >= 0; i--) store<f32>(y + (<usize>i << 2), <f32>load<u8>(x + <usize>i));
+}
+export function i8_to_f32(x: usize, y: usize, n: i32): void {
+  for (let i = n - 1; i >= 0; i--) store<f32>(y + (<usize>i << 2), <f32>load<i8>(x + <usize>i));
+}
+export function i32_to_f32(x: usize, y: usize, n: i32): void {
+  for (let i = 0; i < n; i++) store<f32>(y + (<usize>i << 2), <f32>load<i32>(x + (<usize>i << 2)));
+}
+// Truncation toward zero, saturating (the host rejects NaN first).
+export function f32_to_i32(x: usize, y: usize, n: i32): void {
+  for (let i = 0; i < n; i++) store<i32>(y + (<usize>i << 2), <i32>load<f32>(x + (<usize>i << 2)));
+}

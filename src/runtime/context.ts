@@ -1,0 +1,29 @@
+import type { WasmExports } from './abi.js';
+import type { Allocator } from './allocator.js';
+import type { RuntimeName } from './environment.js';
+
+/** The one live wasm instance and the memory it shares with the host. */
+export interface Runtime {
+  readonly kernels: WasmExports;
+  readonly memory: WebAssembly.Memory;
+  readonly allocator: Allocator;
+  readonly runtime: RuntimeName;
+  readonly build: string;
+  /** A small block for shape/stride arguments of strided kernels. */
+  readonly argBlock: number;
+}
+
+let current: Runtime | null = null;
+
+export function setRuntime(r: Runtime | null): void {
+  current = r;
+}
+
+export function rt(): Runtime {
+  if (current === null) throw new Error('snapgrad is not initialized: call `await init()` first');
+  return current;
+}
+
+export function isInitialized(): boolean {
+  return current !== null;
+}

@@ -1,0 +1,148 @@
+import { instantiate } from '@assemblyscript/loader';
+import type { WasmExports } from './abi.js';
+import { Allocator } from './allocator.js';
+import { isInitialized, rt, setRuntime } from './context.js';
+import { detectRuntime, hasSimd, type RuntimeName } from './environment.js';
+import { MAX_STRIDED_DIMS } from './views.js';
+
+export type WasmSource = BufferSource | URL | string | Response | PromiseLike<Response>;
+
+export interface InitOptions {
+  /** A compiled module (required in Cloudflare Workers: import the .wasm file). */
+  module?: WebAssembly.Module;
+  /** The wasm as bytes, a URL/path, or a fetch Response. */
+  wasm?: WasmSource;
+  /** Initial size of the shared memory in bytes (rounded up to 64 KiB pages). Default 16 MiB. */
+  initialMemoryBytes?: number;
+}
+
+export interface Info {
+  runtime: RuntimeName;
+  build: string;
+  simd: boolean;
+  threads: boolean;
+  memoryBytes: number;
+}
+
+const WASM_FILE = 'snapgrad.simd.wasm';
+const BUILD = 'simd128';
+
+let pending: Promise<Info> | null = null;
+
+/** Loads and instantiates the kernels. Safe to call more than once. */
+export function init(options: InitOptions = {}): Promise<Info> {
+  if (isInitialized()) return Promise.resolve(info());
+  if (pending === null) {
+    pending = doInit(options).catch((err) => {
+      pending = null;
+      throw err;
+    });
+  }
+  return pending;
+}
+
+async function doInit(options: InitOptions): Promise<Info> {
+  if (!hasSimd()) {
+    throw new Error('snapgrad needs WebAssembly SIMD (128-bit), which this runtime does not support');
+  }
+  const runtime = detectRuntime();
+  const source = options.module ?? (options.wasm !== undefined ? await resolveSource(options.wasm, runtime) : await defaultSource(runtime));
+  const pages = Math.max(1, Math.ceil((options.initialMemoryBytes ?? 16 * 2 ** 20) / 65536));
+  const memory = new WebAssembly.Memory({ initial: pages, maximum: 65536 });
+  let result;
+  try {
+    result = await instantiate(source as any, { env: { memory } });
+  } catch (err) {
+    const msg = String((err as Error)?.message ?? err);
+    if (runtime === 'workerd' || /code generation disallowed/i.test(msg)) {
+      throw new Error(
+        'init: this runtime cannot compile WebAssembly from bytes (Cloudflare Workers forbid it). ' +
+        "Import the .wasm file as a module (import wasm from 'snapgrad/wasm') and call init({ module: wasm }). " +
+        `Original error: ${msg}`,
+      );
+    }
+    throw err;
+  }
+  // The loader wraps exports for its string/array helpers; the kernels take
+  // only numbers, so the raw exports are called directly (no per-call wrapper).
+  const kernels = result.instance.exports as unknown as WasmExports;
+  const allocator = new Allocator(memory, kernels.heap_base());
+  const argBlock = allocator.alloc(4 * 4 * MAX_STRIDED_DIMS);
+  setRuntime({ kernels, memory, allocator, runtime, build: BUILD, argBlock });
+  return info();
+}
+
+async function resolveSource(wasm: WasmSource, runtime: RuntimeName): Promise<BufferSource | Response | WebAssembly.Module> {
+  if (typeof wasm === 'string' || wasm instanceof URL) {
+    const url = wasm instanceof URL ? wasm : toUrl(wasm);
+    if (url.protocol === 'file:' && runtime === 'node') return readNodeFile(url);
+    return fetchWasm(url);
+  }
+  if (isBufferSource(wasm)) return wasm;
+  const response = await wasm;
+  if (!response.ok) throw new Error(`init: fetching the wasm failed with HTTP ${response.status}`);
+  return response;
+}
+
+function toUrl(path: string): URL {
+  try {
+    return new URL(path);
+  } catch {
+    const g = globalThis as any;
+    const base = g.location?.href ?? (g.process?.cwd ? `file://${g.process.cwd()}/` : undefined);
+    if (!base) throw new Error(`init: wasm path "${path}" is relative and there is no base URL to resolve it against`);
+    return new URL(path, base);
+  }
+}
+
+function isBufferSource(x: unknown): x is BufferSource {
+  return x instanceof ArrayBuffer || ArrayBuffer.isView(x);
+}
+
+async function fetchWasm(url: URL): Promise<Response> {
+  const response = await fetch(url);
+  if (!response.ok) throw new Error(`init: fetching ${url.href} failed with HTTP ${response.status}`);
+  // instantiateStreaming needs the application/wasm type; fall back to bytes otherwise.
+  if (!/application\/wasm/.test(response.headers.get('content-type') ?? '')) {
+    return new Response(await response.arrayBuffer(), { headers: { 'content-type': 'application/wasm' } });
+  }
+  return response;
+}
+
+async function readNodeFile(url: URL): Promise<Uint8Array<ArrayBuffer>> {
+  const fs = await import('node:fs/promises');
+  return fs.readFile(url);
+}
+
+/** Finds the wasm next to this module: dist/ in the package, or ../../dist when run from src/. */
+async function defaultSource(runtime: RuntimeName): Promise<BufferSource | Response> {
+  if (runtime === 'workerd') {
+    throw new Error(
+      "init: in Cloudflare Workers pass the compiled module: import wasm from 'snapgrad/wasm'; await init({ module: wasm })",
+    );
+  }
+  const here = import.meta.url;
+  if (!here) throw new Error('init: cannot locate the wasm file (no import.meta.url); pass init({ wasm }) or init({ module })');
+  const candidates = [new URL(`./${WASM_FILE}`, here), new URL(`../../dist/${WASM_FILE}`, here)];
+  let lastError: unknown = null;
+  for (const url of candidates) {
+    try {
+      if (url.protocol === 'file:' && runtime === 'node') return await readNodeFile(url);
+      return await fetchWasm(url);
+    } catch (err) {
+      lastError = err;
+    }
+  }
+  throw new Error(`init: could not load ${WASM_FILE} next to the module (${candidates.map((u) => u.href).join(', ')}): ${String(lastError)}`);
+}
+
+export function info(): Info {
+  const r = rt();
+  return {
+    runtime: r.runtime,
+    build: r.build,
+    simd: true,
+    threads: false,
+    memoryBytes: r.memory.buffer.byteLength,
+  };
+}

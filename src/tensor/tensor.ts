@@ -1,0 +1,148 @@
+import { rt } from '../runtime/context.js';
+import { f32View, i32View, i8View, u8View } from '../runtime/views.js';
+import type { AnyTypedArray, DType } from './dtypes.js';
+import { bytesPerElement } from './dtypes.js';
+import { trackInScope, untrack } from './scope.js';
+
+/** A block of wasm memory shared by a tensor and its views (reshape, detach). */
+export class Storage {
+  refs = 1;
+  constructor(readonly offset: number, readonly bytes: number) {}
+}
+
+/** One node of the autograd tape: the op's inputs and the rule that maps dy to their gradients. */
+export interface GradNode {
+  readonly name: string;
+  readonly inputs: readonly Tensor[];
+  /** Returns one gradient per input (null where an input needs none). Must return fresh tensors. */
+  readonly backward: (dy: Tensor) => (Tensor | null)[];
+}
+
+let nextId = 1;
+let tensorsAlive = 0;
+
+export function liveTensorCount(): number {
+  return tensorsAlive;
+}
+
+export class Tensor {
+  readonly id: number;
+  readonly shape: readonly number[];
+  readonly dtype: DType;
+  readonly size: number;
+  /** Gradient accumulated by backward() (leaf tensors only). */
+  grad: Tensor | null = null;
+  /** The tape node that produced this tensor, if it was recorded. */
+  node: GradNode | null = null;
+  requiresGrad = false;
+  /** Set by keep(): tidy() scopes leave this tensor alive. */
+  kept = false;
+  private storage: Storage | null;
+
+  /** @internal use the creation functions (tensor, zeros, ...) */
+  constructor(storage: Storage, shape: readonly number[], dtype: DType) {
+    this.id = nextId++;
+    this.storage = storage;
+    this.shape = Object.freeze(shape.slice());
+    this.dtype = dtype;
+    this.size = sizeOf(shape);
+    tensorsAlive++;
+    trackInScope(this);
+  }
+
+  get disposed(): boolean {
+    return this.storage === null;
+  }
+
+  /** Byte offset of the data in wasm memory. Throws if the tensor was disposed. */
+  get offset(): number {
+    return this.alive().offset;
+  }
+
+  get rank(): number {
+    return this.shape.length;
+  }
+
+  /** The storage, for making views that share it. */
+  alive(): Storage {
+    if (this.storage === null) {
+      throw new Error(`tensor #${this.id} (shape [${this.shape}], ${this.dtype}) was disposed and cannot be used`);
+    }
+    return this.storage;
+  }
+
+  /** A new tensor object sharing this tensor's memory, with another shape of the same size. */
+  view(shape: readonly number[]): Tensor {
+    const s = this.alive();
+    if (sizeOf(shape) !== this.size) throw new Error(`internal: view of [${this.shape}] as [${shape}] changes the size`);
+    s.refs++;
+    return new Tensor(s, shape, this.dtype);
+  }
+
+  /** Copies the data out to a new JS typed array (safe to keep). */
+  dataSync(): AnyTypedArray {
+    const off = this.offset;
+    switch (this.dtype) {
+      case 'float32': return f32View(off, this.size).slice();
+      case 'int32': return i32View(off, this.size).slice();
+      case 'int8': return i8View(off, this.size).slice();
+      default: return u8View(off, this.size).slice();
+    }
+  }
+
+  /** The data as nested JS arrays following the shape (a number for a scalar). */
+  toArray(): any {
+    const flat = this.dataSync();
+    if (this.shape.length === 0) return flat[0];
+    const build = (dim: number, start: number): any[] => {
+      const n = this.shape[dim];
+      const out = new Array(n);
+      if (dim === this.shape.length - 1) {
+        for (let i = 0; i < n; i++) out[i] = flat[start + i];
+        return out;
+      }
+      const stride = sizeOf(this.shape.slice(dim + 1));
+      for (let i = 0; i < n; i++) out[i] = build(dim + 1, start + i * stride);
+      return out;
+    };
+    return build(0, 0);
+  }
+
+  /** The single value of a one-element tensor. */
+  item(): number {
+    if (this.size !== 1) throw new Error(`item: tensor must have exactly one element, got shape [${this.shape}]`);
+    return this.dataSync()[0];
+  }
+
+  /** Frees the memory (once no view shares it). Disposing twice is harmless. */
+  dispose(): void {
+    const s = this.storage;
+    if (s === null) return;
+    this.storage = null;
+    tensorsAlive--;
+    untrack(this);
+    if (--s.refs === 0) rt().allocator.free(s.offset);
+    if (this.grad !== null) {
+      this.grad.dispose();
+      this.grad = null;
+    }
+  }
+
+  toString(): string {
+    return this.disposed ? `Tensor(#${this.id} disposed)` : `Tensor(${JSON.stringify(this.toArray())}, shape=[${this.shape}], dtype=${this.dtype})`;
+  }
+}
+
+export function sizeOf(shape: readonly number[]): number {
+  let n = 1;
+  for (const d of shape) n *= d;
+  return n;
+}
+
+/** Allocates an uninitialized tensor. */
+export function empty(shape: readonly number[], dtype: DType = 'float32'): Tensor {
+  const bytes = sizeOf(shape) * bytesPerElement(dtype);
+  if (bytes > 2 ** 32 - 2 ** 20) throw new Error(`tensor of shape [${shape}] (${bytes} bytes) does not fit in the 4 GiB wasm memory`);
+  const offset = rt().allocator.alloc(bytes);
+  return new Tensor(new Storage(offset, bytes), shape, dtype);
+}
