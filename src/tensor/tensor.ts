@@ -7,7 +7,20 @@ import { trackInScope, untrack } from './scope.js';
 /** A block of wasm memory shared by a tensor and its views (reshape, detach). */
 export class Storage {
   refs = 1;
+  /** Bumped by every in-place write, so caches of derived data know they are stale. */
+  version = 0;
+  /** Data derived from this storage (packed weights, row norms), freed with it. See derived.ts. */
+  derived: Map<string, { version: number; offset: number }> | null = null;
   constructor(readonly offset: number, readonly bytes: number) {}
+
+  release(): void {
+    const { allocator } = rt();
+    allocator.free(this.offset);
+    if (this.derived !== null) {
+      for (const d of this.derived.values()) allocator.free(d.offset);
+      this.derived = null;
+    }
+  }
 }
 
 /** One node of the autograd tape: the op's inputs and the rule that maps dy to their gradients. */
@@ -121,7 +134,7 @@ export class Tensor {
     this.storage = null;
     tensorsAlive--;
     untrack(this);
-    if (--s.refs === 0) rt().allocator.free(s.offset);
+    if (--s.refs === 0) s.release();
     if (this.grad !== null) {
       this.grad.dispose();
       this.grad = null;
