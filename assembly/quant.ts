@@ -137,3 +137,24 @@ export function f32_swish_sign_backward(x: usize, dy: usize, dx: usize, n: i32, 
     store<f32>(dx + o, g * load<f32>(dy + o));
   }
 }
+
+// Fake-quant gradient: dy where the rounded value was not clamped, i.e.
+// qmin <= roundHalfEven(x / scale) + zeroPoint <= qmax (the same test as the forward).
+export function f32_fake_quant_backward(x: usize, dy: usize, dx: usize, n: i32, scale: f32, zeroPoint: f32, qmin: f32, qmax: f32): void {
+  const vs = f32x4.splat(scale);
+  const vz = f32x4.splat(zeroPoint);
+  const vlo = f32x4.splat(qmin);
+  const vhi = f32x4.splat(qmax);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const o = <usize>i << 2;
+    const q = f32x4.add(f32x4.nearest(f32x4.div(v128.load(x + o), vs)), vz);
+    const inside = v128.and(f32x4.ge(q, vlo), f32x4.le(q, vhi));
+    v128.store(dx + o, v128.and(v128.load(dy + o), inside));
+  }
+  for (; i < n; i++) {
+    const o = <usize>i << 2;
+    const q = nearest<f32>(load<f32>(x + o) / scale) + zeroPoint;
+    store<f32>(dx + o, q >= qmin && q <= qmax ? load<f32>(dy + o) : <f32>0);
+  }
+}

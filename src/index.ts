@@ -1,7 +1,22 @@
 // snapgrad: everything public is exported from here.
+import './ops/methods.js';
+
 export { init, info, type InitOptions, type Info } from './runtime/loader.js';
-export { memoryStats } from './runtime/stats.js';
+export { memoryStats, type MemoryStats } from './runtime/stats.js';
 export { Tensor } from './tensor/tensor.js';
 export type { DType } from './tensor/dtypes.js';
 export { tensor, zeros, ones, full, randn, rand, randint, type TensorOptions, type RandomOptions } from './tensor/creation.js';
 export { tidy, keep } from './tensor/scope.js';
+export { markModified } from './tensor/derived.js';
+
+export { noGrad, backward } from './autograd/tape.js';
+export { stopGradient, detach, customGrad, type CustomGradSpec } from './autograd/custom.js';
+export { gradcheck, type GradcheckOptions, type GradcheckResult } from './autograd/gradcheck.js';
+
+export { add, sub, mul, div, maximum, minimum, neg, relu, exp, log, tanh, sigmoid, square, sqrt, abs, clip, type TensorLike } from './ops/elementwise.js';
+export { matmul, type MatmulOptions } from './ops/matmul.js';
+export { sum, mean, max, argmax, type ReduceOptions } from './ops/reduce.js';
+export { reshape, transpose, slice, concat, gather, cast } from './ops/shape.js';
+export { softmax, logSoftmax, crossEntropy, mse } from './ops/losses.js';
+
+export * as ste from './ste/index.js';

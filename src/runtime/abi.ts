@@ -54,6 +54,7 @@ export interface WasmExports {
   f32_hard(op: number, x: number, y: number, n: number): void;
   f32_ternarize(x: number, y: number, n: number, t: number): void;
   f32_fake_quant(x: number, y: number, n: number, scale: number, zeroPoint: number, qmin: number, qmax: number): void;
+  f32_fake_quant_backward(x: number, dy: number, dx: number, n: number, scale: number, zeroPoint: number, qmin: number, qmax: number): void;
   f32_range_mask_backward(x: number, dy: number, dx: number, n: number, lo: number, hi: number): void;
   f32_approx_sign_backward(x: number, dy: number, dx: number, n: number): void;
   f32_swish_sign_backward(x: number, dy: number, dx: number, n: number, beta: number): void;

@@ -30,10 +30,6 @@ export function checkRank(t: Tensor, op: string, arg: string, ...ranks: number[]
   }
 }
 
-export function checkNoNaN(t: Tensor, op: string, arg: string, countNaN: (t: Tensor) => number): void {
-  const n = countNaN(t);
-  if (n > 0) throw new Error(`${op}: ${arg} contains ${n} NaN value${n > 1 ? 's' : ''}; NaN is not allowed here`);
-}
 
 export function checkNumber(v: unknown, op: string, arg: string, opts: { integer?: boolean; min?: number; max?: number; positive?: boolean } = {}): number {
   if (typeof v !== 'number' || Number.isNaN(v)) throw new Error(`${op}: ${arg} must be a number, got ${describe(v)}`);

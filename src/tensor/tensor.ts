@@ -51,6 +51,8 @@ export class Tensor {
   /** Set by keep(): tidy() scopes leave this tensor alive. */
   kept = false;
   private storage: Storage | null;
+  /** Tensors saved for this tensor's backward rule (e.g. argmax indices), freed with it. */
+  private companions: Tensor[] | null = null;
 
   /** @internal use the creation functions (tensor, zeros, ...) */
   constructor(storage: Storage, shape: readonly number[], dtype: DType) {
@@ -127,6 +129,15 @@ export class Tensor {
     return this.dataSync()[0];
   }
 
+  /**
+   * Ties a helper tensor saved by a backward rule to this tensor: no tidy()
+   * scope frees it separately; it is freed when this tensor is.
+   */
+  attach(saved: Tensor): void {
+    untrack(saved);
+    (this.companions ??= []).push(saved);
+  }
+
   /** Frees the memory (once no view shares it). Disposing twice is harmless. */
   dispose(): void {
     const s = this.storage;
@@ -138,6 +149,10 @@ export class Tensor {
     if (this.grad !== null) {
       this.grad.dispose();
       this.grad = null;
+    }
+    if (this.companions !== null) {
+      for (const c of this.companions) c.dispose();
+      this.companions = null;
     }
   }
 

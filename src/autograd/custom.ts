@@ -1,0 +1,76 @@
+import { rt } from '../runtime/context.js';
+import { checkFloat, checkTensor, describe } from '../tensor/checks.js';
+import { empty, Tensor } from '../tensor/tensor.js';
+import { isGradEnabled, noGrad, record } from './tape.js';
+
+/** A copy of x's value that the tape treats as a constant (shares memory with x). */
+export function stopGradient(x: Tensor): Tensor {
+  checkTensor(x, 'stopGradient', 'x');
+  return x.view(x.shape);
+}
+
+/** Same as stopGradient: a tensor sharing x's memory, cut from the tape. */
+export function detach(x: Tensor): Tensor {
+  checkTensor(x, 'detach', 'x');
+  return x.view(x.shape);
+}
+
+export interface CustomGradSpec {
+  /**
+   * Computes the output from the inputs (runs without recording) and may
+   * save tensors for backward with `save(t)`; saved tensors live as long as the output.
+   */
+  forward: (inputs: Tensor[], save: (t: Tensor) => void) => Tensor;
+  /** Maps dy to one gradient per input (null where none), each of that input's shape. */
+  backward: (dy: Tensor, inputs: Tensor[], saved: Tensor[], output: Tensor) => (Tensor | null)[];
+  name?: string;
+}
+
+/**
+ * Builds an op with a user-declared gradient — the primitive behind every
+ * straight-through estimator. Returns a function of the inputs.
+ */
+export function customGrad(spec: CustomGradSpec): (...inputs: Tensor[]) => Tensor {
+  if (spec === null || typeof spec !== 'object' || typeof spec.forward !== 'function' || typeof spec.backward !== 'function') {
+    throw new Error('customGrad: expected { forward(inputs, save), backward(dy, inputs, saved, output) }');
+  }
+  const name = spec.name ?? 'customGrad';
+  return (...inputs: Tensor[]): Tensor => {
+    inputs.forEach((t, i) => checkTensor(t, name, `inputs[${i}]`));
+    const saved: Tensor[] = [];
+    const recording = isGradEnabled();
+    const out = noGrad(() => spec.forward(inputs, (t) => saved.push(t)));
+    if (!(out instanceof Tensor)) throw new Error(`${name}: forward must return a Tensor, got ${describe(out)}`);
+    let y = out;
+    if (inputs.includes(out) || saved.includes(out)) y = out.view(out.shape);
+    if (!recording || !inputs.some((t) => t.requiresGrad)) {
+      for (const s of saved) if (s !== y && !inputs.includes(s)) s.dispose();
+      return y;
+    }
+    checkFloat(y, name, 'forward output');
+    for (const s of saved) if (!inputs.includes(s)) y.attach(s);
+    return record(y, name, inputs, (dy) => {
+      const grads = spec.backward(dy, inputs, saved, y);
+      if (!Array.isArray(grads) || grads.length !== inputs.length) {
+        throw new Error(`${name}: backward must return an array of ${inputs.length} gradients (or nulls), got ${describe(grads)}`);
+      }
+      return grads.map((g, i) => {
+        if (g === null || g === undefined) return null;
+        checkFloat(g, name, `backward result [${i}]`);
+        const want = inputs[i].shape;
+        if (g.shape.length !== want.length || g.shape.some((d, k) => d !== want[k])) {
+          throw new Error(`${name}: backward result [${i}] has shape [${g.shape}], expected the input's shape [${want}]`);
+        }
+        // The tape disposes what backward returns: hand it a fresh tensor.
+        if (g === dy || inputs.includes(g) || saved.includes(g)) return copyOf(g);
+        return g;
+      });
+    });
+  };
+}
+
+function copyOf(t: Tensor): Tensor {
+  const out = empty(t.shape, 'float32');
+  rt().kernels.f32_affine(t.offset, out.offset, t.size, 1, 0);
+  return out;
+}

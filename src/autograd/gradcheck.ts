@@ -1,0 +1,97 @@
+import { f32View } from '../runtime/views.js';
+import { checkFloat, describe } from '../tensor/checks.js';
+import { markModified } from '../tensor/derived.js';
+import { tidy } from '../tensor/scope.js';
+import type { Tensor } from '../tensor/tensor.js';
+import { sum } from '../ops/reduce.js';
+import { backward, noGrad } from './tape.js';
+
+export interface GradcheckOptions {
+  /** Finite-difference step (default 1e-2; float32 forward passes need a large step). */
+  eps?: number;
+  atol?: number;
+  rtol?: number;
+}
+
+export interface GradcheckResult {
+  ok: boolean;
+  maxAbsError: number;
+  maxRelError: number;
+  /** The worst element: which input, its flat index, analytic and numeric values. */
+  worst: { input: number; index: number; analytic: number; numeric: number } | null;
+}
+
+/**
+ * Compares the tape's gradient of sum(fn(...inputs)) with central finite
+ * differences computed in float64: for each input element, f(x + h) and
+ * f(x - h) are evaluated (in float32, the library's precision), their
+ * outputs summed in float64, and divided by the step actually taken (the
+ * float32 difference of the perturbed values, not the nominal 2·eps).
+ * Inputs must be float32 tensors with requiresGrad; they are restored after.
+ */
+export function gradcheck(fn: (...inputs: Tensor[]) => Tensor, inputs: Tensor[], options: GradcheckOptions = {}): GradcheckResult {
+  if (typeof fn !== 'function') throw new Error(`gradcheck: fn must be a function, got ${describe(fn)}`);
+  if (!Array.isArray(inputs) || inputs.length === 0) throw new Error('gradcheck: inputs must be a non-empty array of tensors');
+  inputs.forEach((t, i) => {
+    checkFloat(t, 'gradcheck', `inputs[${i}]`);
+    if (!t.requiresGrad || t.node !== null) throw new Error(`gradcheck: inputs[${i}] must be a leaf tensor with requiresGrad: true`);
+  });
+  const eps = options.eps ?? 1e-2;
+  const atol = options.atol ?? 1e-3;
+  const rtol = options.rtol ?? 1e-2;
+
+  const saved = inputs.map((t) => t.grad);
+  inputs.forEach((t) => (t.grad = null));
+  const analytic = tidy(() => {
+    const y = fn(...inputs);
+    checkFloat(y, 'gradcheck', 'fn result');
+    const total = y.size === 1 ? y : sum(y);
+    backward(total);
+    return inputs.map((t) => (t.grad ? Float64Array.from(f32View(t.grad.offset, t.size)) : new Float64Array(t.size)));
+  });
+  inputs.forEach((t, i) => {
+    t.grad?.dispose();
+    t.grad = saved[i];
+  });
+
+  const evalSum = (): number =>
+    tidy(() => noGrad(() => {
+      const y = fn(...inputs);
+      const data = f32View(y.offset, y.size);
+      let s = 0;
+      for (let i = 0; i < data.length; i++) s += data[i];
+      return s;
+    }));
+
+  let maxAbsError = 0;
+  let maxRelError = 0;
+  let worst: GradcheckResult['worst'] = null;
+  let worstExcess = -Infinity;
+  inputs.forEach((t, k) => {
+    for (let i = 0; i < t.size; i++) {
+      const x0 = f32View(t.offset, t.size)[i];
+      const xp = Math.fround(x0 + eps);
+      const xm = Math.fround(x0 - eps);
+      f32View(t.offset, t.size)[i] = xp;
+      markModified(t);
+      const fp = evalSum();
+      f32View(t.offset, t.size)[i] = xm;
+      markModified(t);
+      const fm = evalSum();
+      f32View(t.offset, t.size)[i] = x0;
+      markModified(t);
+      const numeric = (fp - fm) / (xp - xm);
+      const a = analytic[k][i];
+      const abs = Math.abs(a - numeric);
+      const rel = abs / Math.max(Math.abs(numeric), 1e-12);
+      maxAbsError = Math.max(maxAbsError, abs);
+      if (abs > atol) maxRelError = Math.max(maxRelError, rel);
+      const excess = abs - (atol + rtol * Math.abs(numeric));
+      if (excess > worstExcess) {
+        worstExcess = excess;
+        worst = { input: k, index: i, analytic: a, numeric };
+      }
+    }
+  });
+  return { ok: worstExcess <= 0, maxAbsError, maxRelError, worst };
+}

@@ -1,0 +1,126 @@
+import { ones } from '../tensor/creation.js';
+import { untrack } from '../tensor/scope.js';
+import { Tensor, type GradNode } from '../tensor/tensor.js';
+import { checkFloat } from '../tensor/checks.js';
+import { accumulate } from './accumulate.js';
+
+/**
+ * Define-by-run tape. An op that has an input needing a gradient attaches a
+ * node {name, inputs, backward} to its output; backward() walks the nodes in
+ * reverse topological order (iteratively: deep graphs would overflow the JS
+ * stack) and accumulates gradients with +=.
+ */
+let gradEnabled = true;
+
+export function isGradEnabled(): boolean {
+  return gradEnabled;
+}
+
+/** Runs fn without recording anything on the tape. */
+export function noGrad<R>(fn: () => R): R {
+  const previous = gradEnabled;
+  gradEnabled = false;
+  try {
+    return fn();
+  } finally {
+    gradEnabled = previous;
+  }
+}
+
+/** Attaches a tape node to `out` when recording is on and an input needs a gradient. */
+export function record(out: Tensor, name: string, inputs: readonly Tensor[], backward: GradNode['backward']): Tensor {
+  if (!gradEnabled) return out;
+  if (!inputs.some((t) => t.requiresGrad)) return out;
+  out.requiresGrad = true;
+  out.node = { name, inputs, backward };
+  return out;
+}
+
+function topologicalOrder(root: Tensor): Tensor[] {
+  const order: Tensor[] = [];
+  const visited = new Set<Tensor>();
+  const stack: [Tensor, number][] = [[root, 0]];
+  visited.add(root);
+  while (stack.length > 0) {
+    const top = stack[stack.length - 1];
+    const [t, i] = top;
+    const inputs = t.node?.inputs ?? [];
+    if (i < inputs.length) {
+      top[1]++;
+      const child = inputs[i];
+      if (child.requiresGrad && !visited.has(child)) {
+        visited.add(child);
+        stack.push([child, 0]);
+      }
+    } else {
+      stack.pop();
+      order.push(t);
+    }
+  }
+  return order;
+}
+
+/**
+ * Backpropagates from `root`. Without `grad`, root must hold one element and
+ * its gradient is 1. Leaf tensors (requiresGrad, made by the user) get
+ * `.grad` += their gradient; intermediate gradients are freed as soon as used.
+ */
+export function backward(root: Tensor, grad?: Tensor): void {
+  checkFloat(root, 'backward', 'tensor');
+  if (!root.requiresGrad) {
+    throw new Error('backward: the tensor does not require a gradient (no input had requiresGrad: true, or it was made under noGrad)');
+  }
+  let seed: Tensor;
+  if (grad === undefined) {
+    if (root.size !== 1) throw new Error(`backward: grad must be given for a non-scalar tensor of shape [${root.shape}]`);
+    seed = ones([...root.shape]);
+  } else {
+    checkFloat(grad, 'backward', 'grad');
+    if (grad.shape.length !== root.shape.length || grad.shape.some((d, i) => d !== root.shape[i])) {
+      throw new Error(`backward: grad must have the tensor's shape [${root.shape}], got [${grad.shape}]`);
+    }
+    seed = grad.view(grad.shape);
+  }
+  const order = topologicalOrder(root);
+  const grads = new Map<Tensor, Tensor>([[root, seed]]);
+  noGrad(() => {
+    for (let i = order.length - 1; i >= 0; i--) {
+      const t = order[i];
+      const g = grads.get(t);
+      if (g === undefined) continue;
+      grads.delete(t);
+      const node = t.node;
+      if (node === null) {
+        // A leaf: its gradient is kept on the tensor, owned by it, outside any tidy scope.
+        untrack(g);
+        if (t.grad === null || t.grad.disposed) t.grad = g;
+        else {
+          const sum = accumulate(t.grad, g);
+          untrack(sum);
+          t.grad.dispose();
+          g.dispose();
+          t.grad = sum;
+        }
+        continue;
+      }
+      const inputGrads = node.backward(g);
+      g.dispose();
+      node.inputs.forEach((input, k) => {
+        const gi = inputGrads[k];
+        if (gi === null || gi === undefined) return;
+        if (!input.requiresGrad) {
+          gi.dispose();
+          return;
+        }
+        const prev = grads.get(input);
+        if (prev === undefined) grads.set(input, gi);
+        else {
+          grads.set(input, accumulate(prev, gi));
+          prev.dispose();
+          gi.dispose();
+        }
+      });
+    }
+  });
+  for (const g of grads.values()) g.dispose();
+}

@@ -1,0 +1,176 @@
+import { record } from '../autograd/tape.js';
+import { Binary, Unary, type BinaryName, type UnaryName } from '../kernels/codes.js';
+import { rt } from '../runtime/context.js';
+import { writeArgs } from '../runtime/views.js';
+import { checkFloat, checkNumber } from '../tensor/checks.js';
+import { full } from '../tensor/creation.js';
+import { empty, Tensor } from '../tensor/tensor.js';
+import { broadcastShapes, broadcastStrides, collapseAxes } from './broadcast.js';
+import { sumToShape } from './reduce.js';
+
+export type TensorLike = Tensor | number;
+
+// ---- unary --------------------------------------------------------------
+
+function unary(name: UnaryName, x: Tensor): Tensor {
+  checkFloat(x, name, 'x');
+  const code = Unary[name];
+  const y = empty(x.shape, 'float32');
+  const { kernels } = rt();
+  kernels.f32_unary(code, x.offset, y.offset, x.size);
+  return record(y, name, [x], (dy) => {
+    const dx = empty(x.shape, 'float32');
+    kernels.f32_unary_backward(code, x.offset, y.offset, dy.offset, dx.offset, x.size);
+    return [dx];
+  });
+}
+
+export const neg = (x: Tensor): Tensor => unary('neg', x);
+export const relu = (x: Tensor): Tensor => unary('relu', x);
+export const exp = (x: Tensor): Tensor => unary('exp', x);
+/** Natural logarithm; log(0) = -Infinity, log of a negative number = NaN. */
+export const log = (x: Tensor): Tensor => unary('log', x);
+export const tanh = (x: Tensor): Tensor => unary('tanh', x);
+export const sigmoid = (x: Tensor): Tensor => unary('sigmoid', x);
+export const square = (x: Tensor): Tensor => unary('square', x);
+export const sqrt = (x: Tensor): Tensor => unary('sqrt', x);
+/** |x|; its gradient at 0 is 0. */
+export const abs = (x: Tensor): Tensor => unary('abs', x);
+
+/** Clamps to [min, max]; the gradient passes where min <= x <= max and is 0 outside. */
+export function clip(x: Tensor, min: number, max: number): Tensor {
+  checkFloat(x, 'clip', 'x');
+  checkNumber(min, 'clip', 'min');
+  checkNumber(max, 'clip', 'max');
+  if (!(min <= max)) throw new Error(`clip: min (${min}) must be <= max (${max})`);
+  const y = empty(x.shape, 'float32');
+  const { kernels } = rt();
+  kernels.f32_clip(x.offset, y.offset, x.size, min, max);
+  return record(y, 'clip', [x], (dy) => {
+    const dx = empty(x.shape, 'float32');
+    kernels.f32_range_mask_backward(x.offset, dy.offset, dx.offset, x.size, min, max);
+    return [dx];
+  });
+}
+
+/** a * x + b elementwise with scalar a, b (exact for a = 1 or b = 0). */
+export function affine(x: Tensor, a: number, b: number, op = 'affine'): Tensor {
+  checkFloat(x, op, 'x');
+  const y = empty(x.shape, 'float32');
+  const { kernels } = rt();
+  kernels.f32_affine(x.offset, y.offset, x.size, a, b);
+  return record(y, op, [x], (dy) => {
+    const dx = empty(x.shape, 'float32');
+    kernels.f32_affine(dy.offset, dx.offset, dy.size, a, 0);
+    return [dx];
+  });
+}
+
+// ---- binary with broadcasting ------------------------------------------
+
+function asTensor(v: TensorLike, op: string, arg: string): Tensor {
+  if (typeof v === 'number') return full([], v);
+  return checkFloat(v, op, arg);
+}
+
+/** Raw broadcast kernel call (no tape). */
+export function binaryRaw(name: BinaryName, a: Tensor, b: Tensor, op: string = name): Tensor {
+  const shape = broadcastShapes(a.shape, b.shape, op);
+  const out = empty(shape, 'float32');
+  if (out.size === 0) return out;
+  const c = collapseAxes(shape, [broadcastStrides(a.shape, shape), broadcastStrides(b.shape, shape)]);
+  const [dims, sa, sb] = writeArgs(c.dims, c.strides[0], c.strides[1]);
+  rt().kernels.f32_binary(Binary[name], a.offset, b.offset, out.offset, c.dims.length, dims, sa, sb);
+  return out;
+}
+
+function binary(name: BinaryName, a: TensorLike, b: TensorLike): Tensor {
+  // Scalar operands of add/sub/mul take the exact affine path, with no temporary tensor.
+  if (typeof b === 'number' && name !== 'div' && name !== 'maximum' && name !== 'minimum') {
+    checkNumber(b, name, 'b');
+    if (name === 'mul') return affine(asTensor(a, name, 'a'), b, 0, name);
+    return affine(asTensor(a, name, 'a'), 1, name === 'add' ? b : -b, name);
+  }
+  if (typeof a === 'number' && (name === 'add' || name === 'mul')) return binary(name, b, a);
+  const at = asTensor(a, name, 'a');
+  const bt = asTensor(b, name, 'b');
+  const y = binaryRaw(name, at, bt);
+  return record(y, name, [at, bt], (dy) => {
+    const da = at.requiresGrad ? sumToShape(gradA(name, dy, at, bt), at.shape) : null;
+    const db = bt.requiresGrad ? sumToShape(gradB(name, dy, at, bt), bt.shape) : null;
+    return [da, db];
+  });
+}
+
+// Gradients at the broadcast shape (sumToShape reduces them); run under noGrad.
+function gradA(name: BinaryName, dy: Tensor, a: Tensor, b: Tensor): Tensor {
+  switch (name) {
+    case 'add':
+    case 'sub':
+      return dy.view(dy.shape);
+    case 'mul':
+      return binaryRaw('mul', dy, b);
+    case 'div':
+      return binaryRaw('div', dy, b);
+    default:
+      return selectGrad(name, dy, a, b, true);
+  }
+}
+
+function gradB(name: BinaryName, dy: Tensor, a: Tensor, b: Tensor): Tensor {
+  switch (name) {
+    case 'add':
+      return dy.view(dy.shape);
+    case 'sub':
+      return affine(dy, -1, 0);
+    case 'mul':
+      return binaryRaw('mul', dy, a);
+    case 'div': {
+      // d(a/b)/db = -a / b^2 = -(a/b) / b
+      const q = binaryRaw('div', a, b);
+      const t = binaryRaw('div', q, b);
+      q.dispose();
+      const g = binaryRaw('mul', dy, t);
+      t.dispose();
+      rt().kernels.f32_affine(g.offset, g.offset, g.size, -1, 0);
+      return g;
+    }
+    default:
+      return selectGrad(name, dy, a, b, false);
+  }
+}
+
+// maximum/minimum: the gradient goes to the operand that was selected (to a on ties).
+function selectGrad(name: BinaryName, dy: Tensor, a: Tensor, b: Tensor, forA: boolean): Tensor {
+  const picked = binaryRaw(name, a, b);
+  const other = forA ? b : a;
+  const self = forA ? a : b;
+  const shape = dy.shape;
+  const mask = empty(shape, 'float32');
+  const s = binaryRaw('sub', picked, self);
+  const o = binaryRaw('sub', picked, other);
+  const sv = new Float32Array(rt().memory.buffer, s.offset, s.size);
+  const ov = new Float32Array(rt().memory.buffer, o.offset, o.size);
+  const mv = new Float32Array(rt().memory.buffer, mask.offset, mask.size);
+  for (let i = 0; i < mv.length; i++) mv[i] = sv[i] === 0 && (forA || ov[i] !== 0) ? 1 : 0;
+  picked.dispose();
+  s.dispose();
+  o.dispose();
+  const g = binaryRaw('mul', dy, mask);
+  mask.dispose();
+  return g;
+}
+
+export const add = (a: TensorLike, b: TensorLike): Tensor => binary('add', a, b);
+export const sub = (a: TensorLike, b: TensorLike): Tensor => binary('sub', a, b);
+export const mul = (a: TensorLike, b: TensorLike): Tensor => binary('mul', a, b);
+export const div = (a: TensorLike, b: TensorLike): Tensor => binary('div', a, b);
+/** Elementwise maximum; on ties the gradient goes to a. */
+export const maximum = (a: TensorLike, b: TensorLike): Tensor => binary('maximum', a, b);
+/** Elementwise minimum; on ties the gradient goes to a. */
+export const minimum = (a: TensorLike, b: TensorLike): Tensor => binary('minimum', a, b);
+
+export function isTensorLike(v: unknown): v is TensorLike {
+  return typeof v === 'number' || v instanceof Tensor;
+}
+

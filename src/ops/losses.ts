@@ -1,0 +1,84 @@
+import { record } from '../autograd/tape.js';
+import { rt } from '../runtime/context.js';
+import { checkAxis, checkDType, checkFloat } from '../tensor/checks.js';
+import { empty, type Tensor } from '../tensor/tensor.js';
+import { mean } from './reduce.js';
+import { square, sub } from './elementwise.js';
+
+function rowsAlongLast(x: Tensor, op: string, axis: number): void {
+  const ax = checkAxis(axis, x.rank, op);
+  if (ax !== x.rank - 1) throw new Error(`${op}: only the last axis (${x.rank - 1} or -1) is supported, got axis ${axis}`);
+}
+
+function softmaxFamily(x: Tensor, axis: number, log: boolean): Tensor {
+  const op = log ? 'logSoftmax' : 'softmax';
+  checkFloat(x, op, 'x');
+  if (x.rank === 0) throw new Error(`${op}: x must have at least one dimension, got a scalar`);
+  rowsAlongLast(x, op, axis);
+  const n = x.shape[x.rank - 1];
+  const rows = n === 0 ? 0 : x.size / n;
+  const y = empty(x.shape, 'float32');
+  const { kernels } = rt();
+  kernels.f32_softmax_rows(x.offset, y.offset, rows, n, log ? 1 : 0);
+  return record(y, op, [x], (dy) => {
+    const dx = empty(x.shape, 'float32');
+    kernels.f32_softmax_rows_backward(y.offset, dy.offset, dx.offset, rows, n, log ? 1 : 0);
+    return [dx];
+  });
+}
+
+/** Softmax along the last axis (max-shifted, so large logits do not overflow). */
+export function softmax(x: Tensor, axis = -1): Tensor {
+  return softmaxFamily(x, axis, false);
+}
+
+/** log(softmax(x)) along the last axis, computed as x - logsumexp(x). */
+export function logSoftmax(x: Tensor, axis = -1): Tensor {
+  return softmaxFamily(x, axis, true);
+}
+
+/**
+ * Mean cross-entropy of logits [B, C] against integer labels [B] (int32, in [0, C)).
+ * Equals mean(-logSoftmax(logits)[i, labels[i]]).
+ */
+export function crossEntropy(logits: Tensor, labels: Tensor): Tensor {
+  checkFloat(logits, 'crossEntropy', 'logits');
+  checkDType(labels, 'crossEntropy', 'labels', 'int32');
+  if (logits.rank !== 2) throw new Error(`crossEntropy: logits must be 2-D [batch, classes], got shape [${logits.shape}]`);
+  const [B, C] = logits.shape;
+  if (labels.rank !== 1 || labels.shape[0] !== B) {
+    throw new Error(`crossEntropy: labels must have shape [${B}] (one per row of logits), got [${labels.shape}]`);
+  }
+  if (B === 0) throw new Error('crossEntropy: the batch is empty (logits has 0 rows)');
+  const { kernels } = rt();
+  const bad = kernels.i32_find_out_of_range(labels.offset, labels.size, 0, C);
+  if (bad >= 0) {
+    const v = new Int32Array(rt().memory.buffer, labels.offset, labels.size)[bad];
+    throw new Error(`crossEntropy: labels[${bad}] = ${v} is out of range [0, ${C})`);
+  }
+  const logp = logSoftmax(logits);
+  const picked = empty([B], 'float32');
+  kernels.f32_pick_rows(logp.offset, labels.offset, picked.offset, B, C);
+  const nll = record(picked, 'pick', [logp], (dy) => {
+    const d = empty([B, C], 'float32');
+    kernels.f32_fill(d.offset, d.size, 0);
+    kernels.f32_pick_rows_backward(dy.offset, labels.offset, d.offset, B, C);
+    return [d];
+  });
+  const m = mean(nll);
+  const loss = empty([], 'float32');
+  kernels.f32_affine(m.offset, loss.offset, 1, -1, 0);
+  return record(loss, 'crossEntropy', [m], (dy) => {
+    const d = empty([], 'float32');
+    kernels.f32_affine(dy.offset, d.offset, 1, -1, 0);
+    return [d];
+  });
+}
+
+/** Mean squared error mean((a - b)^2) over all elements (shapes broadcast). */
+export function mse(a: Tensor, b: Tensor): Tensor {
+  checkFloat(a, 'mse', 'a');
+  checkFloat(b, 'mse', 'b');
+  return mean(square(sub(a, b)));
+}
+

@@ -1,0 +1,79 @@
+import { record } from '../autograd/tape.js';
+import { affine, add } from '../ops/elementwise.js';
+import { argmax } from '../ops/reduce.js';
+import { softmax } from '../ops/losses.js';
+import { rt } from '../runtime/context.js';
+import { f32View, i32View } from '../runtime/views.js';
+import { checkFloat, checkNumber } from '../tensor/checks.js';
+import { empty, type Tensor } from '../tensor/tensor.js';
+
+/** One-hot of the row-wise argmax (first index on ties), no tape. */
+function oneHotOfArgmax(x: Tensor): Tensor {
+  const c = x.shape[x.rank - 1];
+  const idx = argmax(x, { axis: -1 });
+  const y = empty(x.shape, 'float32');
+  rt().kernels.f32_fill(y.offset, y.size, 0);
+  const rows = idx.size;
+  const iv = i32View(idx.offset, rows);
+  const yv = f32View(y.offset, y.size);
+  for (let r = 0; r < rows; r++) yv[r * c + iv[r]] = 1;
+  idx.dispose();
+  return y;
+}
+
+/** Forward `hard`, backward through `soft` (which is on the tape): hard + soft - stopGradient(soft), exactly. */
+function hardWithSoftGrad(hard: Tensor, soft: Tensor, op: string): Tensor {
+  return record(hard, op, [soft], (dy) => {
+    const dx = empty(dy.shape, 'float32');
+    rt().kernels.f32_affine(dy.offset, dx.offset, dy.size, 1, 0);
+    return [dx];
+  });
+}
+
+function checkLogits(logits: Tensor, op: string): void {
+  checkFloat(logits, op, 'logits');
+  if (logits.rank === 0 || logits.shape[logits.rank - 1] === 0) {
+    throw new Error(`${op}: logits must have a non-empty last axis (the choices), got shape [${logits.shape}]`);
+  }
+}
+
+/**
+ * Hard attention / hard choice: the forward pass is the one-hot of argmax
+ * along the last axis; the backward pass is the gradient of softmax(logits).
+ */
+export function argmaxOneHot(logits: Tensor): Tensor {
+  checkLogits(logits, 'argmaxOneHot');
+  const soft = softmax(logits);
+  return hardWithSoftGrad(oneHotOfArgmax(logits), soft, 'argmaxOneHot');
+}
+
+export interface GumbelSoftmaxOptions {
+  /** Temperature (> 0, default 1). */
+  tau?: number;
+  /** Return the one-hot of the sample (straight-through) instead of the relaxed sample. */
+  hard?: boolean;
+  /** Seed of the Gumbel noise (package RNG: the same bits in every runtime). */
+  seed?: number;
+}
+
+let gumbelStream = 1;
+
+/**
+ * Gumbel-softmax sample softmax((logits + g) / tau) with g ~ Gumbel(0, 1)
+ * along the last axis; with hard: true, the forward value is its one-hot and
+ * the gradient is that of the relaxed sample.
+ */
+export function gumbelSoftmax(logits: Tensor, options: GumbelSoftmaxOptions = {}): Tensor {
+  checkLogits(logits, 'gumbelSoftmax');
+  const tau = checkNumber(options.tau ?? 1, 'gumbelSoftmax', 'tau', { positive: true });
+  const seed = options.seed === undefined ? (gumbelStream = (gumbelStream * 747796405 + 2891336453) >>> 0) : checkNumber(options.seed, 'gumbelSoftmax', 'seed', { integer: true, min: 0, max: 2 ** 32 - 1 });
+  const noise = empty(logits.shape, 'float32');
+  const { kernels } = rt();
+  kernels.rng_seed(seed >>> 0, 7);
+  kernels.rng_gumbel_f32(noise.offset, noise.size);
+  const perturbed = add(logits, noise);
+  noise.dispose();
+  const soft = softmax(affine(perturbed, 1 / tau, 0));
+  if (!options.hard) return soft;
+  return hardWithSoftGrad(oneHotOfArgmax(soft), soft, 'gumbelSoftmax');
+}

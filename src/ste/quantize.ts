@@ -1,0 +1,131 @@
+import { record } from '../autograd/tape.js';
+import { Hard } from '../kernels/codes.js';
+import { rejectNaN } from '../kernels/nan.js';
+import { abs, add, clip, div, tanh, affine } from '../ops/elementwise.js';
+import { max } from '../ops/reduce.js';
+import { rt } from '../runtime/context.js';
+import { checkFloat, checkNumber, describe } from '../tensor/checks.js';
+import { empty, type Tensor } from '../tensor/tensor.js';
+import { surrogateBackward, type SignOptions } from './sign.js';
+import { identityGrad, straightThrough } from './straight.js';
+
+function hardRound(op: 'round' | 'floor', x: Tensor): Tensor {
+  checkFloat(x, op, 'x');
+  const y = empty(x.shape, 'float32');
+  rt().kernels.f32_hard(Hard[op], x.offset, y.offset, x.size);
+  return record(y, op, [x], (dy) => [identityGrad(dy)]);
+}
+
+/** Round half to even (0.5 -> 0, 1.5 -> 2, -2.5 -> -2); identity gradient. */
+export function round(x: Tensor): Tensor {
+  return hardRound('round', x);
+}
+
+/** Floor; identity gradient. */
+export function floor(x: Tensor): Tensor {
+  return hardRound('floor', x);
+}
+
+export interface QuantizeOptions {
+  /** Bit width: 2..16 when signed, 1..16 when unsigned. */
+  bits: number;
+  /** Step between levels (> 0). */
+  scale: number;
+  /** Integer level that represents 0 (default 0); must lie in the level range. */
+  zeroPoint?: number;
+  /** Levels [-2^(bits-1), 2^(bits-1) - 1] (default) or [0, 2^bits - 1]. */
+  signed?: boolean;
+}
+
+export function quantRange(op: string, options: QuantizeOptions): { qmin: number; qmax: number; scale: number; zeroPoint: number } {
+  if (options === null || typeof options !== 'object') throw new Error(`${op}: options { bits, scale } are required`);
+  const signed = options.signed ?? true;
+  const bits = checkNumber(options.bits, op, 'bits', { integer: true, min: signed ? 2 : 1, max: 16 });
+  const scale = checkNumber(options.scale, op, 'scale', { positive: true });
+  const qmin = signed ? -(2 ** (bits - 1)) : 0;
+  const qmax = signed ? 2 ** (bits - 1) - 1 : 2 ** bits - 1;
+  const zeroPoint = checkNumber(options.zeroPoint ?? 0, op, 'zeroPoint', { integer: true, min: qmin, max: qmax });
+  return { qmin, qmax, scale, zeroPoint };
+}
+
+/**
+ * Fake quantization: q = clamp(roundHalfEven(x / scale) + zeroPoint, qmin, qmax),
+ * y = (q - zeroPoint) * scale. Gradient: dy where the level was not clamped
+ * (qmin <= roundHalfEven(x / scale) + zeroPoint <= qmax), 0 outside.
+ */
+export function quantize(x: Tensor, options: QuantizeOptions): Tensor {
+  checkFloat(x, 'quantize', 'x');
+  const { qmin, qmax, scale, zeroPoint } = quantRange('quantize', options);
+  rejectNaN(x, 'quantize', 'x');
+  const y = empty(x.shape, 'float32');
+  const { kernels } = rt();
+  kernels.f32_fake_quant(x.offset, y.offset, x.size, scale, zeroPoint, qmin, qmax);
+  return record(y, 'quantize', [x], (dy) => {
+    const dx = empty(x.shape, 'float32');
+    kernels.f32_fake_quant_backward(x.offset, dy.offset, dx.offset, x.size, scale, zeroPoint, qmin, qmax);
+    return [dx];
+  });
+}
+
+export interface TernarizeOptions {
+  /** |x| <= threshold maps to 0 (default 0.05, as Larq's SteTern). */
+  threshold?: number;
+  /** 'identity' (default) or 'clipped' (dy where |x| <= clipValue). */
+  grad?: 'identity' | 'clipped';
+  clipValue?: number;
+}
+
+/** -1 below -threshold, +1 above threshold, 0 in between; surrogate gradient as chosen. */
+export function ternarize(x: Tensor, options: TernarizeOptions = {}): Tensor {
+  checkFloat(x, 'ternarize', 'x');
+  const t = checkNumber(options.threshold ?? 0.05, 'ternarize', 'threshold', { min: 0 });
+  if (options.grad !== undefined && options.grad !== 'identity' && options.grad !== 'clipped') {
+    throw new Error(`ternarize: grad must be 'identity' or 'clipped', got ${describe(options.grad)}`);
+  }
+  rejectNaN(x, 'ternarize', 'x');
+  const backward = surrogateBackward('ternarize', x, options as SignOptions);
+  const y = empty(x.shape, 'float32');
+  rt().kernels.f32_ternarize(x.offset, y.offset, x.size, t);
+  return record(y, 'ternarize', [x], (dy) => [backward(dy)]);
+}
+
+export interface DorefaOptions {
+  /** Bit width 1..16. */
+  bits: number;
+  /** 'activations' (default): clip to [0, 1] then quantize; 'weights': tanh-normalize to [-1, 1] then quantize. */
+  mode?: 'activations' | 'weights';
+}
+
+/** quantize_k(r) = round((2^k - 1) r) / (2^k - 1) on r in [0, 1], straight-through. */
+function quantizeUnit(r: Tensor, levels: number): Tensor {
+  return straightThrough(r, (v) => {
+    const scaled = affine(v, levels, 0);
+    const rounded = empty(scaled.shape, 'float32');
+    rt().kernels.f32_hard(Hard.round, scaled.offset, rounded.offset, scaled.size);
+    scaled.dispose();
+    const out = affine(rounded, 1 / levels, 0);
+    rounded.dispose();
+    return out;
+  });
+}
+
+/**
+ * DoReFa-Net quantizer. Activations: quantize_k(clip(x, 0, 1)); the gradient
+ * is dy inside [0, 1]. Weights: 2 quantize_k(tanh(x) / (2 max|tanh(x)|) + 1/2) - 1,
+ * differentiated through tanh and the normalization, straight through the rounding.
+ */
+export function dorefa(x: Tensor, options: DorefaOptions): Tensor {
+  checkFloat(x, 'dorefa', 'x');
+  if (options === null || typeof options !== 'object') throw new Error('dorefa: options { bits } are required');
+  const bits = checkNumber(options.bits, 'dorefa', 'bits', { integer: true, min: 1, max: 16 });
+  const mode = options.mode ?? 'activations';
+  if (mode !== 'activations' && mode !== 'weights') throw new Error(`dorefa: mode must be 'activations' or 'weights', got ${describe(mode)}`);
+  rejectNaN(x, 'dorefa', 'x');
+  const levels = 2 ** bits - 1;
+  if (mode === 'activations') return quantizeUnit(clip(x, 0, 1), levels);
+  const t = tanh(x);
+  const m = max(abs(t));
+  if (m.item() === 0) return affine(quantizeUnit(affine(t, 0, 0.5), levels), 2, -1);
+  const r = add(div(t, affine(m, 2, 0)), 0.5);
+  return affine(quantizeUnit(r, levels), 2, -1);
+}
