@@ -18,5 +18,7 @@ export { matmul, type MatmulOptions } from './ops/matmul.js';
 export { sum, mean, max, argmax, type ReduceOptions } from './ops/reduce.js';
 export { reshape, transpose, slice, concat, gather, cast } from './ops/shape.js';
 export { softmax, logSoftmax, crossEntropy, mse } from './ops/losses.js';
+export { sign, round, floor } from './ops/discrete.js';
 
 export * as ste from './ste/index.js';
+export * as optim from './nn/index.js';

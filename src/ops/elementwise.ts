@@ -2,7 +2,7 @@ import { record } from '../autograd/tape.js';
 import { Binary, Unary, type BinaryName, type UnaryName } from '../kernels/codes.js';
 import { rt } from '../runtime/context.js';
 import { writeArgs } from '../runtime/views.js';
-import { checkFloat, checkNumber } from '../tensor/checks.js';
+import { checkFloat, checkNumber, describe } from '../tensor/checks.js';
 import { full } from '../tensor/creation.js';
 import { empty, Tensor } from '../tensor/tensor.js';
 import { broadcastShapes, broadcastStrides, collapseAxes } from './broadcast.js';
@@ -70,6 +70,7 @@ export function affine(x: Tensor, a: number, b: number, op = 'affine'): Tensor {
 
 function asTensor(v: TensorLike, op: string, arg: string): Tensor {
   if (typeof v === 'number') return full([], v);
+  if (!(v instanceof Tensor)) throw new Error(`${op}: ${arg} must be a Tensor or a number, got ${describe(v)}`);
   return checkFloat(v, op, arg);
 }
 

@@ -1,0 +1,2 @@
+// Optimizers, exported as `optim`.
+export { Optimizer, SGD, type SGDOptions } from './optim.js';

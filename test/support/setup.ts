@@ -1,0 +1,35 @@
+import { afterEach, beforeAll } from 'vitest';
+import * as sg from '../../src/index.js';
+
+/** Initializes snapgrad once per test file. */
+export function useSnapgrad(): typeof sg {
+  beforeAll(async () => {
+    await sg.init();
+  });
+  return sg;
+}
+
+/** Fails a test that leaves tensors behind (checked after each test). */
+export function expectNoLeaks(): void {
+  let before = 0;
+  beforeAll(() => {
+    before = sg.memoryStats().tensorsAlive;
+  });
+  afterEach(() => {
+    const now = sg.memoryStats().tensorsAlive;
+    if (now !== before) throw new Error(`test leaked ${now - before} tensors`);
+  });
+}
+
+/** Deterministic uniform floats in [lo, hi) for test inputs. */
+export function seededArray(n: number, seed: number, lo = -1, hi = 1): Float32Array {
+  const out = new Float32Array(n);
+  let s = (seed * 2654435761) >>> 0 || 1;
+  for (let i = 0; i < n; i++) {
+    s ^= s << 13; s >>>= 0;
+    s ^= s >>> 17;
+    s ^= s << 5; s >>>= 0;
+    out[i] = lo + (hi - lo) * (s / 4294967296);
+  }
+  return out;
+}
