@@ -22,3 +22,5 @@ export { sign, round, floor } from './ops/discrete.js';
 
 export * as ste from './ste/index.js';
 export * as optim from './nn/index.js';
+export { vqNearest, vqEmaUpdate, type VqEmaOptions } from './kernels/vq.js';
+export * as io from './io/index.js';

@@ -1,4 +1,4 @@
-// The one Node module the loader touches, typed here so the package needs no @types/node.
+// The one Node module the loader and io read files with, typed here so the package needs no @types/node.
 declare module 'node:fs/promises' {
-  export function readFile(path: URL): Promise<Uint8Array<ArrayBuffer>>;
+  export function readFile(path: URL | string): Promise<Uint8Array<ArrayBuffer>>;
 }
