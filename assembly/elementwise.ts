@@ -20,7 +20,7 @@ export const UNARY_ABS: i32 = 8;
 @inline function unaryScalar(op: i32, x: f32): f32 {
   switch (op) {
     case 0: return -x;
-    case 1: return x > 0 ? x : <f32>0;
+    case 1: return x > 0 || x != x ? x : <f32>0; // NaN stays NaN, as in the SIMD body
     case 2: return Mathf.exp(x);
     case 3: return Mathf.log(x);
     case 4: return Mathf.tanh(x);
@@ -141,8 +141,8 @@ export function f32_clip(x: usize, y: usize, n: i32, lo: f32, hi: f32): void {
     case 1: return a - b;
     case 2: return a * b;
     case 3: return a / b;
-    case 4: return a > b ? a : b;
-    default: return a < b ? a : b;
+    case 4: return max<f32>(a, b);
+    default: return min<f32>(a, b);
   }
 }
 
@@ -152,8 +152,8 @@ export function f32_clip(x: usize, y: usize, n: i32, lo: f32, hi: f32): void {
     case 1: return f32x4.sub(a, b);
     case 2: return f32x4.mul(a, b);
     case 3: return f32x4.div(a, b);
-    case 4: return f32x4.pmax(b, a);
-    default: return f32x4.pmin(b, a);
+    case 4: return f32x4.max(a, b);
+    default: return f32x4.min(a, b);
   }
 }
 

@@ -10,4 +10,6 @@ export * from "./bitpack";
 export * from "./gemm_b1";
 export * from "./gemm_s8";
 export * from "./quant";
+export * from "./quant_s8";
 export * from "./vq";
+export * from "./optim";

@@ -37,9 +37,18 @@ export function rng_seed(seed: u32, stream: u32): void {
   return <f32>(next() >>> 8) * (1.0 / 16777216.0);
 }
 
+// The largest f32 below x (x finite).
+@inline function nextDown(x: f32): f32 {
+  if (x == 0) return -reinterpret<f32>(<u32>1);
+  const bits = reinterpret<u32>(x);
+  return reinterpret<f32>(x > 0 ? bits - 1 : bits + 1);
+}
+
 export function rng_uniform_f32(out: usize, n: i32, lo: f32, hi: f32): void {
   const span = hi - lo;
-  for (let i = 0; i < n; i++) store<f32>(out + (<usize>i << 2), lo + span * uniform01());
+  // lo + span * u can round up to hi; the interval is half-open.
+  const top = nextDown(hi);
+  for (let i = 0; i < n; i++) store<f32>(out + (<usize>i << 2), min<f32>(lo + span * uniform01(), top));
 }
 
 export function rng_normal_f32(out: usize, n: i32, mean: f32, std: f32): void {
@@ -70,10 +79,11 @@ export function rng_int_i32(out: usize, n: i32, lo: i32, hi: i32): void {
   }
 }
 
-// Gumbel(0, 1) noise: -log(-log(u)) with u in (0, 1).
+// Gumbel(0, 1) noise: -log(-log(u)) with u in (0, 1). 23 bits, so that
+// k + 0.5 is exact in f32 and u never rounds to 1.
 export function rng_gumbel_f32(out: usize, n: i32): void {
   for (let i = 0; i < n; i++) {
-    const u = (<f32>(next() >>> 8) + <f32>0.5) * (1.0 / 16777216.0);
+    const u = (<f32>(next() >>> 9) + <f32>0.5) * (1.0 / 8388608.0);
     store<f32>(out + (<usize>i << 2), -Mathf.log(-Mathf.log(u)));
   }
 }

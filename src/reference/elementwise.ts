@@ -1,0 +1,143 @@
+/**
+ * Scalar twin of assembly/elementwise.ts: the specification of every
+ * elementwise kernel and the oracle its tests compare against.
+ *
+ * Arithmetic is float32: every operation is rounded with Math.fround, which
+ * for +, -, *, / and sqrt of float32 operands gives exactly the float32 IEEE
+ * result (float64 carries more than twice the bits, so the double rounding is
+ * harmless). exp, log and tanh use the engine's Math and so may differ from
+ * the kernel's AssemblyScript Mathf in the last bits; tests state a tolerance
+ * for those ops only.
+ *
+ * Op codes are those of src/kernels/codes.ts.
+ */
+import { Binary, Unary } from '../kernels/codes.js';
+
+const f = Math.fround;
+
+/** y = op(x) for one float32 value. relu propagates NaN (relu(NaN) = NaN). */
+export function unaryScalarRef(op: number, x: number): number {
+  switch (op) {
+    case Unary.neg: return -x;
+    case Unary.relu: return x > 0 || x !== x ? x : 0;
+    case Unary.exp: return f(Math.exp(x));
+    case Unary.log: return f(Math.log(x));
+    case Unary.tanh: return f(Math.tanh(x));
+    case Unary.sigmoid: return f(1 / f(1 + f(Math.exp(-x))));
+    case Unary.square: return f(x * x);
+    case Unary.sqrt: return f(Math.sqrt(x));
+    default: return Math.abs(x);
+  }
+}
+
+export function unaryRef(op: number, x: Float32Array, y: Float32Array): void {
+  for (let i = 0; i < x.length; i++) y[i] = unaryScalarRef(op, x[i]);
+}
+
+/**
+ * dx = dy * f'(x), written in terms of x (input) or y = f(x) (output) exactly
+ * as the kernel groups the products: exp dy*y, log dy/x, tanh dy*(1 - y*y),
+ * sigmoid (dy*y)*(1 - y), square (dy*2)*x, sqrt (dy*0.5)/y, relu and abs
+ * pass dy (or -dy) by the sign of x with 0 at x = 0 and at NaN.
+ */
+export function unaryGradScalarRef(op: number, x: number, y: number, dy: number): number {
+  switch (op) {
+    case Unary.neg: return -dy;
+    case Unary.relu: return x > 0 ? dy : 0;
+    case Unary.exp: return f(dy * y);
+    case Unary.log: return f(dy / x);
+    case Unary.tanh: return f(dy * f(1 - f(y * y)));
+    case Unary.sigmoid: return f(f(dy * y) * f(1 - y));
+    case Unary.square: return f(f(dy * 2) * x);
+    case Unary.sqrt: return f(f(dy * 0.5) / y);
+    default: return x > 0 ? dy : x < 0 ? -dy : 0;
+  }
+}
+
+export function unaryBackwardRef(op: number, x: Float32Array, y: Float32Array, dy: Float32Array, dx: Float32Array): void {
+  for (let i = 0; i < x.length; i++) dx[i] = unaryGradScalarRef(op, x[i], y[i], dy[i]);
+}
+
+/** y = a*x + b (a and b are float32: the kernel takes them as f32). */
+export function affineRef(x: Float32Array, y: Float32Array, a: number, b: number): void {
+  const fa = f(a);
+  const fb = f(b);
+  for (let i = 0; i < x.length; i++) y[i] = f(f(fa * x[i]) + fb);
+}
+
+/** y = min(max(x, lo), hi); NaN stays NaN, -0 stays -0 when lo = 0. */
+export function clipRef(x: Float32Array, y: Float32Array, lo: number, hi: number): void {
+  const flo = f(lo);
+  const fhi = f(hi);
+  for (let i = 0; i < x.length; i++) {
+    const v = x[i];
+    y[i] = v < flo ? flo : v > fhi ? fhi : v;
+  }
+}
+
+/**
+ * One binary op. maximum/minimum are wasm's f32.max/f32.min: NaN in either
+ * operand gives NaN, and +0 is greater than -0.
+ */
+export function binaryScalarRef(op: number, a: number, b: number): number {
+  switch (op) {
+    case Binary.add: return f(a + b);
+    case Binary.sub: return f(a - b);
+    case Binary.mul: return f(a * b);
+    case Binary.div: return f(a / b);
+    case Binary.maximum: return a !== a || b !== b ? NaN : a === b ? (Object.is(a, -0) ? b : a) : a > b ? a : b;
+    default: return a !== a || b !== b ? NaN : a === b ? (Object.is(a, -0) ? a : b) : a < b ? a : b;
+  }
+}
+
+/**
+ * out (contiguous, shape dims) = op(a, b) where a and b are read through
+ * element strides (0 on broadcast axes), as f32_binary does.
+ */
+export function binaryRef(op: number, a: Float32Array, b: Float32Array, out: Float32Array,
+                          dims: readonly number[], aStrides: readonly number[], bStrides: readonly number[]): void {
+  const total = dims.reduce((p, d) => p * d, 1);
+  const index = new Array(dims.length).fill(0);
+  for (let i = 0; i < total; i++) {
+    let ao = 0;
+    let bo = 0;
+    for (let d = 0; d < dims.length; d++) {
+      ao += index[d] * aStrides[d];
+      bo += index[d] * bStrides[d];
+    }
+    out[i] = binaryScalarRef(op, a[ao], b[bo]);
+    for (let d = dims.length - 1; d >= 0; d--) {
+      if (++index[d] < dims[d]) break;
+      index[d] = 0;
+    }
+  }
+}
+
+/** y += a*x */
+export function axpyRef(y: Float32Array, x: Float32Array, a: number): void {
+  const fa = f(a);
+  for (let i = 0; i < y.length; i++) y[i] = f(y[i] + f(fa * x[i]));
+}
+
+export function fillRef(y: Float32Array | Int32Array, v: number): void {
+  y.fill(v);
+}
+
+export function countNanRef(x: Float32Array): number {
+  let n = 0;
+  for (let i = 0; i < x.length; i++) if (x[i] !== x[i]) n++;
+  return n;
+}
+
+/** Integer to float32 conversions: exact for u8/i8, round-to-nearest-even for i32. */
+export function toF32Ref(x: Uint8Array | Int8Array | Int32Array, y: Float32Array): void {
+  for (let i = 0; i < x.length; i++) y[i] = f(x[i]);
+}
+
+/** Truncation toward zero, saturating at the int32 range; NaN gives 0. */
+export function f32ToI32Ref(x: Float32Array, y: Int32Array): void {
+  for (let i = 0; i < x.length; i++) {
+    const v = x[i];
+    y[i] = v !== v ? 0 : v >= 2147483647 ? 2147483647 : v <= -2147483648 ? -2147483648 : Math.trunc(v);
+  }
+}
