@@ -1,2 +1,6 @@
-// Optimizers, exported as `optim`.
-export { Optimizer, SGD, type SGDOptions } from './optim.js';
+// Layers and training utilities, exported as `nn` (modules) and `optim` (optimizers, schedules).
+export { Module, type ParamInfo } from './module.js';
+export { Linear, BinaryLinear, QuantLinear, type LinearOptions, type BinaryLinearOptions, type QuantLinearOptions } from './linear.js';
+export { BatchNorm1d, type BatchNormOptions } from './batchnorm.js';
+export { Sequential, ReLU, Tanh, Sigmoid, Hardtanh, Sign, Binarize, Flatten, Dropout } from './layers.js';
+export { VectorQuantizer, type VectorQuantizerOptions, type QuantizeResult } from './vector-quantizer.js';

@@ -1,35 +1,103 @@
 import { rt } from '../runtime/context.js';
-import { checkFloat, checkNumber } from '../tensor/checks.js';
+import { checkFloat, checkNumber, describe } from '../tensor/checks.js';
 import { zeros } from '../tensor/creation.js';
 import { markModified } from '../tensor/derived.js';
 import { keep } from '../tensor/scope.js';
-import type { Tensor } from '../tensor/tensor.js';
+import { Tensor } from '../tensor/tensor.js';
+import { applyConstraint } from './module.js';
 
-/** Base of the optimizers: parameters are updated in place, gradients cleared by zeroGrad(). */
-export abstract class Optimizer {
-  readonly params: Tensor[];
+/** A set of parameters with its own hyperparameters (e.g. a smaller lr, no weight decay). */
+export interface ParamGroup<H> {
+  params: Tensor[];
+  options?: Partial<H>;
+}
 
-  constructor(params: Tensor[], op: string) {
-    if (!Array.isArray(params) || params.length === 0) throw new Error(`${op}: params must be a non-empty array of tensors`);
-    params.forEach((p, i) => {
-      checkFloat(p, op, `params[${i}]`);
-      if (!p.requiresGrad) throw new Error(`${op}: params[${i}] must have requiresGrad: true`);
+export type ParamsArg<H> = Tensor[] | ParamGroup<H>[];
+
+interface Slot<H> {
+  param: Tensor;
+  options: H;
+  state: Tensor[];
+}
+
+/**
+ * Base of the optimizers. Parameters are updated in place; a parameter's
+ * constraint (latent-weight clipping of binary layers) is applied after each
+ * update. `lr` can be changed between steps (schedules do).
+ */
+export abstract class Optimizer<H extends { lr: number } = { lr: number }> {
+  protected readonly slots: Slot<H>[] = [];
+  private readonly name: string;
+  private defaults: H;
+
+  protected constructor(name: string, params: ParamsArg<H>, defaults: H, stateCount: number) {
+    this.name = name;
+    this.defaults = defaults;
+    if (!Array.isArray(params) || params.length === 0) throw new Error(`${name}: params must be a non-empty array of tensors or of { params, options } groups`);
+    const groups: ParamGroup<H>[] = params[0] instanceof Tensor ? [{ params: params as Tensor[] }] : (params as ParamGroup<H>[]);
+    const seen = new Set<Tensor>();
+    groups.forEach((g, gi) => {
+      if (g === null || typeof g !== 'object' || !Array.isArray(g.params)) throw new Error(`${name}: params[${gi}] must be a tensor or a { params, options } group, got ${describe(g)}`);
+      const options = { ...defaults, ...(g.options ?? {}) } as H;
+      this.validate(options);
+      g.params.forEach((p, i) => {
+        checkFloat(p, name, `params[${gi}]${groups.length > 1 || !(params[0] instanceof Tensor) ? `.params[${i}]` : ''}`);
+        if (!p.requiresGrad) throw new Error(`${name}: parameter #${p.id} must have requiresGrad: true`);
+        if (seen.has(p)) throw new Error(`${name}: parameter #${p.id} appears twice`);
+        seen.add(p);
+        // State is allocated up front, so a training loop's memory is flat from the first step.
+        this.slots.push({ param: p, options, state: Array.from({ length: stateCount }, () => keep(zeros([...p.shape]))) });
+      });
     });
-    this.params = params.slice();
   }
 
-  /** Frees the parameters' gradients (call before each backward pass). */
-  zeroGrad(): void {
-    for (const p of this.params) {
-      p.grad?.dispose();
-      p.grad = null;
+  /** Checks hyperparameters; throws naming the bad one. */
+  protected abstract validate(options: H): void;
+
+  /** Updates one parameter from its gradient. */
+  protected abstract update(slot: Slot<H>, grad: Tensor): void;
+
+  get params(): Tensor[] {
+    return this.slots.map((s) => s.param);
+  }
+
+  /** The learning rate of every group (set it to change all groups). */
+  get lr(): number {
+    return this.defaults.lr;
+  }
+
+  set lr(value: number) {
+    checkNumber(value, this.name, 'lr', { min: 0 });
+    const ratio = this.defaults.lr === 0 ? 0 : value / this.defaults.lr;
+    for (const s of this.slots) s.options.lr = this.defaults.lr === 0 ? value : s.options.lr * ratio;
+    this.defaults = { ...this.defaults, lr: value };
+  }
+
+  step(): void {
+    this.beforeStep();
+    for (const slot of this.slots) {
+      const g = slot.param.grad;
+      if (g === null) continue;
+      this.update(slot, g);
+      applyConstraint(slot.param);
+      markModified(slot.param);
     }
   }
 
-  abstract step(): void;
+  protected beforeStep(): void {}
 
-  /** Frees the optimizer's state buffers. */
-  abstract dispose(): void;
+  /** Frees the parameters' gradients (call before each backward pass). */
+  zeroGrad(): void {
+    for (const s of this.slots) {
+      s.param.grad?.dispose();
+      s.param.grad = null;
+    }
+  }
+
+  /** Frees the optimizer's state buffers (not the parameters). */
+  dispose(): void {
+    for (const s of this.slots) for (const t of s.state) t.dispose();
+  }
 }
 
 export interface SGDOptions {
@@ -38,41 +106,143 @@ export interface SGDOptions {
   weightDecay?: number;
 }
 
-/** SGD with optional momentum (v = momentum v + g; p -= lr v) and L2 weight decay. */
-export class SGD extends Optimizer {
-  lr: number;
-  readonly momentum: number;
-  readonly weightDecay: number;
-  private readonly velocity: Tensor[];
+/** SGD with optional momentum (v = momentum v + g; p -= lr v) and L2 weight decay (g += wd p). */
+export class SGD extends Optimizer<Required<SGDOptions>> {
+  constructor(params: ParamsArg<Required<SGDOptions>>, options: SGDOptions) {
+    super('SGD', params, { lr: options?.lr, momentum: options?.momentum ?? 0, weightDecay: options?.weightDecay ?? 0 }, 1);
+  }
 
-  constructor(params: Tensor[], options: SGDOptions) {
-    super(params, 'SGD');
-    this.lr = checkNumber(options?.lr, 'SGD', 'lr', { min: 0 });
-    this.momentum = checkNumber(options.momentum ?? 0, 'SGD', 'momentum', { min: 0, max: 1 });
-    this.weightDecay = checkNumber(options.weightDecay ?? 0, 'SGD', 'weightDecay', { min: 0 });
-    // Allocated up front so a training loop's memory is flat from the first step.
-    this.velocity = this.momentum > 0 ? this.params.map((p) => keep(zeros([...p.shape]))) : [];
+  protected validate(o: Required<SGDOptions>): void {
+    checkNumber(o.lr, 'SGD', 'lr', { min: 0 });
+    checkNumber(o.momentum, 'SGD', 'momentum', { min: 0, max: 1 });
+    checkNumber(o.weightDecay, 'SGD', 'weightDecay', { min: 0 });
+  }
+
+  protected update({ param: p, options: o, state: [v] }: Slot<Required<SGDOptions>>, g: Tensor): void {
+    const { kernels } = rt();
+    if (o.weightDecay > 0) kernels.f32_axpy(g.offset, p.offset, p.size, o.weightDecay);
+    if (o.momentum > 0) {
+      kernels.f32_affine(v.offset, v.offset, v.size, o.momentum, 0);
+      kernels.f32_axpy(v.offset, g.offset, v.size, 1);
+      kernels.f32_axpy(p.offset, v.offset, p.size, -o.lr);
+    } else {
+      kernels.f32_axpy(p.offset, g.offset, p.size, -o.lr);
+    }
+  }
+}
+
+export interface AdamOptions {
+  lr: number;
+  beta1?: number;
+  beta2?: number;
+  eps?: number;
+  weightDecay?: number;
+}
+
+/** Adam (Kingma & Ba) with bias correction; weightDecay is L2 added to the gradient. */
+export class Adam extends Optimizer<Required<AdamOptions>> {
+  private t = 0;
+  protected readonly decoupled: boolean = false;
+
+  constructor(params: ParamsArg<Required<AdamOptions>>, options: AdamOptions, name = 'Adam') {
+    super(name, params, {
+      lr: options?.lr,
+      beta1: options?.beta1 ?? 0.9,
+      beta2: options?.beta2 ?? 0.999,
+      eps: options?.eps ?? 1e-8,
+      weightDecay: options?.weightDecay ?? 0,
+    }, 2);
+  }
+
+  protected validate(o: Required<AdamOptions>): void {
+    const name = this.constructor.name;
+    checkNumber(o.lr, name, 'lr', { min: 0 });
+    checkNumber(o.beta1, name, 'beta1', { min: 0, max: 0.999999 });
+    checkNumber(o.beta2, name, 'beta2', { min: 0, max: 0.999999999 });
+    checkNumber(o.eps, name, 'eps', { positive: true });
+    checkNumber(o.weightDecay, name, 'weightDecay', { min: 0 });
+  }
+
+  protected beforeStep(): void {
+    this.t++;
+  }
+
+  protected update({ param: p, options: o, state: [m, v] }: Slot<Required<AdamOptions>>, g: Tensor): void {
+    rt().kernels.adam_update(p.offset, g.offset, m.offset, v.offset, p.size, o.lr, o.beta1, o.beta2, o.eps, o.weightDecay,
+      this.decoupled ? 1 : 0, 1 - o.beta1 ** this.t, 1 - o.beta2 ** this.t);
+  }
+}
+
+/** Adam with decoupled weight decay (Loshchilov & Hutter): p -= lr wd p, then the Adam step. Default weightDecay 0.01. */
+export class AdamW extends Adam {
+  protected override readonly decoupled = true;
+
+  constructor(params: ParamsArg<Required<AdamOptions>>, options: AdamOptions) {
+    super(params, { ...options, weightDecay: options?.weightDecay ?? 0.01 }, 'AdamW');
+  }
+}
+
+export interface BopOptions {
+  /** Adaptivity rate of the gradient moving average (default 1e-4). */
+  gamma?: number;
+  /** Flip threshold (default 1e-8). */
+  threshold?: number;
+}
+
+/**
+ * Bop, the binary optimizer (Helwegen et al. 2019): no latent weights — the
+ * parameters hold ±1 and a weight flips when the exponential moving average m
+ * of its gradient exceeds the threshold and agrees in sign with the weight:
+ * m = (1 - gamma) m + gamma g;  w = -w where |m| > threshold and sign(m) = sign(w).
+ * Parameters are binarized (0 -> +1) on construction. `lastFlips` counts the
+ * weights flipped by the latest step.
+ */
+export class Bop extends Optimizer<Required<BopOptions> & { lr: number }> {
+  lastFlips = 0;
+
+  constructor(params: ParamsArg<Required<BopOptions> & { lr: number }>, options: BopOptions = {}) {
+    super('Bop', params, { lr: 0, gamma: options.gamma ?? 1e-4, threshold: options.threshold ?? 1e-8 }, 1);
+    const { kernels } = rt();
+    for (const s of this.slots) {
+      kernels.f32_hard(1, s.param.offset, s.param.offset, s.param.size);
+      markModified(s.param);
+    }
+  }
+
+  protected validate(o: Required<BopOptions> & { lr: number }): void {
+    checkNumber(o.gamma, 'Bop', 'gamma', { min: 0, max: 1 });
+    checkNumber(o.threshold, 'Bop', 'threshold', { min: 0 });
+  }
+
+  protected beforeStep(): void {
+    this.lastFlips = 0;
+  }
+
+  protected update({ param: w, options: o, state: [m] }: Slot<Required<BopOptions> & { lr: number }>, g: Tensor): void {
+    this.lastFlips += rt().kernels.bop_update(w.offset, g.offset, m.offset, w.size, o.gamma, o.threshold);
+  }
+}
+
+/** Steps several optimizers as one (e.g. Bop for binary weights, Adam for the rest). */
+export class Chain {
+  readonly optimizers: Optimizer<any>[];
+
+  constructor(...optimizers: Optimizer<any>[]) {
+    if (optimizers.length === 0 || optimizers.some((o) => !(o instanceof Optimizer))) {
+      throw new Error('Chain: expected one or more optimizers');
+    }
+    this.optimizers = optimizers;
   }
 
   step(): void {
-    const { kernels } = rt();
-    this.params.forEach((p, i) => {
-      const g = p.grad;
-      if (g === null) return;
-      if (this.weightDecay > 0) kernels.f32_axpy(g.offset, p.offset, p.size, this.weightDecay);
-      if (this.momentum > 0) {
-        const v = this.velocity[i];
-        kernels.f32_affine(v.offset, v.offset, v.size, this.momentum, 0);
-        kernels.f32_axpy(v.offset, g.offset, v.size, 1);
-        kernels.f32_axpy(p.offset, v.offset, p.size, -this.lr);
-      } else {
-        kernels.f32_axpy(p.offset, g.offset, p.size, -this.lr);
-      }
-      markModified(p);
-    });
+    for (const o of this.optimizers) o.step();
+  }
+
+  zeroGrad(): void {
+    for (const o of this.optimizers) o.zeroGrad();
   }
 
   dispose(): void {
-    for (const v of this.velocity) v.dispose();
+    for (const o of this.optimizers) o.dispose();
   }
 }

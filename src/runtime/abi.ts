@@ -50,6 +50,14 @@ export interface WasmExports {
   gemm_f32(M: number, N: number, K: number, a: number, transA: number, b: number, transB: number,
            c: number, bias: number, accumulate: number, work: number): void;
 
+  // vq.ts
+  vq_codebook_norms(codebook: number, K: number, D: number, norms: number): void;
+  vq_nearest_workspace_bytes(N: number, K: number, D: number): number;
+  vq_nearest(z: number, N: number, codebook: number, norms: number, K: number, D: number, out: number, work: number): void;
+  vq_ema_workspace_bytes(K: number, D: number): number;
+  vq_ema_update(z: number, idx: number, N: number, K: number, D: number, clusterSize: number, embedSum: number,
+                codebook: number, decay: number, eps: number, work: number): void;
+
   // quant.ts
   f32_hard(op: number, x: number, y: number, n: number): void;
   f32_ternarize(x: number, y: number, n: number, t: number): void;
@@ -58,4 +66,35 @@ export interface WasmExports {
   f32_range_mask_backward(x: number, dy: number, dx: number, n: number, lo: number, hi: number): void;
   f32_approx_sign_backward(x: number, dy: number, dx: number, n: number): void;
   f32_swish_sign_backward(x: number, dy: number, dx: number, n: number, beta: number): void;
+
+  // optim.ts
+  adam_update(p: number, g: number, m: number, v: number, n: number, lr: number, b1: number, b2: number,
+              eps: number, wd: number, decoupled: number, bc1: number, bc2: number): void;
+  bop_update(w: number, g: number, m: number, n: number, gamma: number, threshold: number): number;
+
+  // bitpack.ts
+  pack_bits_f32(x: number, rows: number, k: number, out: number, words: number): number;
+  bits_padding_violations(bits: number, rows: number, words: number, k: number): number;
+
+  // gemm_b1.ts
+  gemm_b1(M: number, N: number, k: number, words: number, a: number, b: number, c: number): void;
+  gemm_b1_scaled(M: number, N: number, k: number, words: number, a: number, b: number, c: number, scale: number, bias: number): void;
+  gemm_b1w_packed_bytes(N: number, K: number): number;
+  gemm_b1w_pack(bits: number, N: number, words: number, K: number, out: number): void;
+  gemm_b1w_f32(M: number, N: number, K: number, x: number, packed: number, c: number, scale: number, bias: number): void;
+
+  // gemm_s8.ts
+  gemm_s8_packed_b_bytes(N: number, K: number): number;
+  gemm_s8_workspace_bytes(M: number, K: number): number;
+  gemm_s8_pack_b(b: number, N: number, K: number, transB: number, out: number): void;
+  gemm_s8(M: number, N: number, K: number, a: number, packedB: number, c: number, work: number): void;
+  gemm_s8_dequant(M: number, N: number, K: number, a: number, packedB: number, c: number, work: number, mult: number, add: number): void;
+  gemm_s8_requant(M: number, N: number, K: number, a: number, packedB: number, c: number, work: number, mult: number, add: number): void;
+
+  // quant_s8.ts
+  quant_s8_f32(x: number, q: number, rows: number, cols: number, scales: number, zeroPoints: number,
+               perChannel: number, qmin: number, qmax: number, unsigned: number): void;
+  dequant_s8_f32(q: number, x: number, rows: number, cols: number, scales: number, zeroPoints: number,
+                 perChannel: number, unsigned: number): void;
+  absmax_rows_f32(x: number, rows: number, cols: number, out: number): void;
 }

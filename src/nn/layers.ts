@@ -1,0 +1,110 @@
+import { mul, relu, sigmoid, tanh, clip } from '../ops/elementwise.js';
+import { reshape } from '../ops/shape.js';
+import { binarize, sign, type SignOptions } from '../ste/sign.js';
+import { checkFloat, checkNumber, describe } from '../tensor/checks.js';
+import { rand } from '../tensor/creation.js';
+import { rt } from '../runtime/context.js';
+import type { Tensor } from '../tensor/tensor.js';
+import { noGrad } from '../autograd/tape.js';
+import { layerSeed } from './init.js';
+import { Module } from './module.js';
+
+/** Applies its child modules in order; children are named "0", "1", ... */
+export class Sequential extends Module {
+  constructor(...layers: Module[]) {
+    super();
+    layers.forEach((m, i) => {
+      if (!(m instanceof Module)) throw new Error(`Sequential: layer ${i} must be a Module, got ${describe(m)}`);
+      this.registerModule(String(i), m);
+    });
+  }
+
+  get layers(): Module[] {
+    return this.modules();
+  }
+
+  forward(x: Tensor): Tensor {
+    let y = x;
+    for (const m of this.modules()) y = m.forward(y);
+    return y;
+  }
+}
+
+/** A module made from a function of one tensor (activations). */
+abstract class Activation extends Module {
+  forward(x: Tensor): Tensor {
+    checkFloat(x, this.constructor.name, 'x');
+    return this.apply(x);
+  }
+  protected abstract apply(x: Tensor): Tensor;
+}
+
+export class ReLU extends Activation {
+  protected apply(x: Tensor): Tensor { return relu(x); }
+}
+
+export class Tanh extends Activation {
+  protected apply(x: Tensor): Tensor { return tanh(x); }
+}
+
+export class Sigmoid extends Activation {
+  protected apply(x: Tensor): Tensor { return sigmoid(x); }
+}
+
+/** clip(x, min, max) (default [-1, 1]), the usual companion of binarized activations. */
+export class Hardtanh extends Activation {
+  constructor(readonly min = -1, readonly max = 1) {
+    super();
+    if (!(min < max)) throw new Error(`Hardtanh: min (${min}) must be < max (${max})`);
+  }
+  protected apply(x: Tensor): Tensor { return clip(x, this.min, this.max); }
+}
+
+/** ste.sign as a layer (sign(0) = 0). */
+export class Sign extends Activation {
+  constructor(readonly options: SignOptions = {}) { super(); }
+  protected apply(x: Tensor): Tensor { return sign(x, this.options); }
+}
+
+/** ste.binarize as a layer (±1, 0 -> +1): binary activations that bit-pack. */
+export class Binarize extends Activation {
+  constructor(readonly options: SignOptions = {}) { super(); }
+  protected apply(x: Tensor): Tensor { return binarize(x, this.options); }
+}
+
+/** [batch, ...] -> [batch, product of the rest]. */
+export class Flatten extends Module {
+  forward(x: Tensor): Tensor {
+    if (x.rank < 1) throw new Error(`Flatten: x must have a batch axis, got shape [${x.shape}]`);
+    return reshape(x, [x.shape[0], -1]);
+  }
+}
+
+/** Zeroes each element with probability p in training and scales the rest by 1/(1 - p). */
+export class Dropout extends Module {
+  private stream: number;
+
+  constructor(readonly p = 0.5, options: { seed?: number } = {}) {
+    super();
+    checkNumber(p, 'Dropout', 'p', { min: 0, max: 1 });
+    if (p === 1) throw new Error('Dropout: p must be < 1 (p = 1 would drop everything)');
+    this.stream = layerSeed(options.seed);
+  }
+
+  forward(x: Tensor): Tensor {
+    checkFloat(x, 'Dropout', 'x');
+    if (!this.training || this.p === 0) return mul(x, 1);
+    this.stream = (Math.imul(this.stream, 1664525) + 1013904223) >>> 0;
+    const keepScale = 1 / (1 - this.p);
+    const mask = noGrad(() => {
+      const u = rand([...x.shape], { seed: this.stream });
+      const { kernels } = rt();
+      // mask = (u >= p) * keepScale, via the hard sign of (u - p): +1 or 0 (u == p counts as kept).
+      kernels.f32_affine(u.offset, u.offset, u.size, 1, -this.p);
+      kernels.f32_hard(1, u.offset, u.offset, u.size);
+      kernels.f32_affine(u.offset, u.offset, u.size, keepScale / 2, keepScale / 2);
+      return u;
+    });
+    return mul(x, mask);
+  }
+}

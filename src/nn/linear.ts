@@ -1,0 +1,233 @@
+import { noGrad } from '../autograd/tape.js';
+import { abs, add, clip, div, mul } from '../ops/elementwise.js';
+import { matmul } from '../ops/matmul.js';
+import { max as maxOp, mean as meanOp } from '../ops/reduce.js';
+import { stopGradient } from '../autograd/custom.js';
+import { binarize, type SignGrad } from '../ste/sign.js';
+import { quantize, round as steRound } from '../ste/quantize.js';
+import { rt } from '../runtime/context.js';
+import { checkFloat, checkNumber } from '../tensor/checks.js';
+import { zeros, full } from '../tensor/creation.js';
+import type { Tensor } from '../tensor/tensor.js';
+import { glorotBound, layerSeed, uniformInit } from './init.js';
+import { Module } from './module.js';
+
+function checkFeatures(op: string, inFeatures: number, outFeatures: number): void {
+  checkNumber(inFeatures, op, 'inFeatures', { integer: true, min: 1 });
+  checkNumber(outFeatures, op, 'outFeatures', { integer: true, min: 1 });
+}
+
+function checkInput(op: string, x: Tensor, inFeatures: number): void {
+  checkFloat(x, op, 'x');
+  if (x.rank !== 2 || x.shape[1] !== inFeatures) {
+    throw new Error(`${op}: x must have shape [batch, ${inFeatures}], got [${x.shape}]`);
+  }
+}
+
+export interface LinearOptions {
+  bias?: boolean;
+  seed?: number;
+}
+
+/** y = x Wᵀ + b with W [outFeatures, inFeatures] (PyTorch layout), initialized U(±1/√in). */
+export class Linear extends Module {
+  constructor(readonly inFeatures: number, readonly outFeatures: number, options: LinearOptions = {}) {
+    super();
+    checkFeatures('Linear', inFeatures, outFeatures);
+    const seed = layerSeed(options.seed);
+    const bound = 1 / Math.sqrt(inFeatures);
+    this.registerParameter('weight', uniformInit([outFeatures, inFeatures], bound, seed));
+    if (options.bias ?? true) this.registerParameter('bias', uniformInit([outFeatures], bound, seed + 1));
+  }
+
+  get weight(): Tensor {
+    return this.param('weight');
+  }
+
+  get bias(): Tensor | null {
+    return this.optionalParam('bias');
+  }
+
+  forward(x: Tensor): Tensor {
+    checkInput('Linear', x, this.inFeatures);
+    const y = matmul(x, this.weight, { transposeB: true });
+    const b = this.bias;
+    return b ? add(y, b) : y;
+  }
+}
+
+export interface BinaryLinearOptions {
+  /** Binarize the inputs too (BinaryNet); false keeps float inputs (BinaryConnect, first layers). Default true. */
+  binarizeInputs?: boolean;
+  /** Surrogate gradient of the input binarization (default 'clipped'). */
+  inputGrad?: SignGrad;
+  /** Surrogate gradient of the weight binarization (default 'clipped'). */
+  weightGrad?: SignGrad;
+  /** XNOR-Net per-output-channel scale mean|W_c| (default false). */
+  scale?: boolean;
+  /** Latent weights are clipped to [-clip, clip] after each optimizer step (default 1). */
+  clip?: number;
+  bias?: boolean;
+  seed?: number;
+}
+
+/**
+ * Linear layer with binary (±1) weights: latent float weights are binarized
+ * in the forward pass (0 -> +1) and trained through the surrogate gradient.
+ * With binarizeInputs, inputs are binarized too, so every product is ±1.
+ */
+export class BinaryLinear extends Module {
+  readonly binarizeInputs: boolean;
+  readonly inputGrad: SignGrad;
+  readonly weightGrad: SignGrad;
+  readonly scale: boolean;
+  readonly clip: number;
+
+  constructor(readonly inFeatures: number, readonly outFeatures: number, options: BinaryLinearOptions = {}) {
+    super();
+    checkFeatures('BinaryLinear', inFeatures, outFeatures);
+    this.binarizeInputs = options.binarizeInputs ?? true;
+    this.inputGrad = options.inputGrad ?? 'clipped';
+    this.weightGrad = options.weightGrad ?? 'clipped';
+    this.scale = options.scale ?? false;
+    this.clip = checkNumber(options.clip ?? 1, 'BinaryLinear', 'clip', { positive: true });
+    const seed = layerSeed(options.seed);
+    this.registerParameter('weight', uniformInit([outFeatures, inFeatures], Math.min(1, glorotBound(inFeatures, outFeatures)), seed), { bits: 1, clip: this.clip });
+    if (options.bias ?? false) this.registerParameter('bias', zeros([outFeatures]));
+  }
+
+  get weight(): Tensor {
+    return this.param('weight');
+  }
+
+  get bias(): Tensor | null {
+    return this.optionalParam('bias');
+  }
+
+  /** The ±1 weights as used in the forward pass (no tape). */
+  binaryWeight(): Tensor {
+    return noGrad(() => binarize(this.weight));
+  }
+
+  /** XNOR-Net scales mean|W_c| per output channel, shape [outFeatures] (no tape). */
+  channelScales(): Tensor {
+    return noGrad(() => meanOp(abs(this.weight), { axis: 1 }));
+  }
+
+  forward(x: Tensor): Tensor {
+    checkInput('BinaryLinear', x, this.inFeatures);
+    const xb = this.binarizeInputs ? binarize(x, { grad: this.inputGrad }) : x;
+    const wb = binarize(this.weight, { grad: this.weightGrad });
+    let y = matmul(xb, wb, { transposeB: true });
+    if (this.scale) y = mul(y, stopGradient(this.channelScales()));
+    const b = this.bias;
+    return b ? add(y, b) : y;
+  }
+}
+
+export interface QuantLinearOptions {
+  /** Weight bit width, 2..8 (default 8): symmetric levels [-(2^(b-1) - 1), 2^(b-1) - 1]. */
+  weightBits?: number;
+  /** Activation bit width 2..8 (default 8), or null for float activations. */
+  activationBits?: number | null;
+  /** One weight scale per output channel (default true) or one per tensor. */
+  perChannel?: boolean;
+  /** Train the weight scales (LSQ-style, through the fake-quant graph) instead of max|W| / qmax. */
+  learnScale?: boolean;
+  /** EMA momentum of the activation range observer (default 0.1). */
+  observerMomentum?: number;
+  bias?: boolean;
+  seed?: number;
+}
+
+/**
+ * Linear layer trained with k-bit fake quantization (quantization-aware
+ * training): weights q = clip(round(W / s), -qmax, qmax) · s with per-channel
+ * scales s, and inputs fake-quantized with a per-tensor scale from a running
+ * max|x| observer. Gradients pass straight through the rounding.
+ */
+export class QuantLinear extends Module {
+  readonly weightBits: number;
+  readonly activationBits: number | null;
+  readonly perChannel: boolean;
+  readonly learnScale: boolean;
+  readonly observerMomentum: number;
+  private observed = false;
+
+  constructor(readonly inFeatures: number, readonly outFeatures: number, options: QuantLinearOptions = {}) {
+    super();
+    checkFeatures('QuantLinear', inFeatures, outFeatures);
+    this.weightBits = checkNumber(options.weightBits ?? 8, 'QuantLinear', 'weightBits', { integer: true, min: 2, max: 8 });
+    const ab = options.activationBits === undefined ? 8 : options.activationBits;
+    this.activationBits = ab === null ? null : checkNumber(ab, 'QuantLinear', 'activationBits', { integer: true, min: 2, max: 8 });
+    this.perChannel = options.perChannel ?? true;
+    this.learnScale = options.learnScale ?? false;
+    this.observerMomentum = checkNumber(options.observerMomentum ?? 0.1, 'QuantLinear', 'observerMomentum', { min: 0, max: 1 });
+    const seed = layerSeed(options.seed);
+    const bound = 1 / Math.sqrt(inFeatures);
+    const w = this.registerParameter('weight', uniformInit([outFeatures, inFeatures], bound, seed), { bits: this.weightBits });
+    if (options.bias ?? true) this.registerParameter('bias', uniformInit([outFeatures], bound, seed + 1));
+    if (this.learnScale) this.registerParameter('weightScale', this.computeWeightScale(w), { bits: 32 });
+    this.registerBuffer('inputRange', full([], 0));
+  }
+
+  get weight(): Tensor {
+    return this.param('weight');
+  }
+
+  get bias(): Tensor | null {
+    return this.optionalParam('bias');
+  }
+
+  /** Largest weight level: 2^(bits-1) - 1 (symmetric, so -qmax..qmax). */
+  get weightQmax(): number {
+    return 2 ** (this.weightBits - 1) - 1;
+  }
+
+  /** max|W| / qmax per output channel ([out, 1]) or per tensor ([1, 1]) (no tape). */
+  computeWeightScale(w: Tensor = this.weight): Tensor {
+    return noGrad(() => {
+      const m = this.perChannel ? maxOp(abs(w), { axis: 1, keepDims: true }) : maxOp(abs(w), { keepDims: true });
+      // A channel of zeros would give scale 0: use a tiny positive scale instead.
+      return add(div(m, this.weightQmax), 1e-12);
+    });
+  }
+
+  /** The weight scales in use: learned, or max|W| / qmax. */
+  weightScale(): Tensor {
+    return this.learnScale ? this.param('weightScale') : stopGradient(this.computeWeightScale());
+  }
+
+  /** Fake-quantized weights (on the tape). */
+  quantizedWeight(): Tensor {
+    const s = this.weightScale();
+    const q = clip(steRound(div(this.weight, s)), -this.weightQmax, this.weightQmax);
+    return mul(q, s);
+  }
+
+  /** The activation scale max|x| / qmax from the observer (a plain number), or null. */
+  inputScale(): number | null {
+    if (this.activationBits === null) return null;
+    const range = this.buffer('inputRange').item();
+    return range > 0 ? range / (2 ** (this.activationBits - 1) - 1) : null;
+  }
+
+  private observe(x: Tensor): void {
+    const m = noGrad(() => maxOp(abs(x))).item();
+    const r = this.buffer('inputRange');
+    const next = this.observed ? (1 - this.observerMomentum) * r.item() + this.observerMomentum * m : m;
+    this.observed = true;
+    rt().kernels.f32_fill(r.offset, 1, next);
+  }
+
+  forward(x: Tensor): Tensor {
+    checkInput('QuantLinear', x, this.inFeatures);
+    if (this.activationBits !== null && this.training) this.observe(x);
+    const s = this.inputScale();
+    const xq = s === null ? x : quantize(x, { bits: this.activationBits!, scale: s });
+    const y = matmul(xq, this.quantizedWeight(), { transposeB: true });
+    const b = this.bias;
+    return b ? add(y, b) : y;
+  }
+}
+

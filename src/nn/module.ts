@@ -1,0 +1,180 @@
+import { markModified } from '../tensor/derived.js';
+import { checkTensor, describe } from '../tensor/checks.js';
+import { keep } from '../tensor/scope.js';
+import { Tensor } from '../tensor/tensor.js';
+import { rt } from '../runtime/context.js';
+import { bytesPerElement } from '../tensor/dtypes.js';
+
+/** What a parameter is, for optimizers (Bop takes 'binary') and summary(). */
+export interface ParamInfo {
+  /** Bits per weight once frozen: 1 for binarized weights, k for k-bit quantized, 32 for float. */
+  bits: number;
+  /** Latent weights are clipped to [-clip, clip] after every optimizer step. */
+  clip?: number;
+}
+
+const paramInfo = new WeakMap<Tensor, ParamInfo>();
+
+export function infoOf(p: Tensor): ParamInfo {
+  return paramInfo.get(p) ?? { bits: 32 };
+}
+
+/** Applies a parameter's constraint (latent-weight clipping) after an in-place update. */
+export function applyConstraint(p: Tensor): void {
+  const clip = paramInfo.get(p)?.clip;
+  if (clip !== undefined) rt().kernels.f32_clip(p.offset, p.offset, p.size, -clip, clip);
+}
+
+/**
+ * Base of every layer. A module owns parameters (trainable, requiresGrad),
+ * buffers (state such as running statistics) and child modules; all are
+ * reachable by dotted names ("layers.0.weight") for stateDict().
+ */
+export abstract class Module {
+  training = true;
+  private readonly ownParams = new Map<string, Tensor>();
+  private readonly ownBuffers = new Map<string, Tensor>();
+  private readonly children = new Map<string, Module>();
+
+  abstract forward(x: Tensor): Tensor;
+
+  /** Same as forward(x). */
+  call(x: Tensor): Tensor {
+    return this.forward(x);
+  }
+
+  protected registerParameter(name: string, t: Tensor, info: ParamInfo = { bits: 32 }): Tensor {
+    t.requiresGrad = true;
+    keep(t);
+    paramInfo.set(t, info);
+    this.replaceTensor(this.ownParams, name, t);
+    return t;
+  }
+
+  protected registerBuffer(name: string, t: Tensor): Tensor {
+    keep(t);
+    this.replaceTensor(this.ownBuffers, name, t);
+    return t;
+  }
+
+  protected registerModule<M extends Module>(name: string, m: M): M {
+    if (!(m instanceof Module)) throw new Error(`${this.constructor.name}: child "${name}" must be a Module, got ${describe(m)}`);
+    this.children.set(name, m);
+    return m;
+  }
+
+  private replaceTensor(map: Map<string, Tensor>, name: string, t: Tensor): void {
+    const old = map.get(name);
+    if (old !== undefined && old !== t) old.dispose();
+    map.set(name, t);
+  }
+
+  protected param(name: string): Tensor {
+    const t = this.ownParams.get(name);
+    if (t === undefined) throw new Error(`${this.constructor.name}: no parameter "${name}"`);
+    return t;
+  }
+
+  protected optionalParam(name: string): Tensor | null {
+    return this.ownParams.get(name) ?? null;
+  }
+
+  protected buffer(name: string): Tensor {
+    const t = this.ownBuffers.get(name);
+    if (t === undefined) throw new Error(`${this.constructor.name}: no buffer "${name}"`);
+    return t;
+  }
+
+  /** The child modules, in registration order. */
+  modules(): Module[] {
+    return [...this.children.values()];
+  }
+
+  namedModules(prefix = ''): [string, Module][] {
+    const out: [string, Module][] = [[prefix, this]];
+    for (const [name, m] of this.children) out.push(...m.namedModules(prefix ? `${prefix}.${name}` : name));
+    return out;
+  }
+
+  namedParameters(prefix = ''): [string, Tensor][] {
+    const out: [string, Tensor][] = [];
+    for (const [name, t] of this.ownParams) out.push([prefix ? `${prefix}.${name}` : name, t]);
+    for (const [name, m] of this.children) out.push(...m.namedParameters(prefix ? `${prefix}.${name}` : name));
+    return out;
+  }
+
+  namedBuffers(prefix = ''): [string, Tensor][] {
+    const out: [string, Tensor][] = [];
+    for (const [name, t] of this.ownBuffers) out.push([prefix ? `${prefix}.${name}` : name, t]);
+    for (const [name, m] of this.children) out.push(...m.namedBuffers(prefix ? `${prefix}.${name}` : name));
+    return out;
+  }
+
+  /** All trainable tensors (recursively). */
+  parameters(): Tensor[] {
+    return this.namedParameters().map(([, t]) => t);
+  }
+
+  /** Parameters whose frozen form is 1 bit (the latent weights of binary layers): the ones Bop trains. */
+  binaryParameters(): Tensor[] {
+    return this.parameters().filter((p) => infoOf(p).bits === 1);
+  }
+
+  /** Every parameter that is not binary (for Adam next to Bop). */
+  nonBinaryParameters(): Tensor[] {
+    return this.parameters().filter((p) => infoOf(p).bits !== 1);
+  }
+
+  train(mode = true): this {
+    for (const [, m] of this.namedModules()) m.training = mode;
+    return this;
+  }
+
+  eval(): this {
+    return this.train(false);
+  }
+
+  /** Parameters and buffers by dotted name (the tensors themselves, not copies). */
+  stateDict(): Record<string, Tensor> {
+    return Object.fromEntries([...this.namedParameters(), ...this.namedBuffers()]);
+  }
+
+  /**
+   * Copies values into the parameters and buffers (shapes must match). With
+   * strict (default), missing and unexpected names are errors.
+   */
+  loadStateDict(state: Record<string, Tensor>, options: { strict?: boolean } = {}): void {
+    const strict = options.strict ?? true;
+    if (state === null || typeof state !== 'object') throw new Error(`loadStateDict: state must be an object of tensors, got ${describe(state)}`);
+    const own = this.stateDict();
+    if (strict) {
+      const missing = Object.keys(own).filter((k) => !(k in state));
+      const unexpected = Object.keys(state).filter((k) => !(k in own));
+      if (missing.length || unexpected.length) {
+        throw new Error(`loadStateDict: ${missing.length ? `missing ${missing.join(', ')}` : ''}${missing.length && unexpected.length ? '; ' : ''}${unexpected.length ? `unexpected ${unexpected.join(', ')}` : ''}`);
+      }
+    }
+    // Check everything before writing anything, so a bad dict changes nothing.
+    for (const [name, src] of Object.entries(state)) {
+      const dst = own[name];
+      if (dst === undefined) continue;
+      checkTensor(src, 'loadStateDict', `state["${name}"]`);
+      if (src.dtype !== dst.dtype || src.shape.length !== dst.shape.length || src.shape.some((d, i) => d !== dst.shape[i])) {
+        throw new Error(`loadStateDict: state["${name}"] is ${src.dtype} [${src.shape}], expected ${dst.dtype} [${dst.shape}]`);
+      }
+    }
+    const buffer = rt().memory.buffer;
+    for (const [name, src] of Object.entries(state)) {
+      const dst = own[name];
+      if (dst === undefined) continue;
+      const bytes = src.size * bytesPerElement(src.dtype);
+      new Uint8Array(buffer, dst.offset, bytes).set(new Uint8Array(buffer, src.offset, bytes));
+      markModified(dst);
+    }
+  }
+
+  /** Frees every parameter and buffer. */
+  dispose(): void {
+    for (const [, t] of [...this.namedParameters(), ...this.namedBuffers()]) t.dispose();
+  }
+}

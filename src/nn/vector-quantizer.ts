@@ -1,0 +1,201 @@
+import { noGrad } from '../autograd/tape.js';
+import { vqEmaUpdate, vqNearest } from '../kernels/vq.js';
+import { add } from '../ops/elementwise.js';
+import { vq, type VqResult } from '../ste/vq.js';
+import { f32View, i32View } from '../runtime/views.js';
+import { checkFloat, checkNumber } from '../tensor/checks.js';
+import { full, randn, zeros } from '../tensor/creation.js';
+import { markModified } from '../tensor/derived.js';
+import type { Tensor } from '../tensor/tensor.js';
+import { layerSeed } from './init.js';
+import { Module } from './module.js';
+
+export interface VectorQuantizerOptions {
+  /** Commitment weight (default 0.25). */
+  beta?: number;
+  /** Update the codebook by exponential moving averages (default true) instead of by gradient (codebookLoss). */
+  ema?: boolean;
+  /** EMA decay (default 0.99). */
+  decay?: number;
+  /** Laplace smoothing of the EMA cluster sizes (default 1e-5). */
+  epsilon?: number;
+  /** Initialize the codebook by k-means on the first training batch (default true). */
+  kmeansInit?: boolean;
+  kmeansIters?: number;
+  /** Codes whose EMA cluster size falls below this are replaced by random batch vectors (default 1; 0 disables). */
+  deadCodeThreshold?: number;
+  seed?: number;
+}
+
+export interface QuantizeResult extends VqResult {
+  /** The loss to add to the model's: commitment (EMA mode) or codebook + commitment (gradient mode). */
+  loss: Tensor;
+  /** exp(entropy) of code usage in this batch: K when all codes are used equally, 1 when one code is used. */
+  perplexity: number;
+  /** Fraction of codes used at least once in this batch. */
+  usage: number;
+}
+
+/**
+ * The VQ-VAE bottleneck as a layer: z [N, dim] -> nearest of numCodes codes,
+ * straight-through gradient to z. With EMA (default), the codebook is a
+ * buffer updated from batch statistics (cluster sizes and sums, decay,
+ * Laplace smoothing), initialized by k-means on the first batch, and dead codes
+ * are replaced by batch vectors.
+ */
+export class VectorQuantizer extends Module {
+  readonly beta: number;
+  readonly ema: boolean;
+  readonly decay: number;
+  readonly epsilon: number;
+  readonly kmeansInit: boolean;
+  readonly kmeansIters: number;
+  readonly deadCodeThreshold: number;
+  private rng: number;
+
+  constructor(readonly numCodes: number, readonly dim: number, options: VectorQuantizerOptions = {}) {
+    super();
+    checkNumber(numCodes, 'VectorQuantizer', 'numCodes', { integer: true, min: 1 });
+    checkNumber(dim, 'VectorQuantizer', 'dim', { integer: true, min: 1 });
+    this.beta = checkNumber(options.beta ?? 0.25, 'VectorQuantizer', 'beta', { min: 0 });
+    this.ema = options.ema ?? true;
+    this.decay = checkNumber(options.decay ?? 0.99, 'VectorQuantizer', 'decay', { min: 0, max: 1 });
+    this.epsilon = checkNumber(options.epsilon ?? 1e-5, 'VectorQuantizer', 'epsilon', { positive: true });
+    this.kmeansInit = options.kmeansInit ?? true;
+    this.kmeansIters = checkNumber(options.kmeansIters ?? 10, 'VectorQuantizer', 'kmeansIters', { integer: true, min: 0 });
+    this.deadCodeThreshold = checkNumber(options.deadCodeThreshold ?? 1, 'VectorQuantizer', 'deadCodeThreshold', { min: 0 });
+    this.rng = layerSeed(options.seed);
+    const codebook = randn([numCodes, dim], { seed: this.rng });
+    if (this.ema) {
+      this.registerBuffer('codebook', codebook);
+      this.registerBuffer('clusterSize', zeros([numCodes]));
+      this.registerBuffer('embedSum', zeros([numCodes, dim]));
+    } else {
+      this.registerParameter('codebook', codebook);
+    }
+    this.registerBuffer('initialized', full([], this.kmeansInit ? 0 : 1));
+  }
+
+  get codebook(): Tensor {
+    return this.ema ? this.buffer('codebook') : this.param('codebook');
+  }
+
+  forward(z: Tensor): Tensor {
+    return this.quantize(z).zq;
+  }
+
+  quantize(z: Tensor): QuantizeResult {
+    checkFloat(z, 'VectorQuantizer', 'z');
+    if (z.rank !== 2 || z.shape[1] !== this.dim) throw new Error(`VectorQuantizer: z must have shape [N, ${this.dim}], got [${z.shape}]`);
+    if (this.training && this.buffer('initialized').item() === 0 && z.shape[0] > 0) {
+      noGrad(() => this.kmeans(z));
+    }
+    const result = vq(z, this.codebook, { beta: this.beta });
+    const { perplexity, usage } = this.usageStats(result.indices);
+    if (this.training && this.ema) {
+      noGrad(() => {
+        vqEmaUpdate(z, result.indices, this.buffer('clusterSize'), this.buffer('embedSum'), this.codebook, { decay: this.decay, epsilon: this.epsilon });
+        if (this.deadCodeThreshold > 0) this.replaceDeadCodes(z);
+      });
+    }
+    const loss = this.ema ? result.commitmentLoss : add(result.codebookLoss, result.commitmentLoss);
+    return { ...result, loss, perplexity, usage };
+  }
+
+  private nextRandom(): number {
+    this.rng = (Math.imul(this.rng, 1664525) + 1013904223) >>> 0;
+    return this.rng / 4294967296;
+  }
+
+  /** Lloyd's k-means on the batch, seeded by distinct random rows; empty clusters keep their seed. */
+  private kmeans(z: Tensor): void {
+    const [N, D] = z.shape;
+    const K = this.numCodes;
+    const codebook = this.codebook;
+    const order = Array.from({ length: N }, (_, i) => i);
+    for (let i = N - 1; i > 0; i--) {
+      const j = Math.floor(this.nextRandom() * (i + 1));
+      [order[i], order[j]] = [order[j], order[i]];
+    }
+    {
+      const zv = f32View(z.offset, N * D);
+      const cv = f32View(codebook.offset, K * D);
+      for (let k = 0; k < K; k++) cv.set(zv.subarray(order[k % N] * D, order[k % N] * D + D), k * D);
+    }
+    markModified(codebook);
+    const counts = new Float64Array(K);
+    for (let iter = 0; iter < this.kmeansIters; iter++) {
+      const idx = vqNearest(z, codebook);
+      const iv = i32View(idx.offset, N);
+      const zv = f32View(z.offset, N * D);
+      const sums = new Float64Array(K * D);
+      counts.fill(0);
+      for (let i = 0; i < N; i++) {
+        const k = iv[i];
+        counts[k]++;
+        for (let d = 0; d < D; d++) sums[k * D + d] += zv[i * D + d];
+      }
+      idx.dispose();
+      const cv = f32View(codebook.offset, K * D);
+      for (let k = 0; k < K; k++) if (counts[k] > 0) for (let d = 0; d < D; d++) cv[k * D + d] = sums[k * D + d] / counts[k];
+      markModified(codebook);
+    }
+    if (this.ema) {
+      // Start the EMA statistics from the k-means clusters.
+      const cs = f32View(this.buffer('clusterSize').offset, K);
+      const es = f32View(this.buffer('embedSum').offset, K * D);
+      const cv = f32View(codebook.offset, K * D);
+      for (let k = 0; k < K; k++) {
+        cs[k] = counts[k];
+        for (let d = 0; d < D; d++) es[k * D + d] = cv[k * D + d] * counts[k];
+      }
+      markModified(this.buffer('clusterSize'));
+      markModified(this.buffer('embedSum'));
+    }
+    f32View(this.buffer('initialized').offset, 1)[0] = 1;
+  }
+
+  /** Codes whose EMA cluster size is below the threshold take a random batch vector. */
+  private replaceDeadCodes(z: Tensor): void {
+    const [N, D] = z.shape;
+    if (N === 0) return;
+    const K = this.numCodes;
+    const cs = f32View(this.buffer('clusterSize').offset, K);
+    const es = f32View(this.buffer('embedSum').offset, K * D);
+    const cv = f32View(this.codebook.offset, K * D);
+    const zv = f32View(z.offset, N * D);
+    let replaced = 0;
+    for (let k = 0; k < K; k++) {
+      if (cs[k] >= this.deadCodeThreshold) continue;
+      const row = Math.floor(this.nextRandom() * N);
+      for (let d = 0; d < D; d++) {
+        cv[k * D + d] = zv[row * D + d];
+        es[k * D + d] = zv[row * D + d] * this.deadCodeThreshold;
+      }
+      cs[k] = this.deadCodeThreshold;
+      replaced++;
+    }
+    if (replaced > 0) {
+      markModified(this.codebook);
+      markModified(this.buffer('clusterSize'));
+      markModified(this.buffer('embedSum'));
+    }
+  }
+
+  private usageStats(indices: Tensor): { perplexity: number; usage: number } {
+    const n = indices.size;
+    if (n === 0) return { perplexity: 0, usage: 0 };
+    const counts = new Float64Array(this.numCodes);
+    const iv = i32View(indices.offset, n);
+    for (let i = 0; i < n; i++) counts[iv[i]]++;
+    let entropy = 0;
+    let used = 0;
+    for (const c of counts) {
+      if (c === 0) continue;
+      used++;
+      const p = c / n;
+      entropy -= p * Math.log(p);
+    }
+    return { perplexity: Math.exp(entropy), usage: used / this.numCodes };
+  }
+}
