@@ -124,7 +124,16 @@ export function f32_affine(x: usize, y: usize, n: i32, a: f32, b: f32): void {
 
 // y = min(max(x, lo), hi); NaN stays NaN.
 export function f32_clip(x: usize, y: usize, n: i32, lo: f32, hi: f32): void {
-  for (let i = 0; i < n; i++) {
+  const vlo = f32x4.splat(lo);
+  const vhi = f32x4.splat(hi);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const o = <usize>i << 2;
+    const v = v128.load(x + o);
+    const r = v128.bitselect(vlo, v, f32x4.lt(v, vlo));
+    v128.store(y + o, v128.bitselect(vhi, r, f32x4.gt(v, vhi)));
+  }
+  for (; i < n; i++) {
     const o = <usize>i << 2;
     const v = load<f32>(x + o);
     store<f32>(y + o, v < lo ? lo : (v > hi ? hi : v));
@@ -239,8 +248,15 @@ export function i32_fill(y: usize, n: i32, v: i32): void {
 
 // Number of NaNs in x (used to reject NaN where an op cannot take it).
 export function f32_count_nan(x: usize, n: i32): i32 {
-  let count = 0;
-  for (let i = 0; i < n; i++) {
+  // Lane masks are -1 where v != v; subtracting them counts.
+  let acc = i32x4.splat(0);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const v = v128.load(x + (<usize>i << 2));
+    acc = i32x4.sub(acc, f32x4.ne(v, v));
+  }
+  let count = i32x4.extract_lane(acc, 0) + i32x4.extract_lane(acc, 1) + i32x4.extract_lane(acc, 2) + i32x4.extract_lane(acc, 3);
+  for (; i < n; i++) {
     const v = load<f32>(x + (<usize>i << 2));
     if (v != v) count++;
   }
@@ -253,6 +269,12 @@ export function u8_to_f32(x: usize, y: usize, n: i32): void {
 }
 export function i8_to_f32(x: usize, y: usize, n: i32): void {
   for (let i = n - 1; i >= 0; i--) store<f32>(y + (<usize>i << 2), <f32>load<i8>(x + <usize>i));
+}
+export function u8_to_i32(x: usize, y: usize, n: i32): void {
+  for (let i = n - 1; i >= 0; i--) store<i32>(y + (<usize>i << 2), <i32>load<u8>(x + <usize>i));
+}
+export function i8_to_i32(x: usize, y: usize, n: i32): void {
+  for (let i = n - 1; i >= 0; i--) store<i32>(y + (<usize>i << 2), <i32>load<i8>(x + <usize>i));
 }
 export function i32_to_f32(x: usize, y: usize, n: i32): void {
   for (let i = 0; i < n; i++) store<f32>(y + (<usize>i << 2), <f32>load<i32>(x + (<usize>i << 2)));

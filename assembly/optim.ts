@@ -4,21 +4,35 @@
 // Adam / AdamW:
 //   m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g²
 //   p -= lr (m / bc1) / (sqrt(v / bc2) + eps)      bc1 = 1 - b1^t, bc2 = 1 - b2^t
-// weight decay: decoupled (AdamW) p -= lr wd p first; otherwise g += wd p.
+// weight decay: decoupled (AdamW) p *= 1 - lr wd first; otherwise g += wd p.
 export function adam_update(p: usize, g: usize, m: usize, v: usize, n: i32, lr: f32, b1: f32, b2: f32,
                             eps: f32, wd: f32, decoupled: i32, bc1: f32, bc2: f32): void {
   const c1 = <f32>1 - b1;
   const c2 = <f32>1 - b2;
   const inv1 = <f32>1 / bc1;
   const inv2 = <f32>1 / bc2;
-  for (let i = 0; i < n; i++) {
+  // Decoupled decay shrinks w by (1 - lr wd); coupled decay adds wd w to the gradient.
+  const shrink = decoupled ? <f32>1 - lr * wd : <f32>1;
+  const l2 = decoupled ? <f32>0 : wd;
+  const vb1 = f32x4.splat(b1), vc1 = f32x4.splat(c1), vb2 = f32x4.splat(b2), vc2 = f32x4.splat(c2);
+  const vinv1 = f32x4.splat(inv1), vinv2 = f32x4.splat(inv2), veps = f32x4.splat(eps), vlr = f32x4.splat(lr);
+  const vshrink = f32x4.splat(shrink), vl2 = f32x4.splat(l2);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
     const o = <usize>i << 2;
-    let w = load<f32>(p + o);
-    let grad = load<f32>(g + o);
-    if (wd != 0) {
-      if (decoupled) w -= lr * wd * w;
-      else grad += wd * w;
-    }
+    const w = f32x4.mul(v128.load(p + o), vshrink);
+    const grad = f32x4.add(v128.load(g + o), f32x4.mul(vl2, v128.load(p + o)));
+    const mi = f32x4.add(f32x4.mul(vb1, v128.load(m + o)), f32x4.mul(vc1, grad));
+    const vi = f32x4.add(f32x4.mul(vb2, v128.load(v + o)), f32x4.mul(f32x4.mul(vc2, grad), grad));
+    v128.store(m + o, mi);
+    v128.store(v + o, vi);
+    const step = f32x4.div(f32x4.mul(vlr, f32x4.mul(mi, vinv1)), f32x4.add(f32x4.sqrt(f32x4.mul(vi, vinv2)), veps));
+    v128.store(p + o, f32x4.sub(w, step));
+  }
+  for (; i < n; i++) {
+    const o = <usize>i << 2;
+    const w = load<f32>(p + o) * shrink;
+    const grad = load<f32>(g + o) + l2 * load<f32>(p + o);
     const mi = b1 * load<f32>(m + o) + c1 * grad;
     const vi = b2 * load<f32>(v + o) + c2 * grad * grad;
     store<f32>(m + o, mi);

@@ -145,7 +145,7 @@ export function gather(x: Tensor, indices: Tensor): Tensor {
 }
 
 /**
- * Converts to another dtype. To float32: exact for every integer dtype. From
+ * Converts to another dtype. To float32, and uint8/int8 to int32: exact.
  * float32 to int32: truncation toward zero, saturating. Other conversions are
  * not offered (use quantizeInt8 for int8).
  */
@@ -160,6 +160,12 @@ export function cast(x: Tensor, dtype: DType): Tensor {
     else kernels.i32_to_f32(x.offset, y.offset, x.size);
     return y;
   }
+  if (dtype === 'int32' && (x.dtype === 'uint8' || x.dtype === 'int8')) {
+    const y = empty(x.shape, 'int32');
+    if (x.dtype === 'uint8') kernels.u8_to_i32(x.offset, y.offset, x.size);
+    else kernels.i8_to_i32(x.offset, y.offset, x.size);
+    return y;
+  }
   if (dtype === 'int32' && x.dtype === 'float32') {
     const nan = kernels.f32_count_nan(x.offset, x.size);
     if (nan > 0) throw new Error(`cast: x contains ${nan} NaN value(s), which have no int32 value`);
@@ -167,5 +173,5 @@ export function cast(x: Tensor, dtype: DType): Tensor {
     kernels.f32_to_i32(x.offset, y.offset, x.size);
     return y;
   }
-  throw new Error(`cast: converting ${x.dtype} to ${describe(dtype)} is not supported (supported: any -> float32, float32 -> int32)`);
+  throw new Error(`cast: converting ${x.dtype} to ${describe(dtype)} is not supported (supported: any -> float32, float32/uint8/int8 -> int32)`);
 }

@@ -135,6 +135,11 @@ export function toF32Ref(x: Uint8Array | Int8Array | Int32Array, y: Float32Array
 }
 
 /** Truncation toward zero, saturating at the int32 range; NaN gives 0. */
+/** u8_to_i32 / i8_to_i32: exact widening. */
+export function toI32Ref(x: Uint8Array | Int8Array, y: Int32Array): void {
+  for (let i = 0; i < x.length; i++) y[i] = x[i];
+}
+
 export function f32ToI32Ref(x: Float32Array, y: Int32Array): void {
   for (let i = 0; i < x.length; i++) {
     const v = x[i];

@@ -27,6 +27,8 @@ export interface WasmExports {
   u8_to_f32(x: number, y: number, n: number): void;
   i8_to_f32(x: number, y: number, n: number): void;
   i32_to_f32(x: number, y: number, n: number): void;
+  u8_to_i32(x: number, y: number, n: number): void;
+  i8_to_i32(x: number, y: number, n: number): void;
   f32_to_i32(x: number, y: number, n: number): void;
 
   // reduce.ts

@@ -14,7 +14,7 @@ import * as sg from '../../src/index.js';
 import { Binary, Unary } from '../../src/kernels/codes.js';
 import { broadcastShapes, broadcastStrides, collapseAxes } from '../../src/ops/broadcast.js';
 import {
-  affineRef, axpyRef, binaryRef, clipRef, countNanRef, f32ToI32Ref, toF32Ref, unaryBackwardRef, unaryRef,
+  affineRef, axpyRef, binaryRef, clipRef, countNanRef, f32ToI32Ref, toI32Ref, toF32Ref, unaryBackwardRef, unaryRef,
 } from '../../src/reference/elementwise.js';
 import { init } from '../../src/runtime/loader.js';
 import { expectClose, expectExact, kernels, Prng, SIZES, stridesOf, withArena } from '../support/kernel-harness.js';
@@ -250,6 +250,29 @@ describe('dtype conversions', () => {
         });
         expectExact(got, want, `${name} n=${n}`, [data]);
         expectExact(inPlace, want, `${name} in place n=${n}`, [data]);
+      }
+    }
+  });
+
+  test('u8/i8 -> i32 widen exactly, every size, also in place', () => {
+    const rng = new Prng(403);
+    for (const n of SIZES) {
+      const u8 = Uint8Array.from({ length: n }, () => rng.int(0, 256));
+      const i8 = Int8Array.from({ length: n }, () => rng.int(-128, 128));
+      for (const [name, data] of [['u8_to_i32', u8], ['i8_to_i32', i8]] as const) {
+        const want = new Int32Array(n);
+        toI32Ref(data, want);
+        const [got, inPlace] = withArena((a) => {
+          const px = a.put(data);
+          const py = a.alloc(4 * n);
+          kernels()[name](px, py, n);
+          const pio = a.alloc(4 * n);
+          a.write(pio, data);
+          kernels()[name](pio, pio, n);
+          return [a.readI32(py, n), a.readI32(pio, n)];
+        });
+        expect(Array.from(got), `${name} n=${n}`).toEqual(Array.from(want));
+        expect(Array.from(inPlace), `${name} in place n=${n}`).toEqual(Array.from(want));
       }
     }
   });
