@@ -1,0 +1,88 @@
+import { rt } from '../runtime/context.js';
+import { checkFloat, checkNumber, checkRank, describe } from '../tensor/checks.js';
+import { cachedDerived } from '../tensor/derived.js';
+import { empty, type Tensor } from '../tensor/tensor.js';
+import { checkBits } from './bitpack.js';
+import { channelValues, withFloatArgs, type ChannelValues } from './quant_s8.js';
+
+// Binary GEMMs (kernels: assembly/gemm_b1.ts, twin: reference/gemm_b1.ts) on
+// bits packed by packBits. Rows of bBits / wBits are output channels.
+
+function checkK(k: unknown, op: string): number {
+  return checkNumber(k, op, 'k', { integer: true, min: 0, max: 2 ** 31 - 1 });
+}
+
+function operands(aBits: Tensor, bBits: Tensor, k: unknown, op: string): { M: number; N: number; k: number; words: number } {
+  const kk = checkK(k, op);
+  const [M, words] = checkBits(aBits, kk, op, 'aBits');
+  const [N] = checkBits(bBits, kk, op, 'bBits');
+  return { M, N, k: kk, words };
+}
+
+/**
+ * ±1 matrix product on packed bits: aBits [M, W], bBits [N, W] (int32 words
+ * from packBits, W = ceil(k/128)*4), k the true length ->
+ * int32 [M, N] = k - 2·popcount(a_m XOR b_n), i.e. A·Bᵀ of the ±1 values.
+ */
+export function binaryMatmul(aBits: Tensor, bBits: Tensor, k: number): Tensor {
+  const { M, N, k: kk, words } = operands(aBits, bBits, k, 'binaryMatmul');
+  const out = empty([M, N], 'int32');
+  if (M > 0 && N > 0) rt().kernels.gemm_b1(M, N, kk, words, aBits.offset, bBits.offset, out.offset);
+  return out;
+}
+
+export interface BinaryScaleOptions {
+  /** Per-output-channel (or one) float scale, e.g. XNOR-Net's mean |w|. Default 1. */
+  scale?: ChannelValues;
+  /** Per-output-channel (or one) float bias. Default 0. */
+  bias?: ChannelValues;
+}
+
+/**
+ * XNOR-Net style output: float32 [M, N] = scale[n]·(k - 2·popcount(a_m XOR b_n)) + bias[n]
+ * (multiply and add rounded separately, never fused).
+ */
+export function binaryMatmulScaled(aBits: Tensor, bBits: Tensor, k: number, options: BinaryScaleOptions = {}): Tensor {
+  const op = 'binaryMatmulScaled';
+  if (options === null || typeof options !== 'object') throw new Error(`${op}: options must be an object, got ${describe(options)}`);
+  const { M, N, k: kk, words } = operands(aBits, bBits, k, op);
+  const scale = channelValues(options.scale, N, op, 'scale', { fallback: 1 });
+  const bias = channelValues(options.bias, N, op, 'bias', { fallback: 0 });
+  const out = empty([M, N], 'float32');
+  if (M > 0 && N > 0) {
+    withFloatArgs([scale, bias], ([s, b]) => rt().kernels.gemm_b1_scaled(M, N, kk, words, aBits.offset, bBits.offset, out.offset, s, b));
+  }
+  return out;
+}
+
+/**
+ * BinaryConnect: float32 activations x [M, K] times binary weights wBits
+ * [N, ceil(K/128)*4] (packBits of the float weights [N, K]) -> float32 [M, N]
+ * = scale[n]·Σ_k ±x[m,k] + bias[n], where the sign of each term is the
+ * weight's (bit 1 = -1). No multiplies: the weight bit flips x's sign bit.
+ * Sums run in float32 in increasing k (see reference/gemm_b1.ts). The weight
+ * panels are cached with wBits (rebuilt after markModified).
+ */
+export function binaryWeightsMatmul(x: Tensor, wBits: Tensor, options: BinaryScaleOptions = {}): Tensor {
+  const op = 'binaryWeightsMatmul';
+  checkFloat(x, op, 'x');
+  checkRank(x, op, 'x', 2);
+  if (options === null || typeof options !== 'object') throw new Error(`${op}: options must be an object, got ${describe(options)}`);
+  const [M, K] = x.shape;
+  const [N, words] = checkBits(wBits, K, op, 'wBits');
+  const scale = channelValues(options.scale, N, op, 'scale', { fallback: 1 });
+  const bias = channelValues(options.bias, N, op, 'bias', { fallback: 0 });
+  const out = empty([M, N], 'float32');
+  if (M === 0 || N === 0) return out;
+  try {
+    const { kernels } = rt();
+    const panels = cachedDerived(wBits, `gemm_b1w.panels:${K}`, kernels.gemm_b1w_packed_bytes(N, K), (off) => {
+      kernels.gemm_b1w_pack(wBits.offset, N, words, K, off);
+    });
+    withFloatArgs([scale, bias], ([s, b]) => kernels.gemm_b1w_f32(M, N, K, x.offset, panels, out.offset, s, b));
+  } catch (err) {
+    out.dispose();
+    throw err;
+  }
+  return out;
+}

@@ -1,0 +1,113 @@
+import { rt } from '../runtime/context.js';
+import { checkDType, checkRank, describe } from '../tensor/checks.js';
+import { cachedDerived } from '../tensor/derived.js';
+import { empty, type Tensor } from '../tensor/tensor.js';
+import { channelValues, withFloatArgs, type ChannelValues } from './quant_s8.js';
+
+// int8 GEMM (kernels: assembly/gemm_s8.ts, twin: reference/gemm_s8.ts):
+// int8 x int8 with int32 accumulation. B (the weights) is packed once into
+// i16 panels and cached with the tensor (rebuilt after markModified).
+
+/** Largest K for which no int32 sum can wrap: 131071 · 128 · 128 < 2^31. */
+export const INT8_MAX_K = 131071;
+
+export interface Int8MatmulOptions {
+  /** b is stored [N, K] (the usual weight layout) instead of [K, N]. */
+  transposeB?: boolean;
+}
+
+interface Operands { M: number; N: number; K: number; tb: boolean }
+
+function operands(a: Tensor, b: Tensor, options: Int8MatmulOptions, op: string): Operands {
+  checkDType(a, op, 'a', 'int8');
+  checkDType(b, op, 'b', 'int8');
+  checkRank(a, op, 'a', 2);
+  checkRank(b, op, 'b', 2);
+  if (options === null || typeof options !== 'object') throw new Error(`${op}: options must be an object, got ${describe(options)}`);
+  const tb = !!options.transposeB;
+  const [M, K] = a.shape;
+  const [Kb, N] = tb ? [b.shape[1], b.shape[0]] : [b.shape[0], b.shape[1]];
+  if (Kb !== K) {
+    throw new Error(`${op}: inner dimensions differ: a is [${M}, ${K}] but ${tb ? 'bᵀ' : 'b'} is [${Kb}, ${N}] (b has shape [${b.shape}])`);
+  }
+  if (K > INT8_MAX_K) throw new Error(`${op}: K = ${K} is too large; int32 sums of int8 products may overflow past K = ${INT8_MAX_K}`);
+  return { M, N, K, tb };
+}
+
+/** Runs one of the gemm_s8 exports with packed B and the A workspace. */
+function run(a: Tensor, b: Tensor, o: Operands, out: Tensor, call: (packedB: number, work: number) => void): Tensor {
+  if (o.M === 0 || o.N === 0) return out;
+  const { kernels, allocator } = rt();
+  let work = 0;
+  try {
+    const packedB = cachedDerived(b, `gemm_s8.packB:${o.tb ? 1 : 0}`, kernels.gemm_s8_packed_b_bytes(o.N, o.K), (off) => {
+      kernels.gemm_s8_pack_b(b.offset, o.N, o.K, o.tb ? 1 : 0, off);
+    });
+    work = allocator.alloc(kernels.gemm_s8_workspace_bytes(o.M, o.K));
+    call(packedB, work);
+  } catch (err) {
+    out.dispose();
+    throw err;
+  } finally {
+    if (work !== 0) allocator.free(work);
+  }
+  return out;
+}
+
+/** int8 a [M, K] times int8 b ([K, N], or [N, K] with transposeB) -> int32 [M, N]. */
+export function int8Matmul(a: Tensor, b: Tensor, options: Int8MatmulOptions = {}): Tensor {
+  const o = operands(a, b, options, 'int8Matmul');
+  const out = empty([o.M, o.N], 'int32');
+  return run(a, b, o, out, (pb, work) => rt().kernels.gemm_s8(o.M, o.N, o.K, a.offset, pb, out.offset, work));
+}
+
+export interface Int8DequantizeOptions extends Int8MatmulOptions {
+  /** Scale of a (per tensor). */
+  scaleA: number;
+  /** Scale of b: one value or one per output channel n. */
+  scaleB: ChannelValues;
+  /** float bias per output channel (or one). Default 0. */
+  bias?: ChannelValues;
+}
+
+/**
+ * Dequantized int8 product: float32 [M, N] = f32(acc)·(scaleA·scaleB[n]) + bias[n],
+ * acc the int32 sum (multiply and add rounded separately, never fused).
+ */
+export function int8MatmulDequantize(a: Tensor, b: Tensor, options: Int8DequantizeOptions): Tensor {
+  const op = 'int8MatmulDequantize';
+  const o = operands(a, b, options, op);
+  const mult = channelValues(options.scaleB, o.N, op, 'scaleB', { positive: true });
+  const sa = channelValues(options.scaleA, 1, op, 'scaleA', { positive: true })[0];
+  for (let n = 0; n < o.N; n++) mult[n] = Math.fround(sa * mult[n]);
+  const add = channelValues(options.bias, o.N, op, 'bias', { fallback: 0 });
+  const out = empty([o.M, o.N], 'float32');
+  return run(a, b, o, out, (pb, work) =>
+    withFloatArgs([mult, add], ([m, d]) => rt().kernels.gemm_s8_dequant(o.M, o.N, o.K, a.offset, pb, out.offset, work, m, d)));
+}
+
+export interface Int8RequantizeOptions extends Int8DequantizeOptions {
+  /** Scale of the int8 output (per tensor). */
+  scaleOut: number;
+}
+
+/**
+ * Requantized int8 product: int8 [M, N] = clamp(roundHalfEven(f32(acc)·mult[n] + add[n]), -127, 127)
+ * with mult[n] = f32(f32(scaleA·scaleB[n]) / scaleOut) and add[n] = f32(bias[n] / scaleOut):
+ * symmetric int8 output with round half to even.
+ */
+export function int8MatmulRequantize(a: Tensor, b: Tensor, options: Int8RequantizeOptions): Tensor {
+  const op = 'int8MatmulRequantize';
+  const o = operands(a, b, options, op);
+  const mult = channelValues(options.scaleB, o.N, op, 'scaleB', { positive: true });
+  const sa = channelValues(options.scaleA, 1, op, 'scaleA', { positive: true })[0];
+  const so = channelValues(options.scaleOut, 1, op, 'scaleOut', { positive: true })[0];
+  const add = channelValues(options.bias, o.N, op, 'bias', { fallback: 0 });
+  for (let n = 0; n < o.N; n++) {
+    mult[n] = Math.fround(Math.fround(sa * mult[n]) / so);
+    add[n] = Math.fround(add[n] / so);
+  }
+  const out = empty([o.M, o.N], 'int8');
+  return run(a, b, o, out, (pb, work) =>
+    withFloatArgs([mult, add], ([m, d]) => rt().kernels.gemm_s8_requant(o.M, o.N, o.K, a.offset, pb, out.offset, work, m, d)));
+}

@@ -1,0 +1,175 @@
+// Binary GEMMs (assembly/gemm_b1.ts) against src/reference/gemm_b1.ts and
+// against plain float dot products of the ±1 matrices; exact equality.
+import { describe, expect, test } from 'vitest';
+import { packBitsRef, packedWordsRef } from '../../src/reference/bitpack.js';
+import { binaryMatmulRef, binaryMatmulScaledRef, binaryWeightsMatmulRef } from '../../src/reference/gemm_b1.js';
+import { expectExact, Prng } from '../support/kernel-harness.js';
+import { expectNoLeaks, useSnapgrad } from '../support/setup.js';
+
+const sg = useSnapgrad();
+expectNoLeaks();
+
+const DIMS = [0, 1, 2, 3, 5, 7, 11, 31, 32, 33, 63, 64, 65, 127, 128, 129, 255, 257];
+const KS = [1, 2, 3, 5, 7, 31, 32, 33, 63, 64, 65, 97, 127, 128, 129, 255, 256, 257, 384, 509, 4000, 4096, 4099, 8200];
+
+/** Random shapes with M·N·K bounded so the plain-JS oracles stay fast. */
+function shapes(seed: number, count: number): [number, number, number][] {
+  const rng = new Prng(seed);
+  const out: [number, number, number][] = [];
+  while (out.length < count) {
+    const M = rng.pick(DIMS), N = rng.pick(DIMS), K = rng.pick(KS);
+    if (M * N * K <= 3e6) out.push([M, N, K]);
+  }
+  return out;
+}
+
+/** packBits of a seeded randn matrix (the float matrix is freed). */
+function randomBits(shape: number[], seed: number) {
+  const x = sg.randn(shape, { seed });
+  try {
+    return sg.packBits(x);
+  } finally {
+    x.dispose();
+  }
+}
+
+function signMatrix(data: Float32Array): Float32Array {
+  return data.map((v) => (v < 0 ? -1 : 1));
+}
+
+describe('binaryMatmul', () => {
+  test('equals the twin and the float ±1 dot products on 250 random shapes', () => {
+    let t = 0;
+    for (const [M, N, K] of shapes(21, 250)) {
+      const rng = new Prng(1000 + t++);
+      const ad = rng.f32WithSpecials(M * K, -1, 1, [0, -0], 0.05);
+      const bd = rng.f32WithSpecials(N * K, -1, 1, [0, -0], 0.05);
+      const a = sg.tensor(ad, [M, K]), b = sg.tensor(bd, [N, K]);
+      const ab = sg.packBits(a), bb = sg.packBits(b);
+      const c = sg.binaryMatmul(ab, bb, K);
+      expect(c.shape).toEqual([M, N]);
+      expect(c.dtype).toBe('int32');
+      const got = c.dataSync();
+      const words = packedWordsRef(K);
+      expectExact(got, binaryMatmulRef(packBitsRef(ad, M, K), packBitsRef(bd, N, K), M, N, K, words), `M=${M} N=${N} K=${K}`);
+      const sa = signMatrix(ad), sb = signMatrix(bd);
+      for (let m = 0; m < M; m++) {
+        for (let n = 0; n < N; n++) {
+          let dot = 0;
+          for (let k = 0; k < K; k++) dot += sa[m * K + k] * sb[n * K + k];
+          if (got[m * N + n] !== dot) expect.fail(`M=${M} N=${N} K=${K}: C[${m}, ${n}] = ${got[m * N + n]}, float dot ${dot}`);
+        }
+      }
+      for (const x of [a, b, ab, bb, c]) x.dispose();
+    }
+  });
+
+  test('k = 0 with empty rows gives zeros; all-equal and all-opposite rows give ±k', () => {
+    const e = sg.zeros([3, 0]);
+    const eb = sg.packBits(e);
+    const z = sg.binaryMatmul(eb, eb, 0);
+    expect(z.toArray()).toEqual([[0, 0, 0], [0, 0, 0], [0, 0, 0]]);
+    const K = 4096;
+    const pos = sg.ones([4, K]), neg = sg.full([5, K], -1);
+    const pb = sg.packBits(pos), nb = sg.packBits(neg);
+    const c1 = sg.binaryMatmul(pb, pb, K), c2 = sg.binaryMatmul(pb, nb, K);
+    expect(Array.from(c1.dataSync())).toEqual(new Array(16).fill(K));
+    expect(Array.from(c2.dataSync())).toEqual(new Array(20).fill(-K));
+    for (const x of [e, eb, z, pos, neg, pb, nb, c1, c2]) x.dispose();
+  });
+
+  test('errors: dtype, rank, word count, k range, padding bits, disposed', () => {
+    const a = randomBits([3, 100], 1);
+    const b = randomBits([2, 100], 2);
+    const f = sg.zeros([3, 4]);
+    expect(() => sg.binaryMatmul(f, b, 100)).toThrow(/binaryMatmul: aBits must be int32, got float32/);
+    expect(() => sg.binaryMatmul(a, f, 100)).toThrow(/binaryMatmul: bBits must be int32/);
+    expect(() => sg.binaryMatmul(a, b, 129)).toThrow(/binaryMatmul: aBits must have ceil\(k\/128\)\*4 = 8 words per row for k = 129, got shape \[3,4\]/);
+    expect(() => sg.binaryMatmul(a, b, 129)).toThrow(/aBits/);
+    expect(() => sg.binaryMatmul(a, b, -1)).toThrow(/binaryMatmul: k must be >= 0/);
+    expect(() => sg.binaryMatmul(a, b, 1.5)).toThrow(/binaryMatmul: k must be an integer/);
+    expect(() => sg.binaryMatmul(a, b, NaN)).toThrow(/binaryMatmul: k must be a number/);
+    expect(() => sg.binaryMatmul(a, b, '100' as any)).toThrow(/binaryMatmul: k must be a number/);
+    // k = 90 keeps 4 words, but elements 90..99 of the rows may be 1 bits.
+    expect(() => sg.binaryMatmul(a, b, 90)).toThrow(/binaryMatmul: aBits has \d+ rows? with 1 bits past k = 90; padding bits must be 0/);
+    const wrongWords = sg.tensor(new Int32Array(2 * 8), [2, 8], { dtype: 'int32' });
+    expect(() => sg.binaryMatmul(a, wrongWords, 100)).toThrow(/bBits must have ceil\(k\/128\)\*4 = 4 words per row/);
+    const r1 = sg.tensor(new Int32Array(4), [4], { dtype: 'int32' });
+    expect(() => sg.binaryMatmul(r1, b, 100)).toThrow(/binaryMatmul: aBits must be 2-D/);
+    const d = randomBits([1, 100], 3);
+    d.dispose();
+    expect(() => sg.binaryMatmul(d, b, 100)).toThrow(/binaryMatmul: aBits .*disposed/);
+    for (const x of [a, b, f, wrongWords, r1]) x.dispose();
+  });
+});
+
+describe('binaryMatmulScaled (XNOR-Net)', () => {
+  test('equals the twin on 120 random shapes, per-channel and per-tensor scale/bias', () => {
+    let t = 0;
+    for (const [M, N, K] of shapes(31, 120)) {
+      const rng = new Prng(2000 + t++);
+      const ad = rng.f32Array(M * K), bd = rng.f32Array(N * K);
+      const perChannel = t % 2 === 0;
+      const scale = perChannel ? rng.f32Array(N, 0.01, 2) : Float32Array.of(rng.float(0.01, 2));
+      const bias = perChannel ? rng.f32Array(N, -3, 3) : Float32Array.of(rng.float(-3, 3));
+      const a = sg.tensor(ad, [M, K]), b = sg.tensor(bd, [N, K]);
+      const ab = sg.packBits(a), bb = sg.packBits(b);
+      const c = sg.binaryMatmulScaled(ab, bb, K, { scale: perChannel ? scale : scale[0], bias: perChannel ? Array.from(bias) : bias[0] });
+      expect(c.dtype).toBe('float32');
+      const full = (v: Float32Array) => (v.length === N ? v : new Float32Array(N).fill(v[0]));
+      expectExact(c.dataSync(), binaryMatmulScaledRef(packBitsRef(ad, M, K), packBitsRef(bd, N, K), M, N, K, packedWordsRef(K), full(scale), full(bias)), `M=${M} N=${N} K=${K}`);
+      for (const x of [a, b, ab, bb, c]) x.dispose();
+    }
+  });
+
+  test('errors: scale length, NaN scale', () => {
+    const a = randomBits([2, 10], 4);
+    expect(() => sg.binaryMatmulScaled(a, a, 10, { scale: [1, 2, 3] })).toThrow(/binaryMatmulScaled: scale must have 1 value \(per tensor\) or 2 \(one per channel\), got 3/);
+    expect(() => sg.binaryMatmulScaled(a, a, 10, { bias: NaN })).toThrow(/binaryMatmulScaled: bias\[0\] must be a finite number/);
+    a.dispose();
+  });
+});
+
+describe('binaryWeightsMatmul (BinaryConnect)', () => {
+  test('equals the twin bit for bit on 200 random shapes', () => {
+    let t = 0;
+    for (const [M, N, K] of shapes(41, 200)) {
+      const rng = new Prng(3000 + t++);
+      const xd = rng.f32WithSpecials(M * K, -2, 2, [0, -0, 1e-40, 3e38], 0.05);
+      const wd = rng.f32Array(N * K);
+      const withScale = t % 3 !== 0;
+      const scale = rng.f32Array(N, 0.1, 2), bias = rng.f32Array(N, -1, 1);
+      const x = sg.tensor(xd, [M, K]), w = sg.tensor(wd, [N, K]);
+      const wb = sg.packBits(w);
+      const c = withScale ? sg.binaryWeightsMatmul(x, wb, { scale, bias }) : sg.binaryWeightsMatmul(x, wb);
+      expect(c.shape).toEqual([M, N]);
+      const ones = new Float32Array(N).fill(1), zeros = new Float32Array(N);
+      const want = binaryWeightsMatmulRef(xd, M, K, packBitsRef(wd, N, K), N, packedWordsRef(K), withScale ? scale : ones, withScale ? bias : zeros);
+      expectExact(c.dataSync(), want, `M=${M} N=${N} K=${K}`);
+      // A second call reuses the cached panels.
+      const again = withScale ? sg.binaryWeightsMatmul(x, wb, { scale, bias }) : sg.binaryWeightsMatmul(x, wb);
+      expectExact(again.dataSync(), want, `cached M=${M} N=${N} K=${K}`);
+      for (const v of [x, w, wb, c, again]) v.dispose();
+    }
+  });
+
+  test('integer-valued inputs give the exact signed sums', () => {
+    const x = sg.tensor([[1, 2, 3, 4, 5], [-1, 0, 1, 0, -1]]);
+    const w = sg.tensor([[1, -1, 1, -1, 1], [-1, -1, -1, -1, -1], [1, 1, 1, 1, 1]]);
+    const wb = sg.packBits(w);
+    const c = sg.binaryWeightsMatmul(x, wb);
+    expect(c.toArray()).toEqual([[3, -15, 15], [-1, 1, -1]]);
+    for (const v of [x, w, wb, c]) v.dispose();
+  });
+
+  test('errors: x dtype, K mismatch with the word count, padding bits', () => {
+    const w = randomBits([3, 200], 5);
+    const xi = sg.tensor(new Int32Array(2 * 200), [2, 200], { dtype: 'int32' });
+    expect(() => sg.binaryWeightsMatmul(xi, w)).toThrow(/binaryWeightsMatmul: x must be float32/);
+    const x1 = sg.zeros([2, 100]);
+    expect(() => sg.binaryWeightsMatmul(x1, w)).toThrow(/binaryWeightsMatmul: wBits must have ceil\(k\/128\)\*4 = 4 words per row for k = 100, got shape \[3,8\]/);
+    const x2 = sg.zeros([2, 190]);
+    expect(() => sg.binaryWeightsMatmul(x2, w)).toThrow(/binaryWeightsMatmul: wBits has \d+ rows? with 1 bits past k = 190/);
+    for (const v of [w, xi, x1, x2]) v.dispose();
+  });
+});

@@ -1,0 +1,154 @@
+// int8 GEMM (assembly/gemm_s8.ts) against src/reference/gemm_s8.ts: exact
+// int32 sums in both B layouts, requantize/dequantize outputs, extremes
+// (-128·-128 over K = 4096), round-half-even ties and errors.
+import { describe, expect, test } from 'vitest';
+import { rt } from '../../src/runtime/context.js';
+import { affineRef, int8MatmulRef, requantizeRef } from '../../src/reference/gemm_s8.js';
+import { expectExact, Prng } from '../support/kernel-harness.js';
+import { expectNoLeaks, useSnapgrad } from '../support/setup.js';
+
+const sg = useSnapgrad();
+expectNoLeaks();
+
+const DIMS = [0, 1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65, 127, 128, 129, 255, 257];
+
+function shapes(seed: number, count: number): [number, number, number, boolean][] {
+  const rng = new Prng(seed);
+  const out: [number, number, number, boolean][] = [];
+  while (out.length < count) {
+    const M = rng.pick(DIMS), N = rng.pick(DIMS), K = rng.pick(DIMS);
+    if (M * N * K <= 1.5e6) out.push([M, N, K, out.length % 2 === 1]);
+  }
+  return out;
+}
+
+function int8s(rng: Prng, n: number): Int8Array {
+  const out = new Int8Array(n);
+  // A share of the extremes so -128 and 127 meet in many products.
+  for (let i = 0; i < n; i++) out[i] = rng.bool(0.15) ? rng.pick([-128, 127, -127, 0]) : rng.int(-128, 128);
+  return out;
+}
+
+function full(v: Float32Array, N: number): Float32Array {
+  return v.length === N ? v : new Float32Array(N).fill(v[0]);
+}
+
+describe('int8Matmul', () => {
+  test('equals the twin on 300 random shapes, b as [K, N] and as [N, K]', () => {
+    let t = 0;
+    for (const [M, N, K, tb] of shapes(51, 300)) {
+      const rng = new Prng(5000 + t++);
+      const ad = int8s(rng, M * K), bd = int8s(rng, K * N);
+      const a = sg.tensor(ad, [M, K], { dtype: 'int8' });
+      const b = sg.tensor(bd, tb ? [N, K] : [K, N], { dtype: 'int8' });
+      const c = sg.int8Matmul(a, b, { transposeB: tb });
+      expect(c.shape).toEqual([M, N]);
+      expect(c.dtype).toBe('int32');
+      expectExact(c.dataSync(), int8MatmulRef(ad, bd, M, N, K, tb), `M=${M} N=${N} K=${K} transposeB=${tb}`);
+      for (const x of [a, b, c]) x.dispose();
+    }
+  });
+
+  test('K = 4096 of -128·-128 (and -128·127) accumulates exactly in int32', () => {
+    const K = 4096;
+    for (const [va, vb] of [[-128, -128], [-128, 127], [127, 127]]) {
+      const a = sg.full([5, K], va, { dtype: 'int8' });
+      const b = sg.full([9, K], vb, { dtype: 'int8' });
+      const c = sg.int8Matmul(a, b, { transposeB: true });
+      expect(Array.from(c.dataSync())).toEqual(new Array(45).fill(va * vb * K));
+      const bt = sg.full([K, 9], vb, { dtype: 'int8' });
+      const c2 = sg.int8Matmul(a, bt);
+      expect(Array.from(c2.dataSync())).toEqual(new Array(45).fill(va * vb * K));
+      for (const x of [a, b, c, bt, c2]) x.dispose();
+    }
+  });
+
+  test('the packed weights are cached and rebuilt after markModified', () => {
+    const a = sg.tensor([[1, 2, 3]], [1, 3], { dtype: 'int8' });
+    const b = sg.tensor([[1, 1, 1], [2, 0, -1]], [2, 3], { dtype: 'int8' });
+    const c1 = sg.int8Matmul(a, b, { transposeB: true });
+    expect(c1.toArray()).toEqual([[6, -1]]);
+    // Write the weights in place, then tell the derived-data cache.
+    new Int8Array(rt().memory.buffer, b.offset, 6).set([1, 1, 1, 0, 0, 1]);
+    sg.markModified(b);
+    const c2 = sg.int8Matmul(a, b, { transposeB: true });
+    expect(c2.toArray()).toEqual([[6, 3]]);
+    for (const x of [a, b, c1, c2]) x.dispose();
+  });
+
+  test('errors: dtype, rank, inner dimension, disposed, options', () => {
+    const a = sg.zeros([2, 3], { dtype: 'int8' });
+    const b = sg.zeros([3, 4], { dtype: 'int8' });
+    const f = sg.zeros([3, 4]);
+    expect(() => sg.int8Matmul(f, b)).toThrow(/int8Matmul: a must be int8, got float32/);
+    expect(() => sg.int8Matmul(a, f)).toThrow(/int8Matmul: b must be int8, got float32/);
+    expect(() => sg.int8Matmul(a, b, { transposeB: true })).toThrow(/int8Matmul: inner dimensions differ: a is \[2, 3\] but bᵀ is \[4, 3\]/);
+    const v = sg.zeros([3], { dtype: 'int8' });
+    expect(() => sg.int8Matmul(a, v)).toThrow(/int8Matmul: b must be 2-D/);
+    expect(() => sg.int8Matmul(a, b, null as any)).toThrow(/int8Matmul: options must be an object/);
+    const d = sg.zeros([3, 4], { dtype: 'int8' });
+    d.dispose();
+    expect(() => sg.int8Matmul(a, d)).toThrow(/int8Matmul: b .*disposed/);
+    const big = sg.zeros([1, 131072], { dtype: 'int8' });
+    const bigB = sg.zeros([1, 131072], { dtype: 'int8' });
+    expect(() => sg.int8Matmul(big, bigB, { transposeB: true })).toThrow(/int8Matmul: K = 131072 is too large/);
+    for (const x of [a, b, f, v, big, bigB]) x.dispose();
+  });
+});
+
+describe('int8MatmulDequantize / int8MatmulRequantize', () => {
+  test('equal the twin on 150 random shapes with per-tensor and per-channel scales and bias', () => {
+    let t = 0;
+    for (const [M, N, K, tb] of shapes(61, 150)) {
+      const rng = new Prng(6000 + t++);
+      const ad = int8s(rng, M * K), bd = int8s(rng, K * N);
+      const a = sg.tensor(ad, [M, K], { dtype: 'int8' });
+      const b = sg.tensor(bd, tb ? [N, K] : [K, N], { dtype: 'int8' });
+      const perChannel = t % 2 === 0;
+      const scaleA = rng.float(0.001, 0.1);
+      const scaleB = perChannel ? rng.f32Array(N, 0.001, 0.1) : Float32Array.of(rng.float(0.001, 0.1));
+      const bias = rng.f32Array(N, -2, 2);
+      const scaleOut = rng.float(0.5, 4);
+      const acc = int8MatmulRef(ad, bd, M, N, K, tb);
+      const mult = full(scaleB, N).map((s) => Math.fround(Math.fround(scaleA) * s));
+      const deq = sg.int8MatmulDequantize(a, b, { transposeB: tb, scaleA, scaleB: perChannel ? scaleB : scaleB[0], bias });
+      expect(deq.dtype).toBe('float32');
+      expectExact(deq.dataSync(), affineRef(acc, M, N, mult, bias), `dequantize M=${M} N=${N} K=${K}`);
+      const rq = sg.int8MatmulRequantize(a, b, { transposeB: tb, scaleA, scaleB: perChannel ? scaleB : scaleB[0], bias, scaleOut });
+      expect(rq.dtype).toBe('int8');
+      const so = Math.fround(scaleOut);
+      const rmult = mult.map((m) => Math.fround(m / so));
+      const radd = bias.map((v) => Math.fround(v / so));
+      expectExact(rq.dataSync(), requantizeRef(acc, M, N, rmult, radd), `requantize M=${M} N=${N} K=${K}`);
+      for (const x of [a, b, deq, rq]) x.dispose();
+    }
+  });
+
+  test('requantize rounds half to even and saturates symmetrically to [-127, 127]', () => {
+    // acc = b[n] (K = 1, a = 1); mult = 0.5 puts ties at odd acc.
+    const bvals = [1, 3, 5, 7, -1, -3, -5, 127, -128, 0, 2];
+    const a = sg.tensor([[1]], [1, 1], { dtype: 'int8' });
+    const b = sg.tensor([bvals], [1, bvals.length], { dtype: 'int8' });
+    const half = sg.int8MatmulRequantize(a, b, { scaleA: 1, scaleB: 0.5, scaleOut: 1 });
+    expect(half.toArray()).toEqual([[0, 2, 2, 4, 0, -2, -2, 64, -64, 0, 1]]);
+    const sat = sg.int8MatmulRequantize(a, b, { scaleA: 1, scaleB: 4, scaleOut: 1 });
+    expect(sat.toArray()).toEqual([[4, 12, 20, 28, -4, -12, -20, 127, -127, 0, 8]]);
+    const ties = sg.tensor([[1, 3, -5]], [1, 3], { dtype: 'int8' });
+    const withBias = sg.int8MatmulRequantize(a, ties, { scaleA: 1, scaleB: 1, scaleOut: 2, bias: [0, 2, 0] });
+    // 1/2 = 0.5 -> 0; (3 + 2)/2 = 2.5 -> 2; -5/2 = -2.5 -> -2
+    expect(withBias.toArray()).toEqual([[0, 2, -2]]);
+    for (const x of [a, b, half, sat, ties, withBias]) x.dispose();
+  });
+
+  test('errors: missing, non-positive, NaN and wrongly sized scales', () => {
+    const a = sg.zeros([2, 3], { dtype: 'int8' });
+    const b = sg.zeros([4, 3], { dtype: 'int8' });
+    const o = { transposeB: true };
+    expect(() => sg.int8MatmulDequantize(a, b, { ...o, scaleB: 1 } as any)).toThrow(/int8MatmulDequantize: scaleA is required/);
+    expect(() => sg.int8MatmulDequantize(a, b, { ...o, scaleA: 0, scaleB: 1 })).toThrow(/int8MatmulDequantize: scaleA\[0\] must be > 0, got 0/);
+    expect(() => sg.int8MatmulDequantize(a, b, { ...o, scaleA: 1, scaleB: [1, 2] })).toThrow(/scaleB must have 1 value \(per tensor\) or 4 \(one per channel\), got 2/);
+    expect(() => sg.int8MatmulRequantize(a, b, { ...o, scaleA: 1, scaleB: 1, scaleOut: NaN })).toThrow(/int8MatmulRequantize: scaleOut\[0\] must be a finite number/);
+    expect(() => sg.int8MatmulRequantize(a, b, { ...o, scaleA: 1, scaleB: -1, scaleOut: 1 })).toThrow(/scaleB\[0\] must be > 0/);
+    for (const x of [a, b]) x.dispose();
+  });
+});
