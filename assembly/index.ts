@@ -13,3 +13,4 @@ export * from "./quant";
 export * from "./quant_s8";
 export * from "./vq";
 export * from "./optim";
+export * from "./threshold";

@@ -22,6 +22,7 @@ export { sign, round, floor } from './ops/discrete.js';
 
 export * as ste from './ste/index.js';
 export * as nn from './nn/index.js';
+export { summary, freeze, FrozenModel } from './nn/index.js';
 export * as optim from './nn/optim-index.js';
 export { vqNearest, vqEmaUpdate, type VqEmaOptions } from './kernels/vq.js';
 export * as io from './io/index.js';

@@ -99,4 +99,7 @@ export interface WasmExports {
   dequant_s8_f32(q: number, x: number, rows: number, cols: number, scales: number, zeroPoints: number,
                  perChannel: number, unsigned: number): void;
   absmax_rows_f32(x: number, rows: number, cols: number, out: number): void;
+
+  // threshold.ts
+  threshold_pack_f32(y: number, thr: number, dir: number, M: number, N: number, out: number): void;
 }
