@@ -1,0 +1,84 @@
+// Short runs of every example on a subset of MNIST: each must learn (loss
+// falls, accuracy far above chance) and print its summary. The examples run
+// as users run them: `node examples/<name>.mjs` against the built package.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, test } from 'vitest';
+
+const root = new URL('../../', import.meta.url).pathname;
+
+function runExample(name: string, args: string[]): string {
+  return execFileSync(process.execPath, [join(root, 'examples', `${name}.mjs`), ...args], { cwd: root, encoding: 'utf8', timeout: 120_000 });
+}
+
+function numbers(out: string, re: RegExp): number[] {
+  return [...out.matchAll(new RegExp(re, 'g'))].map((m) => Number(m[1]));
+}
+
+describe('examples learn on a subset of MNIST', () => {
+  test('mnist-bnn: loss falls, accuracy far above chance, frozen model gives identical predictions and is >= 10x smaller', () => {
+    const out = runExample('mnist-bnn', ['--epochs', '2', '--limit-train', '4000', '--limit-test', '1000', '--hidden', '256']);
+    const losses = numbers(out, /loss (\d+\.\d+)/);
+    expect(losses.length).toBe(2);
+    expect(losses[1]).toBeLessThan(losses[0]);
+    const last = out.trim().split('\n').pop()!;
+    const m = last.match(/^test accuracy (\d+\.\d+)% \(frozen (\d+\.\d+)%\) in \d+ s \(training \d+ s\), weights ([\d.]+) (MB|kB) -> ([\d.]+) (MB|kB)$/);
+    expect(m, last).not.toBeNull();
+    const [, acc, frozenAcc, before, bu, after, au] = m!;
+    expect(Number(acc)).toBeGreaterThan(75);
+    expect(frozenAcc).toBe(acc);
+    expect(out).toContain("predictions identical to the trained model's: yes");
+    const bytes = (v: string, u: string) => Number(v) * (u === 'MB' ? 1e6 : 1e3);
+    expect(bytes(before, bu) / bytes(after, au)).toBeGreaterThanOrEqual(10);
+    expect(out).toMatch(/\d+ samples\/s/);
+  });
+
+  test('vq-vae: reconstruction improves, most codes are used, a PNG is written', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'snapgrad-vq-'));
+    try {
+      const png = join(dir, 'recon.png');
+      const out = runExample('vq-vae', ['--epochs', '3', '--limit-train', '10000', '--limit-test', '500', '--codes', '64', '--batch', '64', '--lr', '0.003', '--out', png]);
+      const mses = numbers(out, /train MSE (\d+\.\d+)/);
+      expect(mses[2]).toBeLessThan(mses[0]);
+      const [mse] = numbers(out, /test reconstruction MSE (\d+\.\d+)/);
+      const [used] = numbers(out, /codes used (\d+\.\d+)%/);
+      expect(mse).toBeLessThan(0.056); // predicting the mean image gives about 0.067
+      expect(used).toBeGreaterThan(50);
+      const bytes = readFileSync(png);
+      expect([...bytes.subarray(0, 8)]).toEqual([137, 80, 78, 71, 13, 10, 26, 10]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('qat-int8: float, QAT and frozen int8 all learn; int8 stays close to QAT', () => {
+    const out = runExample('qat-int8', ['--epochs', '2', '--limit-train', '4000', '--limit-test', '1000', '--hidden', '128', '--lr', '0.005']);
+    const m = out.match(/float32 (\d+\.\d+)%, QAT (\d+\.\d+)%, frozen int8 (\d+\.\d+)%/);
+    expect(m, out).not.toBeNull();
+    const [floatAcc, qatAcc, int8Acc] = m!.slice(1).map(Number);
+    expect(floatAcc).toBeGreaterThan(80);
+    expect(qatAcc).toBeGreaterThan(80);
+    expect(Math.abs(int8Acc - qatAcc)).toBeLessThanOrEqual(1);
+  });
+
+  test('hard-choice: every way of training the discrete choice finds the right slot', () => {
+    const out = runExample('hard-choice', ['--steps', '500']);
+    for (const mode of ['argmax', 'gumbel', 'soft']) {
+      const m = out.match(new RegExp(`${mode}\\s+test accuracy (\\d+\\.\\d+)%\\s+right slot (\\d+\\.\\d+)%`));
+      expect(m, out).not.toBeNull();
+      expect(Number(m![1])).toBeGreaterThan(80); // chance: 33%
+      expect(Number(m![2])).toBeGreaterThan(80); // chance: 25%
+    }
+  });
+
+  test('demo: the seed examples print, and the binary network learns', () => {
+    const out = runExample('demo', ['--steps', '200']);
+    expect(out).toContain('ste.sign([-1.5, 0, 0.5, 2])        = [-1,0,1,1]   gradient of sum = [1,1,1,1]');
+    expect(out).toContain('plain sign: gradient of sum        = [0,0,0,0]');
+    const [acc] = numbers(out, /held-out accuracy (\d+\.\d+)%/);
+    expect(acc).toBeGreaterThan(50); // chance: 25%
+    expect(out).toMatch(/memory after cleanup: \{"bytesInUse":0,"tensorsAlive":0/);
+  });
+});
