@@ -117,14 +117,14 @@ class BinaryDenseStage implements FrozenStage {
     return `${c.inFeatures} -> ${c.outFeatures}, 1-bit weights, ${c.binarizeInputs ? '1-bit' : 'float'} inputs${c.threshold ? ', batch norm folded into thresholds -> bits' : c.bnEps !== null ? ', float batch norm' : ''}`;
   }
 
-  /** The layer's output before any batch norm, as float32 (exact integers for ±1 or integer inputs). */
-  private preactivation(a: Activation): Tensor {
+  /** The ±1 product as float32: exact integers for ±1 or integer inputs. */
+  private product(a: Activation): Tensor {
     const { weightBits } = this.tensors;
     if (this.config.binarizeInputs) {
       const { t, k } = asBits(a);
-      return this.epilogue(binaryMatmulScaled(t, weightBits, k));
+      return binaryMatmulScaled(t, weightBits, k);
     }
-    return this.epilogue(binaryWeightsMatmul(asFloat(a), weightBits));
+    return binaryWeightsMatmul(asFloat(a), weightBits);
   }
 
   /** XNOR scale then bias, as the trained layer applies them (two rounded ops). */
@@ -136,13 +136,15 @@ class BinaryDenseStage implements FrozenStage {
   }
 
   run(a: Activation): Activation {
-    const y = this.preactivation(a);
+    const p = this.product(a);
     if (this.config.threshold) {
-      const [M, N] = y.shape;
+      // The thresholds already include the scale, bias and batch norm: compare the raw product.
+      const [M, N] = p.shape;
       const out = empty([M, Math.ceil(N / 128) * 4], 'int32');
-      rt().kernels.threshold_pack_f32(y.offset, this.tensors.threshold.offset, this.tensors.direction.offset, M, N, out.offset);
+      rt().kernels.threshold_pack_f32(p.offset, this.tensors.threshold.offset, this.tensors.direction.offset, M, N, out.offset);
       return { kind: 'bits', t: out, k: N };
     }
+    const y = this.epilogue(p);
     if (this.config.bnEps !== null) {
       const bn = { runningMean: this.tensors.bnMean, runningVar: this.tensors.bnVar, weight: this.tensors.bnWeight, bias: this.tensors.bnBias };
       return { kind: 'float', t: bnForward(y, bn, this.config.bnEps) };

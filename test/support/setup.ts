@@ -1,4 +1,4 @@
-import { afterEach, beforeAll } from 'vitest';
+import { afterEach, beforeAll, beforeEach } from 'vitest';
 import * as sg from '../../src/index.js';
 
 /** Initializes snapgrad once per test file. */
@@ -12,7 +12,7 @@ export function useSnapgrad(): typeof sg {
 /** Fails a test that leaves tensors behind (checked after each test). */
 export function expectNoLeaks(): void {
   let before = 0;
-  beforeAll(() => {
+  beforeEach(() => {
     before = sg.memoryStats().tensorsAlive;
   });
   afterEach(() => {
