@@ -76,7 +76,8 @@ export class Binarize extends Activation {
 export class Flatten extends Module {
   forward(x: Tensor): Tensor {
     if (x.rank < 1) throw new Error(`Flatten: x must have a batch axis, got shape [${x.shape}]`);
-    return reshape(x, [x.shape[0], -1]);
+    const rest = x.shape.slice(1).reduce((a, b) => a * b, 1);
+    return reshape(x, [x.shape[0], rest]);
   }
 }
 

@@ -8,6 +8,7 @@ import { quantize, round as steRound } from '../ste/quantize.js';
 import { rt } from '../runtime/context.js';
 import { checkFloat, checkNumber } from '../tensor/checks.js';
 import { zeros, full } from '../tensor/creation.js';
+import { tidy } from '../tensor/scope.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { glorotBound, layerSeed, uniformInit } from './init.js';
 import { Module } from './module.js';
@@ -152,7 +153,6 @@ export class QuantLinear extends Module {
   readonly perChannel: boolean;
   readonly learnScale: boolean;
   readonly observerMomentum: number;
-  private observed = false;
 
   constructor(readonly inFeatures: number, readonly outFeatures: number, options: QuantLinearOptions = {}) {
     super();
@@ -167,7 +167,7 @@ export class QuantLinear extends Module {
     const bound = 1 / Math.sqrt(inFeatures);
     const w = this.registerParameter('weight', uniformInit([outFeatures, inFeatures], bound, seed), { bits: this.weightBits });
     if (options.bias ?? true) this.registerParameter('bias', uniformInit([outFeatures], bound, seed + 1));
-    if (this.learnScale) this.registerParameter('weightScale', this.computeWeightScale(w), { bits: 32 });
+    if (this.learnScale) this.registerParameter('weightScale', tidy(() => this.computeWeightScale(w)), { bits: 32 });
     this.registerBuffer('inputRange', full([], 0));
   }
 
@@ -213,10 +213,11 @@ export class QuantLinear extends Module {
   }
 
   private observe(x: Tensor): void {
-    const m = noGrad(() => maxOp(abs(x))).item();
+    const m = tidy(() => noGrad(() => maxOp(abs(x))).item());
     const r = this.buffer('inputRange');
-    const next = this.observed ? (1 - this.observerMomentum) * r.item() + this.observerMomentum * m : m;
-    this.observed = true;
+    // A range of 0 means "nothing observed yet" (also after loading a fresh state dict).
+    const previous = r.item();
+    const next = previous > 0 ? (1 - this.observerMomentum) * previous + this.observerMomentum * m : m;
     rt().kernels.f32_fill(r.offset, 1, next);
   }
 

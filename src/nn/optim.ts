@@ -28,27 +28,37 @@ interface Slot<H> {
 export abstract class Optimizer<H extends { lr: number } = { lr: number }> {
   protected readonly slots: Slot<H>[] = [];
   private readonly name: string;
-  private defaults: H;
+  /** Each group's options, with the lr it was given (scaled together when lr is set). */
+  private readonly groups: { options: H; baseLr: number }[] = [];
+  private readonly baseLr: number;
+  private currentLr: number;
 
   protected constructor(name: string, params: ParamsArg<H>, defaults: H, stateCount: number) {
     this.name = name;
-    this.defaults = defaults;
     if (!Array.isArray(params) || params.length === 0) throw new Error(`${name}: params must be a non-empty array of tensors or of { params, options } groups`);
     const groups: ParamGroup<H>[] = params[0] instanceof Tensor ? [{ params: params as Tensor[] }] : (params as ParamGroup<H>[]);
     const seen = new Set<Tensor>();
+    const planned: { param: Tensor; options: H }[] = [];
+    // Everything is checked before any state is allocated, so a bad call leaks nothing.
     groups.forEach((g, gi) => {
       if (g === null || typeof g !== 'object' || !Array.isArray(g.params)) throw new Error(`${name}: params[${gi}] must be a tensor or a { params, options } group, got ${describe(g)}`);
       const options = { ...defaults, ...(g.options ?? {}) } as H;
       this.validate(options);
+      this.groups.push({ options, baseLr: options.lr });
       g.params.forEach((p, i) => {
         checkFloat(p, name, `params[${gi}]${groups.length > 1 || !(params[0] instanceof Tensor) ? `.params[${i}]` : ''}`);
         if (!p.requiresGrad) throw new Error(`${name}: parameter #${p.id} must have requiresGrad: true`);
         if (seen.has(p)) throw new Error(`${name}: parameter #${p.id} appears twice`);
         seen.add(p);
-        // State is allocated up front, so a training loop's memory is flat from the first step.
-        this.slots.push({ param: p, options, state: Array.from({ length: stateCount }, () => keep(zeros([...p.shape]))) });
+        planned.push({ param: p, options });
       });
     });
+    this.baseLr = defaults.lr;
+    this.currentLr = defaults.lr;
+    // State is allocated up front, so a training loop's memory is flat from the first step.
+    for (const { param, options } of planned) {
+      this.slots.push({ param, options, state: Array.from({ length: stateCount }, () => keep(zeros([...param.shape]))) });
+    }
   }
 
   /** Checks hyperparameters; throws naming the bad one. */
@@ -61,16 +71,18 @@ export abstract class Optimizer<H extends { lr: number } = { lr: number }> {
     return this.slots.map((s) => s.param);
   }
 
-  /** The learning rate of every group (set it to change all groups). */
+  /**
+   * The learning rate. Setting it scales every group by value / (the lr given
+   * at construction), so groups keep their ratios (schedules set it each step).
+   */
   get lr(): number {
-    return this.defaults.lr;
+    return this.currentLr;
   }
 
   set lr(value: number) {
     checkNumber(value, this.name, 'lr', { min: 0 });
-    const ratio = this.defaults.lr === 0 ? 0 : value / this.defaults.lr;
-    for (const s of this.slots) s.options.lr = this.defaults.lr === 0 ? value : s.options.lr * ratio;
-    this.defaults = { ...this.defaults, lr: value };
+    this.currentLr = value;
+    for (const g of this.groups) g.options.lr = this.baseLr === 0 ? value : g.baseLr * (value / this.baseLr);
   }
 
   step(): void {
@@ -106,7 +118,7 @@ export interface SGDOptions {
   weightDecay?: number;
 }
 
-/** SGD with optional momentum (v = momentum v + g; p -= lr v) and L2 weight decay (g += wd p). */
+/** SGD with optional momentum (v = momentum v + (g + wd p); p -= lr v) and L2 weight decay; p.grad is left unchanged. */
 export class SGD extends Optimizer<Required<SGDOptions>> {
   constructor(params: ParamsArg<Required<SGDOptions>>, options: SGDOptions) {
     super('SGD', params, { lr: options?.lr, momentum: options?.momentum ?? 0, weightDecay: options?.weightDecay ?? 0 }, 1);
@@ -120,14 +132,15 @@ export class SGD extends Optimizer<Required<SGDOptions>> {
 
   protected update({ param: p, options: o, state: [v] }: Slot<Required<SGDOptions>>, g: Tensor): void {
     const { kernels } = rt();
-    if (o.weightDecay > 0) kernels.f32_axpy(g.offset, p.offset, p.size, o.weightDecay);
-    if (o.momentum > 0) {
-      kernels.f32_affine(v.offset, v.offset, v.size, o.momentum, 0);
-      kernels.f32_axpy(v.offset, g.offset, v.size, 1);
-      kernels.f32_axpy(p.offset, v.offset, p.size, -o.lr);
-    } else {
+    if (o.momentum === 0 && o.weightDecay === 0) {
       kernels.f32_axpy(p.offset, g.offset, p.size, -o.lr);
+      return;
     }
+    // v = momentum v + g + wd p (without momentum v is scratch, reset to 0 first)
+    kernels.f32_affine(v.offset, v.offset, v.size, o.momentum, 0);
+    kernels.f32_axpy(v.offset, g.offset, v.size, 1);
+    if (o.weightDecay > 0) kernels.f32_axpy(v.offset, p.offset, v.size, o.weightDecay);
+    kernels.f32_axpy(p.offset, v.offset, p.size, -o.lr);
   }
 }
 

@@ -107,20 +107,39 @@ export class VectorQuantizer extends Module {
     return this.rng / 4294967296;
   }
 
-  /** Lloyd's k-means on the batch, seeded by distinct random rows; empty clusters keep their seed. */
+  /** Lloyd's k-means on the batch, seeded by k-means++ (rows drawn in proportion to their squared distance to the codes so far); empty clusters keep their seed. */
   private kmeans(z: Tensor): void {
     const [N, D] = z.shape;
     const K = this.numCodes;
     const codebook = this.codebook;
-    const order = Array.from({ length: N }, (_, i) => i);
-    for (let i = N - 1; i > 0; i--) {
-      const j = Math.floor(this.nextRandom() * (i + 1));
-      [order[i], order[j]] = [order[j], order[i]];
-    }
     {
       const zv = f32View(z.offset, N * D);
       const cv = f32View(codebook.offset, K * D);
-      for (let k = 0; k < K; k++) cv.set(zv.subarray(order[k % N] * D, order[k % N] * D + D), k * D);
+      const nearest = new Float64Array(N).fill(Infinity);
+      let pick = Math.floor(this.nextRandom() * N);
+      for (let k = 0; k < K; k++) {
+        cv.set(zv.subarray(pick * D, pick * D + D), k * D);
+        let total = 0;
+        for (let i = 0; i < N; i++) {
+          let d2 = 0;
+          for (let d = 0; d < D; d++) d2 += (zv[i * D + d] - cv[k * D + d]) ** 2;
+          if (d2 < nearest[i]) nearest[i] = d2;
+          total += nearest[i];
+        }
+        if (total === 0) {
+          pick = Math.floor(this.nextRandom() * N);
+          continue;
+        }
+        let target = this.nextRandom() * total;
+        pick = N - 1;
+        for (let i = 0; i < N; i++) {
+          target -= nearest[i];
+          if (target < 0) {
+            pick = i;
+            break;
+          }
+        }
+      }
     }
     markModified(codebook);
     const counts = new Float64Array(K);
