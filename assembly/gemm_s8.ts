@@ -181,6 +181,55 @@ function packA(a: usize, M: i32, K: i32, out: usize): void {
   if (mr > 3) storeRow(mode, c + cStride * 3, nr, c30, c31, m0, m1, d0, d1);
 }
 
+/**
+ * Microkernel for a single A row (batch 1, or one row left after the 4-row
+ * blocks): 1x8, so no dot products are spent on duplicate rows. Two k-pairs
+ * per step with two accumulator sets keep the adds independent.
+ */
+@inline function gemm_s8_1x8__simd(mode: i32, nr: i32, k2: i32, a: usize, panel: usize,
+                                   c: usize, mult: usize, add: usize): void {
+  let c0 = i32x4.splat(0), c1 = i32x4.splat(0), e0 = i32x4.splat(0), e1 = i32x4.splat(0);
+  let pa = a, bp = panel;
+  const end2 = a + (<usize>(k2 & ~1) << 2);
+  while (pa < end2) {
+    let va = v128.load32_splat(pa);
+    c0 = i32x4.add(c0, i32x4.dot_i16x8_s(va, v128.load(bp)));
+    c1 = i32x4.add(c1, i32x4.dot_i16x8_s(va, v128.load(bp, 16)));
+    va = v128.load32_splat(pa, 4);
+    e0 = i32x4.add(e0, i32x4.dot_i16x8_s(va, v128.load(bp, 32)));
+    e1 = i32x4.add(e1, i32x4.dot_i16x8_s(va, v128.load(bp, 48)));
+    pa += 8;
+    bp += NR * 8;
+  }
+  if (k2 & 1) {
+    const va = v128.load32_splat(pa);
+    c0 = i32x4.add(c0, i32x4.dot_i16x8_s(va, v128.load(bp)));
+    c1 = i32x4.add(c1, i32x4.dot_i16x8_s(va, v128.load(bp, 16)));
+  }
+  // i32 addition is associative modulo 2^32: the split sums give the twin's bits.
+  c0 = i32x4.add(c0, e0);
+  c1 = i32x4.add(c1, e1);
+  let m0 = i32x4.splat(0), m1 = i32x4.splat(0), d0 = i32x4.splat(0), d1 = i32x4.splat(0);
+  if (mode != MODE_I32) {
+    if (nr == NR) {
+      m0 = v128.load(mult); m1 = v128.load(mult, 16);
+      d0 = v128.load(add); d1 = v128.load(add, 16);
+    } else {
+      for (let j = 0; j < nr; j++) {
+        const o = <usize>j << 2;
+        if (j < 4) {
+          m0 = replaceLane(m0, j, load<f32>(mult + o));
+          d0 = replaceLane(d0, j, load<f32>(add + o));
+        } else {
+          m1 = replaceLane(m1, j - 4, load<f32>(mult + o));
+          d1 = replaceLane(d1, j - 4, load<f32>(add + o));
+        }
+      }
+    }
+  }
+  storeRow(mode, c, nr, c0, c1, m0, m1, d0, d1);
+}
+
 // Lane index must be an immediate: dispatch a runtime index to constants.
 @inline function replaceLane(v: v128, lane: i32, x: f32): v128 {
   switch (lane) {
@@ -191,7 +240,8 @@ function packA(a: usize, M: i32, K: i32, out: usize): void {
   }
 }
 
-// Driver: one B panel (k2·32 bytes) stays hot while every A row block streams past.
+// Driver: one B panel (k2·32 bytes) stays hot while every A row block streams
+// past; a single leftover row (all of A when M = 1) takes the 1x8 kernel.
 @inline function gemmS8Driver(mode: i32, M: i32, N: i32, K: i32, a: usize, packedB: usize, c: usize,
                               work: usize, mult: usize, add: usize): void {
   if (M == 0 || N == 0) return;
@@ -209,8 +259,12 @@ function packA(a: usize, M: i32, K: i32, out: usize): void {
     const dn = add + (<usize>n << 2);
     for (let m = 0; m < M; m += 4) {
       const mr = min(4, M - m);
-      gemm_s8_4x8__simd(mode, mr, nr, k2, work + <usize>m * aStride, aStride, panel,
-                        cn + <usize>m * cStride, cStride, mn, dn);
+      if (mr == 1) {
+        gemm_s8_1x8__simd(mode, nr, k2, work + <usize>m * aStride, panel, cn + <usize>m * cStride, mn, dn);
+      } else {
+        gemm_s8_4x8__simd(mode, mr, nr, k2, work + <usize>m * aStride, aStride, panel,
+                          cn + <usize>m * cStride, cStride, mn, dn);
+      }
     }
   }
 }

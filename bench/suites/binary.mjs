@@ -24,7 +24,7 @@ function jsBinaryMatmul(a, b, M, N, k, words, out) {
 }
 
 export async function run({ sg, quick }) {
-  const shapes = quick ? [[512, 512, 4096]] : [[512, 512, 4096], [128, 1024, 1024], [128, 1024, 784], [128, 10, 1024], [1, 1024, 1024], [1024, 1024, 1024]];
+  const shapes = quick ? [[512, 512, 4096]] : [[512, 512, 4096], [128, 1024, 1024], [128, 1024, 784], [128, 10, 1024], [1, 1024, 1024], [1, 1024, 784], [1, 10, 1024], [1024, 1024, 1024]];
   const rows = [];
   for (const [M, N, K] of shapes) {
     const ops = 2 * M * N * K;

@@ -67,7 +67,7 @@ function int8Data(n, seed, unsigned) {
 
 export async function run({ sg, quick }) {
   const ort = await loadOrt();
-  const shapes = quick ? [[512, 512, 512]] : [[512, 512, 512], [128, 1024, 784], [128, 1024, 1024], [128, 10, 1024], [1, 1024, 1024], [256, 256, 4096]];
+  const shapes = quick ? [[512, 512, 512]] : [[512, 512, 512], [128, 1024, 784], [128, 1024, 1024], [128, 10, 1024], [1, 1024, 1024], [1, 1024, 784], [256, 256, 4096]];
   const rows = [];
   for (const [M, N, K] of shapes) {
     const ops = 2 * M * N * K;

@@ -103,6 +103,51 @@ describe('binaryMatmul', () => {
   });
 });
 
+describe('small M and tails (the 1x4 single-row kernel)', () => {
+  // Odd M sends its last row through gemm_b1_1x4__i64 (all of A when M = 1);
+  // N covers every column tail of both tiles, K every word count parity.
+  test('binaryMatmul and binaryMatmulScaled equal the twin for M in {1, 2, 3, 5}', () => {
+    const Ns = [1, 2, 3, 4, 5, 6, 7, 9, 10, 33];
+    const Ks = [1, 31, 32, 33, 127, 128, 129, 255, 256, 257, 784, 1024, 1025];
+    let t = 0;
+    for (const M of [1, 2, 3, 5]) {
+      for (const N of Ns) {
+        for (const K of Ks) {
+          const rng = new Prng(7000 + t++);
+          const ad = rng.f32Array(M * K), bd = rng.f32Array(N * K);
+          const a = sg.tensor(ad, [M, K]), b = sg.tensor(bd, [N, K]);
+          const ab = sg.packBits(a), bb = sg.packBits(b);
+          const pa = packBitsRef(ad, M, K), pb = packBitsRef(bd, N, K), words = packedWordsRef(K);
+          const c = sg.binaryMatmul(ab, bb, K);
+          expectExact(c.dataSync(), binaryMatmulRef(pa, pb, M, N, K, words), `M=${M} N=${N} K=${K}`);
+          const scale = rng.f32Array(N, 0.01, 2), bias = rng.f32Array(N, -3, 3);
+          const s = sg.binaryMatmulScaled(ab, bb, K, { scale, bias });
+          expectExact(s.dataSync(), binaryMatmulScaledRef(pa, pb, M, N, K, words, scale, bias), `scaled M=${M} N=${N} K=${K}`);
+          for (const x of [a, b, ab, bb, c, s]) x.dispose();
+        }
+      }
+    }
+  });
+
+  test('binaryWeightsMatmul equals the twin bit for bit for M in {1, 5} (the 1x8 single-row kernel)', () => {
+    let t = 0;
+    for (const M of [1, 5]) {
+      for (const N of [1, 3, 7, 8, 9, 17]) {
+        for (const K of [1, 31, 32, 33, 100, 784]) {
+          const rng = new Prng(8000 + t++);
+          const xd = rng.f32WithSpecials(M * K, -2, 2, [0, -0, 1e-40, 3e38], 0.05), wd = rng.f32Array(N * K);
+          const scale = rng.f32Array(N, 0.1, 2), bias = rng.f32Array(N, -1, 1);
+          const x = sg.tensor(xd, [M, K]), w = sg.tensor(wd, [N, K]);
+          const wb = sg.packBits(w);
+          const c = sg.binaryWeightsMatmul(x, wb, { scale, bias });
+          expectExact(c.dataSync(), binaryWeightsMatmulRef(xd, M, K, packBitsRef(wd, N, K), N, packedWordsRef(K), scale, bias), `M=${M} N=${N} K=${K}`);
+          for (const v of [x, w, wb, c]) v.dispose();
+        }
+      }
+    }
+  });
+});
+
 describe('binaryMatmulScaled (XNOR-Net)', () => {
   test('equals the twin on 120 random shapes, per-channel and per-tensor scale/bias', () => {
     let t = 0;

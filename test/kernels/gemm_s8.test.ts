@@ -96,6 +96,40 @@ describe('int8Matmul', () => {
   });
 });
 
+describe('small M (the 1x8 single-row kernel)', () => {
+  // M % 4 == 1 sends one row through gemm_s8_1x8__simd: odd and even k-pair
+  // counts (its loop takes two at a time), every channel tail and all outputs.
+  test('int32, dequantize and requantize equal the twin for M in {1, 5, 9}', () => {
+    const Ns = [1, 3, 7, 8, 9, 16, 17, 40];
+    const Ks = [1, 2, 3, 4, 5, 6, 7, 31, 32, 33, 64, 65, 255, 784];
+    let t = 0;
+    for (const M of [1, 5, 9]) {
+      for (const N of Ns) {
+        for (const K of Ks) {
+          const tb = t % 2 === 0;
+          const rng = new Prng(9000 + t++);
+          const ad = int8s(rng, M * K), bd = int8s(rng, K * N);
+          const a = sg.tensor(ad, [M, K], { dtype: 'int8' });
+          const b = sg.tensor(bd, tb ? [N, K] : [K, N], { dtype: 'int8' });
+          const acc = int8MatmulRef(ad, bd, M, N, K, tb);
+          const c = sg.int8Matmul(a, b, { transposeB: tb });
+          expectExact(c.dataSync(), acc, `int32 M=${M} N=${N} K=${K}`);
+          const scaleB = rng.f32Array(N, 0.001, 0.1), bias = rng.f32Array(N, -2, 2);
+          const scaleA = rng.float(0.001, 0.1), scaleOut = rng.float(0.05, 0.5);
+          const mult = scaleB.map((s) => Math.fround(Math.fround(scaleA) * s));
+          const deq = sg.int8MatmulDequantize(a, b, { transposeB: tb, scaleA, scaleB, bias });
+          expectExact(deq.dataSync(), affineRef(acc, M, N, mult, bias), `dequantize M=${M} N=${N} K=${K}`);
+          const rq = sg.int8MatmulRequantize(a, b, { transposeB: tb, scaleA, scaleB, bias, scaleOut });
+          const so = Math.fround(scaleOut);
+          const rmult = mult.map((m) => Math.fround(m / so)), radd = bias.map((v) => Math.fround(v / so));
+          expectExact(rq.dataSync(), requantizeRef(acc, M, N, rmult, radd), `requantize M=${M} N=${N} K=${K}`);
+          for (const x of [a, b, c, deq, rq]) x.dispose();
+        }
+      }
+    }
+  });
+});
+
 describe('int8MatmulDequantize / int8MatmulRequantize', () => {
   test('equal the twin on 150 random shapes with per-tensor and per-channel scales and bias', () => {
     let t = 0;
