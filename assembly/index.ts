@@ -14,3 +14,4 @@ export * from "./quant_s8";
 export * from "./vq";
 export * from "./optim";
 export * from "./threshold";
+export * from "./batchnorm";

@@ -1,11 +1,10 @@
-import { noGrad } from '../autograd/tape.js';
-import { add, affine, div, mul, sqrt, square, sub } from '../ops/elementwise.js';
-import { mean } from '../ops/reduce.js';
+import { noGrad, record } from '../autograd/tape.js';
+import { add, affine, div, mul, sqrt, sub } from '../ops/elementwise.js';
 import { rt } from '../runtime/context.js';
 import { checkFloat, checkNumber } from '../tensor/checks.js';
 import { ones, zeros } from '../tensor/creation.js';
 import { markModified } from '../tensor/derived.js';
-import type { Tensor } from '../tensor/tensor.js';
+import { empty, type Tensor } from '../tensor/tensor.js';
 import { Module } from './module.js';
 
 export interface BatchNormOptions {
@@ -18,8 +17,8 @@ export interface BatchNormOptions {
 
 /**
  * Batch normalization over the batch axis of [batch, features]. Training uses
- * batch statistics (biased variance) and updates running ones (unbiased
- * variance); eval computes, in this order and in float32,
+ * batch statistics (biased variance; fused kernels) and updates running ones
+ * (unbiased variance); eval computes, in this order and in float32,
  * ((x - runningMean) / sqrt(runningVar + eps)) * weight + bias — the order
  * freeze() reproduces to fold it exactly into binary thresholds.
  */
@@ -63,21 +62,47 @@ export class BatchNorm1d extends Module {
     if (x.rank !== 2 || x.shape[1] !== this.numFeatures) {
       throw new Error(`BatchNorm1d: x must have shape [batch, ${this.numFeatures}], got [${x.shape}]`);
     }
-    let xhat: Tensor;
-    if (this.training) {
-      const n = x.shape[0];
-      if (n < 2) throw new Error(`BatchNorm1d: training needs a batch of at least 2 rows, got ${n}`);
-      const mu = mean(x, { axis: 0 });
-      const centered = sub(x, mu);
-      const variance = mean(square(centered), { axis: 0 });
-      xhat = div(centered, sqrt(affine(variance, 1, this.eps)));
-      this.updateRunning(mu, variance, n);
-    } else {
-      xhat = div(sub(x, this.runningMean), sqrt(affine(this.runningVar, 1, this.eps)));
-    }
+    if (this.training) return this.forwardTrain(x);
+    const xhat = div(sub(x, this.runningMean), sqrt(affine(this.runningVar, 1, this.eps)));
     const w = this.weight;
     const b = this.bias;
     return w && b ? add(mul(xhat, w), b) : xhat;
+  }
+
+  /** Batch statistics, one fused kernel each way (assembly/batchnorm.ts). */
+  private forwardTrain(x: Tensor): Tensor {
+    const [B, F] = x.shape;
+    if (B < 2) throw new Error(`BatchNorm1d: training needs a batch of at least 2 rows, got ${B}`);
+    const { kernels } = rt();
+    const w = this.weight;
+    const b = this.bias;
+    const y = empty([B, F], 'float32');
+    const xhat = empty([B, F], 'float32');
+    const mu = empty([F], 'float32');
+    const variance = empty([F], 'float32');
+    const invstd = empty([F], 'float32');
+    kernels.bn_forward_train(x.offset, y.offset, xhat.offset, mu.offset, variance.offset, invstd.offset, w?.offset ?? 0, b?.offset ?? 0, B, F, this.eps);
+    this.updateRunning(mu, variance, B);
+    mu.dispose();
+    variance.dispose();
+    const out = record(y, 'batchNorm', w && b ? [x, w, b] : [x], (dy) => {
+      const dx = empty([B, F], 'float32');
+      const dgamma = empty([F], 'float32');
+      const dbeta = empty([F], 'float32');
+      kernels.bn_backward_train(dy.offset, xhat.offset, invstd.offset, w?.offset ?? 0, dx.offset, dgamma.offset, dbeta.offset, B, F);
+      if (w && b) return [dx, dgamma, dbeta];
+      dgamma.dispose();
+      dbeta.dispose();
+      return [dx];
+    });
+    if (out.node === null) {
+      xhat.dispose();
+      invstd.dispose();
+    } else {
+      out.attach(xhat);
+      out.attach(invstd);
+    }
+    return out;
   }
 
   private updateRunning(mu: Tensor, variance: Tensor, n: number): void {

@@ -1,6 +1,7 @@
 import { noGrad } from '../autograd/tape.js';
 import { abs, add, clip, div, mul } from '../ops/elementwise.js';
 import { matmul } from '../ops/matmul.js';
+import { signMatmul } from '../ops/sign-matmul.js';
 import { max as maxOp, mean as meanOp } from '../ops/reduce.js';
 import { stopGradient } from '../autograd/custom.js';
 import { binarize, type SignGrad } from '../ste/sign.js';
@@ -117,9 +118,9 @@ export class BinaryLinear extends Module {
 
   forward(x: Tensor): Tensor {
     checkInput('BinaryLinear', x, this.inFeatures);
-    const xb = this.binarizeInputs ? binarize(x, { grad: this.inputGrad }) : x;
     const wb = binarize(this.weight, { grad: this.weightGrad });
-    let y = matmul(xb, wb, { transposeB: true });
+    // With binary inputs every product is ±1: the forward pass runs on XNOR-popcount.
+    let y = this.binarizeInputs ? signMatmul(binarize(x, { grad: this.inputGrad }), wb) : matmul(x, wb, { transposeB: true });
     if (this.scale) y = mul(y, stopGradient(this.channelScales()));
     const b = this.bias;
     return b ? add(y, b) : y;

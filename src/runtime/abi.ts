@@ -102,4 +102,10 @@ export interface WasmExports {
 
   // threshold.ts
   threshold_pack_f32(y: number, thr: number, dir: number, M: number, N: number, out: number): void;
+
+  // batchnorm.ts
+  bn_forward_train(x: number, y: number, xhat: number, mean: number, variance: number, invstd: number,
+                   gamma: number, beta: number, B: number, F: number, eps: number): void;
+  bn_backward_train(dy: number, xhat: number, invstd: number, gamma: number, dx: number,
+                    dgamma: number, dbeta: number, B: number, F: number): void;
 }
