@@ -28,24 +28,32 @@ export const HARD_FLOOR: i32 = 3;
   }
 }
 
-@inline function hardLoop(op: i32, x: usize, y: usize, n: i32): void {
+// Returns the number of NaNs seen, so callers that forbid NaN need no second pass.
+@inline function hardLoop(op: i32, x: usize, y: usize, n: i32): i32 {
+  let nan = i32x4.splat(0);
   let i = 0;
   for (; i + 4 <= n; i += 4) {
     const o = <usize>i << 2;
-    v128.store(y + o, hardVector(op, v128.load(x + o)));
+    const v = v128.load(x + o);
+    nan = i32x4.sub(nan, f32x4.ne(v, v));
+    v128.store(y + o, hardVector(op, v));
   }
+  let count = i32x4.extract_lane(nan, 0) + i32x4.extract_lane(nan, 1) + i32x4.extract_lane(nan, 2) + i32x4.extract_lane(nan, 3);
   for (; i < n; i++) {
     const o = <usize>i << 2;
-    store<f32>(y + o, hardScalar(op, load<f32>(x + o)));
+    const v = load<f32>(x + o);
+    if (v != v) count++;
+    store<f32>(y + o, hardScalar(op, v));
   }
+  return count;
 }
 
-export function f32_hard(op: i32, x: usize, y: usize, n: i32): void {
+export function f32_hard(op: i32, x: usize, y: usize, n: i32): i32 {
   switch (op) {
-    case 0: hardLoop(0, x, y, n); break;
-    case 1: hardLoop(1, x, y, n); break;
-    case 2: hardLoop(2, x, y, n); break;
-    default: hardLoop(3, x, y, n);
+    case 0: return hardLoop(0, x, y, n);
+    case 1: return hardLoop(1, x, y, n);
+    case 2: return hardLoop(2, x, y, n);
+    default: return hardLoop(3, x, y, n);
   }
 }
 

@@ -61,7 +61,8 @@ export interface WasmExports {
                 codebook: number, decay: number, eps: number, work: number): void;
 
   // quant.ts
-  f32_hard(op: number, x: number, y: number, n: number): void;
+  /** Returns the number of NaNs in x. */
+  f32_hard(op: number, x: number, y: number, n: number): number;
   f32_ternarize(x: number, y: number, n: number, t: number): void;
   f32_fake_quant(x: number, y: number, n: number, scale: number, zeroPoint: number, qmin: number, qmax: number): void;
   f32_fake_quant_backward(x: number, dy: number, dx: number, n: number, scale: number, zeroPoint: number, qmin: number, qmax: number): void;

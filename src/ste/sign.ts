@@ -1,6 +1,5 @@
 import { record } from '../autograd/tape.js';
 import { Hard } from '../kernels/codes.js';
-import { rejectNaN } from '../kernels/nan.js';
 import { rt } from '../runtime/context.js';
 import { checkFloat, checkNumber, describe } from '../tensor/checks.js';
 import { empty, type Tensor } from '../tensor/tensor.js';
@@ -43,10 +42,13 @@ export function surrogateBackward(op: string, x: Tensor, options: SignOptions): 
 
 function hardSign(op: 'sign' | 'binarize', x: Tensor, options: SignOptions): Tensor {
   checkFloat(x, op, 'x');
-  rejectNaN(x, op, 'x');
   const backward = surrogateBackward(op, x, options);
   const y = empty(x.shape, 'float32');
-  rt().kernels.f32_hard(Hard[op], x.offset, y.offset, x.size);
+  const nan = rt().kernels.f32_hard(Hard[op], x.offset, y.offset, x.size);
+  if (nan > 0) {
+    y.dispose();
+    throw new Error(`${op}: x contains ${nan} NaN value${nan > 1 ? 's' : ''}; NaN is not allowed here`);
+  }
   return record(y, op, [x], (dy) => [backward(dy)]);
 }
 

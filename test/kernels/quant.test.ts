@@ -53,7 +53,9 @@ describe('f32_hard', () => {
           for (let i = 0; i < n; i++) if (rng.bool(0.2)) x[i] = rng.int(-8, 9) / 2;
           const want = new Float32Array(n);
           hardRef(op, x, want);
-          expectExact(run2((px, py) => kernels().f32_hard(op, px, py, n), x), want, `f32_hard ${name} n=${n}`, [x]);
+          let nans = -1;
+          expectExact(run2((px, py) => { nans = kernels().f32_hard(op, px, py, n); }, x), want, `f32_hard ${name} n=${n}`, [x]);
+          expect(nans, `f32_hard ${name} n=${n} NaN count`).toBe(x.filter((v) => v !== v).length);
         }
       }
     });
