@@ -6,6 +6,7 @@ import { rt } from '../runtime/context.js';
 import { f32View, i32View } from '../runtime/views.js';
 import { checkFloat, checkNumber } from '../tensor/checks.js';
 import { empty, type Tensor } from '../tensor/tensor.js';
+import { identityGrad } from './straight.js';
 
 /** One-hot of the row-wise argmax (first index on ties), no tape. */
 function oneHotOfArgmax(x: Tensor): Tensor {
@@ -23,11 +24,7 @@ function oneHotOfArgmax(x: Tensor): Tensor {
 
 /** Forward `hard`, backward through `soft` (which is on the tape): hard + soft - stopGradient(soft), exactly. */
 function hardWithSoftGrad(hard: Tensor, soft: Tensor, op: string): Tensor {
-  return record(hard, op, [soft], (dy) => {
-    const dx = empty(dy.shape, 'float32');
-    rt().kernels.f32_affine(dy.offset, dx.offset, dy.size, 1, 0);
-    return [dx];
-  });
+  return record(hard, op, [soft], (dy) => [identityGrad(dy)]);
 }
 
 function checkLogits(logits: Tensor, op: string): void {

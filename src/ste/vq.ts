@@ -6,6 +6,7 @@ import { mse } from '../ops/losses.js';
 import { gather } from '../ops/shape.js';
 import { rt } from '../runtime/context.js';
 import { checkFloat, checkNumber, checkRank } from '../tensor/checks.js';
+import { identityGrad } from './straight.js';
 import { empty, type Tensor } from '../tensor/tensor.js';
 
 export interface VqOptions {
@@ -39,11 +40,7 @@ export function vq(z: Tensor, codebook: Tensor, options: VqOptions = {}): VqResu
   // zq: the value of codes, the gradient path of z (the seed's z + sg(zq - z), without round-off).
   const zqValue = empty(codes.shape, 'float32');
   rt().kernels.f32_affine(codes.offset, zqValue.offset, codes.size, 1, 0);
-  const zq = record(zqValue, 'vq.straightThrough', [z], (dy) => {
-    const dz = empty(dy.shape, 'float32');
-    rt().kernels.f32_affine(dy.offset, dz.offset, dy.size, 1, 0);
-    return [dz];
-  });
+  const zq = record(zqValue, 'vq.straightThrough', [z], (dy) => [identityGrad(dy)]);
   const codebookLoss = mse(stopGradient(z), codes);
   const commitment = mse(z, stopGradient(codes));
   const commitmentLoss = affine(commitment, beta, 0);
