@@ -77,7 +77,7 @@ const stats = sg.summary(model);
 console.log(`\n${stats.table}\n`);
 
 // Freeze: packed ±1 weights, batch norm + binarize folded into thresholds.
-const frozen = sg.freeze(model, { integerInputMax: 255 });
+const frozen = sg.freeze(model, { uint8Inputs: true });
 const frozenResult = accuracy((x) => frozen.predict(x), data.testX, data.testY);
 const same = frozenResult.predictions.every((p, i) => p === trained.predictions[i]);
 console.log(frozen.summary());

@@ -32,6 +32,8 @@ export interface FrozenStage {
   /** Hyperparameters needed to rebuild the stage (JSON-serializable). */
   readonly config: Record<string, unknown>;
   run(a: Activation): Activation;
+  /** Frees runtime caches (not the stored tensors). */
+  release?(): void;
 }
 
 const f32 = Math.fround;
@@ -107,14 +109,17 @@ function bnForward(x: Tensor, t: Record<string, Tensor>, eps: number): Tensor {
  */
 class BinaryDenseStage implements FrozenStage {
   readonly type = 'binary-dense';
+  /** uint8 inputs: the ±1 weights as int8 and 128·Σ_k w[n, k], expanded from the bits on first use. */
+  private int8Weights: { w: Tensor; shift: Float32Array } | null = null;
+
   constructor(
     readonly tensors: Record<string, Tensor>,
-    readonly config: { inFeatures: number; outFeatures: number; binarizeInputs: boolean; threshold: boolean; bnEps: number | null },
+    readonly config: { inFeatures: number; outFeatures: number; binarizeInputs: boolean; uint8Inputs?: boolean; threshold: boolean; bnEps: number | null },
   ) {}
 
   get description(): string {
     const c = this.config;
-    return `${c.inFeatures} -> ${c.outFeatures}, 1-bit weights, ${c.binarizeInputs ? '1-bit' : 'float'} inputs${c.threshold ? ', batch norm folded into thresholds -> bits' : c.bnEps !== null ? ', float batch norm' : ''}`;
+    return `${c.inFeatures} -> ${c.outFeatures}, 1-bit weights, ${c.binarizeInputs ? '1-bit' : c.uint8Inputs ? 'uint8' : 'float'} inputs${c.threshold ? ', batch norm folded into thresholds -> bits' : c.bnEps !== null ? ', float batch norm' : ''}`;
   }
 
   /** The ±1 product as float32: exact integers for ±1 or integer inputs. */
@@ -124,7 +129,40 @@ class BinaryDenseStage implements FrozenStage {
       const { t, k } = asBits(a);
       return binaryMatmulScaled(t, weightBits, k);
     }
+    if (this.config.uint8Inputs) return this.uint8Product(asFloat(a));
     return binaryWeightsMatmul(asFloat(a), weightBits);
+  }
+
+  /**
+   * Inputs that are integers in [0, 255] run on the int8 GEMM: x - 128 fits
+   * int8 and Σ x·w = Σ (x - 128)·w + 128·Σ w, all exact integers.
+   */
+  private uint8Product(x: Tensor): Tensor {
+    if (this.int8Weights === null) {
+      const { inFeatures: K, outFeatures: N } = this.config;
+      const bits = this.tensors.weightBits;
+      const words = bits.shape[1];
+      const values = new Int8Array(N * K);
+      const shift = new Float32Array(N);
+      const packed = new Uint32Array(rt().memory.buffer, bits.offset, N * words).slice();
+      for (let n = 0; n < N; n++) {
+        let sum = 0;
+        for (let k = 0; k < K; k++) {
+          const w = (packed[n * words + (k >> 5)] >>> (k & 31)) & 1 ? -1 : 1;
+          values[n * K + k] = w;
+          sum += w;
+        }
+        shift[n] = 128 * sum;
+      }
+      this.int8Weights = { w: keep(tensor(values, [N, K], { dtype: 'int8' })), shift };
+    }
+    const xq = quantizeInt8(x, { scale: 1, zeroPoint: -128 });
+    return int8MatmulDequantize(xq, this.int8Weights.w, { transposeB: true, scaleA: 1, scaleB: 1, bias: this.int8Weights.shift });
+  }
+
+  release(): void {
+    this.int8Weights?.w.dispose();
+    this.int8Weights = null;
   }
 
   /** XNOR scale then bias, as the trained layer applies them (two rounded ops). */
@@ -275,6 +313,12 @@ function integerRange(layer: BinaryLinear, inputMax: number): number {
 
 export interface FreezeOptions {
   /**
+   * The first layer's inputs are integers in [0, 255] (e.g. raw pixels): a
+   * binary first layer then runs on the int8 GEMM (exact), and its batch norm
+   * folds into thresholds. Implies integerInputMax = 255.
+   */
+  uint8Inputs?: boolean;
+  /**
    * Largest |input| of the first layer when its inputs are integers (e.g. 255
    * for raw pixels). Needed to fold batch norm into thresholds after a binary
    * layer with float inputs; without it that layer keeps float batch norm.
@@ -347,7 +391,10 @@ export class FrozenModel {
   }
 
   dispose(): void {
-    for (const s of this.stages) for (const t of Object.values(s.tensors)) t.dispose();
+    for (const s of this.stages) {
+      s.release?.();
+      for (const t of Object.values(s.tensors)) t.dispose();
+    }
   }
 }
 
@@ -358,7 +405,8 @@ export function freeze(model: Module, options: FreezeOptions = {}): FrozenModel 
   if (!(model instanceof Sequential)) throw new Error(`freeze: model must be an nn.Sequential, got ${describe(model)}`);
   const layers = model.layers.filter((m) => !(m instanceof Dropout));
   const stages: FrozenStage[] = [];
-  let integerMax: number | null = options.integerInputMax ?? null;
+  let integerMax: number | null = options.uint8Inputs ? 255 : options.integerInputMax ?? null;
+  let firstLayer = true;
   noGrad(() => {
     for (let i = 0; i < layers.length; i++) {
       const m = layers[i];
@@ -372,7 +420,14 @@ export function freeze(model: Module, options: FreezeOptions = {}): FrozenModel 
         const next = layers[i + 3];
         const binarizes = act instanceof Binarize || (act instanceof Sign && next instanceof BinaryLinear && next.binarizeInputs);
         const exact = m.binarizeInputs || integerMax !== null;
-        const config = { inFeatures: m.inFeatures, outFeatures: m.outFeatures, binarizeInputs: m.binarizeInputs, threshold: false, bnEps: null as number | null };
+        const config = {
+          inFeatures: m.inFeatures,
+          outFeatures: m.outFeatures,
+          binarizeInputs: m.binarizeInputs,
+          uint8Inputs: firstLayer && !m.binarizeInputs && !!options.uint8Inputs,
+          threshold: false,
+          bnEps: null as number | null,
+        };
         if (bn && binarizes && exact) {
           const { threshold, direction } = foldThresholds(m, bn, integerRange(m, integerMax ?? 1));
           tensors.threshold = stored(tensor(threshold));
@@ -421,6 +476,8 @@ export function freeze(model: Module, options: FreezeOptions = {}): FrozenModel 
       else if (m instanceof Binarize) { stages.push(new FloatStage('binarize', {}, {})); integerMax = 1; }
       else if (m instanceof Flatten) stages.push(new FloatStage('flatten', {}, {}));
       else throw new Error(`freeze: layer ${i} (${m.constructor.name}) is not supported (supported: BinaryLinear, QuantLinear, Linear, BatchNorm1d, ReLU, Tanh, Sigmoid, Hardtanh, Sign, Binarize, Flatten, Dropout)`);
+      // Only a reshape keeps the model's raw inputs for the next layer.
+      if (!(m instanceof Flatten)) firstLayer = false;
     }
   });
   return new FrozenModel(stages);
