@@ -1,25 +1,16 @@
 // Optimizers (SGD, Adam, AdamW, Bop, Chain, param groups), learning-rate
 // schedules, and the optimizer kernels against their scalar twin
 // src/reference/optim.ts.
-import { afterEach, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import type { Tensor } from '../../src/index.js';
 import { adamUpdateRef, bopUpdateRef } from '../../src/reference/optim.js';
 import { Arena, kernels } from '../support/kernel-harness.js';
-import { expectNoLeaks, seededArray, useSnapgrad } from '../support/setup.js';
+import { disposeAfterEach, expectNoLeaks, seededArray, useSnapgrad } from '../support/setup.js';
 
 const sg = useSnapgrad();
 expectNoLeaks();
 
-// Registered after expectNoLeaks, so it runs before the leak check (after-hooks run in
-// reverse order): a test that fails midway still frees what it made.
-const owned: { dispose(): void }[] = [];
-afterEach(() => {
-  while (owned.length) owned.pop()!.dispose();
-});
-function own<T extends { dispose(): void }>(x: T): T {
-  owned.push(x);
-  return x;
-}
+const own = disposeAfterEach();
 
 const f = Math.fround;
 const flat = (t: Tensor): Float32Array => t.dataSync() as Float32Array;

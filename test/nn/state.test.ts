@@ -1,22 +1,14 @@
 // stateDict / loadStateDict: names, copying, strict mode, rejected
 // mismatches that change nothing, and the safetensors round trip.
-import { afterEach, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import type { Tensor } from '../../src/index.js';
 import { f32View } from '../../src/runtime/views.js';
-import { expectNoLeaks, seededArray, useSnapgrad } from '../support/setup.js';
+import { disposeAfterEach, expectNoLeaks, seededArray, useSnapgrad } from '../support/setup.js';
 
 const sg = useSnapgrad();
 expectNoLeaks();
 
-// Runs before the leak check (after-hooks run in reverse order): a failing test still frees its models.
-const owned: { dispose(): void }[] = [];
-afterEach(() => {
-  while (owned.length) owned.pop()!.dispose();
-});
-function own<T extends { dispose(): void }>(x: T): T {
-  owned.push(x);
-  return x;
-}
+const own = disposeAfterEach();
 
 const flat = (t: Tensor): number[] => Array.from(t.dataSync());
 

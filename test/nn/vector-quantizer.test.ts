@@ -1,23 +1,15 @@
 // VectorQuantizer against float64 JS references: k-means init, the EMA
 // codebook update, dead-code replacement, usage statistics, losses and their
 // gradients, eval mode.
-import { afterEach, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import type { Tensor } from '../../src/index.js';
 import { f32View } from '../../src/runtime/views.js';
-import { expectNoLeaks, seededArray, useSnapgrad } from '../support/setup.js';
+import { disposeAfterEach, expectNoLeaks, seededArray, useSnapgrad } from '../support/setup.js';
 
 const sg = useSnapgrad();
 expectNoLeaks();
 
-// Runs before the leak check (after-hooks run in reverse order): a failing test still frees its layers.
-const owned: { dispose(): void }[] = [];
-afterEach(() => {
-  while (owned.length) owned.pop()!.dispose();
-});
-function own<T extends { dispose(): void }>(x: T): T {
-  owned.push(x);
-  return x;
-}
+const own = disposeAfterEach();
 
 type VQ = InstanceType<typeof sg.nn.VectorQuantizer>;
 const flat = (t: Tensor): Float32Array => t.dataSync() as Float32Array;

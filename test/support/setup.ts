@@ -21,6 +21,22 @@ export function expectNoLeaks(): void {
   });
 }
 
+/**
+ * Returns own(x): x is disposed after each test. Call after expectNoLeaks():
+ * after-hooks run in reverse order, so a test that fails midway still frees
+ * what it owns before the leak check.
+ */
+export function disposeAfterEach(): <T extends { dispose(): void }>(x: T) => T {
+  const owned: { dispose(): void }[] = [];
+  afterEach(() => {
+    while (owned.length) owned.pop()!.dispose();
+  });
+  return (x) => {
+    owned.push(x);
+    return x;
+  };
+}
+
 /** Deterministic uniform floats in [lo, hi) for test inputs. */
 export function seededArray(n: number, seed: number, lo = -1, hi = 1): Float32Array {
   const out = new Float32Array(n);
