@@ -4,6 +4,7 @@ import { Allocator } from './allocator.js';
 import { isInitialized, rt, setRuntime } from './context.js';
 import { detectRuntime, hasSimd, type RuntimeName } from './environment.js';
 import { MAX_STRIDED_DIMS } from './views.js';
+import { describe } from '../tensor/checks.js';
 
 export type WasmSource = BufferSource | URL | string | Response | PromiseLike<Response>;
 
@@ -25,6 +26,10 @@ export interface Info {
 }
 
 const WASM_FILE = 'snapgrad.simd.wasm';
+/** What to do in Cloudflare Workers (workerd), which compile no wasm at run time: only modules bundled with the Worker run. */
+const WORKERS_HINT =
+  "Import the .wasm file as a module and pass it: import wasm from 'snapgrad/wasm'; await init({ module: wasm }) " +
+  "(wrangler compiles *.wasm imports by default; in Miniflare add modulesRules: [{ type: 'CompiledWasm', include: ['**/*.wasm'] }]).";
 const BUILD = 'simd128';
 
 let pending: Promise<Info> | null = null;
@@ -42,10 +47,17 @@ export function init(options: InitOptions = {}): Promise<Info> {
 }
 
 async function doInit(options: InitOptions): Promise<Info> {
+  if (options === null || typeof options !== 'object') throw new Error(`init: options must be an object, got ${describe(options)}`);
   if (!hasSimd()) {
     throw new Error('snapgrad needs WebAssembly SIMD (128-bit), which this runtime does not support');
   }
   const runtime = detectRuntime();
+  if (options.module !== undefined && !(options.module instanceof WebAssembly.Module)) {
+    throw new Error(
+      `init: options.module must be a WebAssembly.Module, got ${describe(options.module)}` +
+      (runtime === 'workerd' ? '; import the .wasm with the CompiledWasm module rule (wrangler\'s default for *.wasm), not as Data or Text' : '; pass bytes, a URL or a Response as options.wasm instead'),
+    );
+  }
   const source = options.module ?? (options.wasm !== undefined ? await resolveSource(options.wasm, runtime) : await defaultSource(runtime));
   const pages = Math.max(1, Math.ceil((options.initialMemoryBytes ?? 16 * 2 ** 20) / 65536));
   const memory = new WebAssembly.Memory({ initial: pages, maximum: 65536 });
@@ -54,12 +66,8 @@ async function doInit(options: InitOptions): Promise<Info> {
     result = await instantiate(source as any, { env: { memory } });
   } catch (err) {
     const msg = String((err as Error)?.message ?? err);
-    if (runtime === 'workerd' || /code generation disallowed/i.test(msg)) {
-      throw new Error(
-        'init: this runtime cannot compile WebAssembly from bytes (Cloudflare Workers forbid it). ' +
-        "Import the .wasm file as a module (import wasm from 'snapgrad/wasm') and call init({ module: wasm }). " +
-        `Original error: ${msg}`,
-      );
+    if (/code generation disallowed/i.test(msg)) {
+      throw new Error(`init: this runtime cannot compile WebAssembly from bytes or a Response (Cloudflare Workers run only wasm modules bundled with the Worker). ${WORKERS_HINT} Original error: ${msg}`);
     }
     throw err;
   }
@@ -114,16 +122,21 @@ async function readNodeFile(url: URL): Promise<Uint8Array<ArrayBuffer>> {
   return fs.readFile(url);
 }
 
-/** Finds the wasm next to this module: dist/ in the package, or ../../dist when run from src/. */
+/**
+ * Finds the wasm next to this module: dist/ in the package, or ../../dist when
+ * run from src/. The first URL is written as a literal so that bundlers which
+ * understand `new URL('./file', import.meta.url)` (Vite, webpack 5) ship the
+ * wasm as an asset. Resolved here, not at module load: in workerd
+ * import.meta.url is undefined.
+ */
 async function defaultSource(runtime: RuntimeName): Promise<BufferSource | Response> {
   if (runtime === 'workerd') {
-    throw new Error(
-      "init: in Cloudflare Workers pass the compiled module: import wasm from 'snapgrad/wasm'; await init({ module: wasm })",
-    );
+    throw new Error(`init: in Cloudflare Workers init() needs the wasm module, which cannot be fetched or compiled at run time there. ${WORKERS_HINT}`);
   }
   const here = import.meta.url;
-  if (!here) throw new Error('init: cannot locate the wasm file (no import.meta.url); pass init({ wasm }) or init({ module })');
-  const candidates = [new URL(`./${WASM_FILE}`, here), new URL(`../../dist/${WASM_FILE}`, here)];
+  if (!here) throw new Error('init: cannot locate the wasm file (this runtime gives modules no import.meta.url); pass init({ wasm }) or init({ module })');
+  const fromSource = '../../dist/' + WASM_FILE;
+  const candidates = [new URL('./snapgrad.simd.wasm', import.meta.url), new URL(fromSource, here)];
   let lastError: unknown = null;
   for (const url of candidates) {
     try {
@@ -133,7 +146,8 @@ async function defaultSource(runtime: RuntimeName): Promise<BufferSource | Respo
       lastError = err;
     }
   }
-  throw new Error(`init: could not load ${WASM_FILE} next to the module (${candidates.map((u) => u.href).join(', ')}): ${String(lastError)}`);
+  const hint = runtime === 'deno' && /NotCapable|PermissionDenied|allow-read/.test(String(lastError)) ? ' (Deno needs --allow-read to read it)' : '';
+  throw new Error(`init: could not load ${WASM_FILE} next to the module${hint} (${candidates.map((u) => u.href).join(', ')}): ${String(lastError)}; pass init({ wasm }) with its URL or bytes`);
 }
 
 export function info(): Info {

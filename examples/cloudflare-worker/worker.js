@@ -1,0 +1,84 @@
+// A Cloudflare Worker that classifies handwritten digits with a frozen binary
+// network (model.safetensors, 784-256-256-10, ±1 weights, ~41 kB).
+//
+// POST / with either
+//   Content-Type: application/octet-stream   N x 784 bytes: 28x28 grayscale images, row-major,
+//                                            0 = background, 255 = ink (the MNIST convention)
+//   Content-Type: application/json           { "pixels": [784 numbers 0..255] } or { "pixels": [[784], ...] }
+// answers { "predictions": [{ "digit": 7, "logits": [10 numbers] }, ...] }, one per image.
+import * as sg from 'snapgrad';
+// Workers cannot compile wasm from bytes: the module is compiled at deploy
+// time by importing it (wrangler's CompiledWasm rule for *.wasm).
+import wasm from 'snapgrad/wasm';
+// Bundled as an ArrayBuffer by the Data rule in wrangler.toml.
+import modelBytes from './model.safetensors';
+
+const PIXELS = 784;
+let modelPromise = null;
+
+function loadModel() {
+  modelPromise ??= (async () => {
+    await sg.init({ module: wasm });
+    const { tensors, metadata } = sg.io.parseSafetensors(new Uint8Array(modelBytes), 'model.safetensors');
+    return sg.FrozenModel.fromState(tensors, metadata);
+  })();
+  return modelPromise;
+}
+
+class BadRequest extends Error {}
+
+/** The posted images as a Float32Array of N x 784 pixel values. */
+async function readImages(request) {
+  const type = request.headers.get('content-type') ?? '';
+  if (type.startsWith('application/json')) {
+    let body;
+    try {
+      body = await request.json();
+    } catch {
+      throw new BadRequest('the body is not valid JSON');
+    }
+    const pixels = body?.pixels;
+    const rows = Array.isArray(pixels?.[0]) ? pixels : [pixels];
+    if (!Array.isArray(pixels) || rows.some((r) => !Array.isArray(r) || r.length !== PIXELS)) {
+      throw new BadRequest(`"pixels" must be an array of ${PIXELS} numbers (one 28x28 image) or an array of such arrays`);
+    }
+    const flat = rows.flat();
+    if (flat.some((v) => !Number.isInteger(v) || v < 0 || v > 255)) throw new BadRequest('every pixel must be an integer in [0, 255]');
+    return Float32Array.from(flat);
+  }
+  if (type === '' || type.startsWith('application/octet-stream')) {
+    const bytes = new Uint8Array(await request.arrayBuffer());
+    if (bytes.length === 0 || bytes.length % PIXELS !== 0) {
+      throw new BadRequest(`the body must be N x ${PIXELS} bytes (28x28 grayscale images), got ${bytes.length} bytes`);
+    }
+    return Float32Array.from(bytes);
+  }
+  throw new BadRequest(`unsupported Content-Type ${type}; use application/octet-stream or application/json`);
+}
+
+export default {
+  async fetch(request) {
+    if (request.method === 'GET') {
+      return new Response(`POST 28x28 grayscale images (N x ${PIXELS} bytes, or JSON {"pixels": [...]}) to classify them as digits.\n`);
+    }
+    if (request.method !== 'POST') return new Response('use POST', { status: 405, headers: { allow: 'GET, POST' } });
+    let images;
+    try {
+      images = await readImages(request);
+    } catch (err) {
+      if (err instanceof BadRequest) return Response.json({ error: err.message }, { status: 400 });
+      throw err;
+    }
+    const model = await loadModel();
+    const n = images.length / PIXELS;
+    const logits = sg.tidy(() => model.predict(sg.tensor(images, [n, PIXELS])).dataSync().slice());
+    const predictions = [];
+    for (let i = 0; i < n; i++) {
+      const row = Array.from(logits.subarray(i * 10, i * 10 + 10));
+      let digit = 0;
+      for (let d = 1; d < 10; d++) if (row[d] > row[digit]) digit = d;
+      predictions.push({ digit, logits: row });
+    }
+    return Response.json({ predictions });
+  },
+};
