@@ -5,8 +5,10 @@
 //   m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g²
 //   p -= lr (m / bc1) / (sqrt(v / bc2) + eps)      bc1 = 1 - b1^t, bc2 = 1 - b2^t
 // weight decay: decoupled (AdamW) p *= 1 - lr wd first; otherwise g += wd p.
+// The new p is clamped to [lo, hi] (the latent-weight constraint; ±Inf for none)
+// in the same pass, as p < lo ? lo : p > hi ? hi : p.
 export function adam_update(p: usize, g: usize, m: usize, v: usize, n: i32, lr: f32, b1: f32, b2: f32,
-                            eps: f32, wd: f32, decoupled: i32, bc1: f32, bc2: f32): void {
+                            eps: f32, wd: f32, decoupled: i32, bc1: f32, bc2: f32, lo: f32, hi: f32): void {
   const c1 = <f32>1 - b1;
   const c2 = <f32>1 - b2;
   const inv1 = <f32>1 / bc1;
@@ -17,6 +19,7 @@ export function adam_update(p: usize, g: usize, m: usize, v: usize, n: i32, lr: 
   const vb1 = f32x4.splat(b1), vc1 = f32x4.splat(c1), vb2 = f32x4.splat(b2), vc2 = f32x4.splat(c2);
   const vinv1 = f32x4.splat(inv1), vinv2 = f32x4.splat(inv2), veps = f32x4.splat(eps), vlr = f32x4.splat(lr);
   const vshrink = f32x4.splat(shrink), vl2 = f32x4.splat(l2);
+  const vlo = f32x4.splat(lo), vhi = f32x4.splat(hi);
   let i = 0;
   for (; i + 4 <= n; i += 4) {
     const o = <usize>i << 2;
@@ -27,7 +30,9 @@ export function adam_update(p: usize, g: usize, m: usize, v: usize, n: i32, lr: 
     v128.store(m + o, mi);
     v128.store(v + o, vi);
     const step = f32x4.div(f32x4.mul(vlr, f32x4.mul(mi, vinv1)), f32x4.add(f32x4.sqrt(f32x4.mul(vi, vinv2)), veps));
-    v128.store(p + o, f32x4.sub(w, step));
+    const r = f32x4.sub(w, step);
+    const clamped = v128.bitselect(vlo, r, f32x4.lt(r, vlo));
+    v128.store(p + o, v128.bitselect(vhi, clamped, f32x4.gt(r, vhi)));
   }
   for (; i < n; i++) {
     const o = <usize>i << 2;
@@ -37,7 +42,8 @@ export function adam_update(p: usize, g: usize, m: usize, v: usize, n: i32, lr: 
     const vi = b2 * load<f32>(v + o) + c2 * grad * grad;
     store<f32>(m + o, mi);
     store<f32>(v + o, vi);
-    store<f32>(p + o, w - lr * (mi * inv1) / (Mathf.sqrt(vi * inv2) + eps));
+    const r = w - lr * (mi * inv1) / (Mathf.sqrt(vi * inv2) + eps);
+    store<f32>(p + o, r < lo ? lo : (r > hi ? hi : r));
   }
 }
 

@@ -4,7 +4,7 @@ import { zeros } from '../tensor/creation.js';
 import { markModified } from '../tensor/derived.js';
 import { keep } from '../tensor/scope.js';
 import { Tensor } from '../tensor/tensor.js';
-import { applyConstraint } from './module.js';
+import { applyConstraint, infoOf } from './module.js';
 
 /** A set of parameters with its own hyperparameters (e.g. a smaller lr, no weight decay). */
 export interface ParamGroup<H> {
@@ -85,13 +85,16 @@ export abstract class Optimizer<H extends { lr: number } = { lr: number }> {
     for (const g of this.groups) g.options.lr = this.baseLr === 0 ? value : g.baseLr * (value / this.baseLr);
   }
 
+  /** True when update() applies the parameter's clipping itself (fused into its kernel). */
+  protected readonly fusesConstraint: boolean = false;
+
   step(): void {
     this.beforeStep();
     for (const slot of this.slots) {
       const g = slot.param.grad;
       if (g === null) continue;
       this.update(slot, g);
-      applyConstraint(slot.param);
+      if (!this.fusesConstraint) applyConstraint(slot.param);
       markModified(slot.param);
     }
   }
@@ -156,6 +159,7 @@ export interface AdamOptions {
 export class Adam extends Optimizer<Required<AdamOptions>> {
   private t = 0;
   protected readonly decoupled: boolean = false;
+  protected override readonly fusesConstraint = true;
 
   constructor(params: ParamsArg<Required<AdamOptions>>, options: AdamOptions, name = 'Adam') {
     super(name, params, {
@@ -181,8 +185,9 @@ export class Adam extends Optimizer<Required<AdamOptions>> {
   }
 
   protected update({ param: p, options: o, state: [m, v] }: Slot<Required<AdamOptions>>, g: Tensor): void {
+    const clip = infoOf(p).clip ?? Infinity;
     rt().kernels.adam_update(p.offset, g.offset, m.offset, v.offset, p.size, o.lr, o.beta1, o.beta2, o.eps, o.weightDecay,
-      this.decoupled ? 1 : 0, 1 - o.beta1 ** this.t, 1 - o.beta2 ** this.t);
+      this.decoupled ? 1 : 0, 1 - o.beta1 ** this.t, 1 - o.beta2 ** this.t, -clip, clip);
   }
 }
 

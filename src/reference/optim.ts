@@ -18,7 +18,9 @@ const f = Math.fround;
 export function adamUpdateRef(
   p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array,
   lr: number, b1: number, b2: number, eps: number, wd: number, decoupled: boolean, bc1: number, bc2: number,
+  lo = -Infinity, hi = Infinity,
 ): void {
+  const lo32 = f(lo), hi32 = f(hi);
   const lr32 = f(lr), b132 = f(b1), b232 = f(b2), eps32 = f(eps), wd32 = f(wd);
   const c1 = f(1 - b132);
   const c2 = f(1 - b232);
@@ -34,7 +36,8 @@ export function adamUpdateRef(
     m[i] = mi;
     v[i] = vi;
     const step = f(f(lr32 * f(mi * inv1)) / f(f(Math.sqrt(f(vi * inv2))) + eps32));
-    p[i] = f(w - step);
+    const r = f(w - step);
+    p[i] = r < lo32 ? lo32 : r > hi32 ? hi32 : r;
   }
 }
 

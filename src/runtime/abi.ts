@@ -72,7 +72,7 @@ export interface WasmExports {
 
   // optim.ts
   adam_update(p: number, g: number, m: number, v: number, n: number, lr: number, b1: number, b2: number,
-              eps: number, wd: number, decoupled: number, bc1: number, bc2: number): void;
+              eps: number, wd: number, decoupled: number, bc1: number, bc2: number, lo: number, hi: number): void;
   bop_update(w: number, g: number, m: number, n: number, gamma: number, threshold: number): number;
 
   // bitpack.ts

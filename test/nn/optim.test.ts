@@ -388,11 +388,13 @@ describe('optimizer kernels against the scalar twin (SIMD body and tail)', () =>
   const sizes = [0, 1, 3, 4, 5, 7, 8, 33, 1000];
 
   test('adam_update, coupled and decoupled decay, early and late steps', () => {
-    const cases = [
+    const cases: { lr: number; b1: number; b2: number; eps: number; wd: number; decoupled: boolean; t: number; clip?: [number, number] }[] = [
       { lr: 0.001, b1: 0.9, b2: 0.999, eps: 1e-8, wd: 0, decoupled: false, t: 1 },
       { lr: 0.01, b1: 0.8, b2: 0.99, eps: 1e-6, wd: 0.05, decoupled: false, t: 7 },
       { lr: 0.3, b1: 0.9, b2: 0.999, eps: 1e-8, wd: 0.1, decoupled: true, t: 3 },
       { lr: 1e-4, b1: 0, b2: 0.5, eps: 1e-3, wd: 0.01, decoupled: true, t: 1000 },
+      // the fused latent-weight clamp: most of p starts outside [-1, 1]
+      { lr: 0.5, b1: 0.9, b2: 0.999, eps: 1e-8, wd: 0, decoupled: false, t: 2, clip: [-1, 1] },
     ];
     for (const n of sizes) {
       for (const [ci, c] of cases.entries()) {
@@ -402,8 +404,9 @@ describe('optimizer kernels against the scalar twin (SIMD body and tail)', () =>
         const arena = new Arena();
         const [po, go, mo, vo] = [arena.put(p), arena.put(g), arena.put(m), arena.put(v)];
         const bc1 = 1 - c.b1 ** c.t, bc2 = 1 - c.b2 ** c.t;
-        kernels().adam_update(po, go, mo, vo, n, c.lr, c.b1, c.b2, c.eps, c.wd, c.decoupled ? 1 : 0, bc1, bc2);
-        adamUpdateRef(p, g, m, v, c.lr, c.b1, c.b2, c.eps, c.wd, c.decoupled, bc1, bc2);
+        const [lo, hi] = c.clip ?? [-Infinity, Infinity];
+        kernels().adam_update(po, go, mo, vo, n, c.lr, c.b1, c.b2, c.eps, c.wd, c.decoupled ? 1 : 0, bc1, bc2, lo, hi);
+        adamUpdateRef(p, g, m, v, c.lr, c.b1, c.b2, c.eps, c.wd, c.decoupled, bc1, bc2, lo, hi);
         const label = `n=${n} case ${ci}`;
         expectBits(arena.readF32(po, n), p, `${label} p`);
         expectBits(arena.readF32(mo, n), m, `${label} m`);
