@@ -22,6 +22,8 @@ for (const name of pick) {
   results.suites[name] = rows;
 }
 mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
-const out = new URL('./results/kernels.json', import.meta.url);
+// Only a full run replaces the saved results the page and BENCHMARKS.md use.
+const partial = quick || pick.length !== SUITES.length;
+const out = new URL(partial ? './results/kernels.tmp.json' : './results/kernels.json', import.meta.url);
 writeFileSync(out, JSON.stringify(results, null, 2) + '\n');
 console.log(`\nwrote ${out.pathname}`);

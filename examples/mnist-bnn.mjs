@@ -2,13 +2,13 @@
 // activations — trained on MNIST with straight-through estimators, then frozen
 // to bit-packed weights that run on the XNOR-popcount kernels.
 //
-//   node examples/mnist-bnn.mjs [--epochs 6] [--seed 1] [--data DIR] [--batch 128] [--lr 0.01]
+//   node examples/mnist-bnn.mjs [--epochs 5] [--seed 1] [--data DIR] [--batch 128] [--lr 0.01]
 //                               [--hidden 1024] [--limit-train N] [--limit-test N] [--save model.safetensors]
 import { writeFileSync } from 'node:fs';
 import * as sg from '../dist/snapgrad.js';
 import { accuracy, batchOf, loadDataset, megabytes, now, parseFlags, permutation } from './common.mjs';
 
-const flags = parseFlags({ epochs: 6, seed: 1, data: '', batch: 128, lr: 0.01, hidden: 1024, limitTrain: 0, limitTest: 0, save: '' });
+const flags = parseFlags({ epochs: 5, seed: 1, data: '', batch: 128, lr: 0.01, hidden: 1024, limitTrain: 0, limitTest: 0, save: '' });
 const start = now();
 const info = await sg.init();
 const data = await loadDataset(flags.data, flags);

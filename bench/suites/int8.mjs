@@ -1,59 +1,11 @@
 // int8 GEMM: snapgrad int8Matmul (s8·s8 -> s32) against onnxruntime-web's
 // MatMulInteger (wasm execution provider, 1 thread) in s8·s8 and u8·s8, in
-// this same process. The ONNX models are tiny protobufs encoded here.
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { pathToFileURL } from 'node:url';
+// this same process. The ONNX models are tiny protobufs (bench/onnx.mjs).
 import { gops, measure } from '../harness.mjs';
+import { loadOrt, matMulIntegerModel } from '../onnx.mjs';
 
 export const title = 'int8 GEMM (GOP/s = 2·M·N·K / time, median after warm-up, 1 thread)';
 export const columns = ['shape', 'snapgrad s8·s8', 'ort s8·s8', 'ort u8·s8', 'snapgrad / ort u8·s8', 'snapgrad ms'];
-
-// ---- minimal protobuf encoding for one MatMulInteger node ------------------
-function varint(n) {
-  const out = [];
-  let v = BigInt(n);
-  do {
-    let b = Number(v & 0x7fn);
-    v >>= 7n;
-    if (v > 0n) b |= 0x80;
-    out.push(b);
-  } while (v > 0n);
-  return out;
-}
-const key = (field, wire) => varint((field << 3) | wire);
-const int = (field, n) => [...key(field, 0), ...varint(n)];
-const bytes = (field, b) => [...key(field, 2), ...varint(b.length), ...b];
-const str = (field, s) => bytes(field, [...new TextEncoder().encode(s)]);
-
-const ELEM = { uint8: 2, int8: 3, int32: 6 };
-function valueInfo(name, elem, dims) {
-  const shape = dims.flatMap((d) => bytes(1, int(1, d)));
-  const tensorType = [...int(1, ELEM[elem]), ...bytes(2, shape)];
-  return [...str(1, name), ...bytes(2, bytes(1, tensorType))];
-}
-
-/** ModelProto bytes: Y[int32 M,N] = MatMulInteger(A[aType M,K], B[int8 K,N]), opset 10. */
-export function matMulIntegerModel(M, N, K, aType) {
-  const node = [...str(1, 'A'), ...str(1, 'B'), ...str(2, 'Y'), ...str(3, 'mmi'), ...str(4, 'MatMulInteger')];
-  const graph = [
-    ...bytes(1, node), ...str(2, 'g'),
-    ...bytes(11, valueInfo('A', aType, [M, K])), ...bytes(11, valueInfo('B', 'int8', [K, N])),
-    ...bytes(12, valueInfo('Y', 'int32', [M, N])),
-  ];
-  const opset = [...str(1, ''), ...int(2, 10)];
-  return Uint8Array.from([...int(1, 7), ...str(2, 'snapgrad-bench'), ...bytes(7, graph), ...bytes(8, opset)]);
-}
-
-async function loadOrt() {
-  const require = createRequire(import.meta.url);
-  // The package entry lives in its dist folder, beside the .wasm files.
-  const dist = dirname(require.resolve('onnxruntime-web'));
-  const ort = await import('onnxruntime-web');
-  ort.env.wasm.numThreads = 1;
-  ort.env.wasm.wasmPaths = pathToFileURL(join(dist, '/')).href;
-  return ort;
-}
 
 function int8Data(n, seed, unsigned) {
   const out = unsigned ? new Uint8Array(n) : new Int8Array(n);

@@ -1,0 +1,87 @@
+// Tiny ONNX models for the onnxruntime-web peers, encoded here as protobuf
+// (ModelProto, opset 10+), and onnxruntime-web loaded single-threaded from
+// node_modules.
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+
+const enc = new TextEncoder();
+
+function varint(n) {
+  const out = [];
+  for (let v = BigInt(n); ; ) {
+    const low = Number(v & 0x7fn);
+    v >>= 7n;
+    out.push(v > 0n ? low | 0x80 : low);
+    if (v === 0n) return out;
+  }
+}
+const field = (num, wire) => varint(num * 8 + wire);
+const pbInt = (num, n) => [...field(num, 0), ...varint(n)];
+const pbBytes = (num, b) => [...field(num, 2), ...varint(b.length), ...b];
+const pbStr = (num, s) => pbBytes(num, [...enc.encode(s)]);
+
+/** TensorProto.DataType codes. */
+const ELEM = { float32: 1, uint8: 2, int8: 3, int32: 6 };
+
+function valueInfo(name, elem, dims) {
+  const shape = dims.flatMap((d) => pbBytes(1, pbInt(1, d)));
+  return [...pbStr(1, name), ...pbBytes(2, pbBytes(1, [...pbInt(1, ELEM[elem]), ...pbBytes(2, shape)]))];
+}
+
+function floatInitializer(name, dims, data) {
+  const raw = new Uint8Array(Float32Array.from(data).buffer); // little-endian, as ONNX raw_data requires
+  return [...dims.flatMap((d) => pbInt(1, d)), ...pbInt(2, ELEM.float32), ...pbStr(8, name), ...pbBytes(9, raw)];
+}
+
+function node(op, inputs, output) {
+  return [...inputs.flatMap((i) => pbStr(1, i)), ...pbStr(2, output), ...pbStr(3, `${op}_${output}`), ...pbStr(4, op)];
+}
+
+function model(graph, opset) {
+  return Uint8Array.from([...pbInt(1, 7), ...pbStr(2, 'snapgrad-bench'), ...pbBytes(7, graph), ...pbBytes(8, [...pbStr(1, ''), ...pbInt(2, opset)])]);
+}
+
+/** Y[int32 M,N] = MatMulInteger(A[aType M,K], B[int8 K,N]), opset 10. */
+export function matMulIntegerModel(M, N, K, aType) {
+  const graph = [
+    ...pbBytes(1, node('MatMulInteger', ['A', 'B'], 'Y')), ...pbStr(2, 'g'),
+    ...pbBytes(11, valueInfo('A', aType, [M, K])), ...pbBytes(11, valueInfo('B', 'int8', [K, N])),
+    ...pbBytes(12, valueInfo('Y', 'int32', [M, N])),
+  ];
+  return model(graph, 10);
+}
+
+/**
+ * The float MLP, opset 13: per layer h = MatMul(h, W) + b, then Sign between
+ * layers. layers: [{ w: [in*out] row-major [in, out], b: [out] }].
+ */
+export function floatMlpModel(layers, batchSize) {
+  const nodes = [];
+  const inits = [];
+  let h = 'x';
+  layers.forEach((l, i) => {
+    const [fin, fout] = [l.w.length / l.b.length, l.b.length];
+    inits.push(floatInitializer(`w${i}`, [fin, fout], l.w), floatInitializer(`b${i}`, [fout], l.b));
+    nodes.push(node('MatMul', [h, `w${i}`], `mm${i}`), node('Add', [`mm${i}`, `b${i}`], i === layers.length - 1 ? 'y' : `z${i}`));
+    if (i < layers.length - 1) nodes.push(node('Sign', [`z${i}`], `h${i}`));
+    h = `h${i}`;
+  });
+  const inFeatures = layers[0].w.length / layers[0].b.length;
+  const graph = [
+    ...nodes.flatMap((n) => pbBytes(1, n)), ...pbStr(2, 'float_mlp'),
+    ...inits.flatMap((t) => pbBytes(5, t)),
+    ...pbBytes(11, valueInfo('x', 'float32', [batchSize, inFeatures])),
+    ...pbBytes(12, valueInfo('y', 'float32', [batchSize, layers[layers.length - 1].b.length])),
+  ];
+  return model(graph, 13);
+}
+
+/** onnxruntime-web with the wasm execution provider, one thread, wasm files from its dist folder. */
+export async function loadOrt() {
+  const dist = dirname(createRequire(import.meta.url).resolve('onnxruntime-web'));
+  const ort = await import('onnxruntime-web');
+  ort.env.wasm.numThreads = 1;
+  ort.env.wasm.wasmPaths = pathToFileURL(join(dist, '/')).href;
+  return ort;
+}

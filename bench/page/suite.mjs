@@ -1,0 +1,103 @@
+// The kernel suite that runs in any runtime with a global `performance`
+// (browsers, Deno, workerd, Node): the public snapgrad kernels on the shapes
+// that bench/kernels.mjs also measures, so rows line up with
+// bench/results/kernels.json by `key`. Short by design (a few seconds).
+
+const FORMS = [
+  { name: 'A·B', ta: false, tb: false },
+  { name: 'Aᵀ·B', ta: true, tb: false },
+  { name: 'A·Bᵀ', ta: false, tb: true },
+  { name: 'Aᵀ·Bᵀ', ta: true, tb: true },
+];
+
+/** Median ms of fn after warm-up: at least minRepeats samples and minTimeMs of timing. */
+export function timeMedian(fn, { warmup = 2, minRepeats = 5, minTimeMs = 200 } = {}) {
+  for (let i = 0; i < warmup; i++) fn();
+  const samples = [];
+  const start = performance.now();
+  while (samples.length < minRepeats || (performance.now() - start < minTimeMs && samples.length < 200)) {
+    const t0 = performance.now();
+    fn();
+    samples.push(performance.now() - t0);
+  }
+  samples.sort((a, b) => a - b);
+  return samples[samples.length >> 1];
+}
+
+/**
+ * Runs the suite; returns rows { key, kernel, shape, unit, value, ms } where
+ * value is GFLOP/s (f32), G binary-op/s, GOP/s (int8) or k vectors/s (VQ).
+ * onRow is called after each row (progress display).
+ */
+export function runSuite(sg, { onRow = () => {}, minTimeMs = 200 } = {}) {
+  const rows = [];
+  const push = (row) => { rows.push(row); onRow(row); };
+  const opts = { minTimeMs };
+  // Optimized wasm code replaces the baseline tier only after some calls.
+  {
+    const a = sg.ones([96, 96]), b = sg.ones([96, 96]);
+    const start = performance.now();
+    while (performance.now() - start < 400) for (const { ta, tb } of FORMS) sg.matmul(a, b, { transposeA: ta, transposeB: tb }).dispose();
+    a.dispose(); b.dispose();
+  }
+  for (const [M, N, K] of [[512, 512, 512], [128, 1024, 784]]) {
+    for (const { name, ta, tb } of FORMS) {
+      const a = sg.randn(ta ? [K, M] : [M, K], { seed: 1 }), b = sg.randn(tb ? [N, K] : [K, N], { seed: 2 });
+      const ms = timeMedian(() => sg.matmul(a, b, { transposeA: ta, transposeB: tb }).dispose(), opts);
+      a.dispose(); b.dispose();
+      push({ key: `f32 ${M}x${N}x${K} ${name}`, kernel: 'f32 matmul', shape: `${M}x${N}x${K} ${name}`, unit: 'GFLOP/s', value: (2 * M * N * K) / (ms * 1e6), ms });
+    }
+  }
+  {
+    const [M, N, K] = [512, 512, 4096];
+    const a = sg.randn([M, K], { seed: 3 }), b = sg.randn([N, K], { seed: 4 });
+    const ab = sg.packBits(a), bb = sg.packBits(b);
+    const ms = timeMedian(() => sg.binaryMatmul(ab, bb, K).dispose(), opts);
+    for (const t of [a, b, ab, bb]) t.dispose();
+    push({ key: `binary ${M}x${N}x${K}`, kernel: 'binaryMatmul', shape: `${M}x${N}x${K}`, unit: 'G binary-op/s', value: (2 * M * N * K) / (ms * 1e6), ms });
+  }
+  {
+    const [M, N, K] = [512, 512, 512];
+    const int8 = (shape, seed) => {
+      const v = new Int8Array(shape[0] * shape[1]);
+      let s = seed;
+      for (let i = 0; i < v.length; i++) { s ^= s << 13; s ^= s >>> 17; s ^= s << 5; v[i] = s; }
+      return sg.tensor(v, shape, { dtype: 'int8' });
+    };
+    const a = int8([M, K], 5), b = int8([N, K], 6);
+    const ms = timeMedian(() => sg.int8Matmul(a, b, { transposeB: true }).dispose(), opts);
+    a.dispose(); b.dispose();
+    push({ key: `int8 ${M}x${N}x${K}`, kernel: 'int8Matmul', shape: `${M}x${N}x${K}`, unit: 'GOP/s', value: (2 * M * N * K) / (ms * 1e6), ms });
+  }
+  {
+    const [N, D, K] = [4096, 64, 512];
+    const z = sg.randn([N, D], { seed: 7 }), c = sg.randn([K, D], { seed: 8 });
+    const ms = timeMedian(() => sg.vqNearest(z, c).dispose(), opts);
+    z.dispose(); c.dispose();
+    push({ key: `vq ${N}x${D} K=${K}`, kernel: 'vqNearest', shape: `${N} x ${D}, K=${K}`, unit: 'k vectors/s', value: N / ms, ms });
+  }
+  return rows;
+}
+
+/** Parses a number from a saved table cell: "32.1", "452k", "1.34x (…)", "1,234". */
+export function cellNumber(cell) {
+  if (typeof cell === 'number') return cell;
+  const m = /^\s*([-\d.,]+)\s*(k)?/.exec(String(cell ?? ''));
+  if (!m) return NaN;
+  const v = Number(m[1].replace(/,/g, ''));
+  return m[2] ? v * 1000 : v;
+}
+
+/** The Node value of a suite row from bench/results/kernels.json, keyed like runSuite's rows. */
+export function savedKernelValues(kernels) {
+  const out = {};
+  const s = kernels?.suites ?? {};
+  for (const r of s.f32 ?? []) out[`f32 ${r['shape MxNxK']} ${r.form}`] = cellNumber(r['snapgrad GFLOP/s']);
+  for (const r of s.binary ?? []) out[`binary ${r.shape}`] = cellNumber(r['snapgrad binary']);
+  for (const r of s.int8 ?? []) out[`int8 ${r.shape}`] = cellNumber(r['snapgrad s8·s8']);
+  for (const r of s.vq ?? []) {
+    const m = /^(\d+) x (\d+), K=(\d+)$/.exec(r['N x D, K codes']);
+    if (m) out[`vq ${m[1]}x${m[2]} K=${m[3]}`] = cellNumber(r['snapgrad vec/s']) / 1000;
+  }
+  return out;
+}
