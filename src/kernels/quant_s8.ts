@@ -39,6 +39,21 @@ export function channelValues(v: ChannelValues | undefined, channels: number, op
   if (values.length !== 1 && values.length !== channels) {
     throw new Error(`${op}: ${arg} must have 1 value (per tensor) or ${channels} (one per channel), got ${values.length}`);
   }
+  // One value for every channel: check it once.
+  if (values.length === 1 && channels !== 1) {
+    const [one] = channelValues([values[0]], 1, op, arg, opts);
+    return new Float32Array(channels).fill(one);
+  }
+  // Per-channel float32 values (the common case on hot paths): one native copy, then a typed-array check.
+  if (values instanceof Float32Array && values.length === channels && !opts.integer) {
+    const copy = values.slice();
+    for (let i = 0; i < channels; i++) {
+      const x = copy[i];
+      if (x - x !== 0) throw new Error(`${op}: ${arg}[${i}] must be a finite number, got ${x}`);
+      if (opts.positive && !(x > 0)) throw new Error(`${op}: ${arg}[${i}] must be > 0, got ${x}`);
+    }
+    return copy;
+  }
   const out = new Float32Array(channels);
   for (let i = 0; i < channels; i++) {
     const x = values[values.length === 1 ? 0 : i];
