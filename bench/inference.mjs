@@ -10,7 +10,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { pathToFileURL } from 'node:url';
 import * as sg from '../dist/snapgrad.js';
-import { batchOf, loadDataset, permutation } from '../examples/common.mjs';
+import { batchOf, binaryMlp, loadDataset, permutation } from '../examples/common.mjs';
 import { formatTable, measure } from './harness.mjs';
 import { floatMlpModel, loadOrt } from './onnx.mjs';
 import { loadTfjsWasm } from './suites/f32.mjs';
@@ -21,21 +21,6 @@ const STEPS = args.includes('--steps') ? Number(args[args.indexOf('--steps') + 1
 const BATCHES = [1, 128];
 
 // ---- the model ---------------------------------------------------------------
-function buildModel() {
-  const { nn } = sg;
-  let seed = 1000;
-  return new nn.Sequential(
-    new nn.BinaryLinear(784, 1024, { binarizeInputs: false, seed: seed++ }),
-    new nn.BatchNorm1d(1024),
-    new nn.Binarize({ grad: 'clipped' }),
-    new nn.BinaryLinear(1024, 1024, { seed: seed++ }),
-    new nn.BatchNorm1d(1024),
-    new nn.Binarize({ grad: 'clipped' }),
-    new nn.BinaryLinear(1024, 10, { seed: seed++ }),
-    new nn.BatchNorm1d(10),
-  );
-}
-
 function train(model, data, steps) {
   const optimizer = new sg.optim.Adam(model.parameters(), { lr: 0.01 });
   const order = permutation(data.trainX.shape[0], 7);
@@ -93,7 +78,7 @@ async function main() {
   await sg.init();
   const t0 = performance.now();
   const data = await loadDataset('', { limitTrain: STEPS * 128, limitTest: 1000 });
-  const model = buildModel();
+  const model = binaryMlp();
   train(model, data, STEPS);
   const trainSeconds = (performance.now() - t0) / 1000;
   const frozen = {

@@ -11,6 +11,7 @@ import os from 'node:os';
 import { pathToFileURL } from 'node:url';
 import * as esbuild from 'esbuild';
 import * as sg from '../dist/snapgrad.js';
+import { binaryMlp } from '../examples/common.mjs';
 import { formatTable, measure, seededFloats } from './harness.mjs';
 import { loadTfjsWasm } from './suites/f32.mjs';
 
@@ -34,18 +35,8 @@ export function batch() {
 
 /** snapgrad: the model of examples/mnist-bnn.mjs; returns a step function. */
 function snapgradStep(sg, data) {
-  const { nn, optim } = sg;
-  let seed = 1000;
-  const model = new nn.Sequential(
-    new nn.BinaryLinear(784, 1024, { binarizeInputs: false, seed: seed++ }),
-    new nn.BatchNorm1d(1024),
-    new nn.Binarize({ grad: 'clipped' }),
-    new nn.BinaryLinear(1024, 1024, { seed: seed++ }),
-    new nn.BatchNorm1d(1024),
-    new nn.Binarize({ grad: 'clipped' }),
-    new nn.BinaryLinear(1024, 10, { seed: seed++ }),
-    new nn.BatchNorm1d(10),
-  );
+  const { optim } = sg;
+  const model = binaryMlp();
   model.train();
   const optimizer = new optim.Adam(model.parameters(), { lr: LR });
   const x = sg.keep(sg.tensor(data.x, [BATCH, 784]));

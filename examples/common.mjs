@@ -18,6 +18,26 @@ export function parseFlags(defaults, argv = process.argv.slice(2)) {
 }
 
 /**
+ * The binary MLP of the main job: 784 -> hidden -> hidden -> 10 with binary
+ * weights, binary hidden activations (clipped STE) and batch norm after every
+ * layer. The first layer takes raw pixels (its inputs are not binarized).
+ */
+export function binaryMlp({ hidden = 1024, seed = 1000 } = {}) {
+  const { nn } = sg;
+  let s = seed;
+  return new nn.Sequential(
+    new nn.BinaryLinear(784, hidden, { binarizeInputs: false, seed: s++ }),
+    new nn.BatchNorm1d(hidden),
+    new nn.Binarize({ grad: 'clipped' }),
+    new nn.BinaryLinear(hidden, hidden, { seed: s++ }),
+    new nn.BatchNorm1d(hidden),
+    new nn.Binarize({ grad: 'clipped' }),
+    new nn.BinaryLinear(hidden, 10, { seed: s++ }),
+    new nn.BatchNorm1d(10),
+  );
+}
+
+/**
  * MNIST (or any IDX dataset of the MNIST layout) as kept float32 tensors:
  * images [N, 784] with raw pixel values 0..255, labels int32 [N].
  */

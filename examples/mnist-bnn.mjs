@@ -6,7 +6,7 @@
 //                               [--hidden 1024] [--limit-train N] [--limit-test N] [--save model.safetensors]
 import { writeFileSync } from 'node:fs';
 import * as sg from '../dist/snapgrad.js';
-import { accuracy, batchOf, loadDataset, megabytes, now, parseFlags, permutation } from './common.mjs';
+import { accuracy, batchOf, binaryMlp, loadDataset, megabytes, now, parseFlags, permutation } from './common.mjs';
 
 const flags = parseFlags({ epochs: 5, seed: 1, data: '', batch: 128, lr: 0.01, hidden: 1024, limitTrain: 0, limitTest: 0, save: '' });
 const start = now();
@@ -18,19 +18,8 @@ console.log(`snapgrad ${info.build} on ${info.runtime}: MNIST ${nTrain} train / 
 // 784 -> H -> H -> 10. Inputs are raw pixels (0..255): the first layer has
 // binary weights and integer inputs, so its sums are exact integers; the
 // hidden layers see binary activations. Batch norm follows every layer.
-const { nn, optim } = sg;
-const H = flags.hidden;
-let seed = flags.seed * 1000;
-const model = new nn.Sequential(
-  new nn.BinaryLinear(784, H, { binarizeInputs: false, seed: seed++ }),
-  new nn.BatchNorm1d(H),
-  new nn.Binarize({ grad: 'clipped' }),
-  new nn.BinaryLinear(H, H, { seed: seed++ }),
-  new nn.BatchNorm1d(H),
-  new nn.Binarize({ grad: 'clipped' }),
-  new nn.BinaryLinear(H, 10, { seed: seed++ }),
-  new nn.BatchNorm1d(10),
-);
+const { optim } = sg;
+const model = binaryMlp({ hidden: flags.hidden, seed: flags.seed * 1000 });
 const stepsPerEpoch = Math.floor(nTrain / flags.batch);
 const optimizer = new optim.Adam(model.parameters(), { lr: flags.lr });
 const schedule = new optim.CosineLR(optimizer, flags.epochs * stepsPerEpoch, flags.lr * 0.01);
