@@ -161,7 +161,8 @@ async function main() {
     rows,
   };
   mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
-  const out = new URL('./results/inference.json', import.meta.url);
+  // Quick or shortened runs do not replace the saved results the page and BENCHMARKS.md use.
+  const out = new URL(quick || STEPS !== 200 ? './results/inference.tmp.json' : './results/inference.json', import.meta.url);
   writeFileSync(out, JSON.stringify(result, null, 2) + '\n');
   console.log(`\nwrote ${out.pathname}`);
 }
