@@ -31,8 +31,9 @@ type Key = keyof typeof FILES;
 
 /**
  * Loads a dataset in the MNIST layout (the four standard IDX files, gzipped
- * or not) from a folder path or URL. Without `dir`, loads the copy of MNIST
- * bundled with the package in examples/data/mnist/.
+ * or not) from a folder path or URL. Without `dir`, loads the copy of MNIST in
+ * the repository's examples/data/mnist/ (a git checkout has it; the npm
+ * package does not ship the 11 MB of data, so pass `dir` there).
  */
 export async function loadMnist(dir?: string | URL, options: MnistOptions = {}): Promise<Mnist> {
   const op = 'loadMnist';
