@@ -1,10 +1,11 @@
 // The kernel suite of the benchmark page (bench/page/suite.mjs) in every
 // runtime available here — Node (this process), Deno (node_modules/.bin/deno)
-// and Chromium (/usr/bin/chromium, the page itself) — merged into one
+// Chromium (/usr/bin/chromium, the page itself) and workerd (Miniflare,
+// timed from the host) — merged into one
 // cross-runtime table: bench/results/cross-runtime.json.
 //   node bench/run-all.mjs
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import os from 'node:os';
 import { extname, join, normalize } from 'node:path';
@@ -68,14 +69,82 @@ async function inChromium() {
   }
 }
 
+/**
+ * workerd (Miniflare, cf: false). Inside a Worker the clocks stand still while
+ * a request computes (a Spectre mitigation), so the host times requests that
+ * run a case `reps` times and subtracts the median cost of an empty request.
+ */
+async function inWorkerd() {
+  let Miniflare, esbuild;
+  try {
+    ({ Miniflare } = await import('miniflare'));
+    esbuild = await import('esbuild');
+  } catch (err) {
+    return { skipped: `miniflare or esbuild is not installed (${err.message})` };
+  }
+  const dir = mkdtempSync(join(os.tmpdir(), 'snapgrad-bench-workerd-'));
+  const keepWasm = {
+    name: 'wasm-module',
+    setup(build) {
+      build.onResolve({ filter: /^snapgrad(\/wasm)?$/ }, (args) => {
+        if (args.path === 'snapgrad') return { path: join(ROOT, 'dist/snapgrad.browser.js') };
+        copyFileSync(join(ROOT, 'dist/snapgrad.simd.wasm'), join(dir, 'snapgrad.simd.wasm'));
+        return { path: './snapgrad.simd.wasm', external: true };
+      });
+    },
+  };
+  await esbuild.build({
+    entryPoints: [join(ROOT, 'bench/workerd/worker.mjs')], outfile: join(dir, 'worker.js'),
+    bundle: true, format: 'esm', platform: 'neutral', plugins: [keepWasm], logLevel: 'silent',
+  });
+  const mf = new Miniflare({
+    scriptPath: join(dir, 'worker.js'), modulesRoot: dir, modules: true,
+    modulesRules: [{ type: 'CompiledWasm', include: ['**/*.wasm'] }],
+    compatibilityDate: '2026-04-01', cf: false,
+  });
+  try {
+    await mf.ready;
+    const timeRequest = async (path) => {
+      const t0 = performance.now();
+      const res = await mf.dispatchFetch(`http://worker${path}`);
+      await res.text();
+      if (!res.ok) throw new Error(`workerd ${path}: HTTP ${res.status}`);
+      return performance.now() - t0;
+    };
+    const cases = await (await mf.dispatchFetch('http://worker/cases')).json();
+    const medianOf = async (n, f) => {
+      const xs = [];
+      for (let k = 0; k < n; k++) xs.push(await f());
+      return xs.sort((a, b) => a - b)[xs.length >> 1];
+    };
+    const empty = await medianOf(15, () => timeRequest('/run?case=0&reps=0'));
+    const values = [];
+    for (let i = 0; i < cases.length; i++) {
+      // Warm-up (tier-up to optimized wasm), then enough reps per request for ~300 ms.
+      for (let k = 0; k < 3; k++) await timeRequest(`/run?case=${i}&reps=3`);
+      const one = Math.max((await medianOf(3, () => timeRequest(`/run?case=${i}&reps=4`))) - empty, 0.01) / 4;
+      const reps = Math.max(3, Math.ceil(300 / one));
+      const ms = ((await medianOf(5, () => timeRequest(`/run?case=${i}&reps=${reps}`))) - empty) / reps;
+      values.push({ key: cases[i].key, ms });
+    }
+    return { values, emptyRequestMs: empty };
+  } finally {
+    await mf.dispose();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 const node = await inNode();
-const others = { deno: inDeno(), chromium: await inChromium() };
-const runtimes = { node: toValues(node) };
-const skipped = {
-  // workerd freezes performance.now()/Date.now() while a request computes
-  // (a Spectre mitigation), so in-Worker timings read 0 ms and cannot be measured.
-  workerd: 'not run: Workers clocks (Date.now, performance.now) advance only on I/O (documented Spectre mitigation), so a kernel cannot be timed from inside workerd',
+const nodeCases = Object.fromEntries(node.map((r) => [r.key, r]));
+const worker = await inWorkerd();
+const others = {
+  deno: inDeno(),
+  chromium: await inChromium(),
+  // value(ms) of each case, from the node rows: value = node.value * node.ms / ms
+  workerd: worker.skipped ? worker : worker.values.map(({ key, ms }) => ({ key, value: (nodeCases[key].value * nodeCases[key].ms) / ms })),
 };
+const runtimes = { node: toValues(node) };
+const skipped = {};
 for (const [name, result] of Object.entries(others)) {
   if (result.skipped) skipped[name] = result.skipped;
   else runtimes[name] = toValues(result);
@@ -90,6 +159,7 @@ const rows = node.map((r) => {
   return row;
 });
 console.log(`\n## Kernel suite across runtimes (single thread; ${Object.keys(runtimes).join(', ')})\n`);
+if (!worker.skipped) console.log(`workerd is timed from the host: request time minus an empty request (${worker.emptyRequestMs.toFixed(2)} ms), divided by the runs per request.\n`);
 console.log(formatTable(rows, Object.keys(rows[0])));
 for (const [name, why] of Object.entries(skipped)) console.log(`${name}: skipped (${why})`);
 const result = { date: new Date().toISOString(), machine: { cpu: os.cpus()[0]?.model, cores: os.cpus().length, node: process.version, loadavg: os.loadavg() }, runtimes, skipped, rows };

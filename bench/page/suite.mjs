@@ -25,36 +25,37 @@ export function timeMedian(fn, { warmup = 2, minRepeats = 5, minTimeMs = 200 } =
 }
 
 /**
- * Runs the suite; returns rows { key, kernel, shape, unit, value, ms } where
- * value is GFLOP/s (f32), G binary-op/s, GOP/s (int8) or k vectors/s (VQ).
- * onRow is called after each row (progress display).
+ * The suite's cases, lined up by `key` with bench/results/kernels.json. Each
+ * case's setup() makes its inputs and returns { run, dispose }; value(ms)
+ * turns a time per run into the case's unit (GFLOP/s, G binary-op/s, GOP/s,
+ * k vectors/s). Runners time run() their own way (in workerd only the host can
+ * read a clock).
  */
-export function runSuite(sg, { onRow = () => {}, minTimeMs = 200 } = {}) {
-  const rows = [];
-  const push = (row) => { rows.push(row); onRow(row); };
-  const opts = { minTimeMs };
-  // Optimized wasm code replaces the baseline tier only after some calls.
-  {
-    const a = sg.ones([96, 96]), b = sg.ones([96, 96]);
-    const start = performance.now();
-    while (performance.now() - start < 400) for (const { ta, tb } of FORMS) sg.matmul(a, b, { transposeA: ta, transposeB: tb }).dispose();
-    a.dispose(); b.dispose();
-  }
+export function suiteCases(sg) {
+  const cases = [];
+  const rate = (ops) => (ms) => ops / (ms * 1e6);
   for (const [M, N, K] of [[512, 512, 512], [128, 1024, 784]]) {
     for (const { name, ta, tb } of FORMS) {
-      const a = sg.randn(ta ? [K, M] : [M, K], { seed: 1 }), b = sg.randn(tb ? [N, K] : [K, N], { seed: 2 });
-      const ms = timeMedian(() => sg.matmul(a, b, { transposeA: ta, transposeB: tb }).dispose(), opts);
-      a.dispose(); b.dispose();
-      push({ key: `f32 ${M}x${N}x${K} ${name}`, kernel: 'f32 matmul', shape: `${M}x${N}x${K} ${name}`, unit: 'GFLOP/s', value: (2 * M * N * K) / (ms * 1e6), ms });
+      cases.push({
+        key: `f32 ${M}x${N}x${K} ${name}`, kernel: 'f32 matmul', shape: `${M}x${N}x${K} ${name}`, unit: 'GFLOP/s', value: rate(2 * M * N * K),
+        setup: () => {
+          const a = sg.randn(ta ? [K, M] : [M, K], { seed: 1 }), b = sg.randn(tb ? [N, K] : [K, N], { seed: 2 });
+          return { run: () => sg.matmul(a, b, { transposeA: ta, transposeB: tb }).dispose(), dispose: () => { a.dispose(); b.dispose(); } };
+        },
+      });
     }
   }
   {
     const [M, N, K] = [512, 512, 4096];
-    const a = sg.randn([M, K], { seed: 3 }), b = sg.randn([N, K], { seed: 4 });
-    const ab = sg.packBits(a), bb = sg.packBits(b);
-    const ms = timeMedian(() => sg.binaryMatmul(ab, bb, K).dispose(), opts);
-    for (const t of [a, b, ab, bb]) t.dispose();
-    push({ key: `binary ${M}x${N}x${K}`, kernel: 'binaryMatmul', shape: `${M}x${N}x${K}`, unit: 'G binary-op/s', value: (2 * M * N * K) / (ms * 1e6), ms });
+    cases.push({
+      key: `binary ${M}x${N}x${K}`, kernel: 'binaryMatmul', shape: `${M}x${N}x${K}`, unit: 'G binary-op/s', value: rate(2 * M * N * K),
+      setup: () => {
+        const a = sg.randn([M, K], { seed: 3 }), b = sg.randn([N, K], { seed: 4 });
+        const ab = sg.packBits(a), bb = sg.packBits(b);
+        a.dispose(); b.dispose();
+        return { run: () => sg.binaryMatmul(ab, bb, K).dispose(), dispose: () => { ab.dispose(); bb.dispose(); } };
+      },
+    });
   }
   {
     const [M, N, K] = [512, 512, 512];
@@ -64,17 +65,47 @@ export function runSuite(sg, { onRow = () => {}, minTimeMs = 200 } = {}) {
       for (let i = 0; i < v.length; i++) { s ^= s << 13; s ^= s >>> 17; s ^= s << 5; v[i] = s; }
       return sg.tensor(v, shape, { dtype: 'int8' });
     };
-    const a = int8([M, K], 5), b = int8([N, K], 6);
-    const ms = timeMedian(() => sg.int8Matmul(a, b, { transposeB: true }).dispose(), opts);
-    a.dispose(); b.dispose();
-    push({ key: `int8 ${M}x${N}x${K}`, kernel: 'int8Matmul', shape: `${M}x${N}x${K}`, unit: 'GOP/s', value: (2 * M * N * K) / (ms * 1e6), ms });
+    cases.push({
+      key: `int8 ${M}x${N}x${K}`, kernel: 'int8Matmul', shape: `${M}x${N}x${K}`, unit: 'GOP/s', value: rate(2 * M * N * K),
+      setup: () => {
+        const a = int8([M, K], 5), b = int8([N, K], 6);
+        return { run: () => sg.int8Matmul(a, b, { transposeB: true }).dispose(), dispose: () => { a.dispose(); b.dispose(); } };
+      },
+    });
   }
   {
     const [N, D, K] = [4096, 64, 512];
-    const z = sg.randn([N, D], { seed: 7 }), c = sg.randn([K, D], { seed: 8 });
-    const ms = timeMedian(() => sg.vqNearest(z, c).dispose(), opts);
-    z.dispose(); c.dispose();
-    push({ key: `vq ${N}x${D} K=${K}`, kernel: 'vqNearest', shape: `${N} x ${D}, K=${K}`, unit: 'k vectors/s', value: N / ms, ms });
+    cases.push({
+      key: `vq ${N}x${D} K=${K}`, kernel: 'vqNearest', shape: `${N} x ${D}, K=${K}`, unit: 'k vectors/s', value: (ms) => N / ms,
+      setup: () => {
+        const z = sg.randn([N, D], { seed: 7 }), c = sg.randn([K, D], { seed: 8 });
+        return { run: () => sg.vqNearest(z, c).dispose(), dispose: () => { z.dispose(); c.dispose(); } };
+      },
+    });
+  }
+  return cases;
+}
+
+/**
+ * Runs the suite with an in-runtime clock; returns rows { key, kernel, shape,
+ * unit, value, ms }. onRow is called after each row (progress display).
+ */
+export function runSuite(sg, { onRow = () => {}, minTimeMs = 200 } = {}) {
+  const rows = [];
+  // Optimized wasm code replaces the baseline tier only after some calls.
+  {
+    const a = sg.ones([96, 96]), b = sg.ones([96, 96]);
+    const start = performance.now();
+    while (performance.now() - start < 400) for (const { ta, tb } of FORMS) sg.matmul(a, b, { transposeA: ta, transposeB: tb }).dispose();
+    a.dispose(); b.dispose();
+  }
+  for (const c of suiteCases(sg)) {
+    const instance = c.setup();
+    const ms = timeMedian(instance.run, { minTimeMs });
+    instance.dispose();
+    const row = { key: c.key, kernel: c.kernel, shape: c.shape, unit: c.unit, value: c.value(ms), ms };
+    rows.push(row);
+    onRow(row);
   }
   return rows;
 }
