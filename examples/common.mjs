@@ -39,11 +39,15 @@ export function binaryMlp({ hidden = 1024, seed = 1000 } = {}) {
 
 /**
  * MNIST (or any IDX dataset of the MNIST layout) as kept float32 tensors:
- * images [N, 784] with raw pixel values 0..255, labels int32 [N].
+ * images [N, 784] with raw pixel values 0..255 (or 0..1 with unitRange),
+ * labels int32 [N].
  */
-export async function loadDataset(dir, { limitTrain = 0, limitTest = 0 } = {}) {
+export async function loadDataset(dir, { limitTrain = 0, limitTest = 0, unitRange = false } = {}) {
   const raw = await sg.io.loadMnist(dir || undefined, { limitTrain: limitTrain || undefined, limitTest: limitTest || undefined });
-  const toRows = (images) => sg.keep(sg.tidy(() => sg.cast(images.reshape([images.shape[0], -1]), 'float32')));
+  const toRows = (images) => sg.keep(sg.tidy(() => {
+    const pixels = sg.cast(images.reshape([images.shape[0], -1]), 'float32');
+    return unitRange ? sg.mul(pixels, 1 / 255) : pixels;
+  }));
   const toLabels = (labels) => sg.keep(sg.tidy(() => sg.cast(labels, 'int32')));
   const data = {
     trainX: toRows(raw.trainImages),

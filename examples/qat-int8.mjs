@@ -10,12 +10,7 @@ import { accuracy, batchOf, loadDataset, megabytes, now, parseFlags, permutation
 const flags = parseFlags({ epochs: 3, seed: 1, data: '', hidden: 512, bits: 8, batch: 128, lr: 0.001, limitTrain: 0, limitTest: 0 });
 const start = now();
 await sg.init();
-const data = await loadDataset(flags.data, flags);
-for (const key of ['trainX', 'testX']) {
-  const scaled = sg.keep(sg.tidy(() => sg.mul(data[key], 1 / 255)));
-  data[key].dispose();
-  data[key] = scaled;
-}
+const data = await loadDataset(flags.data, { ...flags, unitRange: true });
 const { nn, optim } = sg;
 const H = flags.hidden;
 

@@ -13,13 +13,7 @@ import { encodeGrayPng, imageGrid } from './png.mjs';
 const flags = parseFlags({ epochs: 3, seed: 1, data: '', codes: 256, latents: 16, dim: 8, batch: 128, lr: 0.002, out: 'vq-vae.png', limitTrain: 0, limitTest: 0 });
 const start = now();
 await sg.init();
-const data = await loadDataset(flags.data, flags);
-// Pixels to [0, 1].
-for (const key of ['trainX', 'testX']) {
-  const scaled = sg.keep(sg.tidy(() => sg.mul(data[key], 1 / 255)));
-  data[key].dispose();
-  data[key] = scaled;
-}
+const data = await loadDataset(flags.data, { ...flags, unitRange: true });
 const nTrain = data.trainX.shape[0];
 const { nn, optim } = sg;
 const L = flags.latents;
