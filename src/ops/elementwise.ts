@@ -171,7 +171,4 @@ export const maximum = (a: TensorLike, b: TensorLike): Tensor => binary('maximum
 /** Elementwise minimum; on ties the gradient goes to a. */
 export const minimum = (a: TensorLike, b: TensorLike): Tensor => binary('minimum', a, b);
 
-export function isTensorLike(v: unknown): v is TensorLike {
-  return typeof v === 'number' || v instanceof Tensor;
-}
 

@@ -119,10 +119,6 @@ export function axpyRef(y: Float32Array, x: Float32Array, a: number): void {
   for (let i = 0; i < y.length; i++) y[i] = f(y[i] + f(fa * x[i]));
 }
 
-export function fillRef(y: Float32Array | Int32Array, v: number): void {
-  y.fill(v);
-}
-
 export function countNanRef(x: Float32Array): number {
   let n = 0;
   for (let i = 0; i < x.length; i++) if (x[i] !== x[i]) n++;

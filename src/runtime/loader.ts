@@ -3,7 +3,7 @@ import type { WasmExports } from './abi.js';
 import { Allocator } from './allocator.js';
 import { isInitialized, rt, setRuntime } from './context.js';
 import { detectRuntime, hasSimd, type RuntimeName } from './environment.js';
-import { MAX_STRIDED_DIMS } from './views.js';
+import { ARG_BLOCK_BYTES } from './views.js';
 import { describe } from '../tensor/checks.js';
 
 export type WasmSource = BufferSource | URL | string | Response | PromiseLike<Response>;
@@ -75,7 +75,7 @@ async function doInit(options: InitOptions): Promise<Info> {
   // only numbers, so the raw exports are called directly (no per-call wrapper).
   const kernels = result.instance.exports as unknown as WasmExports;
   const allocator = new Allocator(memory, kernels.heap_base());
-  const argBlock = allocator.alloc(4 * 4 * MAX_STRIDED_DIMS);
+  const argBlock = allocator.alloc(ARG_BLOCK_BYTES);
   setRuntime({ kernels, memory, allocator, runtime, build: BUILD, argBlock });
   return info();
 }

@@ -20,6 +20,8 @@ export function u8View(offset: number, length: number): Uint8Array {
 }
 
 export const MAX_STRIDED_DIMS = 8;
+/** The runtime's argument block: room for four int32 arrays of MAX_STRIDED_DIMS. */
+export const ARG_BLOCK_BYTES = 4 * 4 * MAX_STRIDED_DIMS;
 
 /**
  * Writes int32 argument arrays (dims, strides, ...) into the runtime's
