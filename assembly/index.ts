@@ -15,3 +15,4 @@ export * from "./vq";
 export * from "./optim";
 export * from "./threshold";
 export * from "./batchnorm";
+export * from "./gemm_u8b1";

@@ -2,6 +2,7 @@ import { noGrad } from '../autograd/tape.js';
 import { packBits } from '../kernels/bitpack.js';
 import { binaryMatmulScaled, binaryWeightsMatmul } from '../kernels/gemm_b1.js';
 import { int8MatmulDequantize } from '../kernels/gemm_s8.js';
+import { uint8BinaryMatmulF32 } from '../kernels/gemm_u8b1.js';
 import { quantizeInt8 } from '../kernels/quant_s8.js';
 import { add, affine, clip, div, mul, relu, sigmoid, sqrt, sub, tanh } from '../ops/elementwise.js';
 import { matmul } from '../ops/matmul.js';
@@ -109,9 +110,6 @@ function bnForward(x: Tensor, t: Record<string, Tensor>, eps: number): Tensor {
  */
 class BinaryDenseStage implements FrozenStage {
   readonly type = 'binary-dense';
-  /** uint8 inputs: the ±1 weights as int8 and 128·Σ_k w[n, k], expanded from the bits on first use. */
-  private int8Weights: { w: Tensor; shift: Float32Array } | null = null;
-
   constructor(
     readonly tensors: Record<string, Tensor>,
     readonly config: { inFeatures: number; outFeatures: number; binarizeInputs: boolean; uint8Inputs?: boolean; threshold: boolean; bnEps: number | null },
@@ -129,40 +127,9 @@ class BinaryDenseStage implements FrozenStage {
       const { t, k } = asBits(a);
       return binaryMatmulScaled(t, weightBits, k);
     }
-    if (this.config.uint8Inputs) return this.uint8Product(asFloat(a));
+    // Integers in [0, 255] (checked): exact sums by nibble tables, no multiplies.
+    if (this.config.uint8Inputs) return uint8BinaryMatmulF32(asFloat(a), weightBits, 'FrozenModel.predict');
     return binaryWeightsMatmul(asFloat(a), weightBits);
-  }
-
-  /**
-   * Inputs that are integers in [0, 255] run on the int8 GEMM: x - 128 fits
-   * int8 and Σ x·w = Σ (x - 128)·w + 128·Σ w, all exact integers.
-   */
-  private uint8Product(x: Tensor): Tensor {
-    if (this.int8Weights === null) {
-      const { inFeatures: K, outFeatures: N } = this.config;
-      const bits = this.tensors.weightBits;
-      const words = bits.shape[1];
-      const values = new Int8Array(N * K);
-      const shift = new Float32Array(N);
-      const packed = new Uint32Array(rt().memory.buffer, bits.offset, N * words).slice();
-      for (let n = 0; n < N; n++) {
-        let sum = 0;
-        for (let k = 0; k < K; k++) {
-          const w = (packed[n * words + (k >> 5)] >>> (k & 31)) & 1 ? -1 : 1;
-          values[n * K + k] = w;
-          sum += w;
-        }
-        shift[n] = 128 * sum;
-      }
-      this.int8Weights = { w: keep(tensor(values, [N, K], { dtype: 'int8' })), shift };
-    }
-    const xq = quantizeInt8(x, { scale: 1, zeroPoint: -128 });
-    return int8MatmulDequantize(xq, this.int8Weights.w, { transposeB: true, scaleA: 1, scaleB: 1, bias: this.int8Weights.shift });
-  }
-
-  release(): void {
-    this.int8Weights?.w.dispose();
-    this.int8Weights = null;
   }
 
   /** XNOR scale then bias, as the trained layer applies them (two rounded ops). */
@@ -314,8 +281,9 @@ function integerRange(layer: BinaryLinear, inputMax: number): number {
 export interface FreezeOptions {
   /**
    * The first layer's inputs are integers in [0, 255] (e.g. raw pixels): a
-   * binary first layer then runs on the int8 GEMM (exact), and its batch norm
-   * folds into thresholds. Implies integerInputMax = 255.
+   * binary first layer then runs on the uint8 x 1-bit kernel (exact, and
+   * predict rejects other values), and its batch norm folds into thresholds.
+   * Implies integerInputMax = 255.
    */
   uint8Inputs?: boolean;
   /**

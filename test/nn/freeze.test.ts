@@ -59,30 +59,37 @@ describe('freeze', () => {
     model.dispose();
   });
 
-  test('uint8 inputs run the first layer on the int8 GEMM with identical outputs and the same stored size', () => {
+  test('uint8 inputs run the first layer on the u8 x 1-bit kernel with identical outputs and the same stored size; other values are rejected', () => {
     const model = new nn.Sequential(
       new nn.BinaryLinear(45, 33, { binarizeInputs: false, seed: 21 }), new nn.BatchNorm1d(33), new nn.Binarize(),
       new nn.BinaryLinear(33, 6, { seed: 22 }), new nn.BatchNorm1d(6),
     );
     const pixels = (rows: number, seed: number) => sg.tensor(Float32Array.from(seededArray(rows * 45, seed, 0, 256), Math.floor), [rows, 45]);
     trainBriefly(model, () => pixels(16, 31), 6);
-    const viaInt8 = sg.freeze(model, { uint8Inputs: true });
+    const viaUint8 = sg.freeze(model, { uint8Inputs: true });
     const viaFloat = sg.freeze(model, { integerInputMax: 255 });
-    expect(viaInt8.stages[0].config.uint8Inputs).toBe(true);
-    expect(viaInt8.stages[0].config.threshold).toBe(true);
-    expect(viaInt8.stages[0].description).toMatch(/uint8 inputs/);
+    expect(viaUint8.stages[0].config.uint8Inputs).toBe(true);
+    expect(viaUint8.stages[0].config.threshold).toBe(true);
+    expect(viaUint8.stages[0].description).toMatch(/uint8 inputs/);
     for (const rows of [1, 2, 5, 40]) {
       sg.tidy(() => {
         const x = pixels(rows, 40 + rows);
         // extremes of the pixel range too
         if (rows === 40) new Float32Array(rt().memory.buffer, x.offset, 90).set([...new Array(45).fill(0), ...new Array(45).fill(255)]);
         const want = evalOutputs(model, x);
-        expect(viaInt8.predict(x).toArray()).toEqual(want);
+        expect(viaUint8.predict(x).toArray()).toEqual(want);
         expect(viaFloat.predict(x).toArray()).toEqual(want);
       });
     }
-    expect(viaInt8.sizeBytes).toBe(viaFloat.sizeBytes);
-    viaInt8.dispose();
+    expect(viaUint8.sizeBytes).toBe(viaFloat.sizeBytes);
+    for (const bad of [0.5, 256, -1, NaN]) {
+      sg.tidy(() => {
+        const x = pixels(3, 7);
+        new Float32Array(rt().memory.buffer, x.offset + 4 * 50, 1)[0] = bad;
+        expect(() => viaUint8.predict(x)).toThrow(/FrozenModel\.predict: x must hold integers in \[0, 255\] \(e\.g\. raw pixels\); 1 value is not/);
+      });
+    }
+    viaUint8.dispose();
     viaFloat.dispose();
     model.dispose();
   });
