@@ -107,3 +107,33 @@ export function bn_backward_train(dy: usize, xhat: usize, invstd: usize, gamma: 
     }
   }
 }
+
+// Eval mode with the float32 operations, in order, of BatchNorm1d's eval
+// forward: y = ((x - mean) / sqrt(var + eps)) * gamma + beta, each op rounded
+// (gamma/beta 0 = none), so one call gives the bits of the op chain.
+export function bn_forward_eval(x: usize, y: usize, mean: usize, variance: usize, gamma: usize, beta: usize,
+                                B: i32, F: i32, eps: f32): void {
+  let f = 0;
+  for (; f + 4 <= F; f += 4) {
+    const col = <usize>f << 2;
+    const m = v128.load(mean + col);
+    const s = f32x4.sqrt(f32x4.add(v128.load(variance + col), f32x4.splat(eps)));
+    const g = gamma ? v128.load(gamma + col) : f32x4.splat(0);
+    const bt = beta ? v128.load(beta + col) : f32x4.splat(0);
+    for (let b = 0; b < B; b++) {
+      const o = (<usize>(b * F) << 2) + col;
+      const h = f32x4.div(f32x4.sub(v128.load(x + o), m), s);
+      v128.store(y + o, gamma ? f32x4.add(f32x4.mul(h, g), bt) : h);
+    }
+  }
+  for (; f < F; f++) {
+    const col = <usize>f << 2;
+    const m = load<f32>(mean + col);
+    const s = sqrt<f32>(load<f32>(variance + col) + eps);
+    for (let b = 0; b < B; b++) {
+      const o = (<usize>(b * F) << 2) + col;
+      const h = (load<f32>(x + o) - m) / s;
+      store<f32>(y + o, gamma ? h * load<f32>(gamma + col) + load<f32>(beta + col) : h);
+    }
+  }
+}

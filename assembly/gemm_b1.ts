@@ -2,6 +2,7 @@
 // src/reference/gemm_b1.ts.
 //
 //   gemm_b1          C[M,N] int32   = k - 2·popcount(a_m XOR b_n)
+//   gemm_b1_f32      C[M,N] float32 = the same, converted (exact below 2^24)
 //   gemm_b1_scaled   C[M,N] float32 = scale[n]·(k - 2·popcount) + bias[n]   (XNOR-Net)
 //   gemm_b1w_f32     C[M,N] float32 = scale[n]·Σ_j ±x[m,j] + bias[n]        (BinaryConnect)
 //
@@ -20,11 +21,14 @@
 
 const MODE_INT: i32 = 0;
 const MODE_SCALED: i32 = 1;
+const MODE_F32: i32 = 2;
 
 @inline function storeB1(mode: i32, c: usize, n: i32, pop: i64, k: i32, scale: usize, bias: usize): void {
   const dot = k - (<i32>pop << 1);
   if (mode == MODE_INT) {
     store<i32>(c + (<usize>n << 2), dot);
+  } else if (mode == MODE_F32) {
+    store<f32>(c + (<usize>n << 2), <f32>dot);
   } else {
     const o = <usize>n << 2;
     store<f32>(c + o, load<f32>(scale + o) * <f32>dot + load<f32>(bias + o));
@@ -119,6 +123,11 @@ const MODE_SCALED: i32 = 1;
 /** C[M,N] int32 = k - 2·popcount(A_m XOR B_n); A [M, words], B [N, words]. */
 export function gemm_b1(M: i32, N: i32, k: i32, words: i32, a: usize, b: usize, c: usize): void {
   gemmB1Driver(MODE_INT, M, N, k, words, a, b, c, 0, 0);
+}
+
+/** C[M,N] float32 = f32(k - 2·popcount(A_m XOR B_n)): what a folded threshold compares. */
+export function gemm_b1_f32(M: i32, N: i32, k: i32, words: i32, a: usize, b: usize, c: usize): void {
+  gemmB1Driver(MODE_F32, M, N, k, words, a, b, c, 0, 0);
 }
 
 /** C[M,N] float32 = scale[n]·(k - 2·popcount(A_m XOR B_n)) + bias[n], rounded once per op (no FMA). */

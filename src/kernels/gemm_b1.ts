@@ -25,9 +25,22 @@ function operands(aBits: Tensor, bBits: Tensor, k: unknown, op: string): { M: nu
  * int32 [M, N] = k - 2·popcount(a_m XOR b_n), i.e. A·Bᵀ of the ±1 values.
  */
 export function binaryMatmul(aBits: Tensor, bBits: Tensor, k: number): Tensor {
-  const { M, N, k: kk, words } = operands(aBits, bBits, k, 'binaryMatmul');
-  const out = empty([M, N], 'int32');
-  if (M > 0 && N > 0) rt().kernels.gemm_b1(M, N, kk, words, aBits.offset, bBits.offset, out.offset);
+  return product(aBits, bBits, k, 'binaryMatmul', 'int32');
+}
+
+/** The same product as float32 (exact: k < 2^24), for epilogues that compare or scale in float. */
+export function binaryMatmulF32(aBits: Tensor, bBits: Tensor, k: number, op = 'binaryMatmul'): Tensor {
+  if (typeof k === 'number' && k > 2 ** 24) throw new Error(`${op}: k = ${k} is too large for exact float32 sums (k <= ${2 ** 24})`);
+  return product(aBits, bBits, k, op, 'float32');
+}
+
+function product(aBits: Tensor, bBits: Tensor, k: number, op: string, dtype: 'int32' | 'float32'): Tensor {
+  const { M, N, k: kk, words } = operands(aBits, bBits, k, op);
+  const out = empty([M, N], dtype);
+  if (M > 0 && N > 0) {
+    const { kernels } = rt();
+    (dtype === 'int32' ? kernels.gemm_b1 : kernels.gemm_b1_f32)(M, N, kk, words, aBits.offset, bBits.offset, out.offset);
+  }
   return out;
 }
 

@@ -1,4 +1,4 @@
-import { noGrad, record } from '../autograd/tape.js';
+import { isGradEnabled, noGrad, record } from '../autograd/tape.js';
 import { add, affine, div, mul, sqrt, sub } from '../ops/elementwise.js';
 import { rt } from '../runtime/context.js';
 import { checkFloat, checkNumber } from '../tensor/checks.js';
@@ -63,9 +63,11 @@ export class BatchNorm1d extends Module {
       throw new Error(`BatchNorm1d: x must have shape [batch, ${this.numFeatures}], got [${x.shape}]`);
     }
     if (this.training) return this.forwardTrain(x);
-    const xhat = div(sub(x, this.runningMean), sqrt(affine(this.runningVar, 1, this.eps)));
     const w = this.weight;
     const b = this.bias;
+    // Nothing to differentiate: the fused kernel computes the same ops in one pass.
+    if (!isGradEnabled() || ![x, w, b].some((t) => t?.requiresGrad)) return batchNormEval(x, this.runningMean, this.runningVar, w, b, this.eps);
+    const xhat = div(sub(x, this.runningMean), sqrt(affine(this.runningVar, 1, this.eps)));
     return w && b ? add(mul(xhat, w), b) : xhat;
   }
 
@@ -119,4 +121,17 @@ export class BatchNorm1d extends Module {
       markModified(rv);
     });
   }
+}
+
+/**
+ * Eval-mode batch norm of x [batch, features] without a gradient, in one
+ * kernel: ((x - mean) / sqrt(variance + eps)) * weight + bias, each float32 op
+ * rounded in this order (the bits of BatchNorm1d's eval op chain).
+ */
+export function batchNormEval(x: Tensor, mean: Tensor, variance: Tensor, weight: Tensor | null, bias: Tensor | null, eps: number): Tensor {
+  const [B, F] = x.shape;
+  const y = empty([B, F], 'float32');
+  const affineParams = weight !== null && bias !== null;
+  rt().kernels.bn_forward_eval(x.offset, y.offset, mean.offset, variance.offset, affineParams ? weight.offset : 0, affineParams ? bias.offset : 0, B, F, eps);
+  return y;
 }

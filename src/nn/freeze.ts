@@ -1,10 +1,10 @@
 import { noGrad } from '../autograd/tape.js';
 import { packBits } from '../kernels/bitpack.js';
-import { binaryMatmulScaled, binaryWeightsMatmul } from '../kernels/gemm_b1.js';
+import { binaryMatmulF32, binaryWeightsMatmul } from '../kernels/gemm_b1.js';
 import { int8MatmulDequantize } from '../kernels/gemm_s8.js';
 import { uint8BinaryMatmulF32 } from '../kernels/gemm_u8b1.js';
 import { quantizeInt8 } from '../kernels/quant_s8.js';
-import { add, affine, clip, div, mul, relu, sigmoid, sqrt, sub, tanh } from '../ops/elementwise.js';
+import { add, clip, mul, relu, sigmoid, tanh } from '../ops/elementwise.js';
 import { matmul } from '../ops/matmul.js';
 import { reshape } from '../ops/shape.js';
 import { rt } from '../runtime/context.js';
@@ -15,7 +15,7 @@ import { tensor } from '../tensor/creation.js';
 import { bytesPerElement } from '../tensor/dtypes.js';
 import { keep, tidy } from '../tensor/scope.js';
 import { empty, type Tensor } from '../tensor/tensor.js';
-import { BatchNorm1d } from './batchnorm.js';
+import { BatchNorm1d, batchNormEval } from './batchnorm.js';
 import { Binarize, Dropout, Flatten, Hardtanh, ReLU, Sequential, Sigmoid, Sign, Tanh } from './layers.js';
 import { BinaryLinear, Linear, QuantLinear } from './linear.js';
 import type { Module } from './module.js';
@@ -33,8 +33,6 @@ export interface FrozenStage {
   /** Hyperparameters needed to rebuild the stage (JSON-serializable). */
   readonly config: Record<string, unknown>;
   run(a: Activation): Activation;
-  /** Frees runtime caches (not the stored tensors). */
-  release?(): void;
 }
 
 const f32 = Math.fround;
@@ -95,10 +93,9 @@ function bnTensors(bn: BatchNorm1d): Record<string, Tensor> {
   return out;
 }
 
-/** The float ops of BatchNorm1d's eval forward over stored tensors. */
+/** BatchNorm1d's eval forward over stored tensors (the same float32 ops, fused). */
 function bnForward(x: Tensor, t: Record<string, Tensor>, eps: number): Tensor {
-  const xhat = div(sub(x, t.runningMean), sqrt(affine(t.runningVar, 1, eps)));
-  return t.weight && t.bias ? add(mul(xhat, t.weight), t.bias) : xhat;
+  return batchNormEval(x, t.runningMean, t.runningVar, t.weight ?? null, t.bias ?? null, eps);
 }
 
 /**
@@ -125,7 +122,7 @@ class BinaryDenseStage implements FrozenStage {
     const { weightBits } = this.tensors;
     if (this.config.binarizeInputs) {
       const { t, k } = asBits(a);
-      return binaryMatmulScaled(t, weightBits, k);
+      return binaryMatmulF32(t, weightBits, k, 'FrozenModel.predict');
     }
     // Integers in [0, 255] (checked): exact sums by nibble tables, no multiplies.
     if (this.config.uint8Inputs) return uint8BinaryMatmulF32(asFloat(a), weightBits, 'FrozenModel.predict');
@@ -359,10 +356,8 @@ export class FrozenModel {
   }
 
   dispose(): void {
-    for (const s of this.stages) {
-      s.release?.();
-      for (const t of Object.values(s.tensors)) t.dispose();
-    }
+    // Runtime caches (packed weights) live with the stored tensors and go with them.
+    for (const s of this.stages) for (const t of Object.values(s.tensors)) t.dispose();
   }
 }
 

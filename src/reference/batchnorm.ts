@@ -58,3 +58,17 @@ export function bnBackwardTrainRef(dy: Float32Array, xhat: Float32Array, invstd:
   }
   return { dx, dgamma, dbeta };
 }
+
+/** Eval mode: ((x - mean) / sqrt(var + eps)) * gamma + beta, each float32 op rounded in this order. */
+export function bnForwardEvalRef(x: Float32Array, B: number, F: number, mean: Float32Array, variance: Float32Array, eps: number,
+                                 gamma: Float32Array | null, beta: Float32Array | null): Float32Array {
+  const y = new Float32Array(B * F);
+  for (let c = 0; c < F; c++) {
+    const s = f(Math.sqrt(f(variance[c] + f(eps))));
+    for (let b = 0; b < B; b++) {
+      const h = f(f(x[b * F + c] - mean[c]) / s);
+      y[b * F + c] = gamma && beta ? f(f(h * gamma[c]) + beta[c]) : h;
+    }
+  }
+  return y;
+}

@@ -81,6 +81,7 @@ export interface WasmExports {
 
   // gemm_b1.ts
   gemm_b1(M: number, N: number, k: number, words: number, a: number, b: number, c: number): void;
+  gemm_b1_f32(M: number, N: number, k: number, words: number, a: number, b: number, c: number): void;
   gemm_b1_scaled(M: number, N: number, k: number, words: number, a: number, b: number, c: number, scale: number, bias: number): void;
   gemm_b1w_packed_bytes(N: number, K: number): number;
   gemm_b1w_pack(bits: number, N: number, words: number, K: number, out: number): void;
@@ -119,4 +120,6 @@ export interface WasmExports {
                    gamma: number, beta: number, B: number, F: number, eps: number): void;
   bn_backward_train(dy: number, xhat: number, invstd: number, gamma: number, dx: number,
                     dgamma: number, dbeta: number, B: number, F: number): void;
+  bn_forward_eval(x: number, y: number, mean: number, variance: number, gamma: number, beta: number,
+                  B: number, F: number, eps: number): void;
 }

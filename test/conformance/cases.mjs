@@ -140,6 +140,15 @@ const KERNEL_CASES = [
       }),
     }),
   },
+  {
+    // 5 x 35 channels (two full 16-channel blocks and a partial one); float32 pixels take the checking path.
+    name: 'uint8BinaryMatmul[5x35 k790]',
+    run: (sg) => {
+      const bits = sg.packBits(sg.randn([35, 790], { seed: 315 }));
+      const x = sg.tensor(new Uint8Array(int8(sg, [5, 790], 316).dataSync().buffer), [5, 790], { dtype: 'uint8' });
+      return { c: sg.uint8BinaryMatmul(x, bits), cFromFloat: sg.uint8BinaryMatmul(sg.cast(x, 'float32'), bits) };
+    },
+  },
   { name: 'int8Matmul[7x11 k45]', run: (sg) => ({ c: sg.int8Matmul(int8(sg, [7, 45], 321), int8(sg, [45, 11], 322)) }) },
   { name: 'int8Matmul[transposeB 19x23 k133]', run: (sg) => ({ c: sg.int8Matmul(int8(sg, [19, 133], 323), int8(sg, [23, 133], 324), { transposeB: true }) }) },
   {

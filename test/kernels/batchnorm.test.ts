@@ -1,9 +1,11 @@
 import { describe, expect, test } from 'vitest';
-import { bnBackwardTrainRef, bnForwardTrainRef } from '../../src/reference/batchnorm.js';
+import { bnBackwardTrainRef, bnForwardEvalRef, bnForwardTrainRef } from '../../src/reference/batchnorm.js';
 import { rt } from '../../src/runtime/context.js';
-import { seededArray, useSnapgrad } from '../support/setup.js';
+import { expectExact } from '../support/kernel-harness.js';
+import { expectNoLeaks, seededArray, useSnapgrad } from '../support/setup.js';
 
-useSnapgrad();
+const sg = useSnapgrad();
+expectNoLeaks();
 
 /** Copies arrays into fresh wasm blocks, runs fn with their offsets, reads outputs back, frees everything. */
 function withBuffers(inputs: Float32Array[], outputs: number[], fn: (ins: number[], outs: number[]) => void): Float32Array[] {
@@ -62,6 +64,42 @@ describe('fused batch norm kernels match their scalar twin exactly', () => {
       for (let b = 0; b < B; b++) v += (y[b * F + c] - m) ** 2 / B;
       expect(Math.abs(m)).toBeLessThan(1e-5);
       expect(Math.abs(v - 1)).toBeLessThan(1e-3);
+    }
+  });
+});
+
+describe('eval-mode batch norm kernel', () => {
+  // F covers the 4-column body and every scalar tail; variances include 0 (eps alone) and large values.
+  const shapes = [[0, 3], [1, 1], [1, 10], [2, 4], [3, 5], [7, 3], [128, 33], [1, 1024], [5, 131]];
+  test('equals the twin and BatchNorm1d.eval with gradients recorded (the op chain), bit for bit', () => {
+    let seed = 500;
+    for (const [B, F] of shapes) {
+      for (const affine of [true, false]) {
+        const bn = new sg.nn.BatchNorm1d(F, { affine, eps: 1e-3 });
+        const mean = seededArray(F, seed++, -2, 2);
+        const variance = seededArray(F, seed++, 0, 9).map((v, i) => (i % 5 === 0 ? 0 : v));
+        new Float32Array(rt().memory.buffer, bn.runningMean.offset, F).set(mean);
+        new Float32Array(rt().memory.buffer, bn.runningVar.offset, F).set(variance);
+        const gamma = affine ? seededArray(F, seed++, -2, 2) : null;
+        const beta = affine ? seededArray(F, seed++, -1, 1) : null;
+        if (gamma && beta) {
+          new Float32Array(rt().memory.buffer, bn.weight!.offset, F).set(gamma);
+          new Float32Array(rt().memory.buffer, bn.bias!.offset, F).set(beta);
+        }
+        bn.eval();
+        const xd = seededArray(B * F, seed++, -4, 6);
+        const what = `B=${B} F=${F} affine=${affine}`;
+        const want = bnForwardEvalRef(xd, B, F, mean, variance, 1e-3, gamma, beta);
+        sg.tidy(() => {
+          const fused = sg.noGrad(() => bn.forward(sg.tensor(xd, [B, F])));
+          expectExact(fused.dataSync(), want, `fused ${what}`);
+          // With a gradient to record, eval runs the differentiable op chain: the same bits.
+          const chain = bn.forward(sg.tensor(xd, [B, F], { requiresGrad: true }));
+          expect(chain.requiresGrad).toBe(true);
+          expectExact(chain.dataSync(), want, `op chain ${what}`);
+        });
+        bn.dispose();
+      }
     }
   });
 });

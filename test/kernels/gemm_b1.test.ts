@@ -3,6 +3,7 @@
 import { describe, expect, test } from 'vitest';
 import { packBitsRef, packedWordsRef } from '../../src/reference/bitpack.js';
 import { binaryMatmulRef, binaryMatmulScaledRef, binaryWeightsMatmulRef } from '../../src/reference/gemm_b1.js';
+import { binaryMatmulF32 } from '../../src/kernels/gemm_b1.js';
 import { expectExact, Prng } from '../support/kernel-harness.js';
 import { expectNoLeaks, useSnapgrad } from '../support/setup.js';
 
@@ -119,7 +120,12 @@ describe('small M and tails (the 1x4 single-row kernel)', () => {
           const ab = sg.packBits(a), bb = sg.packBits(b);
           const pa = packBitsRef(ad, M, K), pb = packBitsRef(bd, N, K), words = packedWordsRef(K);
           const c = sg.binaryMatmul(ab, bb, K);
-          expectExact(c.dataSync(), binaryMatmulRef(pa, pb, M, N, K, words), `M=${M} N=${N} K=${K}`);
+          const want = binaryMatmulRef(pa, pb, M, N, K, words);
+          expectExact(c.dataSync(), want, `M=${M} N=${N} K=${K}`);
+          const cf = binaryMatmulF32(ab, bb, K);
+          expect(cf.dtype).toBe('float32');
+          expectExact(cf.dataSync(), Float32Array.from(want), `float32 M=${M} N=${N} K=${K}`);
+          cf.dispose();
           const scale = rng.f32Array(N, 0.01, 2), bias = rng.f32Array(N, -3, 3);
           const s = sg.binaryMatmulScaled(ab, bb, K, { scale, bias });
           expectExact(s.dataSync(), binaryMatmulScaledRef(pa, pb, M, N, K, words, scale, bias), `scaled M=${M} N=${N} K=${K}`);
