@@ -20,13 +20,14 @@ export function parseFlags(defaults, argv = process.argv.slice(2)) {
 /**
  * The binary MLP of the main job: 784 -> hidden -> hidden -> 10 with binary
  * weights, binary hidden activations (clipped STE) and batch norm after every
- * layer. The first layer takes raw pixels (its inputs are not binarized).
+ * layer. The first layer takes raw pixels (integers 0..255, not binarized) on
+ * the exact uint8 x 1-bit kernel.
  */
 export function binaryMlp({ hidden = 1024, seed = 1000 } = {}) {
   const { nn } = sg;
   let s = seed;
   return new nn.Sequential(
-    new nn.BinaryLinear(784, hidden, { binarizeInputs: false, seed: s++ }),
+    new nn.BinaryLinear(784, hidden, { binarizeInputs: false, uint8Inputs: true, seed: s++ }),
     new nn.BatchNorm1d(hidden),
     new nn.Binarize({ grad: 'clipped' }),
     new nn.BinaryLinear(hidden, hidden, { seed: s++ }),

@@ -86,7 +86,7 @@ async function main() {
 
   const { nn, optim } = sg;
   const model = new nn.Sequential(
-    new nn.BinaryLinear(784, hidden, { binarizeInputs: false, seed: 1 }),
+    new nn.BinaryLinear(784, hidden, { binarizeInputs: false, uint8Inputs: true, seed: 1 }),
     new nn.BatchNorm1d(hidden),
     new nn.Binarize({ grad: 'clipped' }),
     new nn.BinaryLinear(hidden, hidden, { seed: 2 }),

@@ -27,7 +27,7 @@ for (const t of Object.values(mnist)) t.dispose();
 
 const { nn, optim } = sg;
 const model = new nn.Sequential(
-  new nn.BinaryLinear(784, 256, { binarizeInputs: false, seed: 1 }), // raw pixels in, ±1 weights
+  new nn.BinaryLinear(784, 256, { binarizeInputs: false, uint8Inputs: true, seed: 1 }), // raw pixels in, ±1 weights
   new nn.BatchNorm1d(256),
   new nn.Binarize({ grad: 'clipped' }), // ±1 activations, clipped straight-through gradient
   new nn.BinaryLinear(256, 10, { seed: 2 }),

@@ -382,12 +382,13 @@ export function freeze(model: Module, options: FreezeOptions = {}): FrozenModel 
         const act = layers[i + 2];
         const next = layers[i + 3];
         const binarizes = act instanceof Binarize || (act instanceof Sign && next instanceof BinaryLinear && next.binarizeInputs);
+        if (m.uint8Inputs) integerMax = 255;
         const exact = m.binarizeInputs || integerMax !== null;
         const config = {
           inFeatures: m.inFeatures,
           outFeatures: m.outFeatures,
           binarizeInputs: m.binarizeInputs,
-          uint8Inputs: firstLayer && !m.binarizeInputs && !!options.uint8Inputs,
+          uint8Inputs: m.uint8Inputs || (firstLayer && !m.binarizeInputs && !!options.uint8Inputs),
           threshold: false,
           bnEps: null as number | null,
         };

@@ -1,7 +1,7 @@
 import { noGrad } from '../autograd/tape.js';
 import { abs, add, clip, div, mul } from '../ops/elementwise.js';
 import { matmul } from '../ops/matmul.js';
-import { signMatmul } from '../ops/sign-matmul.js';
+import { signMatmul, uint8SignMatmul } from '../ops/sign-matmul.js';
 import { max as maxOp, mean as meanOp } from '../ops/reduce.js';
 import { stopGradient } from '../autograd/custom.js';
 import { binarize, type SignGrad } from '../ste/sign.js';
@@ -61,6 +61,13 @@ export class Linear extends Module {
 export interface BinaryLinearOptions {
   /** Binarize the inputs too (BinaryNet); false keeps float inputs (BinaryConnect, first layers). Default true. */
   binarizeInputs?: boolean;
+  /**
+   * The inputs are integers in [0, 255], e.g. raw pixels (needs binarizeInputs:
+   * false): the forward pass runs the exact uint8 x 1-bit kernel, several times
+   * faster than a float GEMM and with the same bits, and other inputs throw.
+   * freeze() keeps the layer on that kernel. Default false.
+   */
+  uint8Inputs?: boolean;
   /** Surrogate gradient of the input binarization (default 'clipped'). */
   inputGrad?: SignGrad;
   /** Surrogate gradient of the weight binarization (default 'clipped'). */
@@ -80,6 +87,7 @@ export interface BinaryLinearOptions {
  */
 export class BinaryLinear extends Module {
   readonly binarizeInputs: boolean;
+  readonly uint8Inputs: boolean;
   readonly inputGrad: SignGrad;
   readonly weightGrad: SignGrad;
   readonly scale: boolean;
@@ -89,6 +97,10 @@ export class BinaryLinear extends Module {
     super();
     checkFeatures('BinaryLinear', inFeatures, outFeatures);
     this.binarizeInputs = options.binarizeInputs ?? true;
+    this.uint8Inputs = options.uint8Inputs ?? false;
+    if (this.uint8Inputs && this.binarizeInputs) {
+      throw new Error('BinaryLinear: uint8Inputs needs binarizeInputs: false (inputs that are binarized are ±1, not uint8)');
+    }
     this.inputGrad = options.inputGrad ?? 'clipped';
     this.weightGrad = options.weightGrad ?? 'clipped';
     this.scale = options.scale ?? false;
@@ -120,7 +132,9 @@ export class BinaryLinear extends Module {
     checkInput('BinaryLinear', x, this.inFeatures);
     const wb = binarize(this.weight, { grad: this.weightGrad });
     // With binary inputs every product is ±1: the forward pass runs on XNOR-popcount.
-    let y = this.binarizeInputs ? signMatmul(binarize(x, { grad: this.inputGrad }), wb) : matmul(x, wb, { transposeB: true });
+    let y = this.binarizeInputs
+      ? signMatmul(binarize(x, { grad: this.inputGrad }), wb)
+      : this.uint8Inputs ? uint8SignMatmul(x, wb, 'BinaryLinear') : matmul(x, wb, { transposeB: true });
     if (this.scale) y = mul(y, stopGradient(this.channelScales()));
     const b = this.bias;
     return b ? add(y, b) : y;

@@ -94,6 +94,24 @@ describe('freeze', () => {
     model.dispose();
   });
 
+  test('a BinaryLinear with uint8Inputs freezes onto the uint8 kernel with folded thresholds, without freeze options', () => {
+    const model = new nn.Sequential(
+      new nn.BinaryLinear(45, 20, { binarizeInputs: false, uint8Inputs: true, seed: 23 }), new nn.BatchNorm1d(20), new nn.Binarize(),
+      new nn.BinaryLinear(20, 4, { seed: 24 }), new nn.BatchNorm1d(4),
+    );
+    const pixels = (rows: number, seed: number) => sg.tensor(Float32Array.from(seededArray(rows * 45, seed, 0, 256), Math.floor), [rows, 45]);
+    trainBriefly(model, () => pixels(16, 33), 4);
+    const frozen = sg.freeze(model);
+    expect(frozen.stages[0].config.uint8Inputs).toBe(true);
+    expect(frozen.stages[0].config.threshold).toBe(true);
+    sg.tidy(() => {
+      const x = pixels(9, 34);
+      expect(frozen.predict(x).toArray()).toEqual(evalOutputs(model, x));
+    });
+    frozen.dispose();
+    model.dispose();
+  });
+
   test('XNOR scales, biases, negative and zero batch-norm gains still give identical outputs', () => {
     const model = new nn.Sequential(
       new nn.BinaryLinear(20, 24, { binarizeInputs: false, scale: true, bias: true, seed: 4 }), new nn.BatchNorm1d(24), new nn.Sign(),

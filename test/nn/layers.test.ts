@@ -174,6 +174,42 @@ describe('BinaryLinear', () => {
     layer.dispose();
   });
 
+  test('uint8Inputs: the same outputs and gradients as the float path, bit for bit; other inputs throw', () => {
+    // 40 output channels: two full 16-channel kernel blocks and a partial one.
+    for (const [B, K, N] of [[1, 5, 3], [7, 37, 40], [16, 784, 17]]) {
+      const plain = new sg.nn.BinaryLinear(K, N, { binarizeInputs: false, bias: true, scale: true, seed: 9 });
+      const fast = new sg.nn.BinaryLinear(K, N, { binarizeInputs: false, uint8Inputs: true, bias: true, scale: true, seed: 9 });
+      write(plain.bias!, seededArray(N, 10, -1, 1));
+      write(fast.bias!, seededArray(N, 10, -1, 1));
+      const xs = seededArray(B * K, 11, 0, 256).map(Math.floor);
+      xs[0] = 255;
+      const dys = seededArray(B * N, 12, -1, 1);
+      const run = (layer: InstanceType<typeof sg.nn.BinaryLinear>) => sg.tidy(() => {
+        const y = layer.forward(input(xs, [B, K]));
+        sg.sum(sg.mul(y, input(dys, [B, N]))).backward();
+        const out = { y: flat(y), dw: flat(layer.weight.grad!), db: flat(layer.bias!.grad!) };
+        layer.weight.grad!.dispose();
+        layer.bias!.grad!.dispose();
+        layer.weight.grad = null;
+        layer.bias!.grad = null;
+        return out;
+      });
+      const a = run(plain), b = run(fast);
+      expect(b.y).toEqual(a.y);
+      expect(b.dw).toEqual(a.dw);
+      expect(b.db).toEqual(a.db);
+      plain.dispose();
+      fast.dispose();
+    }
+    expect(() => new sg.nn.BinaryLinear(3, 2, { uint8Inputs: true })).toThrow(/BinaryLinear: uint8Inputs needs binarizeInputs: false/);
+    const layer = new sg.nn.BinaryLinear(20, 2, { binarizeInputs: false, uint8Inputs: true });
+    sg.tidy(() => {
+      expect(() => layer.forward(input(new Array(20).fill(0.5), [1, 20]))).toThrow(/BinaryLinear: x must hold integers in \[0, 255\] \(e\.g\. raw pixels\); 20 values are not/);
+      expect(() => layer.forward(input([...new Array(19).fill(3), 256], [1, 20]))).toThrow(/1 value is not/);
+    });
+    layer.dispose();
+  });
+
   test('scale: true multiplies each output channel by mean|W_c|; bias is added', () => {
     const [B, K, N] = [4, 33, 6];
     const layer = new sg.nn.BinaryLinear(K, N, { scale: true, bias: true, seed: 3 });
