@@ -6,7 +6,7 @@ import os from 'node:os';
 import * as sg from '../dist/snapgrad.js';
 import { formatTable } from './harness.mjs';
 
-const SUITES = ['f32', 'binary', 'int8', 'vq'];
+const SUITES = ['f32', 'binary', 'int8', 'u8b1', 'quant', 'vq'];
 
 const args = process.argv.slice(2);
 const pick = args.includes('--suite') ? args[args.indexOf('--suite') + 1].split(',') : SUITES;

@@ -29,10 +29,13 @@ function valueInfo(name, elem, dims) {
   return [...pbStr(1, name), ...pbBytes(2, pbBytes(1, [...pbInt(1, ELEM[elem]), ...pbBytes(2, shape)]))];
 }
 
-function floatInitializer(name, dims, data) {
-  const raw = new Uint8Array(Float32Array.from(data).buffer); // little-endian, as ONNX raw_data requires
-  return [...dims.flatMap((d) => pbInt(1, d)), ...pbInt(2, ELEM.float32), ...pbStr(8, name), ...pbBytes(9, raw)];
+/** TensorProto with raw_data (little-endian, as ONNX requires); dims [] is a scalar. */
+function initializer(name, dims, elem, typed) {
+  const raw = new Uint8Array(typed.buffer, typed.byteOffset, typed.byteLength);
+  return [...dims.flatMap((d) => pbInt(1, d)), ...pbInt(2, ELEM[elem]), ...pbStr(8, name), ...pbBytes(9, raw)];
 }
+
+const floatInitializer = (name, dims, data) => initializer(name, dims, 'float32', Float32Array.from(data));
 
 function node(op, inputs, output) {
   return [...inputs.flatMap((i) => pbStr(1, i)), ...pbStr(2, output), ...pbStr(3, `${op}_${output}`), ...pbStr(4, op)];
@@ -50,6 +53,28 @@ export function matMulIntegerModel(M, N, K, aType) {
     ...pbBytes(12, valueInfo('Y', 'int32', [M, N])),
   ];
   return model(graph, 10);
+}
+
+/** y[int8 n] = QuantizeLinear(x[float32 n], scale, zeroPoint): round half to even, saturate to [-128, 127]; opset 13. */
+export function quantizeLinearModel(n, scale, zeroPoint) {
+  const graph = [
+    ...pbBytes(1, node('QuantizeLinear', ['x', 's', 'z'], 'y')), ...pbStr(2, 'q'),
+    ...pbBytes(5, initializer('s', [], 'float32', Float32Array.of(scale))),
+    ...pbBytes(5, initializer('z', [], 'int8', Int8Array.of(zeroPoint))),
+    ...pbBytes(11, valueInfo('x', 'float32', [n])),
+    ...pbBytes(12, valueInfo('y', 'int8', [n])),
+  ];
+  return model(graph, 13);
+}
+
+/** y = Sign(x), float32 [n]; opset 13. */
+export function signModel(n) {
+  const graph = [
+    ...pbBytes(1, node('Sign', ['x'], 'y')), ...pbStr(2, 'sign'),
+    ...pbBytes(11, valueInfo('x', 'float32', [n])),
+    ...pbBytes(12, valueInfo('y', 'float32', [n])),
+  ];
+  return model(graph, 13);
 }
 
 /**

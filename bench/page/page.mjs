@@ -103,39 +103,37 @@ async function fetchJson(name) {
   return response.ok ? response.json() : null;
 }
 
+/** One chart per suite of bench/results/kernels.json: its shapes, snapgrad against its peers ([series name, column]). */
+const SUITE_CHARTS = [
+  { suite: 'binary', title: 'Binary GEMM (Node): XNOR-popcount vs plain JS vs snapgrad f32 on the same shape', unit: 'G op/s',
+    group: (r) => r.shape, series: [['snapgrad binary', 'snapgrad binary'], ['plain JS', 'plain JS'], ['snapgrad f32', 'snapgrad f32 (GFLOP/s)']] },
+  { suite: 'int8', title: 'int8 GEMM (Node): snapgrad s8·s8 vs onnxruntime-web MatMulInteger', unit: 'GOP/s',
+    group: (r) => r.shape, series: [['snapgrad s8·s8', 'snapgrad s8·s8'], ['ort s8·s8', 'ort s8·s8'], ['ort u8·s8', 'ort u8·s8']] },
+  { suite: 'u8b1', title: 'uint8 x 1-bit GEMM (Node): snapgrad vs the same product as int8 GEMMs (snapgrad, onnxruntime-web)', unit: 'GOP/s',
+    group: (r) => r.shape, series: [['snapgrad u8·1-bit', 'snapgrad u8·1-bit'], ['snapgrad s8·s8', 'snapgrad s8·s8 (same product)'], ['ort u8·s8', 'ort u8·s8 (±1 weights)']] },
+  { suite: 'quant', title: 'Rounding and quantization (Node): snapgrad vs tfjs-wasm vs onnxruntime-web vs plain JS', unit: 'G elements/s',
+    group: (r) => `${r.kernel} n=${r.n}`, series: [['snapgrad', 'snapgrad'], ['tfjs-wasm', 'tfjs-wasm'], ['onnxruntime-web', 'onnxruntime-web'], ['plain JS', 'plain JS']] },
+  { suite: 'vq', title: 'VQ nearest code (Node): snapgrad vs tfjs-wasm vs plain JS', unit: 'k vectors/s', scale: 1 / 1000,
+    group: (r) => r['N x D, K codes'], series: [['snapgrad', 'snapgrad vec/s'], ['tfjs-wasm', 'tfjs-wasm vec/s'], ['plain JS', 'plain JS vec/s']] },
+];
+
+function chartOf(rows, { title, unit, group, series, scale = 1 }) {
+  return { title, unit, groups: rows.map(group), series: series.map(([name, col]) => ({ name, values: rows.map((r) => cellNumber(r[col]) * scale) })) };
+}
+
 /** Charts of bench/results/kernels.json: each suite's shapes, snapgrad against its peers. */
 function kernelCharts(kernels) {
   const s = kernels.suites ?? {};
   const charts = [];
   // Three shapes (twelve transpose forms) per chart keep the bars readable.
   for (let i = 0; i < (s.f32?.length ?? 0); i += 12) {
-    const rows = s.f32.slice(i, i + 12);
-    charts.push({ title: 'f32 GEMM (Node): snapgrad vs tfjs-wasm vs plain JS, per shape and transpose form', unit: 'GFLOP/s',
-      groups: rows.map((r) => `${r['shape MxNxK']} ${r.form}`),
-      series: [['snapgrad', 'snapgrad GFLOP/s'], ['tfjs-wasm', 'tfjs-wasm GFLOP/s'], ['plain JS', 'plain JS GFLOP/s']]
-        .map(([name, col]) => ({ name, values: rows.map((r) => cellNumber(r[col])) })) });
+    charts.push(chartOf(s.f32.slice(i, i + 12), {
+      title: 'f32 GEMM (Node): snapgrad vs tfjs-wasm vs plain JS, per shape and transpose form', unit: 'GFLOP/s',
+      group: (r) => `${r['shape MxNxK']} ${r.form}`,
+      series: [['snapgrad', 'snapgrad GFLOP/s'], ['tfjs-wasm', 'tfjs-wasm GFLOP/s'], ['plain JS', 'plain JS GFLOP/s']],
+    }));
   }
-  if (s.binary?.length) {
-    const rows = s.binary;
-    charts.push({ title: 'Binary GEMM (Node): XNOR-popcount vs plain JS vs snapgrad f32 on the same shape', unit: 'G op/s',
-      groups: rows.map((r) => r.shape),
-      series: [['snapgrad binary', 'snapgrad binary'], ['plain JS', 'plain JS'], ['snapgrad f32', 'snapgrad f32 (GFLOP/s)']]
-        .map(([name, col]) => ({ name, values: rows.map((r) => cellNumber(r[col])) })) });
-  }
-  if (s.int8?.length) {
-    const rows = s.int8;
-    charts.push({ title: 'int8 GEMM (Node): snapgrad s8·s8 vs onnxruntime-web MatMulInteger', unit: 'GOP/s',
-      groups: rows.map((r) => r.shape),
-      series: [['snapgrad s8·s8', 'snapgrad s8·s8'], ['ort s8·s8', 'ort s8·s8'], ['ort u8·s8', 'ort u8·s8']]
-        .map(([name, col]) => ({ name, values: rows.map((r) => cellNumber(r[col])) })) });
-  }
-  if (s.vq?.length) {
-    const rows = s.vq;
-    charts.push({ title: 'VQ nearest code (Node): snapgrad vs tfjs-wasm vs plain JS', unit: 'k vectors/s',
-      groups: rows.map((r) => r['N x D, K codes']),
-      series: [['snapgrad', 'snapgrad vec/s'], ['tfjs-wasm', 'tfjs-wasm vec/s'], ['plain JS', 'plain JS vec/s']]
-        .map(([name, col]) => ({ name, values: rows.map((r) => cellNumber(r[col]) / 1000) })) });
-  }
+  for (const spec of SUITE_CHARTS) if (s[spec.suite]?.length) charts.push(chartOf(s[spec.suite], spec));
   return charts;
 }
 

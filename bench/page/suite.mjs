@@ -74,6 +74,29 @@ export function suiteCases(sg) {
     });
   }
   {
+    const [M, N, K] = [128, 1024, 784];
+    cases.push({
+      key: `u8b1 ${M}x${N}x${K}`, kernel: 'uint8BinaryMatmul', shape: `${M}x${N}x${K}`, unit: 'GOP/s', value: rate(2 * M * N * K),
+      setup: () => {
+        const x = sg.tensor(Uint8Array.from({ length: M * K }, (_, i) => (i * 37) & 255), [M, K], { dtype: 'uint8' });
+        const w = sg.randn([N, K], { seed: 9 });
+        const bits = sg.packBits(w);
+        w.dispose();
+        return { run: () => sg.uint8BinaryMatmul(x, bits).dispose(), dispose: () => { x.dispose(); bits.dispose(); } };
+      },
+    });
+  }
+  {
+    const n = 1 << 20;
+    cases.push({
+      key: `quantizeInt8 ${n}`, kernel: 'quantizeInt8', shape: `${n.toLocaleString('en-US')} values`, unit: 'G elements/s', value: rate(n),
+      setup: () => {
+        const x = sg.randn([1024, 1024], { seed: 10, std: 8 });
+        return { run: () => sg.quantizeInt8(x, { scale: 0.05, zeroPoint: 0 }).dispose(), dispose: () => x.dispose() };
+      },
+    });
+  }
+  {
     const [N, D, K] = [4096, 64, 512];
     cases.push({
       key: `vq ${N}x${D} K=${K}`, kernel: 'vqNearest', shape: `${N} x ${D}, K=${K}`, unit: 'k vectors/s', value: (ms) => N / ms,
@@ -126,6 +149,8 @@ export function savedKernelValues(kernels) {
   for (const r of s.f32 ?? []) out[`f32 ${r['shape MxNxK']} ${r.form}`] = cellNumber(r['snapgrad GFLOP/s']);
   for (const r of s.binary ?? []) out[`binary ${r.shape}`] = cellNumber(r['snapgrad binary']);
   for (const r of s.int8 ?? []) out[`int8 ${r.shape}`] = cellNumber(r['snapgrad s8·s8']);
+  for (const r of s.u8b1 ?? []) out[`u8b1 ${r.shape}`] = cellNumber(r['snapgrad u8·1-bit']);
+  for (const r of s.quant ?? []) if (r.kernel.startsWith('quantizeInt8')) out[`quantizeInt8 ${cellNumber(r.n)}`] = cellNumber(r.snapgrad);
   for (const r of s.vq ?? []) {
     const m = /^(\d+) x (\d+), K=(\d+)$/.exec(r['N x D, K codes']);
     if (m) out[`vq ${m[1]}x${m[2]} K=${m[3]}`] = cellNumber(r['snapgrad vec/s']) / 1000;
