@@ -15,9 +15,9 @@ import { binaryMlp } from '../examples/common.mjs';
 import { formatTable, measure, seededFloats } from './harness.mjs';
 import { loadTfjsWasm } from './suites/f32.mjs';
 
-const SIZES = [784, 1024, 1024, 10];
-const BATCH = 128;
-const LR = 0.01;
+export const SIZES = [784, 1024, 1024, 10];
+export const BATCH = 128;
+export const LR = 0.01;
 const EPS = 1e-5; // BatchNorm1d's default
 const MOMENTUM = 0.1;
 // An MNIST epoch at batch 128, as examples/mnist-bnn.mjs counts it.
@@ -62,9 +62,12 @@ function snapgradStep(sg, data) {
  * variant 'tuned': the sign is one tf.step(x, -1); the matmul is a customGrad
  *   whose backward pass multiplies explicitly transposed copies (dY·(Wᵀ),
  *   (Xᵀ)·dY), so every GEMM takes tfjs-wasm's fast plain path; the first layer
- *   computes no input gradient.
+ *   computes no input gradient and takes the batch's transpose xT.
+ *
+ * step(x, xT, labels, lr?) trains on one batch (labels one-hot) and returns the
+ * loss; predict(x) gives logits with batch norm in eval mode.
  */
-export function tfjsStep(tf, data, variant) {
+export function tfjsModel(tf, variant) {
   const tuned = variant === 'tuned';
   const vars = [];
   const weights = [];
@@ -79,15 +82,13 @@ export function tfjsStep(tf, data, variant) {
     bn.push({ gamma, beta, mean: tf.variable(tf.zeros([fout]), false), variance: tf.variable(tf.ones([fout]), false) });
     vars.push(w, gamma, beta);
   }
-  const x = tf.tensor(data.x, [BATCH, 784]);
-  const xT = tf.transpose(x); // the batch is fixed here; a real loop transposes each batch once
-  const labels = tf.oneHot(tf.tensor(data.y, [BATCH], 'int32'), 10);
 
   const clippedMask = (v) => (tuned ? tf.step(tf.sub(1, tf.abs(v))) : tf.cast(tf.lessEqual(tf.abs(v), 1), 'float32'));
   const signSte = tf.customGrad((v, save) => {
     save([v]);
     return { value: tuned ? tf.step(v, -1) : tf.sign(v), gradFunc: (dy, [s]) => tf.mul(dy, clippedMask(s)) };
   });
+  const sign = (v) => (tuned ? tf.step(v, -1) : tf.sign(v));
   // A·B whose gradients use pre-transposed operands (the tuned variant).
   const matMulPlain = tf.customGrad((a, b, save) => {
     const bT = tf.transpose(b);
@@ -95,8 +96,8 @@ export function tfjsStep(tf, data, variant) {
     save([aT, bT]);
     return { value: tf.matMul(a, b), gradFunc: (dy, [sa, sb]) => [tf.matMul(dy, sb), tf.matMul(sa, dy)] };
   });
-  // The first layer: the input needs no gradient and its transpose is known.
-  const firstLayer = tf.customGrad((w) => ({ value: tf.matMul(x, w), gradFunc: (dy) => tf.matMul(xT, dy) }));
+  // The first layer: the input needs no gradient and its transpose is given.
+  const firstLayer = (x, xT) => tf.customGrad((w) => ({ value: tf.matMul(x, w), gradFunc: (dy) => tf.matMul(xT, dy) }));
 
   const batchNorm = (h, p) => {
     const { mean, variance } = tf.moments(h, 0);
@@ -106,12 +107,13 @@ export function tfjsStep(tf, data, variant) {
     p.variance.assign(tf.add(tf.mul(p.variance, 1 - MOMENTUM), tf.mul(variance, (MOMENTUM * n) / (n - 1))));
     return tf.add(tf.mul(tf.div(tf.sub(h, mean), tf.sqrt(tf.add(variance, EPS))), p.gamma), p.beta);
   };
+  const batchNormEval = (h, p) => tf.add(tf.mul(tf.div(tf.sub(h, p.mean), tf.sqrt(tf.add(p.variance, EPS))), p.gamma), p.beta);
 
-  const forward = () => {
+  const forward = (x, xT, labels) => {
     let h = x;
     for (let l = 0; l < 3; l++) {
       const wb = signSte(weights[l]);
-      if (tuned) h = l === 0 ? firstLayer(wb) : matMulPlain(h, wb);
+      if (tuned) h = l === 0 ? firstLayer(x, xT)(wb) : matMulPlain(h, wb);
       else h = tf.matMul(h, wb);
       h = batchNorm(h, bn[l]);
       if (l < 2) h = signSte(h);
@@ -119,18 +121,42 @@ export function tfjsStep(tf, data, variant) {
     return tf.losses.softmaxCrossEntropy(labels, h);
   };
   const optimizer = tf.train.adam(LR, 0.9, 0.999, 1e-8);
-  const step = () => {
-    const cost = optimizer.minimize(forward, true, vars);
+  const step = (x, xT, labels, lr) => {
+    if (lr !== undefined) optimizer.learningRate = lr;
+    const cost = optimizer.minimize(() => forward(x, xT, labels), true, vars);
     tf.tidy(() => { for (const w of weights) w.assign(tf.clipByValue(w, -1, 1)); });
     const value = cost.dataSync()[0];
     cost.dispose();
     return value;
   };
+  const predict = (x) => tf.tidy(() => {
+    let h = x;
+    for (let l = 0; l < 3; l++) {
+      h = batchNormEval(tf.matMul(h, sign(weights[l])), bn[l]);
+      if (l < 2) h = sign(h);
+    }
+    return h;
+  });
   const dispose = () => {
-    for (const t of [...vars, ...bn.flatMap((p) => [p.mean, p.variance]), x, xT, labels]) t.dispose();
+    for (const t of [...vars, ...bn.flatMap((p) => [p.mean, p.variance])]) t.dispose();
     optimizer.dispose();
   };
-  return { step, dispose };
+  return { step, predict, dispose };
+}
+
+/** tfjsModel on one fixed batch (transposed once, outside the timed step). */
+export function tfjsStep(tf, data, variant) {
+  const model = tfjsModel(tf, variant);
+  const x = tf.tensor(data.x, [BATCH, 784]);
+  const xT = tf.transpose(x);
+  const labels = tf.oneHot(tf.tensor(data.y, [BATCH], 'int32'), 10);
+  return {
+    step: () => model.step(x, xT, labels),
+    dispose: () => {
+      model.dispose();
+      for (const t of [x, xT, labels]) t.dispose();
+    },
+  };
 }
 
 /**
