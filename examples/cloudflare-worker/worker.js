@@ -27,7 +27,7 @@ function loadModel() {
 
 class BadRequest extends Error {}
 
-/** The posted images as a Float32Array of N x 784 pixel values. */
+/** The posted images as a Uint8Array of N x 784 pixel values (raw bytes, as the model takes them). */
 async function readImages(request) {
   const type = request.headers.get('content-type') ?? '';
   if (type.startsWith('application/json')) {
@@ -44,14 +44,14 @@ async function readImages(request) {
     }
     const flat = rows.flat();
     if (flat.some((v) => !Number.isInteger(v) || v < 0 || v > 255)) throw new BadRequest('every pixel must be an integer in [0, 255]');
-    return Float32Array.from(flat);
+    return Uint8Array.from(flat);
   }
   if (type === '' || type.startsWith('application/octet-stream')) {
     const bytes = new Uint8Array(await request.arrayBuffer());
     if (bytes.length === 0 || bytes.length % PIXELS !== 0) {
       throw new BadRequest(`the body must be N x ${PIXELS} bytes (28x28 grayscale images), got ${bytes.length} bytes`);
     }
-    return Float32Array.from(bytes);
+    return bytes;
   }
   throw new BadRequest(`unsupported Content-Type ${type}; use application/octet-stream or application/json`);
 }
@@ -71,7 +71,8 @@ export default {
     }
     const model = await loadModel();
     const n = images.length / PIXELS;
-    const logits = sg.tidy(() => model.predict(sg.tensor(images, [n, PIXELS])).dataSync().slice());
+    // The model was frozen with uint8 inputs: the bytes go in as they are, no float copy.
+    const logits = sg.tidy(() => model.predict(sg.tensor(images, [n, PIXELS], { dtype: 'uint8' })).dataSync().slice());
     const predictions = [];
     for (let i = 0; i < n; i++) {
       const row = Array.from(logits.subarray(i * 10, i * 10 + 10));

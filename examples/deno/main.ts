@@ -20,7 +20,8 @@ const labels = await sg.io.loadIdx(new URL('t10k-labels-idx1-ubyte.gz', mnist));
 const n = Math.min(count, images.shape[0]);
 
 const predicted = sg.tidy(() => {
-  const x = sg.cast(sg.slice(images, [0, 0, 0], [n, 28, 28]).reshape([n, 784]), 'float32');
+  // The model takes raw uint8 pixels (frozen with uint8 inputs): no float copy.
+  const x = sg.slice(images, [0, 0, 0], [n, 28, 28]).reshape([n, 784]);
   return Array.from(sg.argmax(model.predict(x), { axis: 1 }).dataSync());
 });
 const truth = Array.from(labels.dataSync().subarray(0, n));

@@ -10,7 +10,7 @@ import { reshape } from '../ops/shape.js';
 import { rt } from '../runtime/context.js';
 import { f32View } from '../runtime/views.js';
 import { sign } from '../ste/sign.js';
-import { checkFloat, describe } from '../tensor/checks.js';
+import { checkDType, describe } from '../tensor/checks.js';
 import { tensor } from '../tensor/creation.js';
 import { bytesPerElement } from '../tensor/dtypes.js';
 import { keep, tidy } from '../tensor/scope.js';
@@ -300,9 +300,16 @@ export interface FreezeOptions {
 export class FrozenModel {
   constructor(readonly stages: FrozenStage[]) {}
 
-  /** Runs the model on a float32 batch [batch, features]; returns float32 outputs (logits). */
+  /**
+   * Runs the model on a batch [batch, features]; returns float32 outputs
+   * (logits). x is float32, or uint8 (raw bytes, no float copy) when the first
+   * layer was frozen with uint8 inputs.
+   */
   predict(x: Tensor): Tensor {
-    checkFloat(x, 'FrozenModel.predict', 'x');
+    checkDType(x, 'FrozenModel.predict', 'x', 'float32', 'uint8');
+    if (x.dtype === 'uint8' && !this.takesUint8()) {
+      throw new Error('FrozenModel.predict: x is uint8, but this model\'s first layer takes float32 inputs (freeze with { uint8Inputs: true }, or a BinaryLinear with uint8Inputs, to feed raw bytes)');
+    }
     return noGrad(() =>
       tidy(() => {
         let a: Activation = { kind: 'float', t: x };
@@ -311,6 +318,12 @@ export class FrozenModel {
         return y === x ? mul(x, 1) : y;
       }),
     );
+  }
+
+  /** Whether the first layer (after any Flatten) runs on uint8 inputs. */
+  private takesUint8(): boolean {
+    const first = this.stages.find((s) => s.type !== 'flatten');
+    return first?.type === 'binary-dense' && first.config.uint8Inputs === true;
   }
 
   /** Bytes of stored weights and constants. */

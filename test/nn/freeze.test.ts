@@ -82,6 +82,14 @@ describe('freeze', () => {
       });
     }
     expect(viaUint8.sizeBytes).toBe(viaFloat.sizeBytes);
+    // Raw bytes go in as uint8 with the same predictions; a float-input model refuses them.
+    sg.tidy(() => {
+      const x = pixels(5, 45);
+      const bytes = sg.tensor(Uint8Array.from(x.dataSync()), [5, 45], { dtype: 'uint8' });
+      expect(viaUint8.predict(bytes).toArray()).toEqual(viaUint8.predict(x).toArray());
+      expect(() => viaFloat.predict(bytes)).toThrow(/FrozenModel\.predict: x is uint8, but this model's first layer takes float32 inputs/);
+      expect(() => viaUint8.predict(sg.cast(bytes, 'int32'))).toThrow(/FrozenModel\.predict: x must be float32 or uint8, got int32/);
+    });
     for (const bad of [0.5, 256, -1, NaN]) {
       sg.tidy(() => {
         const x = pixels(3, 7);
