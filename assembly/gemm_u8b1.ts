@@ -16,9 +16,9 @@
 // Layouts (G = 4·ceil(K/16) groups; inputs past K are 0 and so are their patterns):
 //   W patterns: u8 [ceil(N/16)][G][16]  byte j of (block b, group g) = pattern of
 //               channel 16b + j at group g (channels past N: 0)
-//   A work:     u8 [M][G][32]  TL then TH of each group of row m; then i32 [M]
-//               row sums Σ_k x[m,k]; then 4·G bytes for one row's pixels and a
-//               64-byte staging tile for partial channel blocks.
+//   workspace:  u8 [G][32] TL then TH of each group of the current row, then the
+//               row's 4·G pixel bytes, then a 64-byte staging tile for partial
+//               channel blocks: O(K), whatever M is (rows are done one at a time).
 // A u16 lane grows by at most 60 per group, so sums are carried in i32 every
 // BLOCK_GROUPS groups (4096 inputs).
 
@@ -36,9 +36,9 @@ export function gemm_u8b1_packed_w_bytes(N: i32, K: i32): i32 {
   return ((N + 15) >> 4) * groupsOf(K) * 16;
 }
 
-export function gemm_u8b1_workspace_bytes(M: i32, K: i32): i32 {
+export function gemm_u8b1_workspace_bytes(K: i32): i32 {
   const G = groupsOf(K);
-  return M * G * 32 + ((M * 4 + 15) & ~15) + G * 4 + 64;
+  return G * 32 + G * 4 + 64;
 }
 
 /** Rewrites packed bits [N, words] (K valid per row) as the group patterns above. */
@@ -88,62 +88,51 @@ function buildTables(px: usize, G: i32, dst: usize): void {
   return i32x4.extract_lane(s, 0) + i32x4.extract_lane(s, 1) + i32x4.extract_lane(s, 2) + i32x4.extract_lane(s, 3);
 }
 
-/** Tables and row sums from uint8 rows x [M, K]. */
-export function gemm_u8b1_tables_u8(x: usize, M: i32, K: i32, work: usize): void {
-  const G = groupsOf(K);
-  const sums = work + <usize>M * <usize>G * 32;
-  const px = sums + <usize>((M * 4 + 15) & ~15);
-  for (let m = 0; m < M; m++) {
-    memory.fill(px, 0, <usize>G << 2);
-    memory.copy(px, x + <usize>m * <usize>K, <usize>K);
-    let sum = 0;
-    for (let k = 0; k < (G << 2); k += 16) sum += byteSum(v128.load(px + <usize>k));
-    store<i32>(sums + (<usize>m << 2), sum);
-    buildTables(px, G, work + <usize>m * <usize>G * 32);
-  }
-}
-
 @inline function badLanes(v: v128, q: v128): v128 {
   const outside = v128.or(i32x4.lt_s(q, i32x4.splat(0)), i32x4.gt_s(q, i32x4.splat(255)));
   return v128.or(f32x4.ne(f32x4.convert_i32x4_s(q), v), outside);
 }
 
 /**
- * Tables and row sums from float32 rows x [M, K] that hold integers in
- * [0, 255]. Returns how many values are not such integers (fractions, out of
- * range, NaN); the host rejects the input then.
+ * How many of the n float32 values at x are not integers in [0, 255]
+ * (fractions, out of range, NaN). The host checks float inputs with this
+ * before gemm_u8b1, which then converts them exactly.
  */
-export function gemm_u8b1_tables_f32(x: usize, M: i32, K: i32, work: usize): i32 {
-  const G = groupsOf(K);
-  const sums = work + <usize>M * <usize>G * 32;
-  const px = sums + <usize>((M * 4 + 15) & ~15);
+export function gemm_u8b1_check_f32(x: usize, n: i32): i32 {
   let bad = i32x4.splat(0);
   let badScalar = 0;
-  for (let m = 0; m < M; m++) {
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const v = v128.load(x + (<usize>i << 2));
+    // Good lanes convert back to themselves (integers, not NaN) inside [0, 255]; bad ones add -1.
+    bad = i32x4.add(bad, badLanes(v, i32x4.trunc_sat_f32x4_s(v)));
+  }
+  for (; i < n; i++) {
+    const v = load<f32>(x + (<usize>i << 2));
+    if (!(v >= 0 && v <= 255 && <f32><i32>v == v)) badScalar++;
+  }
+  return badScalar - (i32x4.extract_lane(bad, 0) + i32x4.extract_lane(bad, 1) + i32x4.extract_lane(bad, 2) + i32x4.extract_lane(bad, 3));
+}
+
+/** Row m of x (uint8, or float32 holding integers in [0, 255]) as G·4 zero-padded bytes at px; returns their sum. */
+@inline function loadRow(x: usize, xF32: i32, m: i32, K: i32, G: i32, px: usize): i32 {
+  memory.fill(px, 0, <usize>G << 2);
+  if (!xF32) {
+    memory.copy(px, x + <usize>m * <usize>K, <usize>K);
+  } else {
     const src = x + (<usize>m * <usize>K << 2);
-    memory.fill(px, 0, <usize>G << 2);
     let k = 0;
     for (; k + 16 <= K; k += 16) {
       const p = src + (<usize>k << 2);
-      const v0 = v128.load(p), v1 = v128.load(p, 16), v2 = v128.load(p, 32), v3 = v128.load(p, 48);
-      const q0 = i32x4.trunc_sat_f32x4_s(v0), q1 = i32x4.trunc_sat_f32x4_s(v1);
-      const q2 = i32x4.trunc_sat_f32x4_s(v2), q3 = i32x4.trunc_sat_f32x4_s(v3);
-      // Good lanes convert back to themselves (integers, not NaN) inside [0, 255]; bad ones add -1.
-      bad = i32x4.add(bad, i32x4.add(i32x4.add(badLanes(v0, q0), badLanes(v1, q1)), i32x4.add(badLanes(v2, q2), badLanes(v3, q3))));
+      const q0 = i32x4.trunc_sat_f32x4_s(v128.load(p)), q1 = i32x4.trunc_sat_f32x4_s(v128.load(p, 16));
+      const q2 = i32x4.trunc_sat_f32x4_s(v128.load(p, 32)), q3 = i32x4.trunc_sat_f32x4_s(v128.load(p, 48));
       v128.store(px + <usize>k, i8x16.narrow_i16x8_u(i16x8.narrow_i32x4_u(q0, q1), i16x8.narrow_i32x4_u(q2, q3)));
     }
-    for (; k < K; k++) {
-      const v = load<f32>(src + (<usize>k << 2));
-      const q = <i32>v;
-      if (v >= 0 && v <= 255 && <f32>q == v) store<u8>(px + <usize>k, <u8>q);
-      else badScalar++;
-    }
-    let sum = 0;
-    for (let j = 0; j < (G << 2); j += 16) sum += byteSum(v128.load(px + <usize>j));
-    store<i32>(sums + (<usize>m << 2), sum);
-    buildTables(px, G, work + <usize>m * <usize>G * 32);
+    for (; k < K; k++) store<u8>(px + <usize>k, <u8><i32>load<f32>(src + (<usize>k << 2)));
   }
-  return badScalar - (i32x4.extract_lane(bad, 0) + i32x4.extract_lane(bad, 1) + i32x4.extract_lane(bad, 2) + i32x4.extract_lane(bad, 3));
+  let sum = 0;
+  for (let j = 0; j < (G << 2); j += 16) sum += byteSum(v128.load(px + <usize>j));
+  return sum;
 }
 
 /** 4 channels' S = L + 16·H into out (partial) or their dot products (last block). */
@@ -194,21 +183,24 @@ export function gemm_u8b1_tables_f32(x: usize, M: i32, K: i32, work: usize): i32
   finish4(mode, flags, out + 48, i32x4.extend_high_i16x8_u(l1), i32x4.extend_high_i16x8_u(h1), rs);
 }
 
-// Driver: a row's tables (32·G bytes) stay in L1 while the weight patterns
-// stream past; a block of fewer than 16 channels goes through the staging tile.
-@inline function gemmU8B1Driver(mode: i32, M: i32, N: i32, K: i32, work: usize, w: usize, c: usize): void {
+// Driver: one row at a time: its pixels become tables (32·G bytes, which stay
+// in L1) while the weight patterns stream past; a block of fewer than 16
+// channels goes through the staging tile.
+@inline function gemmU8B1Driver(mode: i32, M: i32, N: i32, K: i32, x: usize, xF32: i32, work: usize, w: usize, c: usize): void {
   const G = groupsOf(K);
-  const sums = work + <usize>M * <usize>G * 32;
-  const stage = sums + <usize>((M * 4 + 15) & ~15) + (<usize>G << 2);
+  const tables = work;
+  const px = work + <usize>G * 32;
+  const stage = px + (<usize>G << 2);
   const blocks = (N + 15) >> 4;
-  // K = 0 still runs one (empty) block, which stores the dot products Σ x = 0.
-  for (let g0 = 0; g0 == 0 || g0 < G; g0 += BLOCK_GROUPS) {
-    const bg = min(BLOCK_GROUPS, G - g0);
-    const flags = (g0 == 0 ? FIRST : 0) | (g0 + bg >= G ? LAST : 0);
-    for (let m = 0; m < M; m++) {
-      const t = work + (<usize>m * <usize>G + <usize>g0) * 32;
-      const rowSum = load<i32>(sums + (<usize>m << 2));
-      const cRow = c + (<usize>m * <usize>N << 2);
+  for (let m = 0; m < M; m++) {
+    const rowSum = loadRow(x, xF32, m, K, G, px);
+    buildTables(px, G, tables);
+    const cRow = c + (<usize>m * <usize>N << 2);
+    // K = 0 still runs one (empty) block, which stores the dot products Σ x = 0.
+    for (let g0 = 0; g0 == 0 || g0 < G; g0 += BLOCK_GROUPS) {
+      const bg = min(BLOCK_GROUPS, G - g0);
+      const flags = (g0 == 0 ? FIRST : 0) | (g0 + bg >= G ? LAST : 0);
+      const t = tables + <usize>g0 * 32;
       for (let b = 0; b < blocks; b++) {
         const nr = min(16, N - b * 16);
         const cb = cRow + (<usize>(b * 16) << 2);
@@ -225,12 +217,16 @@ export function gemm_u8b1_tables_f32(x: usize, M: i32, K: i32, work: usize): i32
   }
 }
 
-/** C int32 [M,N] = Σ_k x[m,k]·w[n,k]; `work` filled by gemm_u8b1_tables_*, `w` by gemm_u8b1_pack_w. */
-export function gemm_u8b1(M: i32, N: i32, K: i32, work: usize, w: usize, c: usize): void {
-  gemmU8B1Driver(MODE_I32, M, N, K, work, w, c);
+/**
+ * C int32 [M,N] = Σ_k x[m,k]·w[n,k]; x uint8 [M, K], or float32 (xF32 = 1)
+ * already checked with gemm_u8b1_check_f32; `w` from gemm_u8b1_pack_w; `work`
+ * of gemm_u8b1_workspace_bytes(K).
+ */
+export function gemm_u8b1(M: i32, N: i32, K: i32, x: usize, xF32: i32, work: usize, w: usize, c: usize): void {
+  gemmU8B1Driver(MODE_I32, M, N, K, x, xF32, work, w, c);
 }
 
 /** The same sums as float32 (exact while |sum| < 2^24, i.e. for K <= 65792). */
-export function gemm_u8b1_f32(M: i32, N: i32, K: i32, work: usize, w: usize, c: usize): void {
-  gemmU8B1Driver(MODE_F32, M, N, K, work, w, c);
+export function gemm_u8b1_f32(M: i32, N: i32, K: i32, x: usize, xF32: i32, work: usize, w: usize, c: usize): void {
+  gemmU8B1Driver(MODE_F32, M, N, K, x, xF32, work, w, c);
 }

@@ -4,6 +4,7 @@ import { cachedDerived } from '../tensor/derived.js';
 import { empty, type Tensor } from '../tensor/tensor.js';
 import { checkBits } from './bitpack.js';
 import { channelValues, withFloatArgs, type ChannelValues } from './quant_s8.js';
+import { produce } from './workspace.js';
 
 // Binary GEMMs (kernels: assembly/gemm_b1.ts, twin: reference/gemm_b1.ts) on
 // bits packed by packBits. Rows of bBits / wBits are output channels.
@@ -87,15 +88,11 @@ export function binaryWeightsMatmul(x: Tensor, wBits: Tensor, options: BinarySca
   const bias = channelValues(options.bias, N, op, 'bias', { fallback: 0 });
   const out = empty([M, N], 'float32');
   if (M === 0 || N === 0) return out;
-  try {
+  return produce(out, () => {
     const { kernels } = rt();
     const panels = cachedDerived(wBits, `gemm_b1w.panels:${K}`, kernels.gemm_b1w_packed_bytes(N, K), (off) => {
       kernels.gemm_b1w_pack(wBits.offset, N, words, K, off);
     });
     withFloatArgs([scale, bias], ([s, b]) => kernels.gemm_b1w_f32(M, N, K, x.offset, panels, out.offset, s, b));
-  } catch (err) {
-    out.dispose();
-    throw err;
-  }
-  return out;
+  });
 }

@@ -1,4 +1,5 @@
 import { rt } from '../runtime/context.js';
+import { withWorkspace } from './workspace.js';
 
 export interface GemmF32Options {
   transA?: boolean;
@@ -15,12 +16,7 @@ export interface GemmF32Options {
  * checked by the caller (ops/matmul.ts); this binding owns the workspace.
  */
 export function gemmF32(M: number, N: number, K: number, a: number, b: number, c: number, opts: GemmF32Options = {}): void {
-  const { kernels, allocator } = rt();
-  const workBytes = kernels.gemm_f32_workspace_bytes(M, N, K);
-  const work = allocator.alloc(workBytes);
-  try {
-    kernels.gemm_f32(M, N, K, a, opts.transA ? 1 : 0, b, opts.transB ? 1 : 0, c, opts.bias ?? 0, opts.accumulate ? 1 : 0, work);
-  } finally {
-    allocator.free(work);
-  }
+  const { kernels } = rt();
+  withWorkspace(kernels.gemm_f32_workspace_bytes(M, N, K), (work) =>
+    kernels.gemm_f32(M, N, K, a, opts.transA ? 1 : 0, b, opts.transB ? 1 : 0, c, opts.bias ?? 0, opts.accumulate ? 1 : 0, work));
 }

@@ -3,6 +3,7 @@ import { checkDType, checkRank, describe } from '../tensor/checks.js';
 import { cachedDerived } from '../tensor/derived.js';
 import { empty, type Tensor } from '../tensor/tensor.js';
 import { channelValues, withFloatArgs, type ChannelValues } from './quant_s8.js';
+import { produce, withWorkspace } from './workspace.js';
 
 // int8 GEMM (kernels: assembly/gemm_s8.ts, twin: reference/gemm_s8.ts):
 // int8 x int8 with int32 accumulation. B (the weights) is packed once into
@@ -37,21 +38,13 @@ function operands(a: Tensor, b: Tensor, options: Int8MatmulOptions, op: string):
 /** Runs one of the gemm_s8 exports with packed B and the A workspace. */
 function run(a: Tensor, b: Tensor, o: Operands, out: Tensor, call: (packedB: number, work: number) => void): Tensor {
   if (o.M === 0 || o.N === 0) return out;
-  const { kernels, allocator } = rt();
-  let work = 0;
-  try {
+  return produce(out, () => {
+    const { kernels } = rt();
     const packedB = cachedDerived(b, `gemm_s8.packB:${o.tb ? 1 : 0}`, kernels.gemm_s8_packed_b_bytes(o.N, o.K), (off) => {
       kernels.gemm_s8_pack_b(b.offset, o.N, o.K, o.tb ? 1 : 0, off);
     });
-    work = allocator.alloc(kernels.gemm_s8_workspace_bytes(o.M, o.K));
-    call(packedB, work);
-  } catch (err) {
-    out.dispose();
-    throw err;
-  } finally {
-    if (work !== 0) allocator.free(work);
-  }
-  return out;
+    withWorkspace(kernels.gemm_s8_workspace_bytes(o.M, o.K), (work) => call(packedB, work));
+  });
 }
 
 /** int8 a [M, K] times int8 b ([K, N], or [N, K] with transposeB) -> int32 [M, N]. */

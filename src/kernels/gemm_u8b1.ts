@@ -3,6 +3,7 @@ import { checkDType, checkRank } from '../tensor/checks.js';
 import { cachedDerived } from '../tensor/derived.js';
 import { empty, type Tensor } from '../tensor/tensor.js';
 import { checkBits } from './bitpack.js';
+import { produce, withWorkspace } from './workspace.js';
 
 // uint8 activations times binary weights (kernel: assembly/gemm_u8b1.ts, twin:
 // reference/gemm_u8b1.ts): the first layer of a BNN that sees raw pixels,
@@ -21,32 +22,22 @@ function product(x: Tensor, wBits: Tensor, op: string, dtype: 'int32' | 'float32
   const maxK = dtype === 'int32' ? I32_MAX_K : F32_EXACT_K;
   if (K > maxK) throw new Error(`${op}: K = ${K} is too large; sums of ${K} uint8 values are not exact past K = ${maxK}`);
   const [N, words] = checkBits(wBits, K, op, 'wBits');
+  const xF32 = x.dtype === 'float32' ? 1 : 0;
+  if (xF32 && x.size > 0) {
+    const bad = rt().kernels.gemm_u8b1_check_f32(x.offset, x.size);
+    if (bad > 0) throw new Error(`${op}: x must hold integers in [0, 255] (e.g. raw pixels); ${bad} value${bad > 1 ? 's are' : ' is'} not (fractions, out of range or NaN)`);
+  }
   const out = empty([M, N], dtype);
   if (M === 0 || N === 0) return out;
-  const { kernels, allocator } = rt();
-  let work = 0;
-  try {
+  return produce(out, () => {
+    const { kernels } = rt();
     const patterns = cachedDerived(wBits, `gemm_u8b1.patterns:${K}`, kernels.gemm_u8b1_packed_w_bytes(N, K), (off) => {
       kernels.gemm_u8b1_pack_w(wBits.offset, N, words, K, off);
     });
-    work = allocator.alloc(kernels.gemm_u8b1_workspace_bytes(M, K));
-    if (x.dtype === 'uint8') {
-      kernels.gemm_u8b1_tables_u8(x.offset, M, K, work);
-    } else {
-      const bad = kernels.gemm_u8b1_tables_f32(x.offset, M, K, work);
-      if (bad > 0) {
-        throw new Error(`${op}: x must hold integers in [0, 255] (e.g. raw pixels); ${bad} value${bad > 1 ? 's are' : ' is'} not (fractions, out of range or NaN)`);
-      }
-    }
-    if (dtype === 'int32') kernels.gemm_u8b1(M, N, K, work, patterns, out.offset);
-    else kernels.gemm_u8b1_f32(M, N, K, work, patterns, out.offset);
-  } catch (err) {
-    out.dispose();
-    throw err;
-  } finally {
-    if (work !== 0) allocator.free(work);
-  }
-  return out;
+    withWorkspace(kernels.gemm_u8b1_workspace_bytes(K), (work) => {
+      (dtype === 'int32' ? kernels.gemm_u8b1 : kernels.gemm_u8b1_f32)(M, N, K, x.offset, xF32, work, patterns, out.offset);
+    });
+  });
 }
 
 /**

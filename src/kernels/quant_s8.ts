@@ -3,6 +3,7 @@ import { f32View } from '../runtime/views.js';
 import { checkDType, checkFloat, describe } from '../tensor/checks.js';
 import { empty, Tensor } from '../tensor/tensor.js';
 import { rejectNaN } from './nan.js';
+import { withWorkspace } from './workspace.js';
 
 // int8 / uint8 quantization (kernels: assembly/quant_s8.ts, twin:
 // reference/quant_s8.ts).
@@ -69,10 +70,8 @@ export function channelValues(v: ChannelValues | undefined, channels: number, op
 
 /** Copies small float32 arrays into one temporary wasm block; returns their offsets and the block. */
 export function withFloatArgs<R>(arrays: Float32Array[], fn: (offsets: number[]) => R): R {
-  const { allocator } = rt();
   const sizes = arrays.map((a) => Math.ceil(Math.max(a.length, 1) / 4) * 16);
-  const block = allocator.alloc(sizes.reduce((s, b) => s + b, 0));
-  try {
+  return withWorkspace(sizes.reduce((s, b) => s + b, 0), (block) => {
     const offsets: number[] = [];
     let at = block;
     for (let i = 0; i < arrays.length; i++) {
@@ -81,9 +80,7 @@ export function withFloatArgs<R>(arrays: Float32Array[], fn: (offsets: number[])
       at += sizes[i];
     }
     return fn(offsets);
-  } finally {
-    allocator.free(block);
-  }
+  });
 }
 
 export interface QuantizeOptions {

@@ -3,6 +3,7 @@ import { checkDType, checkFloat, checkNumber, checkRank } from '../tensor/checks
 import { cachedDerived, markModified } from '../tensor/derived.js';
 import { empty, type Tensor } from '../tensor/tensor.js';
 import { rejectNaN } from './nan.js';
+import { produce, withWorkspace } from './workspace.js';
 
 /** ‖c_k‖² per code, cached with the codebook; computing it also rejects NaN in the codebook (cached alike). */
 function codebookNorms(codebook: Tensor, op: string): number {
@@ -31,20 +32,11 @@ export function vqNearest(z: Tensor, codebook: Tensor): Tensor {
   rejectNaN(z, op, 'z');
   const out = empty([N], 'int32');
   if (N === 0) return out;
-  try {
+  return produce(out, () => {
     const norms = codebookNorms(codebook, op);
-    const { kernels, allocator } = rt();
-    const work = allocator.alloc(kernels.vq_nearest_workspace_bytes(N, K, D));
-    try {
-      kernels.vq_nearest(z.offset, N, codebook.offset, norms, K, D, out.offset, work);
-    } finally {
-      allocator.free(work);
-    }
-  } catch (err) {
-    out.dispose();
-    throw err;
-  }
-  return out;
+    const { kernels } = rt();
+    withWorkspace(kernels.vq_nearest_workspace_bytes(N, K, D), (work) => kernels.vq_nearest(z.offset, N, codebook.offset, norms, K, D, out.offset, work));
+  });
 }
 
 export interface VqEmaOptions {
@@ -85,16 +77,12 @@ export function vqEmaUpdate(z: Tensor, indices: Tensor, clusterSize: Tensor, emb
     if (N > 0) throw new Error(`${op}: codebook has no codes but z has ${N} rows`);
     return;
   }
-  const { kernels, allocator } = rt();
+  const { kernels } = rt();
   const bad = kernels.i32_find_out_of_range(indices.offset, N, 0, K);
   if (bad >= 0) throw new Error(`${op}: indices[${bad}] must be in [0, ${K}), got ${indices.dataSync()[bad]}`);
   rejectNaN(z, op, 'z');
-  const work = allocator.alloc(kernels.vq_ema_workspace_bytes(K, D));
-  try {
-    kernels.vq_ema_update(z.offset, indices.offset, N, K, D, clusterSize.offset, embedSum.offset, codebook.offset, decay, epsilon, work);
-  } finally {
-    allocator.free(work);
-  }
+  withWorkspace(kernels.vq_ema_workspace_bytes(K, D), (work) =>
+    kernels.vq_ema_update(z.offset, indices.offset, N, K, D, clusterSize.offset, embedSum.offset, codebook.offset, decay, epsilon, work));
   markModified(clusterSize);
   markModified(embedSum);
   markModified(codebook);

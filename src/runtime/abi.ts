@@ -89,13 +89,12 @@ export interface WasmExports {
 
   // gemm_u8b1.ts
   gemm_u8b1_packed_w_bytes(N: number, K: number): number;
-  gemm_u8b1_workspace_bytes(M: number, K: number): number;
+  gemm_u8b1_workspace_bytes(K: number): number;
   gemm_u8b1_pack_w(bits: number, N: number, words: number, K: number, out: number): void;
-  gemm_u8b1_tables_u8(x: number, M: number, K: number, work: number): void;
-  /** Returns how many values were not integers in [0, 255]. */
-  gemm_u8b1_tables_f32(x: number, M: number, K: number, work: number): number;
-  gemm_u8b1(M: number, N: number, K: number, work: number, w: number, c: number): void;
-  gemm_u8b1_f32(M: number, N: number, K: number, work: number, w: number, c: number): void;
+  /** Returns how many values are not integers in [0, 255]. */
+  gemm_u8b1_check_f32(x: number, n: number): number;
+  gemm_u8b1(M: number, N: number, K: number, x: number, xF32: number, work: number, w: number, c: number): void;
+  gemm_u8b1_f32(M: number, N: number, K: number, x: number, xF32: number, work: number, w: number, c: number): void;
 
   // gemm_s8.ts
   gemm_s8_packed_b_bytes(N: number, K: number): number;

@@ -82,6 +82,20 @@ describe('uint8BinaryMatmul', () => {
     }
   });
 
+  test('scratch memory does not grow with M: 20000 rows need the input, the output and O(K) more', () => {
+    const [M, K, N] = [20000, 784, 16];
+    const x = sg.tensor(Uint8Array.from({ length: M * K }, (_, i) => (i * 131) & 255), [M, K], { dtype: 'uint8' });
+    const wb = sg.tidy(() => sg.packBits(sg.randn([N, K], { seed: 8 })));
+    const before = sg.memoryStats().memoryBytes;
+    const c = sg.uint8BinaryMatmul(x, wb);
+    // Tables for every row at once would take 32 bytes per 4 inputs: M·K·8 = 125 MB.
+    expect(sg.memoryStats().memoryBytes - before).toBeLessThanOrEqual(32 * 2 ** 20); // growth comes in steps of several MiB
+    const last = c.dataSync().subarray((M - 1) * N);
+    const xd = x.dataSync().subarray((M - 1) * K);
+    expectExact(last, uint8BinaryMatmulRef(xd, 1, K, wb.dataSync(), N, packedWordsRef(K)), 'last row');
+    for (const v of [x, wb, c]) v.dispose();
+  });
+
   test('the weight patterns are cached with wBits and rebuilt after markModified', () => {
     const K = 40;
     const x = sg.tensor(Uint8Array.from({ length: K }, (_, i) => i), [1, K], { dtype: 'uint8' });
