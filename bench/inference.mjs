@@ -81,10 +81,16 @@ async function main() {
   const model = binaryMlp();
   train(model, data, STEPS);
   const trainSeconds = (performance.now() - t0) / 1000;
+  // The same trained weights with a first layer that does not declare uint8 inputs: its frozen form
+  // keeps float pixels (BinaryConnect sign-controlled adds).
+  const floatInputs = binaryMlp({ uint8Inputs: false });
+  floatInputs.loadStateDict(model.stateDict());
+  floatInputs.eval();
   const frozen = {
-    'snapgrad frozen (float pixels)': sg.freeze(model, { integerInputMax: 255 }),
+    'snapgrad frozen (float pixels)': sg.freeze(floatInputs, { integerInputMax: 255 }),
     'snapgrad frozen (uint8 pixels)': sg.freeze(model, { uint8Inputs: true }),
   };
+  floatInputs.dispose();
   const layers = floatLayers(model);
 
   const tf = await loadTfjsWasm();

@@ -20,14 +20,15 @@ export function parseFlags(defaults, argv = process.argv.slice(2)) {
 /**
  * The binary MLP of the main job: 784 -> hidden -> hidden -> 10 with binary
  * weights, binary hidden activations (clipped STE) and batch norm after every
- * layer. The first layer takes raw pixels (integers 0..255, not binarized) on
- * the exact uint8 x 1-bit kernel.
+ * layer. The first layer takes raw pixels (integers 0..255, not binarized),
+ * by default on the exact uint8 x 1-bit kernel (uint8Inputs: false gives the
+ * float BinaryConnect path with the same results).
  */
-export function binaryMlp({ hidden = 1024, seed = 1000 } = {}) {
+export function binaryMlp({ hidden = 1024, seed = 1000, uint8Inputs = true } = {}) {
   const { nn } = sg;
   let s = seed;
   return new nn.Sequential(
-    new nn.BinaryLinear(784, hidden, { binarizeInputs: false, uint8Inputs: true, seed: s++ }),
+    new nn.BinaryLinear(784, hidden, { binarizeInputs: false, uint8Inputs, seed: s++ }),
     new nn.BatchNorm1d(hidden),
     new nn.Binarize({ grad: 'clipped' }),
     new nn.BinaryLinear(hidden, hidden, { seed: s++ }),
