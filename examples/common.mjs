@@ -22,10 +22,11 @@ export function parseFlags(defaults, argv = process.argv.slice(2)) {
  * weights, binary hidden activations (clipped STE) and batch norm after every
  * layer. The first layer takes raw pixels (integers 0..255, not binarized),
  * by default on the exact uint8 x 1-bit kernel (uint8Inputs: false gives the
- * float BinaryConnect path with the same results).
+ * float BinaryConnect path with the same results). `lib` is the snapgrad module
+ * to build with (bench/builds.mjs compares two builds in one process).
  */
-export function binaryMlp({ hidden = 1024, seed = 1000, uint8Inputs = true } = {}) {
-  const { nn } = sg;
+export function binaryMlp({ hidden = 1024, seed = 1000, uint8Inputs = true, lib = sg } = {}) {
+  const { nn } = lib;
   let s = seed;
   return new nn.Sequential(
     new nn.BinaryLinear(784, hidden, { binarizeInputs: false, uint8Inputs, seed: s++ }),
