@@ -1,5 +1,5 @@
 import type { RngCounter } from '../kernels/rng.js';
-import { describe } from './checks.js';
+import { checkNumber, describe } from './checks.js';
 
 // The default generator: one global seed and a counter of unseeded random
 // calls. Unseeded call k takes its own stream of the global seed (stream k)
@@ -24,11 +24,9 @@ export interface RngState {
 let globalSeed: number | undefined;
 let counter = 0;
 
+/** Seeds are integers in [0, 2^32 - 1]; the message says which bound a bad one breaks. */
 function checkSeed(v: unknown, op: string, arg: string): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > MAX_SEED) {
-    throw new Error(`${op}: ${arg} must be an integer in [0, ${MAX_SEED}], got ${describe(v)}`);
-  }
-  return v;
+  return checkNumber(v, op, arg, { integer: true, min: 0, max: MAX_SEED });
 }
 
 /**
