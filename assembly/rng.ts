@@ -8,8 +8,8 @@
 // 32-bit draws; `offset` is the index of the first draw this call uses (see
 // each kernel for how values map to draws) and each kernel returns the index
 // of the first draw it did not use. Reaching `offset` costs one generator
-// step per skipped draw (about 1 ns): cheap next to the fill that follows for
-// the offsets a split of one tensor needs.
+// step per skipped draw below JUMP_MIN, and a jump of O(log offset) work
+// above it (see jump), so any offset up to 2^53 is cheap.
 
 function splitmix32(state: u32): u32 {
   let z = state + 0x9e3779b9;
@@ -35,6 +35,59 @@ function splitmix32(state: u32): u32 {
   return rotl<u32>(<u32>i32x4.extract_lane(s, 1) * 5, 7) * 9;
 }
 
+// Jump-ahead. A step is a linear map T on the 128 state bits (over GF(2)),
+// with characteristic polynomial p(x) = x^128 + P (P below: bit i is the
+// coefficient of x^i; found by Berlekamp-Massey on one state bit's sequence,
+// and checked by the tests against stepping). By Cayley-Hamilton,
+// T^n = r(T) with r(x) = x^n mod p(x), so n steps are the XOR of the states
+// T^i s for the bits i set in r: 128 steps plus about 2 log2(n) products of
+// polynomials mod p, instead of n steps.
+const P_LO: u64 = 0x1b489db6de18fc01;
+const P_HI: u64 = 0x00fc65a2006254b1;
+// Below this many draws, stepping is faster than jumping.
+const JUMP_MIN: u64 = 1 << 11;
+
+// a(x) * x mod p(x), polynomials of degree < 128 as i64x2 lanes [bits 0..63, bits 64..127].
+@inline function timesX(a: v128): v128 {
+  const carryIn = i64x2.shuffle(i64x2.splat(0), i64x2.shr_u(a, 63), 0, 2);
+  const shifted = v128.or(i64x2.shl(a, 1), carryIn);
+  const out = <u64>i64x2.extract_lane(a, 1) >>> 63;
+  return out != 0 ? v128.xor(shifted, i64x2.replace_lane(i64x2.splat(<i64>P_LO), 1, <i64>P_HI)) : shifted;
+}
+
+// a(x) * b(x) mod p(x), Horner over the bits of b from the top.
+function mulMod(a: v128, b: v128): v128 {
+  let acc = i64x2.splat(0);
+  for (let lane = 1; lane >= 0; lane--) {
+    const w = <u64>(lane == 1 ? i64x2.extract_lane(b, 1) : i64x2.extract_lane(b, 0));
+    for (let i = 63; i >= 0; i--) {
+      acc = timesX(acc);
+      if (((w >>> <u64>i) & 1) != 0) acc = v128.xor(acc, a);
+    }
+  }
+  return acc;
+}
+
+// The state n steps after s, for any n.
+function jump(s: v128, n: u64): v128 {
+  // r = x^n mod p by square-and-multiply over the bits of n from the top.
+  let r = i64x2.replace_lane(i64x2.splat(0), 0, 1);
+  for (let i = 63 - <i32>clz<u64>(n); i >= 0; i--) {
+    r = mulMod(r, r);
+    if (((n >>> <u64>i) & 1) != 0) r = timesX(r);
+  }
+  let acc = i32x4.splat(0);
+  let cur = s;
+  for (let lane = 0; lane < 2; lane++) {
+    const w = <u64>(lane == 0 ? i64x2.extract_lane(r, 0) : i64x2.extract_lane(r, 1));
+    for (let i = 0; i < 64; i++) {
+      if (((w >>> <u64>i) & 1) != 0) acc = v128.xor(acc, cur);
+      cur = step(cur);
+    }
+  }
+  return acc;
+}
+
 // The state after `offset` draws of stream (seed, stream).
 function start(seed: u32, stream: u32, offset: u64): v128 {
   let x = seed ^ (stream * 0x632be5ab);
@@ -44,6 +97,7 @@ function start(seed: u32, stream: u32, offset: u64): v128 {
   const s3 = splitmix32(x);
   if ((s0 | s1 | s2 | s3) == 0) s0 = 1;
   let s = i32x4.replace_lane(i32x4.replace_lane(i32x4.replace_lane(i32x4.splat(s0), 1, s1), 2, s2), 3, s3);
+  if (offset >= JUMP_MIN) return jump(s, offset);
   for (let k: u64 = 0; k < offset; k++) s = step(s);
   return s;
 }

@@ -18,6 +18,27 @@ function splitmix32(state: number): number {
   return (z ^ (z >>> 16)) >>> 0;
 }
 
+/** The characteristic polynomial of the xoshiro128 step (degree 128), as in assembly/rng.ts. */
+const CHAR_POLY = (1n << 128n) | 0x00fc65a2006254b1_1b489db6de18fc01n;
+
+/** a * b mod CHAR_POLY over GF(2): carry-less product, then reduction from the top bit down. */
+function mulMod(a: bigint, b: bigint): bigint {
+  let prod = 0n;
+  for (let i = 0n; b >> i; i++) if ((b >> i) & 1n) prod ^= a << i;
+  for (let bit = 255n; bit >= 128n; bit--) if ((prod >> bit) & 1n) prod ^= CHAR_POLY << (bit - 128n);
+  return prod;
+}
+
+/** x^n mod CHAR_POLY by square-and-multiply. */
+function xPowMod(n: bigint): bigint {
+  let r = 1n;
+  for (let i = BigInt(n.toString(2).length - 1); i >= 0n; i--) {
+    r = mulMod(r, r);
+    if ((n >> i) & 1n) r = mulMod(r, 2n);
+  }
+  return r;
+}
+
 function rotl(x: number, k: number): number {
   return ((x << k) | (x >>> (32 - k))) >>> 0;
 }
@@ -52,10 +73,35 @@ export class Xoshiro128Ref {
     return result;
   }
 
-  /** Discards `count` draws. */
+  /** Discards `count` draws, one step at a time (the definition). */
   skip(count: number): this {
     for (let k = 0; k < count; k++) this.next();
     return this;
+  }
+
+  /**
+   * Discards `count` draws by jumping, like the kernels for large offsets:
+   * a step is a linear map T on the 128 state bits over GF(2) with
+   * characteristic polynomial p, so T^count = r(T) with r = x^count mod p, and
+   * the new state is the XOR of the states T^i s for the bits i set in r.
+   * Polynomials are BigInts (bit i = coefficient of x^i).
+   */
+  jump(count: number): this {
+    const r = xPowMod(BigInt(count));
+    let a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+    for (let i = 0n; i < 128n; i++) {
+      if ((r >> i) & 1n) {
+        a0 ^= this.s0; a1 ^= this.s1; a2 ^= this.s2; a3 ^= this.s3;
+      }
+      this.next();
+    }
+    this.s0 = a0 >>> 0; this.s1 = a1 >>> 0; this.s2 = a2 >>> 0; this.s3 = a3 >>> 0;
+    return this;
+  }
+
+  /** Reaches draw `count`: stepping up to 2^20 draws (so tests compare the kernels' jumps with plain steps), jumping beyond. */
+  advance(count: number): this {
+    return count <= 2 ** 20 ? this.skip(count) : this.jump(count);
   }
 
   /** Uniform in [0, 1): the top 24 bits of one output times 2^-24 (exact in float32). */
@@ -76,7 +122,7 @@ export interface RngFillRef<T> {
  * float32, (lo/2 + (hi/2 - lo/2) * u) * 2 instead (exact halving: both ends are huge).
  */
 export function rngUniformF32Ref(n: number, seed: number, stream: number, offset: number, lo: number, hi: number): RngFillRef<Float32Array> {
-  const g = new Xoshiro128Ref(seed, stream).skip(offset);
+  const g = new Xoshiro128Ref(seed, stream).advance(offset);
   const out = new Float32Array(n);
   const flo = f(lo);
   const fhi = f(hi);
@@ -103,7 +149,7 @@ export function rngNormalF32Ref(n: number, seed: number, stream: number, offset:
   const out = new Float32Array(n);
   if (n === 0) return { values: out, end: offset };
   const first = offset - (offset % 2);
-  const g = new Xoshiro128Ref(seed, stream).skip(first);
+  const g = new Xoshiro128Ref(seed, stream).advance(first);
   const fm = f(mean);
   const fs = f(std);
   for (let v = first; v < offset + n; v += 2) {
@@ -124,7 +170,7 @@ export function rngNormalF32Ref(n: number, seed: number, stream: number, offset:
  * the draws used (kept and discarded).
  */
 export function rngIntI32Ref(n: number, seed: number, stream: number, offset: number, lo: number, hi: number): RngFillRef<Int32Array> {
-  const g = new Xoshiro128Ref(seed, stream).skip(offset);
+  const g = new Xoshiro128Ref(seed, stream).advance(offset);
   const out = new Int32Array(n);
   const span = (hi - lo) >>> 0;
   const limit = 0xffffffff - ((0xffffffff % span) + 1) % span;
@@ -143,7 +189,7 @@ export function rngIntI32Ref(n: number, seed: number, stream: number, offset: nu
 
 /** rng_gumbel_f32: value i from draw offset + i, -log(-log(u)) with u = (top 23 bits + 0.5) * 2^-23, exact in float32 and < 1. */
 export function rngGumbelF32Ref(n: number, seed: number, stream: number, offset: number): RngFillRef<Float32Array> {
-  const g = new Xoshiro128Ref(seed, stream).skip(offset);
+  const g = new Xoshiro128Ref(seed, stream).advance(offset);
   const out = new Float32Array(n);
   for (let i = 0; i < n; i++) {
     const u = f(((g.next() >>> 9) + 0.5) / 8388608);

@@ -22,9 +22,14 @@ beforeAll(async () => {
 const SEEDS: [number, number][] = [[0, 0], [1, 0], [42, 0], [42, 7], [0xffffffff, 3], [123456789, 0xffffffff]];
 /** Sizes 0, 1, odd and primes. */
 const SIZES = [0, 1, 2, 7, 31, 257, 1031];
-/** Offsets 0, 1, odd and large (a million steps to skip, so only for two of the seeds). */
+/**
+ * Offsets 0, 1, odd, around the kernels' switch from stepping to jumping
+ * (2^11), and large: a million (the twin steps there, the kernel jumps; only
+ * for two of the seeds) and up to 2^53 - 1 (twin and kernel both jump).
+ */
 const LARGE = 1_000_003;
-const offsetsFor = (seedIndex: number) => (seedIndex % 3 === 0 ? [0, 1, 2, 33, LARGE] : [0, 1, 2, 33]);
+const HUGE = [2 ** 32 + 5, 2 ** 40 + 1, 2 ** 53 - 2000];
+const offsetsFor = (seedIndex: number) => [0, 1, 2, 33, 2047, 2048, 2049, ...(seedIndex % 3 === 0 ? [LARGE, ...HUGE] : [])];
 
 interface Fill<T> { values: T; end: number }
 type Kernel = (out: number, n: number, seed: number, stream: number, offset: number) => number;
@@ -136,6 +141,28 @@ describe('kernel against twin at offsets 0, 1, odd and large, sizes 0, 1, odd an
   });
 });
 
+describe('jump-ahead', () => {
+  test('the twin\'s jump (x^n mod the characteristic polynomial) equals stepping n draws', () => {
+    for (const [seed, stream] of SEEDS.slice(0, 3)) {
+      for (const n of [0, 1, 2, 3, 64, 127, 128, 129, 1000, 2047, 2048, 70001]) {
+        const a = new Xoshiro128Ref(seed, stream).skip(n);
+        const b = new Xoshiro128Ref(seed, stream).jump(n);
+        const da = Array.from({ length: 8 }, () => a.next());
+        const db = Array.from({ length: 8 }, () => b.next());
+        expect(db, `seed=${seed} stream=${stream} n=${n}`).toEqual(da);
+      }
+    }
+  });
+
+  test('jumps compose: jump(a) then jump(b) = jump(a + b), for huge a and b', () => {
+    for (const [a, b] of [[2 ** 40, 12345], [2 ** 52, 2 ** 52 - 7], [3, 2 ** 45]]) {
+      const g1 = new Xoshiro128Ref(7, 1).jump(a).jump(b);
+      const g2 = new Xoshiro128Ref(7, 1).jump(a + b);
+      expect(g1.next(), `${a} + ${b}`).toBe(g2.next());
+    }
+  });
+});
+
 describe('one fill split into pieces (what threads will do) equals the fill', () => {
   // Cut points include odd ones (a normal piece then starts on the sine half of a pair) and empty pieces.
   const CUTS = [[], [1], [3, 4], [0, 0, 500], [1, 2, 3, 999], [257, 514, 771, 1028], [1030]];
@@ -147,7 +174,7 @@ describe('one fill split into pieces (what threads will do) equals the fill', ()
   }
 
   test('uniform, normal and Gumbel: piece [a, b) at offset base + a', () => {
-    for (const base of [0, 1, 12345]) {
+    for (const base of [0, 1, 12345, 2 ** 50 + 3]) {
       for (const [name, fn] of [['uniform', uniform(-2, 3)], ['normal', normal(1, 2)], ['gumbel', gumbel]] as const) {
         const whole = fillF32(fn, N, 77, 3, base);
         for (const cuts of CUTS) {
