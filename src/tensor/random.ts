@@ -2,10 +2,11 @@ import type { RngCounter } from '../kernels/rng.js';
 import { checkNumber, describe } from './checks.js';
 
 // The default generator: one global seed and a counter of unseeded random
-// calls. Unseeded call k takes its own stream of the global seed (stream k)
-// from draw 0, so two calls never share draws, the state is two integers, and
-// a fresh process after seed(n) replays the same calls bit for bit in every
-// runtime. Calls with { seed } use only that seed and never touch this state.
+// calls. Unseeded call k takes its own stream (stream k) of a key derived from
+// the global seed, from draw 0, so two calls never share draws, the state is
+// two integers, and a fresh process after seed(n) replays the same calls bit
+// for bit in every runtime. Calls with { seed } use only that seed and never
+// touch this state.
 
 /** The streams seeded calls use, fixed by the bits users already depend on (the conformance snapshot). */
 export const Stream = { creation: 0, gumbel: 7 } as const;
@@ -27,6 +28,19 @@ let counter = 0;
 /** Seeds are integers in [0, 2^32 - 1]; the message says which bound a bad one breaks. */
 function checkSeed(v: unknown, op: string, arg: string): number {
   return checkNumber(v, op, arg, { integer: true, min: 0, max: MAX_SEED });
+}
+
+/**
+ * The seed the default generator's streams are drawn from: a bijective mix
+ * (splitmix32's finalizer) of the global seed, so that after seed(1) the
+ * unseeded calls do not replay calls with { seed: 1 } (stream 0 of seed 1 is
+ * randn(s, { seed: 1 }); stream 7 is gumbelSoftmax's).
+ */
+export function defaultStreamSeed(globalSeedValue: number): number {
+  let z = (globalSeedValue + 0x6a09e667) >>> 0;
+  z = Math.imul(z ^ (z >>> 16), 0x85ebca6b) >>> 0;
+  z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
+  return (z ^ (z >>> 16)) >>> 0;
 }
 
 /**
@@ -95,7 +109,7 @@ export function randomDraw(seedOption: unknown, op: string, stream: number): Ran
   // Streams are 32-bit; past 2^32 calls the seed moves on instead of repeating streams.
   const high = Math.floor(k / 2 ** 32);
   return {
-    seed: (base + Math.imul(high, GOLDEN)) >>> 0,
+    seed: (defaultStreamSeed(base) + Math.imul(high, GOLDEN)) >>> 0,
     stream: k >>> 0,
     offset: 0,
     commit: () => {
