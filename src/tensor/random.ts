@@ -36,7 +36,7 @@ function checkSeed(v: unknown, op: string, arg: string): number {
  * unseeded calls do not replay calls with { seed: 1 } (stream 0 of seed 1 is
  * randn(s, { seed: 1 }); stream 7 is gumbelSoftmax's).
  */
-export function defaultStreamSeed(globalSeedValue: number): number {
+function defaultStreamSeed(globalSeedValue: number): number {
   let z = (globalSeedValue + 0x6a09e667) >>> 0;
   z = Math.imul(z ^ (z >>> 16), 0x85ebca6b) >>> 0;
   z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
