@@ -6,6 +6,7 @@ export { memoryStats, type MemoryStats } from './runtime/stats.js';
 export { Tensor } from './tensor/tensor.js';
 export type { DType } from './tensor/dtypes.js';
 export { tensor, zeros, ones, full, randn, rand, randint, type TensorOptions, type RandomOptions } from './tensor/creation.js';
+export { seed, rngState, setRngState, type RngState } from './tensor/random.js';
 export { tidy, keep } from './tensor/scope.js';
 export { markModified } from './tensor/derived.js';
 

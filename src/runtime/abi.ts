@@ -7,12 +7,11 @@ export interface WasmExports {
   memory: WebAssembly.Memory;
   heap_base(): number;
 
-  // rng.ts
-  rng_seed(seed: number, stream: number): void;
-  rng_uniform_f32(out: number, n: number, lo: number, hi: number): void;
-  rng_normal_f32(out: number, n: number, mean: number, std: number): void;
-  rng_int_i32(out: number, n: number, lo: number, hi: number): void;
-  rng_gumbel_f32(out: number, n: number): void;
+  // rng.ts: counter-based (seed, stream, offset); each returns the first draw it did not use
+  rng_uniform_f32(out: number, n: number, seed: number, stream: number, offset: number, lo: number, hi: number): number;
+  rng_normal_f32(out: number, n: number, seed: number, stream: number, offset: number, mean: number, std: number): number;
+  rng_int_i32(out: number, n: number, seed: number, stream: number, offset: number, lo: number, hi: number): number;
+  rng_gumbel_f32(out: number, n: number, seed: number, stream: number, offset: number): number;
 
   // elementwise.ts
   f32_unary(op: number, x: number, y: number, n: number): void;

@@ -2,9 +2,11 @@ import { record } from '../autograd/tape.js';
 import { affine, add } from '../ops/elementwise.js';
 import { argmax } from '../ops/reduce.js';
 import { softmax } from '../ops/losses.js';
+import { rngGumbelF32 } from '../kernels/rng.js';
 import { rt } from '../runtime/context.js';
 import { f32View, i32View } from '../runtime/views.js';
 import { checkFloat, checkNumber } from '../tensor/checks.js';
+import { randomDraw, Stream } from '../tensor/random.js';
 import { empty, type Tensor } from '../tensor/tensor.js';
 import { identityGrad } from './straight.js';
 
@@ -49,11 +51,13 @@ export interface GumbelSoftmaxOptions {
   tau?: number;
   /** Return the one-hot of the sample (straight-through) instead of the relaxed sample. */
   hard?: boolean;
-  /** Seed of the Gumbel noise (package RNG: the same bits in every runtime). */
+  /**
+   * This call's own seed for the Gumbel noise (the same bits in every runtime). The noise then
+   * depends on this seed only: the same seed every training step gives the same noise every step.
+   * Leave it out in a training loop (call `seed(n)` once) so each step draws fresh noise.
+   */
   seed?: number;
 }
-
-let gumbelStream = 1;
 
 /**
  * Gumbel-softmax sample softmax((logits + g) / tau) with g ~ Gumbel(0, 1)
@@ -63,11 +67,10 @@ let gumbelStream = 1;
 export function gumbelSoftmax(logits: Tensor, options: GumbelSoftmaxOptions = {}): Tensor {
   checkLogits(logits, 'gumbelSoftmax');
   const tau = checkNumber(options.tau ?? 1, 'gumbelSoftmax', 'tau', { positive: true });
-  const seed = options.seed === undefined ? (gumbelStream = (gumbelStream * 747796405 + 2891336453) >>> 0) : checkNumber(options.seed, 'gumbelSoftmax', 'seed', { integer: true, min: 0, max: 2 ** 32 - 1 });
+  const draw = randomDraw(options.seed, 'gumbelSoftmax', Stream.gumbel);
   const noise = empty(logits.shape, 'float32');
-  const { kernels } = rt();
-  kernels.rng_seed(seed >>> 0, 7);
-  kernels.rng_gumbel_f32(noise.offset, noise.size);
+  rngGumbelF32(noise, draw);
+  draw.commit();
   const perturbed = add(logits, noise);
   noise.dispose();
   const soft = softmax(affine(perturbed, 1 / tau, 0));

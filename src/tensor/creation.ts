@@ -1,8 +1,10 @@
+import { rngIntI32, rngNormalF32, rngUniformF32 } from '../kernels/rng.js';
 import { rt } from '../runtime/context.js';
 import { f32View, i32View, i8View, u8View } from '../runtime/views.js';
 import { checkNumber, checkShape, describe } from './checks.js';
 import type { AnyTypedArray, DType } from './dtypes.js';
 import { isDType } from './dtypes.js';
+import { randomDraw, Stream, type RandomDraw } from './random.js';
 import { empty, sizeOf, type Tensor } from './tensor.js';
 
 export interface TensorOptions {
@@ -11,7 +13,11 @@ export interface TensorOptions {
 }
 
 export interface RandomOptions {
-  /** Seed of the package's own generator: the same seed gives the same bits in every runtime. */
+  /**
+   * This call's own seed, an integer in [0, 2^32 - 1]: its values depend on this seed only (the
+   * same bits in every runtime), so the same seed every step gives the same values every step.
+   * Without it, the call draws from the default generator (`seed(n)`).
+   */
   seed?: number;
   dtype?: DType;
   requiresGrad?: boolean;
@@ -129,47 +135,68 @@ export function ones(shape: number[], options: TensorOptions = {}): Tensor {
   return full(shape, 1, options);
 }
 
-let seedCounter = 0x5eed;
-
-function seedOf(options: RandomOptions, op: string): number {
-  if (options.seed === undefined) return (seedCounter = (seedCounter * 1103515245 + 12345) >>> 0);
-  return checkNumber(options.seed, op, 'seed', { integer: true, min: 0, max: 2 ** 32 - 1 }) >>> 0;
+/** Options of randn/rand/randint: undefined or an object (null and other values are a mistake worth naming). */
+function randomOptions<T extends object>(options: T | undefined, op: string): Partial<T> {
+  if (options === undefined) return {};
+  if (typeof options !== 'object' || options === null) throw new Error(`${op}: options must be an object (e.g. { seed: 1 }), got ${describe(options)}`);
+  return options;
 }
 
-function randomFloat(op: string, shape: number[], options: RandomOptions, fill: (off: number, n: number) => void): Tensor {
+/** float32 bounds: a parameter outside float32's finite range would silently become ±Infinity in the kernel. */
+function checkF32(v: unknown, op: string, arg: string): number {
+  const x = checkNumber(v, op, arg);
+  if (!Number.isFinite(Math.fround(x))) throw new Error(`${op}: ${arg} must be within the float32 range (|${arg}| <= 3.4028234663852886e38), got ${x}`);
+  return x;
+}
+
+/** Validates everything, then allocates and fills: a rejected call allocates nothing and leaves the default generator as it was. */
+function randomFloat(op: string, shape: unknown, options: RandomOptions, fill: (t: Tensor, at: RandomDraw) => void): Tensor {
   const s = checkShape(shape, op);
   if (options.dtype !== undefined && options.dtype !== 'float32') throw new Error(`${op}: dtype must be float32, got ${describe(options.dtype)}`);
+  const draw = randomDraw(options.seed, op, Stream.creation);
   const t = empty(s, 'float32');
-  rt().kernels.rng_seed(seedOf(options, op), 0);
-  fill(t.offset, t.size);
+  fill(t, draw);
+  draw.commit();
   if (options.requiresGrad) t.requiresGrad = true;
   return t;
 }
 
-/** Normal samples (mean 0, std 1 unless given). Pass `seed` for reproducible bits in every runtime. */
-export function randn(shape: number[], options: RandomOptions & { mean?: number; std?: number } = {}): Tensor {
-  const mean = checkNumber(options.mean ?? 0, 'randn', 'mean');
-  const std = checkNumber(options.std ?? 1, 'randn', 'std', { min: 0 });
-  return randomFloat('randn', shape, options, (off, n) => rt().kernels.rng_normal_f32(off, n, mean, std));
+/**
+ * Normal samples (mean 0, std 1 unless given). With `seed`, the values depend
+ * on that seed only (the same bits in every runtime); without, they come from
+ * the default generator (see `seed`).
+ */
+export function randn(shape: number[], options?: RandomOptions & { mean?: number; std?: number }): Tensor {
+  const o = randomOptions(options, 'randn');
+  const mean = checkF32(o.mean ?? 0, 'randn', 'mean');
+  const std = checkF32(o.std ?? 1, 'randn', 'std');
+  if (std < 0) throw new Error(`randn: std must be >= 0, got ${std}`);
+  return randomFloat('randn', shape, o, (t, at) => rngNormalF32(t, at, mean, std));
 }
 
-/** Uniform samples in [low, high) (default [0, 1)). */
-export function rand(shape: number[], options: RandomOptions & { low?: number; high?: number } = {}): Tensor {
-  const low = checkNumber(options.low ?? 0, 'rand', 'low');
-  const high = checkNumber(options.high ?? 1, 'rand', 'high');
-  if (!(high > low)) throw new Error(`rand: high (${high}) must be greater than low (${low})`);
-  return randomFloat('rand', shape, options, (off, n) => rt().kernels.rng_uniform_f32(off, n, low, high));
+/** Uniform samples in [low, high) (default [0, 1)); seeds as for randn. */
+export function rand(shape: number[], options?: RandomOptions & { low?: number; high?: number }): Tensor {
+  const o = randomOptions(options, 'rand');
+  const low = checkF32(o.low ?? 0, 'rand', 'low');
+  const high = checkF32(o.high ?? 1, 'rand', 'high');
+  if (!(Math.fround(high) > Math.fround(low))) {
+    throw new Error(`rand: high (${high}) must be greater than low (${low}) as float32 values${high > low ? ' (they round to the same float32)' : ''}`);
+  }
+  return randomFloat('rand', shape, o, (t, at) => rngUniformF32(t, at, low, high));
 }
 
-/** Uniform integers in [low, high) as int32. */
-export function randint(shape: number[], low: number, high: number, options: RandomOptions = {}): Tensor {
+/** Uniform integers in [low, high) as int32; seeds as for randn. */
+export function randint(shape: number[], low: number, high: number, options?: RandomOptions): Tensor {
+  const o = randomOptions(options, 'randint');
   const s = checkShape(shape, 'randint');
   checkNumber(low, 'randint', 'low', { integer: true, min: RANGES.int32[0], max: RANGES.int32[1] });
   checkNumber(high, 'randint', 'high', { integer: true, min: RANGES.int32[0], max: RANGES.int32[1] });
   if (!(high > low)) throw new Error(`randint: high (${high}) must be greater than low (${low})`);
-  if (high - low > 2 ** 32 - 1) throw new Error(`randint: high - low must be < 2^32`);
+  if (o.dtype !== undefined && o.dtype !== 'int32') throw new Error(`randint: dtype must be int32, got ${describe(o.dtype)} (cast the result, e.g. randint(...).cast('float32'))`);
+  if (o.requiresGrad) throw new Error('randint: requiresGrad needs dtype float32; randint returns int32');
+  const draw = randomDraw(o.seed, 'randint', Stream.creation);
   const t = empty(s, 'int32');
-  rt().kernels.rng_seed(seedOf(options, 'randint'), 0);
-  rt().kernels.rng_int_i32(t.offset, t.size, low, high);
+  rngIntI32(t, draw, low, high);
+  draw.commit();
   return t;
 }
