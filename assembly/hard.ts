@@ -47,6 +47,7 @@ import { HARD_BINARIZE, HARD_FLOOR, HARD_ROUND, HARD_SIGN } from "./codes";
   return count;
 }
 
+// Returns the number of NaNs in x (sign and binarize callers reject NaN without a second pass).
 export function f32_hard(op: i32, x: usize, y: usize, n: i32): i32 {
   switch (op) {
     case HARD_SIGN: return hardLoop(HARD_SIGN, x, y, n);

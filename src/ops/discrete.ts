@@ -1,5 +1,5 @@
 import { record } from '../autograd/tape.js';
-import { Hard, type HardName } from '../kernels/codes.js';
+import { Hard, type HardName } from '../kernels/codes.generated.js';
 import { rt } from '../runtime/context.js';
 import { checkFloat } from '../tensor/checks.js';
 import { empty, type Tensor } from '../tensor/tensor.js';

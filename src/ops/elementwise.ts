@@ -1,5 +1,5 @@
 import { record } from '../autograd/tape.js';
-import { Binary, Unary, type BinaryName, type UnaryName } from '../kernels/codes.js';
+import { Binary, Unary, type BinaryName, type UnaryName } from '../kernels/codes.generated.js';
 import { rt } from '../runtime/context.js';
 import { writeArgs } from '../runtime/views.js';
 import { checkFloat, checkNumber, describe } from '../tensor/checks.js';

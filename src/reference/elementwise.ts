@@ -9,9 +9,9 @@
  * the kernel's AssemblyScript Mathf in the last bits; tests state a tolerance
  * for those ops only.
  *
- * Op codes are those of src/kernels/codes.ts.
+ * Op codes are those of assembly/codes.ts.
  */
-import { Binary, Unary } from '../kernels/codes.js';
+import { Binary, Unary } from '../kernels/codes.generated.js';
 
 const f = Math.fround;
 

@@ -1,9 +1,9 @@
 /**
  * Scalar twin of assembly/quant.ts: rounding, quantization and the STE
  * backward masks. float32 arithmetic with Math.fround after every operation.
- * Op codes are those of src/kernels/codes.ts (Hard).
+ * Op codes are those of assembly/codes.ts (Hard).
  */
-import { Hard } from '../kernels/codes.js';
+import { Hard } from '../kernels/codes.generated.js';
 
 const f = Math.fround;
 const TWO_23 = 8388608;

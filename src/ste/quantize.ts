@@ -1,5 +1,5 @@
 import { record } from '../autograd/tape.js';
-import { Hard } from '../kernels/codes.js';
+import { Hard } from '../kernels/codes.generated.js';
 import { rejectNaN } from '../kernels/nan.js';
 import { abs, add, clip, div, tanh, affine } from '../ops/elementwise.js';
 import { max } from '../ops/reduce.js';

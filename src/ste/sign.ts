@@ -1,5 +1,5 @@
 import { record } from '../autograd/tape.js';
-import { Hard } from '../kernels/codes.js';
+import { Hard } from '../kernels/codes.generated.js';
 import { rt } from '../runtime/context.js';
 import { checkFloat, checkNumber, describe } from '../tensor/checks.js';
 import { empty, type Tensor } from '../tensor/tensor.js';

@@ -11,7 +11,7 @@
 // over 200k points on this build: exp 1, log 1, tanh 2, sigmoid 2 ulps.
 import { beforeAll, describe, expect, test } from 'vitest';
 import * as sg from '../../src/index.js';
-import { Binary, Unary } from '../../src/kernels/codes.js';
+import { Binary, Unary } from '../../src/kernels/codes.generated.js';
 import { broadcastShapes, broadcastStrides, collapseAxes } from '../../src/ops/broadcast.js';
 import {
   affineRef, axpyRef, binaryRef, clipRef, countNanRef, f32ToI32Ref, toI32Ref, toF32Ref, unaryBackwardRef, unaryRef,

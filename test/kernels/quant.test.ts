@@ -5,7 +5,7 @@
 // or 1e-6 absolute (g cancels through 2 - bx*tanh(bx/2) near |bx| ~ 2.4, so a
 // 1-ulp difference in tanh becomes a larger relative error there).
 import { beforeAll, describe, expect, test } from 'vitest';
-import { Hard } from '../../src/kernels/codes.js';
+import { Hard } from '../../src/kernels/codes.generated.js';
 import {
   approxSignBackwardRef, fakeQuantBackwardRef, fakeQuantRef, hardRef, rangeMaskBackwardRef, roundHalfEven,
   swishSignBackwardRef, swishSignForward64, ternarizeRef,
