@@ -1,6 +1,7 @@
 import { record } from '../autograd/tape.js';
-import { Hard, type HardName } from '../kernels/codes.generated.js';
-import { rt } from '../runtime/context.js';
+import type { HardName } from '../kernels/codes.generated.js';
+import { fill } from '../kernels/elementwise.js';
+import { f32Hard } from '../kernels/hard.js';
 import { checkFloat } from '../tensor/checks.js';
 import { empty, type Tensor } from '../tensor/tensor.js';
 
@@ -8,12 +9,10 @@ import { empty, type Tensor } from '../tensor/tensor.js';
 // everywhere. They exist to show why the STE versions in `ste` are needed.
 function plain(name: HardName, x: Tensor): Tensor {
   checkFloat(x, name, 'x');
-  const y = empty(x.shape, 'float32');
-  const { kernels } = rt();
-  kernels.f32_hard(Hard[name], x.offset, y.offset, x.size);
+  const { y } = f32Hard(name, x);
   return record(y, name, [x], (dy) => {
     const dx = empty(dy.shape, 'float32');
-    kernels.f32_fill(dx.offset, dx.size, 0);
+    fill(dx, 0);
     return [dx];
   });
 }

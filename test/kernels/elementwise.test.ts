@@ -12,7 +12,8 @@
 import { beforeAll, describe, expect, test } from 'vitest';
 import * as sg from '../../src/index.js';
 import { Binary, Unary } from '../../src/kernels/codes.generated.js';
-import { broadcastShapes, broadcastStrides, collapseAxes } from '../../src/ops/broadcast.js';
+import { broadcastShapes, broadcastStrides } from '../../src/ops/broadcast.js';
+import { collapseAxes } from '../../src/kernels/internal/strided.js';
 import {
   affineRef, axpyRef, binaryRef, clipRef, countNanRef, f32ToI32Ref, toI32Ref, toF32Ref, unaryBackwardRef, unaryRef,
 } from '../../src/reference/elementwise.js';

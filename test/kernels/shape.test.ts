@@ -2,7 +2,7 @@
 // f32_scatter_add_rows) against src/reference/shape.ts. Data movement is
 // exact; the scatter-add adds in index order, so it is exact too.
 import { beforeAll, describe, test } from 'vitest';
-import { collapseAxes } from '../../src/ops/broadcast.js';
+import { collapseAxes } from '../../src/kernels/internal/strided.js';
 import { copyStridedRef, gatherRowsRef, scatterAddRowsRef, transpose32Ref } from '../../src/reference/shape.js';
 import { init } from '../../src/runtime/loader.js';
 import { expectExact, kernels, Prng, SIZES, stridesOf, withArena } from '../support/kernel-harness.js';
