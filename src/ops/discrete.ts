@@ -17,9 +17,20 @@ function plain(name: HardName, x: Tensor): Tensor {
   });
 }
 
-/** sign(x) with sign(0) = 0; gradient 0 (use ste.sign to train through it). */
+/**
+ * sign(x) with sign(0) = 0, with its true gradient: 0 everywhere, so nothing
+ * before it learns. `sg.ste.sign` computes the same forward value but passes a
+ * surrogate gradient (identity by default; clipped, ApproxSign or SwishSign
+ * by option) — use it to train through the sign.
+ */
 export const sign = (x: Tensor): Tensor => plain('sign', x);
-/** Round half to even; gradient 0 (use ste.round to train through it). */
+/**
+ * Round half to even, with its true gradient 0. `sg.ste.round` has the same
+ * forward value and passes the gradient straight through (identity).
+ */
 export const round = (x: Tensor): Tensor => plain('round', x);
-/** Floor; gradient 0 (use ste.floor to train through it). */
+/**
+ * Floor, with its true gradient 0. `sg.ste.floor` has the same forward value
+ * and passes the gradient straight through (identity).
+ */
 export const floor = (x: Tensor): Tensor => plain('floor', x);

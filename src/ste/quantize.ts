@@ -15,12 +15,15 @@ function hardRound(op: 'round' | 'floor', x: Tensor): Tensor {
   return record(y, op, [x], (dy) => [identityGrad(dy)]);
 }
 
-/** Round half to even (0.5 -> 0, 1.5 -> 2, -2.5 -> -2); identity gradient. */
+/**
+ * Round half to even (0.5 -> 0, 1.5 -> 2, -2.5 -> -2) with the straight-through
+ * (identity) gradient. `sg.round` is the same forward value with its true gradient, 0.
+ */
 export function round(x: Tensor): Tensor {
   return hardRound('round', x);
 }
 
-/** Floor; identity gradient. */
+/** Floor with the straight-through (identity) gradient; `sg.floor` has the true gradient, 0. */
 export function floor(x: Tensor): Tensor {
   return hardRound('floor', x);
 }

@@ -47,7 +47,10 @@ function hardSign(op: 'sign' | 'binarize', x: Tensor, options: SignOptions): Ten
   return record(y, op, [x], (dy) => [backward(dy)]);
 }
 
-/** sign(x) in {-1, 0, +1} with sign(0) = 0, and a surrogate gradient (default identity). */
+/**
+ * sign(x) in {-1, 0, +1} with sign(0) = 0, and a surrogate gradient (default
+ * identity). `sg.sign` is the same forward value with its true gradient, 0.
+ */
 export function sign(x: Tensor, options: SignOptions = {}): Tensor {
   return hardSign('sign', x, options);
 }
