@@ -36,19 +36,19 @@ export function hardScalarRef(op: number, x: number): number {
   }
 }
 
-export function hardRef(op: number, x: Float32Array, y: Float32Array): void {
+export function f32HardRef(op: number, x: Float32Array, y: Float32Array): void {
   for (let i = 0; i < x.length; i++) y[i] = hardScalarRef(op, x[i]);
 }
 
 /** Clipped identity: dx = dy where lo <= x <= hi (bounds included), else +0; NaN x gives 0. */
-export function rangeMaskBackwardRef(x: Float32Array, dy: Float32Array, dx: Float32Array, lo: number, hi: number): void {
+export function f32RangeMaskBackwardRef(x: Float32Array, dy: Float32Array, dx: Float32Array, lo: number, hi: number): void {
   const flo = f(lo);
   const fhi = f(hi);
   for (let i = 0; i < x.length; i++) dx[i] = x[i] >= flo && x[i] <= fhi ? dy[i] : 0;
 }
 
 /** Bi-Real ApproxSign: dx = (2 - 2|x|) * dy where |x| <= 1, else +0. */
-export function approxSignBackwardRef(x: Float32Array, dy: Float32Array, dx: Float32Array): void {
+export function f32ApproxSignBackwardRef(x: Float32Array, dy: Float32Array, dx: Float32Array): void {
   for (let i = 0; i < x.length; i++) {
     const a = Math.abs(x[i]);
     dx[i] = a <= 1 ? f(f(2 - f(2 * a)) * dy[i]) : 0;
@@ -70,7 +70,7 @@ export function swishSignForward64(x: number, beta: number): number {
  * g = b (2 - b x tanh(b x / 2)) / (1 + cosh(b x)), float32 operations in the
  * kernel's order (tanh and cosh from the engine's Math).
  */
-export function swishSignBackwardRef(x: Float32Array, dy: Float32Array, dx: Float32Array, beta: number): void {
+export function f32SwishSignBackwardRef(x: Float32Array, dy: Float32Array, dx: Float32Array, beta: number): void {
   const b = f(beta);
   for (let i = 0; i < x.length; i++) {
     const bx = f(b * x[i]);

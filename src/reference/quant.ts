@@ -7,7 +7,7 @@ import { roundHalfEven } from './hard.js';
 const f = Math.fround;
 
 /** -1 where x < -t, +1 where x > t, 0 where -t <= x <= t (and for NaN). */
-export function ternarizeRef(x: Float32Array, y: Float32Array, t: number): void {
+export function f32TernarizeRef(x: Float32Array, y: Float32Array, t: number): void {
   const ft = f(t);
   for (let i = 0; i < x.length; i++) y[i] = x[i] > ft ? 1 : x[i] < -ft ? -1 : 0;
 }
@@ -21,7 +21,7 @@ export function quantLevel(x: number, scale: number, zeroPoint: number): number 
  * Fake quantization: q = clamp(roundHalfEven(x / scale) + zeroPoint, qmin, qmax),
  * y = (q - zeroPoint) * scale. Defined for non-NaN x (the host rejects NaN).
  */
-export function fakeQuantRef(x: Float32Array, y: Float32Array, scale: number, zeroPoint: number, qmin: number, qmax: number): void {
+export function f32FakeQuantRef(x: Float32Array, y: Float32Array, scale: number, zeroPoint: number, qmin: number, qmax: number): void {
   const lo = f(qmin);
   const hi = f(qmax);
   for (let i = 0; i < x.length; i++) {
@@ -32,7 +32,7 @@ export function fakeQuantRef(x: Float32Array, y: Float32Array, scale: number, ze
 }
 
 /** dx = dy where qmin <= roundHalfEven(x / scale) + zeroPoint <= qmax (not clamped), else +0. */
-export function fakeQuantBackwardRef(x: Float32Array, dy: Float32Array, dx: Float32Array,
+export function f32FakeQuantBackwardRef(x: Float32Array, dy: Float32Array, dx: Float32Array,
                                      scale: number, zeroPoint: number, qmin: number, qmax: number): void {
   const lo = f(qmin);
   const hi = f(qmax);

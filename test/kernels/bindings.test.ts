@@ -10,7 +10,7 @@ import { f32SumAxis } from '../../src/kernels/reduce.js';
 import { copyStrided } from '../../src/kernels/shape.js';
 import { thresholdPackF32 } from '../../src/kernels/threshold.js';
 import { bnForwardEvalRef } from '../../src/reference/batchnorm.js';
-import { sumAxisRef } from '../../src/reference/reduce.js';
+import { f32SumAxisRef } from '../../src/reference/reduce.js';
 import { thresholdPackRef } from '../../src/reference/threshold.js';
 import { expectExact, Prng } from '../support/kernel-harness.js';
 import { expectNoLeaks, useSnapgrad } from '../support/setup.js';
@@ -55,7 +55,7 @@ describe('f32SumAxis', () => {
           const outer = shape.slice(0, axis).reduce((a, b) => a * b, 1);
           const inner = shape.slice(axis + 1).reduce((a, b) => a * b, 1);
           const want = new Float32Array(outer * inner);
-          sumAxisRef(x, want, outer, shape[axis], inner);
+          f32SumAxisRef(x, want, outer, shape[axis], inner);
           const got = f32SumAxis(sg.tensor(x, shape), axis);
           expect(got.shape).toEqual(shape.map((d, i) => (i === axis ? 1 : d)));
           expectExact(got.dataSync(), want, `[${shape}] axis ${axis}`, [x]);

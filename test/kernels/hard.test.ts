@@ -7,7 +7,7 @@
 import { beforeAll, describe, expect, test } from 'vitest';
 import { Hard } from '../../src/kernels/codes.generated.js';
 import {
-  approxSignBackwardRef, hardRef, rangeMaskBackwardRef, roundHalfEven, swishSignBackwardRef, swishSignForward64,
+  f32ApproxSignBackwardRef, f32HardRef, f32RangeMaskBackwardRef, roundHalfEven, f32SwishSignBackwardRef, swishSignForward64,
 } from '../../src/reference/hard.js';
 import { init } from '../../src/runtime/loader.js';
 import { expectClose, expectExact, kernels, Prng, SIZES, withArena } from '../support/kernel-harness.js';
@@ -51,7 +51,7 @@ describe('f32_hard', () => {
           const x = rng.f32WithSpecials(n, -4, 4, ROUNDING, 0.3);
           for (let i = 0; i < n; i++) if (rng.bool(0.2)) x[i] = rng.int(-8, 9) / 2;
           const want = new Float32Array(n);
-          hardRef(op, x, want);
+          f32HardRef(op, x, want);
           let nans = -1;
           expectExact(run2((px, py) => { nans = kernels().f32_hard(op, px, py, n); }, x), want, `f32_hard ${name} n=${n}`, [x]);
           expect(nans, `f32_hard ${name} n=${n} NaN count`).toBe(x.filter((v) => v !== v).length);
@@ -78,7 +78,7 @@ describe('STE backward masks', () => {
         const x = rng.f32WithSpecials(n, -2, 2, [lo, hi, Math.fround(lo - 1e-6), Math.fround(hi + 1e-6), -0, NaN, Infinity], 0.4);
         const dy = rng.f32WithSpecials(n, -3, 3, [-0, NaN, Infinity], 0.05);
         const want = new Float32Array(n);
-        rangeMaskBackwardRef(x, dy, want, lo, hi);
+        f32RangeMaskBackwardRef(x, dy, want, lo, hi);
         expectExact(run3((px, pdy, pdx) => kernels().f32_range_mask_backward(px, pdy, pdx, n, lo, hi), x, dy), want,
           `f32_range_mask_backward [${lo}, ${hi}] n=${n}`, [x, dy]);
       }
@@ -92,7 +92,7 @@ describe('STE backward masks', () => {
         const x = rng.f32WithSpecials(n, -1.5, 1.5, [0, -0, 0.5, -0.5, 1, -1, 1.0001, -1.0001, NaN, Infinity], 0.4);
         const dy = rng.f32Array(n, -3, 3);
         const want = new Float32Array(n);
-        approxSignBackwardRef(x, dy, want);
+        f32ApproxSignBackwardRef(x, dy, want);
         expectExact(run3((px, pdy, pdx) => kernels().f32_approx_sign_backward(px, pdy, pdx, n), x, dy), want,
           `f32_approx_sign_backward n=${n}`, [x, dy]);
       }
@@ -109,7 +109,7 @@ describe('STE backward masks', () => {
         const x = rng.f32WithSpecials(n, -4, 4, [0, -0, 1, -1, 30, -30, 200, -200], 0.2);
         const dy = rng.f32Array(n, -2, 2);
         const want = new Float32Array(n);
-        swishSignBackwardRef(x, dy, want, beta);
+        f32SwishSignBackwardRef(x, dy, want, beta);
         expectClose(run3((px, pdy, pdx) => kernels().f32_swish_sign_backward(px, pdy, pdx, n, beta), x, dy), want,
           `f32_swish_sign_backward beta=${beta} n=${n}`, { ulps: 8, abs: 1e-6 }, [x, dy]);
       }

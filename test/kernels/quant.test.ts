@@ -1,7 +1,7 @@
 // assembly/quant.ts against src/reference/quant.ts: IEEE basic operations
 // and wasm `nearest` (round half to even), so results must match exactly.
 import { beforeAll, describe, test } from 'vitest';
-import { fakeQuantBackwardRef, fakeQuantRef, ternarizeRef } from '../../src/reference/quant.js';
+import { f32FakeQuantBackwardRef, f32FakeQuantRef, f32TernarizeRef } from '../../src/reference/quant.js';
 import { init } from '../../src/runtime/loader.js';
 import { expectExact, kernels, Prng, SIZES, withArena } from '../support/kernel-harness.js';
 
@@ -32,7 +32,7 @@ describe('f32_ternarize', () => {
       for (const t of [0, 0.05, 0.5, 1, 0.7]) {
         const x = rng.f32WithSpecials(n, -2, 2, [t, -t, Math.fround(t), 0, -0, Infinity, -Infinity, NaN], 0.3);
         const want = new Float32Array(n);
-        ternarizeRef(x, want, t);
+        f32TernarizeRef(x, want, t);
         expectExact(run2((px, py) => kernels().f32_ternarize(px, py, n, t), x), want, `f32_ternarize t=${t} n=${n}`, [x]);
       }
     }
@@ -72,11 +72,11 @@ describe('f32_fake_quant and its backward', () => {
         const x = quantInputs(rng, n, scale, zp, qmin, qmax);
         const dy = rng.f32Array(n, -2, 2);
         const want = new Float32Array(n);
-        fakeQuantRef(x, want, scale, zp, qmin, qmax);
+        f32FakeQuantRef(x, want, scale, zp, qmin, qmax);
         const what = `scale=${scale} zp=${zp} [${qmin}, ${qmax}] n=${n}`;
         expectExact(run2((px, py) => kernels().f32_fake_quant(px, py, n, scale, zp, qmin, qmax), x), want, `f32_fake_quant ${what}`, [x]);
         const wantDx = new Float32Array(n);
-        fakeQuantBackwardRef(x, dy, wantDx, scale, zp, qmin, qmax);
+        f32FakeQuantBackwardRef(x, dy, wantDx, scale, zp, qmin, qmax);
         expectExact(run3((px, pdy, pdx) => kernels().f32_fake_quant_backward(px, pdy, pdx, n, scale, zp, qmin, qmax), x, dy), wantDx,
           `f32_fake_quant_backward ${what}`, [x, dy]);
       }
