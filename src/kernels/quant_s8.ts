@@ -1,5 +1,4 @@
 import { rt } from '../runtime/context.js';
-import { f32View } from '../runtime/views.js';
 import { checkDType, checkFloat, describe } from '../tensor/checks.js';
 import { empty, Tensor } from '../tensor/tensor.js';
 import { channelValues, withFloatArgs, type ChannelValues } from './internal/args.js';
@@ -101,7 +100,7 @@ export function int8Scales(x: Tensor, options: ScalesOptions = {}): Tensor {
   const { rows, cols } = channelsOf(x, perChannel);
   const out = empty(perChannel ? [rows] : [], 'float32');
   if (rows > 0) rt().kernels.absmax_rows_f32(x.offset, rows, cols, out.offset);
-  const v = f32View(out.offset, rows);
+  const v = out.rawF32();
   for (let i = 0; i < rows; i++) v[i] = v[i] > 0 ? Math.fround(v[i] / 127) : 1;
   return out;
 }
