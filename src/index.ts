@@ -19,6 +19,7 @@ export { matmul, type MatmulOptions } from './ops/matmul.js';
 export { sum, mean, max, argmax, type ReduceOptions } from './ops/reduce.js';
 export { reshape, transpose, slice, concat, gather, cast } from './ops/shape.js';
 export { softmax, logSoftmax, crossEntropy, mse } from './ops/losses.js';
+// sign/round/floor with their true gradient (0); sg.ste.sign/round/floor pass a surrogate gradient.
 export { sign, round, floor } from './ops/discrete.js';
 
 export * as ste from './ste/index.js';
@@ -31,4 +32,5 @@ export { packBits, packedWords } from './kernels/bitpack.js';
 export { binaryMatmul, binaryMatmulScaled, binaryWeightsMatmul, type BinaryScaleOptions } from './kernels/gemm_b1.js';
 export { uint8BinaryMatmul } from './kernels/gemm_u8b1.js';
 export { int8Matmul, int8MatmulDequantize, int8MatmulRequantize, type Int8MatmulOptions, type Int8DequantizeOptions, type Int8RequantizeOptions } from './kernels/gemm_s8.js';
-export { quantizeInt8, dequantizeInt8, int8Scales, type QuantizeOptions, type DequantizeOptions, type ScalesOptions, type ChannelValues } from './kernels/quant_s8.js';
+export { quantizeInt8, dequantizeInt8, int8Scales, type QuantizeInt8Options, type DequantizeInt8Options, type ScalesOptions } from './kernels/quant_s8.js';
+export type { ChannelValues } from './kernels/internal/args.js';

@@ -1,19 +1,20 @@
-import { rt } from '../runtime/context.js';
+import { f32Affine } from '../kernels/elementwise.js';
 import { checkFloat, checkTensor, describe } from '../tensor/checks.js';
-import { empty, Tensor } from '../tensor/tensor.js';
+import { Tensor } from '../tensor/tensor.js';
 import { isGradEnabled, noGrad, record } from './tape.js';
 
-/** A copy of x's value that the tape treats as a constant (shares memory with x). */
+/**
+ * A tensor with x's value that the tape treats as a constant: it shares x's
+ * memory and no gradient flows through it. `detach` (and `x.detach()`) is an
+ * alias: the same function under PyTorch's name.
+ */
 export function stopGradient(x: Tensor): Tensor {
   checkTensor(x, 'stopGradient', 'x');
   return x.view(x.shape);
 }
 
-/** Same as stopGradient: a tensor sharing x's memory, cut from the tape. */
-export function detach(x: Tensor): Tensor {
-  checkTensor(x, 'detach', 'x');
-  return x.view(x.shape);
-}
+/** Alias of {@link stopGradient} (PyTorch's name); one implementation. */
+export const detach = stopGradient;
 
 export interface CustomGradSpec {
   /**
@@ -70,7 +71,5 @@ export function customGrad(spec: CustomGradSpec): (...inputs: Tensor[]) => Tenso
 }
 
 function copyOf(t: Tensor): Tensor {
-  const out = empty(t.shape, 'float32');
-  rt().kernels.f32_affine(t.offset, out.offset, t.size, 1, 0);
-  return out;
+  return f32Affine(t, 1, 0);
 }

@@ -1,4 +1,3 @@
-import { f32View } from '../runtime/views.js';
 import { checkFloat, describe } from '../tensor/checks.js';
 import { markModified } from '../tensor/derived.js';
 import { tidy } from '../tensor/scope.js';
@@ -47,7 +46,7 @@ export function gradcheck(fn: (...inputs: Tensor[]) => Tensor, inputs: Tensor[],
     checkFloat(y, 'gradcheck', 'fn result');
     const total = y.size === 1 ? y : sum(y);
     backward(total);
-    return inputs.map((t) => (t.grad ? Float64Array.from(f32View(t.grad.offset, t.size)) : new Float64Array(t.size)));
+    return inputs.map((t) => (t.grad ? Float64Array.from(t.grad.rawF32()) : new Float64Array(t.size)));
   });
   inputs.forEach((t, i) => {
     t.grad?.dispose();
@@ -57,7 +56,7 @@ export function gradcheck(fn: (...inputs: Tensor[]) => Tensor, inputs: Tensor[],
   const evalSum = (): number =>
     tidy(() => noGrad(() => {
       const y = fn(...inputs);
-      const data = f32View(y.offset, y.size);
+      const data = y.rawF32();
       let s = 0;
       for (let i = 0; i < data.length; i++) s += data[i];
       return s;
@@ -69,16 +68,16 @@ export function gradcheck(fn: (...inputs: Tensor[]) => Tensor, inputs: Tensor[],
   let worstExcess = -Infinity;
   inputs.forEach((t, k) => {
     for (let i = 0; i < t.size; i++) {
-      const x0 = f32View(t.offset, t.size)[i];
+      const x0 = t.rawF32()[i];
       const xp = Math.fround(x0 + eps);
       const xm = Math.fround(x0 - eps);
-      f32View(t.offset, t.size)[i] = xp;
+      t.rawF32()[i] = xp;
       markModified(t);
       const fp = evalSum();
-      f32View(t.offset, t.size)[i] = xm;
+      t.rawF32()[i] = xm;
       markModified(t);
       const fm = evalSum();
-      f32View(t.offset, t.size)[i] = x0;
+      t.rawF32()[i] = x0;
       markModified(t);
       const numeric = (fp - fm) / (xp - xm);
       const a = analytic[k][i];

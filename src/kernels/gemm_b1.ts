@@ -3,7 +3,7 @@ import { checkFloat, checkNumber, checkRank, describe } from '../tensor/checks.j
 import { cachedDerived } from '../tensor/derived.js';
 import { empty, type Tensor } from '../tensor/tensor.js';
 import { checkBits } from './bitpack.js';
-import { channelValues, withFloatArgs, type ChannelValues } from './quant_s8.js';
+import { channelValues, withFloatArgs, type ChannelValues } from './internal/args.js';
 import { produce } from './workspace.js';
 
 // Binary GEMMs (kernels: assembly/gemm_b1.ts, twin: reference/gemm_b1.ts) on

@@ -2,7 +2,7 @@ import { rt } from '../runtime/context.js';
 import { checkDType, checkRank, describe } from '../tensor/checks.js';
 import { cachedDerived } from '../tensor/derived.js';
 import { empty, type Tensor } from '../tensor/tensor.js';
-import { channelValues, withFloatArgs, type ChannelValues } from './quant_s8.js';
+import { channelValues, withFloatArgs, type ChannelValues } from './internal/args.js';
 import { produce, withWorkspace } from './workspace.js';
 
 // int8 GEMM (kernels: assembly/gemm_s8.ts, twin: reference/gemm_s8.ts):

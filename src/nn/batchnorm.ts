@@ -1,10 +1,11 @@
 import { isGradEnabled, noGrad, record } from '../autograd/tape.js';
 import { add, affine, div, mul, sqrt, sub } from '../ops/elementwise.js';
-import { rt } from '../runtime/context.js';
+import { bnBackwardTrain, bnForwardEval, bnForwardTrain } from '../kernels/batchnorm.js';
+import { f32Affine, f32Axpy } from '../kernels/elementwise.js';
 import { checkFloat, checkNumber } from '../tensor/checks.js';
 import { ones, zeros } from '../tensor/creation.js';
 import { markModified } from '../tensor/derived.js';
-import { empty, type Tensor } from '../tensor/tensor.js';
+import type { Tensor } from '../tensor/tensor.js';
 import { Module } from './module.js';
 
 export interface BatchNormOptions {
@@ -75,23 +76,14 @@ export class BatchNorm1d extends Module {
   private forwardTrain(x: Tensor): Tensor {
     const [B, F] = x.shape;
     if (B < 2) throw new Error(`BatchNorm1d: training needs a batch of at least 2 rows, got ${B}`);
-    const { kernels } = rt();
     const w = this.weight;
     const b = this.bias;
-    const y = empty([B, F], 'float32');
-    const xhat = empty([B, F], 'float32');
-    const mu = empty([F], 'float32');
-    const variance = empty([F], 'float32');
-    const invstd = empty([F], 'float32');
-    kernels.bn_forward_train(x.offset, y.offset, xhat.offset, mu.offset, variance.offset, invstd.offset, w?.offset ?? 0, b?.offset ?? 0, B, F, this.eps);
+    const { y, xhat, mean: mu, variance, invstd } = bnForwardTrain(x, w, b, this.eps);
     this.updateRunning(mu, variance, B);
     mu.dispose();
     variance.dispose();
     const out = record(y, 'batchNorm', w && b ? [x, w, b] : [x], (dy) => {
-      const dx = empty([B, F], 'float32');
-      const dgamma = empty([F], 'float32');
-      const dbeta = empty([F], 'float32');
-      kernels.bn_backward_train(dy.offset, xhat.offset, invstd.offset, w?.offset ?? 0, dx.offset, dgamma.offset, dbeta.offset, B, F);
+      const { dx, dgamma, dbeta } = bnBackwardTrain(dy, xhat, invstd, w);
       if (w && b) return [dx, dgamma, dbeta];
       dgamma.dispose();
       dbeta.dispose();
@@ -109,14 +101,13 @@ export class BatchNorm1d extends Module {
 
   private updateRunning(mu: Tensor, variance: Tensor, n: number): void {
     noGrad(() => {
-      const { kernels } = rt();
       const m = this.momentum;
       const rm = this.runningMean;
       const rv = this.runningVar;
-      kernels.f32_affine(rm.offset, rm.offset, rm.size, 1 - m, 0);
-      kernels.f32_axpy(rm.offset, mu.offset, rm.size, m);
-      kernels.f32_affine(rv.offset, rv.offset, rv.size, 1 - m, 0);
-      kernels.f32_axpy(rv.offset, variance.offset, rv.size, (m * n) / (n - 1));
+      f32Affine(rm, 1 - m, 0, rm);
+      f32Axpy(rm, mu, m);
+      f32Affine(rv, 1 - m, 0, rv);
+      f32Axpy(rv, variance, (m * n) / (n - 1));
       markModified(rm);
       markModified(rv);
     });
@@ -129,9 +120,6 @@ export class BatchNorm1d extends Module {
  * rounded in this order (the bits of BatchNorm1d's eval op chain).
  */
 export function batchNormEval(x: Tensor, mean: Tensor, variance: Tensor, weight: Tensor | null, bias: Tensor | null, eps: number): Tensor {
-  const [B, F] = x.shape;
-  const y = empty([B, F], 'float32');
   const affineParams = weight !== null && bias !== null;
-  rt().kernels.bn_forward_eval(x.offset, y.offset, mean.offset, variance.offset, affineParams ? weight.offset : 0, affineParams ? bias.offset : 0, B, F, eps);
-  return y;
+  return bnForwardEval(x, mean, variance, affineParams ? weight : null, affineParams ? bias : null, eps);
 }

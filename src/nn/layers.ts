@@ -3,7 +3,8 @@ import { reshape } from '../ops/shape.js';
 import { binarize, sign, type SignOptions } from '../ste/sign.js';
 import { checkFloat, checkNumber, describe } from '../tensor/checks.js';
 import { rand } from '../tensor/creation.js';
-import { rt } from '../runtime/context.js';
+import { f32Affine } from '../kernels/elementwise.js';
+import { f32Hard } from '../kernels/hard.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { noGrad } from '../autograd/tape.js';
 import { layerSeed } from './init.js';
@@ -99,12 +100,10 @@ export class Dropout extends Module {
     const keepScale = 1 / (1 - this.p);
     const mask = noGrad(() => {
       const u = rand([...x.shape], { seed: this.stream });
-      const { kernels } = rt();
-      // mask = (u >= p) * keepScale, via the hard sign of (u - p): +1 or 0 (u == p counts as kept).
-      kernels.f32_affine(u.offset, u.offset, u.size, 1, -this.p);
-      kernels.f32_hard(1, u.offset, u.offset, u.size);
-      kernels.f32_affine(u.offset, u.offset, u.size, keepScale / 2, keepScale / 2);
-      return u;
+      // mask = (u >= p) * keepScale, via binarize of (u - p): ±1 (u == p counts as kept), mapped to 0 or keepScale.
+      f32Affine(u, 1, -this.p, u);
+      f32Hard('binarize', u, u);
+      return f32Affine(u, keepScale / 2, keepScale / 2, u);
     });
     return mul(x, mask);
   }

@@ -6,7 +6,7 @@ import { max as maxOp, mean as meanOp } from '../ops/reduce.js';
 import { stopGradient } from '../autograd/custom.js';
 import { binarize, type SignGrad } from '../ste/sign.js';
 import { quantize, round as steRound } from '../ste/quantize.js';
-import { rt } from '../runtime/context.js';
+import { fill } from '../kernels/elementwise.js';
 import { checkFloat, checkNumber } from '../tensor/checks.js';
 import { zeros, full } from '../tensor/creation.js';
 import { tidy } from '../tensor/scope.js';
@@ -233,7 +233,7 @@ export class QuantLinear extends Module {
     // A range of 0 means "nothing observed yet" (also after loading a fresh state dict).
     const previous = r.item();
     const next = previous > 0 ? (1 - this.observerMomentum) * previous + this.observerMomentum * m : m;
-    rt().kernels.f32_fill(r.offset, 1, next);
+    fill(r, next);
   }
 
   forward(x: Tensor): Tensor {

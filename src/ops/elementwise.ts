@@ -1,11 +1,11 @@
 import { record } from '../autograd/tape.js';
-import { Binary, Unary, type BinaryName, type UnaryName } from '../kernels/codes.js';
-import { rt } from '../runtime/context.js';
-import { writeArgs } from '../runtime/views.js';
+import type { BinaryName, UnaryName } from '../kernels/codes.generated.js';
+import { f32Affine, f32Binary, f32Clip, f32Unary, f32UnaryBackward } from '../kernels/elementwise.js';
+import { f32RangeMaskBackward } from '../kernels/hard.js';
 import { checkFloat, checkNumber, describe } from '../tensor/checks.js';
 import { full } from '../tensor/creation.js';
 import { empty, Tensor } from '../tensor/tensor.js';
-import { broadcastShapes, broadcastStrides, collapseAxes } from './broadcast.js';
+import { broadcastShapes, broadcastStrides } from './broadcast.js';
 import { sumToShape } from './reduce.js';
 
 export type TensorLike = Tensor | number;
@@ -14,15 +14,8 @@ export type TensorLike = Tensor | number;
 
 function unary(name: UnaryName, x: Tensor): Tensor {
   checkFloat(x, name, 'x');
-  const code = Unary[name];
-  const y = empty(x.shape, 'float32');
-  const { kernels } = rt();
-  kernels.f32_unary(code, x.offset, y.offset, x.size);
-  return record(y, name, [x], (dy) => {
-    const dx = empty(x.shape, 'float32');
-    kernels.f32_unary_backward(code, x.offset, y.offset, dy.offset, dx.offset, x.size);
-    return [dx];
-  });
+  const y = f32Unary(name, x);
+  return record(y, name, [x], (dy) => [f32UnaryBackward(name, x, y, dy)]);
 }
 
 export const neg = (x: Tensor): Tensor => unary('neg', x);
@@ -43,27 +36,15 @@ export function clip(x: Tensor, min: number, max: number): Tensor {
   checkNumber(min, 'clip', 'min');
   checkNumber(max, 'clip', 'max');
   if (!(min <= max)) throw new Error(`clip: min (${min}) must be <= max (${max})`);
-  const y = empty(x.shape, 'float32');
-  const { kernels } = rt();
-  kernels.f32_clip(x.offset, y.offset, x.size, min, max);
-  return record(y, 'clip', [x], (dy) => {
-    const dx = empty(x.shape, 'float32');
-    kernels.f32_range_mask_backward(x.offset, dy.offset, dx.offset, x.size, min, max);
-    return [dx];
-  });
+  const y = f32Clip(x, min, max);
+  return record(y, 'clip', [x], (dy) => [f32RangeMaskBackward(x, dy, min, max)]);
 }
 
 /** a * x + b elementwise with scalar a, b (exact for a = 1 or b = 0). */
 export function affine(x: Tensor, a: number, b: number, op = 'affine'): Tensor {
   checkFloat(x, op, 'x');
-  const y = empty(x.shape, 'float32');
-  const { kernels } = rt();
-  kernels.f32_affine(x.offset, y.offset, x.size, a, b);
-  return record(y, op, [x], (dy) => {
-    const dx = empty(x.shape, 'float32');
-    kernels.f32_affine(dy.offset, dx.offset, dy.size, a, 0);
-    return [dx];
-  });
+  const y = f32Affine(x, a, b);
+  return record(y, op, [x], (dy) => [f32Affine(dy, a, 0)]);
 }
 
 // ---- binary with broadcasting ------------------------------------------
@@ -77,12 +58,7 @@ function asTensor(v: TensorLike, op: string, arg: string): Tensor {
 /** Raw broadcast kernel call (no tape). */
 export function binaryRaw(name: BinaryName, a: Tensor, b: Tensor, op: string = name): Tensor {
   const shape = broadcastShapes(a.shape, b.shape, op);
-  const out = empty(shape, 'float32');
-  if (out.size === 0) return out;
-  const c = collapseAxes(shape, [broadcastStrides(a.shape, shape), broadcastStrides(b.shape, shape)]);
-  const [dims, sa, sb] = writeArgs(c.dims, c.strides[0], c.strides[1]);
-  rt().kernels.f32_binary(Binary[name], a.offset, b.offset, out.offset, c.dims.length, dims, sa, sb);
-  return out;
+  return f32Binary(name, a, broadcastStrides(a.shape, shape), b, broadcastStrides(b.shape, shape), shape);
 }
 
 function binary(name: BinaryName, a: TensorLike, b: TensorLike): Tensor {
@@ -133,8 +109,7 @@ function gradB(name: BinaryName, dy: Tensor, a: Tensor, b: Tensor): Tensor {
       q.dispose();
       const g = binaryRaw('mul', dy, t);
       t.dispose();
-      rt().kernels.f32_affine(g.offset, g.offset, g.size, -1, 0);
-      return g;
+      return f32Affine(g, -1, 0, g);
     }
     default:
       return selectGrad(name, dy, a, b, false);
@@ -150,9 +125,9 @@ function selectGrad(name: BinaryName, dy: Tensor, a: Tensor, b: Tensor, forA: bo
   const mask = empty(shape, 'float32');
   const s = binaryRaw('sub', picked, self);
   const o = binaryRaw('sub', picked, other);
-  const sv = new Float32Array(rt().memory.buffer, s.offset, s.size);
-  const ov = new Float32Array(rt().memory.buffer, o.offset, o.size);
-  const mv = new Float32Array(rt().memory.buffer, mask.offset, mask.size);
+  const sv = s.rawF32();
+  const ov = o.rawF32();
+  const mv = mask.rawF32();
   for (let i = 0; i < mv.length; i++) mv[i] = sv[i] === 0 && (forA || ov[i] !== 0) ? 1 : 0;
   picked.dispose();
   s.dispose();

@@ -1,7 +1,9 @@
 import { record } from '../autograd/tape.js';
-import { rt } from '../runtime/context.js';
+import { f32Affine } from '../kernels/elementwise.js';
+import { f32PickRows, f32PickRowsBackward, f32SoftmaxRows, f32SoftmaxRowsBackward } from '../kernels/reduce.js';
+import { i32FindOutOfRange } from '../kernels/shape.js';
 import { checkAxis, checkDType, checkFloat } from '../tensor/checks.js';
-import { empty, type Tensor } from '../tensor/tensor.js';
+import type { Tensor } from '../tensor/tensor.js';
 import { mean } from './reduce.js';
 import { square, sub } from './elementwise.js';
 
@@ -15,16 +17,8 @@ function softmaxFamily(x: Tensor, axis: number, log: boolean): Tensor {
   checkFloat(x, op, 'x');
   if (x.rank === 0) throw new Error(`${op}: x must have at least one dimension, got a scalar`);
   rowsAlongLast(x, op, axis);
-  const n = x.shape[x.rank - 1];
-  const rows = n === 0 ? 0 : x.size / n;
-  const y = empty(x.shape, 'float32');
-  const { kernels } = rt();
-  kernels.f32_softmax_rows(x.offset, y.offset, rows, n, log ? 1 : 0);
-  return record(y, op, [x], (dy) => {
-    const dx = empty(x.shape, 'float32');
-    kernels.f32_softmax_rows_backward(y.offset, dy.offset, dx.offset, rows, n, log ? 1 : 0);
-    return [dx];
-  });
+  const y = f32SoftmaxRows(x, log);
+  return record(y, op, [x], (dy) => [f32SoftmaxRowsBackward(y, dy, log)]);
 }
 
 /** Softmax along the last axis (max-shifted, so large logits do not overflow). */
@@ -50,29 +44,14 @@ export function crossEntropy(logits: Tensor, labels: Tensor): Tensor {
     throw new Error(`crossEntropy: labels must have shape [${B}] (one per row of logits), got [${labels.shape}]`);
   }
   if (B === 0) throw new Error('crossEntropy: the batch is empty (logits has 0 rows)');
-  const { kernels } = rt();
-  const bad = kernels.i32_find_out_of_range(labels.offset, labels.size, 0, C);
-  if (bad >= 0) {
-    const v = new Int32Array(rt().memory.buffer, labels.offset, labels.size)[bad];
-    throw new Error(`crossEntropy: labels[${bad}] = ${v} is out of range [0, ${C})`);
-  }
+  const bad = i32FindOutOfRange(labels, 0, C);
+  if (bad >= 0) throw new Error(`crossEntropy: labels[${bad}] = ${labels.dataSync()[bad]} is out of range [0, ${C})`);
   const logp = logSoftmax(logits);
-  const picked = empty([B], 'float32');
-  kernels.f32_pick_rows(logp.offset, labels.offset, picked.offset, B, C);
-  const nll = record(picked, 'pick', [logp], (dy) => {
-    const d = empty([B, C], 'float32');
-    kernels.f32_fill(d.offset, d.size, 0);
-    kernels.f32_pick_rows_backward(dy.offset, labels.offset, d.offset, B, C);
-    return [d];
-  });
+  const picked = f32PickRows(logp, labels);
+  const nll = record(picked, 'pick', [logp], (dy) => [f32PickRowsBackward(dy, labels, C)]);
   const m = mean(nll);
-  const loss = empty([], 'float32');
-  kernels.f32_affine(m.offset, loss.offset, 1, -1, 0);
-  return record(loss, 'crossEntropy', [m], (dy) => {
-    const d = empty([], 'float32');
-    kernels.f32_affine(dy.offset, d.offset, 1, -1, 0);
-    return [d];
-  });
+  const loss = f32Affine(m, -1, 0);
+  return record(loss, 'crossEntropy', [m], (dy) => [f32Affine(dy, -1, 0)]);
 }
 
 /** Mean squared error mean((a - b)^2) over all elements (shapes broadcast). */

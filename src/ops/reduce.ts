@@ -1,7 +1,8 @@
 import { record } from '../autograd/tape.js';
-import { rt } from '../runtime/context.js';
+import { f32Affine } from '../kernels/elementwise.js';
+import { f32MaxAxis, f32MaxAxisBackward, f32SumAxis } from '../kernels/reduce.js';
 import { checkAxis, checkFloat, describe } from '../tensor/checks.js';
-import { empty, sizeOf, type Tensor } from '../tensor/tensor.js';
+import type { Tensor } from '../tensor/tensor.js';
 import { materializeBroadcast } from './broadcast.js';
 
 export interface ReduceOptions {
@@ -30,20 +31,11 @@ function reducedShape(shape: readonly number[], axes: number[], keepDims: boolea
 
 /** Sum over sorted axes with no tape. Reduces one axis at a time as [outer, n, inner]. */
 export function sumAxesRaw(x: Tensor, axes: number[], keepDims: boolean): Tensor {
-  const { kernels } = rt();
   let cur = x;
-  let curShape = [...x.shape];
   for (const axis of axes) {
-    const outer = sizeOf(curShape.slice(0, axis));
-    const n = curShape[axis];
-    const inner = sizeOf(curShape.slice(axis + 1));
-    const nextShape = curShape.slice();
-    nextShape[axis] = 1;
-    const next = empty(nextShape, 'float32');
-    kernels.f32_sum_axis(cur.offset, next.offset, outer, n, inner);
+    const next = f32SumAxis(cur, axis);
     if (cur !== x) cur.dispose();
     cur = next;
-    curShape = nextShape;
   }
   const finalShape = reducedShape(x.shape, axes, keepDims);
   if (cur === x) return x.view(finalShape);
@@ -87,31 +79,17 @@ export function mean(x: Tensor, options: ReduceOptions = {}): Tensor {
   const keepShape = reducedShape(x.shape, axes, true);
   const s = sumAxesRaw(x, axes, options.keepDims ?? false);
   const scale = 1 / count;
-  const { kernels } = rt();
-  const y = empty(s.shape, 'float32');
-  kernels.f32_affine(s.offset, y.offset, s.size, scale, 0);
+  const y = f32Affine(s, scale, 0);
   s.dispose();
   return record(y, 'mean', [x], (dy) => {
     const dk = dy.view(keepShape);
     const dx = materializeBroadcast(dk, x.shape);
     dk.dispose();
-    kernels.f32_affine(dx.offset, dx.offset, dx.size, scale, 0);
-    return [dx];
+    return [f32Affine(dx, scale, 0, dx)];
   });
 }
 
 /** Max and index of the first maximum along one axis (internal, no tape). */
-function maxAlong(x: Tensor, axis: number): { values: Tensor; indices: Tensor; outer: number; n: number; inner: number } {
-  const outer = sizeOf(x.shape.slice(0, axis));
-  const n = x.shape[axis];
-  const inner = sizeOf(x.shape.slice(axis + 1));
-  const shape = x.shape.filter((_, i) => i !== axis);
-  const values = empty(shape, 'float32');
-  const indices = empty(shape, 'int32');
-  rt().kernels.f32_max_axis(x.offset, values.offset, indices.offset, outer, n, inner);
-  return { values, indices, outer, n, inner };
-}
-
 function singleAxis(x: Tensor, axis: number | undefined, op: string): { t: Tensor; axis: number; flat: boolean } {
   if (axis === undefined) return { t: x.view([x.size]), axis: 0, flat: true };
   return { t: x, axis: checkAxis(axis, x.rank, op), flat: false };
@@ -122,7 +100,8 @@ export function max(x: Tensor, options: { axis?: number; keepDims?: boolean } = 
   checkFloat(x, 'max', 'x');
   const { t, axis, flat } = singleAxis(x, options.axis, 'max');
   if (t.shape[axis] === 0) throw new Error(`max: cannot take the maximum of zero elements (x has shape [${x.shape}])`);
-  const r = maxAlong(t, axis);
+  const r = f32MaxAxis(t, axis);
+  const maxShape = t.shape;
   if (flat) t.dispose();
   const keepShape = flat ? x.shape.map(() => 1) : x.shape.map((d, i) => (i === axis ? 1 : d));
   let y = r.values;
@@ -130,13 +109,13 @@ export function max(x: Tensor, options: { axis?: number; keepDims?: boolean } = 
     y = r.values.view(keepShape);
     r.values.dispose();
   }
-  const { indices, outer, n, inner } = r;
+  const { indices } = r;
   const out = record(y, 'max', [x], (dy) => {
-    const dx = empty(x.shape, 'float32');
-    const { kernels } = rt();
-    kernels.f32_fill(dx.offset, dx.size, 0);
-    kernels.f32_max_axis_backward(dy.offset, indices.offset, dx.offset, outer, n, inner);
-    return [dx];
+    const dx = f32MaxAxisBackward(dy, indices, maxShape, axis);
+    if (!flat) return [dx];
+    const shaped = dx.view(x.shape);
+    dx.dispose();
+    return [shaped];
   });
   if (out.node === null) indices.dispose();
   else out.attach(indices);
@@ -148,7 +127,8 @@ export function argmax(x: Tensor, options: { axis?: number; keepDims?: boolean }
   checkFloat(x, 'argmax', 'x');
   const { t, axis, flat } = singleAxis(x, options.axis, 'argmax');
   if (t.shape[axis] === 0) throw new Error(`argmax: cannot take the argmax of zero elements (x has shape [${x.shape}])`);
-  const r = maxAlong(t, axis);
+  const r = f32MaxAxis(t, axis);
+  const maxShape = t.shape;
   if (flat) t.dispose();
   r.values.dispose();
   if (!options.keepDims) return r.indices;

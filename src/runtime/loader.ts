@@ -1,5 +1,5 @@
 import { instantiate } from '@assemblyscript/loader';
-import type { WasmExports } from './abi.js';
+import type { WasmExports } from './abi.generated.js';
 import { Allocator } from './allocator.js';
 import { isInitialized, rt, setRuntime } from './context.js';
 import { detectRuntime, hasSimd, type RuntimeName } from './environment.js';

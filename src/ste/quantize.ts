@@ -1,27 +1,29 @@
 import { record } from '../autograd/tape.js';
-import { Hard } from '../kernels/codes.js';
+import { f32Hard } from '../kernels/hard.js';
+import { f32FakeQuant, f32FakeQuantBackward, f32Ternarize } from '../kernels/quant.js';
 import { rejectNaN } from '../kernels/nan.js';
 import { abs, add, clip, div, tanh, affine } from '../ops/elementwise.js';
 import { max } from '../ops/reduce.js';
-import { rt } from '../runtime/context.js';
 import { checkFloat, checkNumber, describe } from '../tensor/checks.js';
-import { empty, type Tensor } from '../tensor/tensor.js';
+import type { Tensor } from '../tensor/tensor.js';
 import { surrogateBackward, type SignOptions } from './sign.js';
 import { identityGrad, straightThrough } from './straight.js';
 
 function hardRound(op: 'round' | 'floor', x: Tensor): Tensor {
   checkFloat(x, op, 'x');
-  const y = empty(x.shape, 'float32');
-  rt().kernels.f32_hard(Hard[op], x.offset, y.offset, x.size);
+  const { y } = f32Hard(op, x);
   return record(y, op, [x], (dy) => [identityGrad(dy)]);
 }
 
-/** Round half to even (0.5 -> 0, 1.5 -> 2, -2.5 -> -2); identity gradient. */
+/**
+ * Round half to even (0.5 -> 0, 1.5 -> 2, -2.5 -> -2) with the straight-through
+ * (identity) gradient. `sg.round` is the same forward value with its true gradient, 0.
+ */
 export function round(x: Tensor): Tensor {
   return hardRound('round', x);
 }
 
-/** Floor; identity gradient. */
+/** Floor with the straight-through (identity) gradient; `sg.floor` has the true gradient, 0. */
 export function floor(x: Tensor): Tensor {
   return hardRound('floor', x);
 }
@@ -57,14 +59,9 @@ export function quantize(x: Tensor, options: QuantizeOptions): Tensor {
   checkFloat(x, 'quantize', 'x');
   const { qmin, qmax, scale, zeroPoint } = quantRange('quantize', options);
   rejectNaN(x, 'quantize', 'x');
-  const y = empty(x.shape, 'float32');
-  const { kernels } = rt();
-  kernels.f32_fake_quant(x.offset, y.offset, x.size, scale, zeroPoint, qmin, qmax);
-  return record(y, 'quantize', [x], (dy) => {
-    const dx = empty(x.shape, 'float32');
-    kernels.f32_fake_quant_backward(x.offset, dy.offset, dx.offset, x.size, scale, zeroPoint, qmin, qmax);
-    return [dx];
-  });
+  const params = { scale, zeroPoint, qmin, qmax };
+  const y = f32FakeQuant(x, params);
+  return record(y, 'quantize', [x], (dy) => [f32FakeQuantBackward(x, dy, params)]);
 }
 
 export interface TernarizeOptions {
@@ -84,8 +81,7 @@ export function ternarize(x: Tensor, options: TernarizeOptions = {}): Tensor {
   }
   rejectNaN(x, 'ternarize', 'x');
   const backward = surrogateBackward('ternarize', x, options as SignOptions);
-  const y = empty(x.shape, 'float32');
-  rt().kernels.f32_ternarize(x.offset, y.offset, x.size, t);
+  const y = f32Ternarize(x, t);
   return record(y, 'ternarize', [x], (dy) => [backward(dy)]);
 }
 
@@ -100,8 +96,7 @@ export interface DorefaOptions {
 function quantizeUnit(r: Tensor, levels: number): Tensor {
   return straightThrough(r, (v) => {
     const scaled = affine(v, levels, 0);
-    const rounded = empty(scaled.shape, 'float32');
-    rt().kernels.f32_hard(Hard.round, scaled.offset, rounded.offset, scaled.size);
+    const { y: rounded } = f32Hard('round', scaled);
     scaled.dispose();
     const out = affine(rounded, 1 / levels, 0);
     rounded.dispose();

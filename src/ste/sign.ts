@@ -1,8 +1,7 @@
 import { record } from '../autograd/tape.js';
-import { Hard } from '../kernels/codes.js';
-import { rt } from '../runtime/context.js';
+import { f32ApproxSignBackward, f32Hard, f32RangeMaskBackward, f32SwishSignBackward } from '../kernels/hard.js';
 import { checkFloat, checkNumber, describe } from '../tensor/checks.js';
-import { empty, type Tensor } from '../tensor/tensor.js';
+import type { Tensor } from '../tensor/tensor.js';
 import { identityGrad } from './straight.js';
 
 /**
@@ -29,22 +28,18 @@ export function surrogateBackward(op: string, x: Tensor, options: SignOptions): 
   if (!GRADS.includes(grad)) throw new Error(`${op}: grad must be one of ${GRADS.map((g) => `'${g}'`).join(', ')}, got ${describe(grad)}`);
   const clipValue = checkNumber(options.clipValue ?? 1, op, 'clipValue', { positive: true });
   const beta = checkNumber(options.beta ?? 5, op, 'beta', { positive: true });
-  const { kernels } = rt();
   return (dy) => {
     if (grad === 'identity') return identityGrad(dy);
-    const dx = empty(x.shape, 'float32');
-    if (grad === 'clipped') kernels.f32_range_mask_backward(x.offset, dy.offset, dx.offset, x.size, -clipValue, clipValue);
-    else if (grad === 'approx') kernels.f32_approx_sign_backward(x.offset, dy.offset, dx.offset, x.size);
-    else kernels.f32_swish_sign_backward(x.offset, dy.offset, dx.offset, x.size, beta);
-    return dx;
+    if (grad === 'clipped') return f32RangeMaskBackward(x, dy, -clipValue, clipValue);
+    if (grad === 'approx') return f32ApproxSignBackward(x, dy);
+    return f32SwishSignBackward(x, dy, beta);
   };
 }
 
 function hardSign(op: 'sign' | 'binarize', x: Tensor, options: SignOptions): Tensor {
   checkFloat(x, op, 'x');
   const backward = surrogateBackward(op, x, options);
-  const y = empty(x.shape, 'float32');
-  const nan = rt().kernels.f32_hard(Hard[op], x.offset, y.offset, x.size);
+  const { y, nan } = f32Hard(op, x);
   if (nan > 0) {
     y.dispose();
     throw new Error(`${op}: x contains ${nan} NaN value${nan > 1 ? 's' : ''}; NaN is not allowed here`);
@@ -52,7 +47,10 @@ function hardSign(op: 'sign' | 'binarize', x: Tensor, options: SignOptions): Ten
   return record(y, op, [x], (dy) => [backward(dy)]);
 }
 
-/** sign(x) in {-1, 0, +1} with sign(0) = 0, and a surrogate gradient (default identity). */
+/**
+ * sign(x) in {-1, 0, +1} with sign(0) = 0, and a surrogate gradient (default
+ * identity). `sg.sign` is the same forward value with its true gradient, 0.
+ */
 export function sign(x: Tensor, options: SignOptions = {}): Tensor {
   return hardSign('sign', x, options);
 }

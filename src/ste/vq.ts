@@ -4,10 +4,10 @@ import { vqNearest } from '../kernels/vq.js';
 import { affine } from '../ops/elementwise.js';
 import { mse } from '../ops/losses.js';
 import { gather } from '../ops/shape.js';
-import { rt } from '../runtime/context.js';
+import { f32Affine } from '../kernels/elementwise.js';
 import { checkFloat, checkNumber, checkRank } from '../tensor/checks.js';
 import { identityGrad } from './straight.js';
-import { empty, type Tensor } from '../tensor/tensor.js';
+import type { Tensor } from '../tensor/tensor.js';
 
 export interface VqOptions {
   /** Weight of the commitment loss (default 0.25, as in VQ-VAE). */
@@ -38,8 +38,7 @@ export function vq(z: Tensor, codebook: Tensor, options: VqOptions = {}): VqResu
   const indices = vqNearest(z, codebook);
   const codes = gather(codebook, indices);
   // zq: the value of codes, the gradient path of z (the seed's z + sg(zq - z), without round-off).
-  const zqValue = empty(codes.shape, 'float32');
-  rt().kernels.f32_affine(codes.offset, zqValue.offset, codes.size, 1, 0);
+  const zqValue = f32Affine(codes, 1, 0);
   const zq = record(zqValue, 'vq.straightThrough', [z], (dy) => [identityGrad(dy)]);
   const codebookLoss = mse(stopGradient(z), codes);
   const commitment = mse(z, stopGradient(codes));

@@ -1,6 +1,6 @@
 import { rngIntI32, rngNormalF32, rngUniformF32 } from '../kernels/rng.js';
 import { rt } from '../runtime/context.js';
-import { f32View, i32View, i8View, u8View } from '../runtime/views.js';
+import { fill } from '../kernels/elementwise.js';
 import { checkNumber, checkShape, describe } from './checks.js';
 import type { AnyTypedArray, DType } from './dtypes.js';
 import { isDType } from './dtypes.js';
@@ -99,13 +99,7 @@ function flatten(data: unknown): { flat: ArrayLike<number>; inferred: number[] }
 
 /** Copies values into a tensor's memory (the view is made after allocation). */
 export function writeData(t: Tensor, flat: ArrayLike<number>): void {
-  const off = t.offset;
-  switch (t.dtype) {
-    case 'float32': f32View(off, t.size).set(flat); break;
-    case 'int32': i32View(off, t.size).set(flat); break;
-    case 'int8': i8View(off, t.size).set(flat); break;
-    default: u8View(off, t.size).set(flat);
-  }
+  t.rawView().set(flat);
 }
 
 export function full(shape: number[], value: number, options: TensorOptions = {}): Tensor {
@@ -114,15 +108,8 @@ export function full(shape: number[], value: number, options: TensorOptions = {}
   if (!isDType(dtype)) throw new Error(`full: dtype must be one of float32, int32, int8, uint8, got ${describe(dtype)}`);
   if (typeof value !== 'number') throw new Error(`full: value must be a number, got ${describe(value)}`);
   const t = empty(s, dtype);
-  const { kernels } = rt();
-  if (dtype === 'float32') kernels.f32_fill(t.offset, t.size, value);
-  else if (dtype === 'int32') {
-    checkNumber(value, 'full', 'value', { integer: true, min: RANGES.int32[0], max: RANGES.int32[1] });
-    kernels.i32_fill(t.offset, t.size, value);
-  } else {
-    checkNumber(value, 'full', 'value', { integer: true, min: RANGES[dtype][0], max: RANGES[dtype][1] });
-    (dtype === 'int8' ? i8View(t.offset, t.size) : u8View(t.offset, t.size)).fill(value);
-  }
+  if (dtype !== 'float32') checkNumber(value, 'full', 'value', { integer: true, min: RANGES[dtype][0], max: RANGES[dtype][1] });
+  fill(t, value);
   if (options.requiresGrad) setRequiresGrad(t, 'full');
   return t;
 }

@@ -96,13 +96,40 @@ export class Tensor {
 
   /** Copies the data out to a new JS typed array (safe to keep). */
   dataSync(): AnyTypedArray {
+    return this.rawView().slice();
+  }
+
+  // Raw views: typed arrays over this tensor's elements in wasm memory, no
+  // copy, for host code that reads or writes in place (call markModified
+  // after writing). Any call that may allocate can grow the memory and detach
+  // them: use one at once and never keep it.
+
+  /** @internal A raw view typed by dtype (see above). */
+  rawView(): AnyTypedArray {
     const off = this.offset;
     switch (this.dtype) {
-      case 'float32': return f32View(off, this.size).slice();
-      case 'int32': return i32View(off, this.size).slice();
-      case 'int8': return i8View(off, this.size).slice();
-      default: return u8View(off, this.size).slice();
+      case 'float32': return f32View(off, this.size);
+      case 'int32': return i32View(off, this.size);
+      case 'int8': return i8View(off, this.size);
+      default: return u8View(off, this.size);
     }
+  }
+
+  /** @internal A raw Float32Array view of a float32 tensor. */
+  rawF32(): Float32Array {
+    if (this.dtype !== 'float32') throw new Error(`internal: rawF32 of a ${this.dtype} tensor`);
+    return f32View(this.offset, this.size);
+  }
+
+  /** @internal A raw Int32Array view of an int32 tensor. */
+  rawI32(): Int32Array {
+    if (this.dtype !== 'int32') throw new Error(`internal: rawI32 of a ${this.dtype} tensor`);
+    return i32View(this.offset, this.size);
+  }
+
+  /** @internal A raw view of the tensor's bytes, whatever its dtype. */
+  rawBytes(): Uint8Array {
+    return u8View(this.offset, this.size * bytesPerElement(this.dtype));
   }
 
   /** The data as nested JS arrays following the shape (a number for a scalar). */
