@@ -22,6 +22,10 @@ export const BINARY_MUL: i32 = 2;
 export const BINARY_DIV: i32 = 3;
 export const BINARY_MAXIMUM: i32 = 4;
 export const BINARY_MINIMUM: i32 = 5;
+export const BINARY_POW: i32 = 6;         // Mathf.pow (the same bits in every runtime)
+// pow's gradients, as ops so that they broadcast like pow itself:
+export const BINARY_POW_DBASE: i32 = 7;   // (a, b) -> b * a^(b - 1), 0 where b = 0
+export const BINARY_POW_DEXP: i32 = 8;    // (y, a) -> y * ln(a), 0 where a = 0 and y is finite
 
 // f32_hard (hard.ts)
 export const HARD_SIGN: i32 = 0;      // -1, 0, +1 (sign(0) = 0)

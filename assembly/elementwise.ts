@@ -1,5 +1,5 @@
 import {
-  BINARY_ADD, BINARY_DIV, BINARY_MAXIMUM, BINARY_MINIMUM, BINARY_MUL, BINARY_SUB,
+  BINARY_ADD, BINARY_DIV, BINARY_MAXIMUM, BINARY_MINIMUM, BINARY_MUL, BINARY_POW, BINARY_POW_DBASE, BINARY_POW_DEXP, BINARY_SUB,
   UNARY_ABS, UNARY_EXP, UNARY_LOG, UNARY_NEG, UNARY_RELU, UNARY_SIGMOID, UNARY_SQRT, UNARY_SQUARE, UNARY_TANH,
 } from "./codes";
 import { outerOffset } from "./strided";
@@ -146,8 +146,17 @@ export function f32_clip(x: usize, y: usize, n: i32, lo: f32, hi: f32): void {
     case BINARY_MUL: return a * b;
     case BINARY_DIV: return a / b;
     case BINARY_MAXIMUM: return max<f32>(a, b);
-    default: return min<f32>(a, b);
+    case BINARY_MINIMUM: return min<f32>(a, b);
+    case BINARY_POW: return Mathf.pow(a, b);
+    // PyTorch's masks: d(a^b)/da is 0 for b = 0 even at a = 0, and d(a^b)/db is 0 at a = 0 for b >= 0.
+    case BINARY_POW_DBASE: return b == 0 ? <f32>0 : b * Mathf.pow(a, b - 1);
+    default: return b == 0 && isFinite<f32>(a) ? <f32>0 : a * Mathf.log(b); // BINARY_POW_DEXP (y, base)
   }
+}
+
+// Ops without a SIMD form (pow and its gradients) run the scalar loop only.
+@inline function hasVectorForm(op: i32): bool {
+  return op <= BINARY_MINIMUM;
 }
 
 @inline function binaryVector(op: i32, a: v128, b: v128): v128 {
@@ -162,6 +171,16 @@ export function f32_clip(x: usize, y: usize, n: i32, lo: f32, hi: f32): void {
 }
 
 @inline function binaryRow(op: i32, a: usize, sa: i32, b: usize, sb: i32, out: usize, n: i32): void {
+  let i = 0;
+  if (hasVectorForm(op)) i = binaryRowVector(op, a, sa, b, sb, out, n);
+  for (; i < n; i++) {
+    store<f32>(out + (<usize>i << 2), binaryScalar(op,
+      load<f32>(a + (<usize>(i * sa) << 2)), load<f32>(b + (<usize>(i * sb) << 2))));
+  }
+}
+
+/** The SIMD part of a row for the contiguous and broadcast-scalar layouts; returns how many values it wrote. */
+@inline function binaryRowVector(op: i32, a: usize, sa: i32, b: usize, sb: i32, out: usize, n: i32): i32 {
   let i = 0;
   if (sa == 1 && sb == 1) {
     for (; i + 4 <= n; i += 4) {
@@ -181,10 +200,7 @@ export function f32_clip(x: usize, y: usize, n: i32, lo: f32, hi: f32): void {
       v128.store(out + o, binaryVector(op, va, v128.load(b + o)));
     }
   }
-  for (; i < n; i++) {
-    store<f32>(out + (<usize>i << 2), binaryScalar(op,
-      load<f32>(a + (<usize>(i * sa) << 2)), load<f32>(b + (<usize>(i * sb) << 2))));
-  }
+  return i;
 }
 
 @inline function binaryRowDispatch(op: i32, a: usize, sa: i32, b: usize, sb: i32, out: usize, n: i32): void {
@@ -194,7 +210,10 @@ export function f32_clip(x: usize, y: usize, n: i32, lo: f32, hi: f32): void {
     case BINARY_MUL: binaryRow(BINARY_MUL, a, sa, b, sb, out, n); break;
     case BINARY_DIV: binaryRow(BINARY_DIV, a, sa, b, sb, out, n); break;
     case BINARY_MAXIMUM: binaryRow(BINARY_MAXIMUM, a, sa, b, sb, out, n); break;
-    default: binaryRow(BINARY_MINIMUM, a, sa, b, sb, out, n);
+    case BINARY_MINIMUM: binaryRow(BINARY_MINIMUM, a, sa, b, sb, out, n); break;
+    case BINARY_POW: binaryRow(BINARY_POW, a, sa, b, sb, out, n); break;
+    case BINARY_POW_DBASE: binaryRow(BINARY_POW_DBASE, a, sa, b, sb, out, n); break;
+    default: binaryRow(BINARY_POW_DEXP, a, sa, b, sb, out, n);
   }
 }
 

@@ -14,7 +14,7 @@ export { noGrad, backward } from './autograd/tape.js';
 export { stopGradient, detach, customGrad, type CustomGradSpec } from './autograd/custom.js';
 export { gradcheck, type GradcheckOptions, type GradcheckResult } from './autograd/gradcheck.js';
 
-export { add, sub, mul, div, maximum, minimum, neg, relu, exp, log, tanh, sigmoid, square, sqrt, abs, clip, type TensorLike } from './ops/elementwise.js';
+export { add, sub, mul, div, maximum, minimum, pow, neg, relu, exp, log, tanh, sigmoid, square, sqrt, abs, clip, type TensorLike } from './ops/elementwise.js';
 export { matmul, type MatmulOptions } from './ops/matmul.js';
 export { sum, mean, max, argmax, type ReduceOptions } from './ops/reduce.js';
 export { reshape, transpose, slice, concat, gather, cast } from './ops/shape.js';

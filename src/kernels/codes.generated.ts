@@ -20,7 +20,10 @@ export const BINARY_MUL = 2;
 export const BINARY_DIV = 3;
 export const BINARY_MAXIMUM = 4;
 export const BINARY_MINIMUM = 5;
-export const Binary = { add: BINARY_ADD, sub: BINARY_SUB, mul: BINARY_MUL, div: BINARY_DIV, maximum: BINARY_MAXIMUM, minimum: BINARY_MINIMUM } as const;
+export const BINARY_POW = 6;
+export const BINARY_POW_DBASE = 7;
+export const BINARY_POW_DEXP = 8;
+export const Binary = { add: BINARY_ADD, sub: BINARY_SUB, mul: BINARY_MUL, div: BINARY_DIV, maximum: BINARY_MAXIMUM, minimum: BINARY_MINIMUM, pow: BINARY_POW, powDbase: BINARY_POW_DBASE, powDexp: BINARY_POW_DEXP } as const;
 export type BinaryName = keyof typeof Binary;
 
 export const HARD_SIGN = 0;

@@ -63,7 +63,7 @@ export function binaryRaw(name: BinaryName, a: Tensor, b: Tensor, op: string = n
 
 function binary(name: BinaryName, a: TensorLike, b: TensorLike): Tensor {
   // Scalar operands of add/sub/mul take the exact affine path, with no temporary tensor.
-  if (typeof b === 'number' && name !== 'div' && name !== 'maximum' && name !== 'minimum') {
+  if (typeof b === 'number' && (name === 'add' || name === 'sub' || name === 'mul')) {
     checkNumber(b, name, 'b');
     if (name === 'mul') return affine(asTensor(a, name, 'a'), b, 0, name);
     return affine(asTensor(a, name, 'a'), 1, name === 'add' ? b : -b, name);
@@ -74,7 +74,7 @@ function binary(name: BinaryName, a: TensorLike, b: TensorLike): Tensor {
   const y = binaryRaw(name, at, bt);
   return record(y, name, [at, bt], (dy) => {
     const da = at.requiresGrad ? sumToShape(gradA(name, dy, at, bt), at.shape) : null;
-    const db = bt.requiresGrad ? sumToShape(gradB(name, dy, at, bt), bt.shape) : null;
+    const db = bt.requiresGrad ? sumToShape(gradB(name, dy, at, bt, y), bt.shape) : null;
     return [da, db];
   });
 }
@@ -89,12 +89,14 @@ function gradA(name: BinaryName, dy: Tensor, a: Tensor, b: Tensor): Tensor {
       return binaryRaw('mul', dy, b);
     case 'div':
       return binaryRaw('div', dy, b);
+    case 'pow':
+      return scaled(dy, binaryRaw('powDbase', a, b));
     default:
       return selectGrad(name, dy, a, b, true);
   }
 }
 
-function gradB(name: BinaryName, dy: Tensor, a: Tensor, b: Tensor): Tensor {
+function gradB(name: BinaryName, dy: Tensor, a: Tensor, b: Tensor, y: Tensor): Tensor {
   switch (name) {
     case 'add':
       return dy.view(dy.shape);
@@ -111,9 +113,18 @@ function gradB(name: BinaryName, dy: Tensor, a: Tensor, b: Tensor): Tensor {
       t.dispose();
       return f32Affine(g, -1, 0, g);
     }
+    case 'pow':
+      return scaled(dy, binaryRaw('powDexp', y, a));
     default:
       return selectGrad(name, dy, a, b, false);
   }
+}
+
+/** dy * d, freeing d. */
+function scaled(dy: Tensor, d: Tensor): Tensor {
+  const g = binaryRaw('mul', dy, d);
+  d.dispose();
+  return g;
 }
 
 // maximum/minimum: the gradient goes to the operand that was selected (to a on ties).
@@ -145,5 +156,11 @@ export const div = (a: TensorLike, b: TensorLike): Tensor => binary('div', a, b)
 export const maximum = (a: TensorLike, b: TensorLike): Tensor => binary('maximum', a, b);
 /** Elementwise minimum; on ties the gradient goes to a. */
 export const minimum = (a: TensorLike, b: TensorLike): Tensor => binary('minimum', a, b);
+/**
+ * a^b elementwise (AssemblyScript's float32 pow, the same bits in every runtime;
+ * a negative base with a non-integer exponent gives NaN). Gradients as PyTorch's:
+ * b·a^(b−1) (0 where b = 0) and a^b·ln a (0 where a = 0 and a^b is finite).
+ */
+export const pow = (a: TensorLike, b: TensorLike): Tensor => binary('pow', a, b);
 
 

@@ -18,6 +18,7 @@ declare module '../tensor/tensor.js' {
     div(b: TensorLike): Tensor;
     maximum(b: TensorLike): Tensor;
     minimum(b: TensorLike): Tensor;
+    pow(exponent: TensorLike): Tensor;
     neg(): Tensor;
     relu(): Tensor;
     exp(): Tensor;
@@ -54,6 +55,7 @@ p.mul = function (b) { return ew.mul(this, b); };
 p.div = function (b) { return ew.div(this, b); };
 p.maximum = function (b) { return ew.maximum(this, b); };
 p.minimum = function (b) { return ew.minimum(this, b); };
+p.pow = function (exponent) { return ew.pow(this, exponent); };
 p.neg = function () { return ew.neg(this); };
 p.relu = function () { return ew.relu(this); };
 p.exp = function () { return ew.exp(this); };

@@ -86,6 +86,10 @@ export function binaryScalarRef(op: number, a: number, b: number): number {
     case Binary.mul: return f(a * b);
     case Binary.div: return f(a / b);
     case Binary.maximum: return a !== a || b !== b ? NaN : a === b ? (Object.is(a, -0) ? b : a) : a > b ? a : b;
+    // pow in float64 rounded once: within an ulp or so of the kernel's float32 Mathf.pow (tests allow that).
+    case Binary.pow: return f(Math.pow(a, b));
+    case Binary.powDbase: return b === 0 ? 0 : f(b * f(Math.pow(a, f(b - 1))));
+    case Binary.powDexp: return b === 0 && Number.isFinite(a) ? 0 : f(a * f(Math.log(b)));
     default: return a !== a || b !== b ? NaN : a === b ? (Object.is(a, -0) ? a : b) : a < b ? a : b;
   }
 }
