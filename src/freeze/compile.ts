@@ -8,7 +8,7 @@ import { noGrad } from '../autograd/tape.js';
 import { FrozenModel } from './model.js';
 import { createStage, storedCopy, type OpArg } from './stages.js';
 import { disposeTrace, traceModel, type Trace, type TracedArg, type TraceNode } from './trace.js';
-import { isDeclared, type DeclaredLayer, type FreezeContext, type FrozenStage } from './types.js';
+import type { DeclaredLayer, FreezeContext, FrozenStage } from './types.js';
 
 export interface FreezeOptions {
   /**
@@ -61,23 +61,10 @@ function checkOptions(options: unknown, op: string): { example?: Tensor; uint8In
  */
 export function exampleFor(model: Module, given: Tensor | undefined, op: string): Tensor {
   if (given !== undefined) return given.dtype === 'float32' ? given : keep(tidy(() => cast(given, 'float32')));
-  // Declared layers without a width (activations, Flatten, Dropout) keep [1, width] rows as they are.
-  let width: number | null = null;
-  let culprit = '';
-  for (const [name, m] of model.namedModules()) {
-    if (m.modules().length > 0) continue;
-    const d = m as Module & Partial<DeclaredLayer>;
-    if (!isDeclared(d)) {
-      culprit = ` (layer ${name || '(model)'} (${m.constructor.name}) has a custom forward)`;
-      break;
-    }
-    if (typeof d.inputWidth === 'function') {
-      width = d.inputWidth();
-      break;
-    }
-  }
+  const declared = (model as { inputWidth?: () => number | null }).inputWidth;
+  const width = typeof declared === 'function' ? declared.call(model) : null;
   if (width === null) {
-    throw new Error(`${op}: options.example is required for this model: its input shape cannot be read from its first layer${culprit}; pass an input batch, e.g. { example: x.slice([0, 0], [1, features]) }`);
+    throw new Error(`${op}: options.example is required for this model: its input shape cannot be read from its first layer (${model.constructor.name}); pass an input batch, e.g. { example: x.slice([0, 0], [1, features]) }`);
   }
   return keep(zeros([1, width]));
 }

@@ -7,7 +7,7 @@ import { rt } from '../runtime/context.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { noGrad } from '../autograd/tape.js';
 import { layerSeed } from './init.js';
-import type { FreezeContext, FrozenStage, Macs } from '../freeze/types.js';
+import { isDeclared, type DeclaredLayer, type FreezeContext, type FrozenStage, type Macs } from '../freeze/types.js';
 import { Module } from './module.js';
 
 const NO_MACS: Macs = Object.freeze({ binary: 0, binaryWeights: 0, int8: 0, float: 0 });
@@ -30,6 +30,20 @@ export class Sequential extends Module {
     let y = x;
     for (const m of this.modules()) y = m.forward(y);
     return y;
+  }
+
+  /**
+   * Features per input row, read from the first layer that fixes them (layers
+   * before it must keep rows as they are: activations, Flatten, Dropout), or
+   * null. Lets freeze/summary trace without an example.
+   */
+  inputWidth(): number | null {
+    for (const m of this.modules()) {
+      const width = (m as Partial<DeclaredLayer> & { inputWidth?: () => number | null }).inputWidth;
+      if (typeof width === 'function') return width.call(m);
+      if (!isDeclared(m)) return null;
+    }
+    return null;
   }
 }
 
