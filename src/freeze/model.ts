@@ -153,4 +153,14 @@ function checkGraph(stages: FrozenStage[], inputs: readonly (readonly number[])[
       throw new Error(`${where}: stage ${i} must read ${want} value${want > 1 ? 's' : ''}, each the input (0) or an earlier stage's output (1..${i}), got ${JSON.stringify(ins)}`);
     }
   });
+  // Widths where both ends know them: a stage must read rows as wide as the stage before it writes.
+  const widths: (number | null)[] = [null];
+  stages.forEach((s, i) => {
+    const got = widths[inputs[i][0]];
+    const want = s.inputFeatures;
+    if (want !== undefined && got !== null && got !== want) {
+      throw new Error(`${where}: stage ${i} (${s.type}) takes rows of ${want} features, but value ${inputs[i][0]} has ${got}`);
+    }
+    widths.push(s.outputWidth?.(got) ?? null);
+  });
 }

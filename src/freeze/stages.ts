@@ -134,7 +134,7 @@ export class BinaryDenseStage implements FrozenStage {
     const inFeatures = c.int('inFeatures', 1, MAX_FEATURES);
     const outFeatures = c.int('outFeatures', 1, MAX_FEATURES);
     const binarizeInputs = c.bool('binarizeInputs');
-    const uint8Inputs = c.bool('uint8Inputs', false);
+    const uint8Inputs = c.bool('uint8Inputs');
     if (uint8Inputs && binarizeInputs) throw new Error(`${where}: config.uint8Inputs and config.binarizeInputs cannot both be true`);
     const threshold = c.bool('threshold');
     const bnEps = c.num('bnEps', { positive: true, nullable: true });
@@ -175,6 +175,10 @@ export class BinaryDenseStage implements FrozenStage {
 
   get acceptsUint8(): boolean {
     return this.config.uint8Inputs;
+  }
+
+  outputWidth(): number {
+    return this.config.outFeatures;
   }
 
   get binarizesInput(): boolean {
@@ -327,6 +331,10 @@ export class Int8DenseStage implements FrozenStage {
     return this.config.inFeatures;
   }
 
+  outputWidth(): number {
+    return this.config.outFeatures;
+  }
+
   get description(): string {
     const c = this.config;
     return `${c.inFeatures} -> ${c.outFeatures}, ${c.weightBits}-bit weights (int8 storage), ${c.inputScale === null ? 'float inputs' : 'int8 inputs'}`;
@@ -414,6 +422,13 @@ export class FloatStage implements FrozenStage {
 
   get binarizesInput(): boolean {
     return this.type === 'binarize';
+  }
+
+  outputWidth(input: number | null): number | null {
+    if (this.type === 'linear') return this.outFeatures;
+    if (this.type === 'batchnorm') return this.features;
+    // Elementwise stages keep the width; flatten of an unknown shape gives an unknown width.
+    return this.type === 'flatten' ? null : input;
   }
 
   get description(): string {

@@ -14,6 +14,8 @@ export interface FrozenStage {
   readonly config: Record<string, unknown>;
   /** Features per row the (first) input must have, when fixed; predict checks it before running. */
   readonly inputFeatures?: number;
+  /** Features per output row given the input's (null: unknown); lets a loaded graph be checked for consistent widths. */
+  outputWidth?(input: number | null): number | null;
   /** Whether the stage reads uint8 inputs as they are (raw pixels). */
   readonly acceptsUint8?: boolean;
   /** Whether the stage binarizes its input (0 -> +1): a sign before it may be packed as bits. */
