@@ -9,7 +9,7 @@ import { isDeclared, type DeclaredLayer } from './types.js';
 /**
  * Tracing for freeze() and summary(): the model's forward runs once on an
  * example (eval mode, no tape) and every step is recorded. Layers that declare
- * their frozen form (FreezableLayer) become one atomic node; any other module
+ * their summary/freeze behaviour (DeclaredLayer) become one atomic node; any other module
  * is transparent, and the public ops its forward calls are recorded instead
  * (the wrappers in traced.ts). A depth counter keeps ops called inside an
  * atomic layer or inside another op out of the record.
@@ -155,11 +155,6 @@ export function traced<F extends (...args: any[]) => any>(name: string, fn: F): 
     return out;
   };
   return wrapper as unknown as F;
-}
-
-/** Whether a trace is running (ops called now may be recorded). */
-export function isTracing(): boolean {
-  return active !== null;
 }
 
 /**

@@ -81,7 +81,3 @@ export interface DeclaredLayer {
 export function isDeclared(m: unknown): m is DeclaredLayer {
   return typeof (m as DeclaredLayer | null)?.summaryMacs === 'function';
 }
-
-export function noMacs(): Macs {
-  return { binary: 0, binaryWeights: 0, int8: 0, float: 0 };
-}
