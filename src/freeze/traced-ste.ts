@@ -4,7 +4,8 @@ import * as q from '../ste/quantize.js';
 import * as sg from '../ste/sign.js';
 import { traced } from './trace.js';
 
-export { straightThrough, gumbelSoftmax, vq, type SignGrad, type SignOptions, type QuantizeOptions, type TernarizeOptions, type DorefaOptions, type GumbelSoftmaxOptions, type VqOptions, type VqResult } from '../ste/index.js';
+// Everything else passes through; the explicit exports below take precedence over the star export.
+export * from '../ste/index.js';
 export const sign = traced('ste.sign', sg.sign);
 export const binarize = traced('ste.binarize', sg.binarize);
 export const round = traced('ste.round', q.round);
