@@ -208,6 +208,30 @@ describe('freeze compiles a traced forward', () => {
   });
 });
 
+test('an ste.sign call whose only reader binarizes its input folds like nn.Sign; one read by the output does not', () => {
+  class SignChain extends nn.Module {
+    readonly fc1 = this.registerModule('fc1', new nn.BinaryLinear(9, 12, { binarizeInputs: false, scale: true, bias: true, seed: 81 }));
+    readonly bn1 = this.registerModule('bn1', new nn.BatchNorm1d(12));
+    readonly fc2 = this.registerModule('fc2', new nn.BinaryLinear(12, 12, { seed: 82 }));
+    readonly bn2 = this.registerModule('bn2', new nn.BatchNorm1d(12));
+    forward(x: Tensor): Tensor {
+      const h = sg.ste.sign(this.bn1.forward(this.fc1.forward(x)));
+      return sg.ste.sign(this.bn2.forward(this.fc2.forward(h)));
+    }
+  }
+  const net = new SignChain();
+  trainBriefly(net, () => integerInputs(16, 9, 11, 15), 3);
+  const frozen = sg.tidy(() => sg.freeze(net, { example: integerInputs(2, 9, 12, 15), integerInputMax: 15 }));
+  // the last sign is the model's output (sign(0) = 0 differs from binarize there): float batch norm, then sign
+  expect(frozen.stages.map((s) => [s.type, s.config.threshold])).toEqual([['binary-dense', true], ['binary-dense', false], ['sign', undefined]]);
+  sg.tidy(() => {
+    const x = integerInputs(50, 9, 13, 15);
+    expect(frozen.predict(x).toArray()).toEqual(evalOutputs(net, x));
+  });
+  frozen.dispose();
+  net.dispose();
+});
+
 describe('summary from the trace', () => {
   test('custom modules: parameters by bits, MACs per sample of declared layers and recorded matmuls', () => {
     const net = new ResidualBnn();
