@@ -8,7 +8,7 @@ import { batchNormEval } from '../nn/batchnorm.js';
 import { add, clip, mul, relu, sigmoid, tanh } from '../ops/elementwise.js';
 import { matmul } from '../ops/matmul.js';
 import { reshape } from '../ops/shape.js';
-import { binarize, sign } from '../ste/sign.js';
+import { sign } from '../ste/sign.js';
 import { describe } from '../tensor/checks.js';
 import { tensor } from '../tensor/creation.js';
 import type { DType } from '../tensor/dtypes.js';
@@ -98,10 +98,6 @@ function flag(c: Checker, key: string, ...names: string[]): boolean {
     throw new Error(`${c.where}: tensors ${names.map((n) => `"${n}"`).join(' and ')} come together; only ${present.map((n) => `"${n}"`).join(', ')} is present`);
   }
   return present.length > 0;
-}
-
-function checkInputShape(x: Tensor, features: number, where: string): void {
-  if (x.rank !== 2 || x.shape[1] !== features) throw new Error(`${where}: input must have shape [batch, ${features}], got [${x.shape}]`);
 }
 
 // ---- binary dense ------------------------------------------------------------
