@@ -118,7 +118,8 @@ export class FrozenModel {
       throw new Error(`${where}: metadata.architecture is not valid JSON`);
     }
     if (!Array.isArray(arch) || arch.length === 0 || arch.length > MAX_STAGES) throw new Error(`${where}: metadata.architecture must be an array of 1 to ${MAX_STAGES} stages`);
-    const own: Record<string, Tensor>[] = arch.map(() => ({}));
+    // Prototype-less records: a tensor named "0.__proto__" is just an unexpected name.
+    const own: Record<string, Tensor>[] = arch.map(() => Object.create(null) as Record<string, Tensor>);
     for (const [name, t] of Object.entries(tensors)) {
       const m = /^(0|[1-9]\d*)\.(.+)$/.exec(name);
       const i = m === null ? -1 : Number(m[1]);

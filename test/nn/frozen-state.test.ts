@@ -54,6 +54,7 @@ describe('FrozenModel.fromState validates before anything runs', () => {
     expect(rejection(bnn, opts, (s) => editArch(s, (a) => (a[1].config.inFeatures = 5)))).toMatch(/^FrozenModel\.fromState: stage 1 \("binary-dense"\): /);
     expect(rejection(bnn, opts, (s) => editArch(s, (a) => a.push({ type: 'eval', config: {}, inputs: [2] })))).toMatch(/stage 2 \("eval"\): unknown stage type "eval"/);
     expect(rejection(bnn, opts, (s) => editArch(s, (a) => a.push({ type: 'op', config: { op: 'constructor', inputs: 1, args: [{ input: 0 }], constants: {} }, inputs: [2] })))).toMatch(/stage 2 \("op"\): config.op must be one of add, sub/);
+    expect(rejection(bnn, opts, (s) => Object.defineProperty(s.tensors, '0.__proto__', { value: sg.zeros([6]), enumerable: true }))).toMatch(/stage 0 \("binary-dense"\): unexpected tensor "__proto__"/);
     expect(rejection(bnn, opts, (s) => (s.metadata.version = '7'))).toBe('FrozenModel.fromState: metadata.version must be "1" or "2", got "7"');
     // a float batch norm: a running mean of size 1 for 3 features
     const float = new nn.Sequential(new nn.Linear(3, 3, { seed: 3 }), new nn.BatchNorm1d(3));
