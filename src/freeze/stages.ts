@@ -543,13 +543,28 @@ export class OpStage implements FrozenStage {
   }
 }
 
+type StageFactory = (tensors: Record<string, Tensor>, config: Config, where: string) => FrozenStage;
+
+const floatStage = (type: string): StageFactory => (tensors, config, where) => new FloatStage(type, tensors, config, where);
+
+/**
+ * Every stage type a frozen model may hold, by the name state() writes. New
+ * kernels (e.g. binary convolutions) add their stage type here and a layer
+ * that returns it from freezeStage; the fusion pass needs no change.
+ */
+const STAGE_TYPES: Readonly<Record<string, StageFactory>> = Object.freeze({
+  'binary-dense': (tensors, config, where) => new BinaryDenseStage(tensors, config, where),
+  'int8-dense': (tensors, config, where) => new Int8DenseStage(tensors, config, where),
+  op: (tensors, config, where) => new OpStage(tensors, config, where),
+  ...Object.fromEntries(['linear', 'batchnorm', 'relu', 'tanh', 'sigmoid', 'hardtanh', 'sign', 'binarize', 'flatten'].map((t) => [t, floatStage(t)])),
+});
+
 /** Builds (and validates) a stage by type: the one registry freeze() and FrozenModel.fromState share. */
 export function createStage(type: unknown, tensors: Record<string, Tensor>, config: Config, where: string): FrozenStage {
-  if (type === 'binary-dense') return new BinaryDenseStage(tensors, config, where);
-  if (type === 'int8-dense') return new Int8DenseStage(tensors, config, where);
-  if (type === 'op') return new OpStage(tensors, config, where);
-  if (typeof type !== 'string') throw new Error(`${where}: stage type must be a string, got ${describe(type)}`);
-  return new FloatStage(type, tensors, config, where);
+  if (typeof type !== 'string' || !Object.prototype.hasOwnProperty.call(STAGE_TYPES, type)) {
+    throw new Error(`${where}: unknown stage type ${describe(type)} (known: ${Object.keys(STAGE_TYPES).join(', ')})`);
+  }
+  return STAGE_TYPES[type](tensors, config, where);
 }
 
 /** A stored (kept) copy. */
