@@ -6,6 +6,7 @@ import { checkFloat, checkNumber } from '../tensor/checks.js';
 import { ones, zeros } from '../tensor/creation.js';
 import { markModified } from '../tensor/derived.js';
 import type { Tensor } from '../tensor/tensor.js';
+import type { FreezeContext, FrozenStage, Macs } from '../freeze/types.js';
 import { Module } from './module.js';
 
 export interface BatchNormOptions {
@@ -70,6 +71,27 @@ export class BatchNorm1d extends Module {
     if (!isGradEnabled() || ![x, w, b].some((t) => t?.requiresGrad)) return batchNormEval(x, this.runningMean, this.runningVar, w, b, this.eps);
     const xhat = div(sub(x, this.runningMean), sqrt(affine(this.runningVar, 1, this.eps)));
     return w && b ? add(mul(xhat, w), b) : xhat;
+  }
+
+  /** Frozen form: the running statistics (and affine parameters), copied; fusion may fold them into thresholds. */
+  freezeStage(ctx: FreezeContext): FrozenStage {
+    const tensors: Record<string, Tensor> = { runningMean: ctx.copy(this.runningMean), runningVar: ctx.copy(this.runningVar) };
+    const w = this.weight;
+    const b = this.bias;
+    if (w && b) {
+      tensors.weight = ctx.copy(w);
+      tensors.bias = ctx.copy(b);
+    }
+    return ctx.stage('batchnorm', tensors, { eps: this.eps, features: this.numFeatures, affine: w !== null && b !== null });
+  }
+
+  /** One multiply-add per element. */
+  summaryMacs(input: readonly number[]): Macs {
+    return { binary: 0, binaryWeights: 0, int8: 0, float: input.reduce((a, b) => a * b, 1) };
+  }
+
+  inputWidth(): number {
+    return this.numFeatures;
   }
 
   /** Batch statistics, one fused kernel each way (assembly/batchnorm.ts). */

@@ -8,6 +8,7 @@ import { markModified } from '../tensor/derived.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { layerSeed } from './init.js';
 import { Module } from './module.js';
+import type { Macs } from '../freeze/types.js';
 
 export interface VectorQuantizerOptions {
   /** Commitment weight (default 0.25). */
@@ -81,6 +82,15 @@ export class VectorQuantizer extends Module {
 
   forward(z: Tensor): Tensor {
     return this.quantize(z).zq;
+  }
+
+  /** Distances to every code: one multiply-add per code and dimension, per row (no frozen form). */
+  summaryMacs(input: readonly number[]): Macs {
+    return { binary: 0, binaryWeights: 0, int8: 0, float: (input.length === 0 ? 1 : input[0]) * this.numCodes * this.dim };
+  }
+
+  inputWidth(): number {
+    return this.dim;
   }
 
   quantize(z: Tensor): QuantizeResult {
