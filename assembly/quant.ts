@@ -2,14 +2,14 @@
 // Scalar twin: src/reference/quant.ts.
 
 // ---- forward ------------------------------------------------------------
-export const HARD_SIGN: i32 = 0;      // -1, 0, +1 (sign(0) = 0)
+export const HARD_SIGN: i32 = 0;      // -1, 0, +1 (sign(0) = 0, sign(NaN) = NaN)
 export const HARD_BINARIZE: i32 = 1;  // -1, +1 (0 -> +1)
 export const HARD_ROUND: i32 = 2;     // round half to even
 export const HARD_FLOOR: i32 = 3;
 
 @inline function hardScalar(op: i32, x: f32): f32 {
   switch (op) {
-    case 0: return x > 0 ? <f32>1 : (x < 0 ? <f32>-1 : <f32>0);
+    case 0: return x > 0 ? <f32>1 : (x < 0 ? <f32>-1 : (x == 0 ? <f32>0 : x));
     case 1: return x < 0 ? <f32>-1 : <f32>1;
     case 2: return nearest<f32>(x);
     default: return Mathf.floor(x);
@@ -21,7 +21,8 @@ export const HARD_FLOOR: i32 = 3;
   const minusOne = f32x4.splat(-1);
   const zero = f32x4.splat(0);
   switch (op) {
-    case 0: return v128.or(v128.and(f32x4.gt(v, zero), one), v128.and(f32x4.lt(v, zero), minusOne));
+    // NaN lanes match neither compare and pass through unchanged (NaN in, NaN out, as torch.sign).
+    case 0: return v128.or(v128.or(v128.and(f32x4.gt(v, zero), one), v128.and(f32x4.lt(v, zero), minusOne)), v128.and(v, f32x4.ne(v, v)));
     case 1: return v128.bitselect(minusOne, one, f32x4.lt(v, zero));
     case 2: return f32x4.nearest(v);
     default: return f32x4.floor(v);

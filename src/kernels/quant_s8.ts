@@ -1,6 +1,7 @@
 import { rt } from '../runtime/context.js';
 import { f32View } from '../runtime/views.js';
-import { checkDType, checkFloat, describe } from '../tensor/checks.js';
+import { checkDType, checkFloat, describe, F32_MAX, F32_MIN_NORMAL } from '../tensor/checks.js';
+import { boolOption, readOptions } from '../tensor/options.js';
 import { empty, Tensor } from '../tensor/tensor.js';
 import { rejectNaN } from './nan.js';
 import { withWorkspace } from './workspace.js';
@@ -51,7 +52,7 @@ export function channelValues(v: ChannelValues | undefined, channels: number, op
     for (let i = 0; i < channels; i++) {
       const x = copy[i];
       if (x - x !== 0) throw new Error(`${op}: ${arg}[${i}] must be a finite number, got ${x}`);
-      if (opts.positive && !(x > 0)) throw new Error(`${op}: ${arg}[${i}] must be > 0, got ${x}`);
+      if (opts.positive && !(x >= F32_MIN_NORMAL)) throw new Error(`${op}: ${arg}[${i}] = ${x} must be a positive normal float32 value (>= ${F32_MIN_NORMAL})`);
     }
     return copy;
   }
@@ -60,6 +61,11 @@ export function channelValues(v: ChannelValues | undefined, channels: number, op
     const x = values[values.length === 1 ? 0 : i];
     if (typeof x !== 'number' || !Number.isFinite(x)) throw new Error(`${op}: ${arg}[${i}] must be a finite number, got ${describe(x)}`);
     if (opts.positive && !(x > 0)) throw new Error(`${op}: ${arg}[${i}] must be > 0, got ${x}`);
+    // The kernels compute in float32: the value must survive rounding to float32 (no Infinity; a scale no 0 or subnormal).
+    if (!Number.isFinite(Math.fround(x))) throw new Error(`${op}: ${arg}[${i}] = ${x} is outside the float32 range (|${arg}| <= ${F32_MAX})`);
+    if (opts.positive && x < F32_MIN_NORMAL) {
+      throw new Error(`${op}: ${arg}[${i}] = ${x} must be a positive normal float32 value (>= ${F32_MIN_NORMAL}); smaller values round to 0 or lose precision in float32`);
+    }
     if (opts.integer && (!Number.isInteger(x) || x < opts.integer[0] || x > opts.integer[1])) {
       throw new Error(`${op}: ${arg}[${i}] must be an integer in [${opts.integer[0]}, ${opts.integer[1]}], got ${x}`);
     }
@@ -107,6 +113,7 @@ export function quantizeInt8(x: Tensor, options: QuantizeOptions): Tensor {
   const op = 'quantizeInt8';
   checkFloat(x, op, 'x');
   if (options === null || typeof options !== 'object') throw new Error(`${op}: options must be an object with a scale, got ${describe(options)}`);
+  options = readOptions<QuantizeOptions>(options, op) as QuantizeOptions;
   const dtype = options.dtype ?? 'int8';
   if (dtype !== 'int8' && dtype !== 'uint8') throw new Error(`${op}: dtype must be 'int8' or 'uint8', got ${describe(dtype)}`);
   const C = x.rank > 0 ? x.shape[0] : 1;
@@ -138,12 +145,19 @@ export function dequantizeInt8(q: Tensor, options: DequantizeOptions): Tensor {
   const op = 'dequantizeInt8';
   checkDType(q, op, 'q', 'int8', 'uint8');
   if (options === null || typeof options !== 'object') throw new Error(`${op}: options must be an object with a scale, got ${describe(options)}`);
+  options = readOptions<DequantizeOptions>(options, op) as DequantizeOptions;
   const range: [number, number] = q.dtype === 'uint8' ? [0, 255] : [-128, 127];
   const perChannel = isPerChannel(options.scale) || isPerChannel(options.zeroPoint);
   if (perChannel && q.rank === 0) throw new Error(`${op}: per-channel parameters need q with at least 1 dimension, got a scalar`);
   const channels = perChannel ? q.shape[0] : 1;
   const scales = channelValues(options.scale, channels, op, 'scale', { positive: true });
   const zps = channelValues(options.zeroPoint, channels, op, 'zeroPoint', { fallback: 0, integer: range });
+  for (let c = 0; c < channels; c++) {
+    const reach = Math.max(zps[c] - range[0], range[1] - zps[c]);
+    if (scales[c] * reach > F32_MAX) {
+      throw new Error(`${op}: scale${channels > 1 ? `[${c}]` : ''} = ${scales[c]} is too large: (q - zeroPoint)·scale overflows float32 for q ${reach} steps from the zero point; use scale <= ${F32_MAX / reach}`);
+    }
+  }
   const out = empty(q.shape, 'float32');
   if (q.size === 0) return out;
   const { rows, cols } = channelsOf(q, perChannel);
@@ -162,10 +176,10 @@ export interface ScalesOptions {
  * Symmetric int8 scales: max|x| / 127 per tensor (shape []) or per channel
  * along the first axis (shape [C]); a channel of zeros gets scale 1.
  */
-export function int8Scales(x: Tensor, options: ScalesOptions = {}): Tensor {
+export function int8Scales(x: Tensor, options: ScalesOptions | null = {}): Tensor {
   const op = 'int8Scales';
   checkFloat(x, op, 'x');
-  const perChannel = !!options.perChannel;
+  const perChannel = boolOption(readOptions<ScalesOptions>(options, op).perChannel, op, 'perChannel');
   if (perChannel && x.rank === 0) throw new Error(`${op}: perChannel needs x with at least 1 dimension, got a scalar`);
   rejectNaN(x, op, 'x');
   const { rows, cols } = channelsOf(x, perChannel);
@@ -173,6 +187,12 @@ export function int8Scales(x: Tensor, options: ScalesOptions = {}): Tensor {
   if (rows > 0) rt().kernels.absmax_rows_f32(x.offset, rows, cols, out.offset);
   const v = f32View(out.offset, rows);
   for (let i = 0; i < rows; i++) v[i] = v[i] > 0 ? Math.fround(v[i] / 127) : 1;
+  for (let i = 0; i < rows; i++) {
+    if (v[i] === Infinity) {
+      out.dispose();
+      throw new Error(`${op}: x contains ±Infinity${perChannel ? ` (channel ${i})` : ''}, which has no finite int8 scale`);
+    }
+  }
   return out;
 }
 

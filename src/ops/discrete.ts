@@ -18,9 +18,9 @@ function plain(name: HardName, x: Tensor): Tensor {
   });
 }
 
-/** sign(x) with sign(0) = 0; gradient 0 (use ste.sign to train through it). */
+/** sign(x) with sign(0) = 0 and sign(NaN) = NaN (as torch.sign); gradient 0 (use ste.sign to train through it). */
 export const sign = (x: Tensor): Tensor => plain('sign', x);
-/** Round half to even; gradient 0 (use ste.round to train through it). */
+/** Round half to even (NaN stays NaN); gradient 0 (use ste.round to train through it). */
 export const round = (x: Tensor): Tensor => plain('round', x);
 /** Floor; gradient 0 (use ste.floor to train through it). */
 export const floor = (x: Tensor): Tensor => plain('floor', x);

@@ -1,9 +1,12 @@
 import { record } from '../autograd/tape.js';
 import { rt } from '../runtime/context.js';
 import { checkAxis, checkDType, checkFloat } from '../tensor/checks.js';
-import { empty, type Tensor } from '../tensor/tensor.js';
+import { composite } from '../tensor/scope.js';
+import { empty, Tensor } from '../tensor/tensor.js';
+import { broadcastShapes } from './broadcast.js';
 import { mean } from './reduce.js';
 import { square, sub } from './elementwise.js';
+import { cast } from './shape.js';
 
 function rowsAlongLast(x: Tensor, op: string, axis: number): void {
   const ax = checkAxis(axis, x.rank, op);
@@ -43,13 +46,23 @@ export function logSoftmax(x: Tensor, axis = -1): Tensor {
  */
 export function crossEntropy(logits: Tensor, labels: Tensor): Tensor {
   checkFloat(logits, 'crossEntropy', 'logits');
-  checkDType(labels, 'crossEntropy', 'labels', 'int32');
+  if (labels instanceof Tensor && !labels.disposed && labels.dtype === 'float32') {
+    throw new Error("crossEntropy: labels must be integer class indices (int32, uint8 or int8), got float32; convert them with labels.cast('int32')");
+  }
+  checkDType(labels, 'crossEntropy', 'labels', 'int32', 'uint8', 'int8');
   if (logits.rank !== 2) throw new Error(`crossEntropy: logits must be 2-D [batch, classes], got shape [${logits.shape}]`);
   const [B, C] = logits.shape;
   if (labels.rank !== 1 || labels.shape[0] !== B) {
     throw new Error(`crossEntropy: labels must have shape [${B}] (one per row of logits), got [${labels.shape}]`);
   }
   if (B === 0) throw new Error('crossEntropy: the batch is empty (logits has 0 rows)');
+  // uint8 / int8 labels mean the same class indices: widened to int32 for the kernels.
+  if (labels.dtype !== 'int32') return composite(() => crossEntropyInt32(logits, cast(labels, 'int32')));
+  return composite(() => crossEntropyInt32(logits, labels));
+}
+
+function crossEntropyInt32(logits: Tensor, labels: Tensor): Tensor {
+  const [B, C] = logits.shape;
   const { kernels } = rt();
   const bad = kernels.i32_find_out_of_range(labels.offset, labels.size, 0, C);
   if (bad >= 0) {
@@ -79,6 +92,10 @@ export function crossEntropy(logits: Tensor, labels: Tensor): Tensor {
 export function mse(a: Tensor, b: Tensor): Tensor {
   checkFloat(a, 'mse', 'a');
   checkFloat(b, 'mse', 'b');
-  return mean(square(sub(a, b)));
+  const shape = broadcastShapes(a.shape, b.shape, 'mse');
+  if (shape.some((d) => d === 0)) {
+    throw new Error(`mse: a (shape [${a.shape}]) and b (shape [${b.shape}]) have no elements; a mean over zero elements is undefined`);
+  }
+  return composite(() => mean(square(sub(a, b))));
 }
 

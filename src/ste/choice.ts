@@ -5,6 +5,8 @@ import { softmax } from '../ops/losses.js';
 import { rt } from '../runtime/context.js';
 import { f32View, i32View } from '../runtime/views.js';
 import { checkFloat, checkNumber } from '../tensor/checks.js';
+import { boolOption, readOptions } from '../tensor/options.js';
+import { composite } from '../tensor/scope.js';
 import { empty, type Tensor } from '../tensor/tensor.js';
 import { identityGrad } from './straight.js';
 
@@ -39,9 +41,11 @@ function checkLogits(logits: Tensor, op: string): void {
  * along the last axis; the backward pass is the gradient of softmax(logits).
  */
 export function argmaxOneHot(logits: Tensor): Tensor {
-  checkLogits(logits, 'argmaxOneHot');
-  const soft = softmax(logits);
-  return hardWithSoftGrad(oneHotOfArgmax(logits), soft, 'argmaxOneHot');
+  checkLogits(logits, 'ste.argmaxOneHot');
+  return composite(() => {
+    const soft = softmax(logits);
+    return hardWithSoftGrad(oneHotOfArgmax(logits), soft, 'argmaxOneHot');
+  });
 }
 
 export interface GumbelSoftmaxOptions {
@@ -60,17 +64,23 @@ let gumbelStream = 1;
  * along the last axis; with hard: true, the forward value is its one-hot and
  * the gradient is that of the relaxed sample.
  */
-export function gumbelSoftmax(logits: Tensor, options: GumbelSoftmaxOptions = {}): Tensor {
-  checkLogits(logits, 'gumbelSoftmax');
-  const tau = checkNumber(options.tau ?? 1, 'gumbelSoftmax', 'tau', { positive: true });
-  const seed = options.seed === undefined ? (gumbelStream = (gumbelStream * 747796405 + 2891336453) >>> 0) : checkNumber(options.seed, 'gumbelSoftmax', 'seed', { integer: true, min: 0, max: 2 ** 32 - 1 });
-  const noise = empty(logits.shape, 'float32');
-  const { kernels } = rt();
-  kernels.rng_seed(seed >>> 0, 7);
-  kernels.rng_gumbel_f32(noise.offset, noise.size);
-  const perturbed = add(logits, noise);
-  noise.dispose();
-  const soft = softmax(affine(perturbed, 1 / tau, 0));
-  if (!options.hard) return soft;
-  return hardWithSoftGrad(oneHotOfArgmax(soft), soft, 'gumbelSoftmax');
+export function gumbelSoftmax(logits: Tensor, options: GumbelSoftmaxOptions | null = {}): Tensor {
+  const op = 'ste.gumbelSoftmax';
+  checkLogits(logits, op);
+  const o = readOptions<GumbelSoftmaxOptions>(options, op);
+  // 1 / tau is applied in float32: tau must keep it finite and non-zero.
+  const tau = checkNumber(o.tau ?? 1, op, 'tau', { positive: true, f32: true, min: 1 / 3.4e38 });
+  const hard = boolOption(o.hard, op, 'hard');
+  const seed = o.seed === undefined ? (gumbelStream = (gumbelStream * 747796405 + 2891336453) >>> 0) : checkNumber(o.seed, op, 'seed', { integer: true, min: 0, max: 2 ** 32 - 1 });
+  return composite(() => {
+    const noise = empty(logits.shape, 'float32');
+    const { kernels } = rt();
+    kernels.rng_seed(seed >>> 0, 7);
+    kernels.rng_gumbel_f32(noise.offset, noise.size);
+    const perturbed = add(logits, noise);
+    noise.dispose();
+    const soft = softmax(affine(perturbed, 1 / tau, 0));
+    if (!hard) return soft;
+    return hardWithSoftGrad(oneHotOfArgmax(soft), soft, 'gumbelSoftmax');
+  });
 }

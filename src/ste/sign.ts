@@ -1,7 +1,8 @@
 import { record } from '../autograd/tape.js';
 import { Hard } from '../kernels/codes.js';
 import { rt } from '../runtime/context.js';
-import { checkFloat, checkNumber, describe } from '../tensor/checks.js';
+import { checkFloat, checkNumber } from '../tensor/checks.js';
+import { choiceOption, readOptions } from '../tensor/options.js';
 import { empty, type Tensor } from '../tensor/tensor.js';
 import { identityGrad } from './straight.js';
 
@@ -24,11 +25,11 @@ export interface SignOptions {
 
 const GRADS: readonly SignGrad[] = ['identity', 'clipped', 'approx', 'swish'];
 
-export function surrogateBackward(op: string, x: Tensor, options: SignOptions): (dy: Tensor) => Tensor {
-  const grad = options.grad ?? 'identity';
-  if (!GRADS.includes(grad)) throw new Error(`${op}: grad must be one of ${GRADS.map((g) => `'${g}'`).join(', ')}, got ${describe(grad)}`);
-  const clipValue = checkNumber(options.clipValue ?? 1, op, 'clipValue', { positive: true });
-  const beta = checkNumber(options.beta ?? 5, op, 'beta', { positive: true });
+export function surrogateBackward(op: string, x: Tensor, options: SignOptions | null): (dy: Tensor) => Tensor {
+  const o = readOptions<SignOptions>(options, op);
+  const grad = choiceOption(o.grad, op, 'grad', GRADS, 'identity');
+  const clipValue = checkNumber(o.clipValue ?? 1, op, 'clipValue', { positive: true, f32: true });
+  const beta = checkNumber(o.beta ?? 5, op, 'beta', { positive: true, f32: true });
   const { kernels } = rt();
   return (dy) => {
     if (grad === 'identity') return identityGrad(dy);
@@ -40,24 +41,25 @@ export function surrogateBackward(op: string, x: Tensor, options: SignOptions): 
   };
 }
 
-function hardSign(op: 'sign' | 'binarize', x: Tensor, options: SignOptions): Tensor {
+function hardSign(name: 'sign' | 'binarize', x: Tensor, options: SignOptions | null): Tensor {
+  const op = `ste.${name}`;
   checkFloat(x, op, 'x');
   const backward = surrogateBackward(op, x, options);
   const y = empty(x.shape, 'float32');
-  const nan = rt().kernels.f32_hard(Hard[op], x.offset, y.offset, x.size);
+  const nan = rt().kernels.f32_hard(Hard[name], x.offset, y.offset, x.size);
   if (nan > 0) {
     y.dispose();
-    throw new Error(`${op}: x contains ${nan} NaN value${nan > 1 ? 's' : ''}; NaN is not allowed here`);
+    throw new Error(`${op}: x contains ${nan} NaN value${nan > 1 ? 's' : ''}; NaN is not allowed here (it has no sign to train through; plain sign() maps NaN to NaN)`);
   }
-  return record(y, op, [x], (dy) => [backward(dy)]);
+  return record(y, name, [x], (dy) => [backward(dy)]);
 }
 
-/** sign(x) in {-1, 0, +1} with sign(0) = 0, and a surrogate gradient (default identity). */
-export function sign(x: Tensor, options: SignOptions = {}): Tensor {
+/** sign(x) in {-1, 0, +1} with sign(0) = 0, and a surrogate gradient (default identity). NaN is rejected. */
+export function sign(x: Tensor, options: SignOptions | null = {}): Tensor {
   return hardSign('sign', x, options);
 }
 
-/** ±1 (0 -> +1), the form that bit-packs; surrogate gradient as for sign. */
-export function binarize(x: Tensor, options: SignOptions = {}): Tensor {
+/** ±1 (0 -> +1), the form that bit-packs; surrogate gradient as for sign. NaN is rejected. */
+export function binarize(x: Tensor, options: SignOptions | null = {}): Tensor {
   return hardSign('binarize', x, options);
 }

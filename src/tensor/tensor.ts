@@ -169,6 +169,8 @@ export function sizeOf(shape: readonly number[]): number {
 
 /** Allocates an uninitialized tensor. */
 export function empty(shape: readonly number[], dtype: DType = 'float32'): Tensor {
+  // Ops check ranks with their own names first; this guard keeps any path from making a tensor no kernel can walk.
+  if (shape.length > 8) throw new Error(`tensor of shape [${shape}] has ${shape.length} dimensions; at most 8 are supported`);
   const bytes = sizeOf(shape) * bytesPerElement(dtype);
   if (bytes > 2 ** 32 - 2 ** 20) throw new Error(`tensor of shape [${shape}] (${bytes} bytes) does not fit in the 4 GiB wasm memory`);
   const offset = rt().allocator.alloc(bytes);
