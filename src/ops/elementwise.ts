@@ -104,18 +104,22 @@ function binary(name: BinaryName, a: TensorLike, b: TensorLike): Tensor {
   const at = asTensor(a, name, 'a');
   const bt = asTensor(b, name, 'b');
   const y = binaryRaw(name, at, bt);
-  const out = record(y, name, [at, bt], (dy) => {
-    const da = at.requiresGrad ? reduceGrad(gradA(name, dy, at, bt), at.shape) : null;
-    const db = bt.requiresGrad ? reduceGrad(gradB(name, dy, at, bt), bt.shape) : null;
-    return [da, db];
+  // A number operand lives as a scalar tensor only while a kernel reads it: nothing
+  // but the output stays alive, and backward makes the scalar again if it needs it.
+  if (typeof a === 'number') at.dispose();
+  if (typeof b === 'number') bt.dispose();
+  return record(y, name, [at, bt], (dy) => {
+    const av = typeof a === 'number' ? full([], a) : at;
+    const bv = typeof b === 'number' ? full([], b) : bt;
+    try {
+      const da = at.requiresGrad ? reduceGrad(gradA(name, dy, av, bv), at.shape) : null;
+      const db = bt.requiresGrad ? reduceGrad(gradB(name, dy, av, bv), bt.shape) : null;
+      return [da, db];
+    } finally {
+      if (av !== at) av.dispose();
+      if (bv !== bt) bv.dispose();
+    }
   });
-  // A number operand became a scalar tensor: it lives as long as the output's tape node needs it.
-  for (const [v, t] of [[a, at], [b, bt]] as const) {
-    if (typeof v !== 'number') continue;
-    if (out.node !== null) out.attach(t);
-    else t.dispose();
-  }
-  return out;
 }
 
 /** sumToShape of a broadcast gradient, freeing the full-shape gradient. */
