@@ -83,6 +83,14 @@ export function backward(root: Tensor, grad?: Tensor | null): void {
     seed = grad.view(grad.shape);
   }
   const order = topologicalOrder(root);
+  for (const t of order) {
+    const g = t.node === null ? (t.grad as unknown) : null;
+    if (g === null || g === undefined || (g instanceof Tensor && g.disposed)) continue;
+    if (!(g instanceof Tensor) || g.dtype !== 'float32' || g.size !== t.size) {
+      if (grad === undefined || grad === null) seed.dispose();
+      throw new Error(`backward: the .grad of leaf tensor #${t.id} (shape [${t.shape}]) must be null or a float32 tensor of that shape to accumulate into, got ${describe(g)}; set it to null (or dispose it) first`);
+    }
+  }
   const grads = new Map<Tensor, Tensor>([[root, seed]]);
   // Leaf gradients are collected first and added to .grad only once the whole
   // pass has succeeded: a backward rule that throws changes no leaf's grad.
@@ -129,6 +137,10 @@ export function backward(root: Tensor, grad?: Tensor | null): void {
   } catch (err) {
     for (const g of grads.values()) g.dispose();
     for (const g of leafGrads.values()) g.dispose();
+    const msg = (err as Error)?.message ?? '';
+    if (/^tensor #\d+ .*was disposed/.test(msg)) {
+      throw new Error(`backward: ${msg}: the graph still needs it. Dispose intermediates after backward() (e.g. run the whole step inside one tidy())`);
+    }
     throw err;
   }
   for (const g of grads.values()) g.dispose();

@@ -31,13 +31,13 @@ function softmaxFamily(x: Tensor, axis: number, log: boolean): Tensor {
 }
 
 /** Softmax along the last axis (max-shifted, so large logits do not overflow). */
-export function softmax(x: Tensor, axis = -1): Tensor {
-  return softmaxFamily(x, axis, false);
+export function softmax(x: Tensor, axis: number | null = -1): Tensor {
+  return softmaxFamily(x, axis ?? -1, false);
 }
 
 /** log(softmax(x)) along the last axis, computed as x - logsumexp(x). */
-export function logSoftmax(x: Tensor, axis = -1): Tensor {
-  return softmaxFamily(x, axis, true);
+export function logSoftmax(x: Tensor, axis: number | null = -1): Tensor {
+  return softmaxFamily(x, axis ?? -1, true);
 }
 
 /**

@@ -100,7 +100,8 @@ export function slice(x: Tensor, begin: number[], size?: number[] | null): Tenso
 }
 
 /** Joins tensors of one dtype along an existing axis. */
-export function concat(tensors: Tensor[], axis = 0): Tensor {
+export function concat(tensors: Tensor[], axis: number | null = 0): Tensor {
+  axis ??= 0;
   if (!Array.isArray(tensors) || tensors.length === 0) throw new Error('concat: tensors must be a non-empty array of tensors');
   tensors.forEach((t, i) => checkTensor(t, 'concat', `tensors[${i}]`));
   const first = tensors[0];

@@ -56,6 +56,7 @@ export class Tensor {
 
   /** @internal use the creation functions (tensor, zeros, ...) */
   constructor(storage: Storage, shape: readonly number[], dtype: DType) {
+    if (!(storage instanceof Storage)) throw new Error('Tensor: tensors are made by tensor(), zeros(), ones(), full() or the ops, not with new Tensor()');
     this.id = nextId++;
     this.storage = storage;
     this.shape = Object.freeze(shape.slice());
@@ -96,6 +97,7 @@ export class Tensor {
 
   /** Copies the data out to a new JS typed array (safe to keep). */
   dataSync(): AnyTypedArray {
+    if (this.storage === null) throw new Error(`dataSync: tensor #${this.id} (shape [${this.shape}], ${this.dtype}) was disposed and cannot be used`);
     const off = this.offset;
     switch (this.dtype) {
       case 'float32': return f32View(off, this.size).slice();
@@ -107,6 +109,7 @@ export class Tensor {
 
   /** The data as nested JS arrays following the shape (a number for a scalar). */
   toArray(): any {
+    if (this.storage === null) throw new Error(`toArray: tensor #${this.id} (shape [${this.shape}], ${this.dtype}) was disposed and cannot be used`);
     const flat = this.dataSync();
     if (this.shape.length === 0) return flat[0];
     const build = (dim: number, start: number): any[] => {
@@ -125,6 +128,7 @@ export class Tensor {
 
   /** The single value of a one-element tensor. */
   item(): number {
+    if (this.storage === null) throw new Error(`item: tensor #${this.id} (shape [${this.shape}], ${this.dtype}) was disposed and cannot be used`);
     if (this.size !== 1) throw new Error(`item: tensor must have exactly one element, got shape [${this.shape}]`);
     return this.dataSync()[0];
   }
