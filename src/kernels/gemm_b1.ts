@@ -1,5 +1,5 @@
 import { rt } from '../runtime/context.js';
-import { checkFloat, checkNumber, checkRank } from '../tensor/checks.js';
+import { checkFloat, checkNumber, checkRank, F32_MAX } from '../tensor/checks.js';
 import { cachedDerived } from '../tensor/derived.js';
 import { readOptions } from '../tensor/options.js';
 import { empty, type Tensor } from '../tensor/tensor.js';
@@ -63,6 +63,12 @@ export function binaryMatmulScaled(aBits: Tensor, bBits: Tensor, k: number, opti
   const { M, N, k: kk, words } = operands(aBits, bBits, k, op);
   const scale = channelValues(options.scale, N, op, 'scale', { fallback: 1 });
   const bias = channelValues(options.bias, N, op, 'bias', { fallback: 0 });
+  // |k - 2·popcount| <= k: the float result must stay finite for every possible pair of rows.
+  for (let n = 0; n < N; n++) {
+    if (Math.abs(scale[n]) * kk + Math.abs(bias[n]) > F32_MAX) {
+      throw new Error(`${op}: scale${N > 1 ? `[${n}]` : ''} = ${scale[n]} times k = ${kk} (plus bias) overflows float32; use |scale| <= ${(F32_MAX - Math.abs(bias[n])) / Math.max(kk, 1)}`);
+    }
+  }
   const out = empty([M, N], 'float32');
   if (M > 0 && N > 0) {
     withFloatArgs([scale, bias], ([s, b]) => rt().kernels.gemm_b1_scaled(M, N, kk, words, aBits.offset, bBits.offset, out.offset, s, b));

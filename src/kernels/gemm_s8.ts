@@ -85,6 +85,12 @@ export function int8MatmulDequantize(a: Tensor, b: Tensor, options: Int8Dequanti
   for (let n = 0; n < o.N; n++) mult[n] = Math.fround(sa * mult[n]);
   checkMultipliers(mult, op, 'scaleA·scaleB');
   const add = channelValues(options.bias, o.N, op, 'bias', { fallback: 0 });
+  // |acc| <= K·128·128: the float result must stay finite for every possible int8 input.
+  for (let n = 0; n < o.N; n++) {
+    if (o.K * 16384 * mult[n] + Math.abs(add[n]) > F32_MAX) {
+      throw new Error(`${op}: scaleA·scaleB${o.N > 1 ? ` for channel ${n}` : ''} = ${mult[n]} is too large: sums of ${o.K} int8 products times it (plus bias) can overflow float32; use scales with scaleA·scaleB <= ${(F32_MAX - Math.abs(add[n])) / (Math.max(o.K, 1) * 16384)}`);
+    }
+  }
   const out = empty([o.M, o.N], 'float32');
   return run(a, b, o, out, (pb, work) =>
     withFloatArgs([mult, add], ([m, d]) => rt().kernels.gemm_s8_dequant(o.M, o.N, o.K, a.offset, pb, out.offset, work, m, d)));

@@ -161,6 +161,9 @@ export function vqEmaUpdate(z: Tensor, indices: Tensor, clusterSize: Tensor, emb
   if (!(n > 0)) {
     throw new Error(`${op}: the total cluster size after this update is 0 (clusterSize sums to ${total}, decay = ${decay}, ${N} rows of z), so the codes cannot be normalized; start clusterSize at ones or pass a batch with decay < 1`);
   }
+  if ((n + K * epsilon) * 1.001 > 3.4e38) {
+    throw new Error(`${op}: epsilon = ${epsilon} is too large: the smoothed total n + K·epsilon (K = ${K}) overflows float32; use a small epsilon such as 1e-5`);
+  }
   // smooth_k >= epsilon / (n + K·epsilon) · n must stay a normal float32, or an unused code divides by 0.
   if (epsilon / (n + K * epsilon) < 2 ** -126 || (epsilon / (n + K * epsilon)) * n < 2 ** -126) {
     throw new Error(`${op}: epsilon = ${epsilon} is too small for a total cluster size of ${n} and K = ${K}: unused codes would be divided by 0 in float32; use epsilon >= ${Math.max(1e-30, (2 ** -126) * (n + 1))}`);

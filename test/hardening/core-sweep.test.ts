@@ -1,0 +1,181 @@
+// Sweep of the core API for issue 10's classes beyond the reported examples: every option bag and
+// numeric option gets null/undefined/wrong types/NaN/±Infinity/huge/tiny/negative values. The oracle:
+// a plain Error whose message starts with the public name, or a result whose values are all finite
+// (inputs are finite); never a TypeError or a wasm trap, never a leak, and the runtime still computes.
+import { describe, expect, test } from 'vitest';
+import { expectNoLeaks, useSnapgrad } from '../support/setup.js';
+
+const sg = useSnapgrad();
+expectNoLeaks();
+
+type T = InstanceType<typeof sg.Tensor>;
+
+const BAGS: unknown[] = [undefined, null, 5, 'x', true, [], () => 1, Symbol('s')];
+const VALUES: unknown[] = [undefined, null, 'x', true, [], {}, NaN, Infinity, -Infinity, 1e39, -1e39, 3e38, -1, 0, -0, 1e-46, 1e-40, 2 ** 31, 2 ** 53, 0.5, 1, 2, 7, 1n, Symbol('v')];
+
+function tensorsOf(r: unknown): T[] {
+  if (r instanceof sg.Tensor) return [r];
+  if (r !== null && typeof r === 'object') return Object.values(r).filter((v): v is T => v instanceof sg.Tensor);
+  return [];
+}
+
+/** Runs call; checks the oracle; disposes what it returned; checks nothing leaked. */
+function probe(name: string, label: string, call: () => unknown, finite = true): 'ok' | 'error' {
+  const before = sg.memoryStats();
+  let outcome: 'ok' | 'error' = 'ok';
+  try {
+    const out = tensorsOf(call());
+    for (const t of out) {
+      if (finite && t.dtype === 'float32') {
+        const bad = Array.from(t.dataSync()).findIndex((v) => !Number.isFinite(v));
+        expect(bad, `${name} ${label}: non-finite output at ${bad}`).toBe(-1);
+      }
+      t.dispose();
+    }
+  } catch (err) {
+    outcome = 'error';
+    expect((err as Error).constructor, `${name} ${label}: ${String(err)}`).toBe(Error);
+    expect((err as Error).message.startsWith(`${name}:`), `${name} ${label}: message "${(err as Error).message}"`).toBe(true);
+  }
+  const after = sg.memoryStats();
+  expect({ b: after.bytesInUse, t: after.tensorsAlive }, `${name} ${label} leaked`).toEqual({ b: before.bytesInUse, t: before.tensorsAlive });
+  return outcome;
+}
+
+function label(v: unknown): string {
+  if (typeof v === 'symbol') return 'Symbol';
+  if (typeof v === 'bigint') return `${v}n`;
+  if (typeof v === 'function') return 'fn';
+  return JSON.stringify(v) ?? String(v);
+}
+
+interface Spec {
+  name: string;
+  fields: string[];
+  /** Required fields and their good values (kept unless the field itself is probed). */
+  base?: Record<string, unknown>;
+  call: (opts: unknown) => unknown;
+  finite?: boolean;
+}
+
+function sweep(specs: (env: Record<string, T>) => Spec[]): void {
+  const env: Record<string, T> = {};
+  const own = (k: string, t: T) => (env[k] = t);
+  own('x', sg.tensor([[0.5, -1.25, 2], [0, 3, -0.75]]));
+  own('w', sg.tensor([[1, 2], [-1, 0.5], [0.25, -2]]));
+  own('labels', sg.tensor([2, 0], undefined, { dtype: 'int32' }));
+  own('q', sg.tensor([[-3, 5, 127], [0, -128, 9]], undefined, { dtype: 'int8' }));
+  own('qb', sg.tensor([[1, -2, 3], [4, 5, -6], [7, -8, 9], [0, 1, 2]], undefined, { dtype: 'int8' }));
+  own('bits', sg.tidy(() => sg.packBits(sg.tensor([[1, -1, 1], [-1, -1, 1]]))));
+  own('z', sg.tensor([[0.1, 0.2, 0.3], [1, 1, 1]]));
+  own('codebook', sg.tensor([[0, 0, 0], [1, 1, 1], [-1, 0, 1]]));
+  for (const s of specs(env)) {
+    // Warm-up: caches derived from an input (packed weights, codebook norms) live with that input.
+    try {
+      for (const t of tensorsOf(s.call(s.base))) t.dispose();
+    } catch {
+      // Measured below.
+    }
+    for (const bag of BAGS) probe(s.name, `options=${label(bag)}`, () => s.call(bag), s.finite ?? true);
+    for (const field of s.fields) {
+      for (const v of VALUES) probe(s.name, `${field}=${label(v)}`, () => s.call({ ...s.base, [field]: v }), s.finite ?? true);
+    }
+  }
+  for (const k of Object.keys(env)) env[k].dispose();
+  // A runtime that still computes a known product.
+  const y = sg.tidy(() => sg.matmul(sg.tensor([[1, 2, 3]]), sg.tensor([[4], [5], [6]])));
+  expect(y.toArray()).toEqual([[32]]);
+  y.dispose();
+}
+
+describe('option bags and numeric options of the core API', () => {
+  test('ops', () => {
+    sweep((e) => [
+      { name: 'sum', fields: ['axis', 'keepDims'], call: (o) => sg.sum(e.x, o as any) },
+      { name: 'mean', fields: ['axis', 'keepDims'], call: (o) => sg.mean(e.x, o as any) },
+      { name: 'max', fields: ['axis', 'keepDims'], call: (o) => sg.max(e.x, o as any) },
+      { name: 'argmax', fields: ['axis', 'keepDims'], call: (o) => sg.argmax(e.x, o as any) },
+      { name: 'matmul', fields: ['transposeA', 'transposeB'], call: (o) => sg.matmul(e.x, e.w, o as any) },
+      { name: 'tensor', fields: ['dtype', 'requiresGrad'], call: (o) => sg.tensor([1, 2], [2], o as any) },
+      { name: 'full', fields: ['dtype', 'requiresGrad'], call: (o) => sg.full([2], 3, o as any) },
+      { name: 'zeros', fields: ['dtype', 'requiresGrad'], call: (o) => sg.zeros([2], o as any) },
+      { name: 'clip', fields: ['min'], call: (o: any) => sg.clip(e.x, o?.min ?? -1, 1) },
+      { name: 'softmax', fields: ['axis'], call: (o: any) => sg.softmax(e.x, o?.axis) },
+      { name: 'concat', fields: ['axis'], call: (o: any) => sg.concat([e.x, e.x], o?.axis) },
+      { name: 'slice', fields: ['begin'], call: (o: any) => sg.slice(e.x, [0, o?.begin ?? 0]) },
+      { name: 'reshape', fields: ['d'], call: (o: any) => sg.reshape(e.x, [o?.d ?? 6, -1]) },
+      { name: 'transpose', fields: ['p'], call: (o: any) => sg.transpose(e.x, o?.p === undefined ? undefined : [o.p, 0]) },
+      { name: 'cast', fields: ['dtype'], call: (o: any) => sg.cast(e.x, o?.dtype ?? 'int32') },
+      { name: 'full', fields: ['value'], call: (o: any) => sg.full([2], o?.value ?? 0, { dtype: 'int8' }) },
+    ]);
+  });
+
+  test('ste', () => {
+    sweep((e) => [
+      { name: 'ste.sign', fields: ['grad', 'clipValue', 'beta'], call: (o) => sg.ste.sign(e.x, o as any) },
+      { name: 'ste.binarize', fields: ['grad', 'clipValue', 'beta'], call: (o) => sg.ste.binarize(e.x, o as any) },
+      { name: 'ste.ternarize', fields: ['threshold', 'grad', 'clipValue'], call: (o) => sg.ste.ternarize(e.x, o as any) },
+      { name: 'ste.quantize', fields: ['bits', 'scale', 'zeroPoint', 'signed'], base: { bits: 4, scale: 0.5 }, call: (o) => sg.ste.quantize(e.x, o as any) },
+      { name: 'ste.dorefa', fields: ['bits', 'mode'], base: { bits: 2 }, call: (o) => sg.ste.dorefa(e.x, o as any) },
+      { name: 'ste.dorefa', fields: ['bits'], base: { bits: 2, mode: 'weights' }, call: (o) => sg.ste.dorefa(e.x, { mode: 'weights', ...(o as any) }) },
+      { name: 'ste.gumbelSoftmax', fields: ['tau', 'hard', 'seed'], call: (o) => sg.ste.gumbelSoftmax(e.x, o as any) },
+      { name: 'ste.vq', fields: ['beta'], call: (o) => sg.ste.vq(e.z, e.codebook, o as any) },
+    ]);
+  });
+
+  test('kernels', () => {
+    sweep((e) => [
+      { name: 'quantizeInt8', fields: ['scale', 'zeroPoint', 'dtype'], base: { scale: 0.1 }, call: (o) => sg.quantizeInt8(e.x, o as any) },
+      { name: 'dequantizeInt8', fields: ['scale', 'zeroPoint'], base: { scale: 0.1 }, call: (o) => sg.dequantizeInt8(e.q, o as any) },
+      { name: 'int8Scales', fields: ['perChannel'], call: (o) => sg.int8Scales(e.x, o as any) },
+      { name: 'int8Matmul', fields: ['transposeB'], call: (o) => sg.int8Matmul(e.q, e.qb, { transposeB: true, ...(o as any) }), finite: false },
+      { name: 'int8MatmulDequantize', fields: ['scaleA', 'scaleB', 'bias'], base: { scaleA: 0.1, scaleB: 0.2, transposeB: true }, call: (o) => sg.int8MatmulDequantize(e.q, e.qb, o as any) },
+      { name: 'int8MatmulRequantize', fields: ['scaleA', 'scaleB', 'bias', 'scaleOut'], base: { scaleA: 0.1, scaleB: 0.2, scaleOut: 0.5, transposeB: true }, call: (o) => sg.int8MatmulRequantize(e.q, e.qb, o as any), finite: false },
+      { name: 'binaryMatmulScaled', fields: ['scale', 'bias'], call: (o) => sg.binaryMatmulScaled(e.bits, e.bits, 3, o as any) },
+      { name: 'binaryWeightsMatmul', fields: ['scale', 'bias'], call: (o) => sg.binaryWeightsMatmul(e.x, e.bits, o as any), finite: false },
+      { name: 'binaryMatmul', fields: ['k'], call: (o: any) => sg.binaryMatmul(e.bits, e.bits, o?.k ?? 3), finite: false },
+      { name: 'packedWords', fields: ['k'], call: (o: any) => { sg.packedWords(o?.k ?? 3); } },
+      { name: 'gradcheck', fields: ['eps', 'atol', 'rtol'], call: (o) => sg.tidy(() => { const v = sg.tensor([0.5, -1], undefined, { requiresGrad: true }); sg.gradcheck((a) => sg.mul(a, a), [v], o as any); v.dispose(); }) },
+    ]);
+  });
+
+  test('vqEmaUpdate options change nothing when rejected', () => {
+    const z = sg.tensor([[1, 2], [3, 4]]);
+    const idx = sg.tensor([0, 1], undefined, { dtype: 'int32' });
+    for (const field of ['decay', 'epsilon']) {
+      for (const v of VALUES) {
+        const size = sg.tensor([1, 1]);
+        const embed = sg.tensor([[1, 1], [2, 2]]);
+        const code = sg.tensor([[1, 1], [2, 2]]);
+        const r = probe('vqEmaUpdate', `${field}=${label(v)}`, () => sg.vqEmaUpdate(z, idx, size, embed, code, { decay: 0.5, epsilon: 1e-5, [field]: v } as any));
+        if (r === 'error') {
+          expect(size.toArray()).toEqual([1, 1]);
+          expect(code.toArray()).toEqual([[1, 1], [2, 2]]);
+        } else {
+          expect(Array.from(code.dataSync()).every(Number.isFinite), `${field}=${label(v)}`).toBe(true);
+        }
+        for (const t of [size, embed, code]) t.dispose();
+      }
+    }
+    for (const t of [z, idx]) t.dispose();
+  });
+
+  test('disposed tensors anywhere are named errors', () => {
+    const gone = sg.tensor([[1, 2], [3, 4]]);
+    gone.dispose();
+    const live = sg.tensor([[1, 2], [3, 4]]);
+    const calls: [string, () => unknown][] = [
+      ['add', () => sg.add(live, gone)], ['matmul', () => sg.matmul(live, gone)], ['sum', () => sg.sum(gone)],
+      ['reshape', () => sg.reshape(gone, [4])], ['concat', () => sg.concat([live, gone])], ['slice', () => sg.slice(gone, [0])],
+      ['transpose', () => sg.transpose(gone)], ['gather', () => sg.gather(gone, gone)], ['cast', () => sg.cast(gone, 'int32')],
+      ['mse', () => sg.mse(live, gone)], ['crossEntropy', () => sg.crossEntropy(gone, gone)], ['softmax', () => sg.softmax(gone)],
+      ['ste.sign', () => sg.ste.sign(gone)], ['ste.quantize', () => sg.ste.quantize(gone, { bits: 4, scale: 1 })],
+      ['ste.vq', () => sg.ste.vq(live, gone)], ['ste.argmaxOneHot', () => sg.ste.argmaxOneHot(gone)], ['ste.dorefa', () => sg.ste.dorefa(gone, { bits: 2 })],
+      ['packBits', () => sg.packBits(gone)], ['vqNearest', () => sg.vqNearest(live, gone)], ['int8Scales', () => sg.int8Scales(gone)],
+      ['stopGradient', () => sg.stopGradient(gone)], ['keep', () => sg.keep(gone)], ['markModified', () => sg.markModified(gone)],
+      ['backward', () => sg.backward(gone)], ['dataSync', () => gone.dataSync()], ['item', () => gone.item()],
+    ];
+    for (const [name, f] of calls) expect(probe(name, 'disposed', f), name).toBe('error');
+    live.dispose();
+  });
+});
