@@ -1,5 +1,5 @@
 import { ones } from '../tensor/creation.js';
-import { untrack } from '../tensor/scope.js';
+import { disposeOnThrow, untrack } from '../tensor/scope.js';
 import { Tensor, type GradNode } from '../tensor/tensor.js';
 import { checkFloat, describe } from '../tensor/checks.js';
 import { accumulate } from './accumulate.js';
@@ -109,7 +109,8 @@ export function backward(root: Tensor, grad?: Tensor | null): void {
         }
         let inputGrads: (Tensor | null)[];
         try {
-          inputGrads = node.backward(g);
+          // A rule that throws midway frees what it made before the error goes on.
+          inputGrads = disposeOnThrow(() => node.backward(g));
         } finally {
           g.dispose();
         }

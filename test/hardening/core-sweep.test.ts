@@ -179,3 +179,91 @@ describe('option bags and numeric options of the core API', () => {
     live.dispose();
   });
 });
+
+describe('every differentiable core op leaves only its result, and nothing after backward and dispose', () => {
+  function footprint(): { b: number; t: number } {
+    const m = sg.memoryStats();
+    return { b: m.bytesInUse, t: m.tensorsAlive };
+  }
+
+  test('forward without a tape, forward with a tape then dispose, forward + backward + dispose', () => {
+    const x = sg.tensor([[0.5, -1.25, 2], [0.1, 3, -0.75]], undefined, { requiresGrad: true });
+    const w = sg.tensor([[1, 2], [-1, 0.5], [0.25, -2]], undefined, { requiresGrad: true });
+    const pos = sg.tensor([[0.5, 1.25, 2], [0.1, 3, 0.75]], undefined, { requiresGrad: true });
+    const target = sg.tensor([[0, 1, 0], [1, 0, 1]]);
+    const idx = sg.tensor([1, 0, 1], undefined, { dtype: 'int32' });
+    const labels = sg.tensor([2, 0], undefined, { dtype: 'uint8' });
+    const ops: [string, () => T][] = [
+      ...(['neg', 'relu', 'exp', 'tanh', 'sigmoid', 'square', 'abs'] as const).map((n) => [n, () => (sg as any)[n](x)] as [string, () => T]),
+      ['log', () => sg.log(pos)], ['sqrt', () => sg.sqrt(pos)],
+      ['clip', () => sg.clip(x, -1, 1)], ['matmul', () => sg.matmul(x, w)], ['matmul tA', () => sg.matmul(w, x, { transposeA: true, transposeB: true })],
+      ['sum axis', () => sg.sum(x, { axis: 1, keepDims: true })], ['mean', () => sg.mean(x, { axis: 0 })], ['max', () => sg.max(x)],
+      ['reshape', () => sg.reshape(x, [3, 2])], ['transpose', () => sg.transpose(x)], ['slice', () => sg.slice(x, [0, 1], [2, 2])],
+      ['concat', () => sg.concat([x, x], 1)], ['gather', () => sg.gather(w, idx)], ['softmax', () => sg.softmax(x)],
+      ['logSoftmax', () => sg.logSoftmax(x)], ['crossEntropy uint8', () => sg.crossEntropy(x, labels)], ['mse', () => sg.mse(x, target)],
+      ['sign', () => sg.sign(x)], ['round', () => sg.round(x)], ['floor', () => sg.floor(x)],
+      ['ste.sign swish', () => sg.ste.sign(x, { grad: 'swish' })], ['ste.binarize clipped', () => sg.ste.binarize(x, { grad: 'clipped' })],
+      ['ste.round', () => sg.ste.round(x)], ['ste.floor', () => sg.ste.floor(x)], ['ste.quantize', () => sg.ste.quantize(x, { bits: 3, scale: 0.5 })],
+      ['ste.ternarize', () => sg.ste.ternarize(x, { threshold: 0.6 })], ['ste.dorefa', () => sg.ste.dorefa(x, { bits: 2, mode: 'weights' })],
+      ['ste.argmaxOneHot', () => sg.ste.argmaxOneHot(x)], ['ste.gumbelSoftmax', () => sg.ste.gumbelSoftmax(x, { seed: 9, hard: true, tau: 0.5 })],
+      ['ste.straightThrough', () => sg.ste.straightThrough(x, (v) => sg.round(v))],
+      ['maximum scalar', () => sg.maximum(x, 0.5)], ['div scalar', () => sg.div(1, x)],
+    ];
+    for (const [name, f] of ops) {
+      const start = footprint();
+      sg.noGrad(() => f().dispose());
+      expect(footprint(), `${name}: forward without tape`).toEqual(start);
+      f().dispose();
+      expect(footprint(), `${name}: forward with tape, disposed`).toEqual(start);
+      const y = f();
+      const m = sg.mul(y, y);
+      const loss = sg.sum(m);
+      loss.backward();
+      for (const t of [loss, m, y]) t.dispose();
+      for (const l of [x, w, pos]) {
+        l.grad?.dispose();
+        l.grad = null;
+      }
+      expect(footprint(), `${name}: forward + backward + dispose`).toEqual(start);
+    }
+    for (const t of [x, w, pos, target, idx, labels]) t.dispose();
+  });
+
+  test('failures inside a graph or a user callback leak nothing', () => {
+    const x = sg.tensor([1, 2, 3], undefined, { requiresGrad: true });
+    const start = footprint();
+    // A hardFn that returns the wrong shape, a customGrad forward that returns int32 on the tape.
+    expect(() => sg.ste.straightThrough(x, (v) => sg.reshape(sg.mul(v, 1), [3, 1]))).toThrow(/^ste\.straightThrough: hardFn must return a float32 tensor of x's shape/);
+    const bad = sg.customGrad({ forward: ([v]) => sg.cast(v, 'int32'), backward: (dy) => [dy] });
+    expect(() => bad(x)).toThrow(/^customGrad: forward output must be float32, got int32/);
+    expect(footprint()).toEqual(start);
+    // An intermediate disposed before backward: a backward error that says what happened, and no grad.
+    const h = sg.mul(x, 2);
+    const sq = sg.square(h);
+    const y = sg.sum(sq);
+    h.dispose();
+    const before = footprint();
+    expect(() => y.backward()).toThrow(/^backward: tensor #\d+ .*was disposed.*the graph still needs it/);
+    expect(footprint()).toEqual(before);
+    expect(x.grad).toBeNull();
+    for (const t of [x, sq, y]) t.dispose();
+  });
+
+  test('tidy misuse: async fn, non-function, a throwing fn, nesting, returning a disposed tensor', () => {
+    const start = footprint();
+    expect(() => sg.tidy(async () => 1)).toThrow(/^tidy: fn must be synchronous/);
+    expect(() => sg.tidy(5 as any)).toThrow(/^tidy: fn must be a function, got 5/);
+    expect(() => sg.tidy(() => { sg.zeros([100]); throw new Error('inner'); })).toThrow('inner');
+    const out = sg.tidy(() => {
+      const a = sg.ones([2]);
+      const inner = sg.tidy(() => ({ keep: sg.add(a, 1), drop: sg.zeros([3]).dispose() }));
+      const gone = sg.zeros([1]);
+      gone.dispose();
+      return [inner.keep, gone];
+    });
+    expect(out[0].toArray()).toEqual([2, 2]);
+    expect(out[1].disposed).toBe(true);
+    out[0].dispose();
+    expect(footprint()).toEqual(start);
+  });
+});
