@@ -86,9 +86,10 @@ export function backward(root: Tensor, grad?: Tensor | null): void {
   for (const t of order) {
     const g = t.node === null ? (t.grad as unknown) : null;
     if (g === null || g === undefined || (g instanceof Tensor && g.disposed)) continue;
-    if (!(g instanceof Tensor) || g.dtype !== 'float32' || g.size !== t.size) {
-      if (grad === undefined || grad === null) seed.dispose();
-      throw new Error(`backward: the .grad of leaf tensor #${t.id} (shape [${t.shape}]) must be null or a float32 tensor of that shape to accumulate into, got ${describe(g)}; set it to null (or dispose it) first`);
+    if (!(g instanceof Tensor) || g.dtype !== 'float32' || g.size !== t.size || g.alive() === t.alive()) {
+      seed.dispose();
+      const what = g instanceof Tensor && !g.disposed && g.alive() === t.alive() ? 'the tensor itself (or a view of it)' : describe(g);
+      throw new Error(`backward: the .grad of leaf tensor #${t.id} (shape [${t.shape}]) must be null or a separate float32 tensor of that shape to accumulate into, got ${what}; set it to null (or dispose it) first`);
     }
   }
   const grads = new Map<Tensor, Tensor>([[root, seed]]);

@@ -42,7 +42,7 @@ export function nearestCodes(z: Tensor, codebook: Tensor, op: string): Tensor {
   if (N === 0) return out;
   return produce(out, () => {
     const norms = codebookNorms(codebook, op);
-    if (scoresMayOverflow(z, codebook, D)) {
+    if (scoresMayOverflow(z, codebook, D, op)) {
       nearestExact(z, codebook, out);
       return;
     }
@@ -65,9 +65,12 @@ function absMax(t: Tensor): number {
  * the largest |z| and |c|. Below 3e38 no partial sum can reach float32's
  * maximum (3.4e38), so the kernel's answer is exact to its rounding.
  */
-function scoresMayOverflow(z: Tensor, codebook: Tensor, D: number): boolean {
+function scoresMayOverflow(z: Tensor, codebook: Tensor, D: number, op: string): boolean {
   const a = absMax(z);
   const b = absMax(codebook);
+  // Every distance to or from an infinite value is infinite: no code would be nearer than another.
+  if (a === Infinity) throw new Error(`${op}: z contains ±Infinity; distances to the codes would all be infinite`);
+  if (b === Infinity) throw new Error(`${op}: codebook contains ±Infinity; distances to that code would all be infinite`);
   return !(D * b * b + 2 * D * a * b <= 3e38);
 }
 
@@ -172,6 +175,7 @@ export function vqEmaUpdate(z: Tensor, indices: Tensor, clusterSize: Tensor, emb
   const bad = kernels.i32_find_out_of_range(indices.offset, N, 0, K);
   if (bad >= 0) throw new Error(`${op}: indices[${bad}] must be in [0, ${K}), got ${indices.dataSync()[bad]}`);
   rejectNaN(z, op, 'z');
+  if (absMax(z) === Infinity) throw new Error(`${op}: z contains ±Infinity, which would make the codes it is assigned to infinite`);
   withWorkspace(kernels.vq_ema_workspace_bytes(K, D), (work) =>
     kernels.vq_ema_update(z.offset, indices.offset, N, K, D, clusterSize.offset, embedSum.offset, codebook.offset, decay, epsilon, work));
   markModified(clusterSize);

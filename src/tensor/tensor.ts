@@ -176,7 +176,7 @@ export function empty(shape: readonly number[], dtype: DType = 'float32'): Tenso
   // Ops check ranks with their own names first; this guard keeps any path from making a tensor no kernel can walk.
   if (shape.length > 8) throw new Error(`tensor of shape [${shape}] has ${shape.length} dimensions; at most 8 are supported`);
   const bytes = sizeOf(shape) * bytesPerElement(dtype);
-  if (bytes > 2 ** 32 - 2 ** 20) throw new Error(`tensor of shape [${shape}] (${bytes} bytes) does not fit in the 4 GiB wasm memory`);
+  if (bytes > 2 ** 32 - 2 ** 20) throw new Error(`out of memory: a ${dtype} tensor of shape [${shape}] needs ${bytes} bytes, more than the 4 GiB wasm memory holds; use smaller shapes or batches`);
   const offset = rt().allocator.alloc(bytes);
   return new Tensor(new Storage(offset, bytes), shape, dtype);
 }

@@ -267,3 +267,53 @@ describe('every differentiable core op leaves only its result, and nothing after
     expect(footprint()).toEqual(start);
   });
 });
+
+describe('more hostile inputs found by the sweep', () => {
+  test('a leaf whose .grad is itself, a string or the wrong shape: backward refuses before touching anything', () => {
+    const x = sg.tensor([1, 2], undefined, { requiresGrad: true });
+    for (const g of [() => x, () => sg.reshape(x, [2]), () => 'grad', () => sg.tensor([1, 2, 3])]) {
+      const bad = g() as any;
+      x.grad = bad;
+      const m = sg.mul(x, x);
+      const y = sg.sum(m);
+      const before = sg.memoryStats();
+      expect(() => y.backward()).toThrow(/^backward: the \.grad of leaf tensor #\d+ \(shape \[2\]\) must be null or a separate float32 tensor of that shape/);
+      expect(sg.memoryStats().tensorsAlive).toBe(before.tensorsAlive);
+      expect(x.disposed).toBe(false);
+      expect(x.toArray()).toEqual([1, 2]);
+      x.grad = null;
+      if (bad instanceof sg.Tensor && bad !== x) bad.dispose();
+      m.dispose();
+      y.dispose();
+    }
+    x.dispose();
+  });
+
+  test('vqNearest and vqEmaUpdate reject ±Infinity instead of answering 0 or writing Infinity', () => {
+    const z = sg.tensor([[Infinity, 0]]);
+    const c = sg.tensor([[0, 0], [1, 1]]);
+    const before = sg.memoryStats();
+    expect(() => sg.vqNearest(z, c)).toThrow(/^vqNearest: z contains ±Infinity/);
+    expect(() => sg.vqNearest(c, z)).toThrow(/^vqNearest: codebook contains ±Infinity/);
+    const idx = sg.tensor([0], undefined, { dtype: 'int32' });
+    const size = sg.tensor([1, 1]);
+    const embed = sg.tensor([[0, 0], [1, 1]]);
+    expect(() => sg.vqEmaUpdate(z, idx, size, embed, c, { decay: 0.5, epsilon: 1e-5 })).toThrow(/^vqEmaUpdate: z contains ±Infinity/);
+    expect(c.toArray()).toEqual([[0, 0], [1, 1]]);
+    expect(embed.toArray()).toEqual([[0, 0], [1, 1]]);
+    expect(sg.memoryStats().tensorsAlive).toBe(before.tensorsAlive + 3);
+    for (const t of [z, c, idx, size, embed]) t.dispose();
+  });
+
+  test('a tensor too large for the wasm memory is an out-of-memory Error, with nothing allocated', () => {
+    const before = sg.memoryStats();
+    expect(() => sg.zeros([2 ** 20, 2 ** 12])).toThrow(/^out of memory: a float32 tensor of shape \[1048576,4096\] needs 17179869184 bytes/);
+    const a = sg.zeros([2 ** 16, 1]);
+    const b = sg.zeros([1, 2 ** 16]);
+    expect(() => sg.matmul(a, b)).toThrow(/^out of memory/);
+    expect(sg.memoryStats().tensorsAlive).toBe(before.tensorsAlive + 2);
+    a.dispose();
+    b.dispose();
+    expect(sg.memoryStats().bytesInUse).toBe(before.bytesInUse);
+  });
+});
