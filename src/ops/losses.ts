@@ -45,24 +45,23 @@ export function logSoftmax(x: Tensor, axis: number | null = -1): Tensor {
  * Equals mean(-logSoftmax(logits)[i, labels[i]]).
  */
 export function crossEntropy(logits: Tensor, labels: Tensor): Tensor {
+  return composite(() => crossEntropyRows(logits, labels));
+}
+
+function crossEntropyRows(logits: Tensor, labels: Tensor): Tensor {
   checkFloat(logits, 'crossEntropy', 'logits');
   if (labels instanceof Tensor && !labels.disposed && labels.dtype === 'float32') {
     throw new Error("crossEntropy: labels must be integer class indices (int32, uint8 or int8), got float32; convert them with labels.cast('int32')");
   }
   checkDType(labels, 'crossEntropy', 'labels', 'int32', 'uint8', 'int8');
+  // uint8 / int8 labels mean the same class indices: widened to int32 for the kernels (the copy is tied to the result by composite).
+  if (labels.dtype !== 'int32') return crossEntropyRows(logits, cast(labels, 'int32'));
   if (logits.rank !== 2) throw new Error(`crossEntropy: logits must be 2-D [batch, classes], got shape [${logits.shape}]`);
   const [B, C] = logits.shape;
   if (labels.rank !== 1 || labels.shape[0] !== B) {
     throw new Error(`crossEntropy: labels must have shape [${B}] (one per row of logits), got [${labels.shape}]`);
   }
   if (B === 0) throw new Error('crossEntropy: the batch is empty (logits has 0 rows)');
-  // uint8 / int8 labels mean the same class indices: widened to int32 for the kernels.
-  if (labels.dtype !== 'int32') return composite(() => crossEntropyInt32(logits, cast(labels, 'int32')));
-  return composite(() => crossEntropyInt32(logits, labels));
-}
-
-function crossEntropyInt32(logits: Tensor, labels: Tensor): Tensor {
-  const [B, C] = logits.shape;
   const { kernels } = rt();
   const bad = kernels.i32_find_out_of_range(labels.offset, labels.size, 0, C);
   if (bad >= 0) {

@@ -72,15 +72,18 @@ export function gumbelSoftmax(logits: Tensor, options: GumbelSoftmaxOptions | nu
   const tau = checkNumber(o.tau ?? 1, op, 'tau', { positive: true, f32: true, min: 1 / 3.4e38 });
   const hard = boolOption(o.hard, op, 'hard');
   const seed = o.seed === undefined ? (gumbelStream = (gumbelStream * 747796405 + 2891336453) >>> 0) : checkNumber(o.seed, op, 'seed', { integer: true, min: 0, max: 2 ** 32 - 1 });
-  return composite(() => {
-    const noise = empty(logits.shape, 'float32');
-    const { kernels } = rt();
-    kernels.rng_seed(seed >>> 0, 7);
-    kernels.rng_gumbel_f32(noise.offset, noise.size);
-    const perturbed = add(logits, noise);
-    noise.dispose();
-    const soft = softmax(affine(perturbed, 1 / tau, 0));
-    if (!hard) return soft;
-    return hardWithSoftGrad(oneHotOfArgmax(soft), soft, 'gumbelSoftmax');
-  });
+  return composite(() => gumbelSample(logits, tau, hard, seed));
+}
+
+/** softmax((logits + g) / tau), or its one-hot with the relaxed sample's gradient. */
+function gumbelSample(logits: Tensor, tau: number, hard: boolean, seed: number): Tensor {
+  const noise = empty(logits.shape, 'float32');
+  const { kernels } = rt();
+  kernels.rng_seed(seed >>> 0, 7);
+  kernels.rng_gumbel_f32(noise.offset, noise.size);
+  const perturbed = add(logits, noise);
+  noise.dispose();
+  const soft = softmax(affine(perturbed, 1 / tau, 0));
+  if (!hard) return soft;
+  return hardWithSoftGrad(oneHotOfArgmax(soft), soft, 'gumbelSoftmax');
 }

@@ -2,6 +2,7 @@ import { record } from '../autograd/tape.js';
 import { Hard } from '../kernels/codes.js';
 import { rejectNaN } from '../kernels/nan.js';
 import { abs, add, clip, div, tanh, affine } from '../ops/elementwise.js';
+import { sign } from '../ops/discrete.js';
 import { max, mean } from '../ops/reduce.js';
 import { rt } from '../runtime/context.js';
 import { checkFloat, checkNumber, F32_MAX } from '../tensor/checks.js';
@@ -129,8 +130,7 @@ function signTimesMeanAbs(x: Tensor): Tensor {
     const e = m.item();
     a.dispose();
     m.dispose();
-    const s = empty(v.shape, 'float32');
-    rt().kernels.f32_hard(Hard.sign, v.offset, s.offset, v.size);
+    const s = sign(v);
     const out = affine(s, e, 0);
     s.dispose();
     return out;

@@ -41,17 +41,17 @@ export function surrogateBackward(op: string, x: Tensor, options: SignOptions | 
   };
 }
 
-function hardSign(name: 'sign' | 'binarize', x: Tensor, options: SignOptions | null): Tensor {
-  const op = `ste.${name}`;
-  checkFloat(x, op, 'x');
-  const backward = surrogateBackward(op, x, options);
+function hardSign(op: 'sign' | 'binarize', x: Tensor, options: SignOptions | null): Tensor {
+  const name = `ste.${op}`;
+  checkFloat(x, name, 'x');
+  const backward = surrogateBackward(name, x, options);
   const y = empty(x.shape, 'float32');
-  const nan = rt().kernels.f32_hard(Hard[name], x.offset, y.offset, x.size);
+  const nan = rt().kernels.f32_hard(Hard[op], x.offset, y.offset, x.size);
   if (nan > 0) {
     y.dispose();
-    throw new Error(`${op}: x contains ${nan} NaN value${nan > 1 ? 's' : ''}; NaN is not allowed here (it has no sign to train through; plain sign() maps NaN to NaN)`);
+    throw new Error(`${name}: x contains ${nan} NaN value${nan > 1 ? 's' : ''}; NaN is not allowed here (it has no sign to train through; plain sign() maps NaN to NaN)`);
   }
-  return record(y, name, [x], (dy) => [backward(dy)]);
+  return record(y, op, [x], (dy) => [backward(dy)]);
 }
 
 /** sign(x) in {-1, 0, +1} with sign(0) = 0, and a surrogate gradient (default identity). NaN is rejected. */

@@ -46,23 +46,25 @@ export function vq(z: Tensor, codebook: Tensor, options: VqOptions | null = {}):
     throw new Error(`${op}: z has no elements (shape [${z.shape}]); the losses are means over N·D elements, so the batch needs at least one row and one column`);
   }
   if (K === 0) throw new Error(`${op}: codebook has no codes (shape [${codebook.shape}])`);
-  return disposeOnThrow(() => {
-    const indices = nearestCodes(z, codebook, op);
-    const codes = gather(codebook, indices);
-    // zq: the value of codes, the gradient path of z (the seed's z + sg(zq - z), without round-off).
-    const zqValue = empty(codes.shape, 'float32');
-    rt().kernels.f32_affine(codes.offset, zqValue.offset, codes.size, 1, 0);
-    const zq = record(zqValue, 'vq.straightThrough', [z], (dy) => [identityGrad(dy)]);
-    // Each loss owns the intermediates its backward pass reads; nothing else stays alive.
-    const zConst = stopGradient(z);
-    const codebookLoss = mse(zConst, codes);
-    const codesConst = stopGradient(codes);
-    const commitment = mse(z, codesConst);
-    const commitmentLoss = affine(commitment, beta, 0);
-    ownOrDispose(codebookLoss, [zConst, codes]);
-    ownOrDispose(commitmentLoss, [codesConst, commitment]);
-    return { zq, indices, commitmentLoss, codebookLoss };
-  });
+  return disposeOnThrow(() => quantizeRows(z, codebook, beta, op));
+}
+
+function quantizeRows(z: Tensor, codebook: Tensor, beta: number, op: string): VqResult {
+  const indices = nearestCodes(z, codebook, op);
+  const codes = gather(codebook, indices);
+  // zq: the value of codes, the gradient path of z (the seed's z + sg(zq - z), without round-off).
+  const zqValue = empty(codes.shape, 'float32');
+  rt().kernels.f32_affine(codes.offset, zqValue.offset, codes.size, 1, 0);
+  const zq = record(zqValue, 'vq.straightThrough', [z], (dy) => [identityGrad(dy)]);
+  // Each loss owns the intermediates its backward pass reads; nothing else stays alive.
+  const zConst = stopGradient(z);
+  const codebookLoss = mse(zConst, codes);
+  const codesConst = stopGradient(codes);
+  const commitment = mse(z, codesConst);
+  const commitmentLoss = affine(commitment, beta, 0);
+  ownOrDispose(codebookLoss, [zConst, codes]);
+  ownOrDispose(commitmentLoss, [codesConst, commitment]);
+  return { zq, indices, commitmentLoss, codebookLoss };
 }
 
 function ownOrDispose(out: Tensor, parts: Tensor[]): void {
