@@ -24,7 +24,7 @@ export function reshape(x: Tensor, shape: number[]): Tensor {
     target = shape.slice();
     target[inferAt] = x.size / known;
   }
-  checkShape(target, 'reshape');
+  target = checkShape(target, 'reshape');
   if (sizeOf(target) !== x.size) {
     throw new Error(`reshape: shape [${shape}] has ${sizeOf(target)} elements but x (shape [${x.shape}]) has ${x.size}`);
   }
@@ -75,10 +75,11 @@ export function slice(x: Tensor, begin: number[], size?: number[] | null): Tenso
   size?.forEach((v, i) => {
     if (typeof v !== 'number' || !Number.isInteger(v) || v < -1) throw new Error(`slice: size[${i}] must be a non-negative integer or -1 (to the end), got ${describe(v)}`);
   });
-  const b = x.shape.map((_, i) => begin[i] ?? 0);
+  // + 0 turns -0 into 0.
+  const b = x.shape.map((_, i) => (begin[i] ?? 0) + 0);
   const s = x.shape.map((d, i) => {
     const want = size?.[i] ?? -1;
-    return want === -1 ? d - b[i] : want;
+    return want === -1 ? d - b[i] : want + 0;
   });
   x.shape.forEach((d, i) => {
     if (!Number.isInteger(b[i]) || b[i] < 0 || b[i] > d) throw new Error(`slice: begin[${i}] = ${b[i]} is out of range [0, ${d}] for x of shape [${x.shape}]`);

@@ -83,7 +83,8 @@ export function checkShape(shape: unknown, op: string, arg = 'shape'): number[] 
       throw new Error(`${op}: ${arg}[${i}] must be a non-negative integer, got ${describe(d)} (${arg} = ${describe(shape)})`);
     }
   }
-  return shape.slice();
+  // + 0 turns a -0 dimension into 0.
+  return shape.map((d: number) => d + 0);
 }
 
 export function describe(x: unknown): string {

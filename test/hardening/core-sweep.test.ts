@@ -269,6 +269,18 @@ describe('every differentiable core op leaves only its result, and nothing after
 });
 
 describe('more hostile inputs found by the sweep', () => {
+  test('-0 as a dimension is 0 (reshape, slice, zeros): sizes and shapes never show -0', () => {
+    const e = sg.zeros([0]);
+    const r = sg.reshape(e, [-0]);
+    expect(Object.is(r.size, 0) && Object.is(r.shape[0], 0)).toBe(true);
+    const x = sg.zeros([2, 3]);
+    const s = sg.slice(x, [-0, 1], [-0, 2]);
+    expect(s.shape.every((d) => !Object.is(d, -0))).toBe(true);
+    const z = sg.zeros([-0, 2]);
+    expect(Object.is(z.shape[0], 0) && Object.is(z.size, 0)).toBe(true);
+    for (const t of [e, r, x, s, z]) t.dispose();
+  });
+
   test('a leaf whose .grad is itself, a string or the wrong shape: backward refuses before touching anything', () => {
     const x = sg.tensor([1, 2], undefined, { requiresGrad: true });
     for (const g of [() => x, () => sg.reshape(x, [2]), () => 'grad', () => sg.tensor([1, 2, 3])]) {
