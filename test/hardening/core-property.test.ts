@@ -143,3 +143,46 @@ test('ste and quantization with arbitrary option bags → finite results or a na
   expect(y.toArray()).toEqual([[32]]);
   y.dispose();
 });
+
+function namedOrOom(name: string, err: unknown): void {
+  expect((err as Error)?.constructor, String(err)).toBe(Error);
+  const m = (err as Error).message;
+  expect(m.startsWith(`${name}:`) || m.startsWith('out of memory:'), m).toBe(true);
+}
+
+const anyArb = fc.oneof(fc.anything({ withTypedArray: true, withBigInt: true, withMap: true, withSet: true, withNullPrototype: true }), fc.double(), fc.integer({ min: -3, max: 300 }), fc.constantFrom(null, undefined, NaN, Infinity, 1e39, -0, 'int32', 'uint8', 'int8', 'float32'));
+test('creation with arbitrary data, shapes, values and options → a tensor or a named error', () => {
+  fc.assert(fc.property(fc.constantFrom('tensor', 'full', 'zeros', 'ones'), anyArb, anyArb, anyArb, (op, a, b, c) => {
+    const before = footprint();
+    try {
+      const t = op === 'tensor' ? sg.tensor(a as any, b as any, c as any) : op === 'full' ? sg.full(a as any, b as any, c as any) : (sg as any)[op](a, b);
+      expect(t).toBeInstanceOf(sg.Tensor);
+      t.dispose();
+    } catch (err) { namedOrOom(op, err); }
+    expect(footprint()).toBe(before);
+  }), { seed: 5, numRuns: 1500 });
+});
+test('vqNearest, ste.vq, mse, crossEntropy (uint8 labels), gradcheck on random sizes, huge values and option bags', () => {
+  fc.assert(fc.property(fc.integer({ min: 0, max: 4 }), fc.integer({ min: 0, max: 3 }), fc.integer({ min: 0, max: 4 }), fc.double({ min: -1e30, max: 1e30, noNaN: true }), anyArb, (N, D, K, scale, opt) => {
+    const z = sg.tensor(Array.from({ length: N * D }, (_, i) => Math.sin(i) * scale), [N, D]);
+    const c = sg.tensor(Array.from({ length: K * D }, (_, i) => Math.cos(i) * scale), [K, D]);
+    const lab = sg.zeros([N], { dtype: 'uint8' });
+    try { sg.vqNearest(z, c).dispose(); } catch { /* warm the norm cache */ }
+    const before = footprint();
+    for (const [name, f] of [
+      ['vqNearest', () => sg.vqNearest(z, c)],
+      ['ste.vq', () => { const r = sg.ste.vq(z, c, opt as any); return r; }],
+      ['mse', () => sg.mse(z, c)],
+      ['crossEntropy', () => sg.crossEntropy(z, lab)],
+      ['gradcheck', () => { const x = sg.tensor([1, 2], undefined, { requiresGrad: true }); try { sg.gradcheck((a) => sg.mul(a, a), [x], opt as any); } finally { x.dispose(); } return null; }],
+    ] as [string, () => any][]) {
+      try {
+        const r = f();
+        const ts = r instanceof sg.Tensor ? [r] : r ? Object.values(r) : [];
+        for (const t of ts as any[]) t.dispose();
+      } catch (err) { namedOrOom(name, err); }
+      expect(footprint(), name).toBe(before);
+    }
+    z.dispose(); c.dispose(); lab.dispose();
+  }), { seed: 6, numRuns: 300 });
+});
