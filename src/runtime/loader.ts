@@ -117,8 +117,14 @@ async function doInit(options: InitOptions): Promise<Info> {
 async function resolveSource(wasm: WasmSource, runtime: RuntimeName): Promise<BufferSource | Response | WebAssembly.Module> {
   if (typeof wasm === 'string' || wasm instanceof URL) {
     const url = wasm instanceof URL ? wasm : toUrl(wasm);
-    if (url.protocol === 'file:' && runtime === 'node') return readNodeFile(url);
-    return fetchWasm(url);
+    try {
+      if (url.protocol === 'file:' && runtime === 'node') return await readNodeFile(url);
+      return await fetchWasm(url);
+    } catch (err) {
+      const msg = String((err as Error)?.message ?? err);
+      if (msg.startsWith('init:')) throw err;
+      throw new Error(`init: could not load options.wasm from ${url.href} (${msg}); pass the path or URL of dist/${WASM_FILE}, or its bytes`);
+    }
   }
   if (isBufferSource(wasm)) return wasm;
   const response: unknown = await wasm;

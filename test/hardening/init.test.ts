@@ -25,6 +25,12 @@ test('init({ wasm: 123 }) says what options.wasm may be (not "HTTP undefined")',
   expect(resolved.message).toMatch(/^init: options\.wasm resolved to 123; a Promise passed as options\.wasm must resolve to a Response/);
 });
 
+test('init({ wasm: <a path that does not exist> }) names init and the path', async () => {
+  const err = await rejection(sg.init({ wasm: '/nonexistent/snapgrad.simd.wasm' }));
+  expect(err.constructor).toBe(Error);
+  expect(err.message).toMatch(/^init: could not load options\.wasm from file:\/\/\/nonexistent\/snapgrad\.simd\.wasm \(.*ENOENT/);
+});
+
 test('other bad init options', async () => {
   expect((await rejection(sg.init(5 as any))).message).toMatch(/^init: options must be an object \(or omitted\), got 5/);
   expect((await rejection(sg.init({ initialMemoryBytes: -1 })))).toHaveProperty('message', expect.stringMatching(/^init: options\.initialMemoryBytes must be >= 0, got -1/));
