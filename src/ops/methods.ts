@@ -39,7 +39,7 @@ declare module '../tensor/tensor.js' {
     gather(indices: Tensor): Tensor;
     cast(dtype: DType): Tensor;
     softmax(axis?: number | null): Tensor;
-    logSoftmax(axis?: number): Tensor;
+    logSoftmax(axis?: number | null): Tensor;
     /** Backpropagates from this tensor (one element, or pass grad of the same shape). */
     backward(grad?: Tensor | null): void;
     /** A tensor with the same value, cut from the tape. */
