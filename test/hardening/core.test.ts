@@ -83,6 +83,7 @@ describe('class 1: null options mean the default; unchecked arguments are clear 
     expect(errorOf(() => sg.matmul(x, x, { transposeA: 1 as any }))).toMatch(/^matmul: transposeA must be true or false, got 1/);
     expect(errorOf(() => sg.max(x, [0] as any))).toMatch(/^max: options must be an object/);
     expect(errorOf(() => sg.tensor([1], [1], 'float32' as any))).toMatch(/^tensor: options must be an object/);
+    expect(errorOf(() => sg.sum(x, new Map([['axis', 0]]) as any))).toMatch(/^sum: options must be an object \(or omitted\), got Map/);
     expect(errorOf(() => sg.tensor([1], [1], { requiresGrad: 'true' as any }))).toMatch(/^tensor: requiresGrad must be true or false/);
     x.dispose();
   });
