@@ -42,7 +42,7 @@ export function customGrad(spec: CustomGradSpec): (...inputs: Tensor[]) => Tenso
     const saved: Tensor[] = [];
     const recording = isGradEnabled() && inputs.some((t) => t.requiresGrad);
     const out = disposeOnThrow(() => {
-      const r = noGrad(() => spec.forward(inputs, (t) => saved.push(t)));
+      const r = noGrad(() => spec.forward(inputs, (t) => saved.push(checkTensor(t, name, 'save(t)'))));
       if (!(r instanceof Tensor)) throw new Error(`${name}: forward must return a Tensor, got ${describe(r)}`);
       if (recording) checkFloat(r, name, 'forward output');
       return r;
