@@ -28,7 +28,7 @@ export const BINARY_POW_DBASE: i32 = 7;   // (a, b) -> b * a^(b - 1), 0 where b 
 export const BINARY_POW_DEXP: i32 = 8;    // (y, a) -> y * ln(a), 0 where a = 0 and y is finite
 
 // f32_hard (hard.ts)
-export const HARD_SIGN: i32 = 0;      // -1, 0, +1 (sign(0) = 0)
+export const HARD_SIGN: i32 = 0;      // -1, 0, +1 (sign(0) = 0, sign(NaN) = NaN)
 export const HARD_BINARIZE: i32 = 1;  // -1, +1 (0 -> +1)
 export const HARD_ROUND: i32 = 2;     // round half to even
 export const HARD_FLOOR: i32 = 3;

@@ -8,7 +8,7 @@ import { HARD_BINARIZE, HARD_FLOOR, HARD_ROUND, HARD_SIGN } from "./codes";
 // ---- forward ------------------------------------------------------------
 @inline function hardScalar(op: i32, x: f32): f32 {
   switch (op) {
-    case HARD_SIGN: return x > 0 ? <f32>1 : (x < 0 ? <f32>-1 : <f32>0);
+    case HARD_SIGN: return x > 0 ? <f32>1 : (x < 0 ? <f32>-1 : (x == 0 ? <f32>0 : x));
     case HARD_BINARIZE: return x < 0 ? <f32>-1 : <f32>1;
     case HARD_ROUND: return nearest<f32>(x);
     default: return Mathf.floor(x);
@@ -20,7 +20,8 @@ import { HARD_BINARIZE, HARD_FLOOR, HARD_ROUND, HARD_SIGN } from "./codes";
   const minusOne = f32x4.splat(-1);
   const zero = f32x4.splat(0);
   switch (op) {
-    case HARD_SIGN: return v128.or(v128.and(f32x4.gt(v, zero), one), v128.and(f32x4.lt(v, zero), minusOne));
+    // NaN lanes match neither compare and pass through unchanged (NaN in, NaN out, as torch.sign).
+    case HARD_SIGN: return v128.or(v128.or(v128.and(f32x4.gt(v, zero), one), v128.and(f32x4.lt(v, zero), minusOne)), v128.and(v, f32x4.ne(v, v)));
     case HARD_BINARIZE: return v128.bitselect(minusOne, one, f32x4.lt(v, zero));
     case HARD_ROUND: return f32x4.nearest(v);
     default: return f32x4.floor(v);

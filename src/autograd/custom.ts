@@ -1,6 +1,7 @@
 import { f32Affine } from '../kernels/elementwise.js';
 import { checkFloat, checkTensor, describe } from '../tensor/checks.js';
-import { Tensor } from '../tensor/tensor.js';
+import { disposeOnThrow } from '../tensor/scope.js';
+import { empty, Tensor } from '../tensor/tensor.js';
 import { isGradEnabled, noGrad, record } from './tape.js';
 
 /**
@@ -33,22 +34,26 @@ export interface CustomGradSpec {
  */
 export function customGrad(spec: CustomGradSpec): (...inputs: Tensor[]) => Tensor {
   if (spec === null || typeof spec !== 'object' || typeof spec.forward !== 'function' || typeof spec.backward !== 'function') {
-    throw new Error('customGrad: expected { forward(inputs, save), backward(dy, inputs, saved, output) }');
+    throw new Error(`customGrad: spec must be { forward(inputs, save), backward(dy, inputs, saved, output) }, got ${describe(spec)}`);
   }
+  if (spec.name !== undefined && spec.name !== null && typeof spec.name !== 'string') throw new Error(`customGrad: spec.name must be a string, got ${describe(spec.name)}`);
   const name = spec.name ?? 'customGrad';
   return (...inputs: Tensor[]): Tensor => {
     inputs.forEach((t, i) => checkTensor(t, name, `inputs[${i}]`));
     const saved: Tensor[] = [];
-    const recording = isGradEnabled();
-    const out = noGrad(() => spec.forward(inputs, (t) => saved.push(t)));
-    if (!(out instanceof Tensor)) throw new Error(`${name}: forward must return a Tensor, got ${describe(out)}`);
+    const recording = isGradEnabled() && inputs.some((t) => t.requiresGrad);
+    const out = disposeOnThrow(() => {
+      const r = noGrad(() => spec.forward(inputs, (t) => saved.push(checkTensor(t, name, 'save(t)'))));
+      if (!(r instanceof Tensor)) throw new Error(`${name}: forward must return a Tensor, got ${describe(r)}`);
+      if (recording) checkFloat(r, name, 'forward output');
+      return r;
+    });
     let y = out;
     if (inputs.includes(out) || saved.includes(out)) y = out.view(out.shape);
-    if (!recording || !inputs.some((t) => t.requiresGrad)) {
+    if (!recording) {
       for (const s of saved) if (s !== y && !inputs.includes(s)) s.dispose();
       return y;
     }
-    checkFloat(y, name, 'forward output');
     for (const s of saved) if (!inputs.includes(s)) y.attach(s);
     return record(y, name, inputs, (dy) => {
       const grads = spec.backward(dy, inputs, saved, y);

@@ -1,7 +1,7 @@
 import { ones } from '../tensor/creation.js';
-import { untrack } from '../tensor/scope.js';
+import { disposeOnThrow, untrack } from '../tensor/scope.js';
 import { Tensor, type GradNode } from '../tensor/tensor.js';
-import { checkFloat } from '../tensor/checks.js';
+import { checkFloat, describe } from '../tensor/checks.js';
 import { accumulate } from './accumulate.js';
 
 /**
@@ -18,6 +18,7 @@ export function isGradEnabled(): boolean {
 
 /** Runs fn without recording anything on the tape. */
 export function noGrad<R>(fn: () => R): R {
+  if (typeof fn !== 'function') throw new Error(`noGrad: fn must be a function, got ${describe(fn)}`);
   const previous = gradEnabled;
   gradEnabled = false;
   try {
@@ -65,13 +66,13 @@ function topologicalOrder(root: Tensor): Tensor[] {
  * its gradient is 1. Leaf tensors (requiresGrad, made by the user) get
  * `.grad` += their gradient; intermediate gradients are freed as soon as used.
  */
-export function backward(root: Tensor, grad?: Tensor): void {
+export function backward(root: Tensor, grad?: Tensor | null): void {
   checkFloat(root, 'backward', 'tensor');
   if (!root.requiresGrad) {
     throw new Error('backward: the tensor does not require a gradient (no input had requiresGrad: true, or it was made under noGrad)');
   }
   let seed: Tensor;
-  if (grad === undefined) {
+  if (grad === undefined || grad === null) {
     if (root.size !== 1) throw new Error(`backward: grad must be given for a non-scalar tensor of shape [${root.shape}]`);
     seed = ones([...root.shape]);
   } else {
@@ -82,45 +83,79 @@ export function backward(root: Tensor, grad?: Tensor): void {
     seed = grad.view(grad.shape);
   }
   const order = topologicalOrder(root);
-  const grads = new Map<Tensor, Tensor>([[root, seed]]);
-  noGrad(() => {
-    for (let i = order.length - 1; i >= 0; i--) {
-      const t = order[i];
-      const g = grads.get(t);
-      if (g === undefined) continue;
-      grads.delete(t);
-      const node = t.node;
-      if (node === null) {
-        // A leaf: its gradient is kept on the tensor, owned by it, outside any tidy scope.
-        untrack(g);
-        if (t.grad === null || t.grad.disposed) t.grad = g;
-        else {
-          const sum = accumulate(t.grad, g);
-          untrack(sum);
-          t.grad.dispose();
-          g.dispose();
-          t.grad = sum;
-        }
-        continue;
-      }
-      const inputGrads = node.backward(g);
-      g.dispose();
-      node.inputs.forEach((input, k) => {
-        const gi = inputGrads[k];
-        if (gi === null || gi === undefined) return;
-        if (!input.requiresGrad) {
-          gi.dispose();
-          return;
-        }
-        const prev = grads.get(input);
-        if (prev === undefined) grads.set(input, gi);
-        else {
-          grads.set(input, accumulate(prev, gi));
-          prev.dispose();
-          gi.dispose();
-        }
-      });
+  for (const t of order) {
+    const g = t.node === null ? (t.grad as unknown) : null;
+    if (g === null || g === undefined || (g instanceof Tensor && g.disposed)) continue;
+    if (!(g instanceof Tensor) || g.dtype !== 'float32' || g.size !== t.size || g.alive() === t.alive()) {
+      seed.dispose();
+      const what = g instanceof Tensor && !g.disposed && g.alive() === t.alive() ? 'the tensor itself (or a view of it)' : describe(g);
+      throw new Error(`backward: the .grad of leaf tensor #${t.id} (shape [${t.shape}]) must be null or a separate float32 tensor of that shape to accumulate into, got ${what}; set it to null (or dispose it) first`);
     }
-  });
+  }
+  const grads = new Map<Tensor, Tensor>([[root, seed]]);
+  // Leaf gradients are collected first and added to .grad only once the whole
+  // pass has succeeded: a backward rule that throws changes no leaf's grad.
+  const leafGrads = new Map<Tensor, Tensor>();
+  try {
+    noGrad(() => {
+      for (let i = order.length - 1; i >= 0; i--) {
+        const t = order[i];
+        const g = grads.get(t);
+        if (g === undefined) continue;
+        grads.delete(t);
+        const node = t.node;
+        if (node === null) {
+          leafGrads.set(t, g);
+          continue;
+        }
+        let inputGrads: (Tensor | null)[];
+        try {
+          // A rule that throws midway frees what it made before the error goes on.
+          inputGrads = disposeOnThrow(() => node.backward(g));
+        } finally {
+          g.dispose();
+        }
+        node.inputs.forEach((input, k) => {
+          const gi = inputGrads[k];
+          if (gi === null || gi === undefined) return;
+          if (!input.requiresGrad) {
+            gi.dispose();
+            return;
+          }
+          const prev = grads.get(input);
+          if (prev === undefined) grads.set(input, gi);
+          else {
+            grads.delete(input);
+            try {
+              grads.set(input, accumulate(prev, gi));
+            } finally {
+              prev.dispose();
+              gi.dispose();
+            }
+          }
+        });
+      }
+    });
+  } catch (err) {
+    for (const g of grads.values()) g.dispose();
+    for (const g of leafGrads.values()) g.dispose();
+    const msg = (err as Error)?.message ?? '';
+    if (/^tensor #\d+ .*was disposed/.test(msg)) {
+      throw new Error(`backward: ${msg}: the graph still needs it. Dispose intermediates after backward() (e.g. run the whole step inside one tidy())`);
+    }
+    throw err;
+  }
   for (const g of grads.values()) g.dispose();
+  // A leaf's gradient is kept on the tensor, owned by it, outside any tidy scope.
+  for (const [t, g] of leafGrads) {
+    untrack(g);
+    if (t.grad === null || t.grad.disposed) t.grad = g;
+    else {
+      const sum = accumulate(t.grad, g);
+      untrack(sum);
+      t.grad.dispose();
+      g.dispose();
+      t.grad = sum;
+    }
+  }
 }

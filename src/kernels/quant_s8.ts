@@ -1,5 +1,6 @@
 import { rt } from '../runtime/context.js';
-import { checkDType, checkFloat, describe } from '../tensor/checks.js';
+import { checkDType, checkFloat, describe, F32_MAX, F32_MIN_NORMAL } from '../tensor/checks.js';
+import { boolOption, readOptions } from '../tensor/options.js';
 import { empty, Tensor } from '../tensor/tensor.js';
 import { channelValues, withFloatArgs, type ChannelValues } from './internal/args.js';
 import { rejectNaN } from './nan.js';
@@ -36,6 +37,7 @@ export function quantizeInt8(x: Tensor, options: QuantizeInt8Options): Tensor {
   const op = 'quantizeInt8';
   checkFloat(x, op, 'x');
   if (options === null || typeof options !== 'object') throw new Error(`${op}: options must be an object with a scale, got ${describe(options)}`);
+  options = readOptions<QuantizeInt8Options>(options, op) as QuantizeInt8Options;
   const dtype = options.dtype ?? 'int8';
   if (dtype !== 'int8' && dtype !== 'uint8') throw new Error(`${op}: dtype must be 'int8' or 'uint8', got ${describe(dtype)}`);
   const C = x.rank > 0 ? x.shape[0] : 1;
@@ -67,12 +69,19 @@ export function dequantizeInt8(q: Tensor, options: DequantizeInt8Options): Tenso
   const op = 'dequantizeInt8';
   checkDType(q, op, 'q', 'int8', 'uint8');
   if (options === null || typeof options !== 'object') throw new Error(`${op}: options must be an object with a scale, got ${describe(options)}`);
+  options = readOptions<DequantizeInt8Options>(options, op) as DequantizeInt8Options;
   const range: [number, number] = q.dtype === 'uint8' ? [0, 255] : [-128, 127];
   const perChannel = isPerChannel(options.scale) || isPerChannel(options.zeroPoint);
   if (perChannel && q.rank === 0) throw new Error(`${op}: per-channel parameters need q with at least 1 dimension, got a scalar`);
   const channels = perChannel ? q.shape[0] : 1;
   const scales = channelValues(options.scale, channels, op, 'scale', { positive: true });
   const zps = channelValues(options.zeroPoint, channels, op, 'zeroPoint', { fallback: 0, integer: range });
+  for (let c = 0; c < channels; c++) {
+    const reach = Math.max(zps[c] - range[0], range[1] - zps[c]);
+    if (scales[c] * reach > F32_MAX) {
+      throw new Error(`${op}: scale${channels > 1 ? `[${c}]` : ''} = ${scales[c]} is too large: (q - zeroPoint)·scale overflows float32 for q ${reach} steps from the zero point; use scale <= ${F32_MAX / reach}`);
+    }
+  }
   const out = empty(q.shape, 'float32');
   if (q.size === 0) return out;
   const { rows, cols } = channelsOf(q, perChannel);
@@ -91,10 +100,10 @@ export interface ScalesOptions {
  * Symmetric int8 scales: max|x| / 127 per tensor (shape []) or per channel
  * along the first axis (shape [C]); a channel of zeros gets scale 1.
  */
-export function int8Scales(x: Tensor, options: ScalesOptions = {}): Tensor {
+export function int8Scales(x: Tensor, options: ScalesOptions | null = {}): Tensor {
   const op = 'int8Scales';
   checkFloat(x, op, 'x');
-  const perChannel = !!options.perChannel;
+  const perChannel = boolOption(readOptions<ScalesOptions>(options, op).perChannel, op, 'perChannel');
   if (perChannel && x.rank === 0) throw new Error(`${op}: perChannel needs x with at least 1 dimension, got a scalar`);
   rejectNaN(x, op, 'x');
   const { rows, cols } = channelsOf(x, perChannel);
@@ -102,6 +111,12 @@ export function int8Scales(x: Tensor, options: ScalesOptions = {}): Tensor {
   if (rows > 0) rt().kernels.absmax_rows_f32(x.offset, rows, cols, out.offset);
   const v = out.rawF32();
   for (let i = 0; i < rows; i++) v[i] = v[i] > 0 ? Math.fround(v[i] / 127) : 1;
+  for (let i = 0; i < rows; i++) {
+    if (v[i] === Infinity) {
+      out.dispose();
+      throw new Error(`${op}: x contains ±Infinity${perChannel ? ` (channel ${i})` : ''}, which has no finite int8 scale`);
+    }
+  }
   return out;
 }
 

@@ -18,14 +18,14 @@ function plain(name: HardName, x: Tensor): Tensor {
 }
 
 /**
- * sign(x) with sign(0) = 0, with its true gradient: 0 everywhere, so nothing
+ * sign(x) with sign(0) = 0 and sign(NaN) = NaN (as torch.sign), with its true gradient: 0 everywhere, so nothing
  * before it learns. `sg.ste.sign` computes the same forward value but passes a
  * surrogate gradient (identity by default; clipped, ApproxSign or SwishSign
  * by option) — use it to train through the sign.
  */
 export const sign = (x: Tensor): Tensor => plain('sign', x);
 /**
- * Round half to even, with its true gradient 0. `sg.ste.round` has the same
+ * Round half to even (NaN stays NaN), with its true gradient 0. `sg.ste.round` has the same
  * forward value and passes the gradient straight through (identity).
  */
 export const round = (x: Tensor): Tensor => plain('round', x);

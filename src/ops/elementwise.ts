@@ -55,6 +55,11 @@ function asTensor(v: TensorLike, op: string, arg: string): Tensor {
   return checkFloat(v, op, arg);
 }
 
+/** Checks an operand without allocating: a number or a live float32 tensor. */
+function checkOperand(v: TensorLike, op: string, arg: string): void {
+  if (typeof v !== 'number') asTensor(v, op, arg);
+}
+
 /** Raw broadcast kernel call (no tape). */
 export function binaryRaw(name: BinaryName, a: Tensor, b: Tensor, op: string = name): Tensor {
   const shape = broadcastShapes(a.shape, b.shape, op);
@@ -62,6 +67,8 @@ export function binaryRaw(name: BinaryName, a: Tensor, b: Tensor, op: string = n
 }
 
 function binary(name: BinaryName, a: TensorLike, b: TensorLike): Tensor {
+  checkOperand(a, name, 'a');
+  checkOperand(b, name, 'b');
   // Scalar operands of add/sub/mul take the exact affine path, with no temporary tensor.
   if (typeof b === 'number' && (name === 'add' || name === 'sub' || name === 'mul')) {
     checkNumber(b, name, 'b');
@@ -69,14 +76,33 @@ function binary(name: BinaryName, a: TensorLike, b: TensorLike): Tensor {
     return affine(asTensor(a, name, 'a'), 1, name === 'add' ? b : -b, name);
   }
   if (typeof a === 'number' && (name === 'add' || name === 'mul')) return binary(name, b, a);
+  if (typeof a !== 'number' && typeof b !== 'number') broadcastShapes(a.shape, b.shape, name);
   const at = asTensor(a, name, 'a');
   const bt = asTensor(b, name, 'b');
   const y = binaryRaw(name, at, bt);
+  // A number operand lives as a scalar tensor only while a kernel reads it: nothing
+  // but the output stays alive, and backward makes the scalar again if it needs it.
+  if (typeof a === 'number') at.dispose();
+  if (typeof b === 'number') bt.dispose();
   return record(y, name, [at, bt], (dy) => {
-    const da = at.requiresGrad ? sumToShape(gradA(name, dy, at, bt), at.shape) : null;
-    const db = bt.requiresGrad ? sumToShape(gradB(name, dy, at, bt, y), bt.shape) : null;
-    return [da, db];
+    const av = typeof a === 'number' ? full([], a) : at;
+    const bv = typeof b === 'number' ? full([], b) : bt;
+    try {
+      const da = at.requiresGrad ? reduceGrad(gradA(name, dy, av, bv), at.shape) : null;
+      const db = bt.requiresGrad ? reduceGrad(gradB(name, dy, av, bv, y), bt.shape) : null;
+      return [da, db];
+    } finally {
+      if (av !== at) av.dispose();
+      if (bv !== bt) bv.dispose();
+    }
   });
+}
+
+/** sumToShape of a broadcast gradient, freeing the full-shape gradient. */
+function reduceGrad(g: Tensor, shape: readonly number[]): Tensor {
+  const r = sumToShape(g, shape);
+  g.dispose();
+  return r;
 }
 
 // Gradients at the broadcast shape (sumToShape reduces them); run under noGrad.

@@ -3,9 +3,12 @@ import { f32Affine } from '../kernels/elementwise.js';
 import { f32PickRows, f32PickRowsBackward, f32SoftmaxRows, f32SoftmaxRowsBackward } from '../kernels/reduce.js';
 import { i32FindOutOfRange } from '../kernels/shape.js';
 import { checkAxis, checkDType, checkFloat } from '../tensor/checks.js';
-import type { Tensor } from '../tensor/tensor.js';
+import { composite } from '../tensor/scope.js';
+import { empty, Tensor } from '../tensor/tensor.js';
+import { broadcastShapes } from './broadcast.js';
 import { mean } from './reduce.js';
 import { square, sub } from './elementwise.js';
+import { cast } from './shape.js';
 
 function rowsAlongLast(x: Tensor, op: string, axis: number): void {
   const ax = checkAxis(axis, x.rank, op);
@@ -22,13 +25,13 @@ function softmaxFamily(x: Tensor, axis: number, log: boolean): Tensor {
 }
 
 /** Softmax along the last axis (max-shifted, so large logits do not overflow). */
-export function softmax(x: Tensor, axis = -1): Tensor {
-  return softmaxFamily(x, axis, false);
+export function softmax(x: Tensor, axis: number | null = -1): Tensor {
+  return softmaxFamily(x, axis ?? -1, false);
 }
 
 /** log(softmax(x)) along the last axis, computed as x - logsumexp(x). */
-export function logSoftmax(x: Tensor, axis = -1): Tensor {
-  return softmaxFamily(x, axis, true);
+export function logSoftmax(x: Tensor, axis: number | null = -1): Tensor {
+  return softmaxFamily(x, axis ?? -1, true);
 }
 
 /**
@@ -36,8 +39,17 @@ export function logSoftmax(x: Tensor, axis = -1): Tensor {
  * Equals mean(-logSoftmax(logits)[i, labels[i]]).
  */
 export function crossEntropy(logits: Tensor, labels: Tensor): Tensor {
+  return composite(() => crossEntropyRows(logits, labels));
+}
+
+function crossEntropyRows(logits: Tensor, labels: Tensor): Tensor {
   checkFloat(logits, 'crossEntropy', 'logits');
-  checkDType(labels, 'crossEntropy', 'labels', 'int32');
+  if (labels instanceof Tensor && !labels.disposed && labels.dtype === 'float32') {
+    throw new Error("crossEntropy: labels must be integer class indices (int32, uint8 or int8), got float32; convert them with labels.cast('int32')");
+  }
+  checkDType(labels, 'crossEntropy', 'labels', 'int32', 'uint8', 'int8');
+  // uint8 / int8 labels mean the same class indices: widened to int32 for the kernels (the copy is tied to the result by composite).
+  if (labels.dtype !== 'int32') return crossEntropyRows(logits, cast(labels, 'int32'));
   if (logits.rank !== 2) throw new Error(`crossEntropy: logits must be 2-D [batch, classes], got shape [${logits.shape}]`);
   const [B, C] = logits.shape;
   if (labels.rank !== 1 || labels.shape[0] !== B) {
@@ -58,6 +70,10 @@ export function crossEntropy(logits: Tensor, labels: Tensor): Tensor {
 export function mse(a: Tensor, b: Tensor): Tensor {
   checkFloat(a, 'mse', 'a');
   checkFloat(b, 'mse', 'b');
-  return mean(square(sub(a, b)));
+  const shape = broadcastShapes(a.shape, b.shape, 'mse');
+  if (shape.some((d) => d === 0)) {
+    throw new Error(`mse: a (shape [${a.shape}]) and b (shape [${b.shape}]) have no elements; a mean over zero elements is undefined`);
+  }
+  return composite(() => mean(square(sub(a, b))));
 }
 

@@ -2,6 +2,7 @@ import { record } from '../autograd/tape.js';
 import { gemmF32 } from '../kernels/gemm_f32.js';
 import { rt } from '../runtime/context.js';
 import { checkFloat, checkRank } from '../tensor/checks.js';
+import { boolOption, readOptions } from '../tensor/options.js';
 import { empty, type Tensor } from '../tensor/tensor.js';
 
 export interface MatmulOptions {
@@ -12,13 +13,14 @@ export interface MatmulOptions {
 }
 
 /** C = op(a) · op(b) for 2-D float32 tensors; every transpose form runs the same packed GEMM. */
-export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tensor {
+export function matmul(a: Tensor, b: Tensor, options: MatmulOptions | null = {}): Tensor {
   checkFloat(a, 'matmul', 'a');
   checkFloat(b, 'matmul', 'b');
   checkRank(a, 'matmul', 'a', 2);
   checkRank(b, 'matmul', 'b', 2);
-  const ta = !!options.transposeA;
-  const tb = !!options.transposeB;
+  const o = readOptions<MatmulOptions>(options, 'matmul');
+  const ta = boolOption(o.transposeA, 'matmul', 'transposeA');
+  const tb = boolOption(o.transposeB, 'matmul', 'transposeB');
   const [M, K] = ta ? [a.shape[1], a.shape[0]] : [a.shape[0], a.shape[1]];
   const [Kb, N] = tb ? [b.shape[1], b.shape[0]] : [b.shape[0], b.shape[1]];
   if (K !== Kb) {

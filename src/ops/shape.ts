@@ -1,7 +1,7 @@
 import { record } from '../autograd/tape.js';
 import { convert, f32CountNaN, fill } from '../kernels/elementwise.js';
 import { copyStrided, f32ScatterAddRows, gatherRows, transpose32 } from '../kernels/shape.js';
-import { checkAxis, checkDType, checkShape, checkTensor, describe } from '../tensor/checks.js';
+import { checkAxis, checkDType, checkShape, checkTensor, describe, MAX_RANK } from '../tensor/checks.js';
 import { bytesPerElement, type DType } from '../tensor/dtypes.js';
 import { empty, sizeOf, type Tensor } from '../tensor/tensor.js';
 import { contiguousStrides } from './broadcast.js';
@@ -10,6 +10,12 @@ import { contiguousStrides } from './broadcast.js';
 export function reshape(x: Tensor, shape: number[]): Tensor {
   checkTensor(x, 'reshape', 'x');
   if (!Array.isArray(shape)) throw new Error(`reshape: shape must be an array, got ${describe(shape)}`);
+  if (shape.length > MAX_RANK) throw new Error(`reshape: shape has ${shape.length} dimensions; at most ${MAX_RANK} are supported`);
+  shape.forEach((d, i) => {
+    if (typeof d !== 'number' || !Number.isInteger(d) || d < -1) {
+      throw new Error(`reshape: shape[${i}] must be a non-negative integer or -1 (inferred), got ${describe(d)}`);
+    }
+  });
   const inferAt = shape.indexOf(-1);
   if (shape.filter((d) => d === -1).length > 1) throw new Error(`reshape: shape [${shape}] has more than one -1`);
   let target = shape;
@@ -19,7 +25,7 @@ export function reshape(x: Tensor, shape: number[]): Tensor {
     target = shape.slice();
     target[inferAt] = x.size / known;
   }
-  checkShape(target, 'reshape');
+  target = checkShape(target, 'reshape');
   if (sizeOf(target) !== x.size) {
     throw new Error(`reshape: shape [${shape}] has ${sizeOf(target)} elements but x (shape [${x.shape}]) has ${x.size}`);
   }
@@ -32,7 +38,7 @@ export function transpose(x: Tensor, perm?: number[]): Tensor {
   checkTensor(x, 'transpose', 'x');
   const rank = x.rank;
   const p = perm ?? x.shape.map((_, i) => rank - 1 - i);
-  if (!Array.isArray(p) || p.length !== rank || [...p].sort((a, b) => a - b).some((v, i) => v !== i)) {
+  if (!Array.isArray(p) || p.length !== rank || p.some((v) => typeof v !== 'number') || [...p].sort((a, b) => a - b).some((v, i) => v !== i)) {
     throw new Error(`transpose: perm must be a permutation of [0..${rank - 1}], got ${describe(perm)}`);
   }
   const y = permuteRaw(x, p);
@@ -51,18 +57,26 @@ function permuteRaw(x: Tensor, perm: number[]): Tensor {
 }
 
 /** x[begin[0]:begin[0]+size[0], ...]; size -1 means "to the end". Missing trailing axes are taken whole. */
-export function slice(x: Tensor, begin: number[], size?: number[]): Tensor {
+export function slice(x: Tensor, begin: number[], size?: number[] | null): Tensor {
   checkTensor(x, 'slice', 'x');
   if (!Array.isArray(begin) || begin.length > x.rank) {
     throw new Error(`slice: begin must be an array of at most ${x.rank} integers, got ${describe(begin)}`);
   }
+  if (size === null) size = undefined;
   if (size !== undefined && (!Array.isArray(size) || size.length !== begin.length)) {
     throw new Error(`slice: size must be an array with one entry per begin entry (${begin.length}), got ${describe(size)}`);
   }
-  const b = x.shape.map((_, i) => begin[i] ?? 0);
+  begin.forEach((v, i) => {
+    if (typeof v !== 'number' || !Number.isInteger(v)) throw new Error(`slice: begin[${i}] must be an integer, got ${describe(v)}`);
+  });
+  size?.forEach((v, i) => {
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < -1) throw new Error(`slice: size[${i}] must be a non-negative integer or -1 (to the end), got ${describe(v)}`);
+  });
+  // + 0 turns -0 into 0.
+  const b = x.shape.map((_, i) => (begin[i] ?? 0) + 0);
   const s = x.shape.map((d, i) => {
     const want = size?.[i] ?? -1;
-    return want === -1 ? d - b[i] : want;
+    return want === -1 ? d - b[i] : want + 0;
   });
   x.shape.forEach((d, i) => {
     if (!Number.isInteger(b[i]) || b[i] < 0 || b[i] > d) throw new Error(`slice: begin[${i}] = ${b[i]} is out of range [0, ${d}] for x of shape [${x.shape}]`);
@@ -83,10 +97,14 @@ export function slice(x: Tensor, begin: number[], size?: number[]): Tensor {
 }
 
 /** Joins tensors of one dtype along an existing axis. */
-export function concat(tensors: Tensor[], axis = 0): Tensor {
+export function concat(tensors: Tensor[], axis: number | null = 0): Tensor {
+  axis ??= 0;
   if (!Array.isArray(tensors) || tensors.length === 0) throw new Error('concat: tensors must be a non-empty array of tensors');
   tensors.forEach((t, i) => checkTensor(t, 'concat', `tensors[${i}]`));
   const first = tensors[0];
+  if (first.rank === 0) {
+    throw new Error('concat: tensors[0] is a scalar (shape []); scalars have no axis to join along: reshape each to [1] first (reshape(t, [1])) to get a 1-D result');
+  }
   const ax = checkAxis(axis, first.rank, 'concat');
   tensors.forEach((t, i) => {
     if (t.dtype !== first.dtype) throw new Error(`concat: tensors[${i}] is ${t.dtype} but tensors[0] is ${first.dtype}`);
@@ -120,6 +138,9 @@ export function gather(x: Tensor, indices: Tensor): Tensor {
   checkTensor(x, 'gather', 'x');
   checkDType(indices, 'gather', 'indices', 'int32');
   if (x.rank === 0) throw new Error('gather: x must have at least one dimension, got a scalar');
+  if (indices.rank + x.rank - 1 > MAX_RANK) {
+    throw new Error(`gather: the result would have ${indices.rank + x.rank - 1} dimensions (indices [${indices.shape}] then x's [${x.shape.slice(1)}]); at most ${MAX_RANK} are supported`);
+  }
   const y = gatherRows(x, indices, 'gather');
   return record(y, 'gather', [x], (dy) => [f32ScatterAddRows(dy, indices, x.shape)]);
 }

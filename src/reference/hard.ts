@@ -23,13 +23,13 @@ export function roundHalfEven(x: number): number {
 }
 
 /**
- * sign: -1, 0, +1 with sign(0) = sign(-0) = 0 and sign(NaN) = 0;
+ * sign: -1, 0, +1 with sign(0) = sign(-0) = 0 and sign(NaN) = NaN (as torch.sign);
  * binarize: -1 below 0, else +1 (0, -0 and NaN give +1);
  * round: half to even; floor.
  */
 export function hardScalarRef(op: number, x: number): number {
   switch (op) {
-    case Hard.sign: return x > 0 ? 1 : x < 0 ? -1 : 0;
+    case Hard.sign: return x > 0 ? 1 : x < 0 ? -1 : x === 0 ? 0 : x;
     case Hard.binarize: return x < 0 ? -1 : 1;
     case Hard.round: return roundHalfEven(x);
     default: return Math.floor(x);

@@ -3,14 +3,17 @@ import { f32Hard } from '../kernels/hard.js';
 import { f32FakeQuant, f32FakeQuantBackward, f32Ternarize } from '../kernels/quant.js';
 import { rejectNaN } from '../kernels/nan.js';
 import { abs, add, clip, div, tanh, affine } from '../ops/elementwise.js';
-import { max } from '../ops/reduce.js';
-import { checkFloat, checkNumber, describe } from '../tensor/checks.js';
+import { sign } from '../ops/discrete.js';
+import { max, mean } from '../ops/reduce.js';
+import { checkFloat, checkNumber, F32_MAX } from '../tensor/checks.js';
+import { boolOption, choiceOption, readOptions } from '../tensor/options.js';
+import { composite } from '../tensor/scope.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { surrogateBackward, type SignOptions } from './sign.js';
 import { identityGrad, straightThrough } from './straight.js';
 
 function hardRound(op: 'round' | 'floor', x: Tensor): Tensor {
-  checkFloat(x, op, 'x');
+  checkFloat(x, `ste.${op}`, 'x');
   const { y } = f32Hard(op, x);
   return record(y, op, [x], (dy) => [identityGrad(dy)]);
 }
@@ -40,13 +43,19 @@ export interface QuantizeOptions {
 }
 
 export function quantRange(op: string, options: QuantizeOptions): { qmin: number; qmax: number; scale: number; zeroPoint: number } {
-  if (options === null || typeof options !== 'object') throw new Error(`${op}: options { bits, scale } are required`);
-  const signed = options.signed ?? true;
-  const bits = checkNumber(options.bits, op, 'bits', { integer: true, min: signed ? 2 : 1, max: 16 });
-  const scale = checkNumber(options.scale, op, 'scale', { positive: true });
+  if (options === null || options === undefined) throw new Error(`${op}: options { bits, scale } are required`);
+  const o = readOptions<QuantizeOptions>(options, op);
+  const signed = boolOption(o.signed, op, 'signed', true);
+  const bits = checkNumber(o.bits, op, 'bits', { integer: true, min: signed ? 2 : 1, max: 16 });
+  // The kernel computes in float32: the scale must be a normal float32 (not 0, not Infinity once rounded).
+  const scale = checkNumber(o.scale, op, 'scale', { positive: true, f32: true });
   const qmin = signed ? -(2 ** (bits - 1)) : 0;
   const qmax = signed ? 2 ** (bits - 1) - 1 : 2 ** bits - 1;
-  const zeroPoint = checkNumber(options.zeroPoint ?? 0, op, 'zeroPoint', { integer: true, min: qmin, max: qmax });
+  const zeroPoint = checkNumber(o.zeroPoint ?? 0, op, 'zeroPoint', { integer: true, min: qmin, max: qmax });
+  const reach = Math.max(zeroPoint - qmin, qmax - zeroPoint);
+  if (Math.fround(scale) * reach > F32_MAX) {
+    throw new Error(`${op}: scale = ${scale} is too large: the outer level (${reach} steps from zeroPoint) times scale overflows float32; use scale <= ${F32_MAX / reach}`);
+  }
   return { qmin, qmax, scale, zeroPoint };
 }
 
@@ -56,9 +65,9 @@ export function quantRange(op: string, options: QuantizeOptions): { qmin: number
  * (qmin <= roundHalfEven(x / scale) + zeroPoint <= qmax), 0 outside.
  */
 export function quantize(x: Tensor, options: QuantizeOptions): Tensor {
-  checkFloat(x, 'quantize', 'x');
-  const { qmin, qmax, scale, zeroPoint } = quantRange('quantize', options);
-  rejectNaN(x, 'quantize', 'x');
+  checkFloat(x, 'ste.quantize', 'x');
+  const { qmin, qmax, scale, zeroPoint } = quantRange('ste.quantize', options);
+  rejectNaN(x, 'ste.quantize', 'x');
   const params = { scale, zeroPoint, qmin, qmax };
   const y = f32FakeQuant(x, params);
   return record(y, 'quantize', [x], (dy) => [f32FakeQuantBackward(x, dy, params)]);
@@ -73,14 +82,14 @@ export interface TernarizeOptions {
 }
 
 /** -1 below -threshold, +1 above threshold, 0 in between; surrogate gradient as chosen. */
-export function ternarize(x: Tensor, options: TernarizeOptions = {}): Tensor {
-  checkFloat(x, 'ternarize', 'x');
-  const t = checkNumber(options.threshold ?? 0.05, 'ternarize', 'threshold', { min: 0 });
-  if (options.grad !== undefined && options.grad !== 'identity' && options.grad !== 'clipped') {
-    throw new Error(`ternarize: grad must be 'identity' or 'clipped', got ${describe(options.grad)}`);
-  }
-  rejectNaN(x, 'ternarize', 'x');
-  const backward = surrogateBackward('ternarize', x, options as SignOptions);
+export function ternarize(x: Tensor, options: TernarizeOptions | null = {}): Tensor {
+  const op = 'ste.ternarize';
+  checkFloat(x, op, 'x');
+  const o = readOptions<TernarizeOptions>(options, op);
+  const t = checkNumber(o.threshold ?? 0.05, op, 'threshold', { min: 0, f32: true });
+  choiceOption(o.grad, op, 'grad', ['identity', 'clipped'], 'identity');
+  rejectNaN(x, op, 'x');
+  const backward = surrogateBackward(op, x, o as SignOptions);
   const y = f32Ternarize(x, t);
   return record(y, 'ternarize', [x], (dy) => [backward(dy)]);
 }
@@ -105,22 +114,49 @@ function quantizeUnit(r: Tensor, levels: number): Tensor {
 }
 
 /**
+ * The paper's 1-bit weight rule sign(w)·E|w|, E|w| the mean of |w| over the
+ * whole tensor, straight-through (dx = dy; E|w| is a constant to the
+ * gradient, as in the DoReFa reference code). sign(0) = 0, so w = 0 maps to 0.
+ */
+function signTimesMeanAbs(x: Tensor): Tensor {
+  return straightThrough(x, (v) => {
+    const a = abs(v);
+    const m = mean(a);
+    const e = m.item();
+    a.dispose();
+    m.dispose();
+    const s = sign(v);
+    const out = affine(s, e, 0);
+    s.dispose();
+    return out;
+  });
+}
+
+/**
  * DoReFa-Net quantizer. Activations: quantize_k(clip(x, 0, 1)); the gradient
- * is dy inside [0, 1]. Weights: 2 quantize_k(tanh(x) / (2 max|tanh(x)|) + 1/2) - 1,
+ * is dy inside [0, 1]. Weights, k >= 2: 2 quantize_k(tanh(x) / (2 max|tanh(x)|) + 1/2) - 1,
  * differentiated through tanh and the normalization, straight through the rounding.
+ * Weights, k = 1: sign(x)·mean|x| (sign(0) = 0), gradient dy.
  */
 export function dorefa(x: Tensor, options: DorefaOptions): Tensor {
-  checkFloat(x, 'dorefa', 'x');
-  if (options === null || typeof options !== 'object') throw new Error('dorefa: options { bits } are required');
-  const bits = checkNumber(options.bits, 'dorefa', 'bits', { integer: true, min: 1, max: 16 });
-  const mode = options.mode ?? 'activations';
-  if (mode !== 'activations' && mode !== 'weights') throw new Error(`dorefa: mode must be 'activations' or 'weights', got ${describe(mode)}`);
-  rejectNaN(x, 'dorefa', 'x');
+  const op = 'ste.dorefa';
+  checkFloat(x, op, 'x');
+  if (options === null || options === undefined) throw new Error(`${op}: options { bits } are required`);
+  const o = readOptions<DorefaOptions>(options, op);
+  const bits = checkNumber(o.bits, op, 'bits', { integer: true, min: 1, max: 16 });
+  const mode = choiceOption(o.mode, op, 'mode', ['activations', 'weights'], 'activations');
+  rejectNaN(x, op, 'x');
+  if (mode === 'weights' && x.size === 0) {
+    throw new Error(`${op}: x is empty (shape [${x.shape}]); mode 'weights' normalizes by a statistic of all of x, which needs at least one element`);
+  }
   const levels = 2 ** bits - 1;
-  if (mode === 'activations') return quantizeUnit(clip(x, 0, 1), levels);
-  const t = tanh(x);
-  const m = max(abs(t));
-  if (m.item() === 0) return affine(quantizeUnit(affine(t, 0, 0.5), levels), 2, -1);
-  const r = add(div(t, affine(m, 2, 0)), 0.5);
-  return affine(quantizeUnit(r, levels), 2, -1);
+  if (mode === 'activations') return composite(() => quantizeUnit(clip(x, 0, 1), levels));
+  if (bits === 1) return signTimesMeanAbs(x);
+  return composite(() => {
+    const t = tanh(x);
+    const m = max(abs(t));
+    if (m.item() === 0) return affine(quantizeUnit(affine(t, 0, 0.5), levels), 2, -1);
+    const r = add(div(t, affine(m, 2, 0)), 0.5);
+    return affine(quantizeUnit(r, levels), 2, -1);
+  });
 }

@@ -1,4 +1,5 @@
 import { rt } from '../runtime/context.js';
+import { checkTensor } from './checks.js';
 import type { Tensor } from './tensor.js';
 
 /**
@@ -38,5 +39,6 @@ export function cachedDerived(t: Tensor, key: string, bytes: number, compute: (o
 
 /** Call after writing into a tensor's memory in place: derived caches become stale. */
 export function markModified(t: Tensor): void {
+  checkTensor(t, 'markModified', 't');
   t.alive().version++;
 }

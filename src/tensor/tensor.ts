@@ -56,6 +56,7 @@ export class Tensor {
 
   /** @internal use the creation functions (tensor, zeros, ...) */
   constructor(storage: Storage, shape: readonly number[], dtype: DType) {
+    if (!(storage instanceof Storage)) throw new Error('Tensor: tensors are made by tensor(), zeros(), ones(), full() or the ops, not with new Tensor()');
     this.id = nextId++;
     this.storage = storage;
     this.shape = Object.freeze(shape.slice());
@@ -96,6 +97,7 @@ export class Tensor {
 
   /** Copies the data out to a new JS typed array (safe to keep). */
   dataSync(): AnyTypedArray {
+    if (this.storage === null) throw new Error(`dataSync: tensor #${this.id} (shape [${this.shape}], ${this.dtype}) was disposed and cannot be used`);
     return this.rawView().slice();
   }
 
@@ -134,6 +136,7 @@ export class Tensor {
 
   /** The data as nested JS arrays following the shape (a number for a scalar). */
   toArray(): any {
+    if (this.storage === null) throw new Error(`toArray: tensor #${this.id} (shape [${this.shape}], ${this.dtype}) was disposed and cannot be used`);
     const flat = this.dataSync();
     if (this.shape.length === 0) return flat[0];
     const build = (dim: number, start: number): any[] => {
@@ -152,6 +155,7 @@ export class Tensor {
 
   /** The single value of a one-element tensor. */
   item(): number {
+    if (this.storage === null) throw new Error(`item: tensor #${this.id} (shape [${this.shape}], ${this.dtype}) was disposed and cannot be used`);
     if (this.size !== 1) throw new Error(`item: tensor must have exactly one element, got shape [${this.shape}]`);
     return this.dataSync()[0];
   }
@@ -196,8 +200,10 @@ export function sizeOf(shape: readonly number[]): number {
 
 /** Allocates an uninitialized tensor. */
 export function empty(shape: readonly number[], dtype: DType = 'float32'): Tensor {
+  // Ops check ranks with their own names first; this guard keeps any path from making a tensor no kernel can walk.
+  if (shape.length > 8) throw new Error(`tensor of shape [${shape}] has ${shape.length} dimensions; at most 8 are supported`);
   const bytes = sizeOf(shape) * bytesPerElement(dtype);
-  if (bytes > 2 ** 32 - 2 ** 20) throw new Error(`tensor of shape [${shape}] (${bytes} bytes) does not fit in the 4 GiB wasm memory`);
+  if (bytes > 2 ** 32 - 2 ** 20) throw new Error(`out of memory: a ${dtype} tensor of shape [${shape}] needs ${bytes} bytes, more than the 4 GiB wasm memory holds; use smaller shapes or batches`);
   const offset = rt().allocator.alloc(bytes);
   return new Tensor(new Storage(offset, bytes), shape, dtype);
 }

@@ -85,7 +85,7 @@ describe('int8Matmul', () => {
     expect(() => sg.int8Matmul(a, b, { transposeB: true })).toThrow(/int8Matmul: inner dimensions differ: a is \[2, 3\] but bᵀ is \[4, 3\]/);
     const v = sg.zeros([3], { dtype: 'int8' });
     expect(() => sg.int8Matmul(a, v)).toThrow(/int8Matmul: b must be 2-D/);
-    expect(() => sg.int8Matmul(a, b, null as any)).toThrow(/int8Matmul: options must be an object/);
+    expect(() => sg.int8Matmul(a, b, 5 as any)).toThrow(/int8Matmul: options must be an object/);
     const d = sg.zeros([3, 4], { dtype: 'int8' });
     d.dispose();
     expect(() => sg.int8Matmul(a, d)).toThrow(/int8Matmul: b .*disposed/);

@@ -1,5 +1,5 @@
 import { f32View } from '../../runtime/views.js';
-import { checkFloat, describe } from '../../tensor/checks.js';
+import { checkFloat, describe, F32_MAX, F32_MIN_NORMAL } from '../../tensor/checks.js';
 import { Tensor } from '../../tensor/tensor.js';
 import { withWorkspace } from '../workspace.js';
 
@@ -45,7 +45,7 @@ export function channelValues(v: ChannelValues | undefined, channels: number, op
     for (let i = 0; i < channels; i++) {
       const x = copy[i];
       if (x - x !== 0) throw new Error(`${op}: ${arg}[${i}] must be a finite number, got ${x}`);
-      if (opts.positive && !(x > 0)) throw new Error(`${op}: ${arg}[${i}] must be > 0, got ${x}`);
+      if (opts.positive && !(x >= F32_MIN_NORMAL)) throw new Error(`${op}: ${arg}[${i}] = ${x} must be a positive normal float32 value (>= ${F32_MIN_NORMAL})`);
     }
     return copy;
   }
@@ -54,6 +54,11 @@ export function channelValues(v: ChannelValues | undefined, channels: number, op
     const x = values[values.length === 1 ? 0 : i];
     if (typeof x !== 'number' || !Number.isFinite(x)) throw new Error(`${op}: ${arg}[${i}] must be a finite number, got ${describe(x)}`);
     if (opts.positive && !(x > 0)) throw new Error(`${op}: ${arg}[${i}] must be > 0, got ${x}`);
+    // The kernels compute in float32: the value must survive rounding to float32 (no Infinity; a scale no 0 or subnormal).
+    if (!Number.isFinite(Math.fround(x))) throw new Error(`${op}: ${arg}[${i}] = ${x} is outside the float32 range (|${arg}| <= ${F32_MAX})`);
+    if (opts.positive && x < F32_MIN_NORMAL) {
+      throw new Error(`${op}: ${arg}[${i}] = ${x} must be a positive normal float32 value (>= ${F32_MIN_NORMAL}); smaller values round to 0 or lose precision in float32`);
+    }
     if (opts.integer && (!Number.isInteger(x) || x < opts.integer[0] || x > opts.integer[1])) {
       throw new Error(`${op}: ${arg}[${i}] must be an integer in [${opts.integer[0]}, ${opts.integer[1]}], got ${x}`);
     }
