@@ -1,6 +1,5 @@
 import { record } from '../autograd/tape.js';
 import { gemmF32 } from '../kernels/gemm_f32.js';
-import { rt } from '../runtime/context.js';
 import { checkFloat, checkRank } from '../tensor/checks.js';
 import { empty, type Tensor } from '../tensor/tensor.js';
 
@@ -46,14 +45,10 @@ export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tenso
   });
 }
 
-/** out[m, n] = op(x)·op(y) where op(x) is [m, k]. */
+/** out[m, n] = op(x)·op(y) where op(x) is [m, k] (k = 0 gives zeros). */
 function gemm(x: Tensor, tx: boolean, y: Tensor, ty: boolean, m: number, n: number, k: number): Tensor {
   const out = empty([m, n], 'float32');
   if (out.size === 0) return out;
-  if (k === 0) {
-    rt().kernels.f32_fill(out.offset, out.size, 0);
-    return out;
-  }
-  gemmF32(m, n, k, x.offset, y.offset, out.offset, { transA: tx, transB: ty });
+  gemmF32({ M: m, N: n, K: k, a: x.offset, b: y.offset, c: out.offset, transA: tx, transB: ty });
   return out;
 }

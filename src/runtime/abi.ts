@@ -49,8 +49,10 @@ export interface WasmExports {
 
   // gemm_f32.ts
   gemm_f32_workspace_bytes(M: number, N: number, K: number): number;
-  gemm_f32(M: number, N: number, K: number, a: number, transA: number, b: number, transB: number,
-           c: number, bias: number, accumulate: number, work: number): void;
+  gemm_f32(K: number, a: number, lda: number, transA: number, b: number, ldb: number, transB: number,
+           c: number, ldc: number, bias: number, accumulate: number,
+           batch: number, strideA: number, strideB: number, strideC: number,
+           m0: number, m1: number, n0: number, n1: number, work: number): void;
 
   // vq.ts
   vq_codebook_norms(codebook: number, K: number, D: number, norms: number): void;
