@@ -101,10 +101,16 @@ export interface WasmExports {
   // gemm_s8.ts
   gemm_s8_packed_b_bytes(N: number, K: number): number;
   gemm_s8_workspace_bytes(M: number, K: number): number;
-  gemm_s8_pack_b(b: number, N: number, K: number, transB: number, out: number): void;
-  gemm_s8(M: number, N: number, K: number, a: number, packedB: number, c: number, work: number): void;
-  gemm_s8_dequant(M: number, N: number, K: number, a: number, packedB: number, c: number, work: number, mult: number, add: number): void;
-  gemm_s8_requant(M: number, N: number, K: number, a: number, packedB: number, c: number, work: number, mult: number, add: number): void;
+  gemm_s8_pack_b(b: number, ldb: number, N: number, K: number, transB: number, out: number): void;
+  gemm_s8(K: number, a: number, lda: number, packedB: number, c: number, ldc: number,
+          batch: number, strideA: number, strideB: number, strideC: number,
+          m0: number, m1: number, n0: number, n1: number, work: number): void;
+  gemm_s8_dequant(K: number, a: number, lda: number, packedB: number, c: number, ldc: number,
+                  batch: number, strideA: number, strideB: number, strideC: number,
+                  m0: number, m1: number, n0: number, n1: number, work: number, mult: number, add: number): void;
+  gemm_s8_requant(K: number, a: number, lda: number, packedB: number, c: number, ldc: number,
+                  batch: number, strideA: number, strideB: number, strideC: number,
+                  m0: number, m1: number, n0: number, n1: number, work: number, mult: number, add: number): void;
 
   // quant_s8.ts
   quant_s8_f32(x: number, q: number, rows: number, cols: number, scales: number, zeroPoints: number,
