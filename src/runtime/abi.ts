@@ -82,12 +82,18 @@ export interface WasmExports {
   bits_padding_violations(bits: number, rows: number, words: number, k: number): number;
 
   // gemm_b1.ts
-  gemm_b1(M: number, N: number, k: number, words: number, a: number, b: number, c: number): void;
-  gemm_b1_f32(M: number, N: number, k: number, words: number, a: number, b: number, c: number): void;
-  gemm_b1_scaled(M: number, N: number, k: number, words: number, a: number, b: number, c: number, scale: number, bias: number): void;
+  gemm_b1(k: number, words: number, a: number, lda: number, b: number, ldb: number, c: number, ldc: number,
+          batch: number, strideA: number, strideB: number, strideC: number, m0: number, m1: number, n0: number, n1: number): void;
+  gemm_b1_f32(k: number, words: number, a: number, lda: number, b: number, ldb: number, c: number, ldc: number,
+              batch: number, strideA: number, strideB: number, strideC: number, m0: number, m1: number, n0: number, n1: number): void;
+  gemm_b1_scaled(k: number, words: number, a: number, lda: number, b: number, ldb: number, c: number, ldc: number,
+                 batch: number, strideA: number, strideB: number, strideC: number, m0: number, m1: number, n0: number, n1: number,
+                 scale: number, bias: number): void;
   gemm_b1w_packed_bytes(N: number, K: number): number;
   gemm_b1w_pack(bits: number, N: number, words: number, K: number, out: number): void;
-  gemm_b1w_f32(M: number, N: number, K: number, x: number, packed: number, c: number, scale: number, bias: number): void;
+  gemm_b1w_f32(K: number, x: number, ldx: number, packed: number, c: number, ldc: number,
+               batch: number, strideX: number, strideP: number, strideC: number,
+               m0: number, m1: number, n0: number, n1: number, scale: number, bias: number): void;
 
   // gemm_u8b1.ts
   gemm_u8b1_packed_w_bytes(N: number, K: number): number;
