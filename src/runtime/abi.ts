@@ -101,8 +101,12 @@ export interface WasmExports {
   gemm_u8b1_pack_w(bits: number, N: number, words: number, K: number, out: number): void;
   /** Returns how many values are not integers in [0, 255]. */
   gemm_u8b1_check_f32(x: number, n: number): number;
-  gemm_u8b1(M: number, N: number, K: number, x: number, xF32: number, work: number, w: number, c: number): void;
-  gemm_u8b1_f32(M: number, N: number, K: number, x: number, xF32: number, work: number, w: number, c: number): void;
+  gemm_u8b1(K: number, x: number, ldx: number, xF32: number, w: number, c: number, ldc: number,
+            batch: number, strideX: number, strideW: number, strideC: number,
+            m0: number, m1: number, n0: number, n1: number, work: number): void;
+  gemm_u8b1_f32(K: number, x: number, ldx: number, xF32: number, w: number, c: number, ldc: number,
+                batch: number, strideX: number, strideW: number, strideC: number,
+                m0: number, m1: number, n0: number, n1: number, work: number): void;
 
   // gemm_s8.ts
   gemm_s8_packed_b_bytes(N: number, K: number): number;
