@@ -9,6 +9,7 @@ import { init } from '../../src/runtime/loader.js';
 import { gemmF32, gemmF32Layout, type GemmF32Desc, type GemmTile } from '../../src/kernels/gemm_f32.js';
 import { gemmF32Ref } from '../../src/reference/gemm_f32.js';
 import { expectExact, Prng, withArena, type Arena } from '../support/kernel-harness.js';
+import { gradcheck, matmul, mul, tensor, tidy, zeros } from '../../src/index.js';
 
 beforeAll(async () => {
   await init();
@@ -211,5 +212,69 @@ describe('the twin is a matrix product', () => {
         }
       }
     }
+  });
+});
+
+describe('matmul broadcasts batch dimensions through the batched driver', () => {
+  const matrixOf = (data: Float32Array, shape: number[], batchIndex: number[]) => {
+    // the [r, c] matrix of `data` at a batch index (broadcast axes of size 1 read index 0)
+    const r = shape[shape.length - 2], c = shape[shape.length - 1];
+    const lead = shape.slice(0, -2);
+    let off = 0;
+    const pad = batchIndex.length - lead.length;
+    lead.forEach((d, i) => { off = off * d + (d === 1 ? 0 : batchIndex[pad + i]); });
+    return data.slice(off * r * c, (off + 1) * r * c);
+  };
+
+  it('equals the 2-D matmul of each broadcast pair of matrices, bit for bit, in all four forms', () => {
+    const rng = new Prng(17);
+    const cases: [number[], number[]][] = [[[3], [3]], [[2, 1], [4]], [[1], [5]], [[], [2, 3]], [[4, 2], []], [[2, 1, 3], [1, 2, 1]], [[0], [1]]];
+    for (const [ta, tb] of FORMS) {
+      for (const [ba, bb] of cases) {
+        const M = rng.int(1, 7), N = rng.int(1, 40), K = rng.pick([1, 9, 260]);
+        const sa = [...ba, ...(ta ? [K, M] : [M, K])], sb = [...bb, ...(tb ? [N, K] : [K, N])];
+        const da = rng.f32Array(sa.reduce((p, d) => p * d, 1)), db = rng.f32Array(sb.reduce((p, d) => p * d, 1));
+        tidy(() => {
+          const c = matmul(tensor(da, sa), tensor(db, sb), { transposeA: ta, transposeB: tb });
+          const batch = c.shape.slice(0, -2);
+          expect(c.shape).toEqual([...batch, M, N]);
+          const got = c.dataSync() as Float32Array;
+          const count = batch.reduce((p, d) => p * d, 1);
+          for (let i = 0; i < count; i++) {
+            const idx: number[] = [];
+            let rest = i;
+            for (let d = batch.length - 1; d >= 0; d--) { idx.unshift(rest % batch[d]); rest = Math.floor(rest / batch[d]); }
+            const x = tensor(matrixOf(da, sa, idx), sa.slice(-2)), y = tensor(matrixOf(db, sb, idx), sb.slice(-2));
+            const want = matmul(x, y, { transposeA: ta, transposeB: tb }).dataSync();
+            expectExact(got.subarray(i * M * N, (i + 1) * M * N), want, `batch ${idx} of [${sa}] x [${sb}] ta=${ta} tb=${tb}`);
+          }
+        });
+      }
+    }
+  });
+
+  it('has the right gradients (gradcheck), broadcast batch axes included', () => {
+    let seed = 1;
+    const leaf = (shape: number[]) => tensor(new Prng(seed++).f32Array(shape.reduce((p, d) => p * d, 1)), shape, { requiresGrad: true });
+    for (const [ta, tb] of FORMS) {
+      for (const [ba, bb] of [[[2], [2]], [[3, 1], [2]], [[], [2]], [[2, 1], [1, 1]]] as [number[], number[]][]) {
+        const M = 3, N = 2, K = 4;
+        const a = leaf([...ba, ...(ta ? [K, M] : [M, K])]), b = leaf([...bb, ...(tb ? [N, K] : [K, N])]);
+        tidy(() => {
+          const w = tensor(new Prng(99).f32Array(matmul(a, b, { transposeA: ta, transposeB: tb }).size, 0.5, 1.5));
+          const r = gradcheck((x, y) => mul(matmul(x, y, { transposeA: ta, transposeB: tb }).reshape([-1]), w), [a, b]);
+          expect(r.ok, `[${a.shape}] x [${b.shape}] ta=${ta} tb=${tb}: ${JSON.stringify(r)}`).toBe(true);
+        });
+        a.dispose(); b.dispose();
+      }
+    }
+  });
+
+  it('errors name the operand and the batch shapes', () => {
+    tidy(() => {
+      expect(() => matmul(zeros([3]), zeros([3, 2]))).toThrow(/^matmul: a must be 2-D, got shape \[3\]: a matrix \[M, K\], or a batch of them \[\.\.\., M, K\]/);
+      expect(() => matmul(zeros([2, 3, 4]), zeros([3, 4, 5]))).toThrow(/matmul \(batch dimensions\): shapes \[2\] and \[3\] cannot be broadcast/);
+      expect(() => matmul(zeros([2, 3, 4]), zeros([2, 5, 5]))).toThrow(/matmul: inner dimensions differ/);
+    });
   });
 });
