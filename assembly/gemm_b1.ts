@@ -7,16 +7,16 @@
 //   gemm_b1w_f32     C[M,N] float32 = scale[n]·Σ_j ±x[m,j] + bias[n]        (BinaryConnect)
 //
 // A is [M, words] and B is [N, words] packed rows (B rows are output
-// channels: C = A·Bᵀ).
+// channels: C = A·Bᵀ). The packed rows are already the layout the XNOR
+// microkernels stream (16-byte chunks, zero padded), so only the
+// BinaryConnect kernel packs its weights (into word-interleaved panels).
 //
 // Driver contract (as gemm_f32): rows of A and B are lda/ldb words apart,
 // rows of C ldc elements apart; product i of a batch reads A + i·strideA,
 // B + i·strideB (words) and writes C + i·strideC (elements), 0 = broadcast;
 // only the output tile rows [m0, m1) x columns [n0, n1) is written, each
 // element over all of k, so any split into tiles gives the same bits.
-// scale/bias are indexed by the absolute column n. No per-call globals. The packed rows are already the layout the XNOR
-// microkernels stream (16-byte chunks, zero padded), so only the
-// BinaryConnect kernel packs its weights (into word-interleaved panels).
+// scale/bias are indexed by the absolute column n. No per-call globals.
 //
 // The XNOR microkernels use scalar i64.popcnt, not i8x16.popcnt: V8 lowers
 // the vector popcount to an 8-instruction pshufb sequence with two constant
