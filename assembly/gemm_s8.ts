@@ -66,7 +66,7 @@ export function gemm_s8_pack_b(b: usize, ldb: i32, N: i32, K: i32, transB: i32, 
 }
 
 // Widens M int8 rows of A (lda apart) to i16 rows of 2·k2 elements (zero pad for odd K).
-function packA(a: usize, lda: i32, M: i32, K: i32, out: usize): void {
+function gemm_s8_pack_a(a: usize, lda: i32, M: i32, K: i32, out: usize): void {
   const k2 = (K + 1) >> 1;
   for (let m = 0; m < M; m++) {
     const src = a + <usize>m * <usize>lda;
@@ -268,7 +268,8 @@ function packA(a: usize, lda: i32, M: i32, K: i32, out: usize): void {
   const cStride = <usize>ldc * elem;
   const panelBytes = <usize>k2 * <usize>(NR * 4);
   for (let t = 0; t < batch; t++) {
-    packA(a + <usize>t * <usize>strideA + <usize>m0 * <usize>lda, lda, rows, K, work);
+    // a broadcast A (stride 0) is widened once for the whole batch
+    if (t == 0 || strideA != 0) gemm_s8_pack_a(a + <usize>t * <usize>strideA + <usize>m0 * <usize>lda, lda, rows, K, work);
     const pb = packedB + <usize>t * <usize>strideB;
     const ct = c + (<usize>t * <usize>strideC + <usize>m0 * <usize>ldc) * elem;
     for (let p = n0 / NR; p * NR < n1; p++) {
