@@ -53,36 +53,40 @@ function isCount(x: unknown): x is number {
   return typeof x === 'number' && Number.isInteger(x) && x >= 0 && x <= 2 ** 31 - 1;
 }
 
+function count(v: unknown, op: string, name: string): number {
+  if (!isCount(v)) throw new Error(`${op}: ${name} must be a non-negative integer, got ${String(v)}`);
+  return v;
+}
+
+function leading(v: unknown, row: number, op: string, name: string): number {
+  const min = Math.max(row, 1);
+  if (!isCount(v) || v < min) throw new Error(`${op}: ${name} must be an integer >= ${min} (the stored row length), got ${String(v)}`);
+  return v;
+}
+
 /**
  * Fills in the defaults and checks that the layout is consistent (leading
  * dimensions at least the stored row length, tile inside C). Bounds against
- * the buffers stay with the caller, who knows them.
+ * the buffers stay with the caller, who knows them. (Plain checks, no
+ * temporaries: small products are called often.)
  */
 export function gemmF32Layout(d: GemmF32Desc, op = 'gemmF32'): GemmF32Layout {
-  const { M, N, K } = d;
-  for (const [name, v] of [['M', M], ['N', N], ['K', K]] as const) {
-    if (!isCount(v)) throw new Error(`${op}: ${name} must be a non-negative integer, got ${String(v)}`);
-  }
+  const M = count(d.M, op, 'M'), N = count(d.N, op, 'N'), K = count(d.K, op, 'K');
   const transA = !!d.transA, transB = !!d.transB;
-  const rowA = transA ? M : K, rowB = transB ? K : N;
-  const lda = d.lda ?? Math.max(rowA, 1), ldb = d.ldb ?? Math.max(rowB, 1), ldc = d.ldc ?? Math.max(N, 1);
-  for (const [name, v, min] of [['lda', lda, rowA], ['ldb', ldb, rowB], ['ldc', ldc, N]] as const) {
-    if (!isCount(v) || v < Math.max(min, 1)) throw new Error(`${op}: ${name} must be an integer >= ${Math.max(min, 1)} (the stored row length), got ${String(v)}`);
-  }
-  const batch = d.batch ?? 1;
-  if (!isCount(batch)) throw new Error(`${op}: batch must be a non-negative integer, got ${String(batch)}`);
-  const strideA = d.strideA ?? lda * (transA ? K : M);
-  const strideB = d.strideB ?? ldb * (transB ? N : K);
-  const strideC = d.strideC ?? ldc * M;
-  for (const [name, v] of [['strideA', strideA], ['strideB', strideB], ['strideC', strideC]] as const) {
-    if (!isCount(v)) throw new Error(`${op}: ${name} must be a non-negative integer, got ${String(v)}`);
-  }
-  const tile = d.tile ?? { m0: 0, m1: M, n0: 0, n1: N };
+  const lda = leading(d.lda ?? Math.max(transA ? M : K, 1), transA ? M : K, op, 'lda');
+  const ldb = leading(d.ldb ?? Math.max(transB ? K : N, 1), transB ? K : N, op, 'ldb');
+  const ldc = leading(d.ldc ?? Math.max(N, 1), N, op, 'ldc');
+  const batch = count(d.batch ?? 1, op, 'batch');
+  const strideA = count(d.strideA ?? lda * (transA ? K : M), op, 'strideA');
+  const strideB = count(d.strideB ?? ldb * (transB ? N : K), op, 'strideB');
+  const strideC = count(d.strideC ?? ldc * M, op, 'strideC');
+  const t = d.tile;
+  const tile = t === undefined ? { m0: 0, m1: M, n0: 0, n1: N } : { m0: t.m0, m1: t.m1, n0: t.n0, n1: t.n1 };
   const { m0, m1, n0, n1 } = tile;
   if (!isCount(m0) || !isCount(m1) || !isCount(n0) || !isCount(n1) || m0 > m1 || m1 > M || n0 > n1 || n1 > N) {
-    throw new Error(`${op}: tile must satisfy 0 <= m0 <= m1 <= M = ${M} and 0 <= n0 <= n1 <= N = ${N}, got ${JSON.stringify(tile)}`);
+    throw new Error(`${op}: tile must satisfy 0 <= m0 <= m1 <= M = ${M} and 0 <= n0 <= n1 <= N = ${N}, got ${JSON.stringify(t)}`);
   }
-  return { M, N, K, transA, transB, lda, ldb, ldc, batch, strideA, strideB, strideC, tile: { m0, m1, n0, n1 } };
+  return { M, N, K, transA, transB, lda, ldb, ldc, batch, strideA, strideB, strideC, tile };
 }
 
 /** Runs the f32 GEMM driver on a descriptor; this binding owns the workspace. */

@@ -28,8 +28,8 @@ export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tenso
   const tb = !!options.transposeB;
   checkMatrix(a, 'a', ta ? '[K, M]' : '[M, K]');
   checkMatrix(b, 'b', tb ? '[N, K]' : '[K, N]');
-  const [ra, ca] = a.shape.slice(-2);
-  const [rb, cb] = b.shape.slice(-2);
+  const ra = a.shape[a.rank - 2], ca = a.shape[a.rank - 1];
+  const rb = b.shape[b.rank - 2], cb = b.shape[b.rank - 1];
   const [M, K] = ta ? [ca, ra] : [ra, ca];
   const [Kb, N] = tb ? [cb, rb] : [rb, cb];
   if (K !== Kb) {
@@ -37,7 +37,7 @@ export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tenso
       `matmul: inner dimensions differ: ${ta ? 'aᵀ' : 'a'} is [${M}, ${K}] (a has shape [${a.shape}]) but ${tb ? 'bᵀ' : 'b'} is [${Kb}, ${N}] (b has shape [${b.shape}])`,
     );
   }
-  const batch = broadcastShapes(a.shape.slice(0, -2), b.shape.slice(0, -2), 'matmul (batch dimensions)');
+  const batch = a.rank === 2 && b.rank === 2 ? [] : broadcastShapes(a.shape.slice(0, -2), b.shape.slice(0, -2), 'matmul (batch dimensions)');
   const c = gemm(a, ta, b, tb, M, N, K, batch);
   return record(c, 'matmul', [a, b], (dc) => {
     // Every gradient is one more GEMM in some transpose form — all equally fast.
@@ -75,6 +75,10 @@ function reduceTo(g: Tensor, shape: readonly number[]): Tensor {
 function gemm(x: Tensor, tx: boolean, y: Tensor, ty: boolean, m: number, n: number, k: number, batch: number[]): Tensor {
   const out = empty([...batch, m, n], 'float32');
   if (out.size === 0) return out;
+  if (batch.length === 0) {
+    gemmF32({ M: m, N: n, K: k, a: x.offset, b: y.offset, c: out.offset, transA: tx, transB: ty });
+    return out;
+  }
   const matrix = (t: Tensor) => t.shape[t.rank - 1] * t.shape[t.rank - 2];
   const scale = (s: number[], by: number) => s.map((v) => v * by);
   const { dims, strides: [sx, sy, sc] } = collapseAxes(batch, [
