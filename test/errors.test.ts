@@ -22,7 +22,7 @@ describe('bad input throws an Error naming the argument and what was expected', 
   test('shape mismatches', () => {
     expect(messageOf(() => sg.add(sg.zeros([2, 3]), sg.zeros([4])))).toMatch(/^add: shapes \[2,3\] and \[4\] cannot be broadcast together/);
     expect(messageOf(() => sg.matmul(sg.zeros([2, 3]), sg.zeros([4, 5])))).toMatch(/^matmul: inner dimensions differ: a is \[2, 3\].*b is \[4, 5\]/);
-    expect(messageOf(() => sg.matmul(sg.zeros([3]), sg.zeros([3, 2])))).toMatch(/^matmul: a must be 2-D, got shape \[3\]/);
+    expect(messageOf(() => sg.matmul(sg.zeros([3]), sg.zeros([3, 2])))).toMatch(/^matmul: a must have at least 2 dimensions .*got shape \[3\]/);
     expect(messageOf(() => sg.reshape(sg.zeros([2, 3]), [4, 2]))).toMatch(/^reshape: shape \[4,2\] has 8 elements but x \(shape \[2,3\]\) has 6/);
     expect(messageOf(() => sg.concat([sg.zeros([2, 3]), sg.zeros([3, 3])], 1))).toMatch(/^concat: tensors\[1\] has shape \[3,3\]/);
     expect(messageOf(() => sg.crossEntropy(sg.zeros([4, 3]), sg.tensor([0, 1], undefined, { dtype: 'int32' })))).toMatch(/^crossEntropy: labels must have shape \[4\]/);

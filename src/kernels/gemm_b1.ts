@@ -41,7 +41,7 @@ function product(aBits: Tensor, bBits: Tensor, k: number, op: string, dtype: 'in
   const out = empty([M, N], dtype);
   if (M > 0 && N > 0) {
     const { kernels } = rt();
-    (dtype === 'int32' ? kernels.gemm_b1 : kernels.gemm_b1_f32)(M, N, kk, words, aBits.offset, bBits.offset, out.offset);
+    (dtype === 'int32' ? kernels.gemm_b1 : kernels.gemm_b1_f32)(kk, words, aBits.offset, words, bBits.offset, words, out.offset, N, 1, 0, 0, 0, 0, M, 0, N);
   }
   return out;
 }
@@ -71,7 +71,7 @@ export function binaryMatmulScaled(aBits: Tensor, bBits: Tensor, k: number, opti
   }
   const out = empty([M, N], 'float32');
   if (M > 0 && N > 0) {
-    withFloatArgs([scale, bias], ([s, b]) => rt().kernels.gemm_b1_scaled(M, N, kk, words, aBits.offset, bBits.offset, out.offset, s, b));
+    withFloatArgs([scale, bias], ([s, b]) => rt().kernels.gemm_b1_scaled(kk, words, aBits.offset, words, bBits.offset, words, out.offset, N, 1, 0, 0, 0, 0, M, 0, N, s, b));
   }
   return out;
 }
@@ -100,6 +100,6 @@ export function binaryWeightsMatmul(x: Tensor, wBits: Tensor, options: BinarySca
     const panels = cachedDerived(wBits, `gemm_b1w.panels:${K}`, kernels.gemm_b1w_packed_bytes(N, K), (off) => {
       kernels.gemm_b1w_pack(wBits.offset, N, words, K, off);
     });
-    withFloatArgs([scale, bias], ([s, b]) => kernels.gemm_b1w_f32(M, N, K, x.offset, panels, out.offset, s, b));
+    withFloatArgs([scale, bias], ([s, b]) => kernels.gemm_b1w_f32(K, x.offset, K, panels, out.offset, N, 1, 0, 0, 0, 0, M, 0, N, s, b));
   });
 }

@@ -44,13 +44,13 @@ function checkMultipliers(mult: Float32Array, op: string, what: string): void {
   }
 }
 
-/** Runs one of the gemm_s8 exports with packed B and the A workspace. */
+/** Runs one of the gemm_s8 exports (one product, all of C) with packed B and the A workspace. */
 function run(a: Tensor, b: Tensor, o: Operands, out: Tensor, call: (packedB: number, work: number) => void): Tensor {
   if (o.M === 0 || o.N === 0) return out;
   return produce(out, () => {
     const { kernels } = rt();
     const packedB = cachedDerived(b, `gemm_s8.packB:${o.tb ? 1 : 0}`, kernels.gemm_s8_packed_b_bytes(o.N, o.K), (off) => {
-      kernels.gemm_s8_pack_b(b.offset, o.N, o.K, o.tb ? 1 : 0, off);
+      kernels.gemm_s8_pack_b(b.offset, o.tb ? o.K : o.N, o.N, o.K, o.tb ? 1 : 0, off);
     });
     withWorkspace(kernels.gemm_s8_workspace_bytes(o.M, o.K), (work) => call(packedB, work));
   });
@@ -60,7 +60,7 @@ function run(a: Tensor, b: Tensor, o: Operands, out: Tensor, call: (packedB: num
 export function int8Matmul(a: Tensor, b: Tensor, options: Int8MatmulOptions | null = {}): Tensor {
   const o = operands(a, b, options, 'int8Matmul');
   const out = empty([o.M, o.N], 'int32');
-  return run(a, b, o, out, (pb, work) => rt().kernels.gemm_s8(o.M, o.N, o.K, a.offset, pb, out.offset, work));
+  return run(a, b, o, out, (pb, work) => rt().kernels.gemm_s8(o.K, a.offset, Math.max(o.K, 1), pb, out.offset, o.N, 1, 0, 0, 0, 0, o.M, 0, o.N, work));
 }
 
 export interface Int8DequantizeOptions extends Int8MatmulOptions {
@@ -93,7 +93,7 @@ export function int8MatmulDequantize(a: Tensor, b: Tensor, options: Int8Dequanti
   }
   const out = empty([o.M, o.N], 'float32');
   return run(a, b, o, out, (pb, work) =>
-    withFloatArgs([mult, add], ([m, d]) => rt().kernels.gemm_s8_dequant(o.M, o.N, o.K, a.offset, pb, out.offset, work, m, d)));
+    withFloatArgs([mult, add], ([m, d]) => rt().kernels.gemm_s8_dequant(o.K, a.offset, Math.max(o.K, 1), pb, out.offset, o.N, 1, 0, 0, 0, 0, o.M, 0, o.N, work, m, d)));
 }
 
 export interface Int8RequantizeOptions extends Int8DequantizeOptions {
@@ -124,5 +124,5 @@ export function int8MatmulRequantize(a: Tensor, b: Tensor, options: Int8Requanti
   }
   const out = empty([o.M, o.N], 'int8');
   return run(a, b, o, out, (pb, work) =>
-    withFloatArgs([mult, add], ([m, d]) => rt().kernels.gemm_s8_requant(o.M, o.N, o.K, a.offset, pb, out.offset, work, m, d)));
+    withFloatArgs([mult, add], ([m, d]) => rt().kernels.gemm_s8_requant(o.K, a.offset, Math.max(o.K, 1), pb, out.offset, o.N, 1, 0, 0, 0, 0, o.M, 0, o.N, work, m, d)));
 }

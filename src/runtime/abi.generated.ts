@@ -101,40 +101,56 @@ export interface WasmExports {
 
   // gemm_f32.ts
   gemm_f32_workspace_bytes(M: number, N: number, K: number): number;
-  /** Rows [i0, i0+mc) x k-range [p0, p0+kc) of op(A) -> ceil(mc/MR) panels [kc][MR]. */
-  gemm_f32_pack_a_4(mc: number, kc: number, a: number, transA: number, M: number, K: number, i0: number, p0: number,
+  /**
+   * Rows [i0, i0+mc) x k-range [p0, p0+kc) of op(A) -> ceil(mc/MR) panels [kc][MR];
+   * A's stored rows are lda elements apart.
+   */
+  gemm_f32_pack_a_4(mc: number, kc: number, a: number, lda: number, transA: number, i0: number, p0: number,
                     out: number): void;
-  /** Columns [j0, j0+nc) x k-range [p0, p0+kc) of op(B) -> ceil(nc/NR) panels [kc][NR]. */
-  gemm_f32_pack_b_8(nc: number, kc: number, b: number, transB: number, N: number, K: number, j0: number, p0: number,
+  /**
+   * Columns [j0, j0+nc) x k-range [p0, p0+kc) of op(B) -> ceil(nc/NR) panels [kc][NR];
+   * B's stored rows are ldb elements apart.
+   */
+  gemm_f32_pack_b_8(nc: number, kc: number, b: number, ldb: number, transB: number, j0: number, p0: number,
                     out: number): void;
   /** C[4,8] (=|+=) Σ_k a[k][0..4] ⊗ b[k][0..8] over packed panels; ldc in bytes. */
   gemm_f32_4x8__simd(kc: number, a: number, b: number, c: number, ldc: number, add: number): void;
-  gemm_f32(M: number, N: number, K: number, a: number, transA: number, b: number, transB: number, c: number,
-           bias: number, accumulate: number, work: number): void;
+  gemm_f32(K: number, a: number, lda: number, transA: number, b: number, ldb: number, transB: number, c: number,
+           ldc: number, bias: number, accumulate: number, batch: number, strideA: number, strideB: number,
+           strideC: number, m0: number, m1: number, n0: number, n1: number, work: number): void;
 
   // bitpack.ts
   pack_bits_f32(x: number, rows: number, k: number, out: number, words: number): number;
   bits_padding_violations(bits: number, rows: number, words: number, k: number): number;
 
   // gemm_b1.ts
-  gemm_b1(M: number, N: number, k: number, words: number, a: number, b: number, c: number): void;
-  gemm_b1_f32(M: number, N: number, k: number, words: number, a: number, b: number, c: number): void;
-  gemm_b1_scaled(M: number, N: number, k: number, words: number, a: number, b: number, c: number, scale: number,
-                 bias: number): void;
+  gemm_b1(k: number, words: number, a: number, lda: number, b: number, ldb: number, c: number, ldc: number,
+          batch: number, strideA: number, strideB: number, strideC: number, m0: number, m1: number, n0: number,
+          n1: number): void;
+  gemm_b1_f32(k: number, words: number, a: number, lda: number, b: number, ldb: number, c: number, ldc: number,
+              batch: number, strideA: number, strideB: number, strideC: number, m0: number, m1: number, n0: number,
+              n1: number): void;
+  gemm_b1_scaled(k: number, words: number, a: number, lda: number, b: number, ldb: number, c: number, ldc: number,
+                 batch: number, strideA: number, strideB: number, strideC: number, m0: number, m1: number,
+                 n0: number, n1: number, scale: number, bias: number): void;
   gemm_b1w_packed_bytes(N: number, K: number): number;
   gemm_b1w_pack(bits: number, N: number, words: number, K: number, out: number): void;
-  gemm_b1w_f32(M: number, N: number, K: number, x: number, packed: number, c: number, scale: number,
-               bias: number): void;
+  gemm_b1w_f32(K: number, x: number, ldx: number, packed: number, c: number, ldc: number, batch: number,
+               strideX: number, strideP: number, strideC: number, m0: number, m1: number, n0: number, n1: number,
+               scale: number, bias: number): void;
 
   // gemm_s8.ts
   gemm_s8_packed_b_bytes(N: number, K: number): number;
   gemm_s8_workspace_bytes(M: number, K: number): number;
-  gemm_s8_pack_b(b: number, N: number, K: number, transB: number, out: number): void;
-  gemm_s8(M: number, N: number, K: number, a: number, packedB: number, c: number, work: number): void;
-  gemm_s8_dequant(M: number, N: number, K: number, a: number, packedB: number, c: number, work: number, mult: number,
-                  add: number): void;
-  gemm_s8_requant(M: number, N: number, K: number, a: number, packedB: number, c: number, work: number, mult: number,
-                  add: number): void;
+  gemm_s8_pack_b(b: number, ldb: number, N: number, K: number, transB: number, out: number): void;
+  gemm_s8(K: number, a: number, lda: number, packedB: number, c: number, ldc: number, batch: number, strideA: number,
+          strideB: number, strideC: number, m0: number, m1: number, n0: number, n1: number, work: number): void;
+  gemm_s8_dequant(K: number, a: number, lda: number, packedB: number, c: number, ldc: number, batch: number,
+                  strideA: number, strideB: number, strideC: number, m0: number, m1: number, n0: number, n1: number,
+                  work: number, mult: number, add: number): void;
+  gemm_s8_requant(K: number, a: number, lda: number, packedB: number, c: number, ldc: number, batch: number,
+                  strideA: number, strideB: number, strideC: number, m0: number, m1: number, n0: number, n1: number,
+                  work: number, mult: number, add: number): void;
 
   // hard.ts
   /** Returns the number of NaNs in x (sign and binarize callers reject NaN without a second pass). */
@@ -233,6 +249,10 @@ export interface WasmExports {
   gemm_u8b1_workspace_bytes(K: number): number;
   gemm_u8b1_pack_w(bits: number, N: number, words: number, K: number, out: number): void;
   gemm_u8b1_check_f32(x: number, n: number): number;
-  gemm_u8b1(M: number, N: number, K: number, x: number, xF32: number, work: number, w: number, c: number): void;
-  gemm_u8b1_f32(M: number, N: number, K: number, x: number, xF32: number, work: number, w: number, c: number): void;
+  gemm_u8b1(K: number, x: number, ldx: number, xF32: number, w: number, c: number, ldc: number, batch: number,
+            strideX: number, strideW: number, strideC: number, m0: number, m1: number, n0: number, n1: number,
+            work: number): void;
+  gemm_u8b1_f32(K: number, x: number, ldx: number, xF32: number, w: number, c: number, ldc: number, batch: number,
+                strideX: number, strideW: number, strideC: number, m0: number, m1: number, n0: number, n1: number,
+                work: number): void;
 }
