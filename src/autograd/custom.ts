@@ -1,7 +1,7 @@
 import { f32Affine } from '../kernels/elementwise.js';
 import { checkFloat, checkTensor, describe } from '../tensor/checks.js';
 import { Tensor } from '../tensor/tensor.js';
-import { isGradEnabled, noGrad, record } from './tape.js';
+import { noGrad, record, willRecord } from './tape.js';
 
 /**
  * A tensor with x's value that the tape treats as a constant: it shares x's
@@ -19,7 +19,9 @@ export const detach = stopGradient;
 export interface CustomGradSpec {
   /**
    * Computes the output from the inputs (runs without recording) and may
-   * save tensors for backward with `save(t)`; saved tensors live as long as the output.
+   * save tensors for backward with `save(t)`. The tape owns saved tensors
+   * (other than the inputs): they live as long as the output when the call is
+   * recorded, and are freed at once when it is not.
    */
   forward: (inputs: Tensor[], save: (t: Tensor) => void) => Tensor;
   /** Maps dy to one gradient per input (null where none), each of that input's shape. */
@@ -39,17 +41,18 @@ export function customGrad(spec: CustomGradSpec): (...inputs: Tensor[]) => Tenso
   return (...inputs: Tensor[]): Tensor => {
     inputs.forEach((t, i) => checkTensor(t, name, `inputs[${i}]`));
     const saved: Tensor[] = [];
-    const recording = isGradEnabled();
     const out = noGrad(() => spec.forward(inputs, (t) => saved.push(t)));
     if (!(out instanceof Tensor)) throw new Error(`${name}: forward must return a Tensor, got ${describe(out)}`);
     let y = out;
     if (inputs.includes(out) || saved.includes(out)) y = out.view(out.shape);
-    if (!recording || !inputs.some((t) => t.requiresGrad)) {
-      for (const s of saved) if (s !== y && !inputs.includes(s)) s.dispose();
-      return y;
+    // The tape owns what forward saved (inputs stay the caller's): freed with y, or now if nothing is recorded.
+    const owned = [...new Set(saved.filter((s) => !inputs.includes(s)))];
+    if (willRecord(inputs) && y.dtype !== 'float32') {
+      const dtype = y.dtype;
+      for (const s of owned) s.dispose();
+      if (y !== out) y.dispose();
+      throw new Error(`${name}: forward output must be float32, got ${dtype}`);
     }
-    checkFloat(y, name, 'forward output');
-    for (const s of saved) if (!inputs.includes(s)) y.attach(s);
     return record(y, name, inputs, (dy) => {
       const grads = spec.backward(dy, inputs, saved, y);
       if (!Array.isArray(grads) || grads.length !== inputs.length) {
@@ -66,7 +69,7 @@ export function customGrad(spec: CustomGradSpec): (...inputs: Tensor[]) => Tenso
         if (g === dy || inputs.includes(g) || saved.includes(g)) return copyOf(g);
         return g;
       });
-    });
+    }, { saved: owned });
   };
 }
 

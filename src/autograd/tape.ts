@@ -27,12 +27,37 @@ export function noGrad<R>(fn: () => R): R {
   }
 }
 
-/** Attaches a tape node to `out` when recording is on and an input needs a gradient. */
-export function record(out: Tensor, name: string, inputs: readonly Tensor[], backward: GradNode['backward']): Tensor {
-  if (!gradEnabled) return out;
-  if (!inputs.some((t) => t.requiresGrad)) return out;
+export interface RecordOptions {
+  /**
+   * Tensors the op made for its backward rule (not its inputs, not `out`).
+   * The tape owns them: when the node is recorded they live exactly as long
+   * as `out` (no tidy() scope frees them; disposing `out` does); when it is
+   * not, they are disposed at once.
+   */
+  saved?: readonly Tensor[];
+}
+
+/** True when an op on these inputs would be recorded (recording is on and an input needs a gradient). */
+export function willRecord(inputs: readonly Tensor[]): boolean {
+  return gradEnabled && inputs.some((t) => t.requiresGrad);
+}
+
+/**
+ * Attaches a tape node to `out` when recording is on and an input needs a
+ * gradient; takes ownership of `options.saved` either way (see RecordOptions).
+ */
+export function record(out: Tensor, name: string, inputs: readonly Tensor[], backward: GradNode['backward'], options: RecordOptions = {}): Tensor {
+  const saved = options.saved ?? [];
+  for (const t of saved) {
+    if (t === out || inputs.includes(t)) throw new Error(`internal: ${name} saves its output or an input; save only tensors the tape may free`);
+  }
+  if (!willRecord(inputs)) {
+    for (const t of saved) t.dispose();
+    return out;
+  }
+  for (const t of saved) untrack(t);
   out.requiresGrad = true;
-  out.node = { name, inputs, backward };
+  out.node = { name, inputs, backward, saved };
   return out;
 }
 
