@@ -19,6 +19,7 @@ export { matmul, type MatmulOptions } from './ops/matmul.js';
 export { sum, mean, max, argmax, type ReduceOptions } from './ops/reduce.js';
 export { reshape, transpose, slice, concat, gather, cast } from './ops/shape.js';
 export { softmax, logSoftmax, crossEntropy, mse } from './ops/losses.js';
+export { batchNorm, type BatchNormOpOptions } from './ops/batchnorm.js';
 // sign/round/floor with their true gradient (0); sg.ste.sign/round/floor pass a surrogate gradient.
 export { sign, round, floor } from './ops/discrete.js';
 
