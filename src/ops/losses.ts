@@ -48,7 +48,9 @@ export function crossEntropy(logits: Tensor, labels: Tensor): Tensor {
   if (bad >= 0) throw new Error(`crossEntropy: labels[${bad}] = ${labels.dataSync()[bad]} is out of range [0, ${C})`);
   const logp = logSoftmax(logits);
   const picked = f32PickRows(logp, labels);
-  const nll = record(picked, 'pick', [logp], (dy) => [f32PickRowsBackward(dy, labels, C)]);
+  // The tape keeps its own view of the labels: the caller may dispose theirs before backward.
+  const saved = labels.view(labels.shape);
+  const nll = record(picked, 'pick', [logp], (dy) => [f32PickRowsBackward(dy, saved, C)], { saved: [saved] });
   const m = mean(nll);
   const loss = f32Affine(m, -1, 0);
   return record(loss, 'crossEntropy', [m], (dy) => [f32Affine(dy, -1, 0)]);

@@ -121,7 +121,9 @@ export function gather(x: Tensor, indices: Tensor): Tensor {
   checkDType(indices, 'gather', 'indices', 'int32');
   if (x.rank === 0) throw new Error('gather: x must have at least one dimension, got a scalar');
   const y = gatherRows(x, indices, 'gather');
-  return record(y, 'gather', [x], (dy) => [f32ScatterAddRows(dy, indices, x.shape)]);
+  // The tape keeps its own view of the indices: the caller may dispose theirs before backward.
+  const saved = indices.view(indices.shape);
+  return record(y, 'gather', [x], (dy) => [f32ScatterAddRows(dy, saved, x.shape)], { saved: [saved] });
 }
 
 /**
