@@ -1,5 +1,6 @@
 import { f32Affine } from '../kernels/elementwise.js';
 import { checkFloat, checkTensor, describe } from '../tensor/checks.js';
+import { collect, trackInScope } from '../tensor/scope.js';
 import { Tensor } from '../tensor/tensor.js';
 import { noGrad, record, willRecord } from './tape.js';
 
@@ -41,18 +42,19 @@ export function customGrad(spec: CustomGradSpec): (...inputs: Tensor[]) => Tenso
   return (...inputs: Tensor[]): Tensor => {
     inputs.forEach((t, i) => checkTensor(t, name, `inputs[${i}]`));
     const saved: Tensor[] = [];
-    const out = noGrad(() => spec.forward(inputs, (t) => saved.push(t)));
-    if (!(out instanceof Tensor)) throw new Error(`${name}: forward must return a Tensor, got ${describe(out)}`);
-    let y = out;
-    if (inputs.includes(out) || saved.includes(out)) y = out.view(out.shape);
+    const { result: out, made } = collect(() => noGrad(() => spec.forward(inputs, (t) => saved.push(t))));
+    for (const t of made) trackInScope(t);
     // The tape owns what forward saved (inputs stay the caller's): freed with y, or now if nothing is recorded.
     const owned = [...new Set(saved.filter((s) => !inputs.includes(s)))];
-    if (willRecord(inputs) && y.dtype !== 'float32') {
-      const dtype = y.dtype;
-      for (const s of owned) s.dispose();
-      if (y !== out) y.dispose();
-      throw new Error(`${name}: forward output must be float32, got ${dtype}`);
-    }
+    // A failed call frees what forward made and what it saved.
+    const failed = (message: string): Error => {
+      for (const t of new Set([...made, ...owned])) t.dispose();
+      return new Error(message);
+    };
+    if (!(out instanceof Tensor)) throw failed(`${name}: forward must return a Tensor, got ${describe(out)}`);
+    if (willRecord(inputs) && out.dtype !== 'float32') throw failed(`${name}: forward output must be float32, got ${out.dtype}`);
+    let y = out;
+    if (inputs.includes(out) || saved.includes(out)) y = out.view(out.shape);
     return record(y, name, inputs, (dy) => {
       const grads = spec.backward(dy, inputs, saved, y);
       if (!Array.isArray(grads) || grads.length !== inputs.length) {

@@ -1,5 +1,5 @@
 import { ones } from '../tensor/creation.js';
-import { untrack } from '../tensor/scope.js';
+import { collect, trackInScope, untrack } from '../tensor/scope.js';
 import { Tensor, type GradNode } from '../tensor/tensor.js';
 import { checkFloat } from '../tensor/checks.js';
 import { accumulate } from './accumulate.js';
@@ -58,6 +58,32 @@ export function record(out: Tensor, name: string, inputs: readonly Tensor[], bac
   for (const t of saved) untrack(t);
   out.requiresGrad = true;
   out.node = { name, inputs, backward, saved };
+  return out;
+}
+
+/**
+ * Runs an op built from other ops so that it, too, leaves alive only what it
+ * returns: the intermediates its graph reaches become saved tensors of the
+ * output (freed with it); the others, and all of them when nothing was
+ * recorded, are freed now.
+ */
+export function composite(fn: () => Tensor): Tensor {
+  const { result: out, made } = collect(fn);
+  const ownOutput = made.delete(out);
+  const reached = new Set<Tensor>();
+  const stack = [out];
+  while (stack.length > 0) {
+    const t = stack.pop()!;
+    for (const input of t.node?.inputs ?? []) {
+      if (made.has(input) && !reached.has(input)) {
+        reached.add(input);
+        stack.push(input);
+      }
+    }
+  }
+  for (const t of made) if (!reached.has(t)) t.dispose();
+  if (ownOutput) trackInScope(out);
+  if (reached.size > 0) out.node = { ...out.node!, saved: [...out.node!.saved, ...reached] };
   return out;
 }
 

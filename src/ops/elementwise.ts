@@ -73,10 +73,17 @@ function binary(name: BinaryName, a: TensorLike, b: TensorLike): Tensor {
   const bt = asTensor(b, name, 'b');
   const y = binaryRaw(name, at, bt);
   return record(y, name, [at, bt], (dy) => {
-    const da = at.requiresGrad ? sumToShape(gradA(name, dy, at, bt), at.shape) : null;
-    const db = bt.requiresGrad ? sumToShape(gradB(name, dy, at, bt), bt.shape) : null;
+    const da = at.requiresGrad ? reduceTo(gradA(name, dy, at, bt), at.shape) : null;
+    const db = bt.requiresGrad ? reduceTo(gradB(name, dy, at, bt), bt.shape) : null;
     return [da, db];
   });
+}
+
+/** A gradient at the broadcast shape summed back to an input's shape; the broadcast one is freed. */
+function reduceTo(g: Tensor, shape: readonly number[]): Tensor {
+  const out = sumToShape(g, shape);
+  g.dispose();
+  return out;
 }
 
 // Gradients at the broadcast shape (sumToShape reduces them); run under noGrad.

@@ -1,4 +1,4 @@
-import { record } from '../autograd/tape.js';
+import { composite, record } from '../autograd/tape.js';
 import { affine, add } from '../ops/elementwise.js';
 import { argmax } from '../ops/reduce.js';
 import { softmax } from '../ops/losses.js';
@@ -41,8 +41,7 @@ function checkLogits(logits: Tensor, op: string): void {
  */
 export function argmaxOneHot(logits: Tensor): Tensor {
   checkLogits(logits, 'argmaxOneHot');
-  const soft = softmax(logits);
-  return hardWithSoftGrad(oneHotOfArgmax(logits), soft, 'argmaxOneHot');
+  return composite(() => hardWithSoftGrad(oneHotOfArgmax(logits), softmax(logits), 'argmaxOneHot'));
 }
 
 export interface GumbelSoftmaxOptions {
@@ -67,12 +66,14 @@ export function gumbelSoftmax(logits: Tensor, options: GumbelSoftmaxOptions = {}
   checkLogits(logits, 'gumbelSoftmax');
   const tau = checkNumber(options.tau ?? 1, 'gumbelSoftmax', 'tau', { positive: true });
   const draw = randomDraw(options.seed, 'gumbelSoftmax', Stream.gumbel);
-  const noise = empty(logits.shape, 'float32');
-  rngGumbelF32(noise, draw);
-  draw.commit();
-  const perturbed = add(logits, noise);
-  noise.dispose();
-  const soft = softmax(affine(perturbed, 1 / tau, 0));
-  if (!options.hard) return soft;
-  return hardWithSoftGrad(oneHotOfArgmax(soft), soft, 'gumbelSoftmax');
+  return composite(() => {
+    const noise = empty(logits.shape, 'float32');
+    rngGumbelF32(noise, draw);
+    draw.commit();
+    const perturbed = add(logits, noise);
+    noise.dispose();
+    const soft = softmax(affine(perturbed, 1 / tau, 0));
+    if (!options.hard) return soft;
+    return hardWithSoftGrad(oneHotOfArgmax(soft), soft, 'gumbelSoftmax');
+  });
 }

@@ -1,4 +1,4 @@
-import { record } from '../autograd/tape.js';
+import { composite, record } from '../autograd/tape.js';
 import { f32Hard } from '../kernels/hard.js';
 import { f32FakeQuant, f32FakeQuantBackward, f32Ternarize } from '../kernels/quant.js';
 import { rejectNaN } from '../kernels/nan.js';
@@ -117,10 +117,12 @@ export function dorefa(x: Tensor, options: DorefaOptions): Tensor {
   if (mode !== 'activations' && mode !== 'weights') throw new Error(`dorefa: mode must be 'activations' or 'weights', got ${describe(mode)}`);
   rejectNaN(x, 'dorefa', 'x');
   const levels = 2 ** bits - 1;
-  if (mode === 'activations') return quantizeUnit(clip(x, 0, 1), levels);
-  const t = tanh(x);
-  const m = max(abs(t));
-  if (m.item() === 0) return affine(quantizeUnit(affine(t, 0, 0.5), levels), 2, -1);
-  const r = add(div(t, affine(m, 2, 0)), 0.5);
-  return affine(quantizeUnit(r, levels), 2, -1);
+  return composite(() => {
+    if (mode === 'activations') return quantizeUnit(clip(x, 0, 1), levels);
+    const t = tanh(x);
+    const m = max(abs(t));
+    if (m.item() === 0) return affine(quantizeUnit(affine(t, 0, 0.5), levels), 2, -1);
+    const r = add(div(t, affine(m, 2, 0)), 0.5);
+    return affine(quantizeUnit(r, levels), 2, -1);
+  });
 }

@@ -22,6 +22,25 @@ export function keep<T extends Tensor>(t: T): T {
   return t;
 }
 
+/**
+ * Runs fn in a scope of its own and returns its result with the tensors it
+ * made (and did not dispose), now tracked by no scope: the caller owns them.
+ * On a throw, what fn made is freed.
+ */
+export function collect<R>(fn: () => R): { result: R; made: Set<Tensor> } {
+  const scope = new Set<Tensor>();
+  scopes.push(scope);
+  try {
+    const result = fn();
+    return { result, made: scope };
+  } catch (err) {
+    for (const t of scope) if (!t.kept) t.dispose();
+    throw err;
+  } finally {
+    scopes.pop();
+  }
+}
+
 export function tidy<R>(fn: () => R): R {
   if (typeof fn !== 'function') throw new Error('tidy: fn must be a function');
   if (fn.constructor?.name === 'AsyncFunction') {

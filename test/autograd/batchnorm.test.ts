@@ -6,6 +6,7 @@ import { describe, expect, test } from 'vitest';
 import type { Tensor } from '../../src/index.js';
 import { bnBackwardTrainRef, bnForwardTrainRef } from '../../src/reference/batchnorm.js';
 import { f32View } from '../../src/runtime/views.js';
+import { expectOpMemory } from '../support/memory.js';
 import { expectNoLeaks, seededArray, useSnapgrad } from '../support/setup.js';
 
 const sg = useSnapgrad();
@@ -254,27 +255,8 @@ describe('BatchNorm1d on the op', () => {
   });
 });
 
-describe('memory: an op leaves alive exactly what it returns; saved tensors live and die with it', () => {
-  /** Runs make() → out, checks the live tensors, then backward (when it records) and disposal. */
-  function check(label: string, leaves: Tensor[], make: () => Tensor, extraWhileAlive: number): void {
-    const start = sg.memoryStats();
-    const out = make();
-    const alive = sg.memoryStats();
-    expect(alive.tensorsAlive - start.tensorsAlive, `${label}: tensors alive after forward (output + saved)`).toBe(1 + extraWhileAlive);
-    if (out.requiresGrad) {
-      const g = sg.ones([...out.shape]);
-      out.backward(g);
-      g.dispose();
-      const withGrads = leaves.filter((t) => t.requiresGrad).length;
-      expect(sg.memoryStats().tensorsAlive - start.tensorsAlive, `${label}: after backward (+ leaf grads)`).toBe(1 + extraWhileAlive + withGrads);
-      for (const t of leaves) {
-        t.grad?.dispose();
-        t.grad = null;
-      }
-    }
-    out.dispose();
-    expect(sg.memoryStats(), `${label}: after disposing the output`).toEqual(start);
-  }
+describe('memory: batchNorm leaves alive exactly what it returns; saved tensors live and die with it', () => {
+  const check = expectOpMemory;
 
   test('batchNorm: training (xhat, invstd saved), eval fused (nothing saved), eval with a gradient (xhat, std saved)', () => {
     const C = 5;
@@ -298,38 +280,5 @@ describe('memory: an op leaves alive exactly what it returns; saved tensors live
     check('eval, recorded', [x, weight, bias], () => sg.batchNorm(x, { ...stats, weight, bias }), 2);
     check('eval no affine, recorded', [x], () => sg.batchNorm(x, stats), 1);
     for (const t of [x, xc, x2, weight, bias, wc, bc, runningMean, runningVar]) t.dispose();
-  });
-
-  test('max (argmax indices saved), gather (a view of the caller\'s indices saved), customGrad save()', () => {
-    const x = sg.tensor(seededArray(12, 5), [3, 4], { requiresGrad: true });
-    const xc = sg.tensor(seededArray(12, 6), [3, 4]);
-    const idx = sg.tensor([2, 0, 2], [3], { dtype: 'int32' });
-    check('max, recorded', [x], () => sg.max(x, { axis: 1 }), 1);
-    check('max all, recorded', [x], () => sg.max(x), 1);
-    check('max, not recorded', [], () => sg.max(xc, { axis: 0, keepDims: true }), 0);
-    check('gather, recorded', [x], () => sg.gather(x, idx), 1);
-    check('gather, not recorded', [], () => sg.gather(xc, idx), 0);
-    const cube = sg.customGrad({
-      forward: ([t], save) => { const sq = sg.mul(t, t); save(sq); save(t); return sg.mul(sq, t); },
-      backward: (dy, _inputs, saved) => {
-        const k = sg.mul(saved[0], 3);
-        const g = sg.mul(dy, k);
-        k.dispose();
-        return [g];
-      },
-    });
-    check('customGrad, recorded', [x], () => cube(x), 1);
-    check('customGrad, not recorded', [], () => cube(xc), 0);
-    // The saved view outlives the caller's indices: backward still works after they are disposed.
-    sg.tidy(() => {
-      const own = sg.tensor([1, 1], [2], { dtype: 'int32' });
-      const y = sg.gather(x, own);
-      own.dispose();
-      y.sum().backward();
-      expectExact(flat(x.grad!), [0, 0, 0, 0, 2, 2, 2, 2, 0, 0, 0, 0], 'gather gradient after the indices were disposed');
-      x.grad!.dispose();
-      x.grad = null;
-    });
-    for (const t of [x, xc, idx]) t.dispose();
   });
 });
