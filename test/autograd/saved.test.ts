@@ -72,6 +72,51 @@ describe('saved tensors', () => {
   });
 });
 
+describe('primitive ops leave alive only what they return (and what the tape saved)', () => {
+  test('every op family, recorded and not, with broadcasting', () => {
+    const a = sg.tensor(seededArray(24, 11, -2, 2), [2, 3, 4], { requiresGrad: true });
+    const b = sg.tensor(seededArray(4, 12, 0.5, 2), [4], { requiresGrad: true });
+    const c = sg.tensor(seededArray(24, 13, -2, 2), [2, 3, 4]);
+    const m = sg.tensor(seededArray(12, 14, -2, 2), [4, 3], { requiresGrad: true });
+    const idx = sg.tensor([1, 0, 1], [3], { dtype: 'int32' });
+    const binaryNames = ['add', 'sub', 'mul', 'div', 'maximum', 'minimum'];
+    const ops: [string, (x: Tensor) => Tensor, number][] = [
+      ...(['add', 'sub', 'mul', 'div', 'maximum', 'minimum'] as const).map((n): [string, (x: Tensor) => Tensor, number] => [n, (x) => sg[n](x, b), 0]),
+      ['add scalar', (x) => sg.add(x, 2), 0],
+      ...(['neg', 'relu', 'exp', 'tanh', 'sigmoid', 'square', 'abs'] as const).map((n): [string, (x: Tensor) => Tensor, number] => [n, (x) => sg[n](x), 0]),
+      ['clip', (x) => sg.clip(x, -1, 1), 0],
+      ['sum axis', (x) => sg.sum(x, { axis: [0, 2] }), 0],
+      ['mean', (x) => sg.mean(x, { axis: 1, keepDims: true }), 0],
+      ['max axis', (x) => sg.max(x, { axis: 2 }), 1],
+      ['reshape', (x) => sg.reshape(x, [6, 4]), 0],
+      ['transpose', (x) => sg.transpose(x, [2, 0, 1]), 0],
+      ['slice', (x) => sg.slice(x, [1, 1], [1, 2]), 0],
+      ['concat', (x) => sg.concat([x, x], 1), 0],
+      ['gather', (x) => sg.gather(x, idx), 1],
+      ['softmax', (x) => sg.softmax(x), 0],
+      ['logSoftmax', (x) => sg.logSoftmax(x), 0],
+      ['sign (true gradient 0)', (x) => sg.sign(x), 0],
+      ['ste.sign', (x) => sg.ste.sign(x, { grad: 'swish' }), 0],
+      ['ste.binarize', (x) => sg.ste.binarize(x, { grad: 'clipped' }), 0],
+      ['ste.round', (x) => sg.ste.round(x), 0],
+      ['ste.quantize', (x) => sg.ste.quantize(x, { bits: 3, scale: 0.25 }), 0],
+      ['ste.ternarize', (x) => sg.ste.ternarize(x, { threshold: 0.3 }), 0],
+      ['straightThrough', (x) => sg.ste.straightThrough(x, (v) => sg.ste.round(v)), 0],
+    ];
+    for (const [name, op, saved] of ops) {
+      const binary = binaryNames.includes(name);
+      check(`${name}, recorded`, binary ? [a, b] : [a], () => op(a), saved);
+      // Only b needs a gradient (binary ops), or nothing does.
+      check(`${name}, constant x`, binary ? [b] : [], () => op(c), binary ? saved : 0);
+      check(`${name}, noGrad`, [], () => sg.noGrad(() => op(a)), 0);
+    }
+    const rows = sg.reshape(c, [6, 4]);
+    check('matmul, recorded', [m], () => sg.matmul(rows, m), 0);
+    check('matmul transposed, recorded', [m], () => sg.matmul(m, rows, { transposeA: true, transposeB: true }), 0);
+    for (const t of [a, b, c, m, idx, rows]) t.dispose();
+  });
+});
+
 describe('composite ops leave alive only what they return', () => {
   test('crossEntropy, mse, argmaxOneHot, gumbelSoftmax, dorefa: forward, forward + backward, disposal', () => {
     const logits = sg.tensor(seededArray(15, 7, -2, 2), [5, 3], { requiresGrad: true });
