@@ -6,9 +6,10 @@ import { accumulate } from './accumulate.js';
 
 /**
  * Define-by-run tape. An op that has an input needing a gradient attaches a
- * node {name, inputs, backward} to its output; backward() walks the nodes in
- * reverse topological order (iteratively: deep graphs would overflow the JS
- * stack) and accumulates gradients with +=.
+ * node {name, inputs, backward, saved} to its output; backward() walks the
+ * nodes in reverse topological order (iteratively: deep graphs would overflow
+ * the JS stack) and accumulates gradients with +=. Saved tensors have one
+ * owner, the tape: they are freed with the output whose node holds them.
  */
 let gradEnabled = true;
 
