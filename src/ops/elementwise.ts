@@ -1,4 +1,4 @@
-import { record } from '../autograd/tape.js';
+import { composite, record } from '../autograd/tape.js';
 import type { BinaryName, UnaryName } from '../kernels/codes.generated.js';
 import { f32Affine, f32Binary, f32Clip, f32Unary, f32UnaryBackward } from '../kernels/elementwise.js';
 import { f32RangeMaskBackward } from '../kernels/hard.js';
@@ -69,6 +69,8 @@ function binary(name: BinaryName, a: TensorLike, b: TensorLike): Tensor {
     return affine(asTensor(a, name, 'a'), 1, name === 'add' ? b : -b, name);
   }
   if (typeof a === 'number' && (name === 'add' || name === 'mul')) return binary(name, b, a);
+  // Other numbers become scalar tensors, inputs of the node: the output owns them.
+  if (typeof a === 'number' || typeof b === 'number') return composite(() => binary(name, asTensor(a, name, 'a'), asTensor(b, name, 'b')));
   const at = asTensor(a, name, 'a');
   const bt = asTensor(b, name, 'b');
   const y = binaryRaw(name, at, bt);

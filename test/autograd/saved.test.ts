@@ -83,6 +83,10 @@ describe('primitive ops leave alive only what they return (and what the tape sav
     const ops: [string, (x: Tensor) => Tensor, number][] = [
       ...(['add', 'sub', 'mul', 'div', 'maximum', 'minimum'] as const).map((n): [string, (x: Tensor) => Tensor, number] => [n, (x) => sg[n](x, b), 0]),
       ['add scalar', (x) => sg.add(x, 2), 0],
+      // A number that becomes a scalar tensor (an input of the node) is owned by the output.
+      ['sub from a scalar', (x) => sg.sub(2, x), 1],
+      ['div by a scalar', (x) => sg.div(x, 3), 1],
+      ['maximum with a scalar', (x) => sg.maximum(0.5, x), 1],
       ...(['neg', 'relu', 'exp', 'tanh', 'sigmoid', 'square', 'abs'] as const).map((n): [string, (x: Tensor) => Tensor, number] => [n, (x) => sg[n](x), 0]),
       ['clip', (x) => sg.clip(x, -1, 1), 0],
       ['sum axis', (x) => sg.sum(x, { axis: [0, 2] }), 0],
