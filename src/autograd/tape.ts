@@ -58,7 +58,7 @@ export function record(out: Tensor, name: string, inputs: readonly Tensor[], bac
   }
   for (const t of saved) untrack(t);
   out.requiresGrad = true;
-  out.node = { name, inputs, backward, saved };
+  out.node = { name, inputs, backward, saved: [...saved] };
   return out;
 }
 
@@ -84,7 +84,7 @@ export function composite(fn: () => Tensor): Tensor {
   }
   for (const t of made) if (!reached.has(t)) t.dispose();
   if (ownOutput) trackInScope(out);
-  if (reached.size > 0) out.node = { ...out.node!, saved: [...out.node!.saved, ...reached] };
+  if (reached.size > 0) out.node!.saved.push(...reached);
   return out;
 }
 

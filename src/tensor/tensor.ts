@@ -29,8 +29,8 @@ export interface GradNode {
   readonly inputs: readonly Tensor[];
   /** Returns one gradient per input (null where an input needs none). Must return fresh tensors. */
   readonly backward: (dy: Tensor) => (Tensor | null)[];
-  /** Tensors the op made for backward (e.g. argmax indices), owned by the tape: freed with the output. */
-  readonly saved: readonly Tensor[];
+  /** Tensors the op made for backward (e.g. argmax indices), owned by the tape: freed with the output. Only the tape adds to it. */
+  readonly saved: Tensor[];
 }
 
 let nextId = 1;
