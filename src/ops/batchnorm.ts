@@ -67,14 +67,15 @@ export function batchNormOp(op: string, x: Tensor, options: BatchNormOpOptions):
   const runningMean = perChannel(options.runningMean, op, 'runningMean', C);
   const runningVar = perChannel(options.runningVar, op, 'runningVar', C);
   if ((runningMean === null) !== (runningVar === null)) throw new Error(`${op}: runningMean and runningVar must be given together or both left out`);
+  if (runningMean !== null && runningMean === runningVar) throw new Error(`${op}: runningMean and runningVar must be two different tensors`);
   if (training) {
     if (rows < 2) throw new Error(`${op}: training needs a batch of at least 2 rows, got ${rows} (rows: the product of the leading dimensions of x, shape [${x.shape}])`);
-    return trainForward(op, x, rows, weight, bias, runningMean, runningVar, momentum, eps);
+    return trainForward(x, rows, weight, bias, runningMean, runningVar, momentum, eps);
   }
   if (runningMean === null || runningVar === null) throw new Error(`${op}: eval mode (training: false) needs runningMean and runningVar`);
   const inputs = weight !== null && bias !== null ? [x, weight, bias] : [x];
   if (!willRecord(inputs)) return batchNormEval(x, runningMean, runningVar, weight, bias, eps);
-  return evalChain(op, x, rows, runningMean, runningVar, weight, bias, eps);
+  return evalChain(x, rows, runningMean, runningVar, weight, bias, eps);
 }
 
 /**
@@ -116,7 +117,7 @@ function reshaped(t: Tensor, shape: readonly number[]): Tensor {
 }
 
 /** Batch statistics, one fused kernel each way; saves xhat and invstd for backward. */
-function trainForward(op: string, x: Tensor, rows: number, weight: Tensor | null, bias: Tensor | null,
+function trainForward(x: Tensor, rows: number, weight: Tensor | null, bias: Tensor | null,
   runningMean: Tensor | null, runningVar: Tensor | null, momentum: number, eps: number): Tensor {
   const x2 = asRows(x, rows);
   const { y, xhat, mean, variance, invstd } = bnForwardTrain(x2, weight, bias, eps);
@@ -149,7 +150,7 @@ function trainForward(op: string, x: Tensor, rows: number, weight: Tensor | null
  * add, the same kernels in the same order as the elementwise ops, as one
  * node whose backward gives the gradients that chain's nodes would.
  */
-function evalChain(op: string, x: Tensor, rows: number, runningMean: Tensor, runningVar: Tensor,
+function evalChain(x: Tensor, rows: number, runningMean: Tensor, runningVar: Tensor,
   weight: Tensor | null, bias: Tensor | null, eps: number): Tensor {
   const x2 = asRows(x, rows);
   const centered = binaryRaw('sub', x2, runningMean);

@@ -196,6 +196,7 @@ describe('batchNorm op', () => {
       expect(() => sg.batchNorm(x, { ...train, weight: w })).toThrow(/batchNorm: weight and bias must be given together/);
       expect(() => sg.batchNorm(x, { ...train, runningVar: null })).toThrow(/batchNorm: runningMean and runningVar must be given together/);
       expect(() => sg.batchNorm(x, { ...train, runningVar: sg.tensor([1, 2, 3], [3], { dtype: 'int32' }) })).toThrow(/batchNorm: runningVar must be float32, got int32/);
+      expect(() => sg.batchNorm(x, { ...train, runningVar: runningMean })).toThrow(/batchNorm: runningMean and runningVar must be two different tensors/);
       expect(() => sg.batchNorm(x, { ...train, momentum: 2 })).toThrow(/batchNorm.*momentum/);
       expect(() => sg.batchNorm(x, { ...train, eps: 0 })).toThrow(/batchNorm.*eps/);
       expect(() => sg.batchNorm(x, { ...train, training: 'yes' as unknown as boolean })).toThrow(/batchNorm: training must be a boolean/);
