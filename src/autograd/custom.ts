@@ -1,8 +1,8 @@
 import { f32Affine } from '../kernels/elementwise.js';
 import { checkFloat, checkTensor, describe } from '../tensor/checks.js';
-import { disposeOnThrow } from '../tensor/scope.js';
-import { empty, Tensor } from '../tensor/tensor.js';
-import { isGradEnabled, noGrad, record } from './tape.js';
+import { collect, trackInScope } from '../tensor/scope.js';
+import { Tensor } from '../tensor/tensor.js';
+import { noGrad, record, willRecord } from './tape.js';
 
 /**
  * A tensor with x's value that the tape treats as a constant: it shares x's
@@ -20,7 +20,9 @@ export const detach = stopGradient;
 export interface CustomGradSpec {
   /**
    * Computes the output from the inputs (runs without recording) and may
-   * save tensors for backward with `save(t)`; saved tensors live as long as the output.
+   * save tensors for backward with `save(t)`. The tape owns saved tensors
+   * (other than the inputs): they live as long as the output when the call is
+   * recorded, and are freed at once when it is not.
    */
   forward: (inputs: Tensor[], save: (t: Tensor) => void) => Tensor;
   /** Maps dy to one gradient per input (null where none), each of that input's shape. */
@@ -41,20 +43,19 @@ export function customGrad(spec: CustomGradSpec): (...inputs: Tensor[]) => Tenso
   return (...inputs: Tensor[]): Tensor => {
     inputs.forEach((t, i) => checkTensor(t, name, `inputs[${i}]`));
     const saved: Tensor[] = [];
-    const recording = isGradEnabled() && inputs.some((t) => t.requiresGrad);
-    const out = disposeOnThrow(() => {
-      const r = noGrad(() => spec.forward(inputs, (t) => saved.push(checkTensor(t, name, 'save(t)'))));
-      if (!(r instanceof Tensor)) throw new Error(`${name}: forward must return a Tensor, got ${describe(r)}`);
-      if (recording) checkFloat(r, name, 'forward output');
-      return r;
-    });
+    const { result: out, made } = collect(() => noGrad(() => spec.forward(inputs, (t) => saved.push(checkTensor(t, name, 'save(t)')))));
+    for (const t of made) trackInScope(t);
+    // The tape owns what forward saved (inputs stay the caller's): freed with y, or now if nothing is recorded.
+    const owned = [...new Set(saved.filter((s) => !inputs.includes(s)))];
+    // A failed call frees what forward made and what it saved.
+    const failed = (message: string): Error => {
+      for (const t of new Set([...made, ...owned])) t.dispose();
+      return new Error(message);
+    };
+    if (!(out instanceof Tensor)) throw failed(`${name}: forward must return a Tensor, got ${describe(out)}`);
+    if (willRecord(inputs) && out.dtype !== 'float32') throw failed(`${name}: forward output must be float32, got ${out.dtype}`);
     let y = out;
     if (inputs.includes(out) || saved.includes(out)) y = out.view(out.shape);
-    if (!recording) {
-      for (const s of saved) if (s !== y && !inputs.includes(s)) s.dispose();
-      return y;
-    }
-    for (const s of saved) if (!inputs.includes(s)) y.attach(s);
     return record(y, name, inputs, (dy) => {
       const grads = spec.backward(dy, inputs, saved, y);
       if (!Array.isArray(grads) || grads.length !== inputs.length) {
@@ -71,7 +72,7 @@ export function customGrad(spec: CustomGradSpec): (...inputs: Tensor[]) => Tenso
         if (g === dy || inputs.includes(g) || saved.includes(g)) return copyOf(g);
         return g;
       });
-    });
+    }, { saved: owned });
   };
 }
 

@@ -1,14 +1,15 @@
 import { ones } from '../tensor/creation.js';
-import { disposeOnThrow, untrack } from '../tensor/scope.js';
+import { collect, disposeOnThrow, trackInScope, untrack } from '../tensor/scope.js';
 import { Tensor, type GradNode } from '../tensor/tensor.js';
 import { checkFloat, describe } from '../tensor/checks.js';
 import { accumulate } from './accumulate.js';
 
 /**
  * Define-by-run tape. An op that has an input needing a gradient attaches a
- * node {name, inputs, backward} to its output; backward() walks the nodes in
- * reverse topological order (iteratively: deep graphs would overflow the JS
- * stack) and accumulates gradients with +=.
+ * node {name, inputs, backward, saved} to its output; backward() walks the
+ * nodes in reverse topological order (iteratively: deep graphs would overflow
+ * the JS stack) and accumulates gradients with +=. Saved tensors have one
+ * owner, the tape: they are freed with the output whose node holds them.
  */
 let gradEnabled = true;
 
@@ -28,12 +29,79 @@ export function noGrad<R>(fn: () => R): R {
   }
 }
 
-/** Attaches a tape node to `out` when recording is on and an input needs a gradient. */
-export function record(out: Tensor, name: string, inputs: readonly Tensor[], backward: GradNode['backward']): Tensor {
-  if (!gradEnabled) return out;
-  if (!inputs.some((t) => t.requiresGrad)) return out;
+export interface RecordOptions {
+  /**
+   * Tensors the op made for its backward rule (not its inputs, not `out`).
+   * The tape owns them: when the node is recorded they live exactly as long
+   * as `out` (no tidy() scope frees them; disposing `out` does); when it is
+   * not, they are disposed at once.
+   */
+  saved?: readonly Tensor[];
+}
+
+/** True when an op on these inputs would be recorded (recording is on and an input needs a gradient). */
+export function willRecord(inputs: readonly Tensor[]): boolean {
+  return gradEnabled && inputs.some((t) => t.requiresGrad);
+}
+
+/**
+ * Attaches a tape node to `out` when recording is on and an input needs a
+ * gradient; takes ownership of `options.saved` either way (see RecordOptions).
+ */
+export function record(out: Tensor, name: string, inputs: readonly Tensor[], backward: GradNode['backward'], options: RecordOptions = {}): Tensor {
+  const saved = options.saved ?? [];
+  for (const t of saved) {
+    if (t === out || inputs.includes(t)) throw new Error(`internal: ${name} saves its output or an input; save only tensors the tape may free`);
+  }
+  if (!willRecord(inputs)) {
+    for (const t of saved) t.dispose();
+    return out;
+  }
+  for (const t of saved) untrack(t);
   out.requiresGrad = true;
-  out.node = { name, inputs, backward };
+  out.node = { name, inputs, backward, saved: [...saved] };
+  return out;
+}
+
+/**
+ * Hands intermediates an already-recorded output's backward reads to its node
+ * (freed with the output), or frees them now when the output was not recorded:
+ * for ops with several outputs, which composite() cannot wrap (ste.vq).
+ */
+export function saveOn(out: Tensor, parts: readonly Tensor[]): void {
+  for (const t of parts) {
+    if (out.node === null) {
+      t.dispose();
+    } else {
+      untrack(t);
+      out.node.saved.push(t);
+    }
+  }
+}
+
+/**
+ * Runs an op built from other ops so that it, too, leaves alive only what it
+ * returns: the intermediates its graph reaches become saved tensors of the
+ * output (freed with it); the others, and all of them when nothing was
+ * recorded, are freed now.
+ */
+export function composite(fn: () => Tensor): Tensor {
+  const { result: out, made } = collect(fn);
+  const ownOutput = made.delete(out);
+  const reached = new Set<Tensor>();
+  const stack = [out];
+  while (stack.length > 0) {
+    const t = stack.pop()!;
+    for (const input of t.node?.inputs ?? []) {
+      if (made.has(input) && !reached.has(input)) {
+        reached.add(input);
+        stack.push(input);
+      }
+    }
+  }
+  for (const t of made) if (!reached.has(t)) t.dispose();
+  if (ownOutput) trackInScope(out);
+  if (reached.size > 0) out.node!.saved.push(...reached);
   return out;
 }
 

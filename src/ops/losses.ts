@@ -1,9 +1,8 @@
-import { record } from '../autograd/tape.js';
+import { composite, record } from '../autograd/tape.js';
 import { f32Affine } from '../kernels/elementwise.js';
 import { f32PickRows, f32PickRowsBackward, f32SoftmaxRows, f32SoftmaxRowsBackward } from '../kernels/reduce.js';
 import { i32FindOutOfRange } from '../kernels/shape.js';
 import { checkAxis, checkDType, checkFloat } from '../tensor/checks.js';
-import { composite } from '../tensor/scope.js';
 import { empty, Tensor } from '../tensor/tensor.js';
 import { broadcastShapes } from './broadcast.js';
 import { mean } from './reduce.js';
@@ -58,12 +57,16 @@ function crossEntropyRows(logits: Tensor, labels: Tensor): Tensor {
   if (B === 0) throw new Error('crossEntropy: the batch is empty (logits has 0 rows)');
   const bad = i32FindOutOfRange(labels, 0, C);
   if (bad >= 0) throw new Error(`crossEntropy: labels[${bad}] = ${labels.dataSync()[bad]} is out of range [0, ${C})`);
-  const logp = logSoftmax(logits);
-  const picked = f32PickRows(logp, labels);
-  const nll = record(picked, 'pick', [logp], (dy) => [f32PickRowsBackward(dy, labels, C)]);
-  const m = mean(nll);
-  const loss = f32Affine(m, -1, 0);
-  return record(loss, 'crossEntropy', [m], (dy) => [f32Affine(dy, -1, 0)]);
+  return composite(() => {
+    const logp = logSoftmax(logits);
+    const picked = f32PickRows(logp, labels);
+    // The tape keeps its own view of the labels: the caller may dispose theirs before backward.
+    const saved = labels.view(labels.shape);
+    const nll = record(picked, 'pick', [logp], (dy) => [f32PickRowsBackward(dy, saved, C)], { saved: [saved] });
+    const m = mean(nll);
+    const loss = f32Affine(m, -1, 0);
+    return record(loss, 'crossEntropy', [m], (dy) => [f32Affine(dy, -1, 0)]);
+  });
 }
 
 /** Mean squared error mean((a - b)^2) over all elements (shapes broadcast). */

@@ -130,16 +130,13 @@ export function max(x: Tensor, options: AxisOptions | null = {}): Tensor {
     r.values.dispose();
   }
   const { indices } = r;
-  const out = record(y, 'max', [x], (dy) => {
+  return record(y, 'max', [x], (dy) => {
     const dx = f32MaxAxisBackward(dy, indices, maxShape, axis);
     if (!flat) return [dx];
     const shaped = dx.view(x.shape);
     dx.dispose();
     return [shaped];
-  });
-  if (out.node === null) indices.dispose();
-  else out.attach(indices);
-  return out;
+  }, { saved: [indices] });
 }
 
 /** Index of the first maximum along an axis (int32; of the flattened tensor without axis). */

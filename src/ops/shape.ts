@@ -142,7 +142,9 @@ export function gather(x: Tensor, indices: Tensor): Tensor {
     throw new Error(`gather: the result would have ${indices.rank + x.rank - 1} dimensions (indices [${indices.shape}] then x's [${x.shape.slice(1)}]); at most ${MAX_RANK} are supported`);
   }
   const y = gatherRows(x, indices, 'gather');
-  return record(y, 'gather', [x], (dy) => [f32ScatterAddRows(dy, indices, x.shape)]);
+  // The tape keeps its own view of the indices: the caller may dispose theirs before backward.
+  const saved = indices.view(indices.shape);
+  return record(y, 'gather', [x], (dy) => [f32ScatterAddRows(dy, saved, x.shape)], { saved: [saved] });
 }
 
 /**

@@ -1,4 +1,4 @@
-import { record } from '../autograd/tape.js';
+import { composite, record } from '../autograd/tape.js';
 import { affine, add } from '../ops/elementwise.js';
 import { argmax } from '../ops/reduce.js';
 import { softmax } from '../ops/losses.js';
@@ -7,7 +7,6 @@ import { fill } from '../kernels/elementwise.js';
 import { checkFloat, checkNumber } from '../tensor/checks.js';
 import { randomDraw, Stream, type RandomDraw } from '../tensor/random.js';
 import { boolOption, readOptions } from '../tensor/options.js';
-import { composite } from '../tensor/scope.js';
 import { empty, type Tensor } from '../tensor/tensor.js';
 import { identityGrad } from './straight.js';
 

@@ -1,4 +1,4 @@
-import { record } from '../autograd/tape.js';
+import { composite, record } from '../autograd/tape.js';
 import { f32Hard } from '../kernels/hard.js';
 import { f32FakeQuant, f32FakeQuantBackward, f32Ternarize } from '../kernels/quant.js';
 import { rejectNaN } from '../kernels/nan.js';
@@ -7,7 +7,6 @@ import { sign } from '../ops/discrete.js';
 import { max, mean } from '../ops/reduce.js';
 import { checkFloat, checkNumber, F32_MAX } from '../tensor/checks.js';
 import { boolOption, choiceOption, readOptions } from '../tensor/options.js';
-import { composite } from '../tensor/scope.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { surrogateBackward, type SignOptions } from './sign.js';
 import { identityGrad, straightThrough } from './straight.js';

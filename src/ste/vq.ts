@@ -1,5 +1,5 @@
 import { stopGradient } from '../autograd/custom.js';
-import { record } from '../autograd/tape.js';
+import { record, saveOn } from '../autograd/tape.js';
 import { nearestCodes } from '../kernels/vq.js';
 import { affine } from '../ops/elementwise.js';
 import { mse } from '../ops/losses.js';
@@ -61,14 +61,7 @@ function quantizeRows(z: Tensor, codebook: Tensor, beta: number, op: string): Vq
   const codesConst = stopGradient(codes);
   const commitment = mse(z, codesConst);
   const commitmentLoss = affine(commitment, beta, 0);
-  ownOrDispose(codebookLoss, [zConst, codes]);
-  ownOrDispose(commitmentLoss, [codesConst, commitment]);
+  saveOn(codebookLoss, [zConst, codes]);
+  saveOn(commitmentLoss, [codesConst, commitment]);
   return { zq, indices, commitmentLoss, codebookLoss };
-}
-
-function ownOrDispose(out: Tensor, parts: Tensor[]): void {
-  for (const t of parts) {
-    if (out.node !== null) out.attach(t);
-    else t.dispose();
-  }
 }

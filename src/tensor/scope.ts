@@ -24,40 +24,39 @@ export function keep<T extends Tensor>(t: T): T {
   return t;
 }
 
+/**
+ * Runs fn in a scope of its own and returns its result with the tensors it
+ * made (and did not dispose), now tracked by no scope: the caller owns them.
+ * On a throw, what fn made is freed.
+ */
+export function collect<R>(fn: () => R): { result: R; made: Set<Tensor> } {
+  const scope = new Set<Tensor>();
+  scopes.push(scope);
+  try {
+    const result = fn();
+    return { result, made: scope };
+  } catch (err) {
+    for (const t of scope) if (!t.kept) t.dispose();
+    throw err;
+  } finally {
+    scopes.pop();
+  }
+}
+
 export function tidy<R>(fn: () => R): R {
   if (typeof fn !== 'function') throw new Error(`tidy: fn must be a function, got ${describe(fn)}`);
   if (fn.constructor?.name === 'AsyncFunction') {
     throw new Error('tidy: fn must be synchronous (tensors made after an await would escape the scope)');
   }
-  const { result, created } = captured(fn);
+  const { result, made } = collect(fn);
   const survivors = tensorsIn(result);
-  for (const t of created) {
+  for (const t of made) {
     if (survivors.has(t) || t.kept) continue;
     t.dispose();
   }
   // What survives belongs to the enclosing scope now.
-  for (const t of survivors) if (created.has(t) && !t.kept) trackInScope(t);
+  for (const t of survivors) if (made.has(t) && !t.kept) trackInScope(t);
   return result;
-}
-
-/**
- * Runs fn in a scope of its own and returns its result with the tensors it
- * made that are still alive. If fn throws, every tensor it made (and did not
- * keep) is disposed first: a failed call leaks nothing.
- */
-function captured<R>(fn: () => R): { result: R; created: Set<Tensor> } {
-  const scope = new Set<Tensor>();
-  scopes.push(scope);
-  let result: R;
-  try {
-    result = fn();
-  } catch (err) {
-    scopes.pop();
-    for (const t of scope) if (!t.kept) t.dispose();
-    throw err;
-  }
-  scopes.pop();
-  return { result, created: scope };
 }
 
 /**
@@ -65,28 +64,11 @@ function captured<R>(fn: () => R): { result: R; created: Set<Tensor> } {
  * On success the tensors it made stay alive and belong to the enclosing scope.
  */
 export function disposeOnThrow<R>(fn: () => R): R {
-  const { result, created } = captured(fn);
-  for (const t of created) if (!t.disposed && !t.kept) trackInScope(t);
+  const { result, made } = collect(fn);
+  for (const t of made) if (!t.disposed && !t.kept) trackInScope(t);
   return result;
 }
 
-/**
- * Runs the body of an op built from other ops and leaves alive only its
- * output: the intermediates the body made are tied to the output when its
- * backward pass may read them (the tape holds them), and disposed otherwise.
- * If the body throws, everything it made is disposed.
- */
-export function composite(fn: () => Tensor): Tensor {
-  const { result, created } = captured(fn);
-  const owned = created.has(result);
-  for (const t of created) {
-    if (t === result || t.kept) continue;
-    if (owned && result.node !== null) result.attach(t);
-    else t.dispose();
-  }
-  if (owned && !result.kept) trackInScope(result);
-  return result;
-}
 
 /**
  * Every tensor reachable from a tidy() result: through arrays, Map keys and

@@ -29,6 +29,8 @@ export interface GradNode {
   readonly inputs: readonly Tensor[];
   /** Returns one gradient per input (null where an input needs none). Must return fresh tensors. */
   readonly backward: (dy: Tensor) => (Tensor | null)[];
+  /** Tensors the op made for backward (e.g. argmax indices), owned by the tape: freed with the output. Only the tape adds to it. */
+  readonly saved: Tensor[];
 }
 
 let nextId = 1;
@@ -51,8 +53,6 @@ export class Tensor {
   /** Set by keep(): tidy() scopes leave this tensor alive. */
   kept = false;
   private storage: Storage | null;
-  /** Tensors saved for this tensor's backward rule (e.g. argmax indices), freed with it. */
-  private companions: Tensor[] | null = null;
 
   /** @internal use the creation functions (tensor, zeros, ...) */
   constructor(storage: Storage, shape: readonly number[], dtype: DType) {
@@ -160,15 +160,6 @@ export class Tensor {
     return this.dataSync()[0];
   }
 
-  /**
-   * Ties a helper tensor saved by a backward rule to this tensor: no tidy()
-   * scope frees it separately; it is freed when this tensor is.
-   */
-  attach(saved: Tensor): void {
-    untrack(saved);
-    (this.companions ??= []).push(saved);
-  }
-
   /** Frees the memory (once no view shares it). Disposing twice is harmless. */
   dispose(): void {
     const s = this.storage;
@@ -181,10 +172,8 @@ export class Tensor {
       this.grad.dispose();
       this.grad = null;
     }
-    if (this.companions !== null) {
-      for (const c of this.companions) c.dispose();
-      this.companions = null;
-    }
+    // The node stays (a graph through a disposed tensor still reaches its inputs); what it saved goes.
+    if (this.node !== null) for (const t of this.node.saved) t.dispose();
   }
 
   toString(): string {
