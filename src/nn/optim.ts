@@ -155,9 +155,36 @@ export interface AdamOptions {
   weightDecay?: number;
 }
 
-/** Adam (Kingma & Ba) with bias correction; weightDecay is L2 added to the gradient. */
+/**
+ * The adam_update kernel's coefficients for step t (1-based), each derived in
+ * float64 from the float64 hyperparameters and rounded once to float32 by the
+ * kernel call, as torch.optim.Adam derives them from Python floats: rounding
+ * beta2 = 0.99999 to float32 before taking 1 - beta2 would make the first
+ * update 0.9993·lr instead of lr.
+ */
+export function adamCoefficients(o: Required<AdamOptions>, t: number, decoupled: boolean): {
+  b1: number; c1: number; b2: number; c2: number; stepSize: number; bc2Sqrt: number; eps: number; shrink: number; l2: number;
+} {
+  return {
+    b1: o.beta1,
+    c1: 1 - o.beta1,
+    b2: o.beta2,
+    c2: 1 - o.beta2,
+    stepSize: o.lr / (1 - o.beta1 ** t),
+    bc2Sqrt: Math.sqrt(1 - o.beta2 ** t),
+    eps: o.eps,
+    shrink: decoupled ? 1 - o.lr * o.weightDecay : 1,
+    l2: decoupled ? 0 : o.weightDecay,
+  };
+}
+
+/**
+ * Adam (Kingma & Ba) with bias correction; weightDecay is L2 added to the
+ * gradient. Computes what torch.optim.Adam computes, in its order; like it,
+ * each parameter counts its own steps (a step without a gradient is not one).
+ */
 export class Adam extends Optimizer<Required<AdamOptions>> {
-  private t = 0;
+  private readonly steps = new Map<Tensor, number>();
   protected readonly decoupled: boolean = false;
   protected override readonly fusesConstraint = true;
 
@@ -180,14 +207,12 @@ export class Adam extends Optimizer<Required<AdamOptions>> {
     checkNumber(o.weightDecay, name, 'weightDecay', { min: 0 });
   }
 
-  protected beforeStep(): void {
-    this.t++;
-  }
-
   protected update({ param: p, options: o, state: [m, v] }: Slot<Required<AdamOptions>>, g: Tensor): void {
+    const t = (this.steps.get(p) ?? 0) + 1;
+    this.steps.set(p, t);
     const clip = infoOf(p).clip ?? Infinity;
-    rt().kernels.adam_update(p.offset, g.offset, m.offset, v.offset, p.size, o.lr, o.beta1, o.beta2, o.eps, o.weightDecay,
-      this.decoupled ? 1 : 0, 1 - o.beta1 ** this.t, 1 - o.beta2 ** this.t, -clip, clip);
+    const k = adamCoefficients(o, t, this.decoupled);
+    rt().kernels.adam_update(p.offset, g.offset, m.offset, v.offset, p.size, k.b1, k.c1, k.b2, k.c2, k.stepSize, k.bc2Sqrt, k.eps, k.shrink, k.l2, -clip, clip);
   }
 }
 

@@ -71,8 +71,8 @@ export interface WasmExports {
   f32_swish_sign_backward(x: number, dy: number, dx: number, n: number, beta: number): void;
 
   // optim.ts
-  adam_update(p: number, g: number, m: number, v: number, n: number, lr: number, b1: number, b2: number,
-              eps: number, wd: number, decoupled: number, bc1: number, bc2: number, lo: number, hi: number): void;
+  adam_update(p: number, g: number, m: number, v: number, n: number, b1: number, c1: number, b2: number, c2: number,
+              stepSize: number, bc2Sqrt: number, eps: number, shrink: number, l2: number, lo: number, hi: number): void;
   bop_update(w: number, g: number, m: number, n: number, gamma: number, threshold: number): number;
 
   // bitpack.ts
