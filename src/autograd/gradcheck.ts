@@ -1,5 +1,6 @@
 import { f32View } from '../runtime/views.js';
-import { checkFloat, describe } from '../tensor/checks.js';
+import { checkFloat, checkNumber, describe } from '../tensor/checks.js';
+import { readOptions } from '../tensor/options.js';
 import { markModified } from '../tensor/derived.js';
 import { tidy } from '../tensor/scope.js';
 import type { Tensor } from '../tensor/tensor.js';
@@ -27,36 +28,45 @@ export interface GradcheckResult {
  * f(x - h) are evaluated (in float32, the library's precision), their
  * outputs summed in float64, and divided by the step actually taken (the
  * float32 difference of the perturbed values, not the nominal 2·eps).
- * Inputs must be float32 tensors with requiresGrad; they are restored after.
+ * Inputs must be float32 tensors with requiresGrad; their values and grads
+ * are restored after, also when fn throws. A step that vanishes in float32
+ * (x ± eps == x) is an error, not a silent pass.
  */
-export function gradcheck(fn: (...inputs: Tensor[]) => Tensor, inputs: Tensor[], options: GradcheckOptions = {}): GradcheckResult {
+export function gradcheck(fn: (...inputs: Tensor[]) => Tensor, inputs: Tensor[], options: GradcheckOptions | null = {}): GradcheckResult {
   if (typeof fn !== 'function') throw new Error(`gradcheck: fn must be a function, got ${describe(fn)}`);
   if (!Array.isArray(inputs) || inputs.length === 0) throw new Error('gradcheck: inputs must be a non-empty array of tensors');
   inputs.forEach((t, i) => {
     checkFloat(t, 'gradcheck', `inputs[${i}]`);
     if (!t.requiresGrad || t.node !== null) throw new Error(`gradcheck: inputs[${i}] must be a leaf tensor with requiresGrad: true`);
   });
-  const eps = options.eps ?? 1e-2;
-  const atol = options.atol ?? 1e-3;
-  const rtol = options.rtol ?? 1e-2;
+  const o = readOptions<GradcheckOptions>(options, 'gradcheck');
+  const eps = checkNumber(o.eps ?? 1e-2, 'gradcheck', 'eps', { positive: true, max: 1e6 });
+  const atol = checkNumber(o.atol ?? 1e-3, 'gradcheck', 'atol', { min: 0 });
+  const rtol = checkNumber(o.rtol ?? 1e-2, 'gradcheck', 'rtol', { min: 0 });
 
   const saved = inputs.map((t) => t.grad);
   inputs.forEach((t) => (t.grad = null));
-  const analytic = tidy(() => {
-    const y = fn(...inputs);
-    checkFloat(y, 'gradcheck', 'fn result');
-    const total = y.size === 1 ? y : sum(y);
-    backward(total);
-    return inputs.map((t) => (t.grad ? Float64Array.from(f32View(t.grad.offset, t.size)) : new Float64Array(t.size)));
-  });
-  inputs.forEach((t, i) => {
-    t.grad?.dispose();
-    t.grad = saved[i];
-  });
+  let analytic: Float64Array[];
+  try {
+    analytic = tidy(() => {
+      const y = fn(...inputs);
+      checkFloat(y, 'gradcheck', 'fn result');
+      const total = y.size === 1 ? y : sum(y);
+      backward(total);
+      return inputs.map((t) => (t.grad ? Float64Array.from(f32View(t.grad.offset, t.size)) : new Float64Array(t.size)));
+    });
+  } finally {
+    // The caller's gradients come back whether or not fn threw.
+    inputs.forEach((t, i) => {
+      if (t.grad !== saved[i]) t.grad?.dispose();
+      t.grad = saved[i];
+    });
+  }
 
   const evalSum = (): number =>
     tidy(() => noGrad(() => {
       const y = fn(...inputs);
+      checkFloat(y, 'gradcheck', 'fn result');
       const data = f32View(y.offset, y.size);
       let s = 0;
       for (let i = 0; i < data.length; i++) s += data[i];
@@ -70,23 +80,34 @@ export function gradcheck(fn: (...inputs: Tensor[]) => Tensor, inputs: Tensor[],
   inputs.forEach((t, k) => {
     for (let i = 0; i < t.size; i++) {
       const x0 = f32View(t.offset, t.size)[i];
+      if (!Number.isFinite(x0)) throw new Error(`gradcheck: inputs[${k}][${i}] is ${x0}; finite differences need finite inputs`);
       const xp = Math.fround(x0 + eps);
       const xm = Math.fround(x0 - eps);
-      f32View(t.offset, t.size)[i] = xp;
-      markModified(t);
-      const fp = evalSum();
-      f32View(t.offset, t.size)[i] = xm;
-      markModified(t);
-      const fm = evalSum();
-      f32View(t.offset, t.size)[i] = x0;
-      markModified(t);
+      if (!(xp > xm) || !Number.isFinite(xp - xm)) {
+        throw new Error(`gradcheck: eps = ${eps} gives no usable float32 step at inputs[${k}][${i}] = ${x0} (x + eps and x - eps round to ${xp} and ${xm}); use a larger eps (float32 needs about 1e-3 * |x|)`);
+      }
+      let fp: number;
+      let fm: number;
+      try {
+        f32View(t.offset, t.size)[i] = xp;
+        markModified(t);
+        fp = evalSum();
+        f32View(t.offset, t.size)[i] = xm;
+        markModified(t);
+        fm = evalSum();
+      } finally {
+        // The input comes back even when fn throws on a perturbed value.
+        f32View(t.offset, t.size)[i] = x0;
+        markModified(t);
+      }
       const numeric = (fp - fm) / (xp - xm);
       const a = analytic[k][i];
       const abs = Math.abs(a - numeric);
       const rel = abs / Math.max(Math.abs(numeric), 1e-12);
       maxAbsError = Math.max(maxAbsError, abs);
       if (abs > atol) maxRelError = Math.max(maxRelError, rel);
-      const excess = abs - (atol + rtol * Math.abs(numeric));
+      // A NaN on either side is a failure (a NaN comparison would otherwise pass silently).
+      const excess = Number.isNaN(abs) ? Infinity : abs - (atol + rtol * Math.abs(numeric));
       if (excess > worstExcess) {
         worstExcess = excess;
         worst = { input: k, index: i, analytic: a, numeric };

@@ -5,6 +5,8 @@ import { checkFloat, checkNumber } from '../tensor/checks.js';
 import { ones, zeros } from '../tensor/creation.js';
 import { markModified } from '../tensor/derived.js';
 import { empty, type Tensor } from '../tensor/tensor.js';
+import { boolOption, readOptions } from '../tensor/options.js';
+import { checkFinite, checkInputTensor, checkStateRange, F32_MAX } from './guard.js';
 import { Module } from './module.js';
 
 export interface BatchNormOptions {
@@ -27,18 +29,27 @@ export class BatchNorm1d extends Module {
   readonly eps: number;
   readonly affine: boolean;
 
-  constructor(readonly numFeatures: number, options: BatchNormOptions = {}) {
+  constructor(readonly numFeatures: number, options: BatchNormOptions | null = {}) {
     super();
-    checkNumber(numFeatures, 'BatchNorm1d', 'numFeatures', { integer: true, min: 1 });
-    this.momentum = checkNumber(options.momentum ?? 0.1, 'BatchNorm1d', 'momentum', { min: 0, max: 1 });
-    this.eps = checkNumber(options.eps ?? 1e-5, 'BatchNorm1d', 'eps', { positive: true });
-    this.affine = options.affine ?? true;
+    const op = 'BatchNorm1d';
+    checkNumber(numFeatures, op, 'numFeatures', { integer: true, min: 1, max: 2 ** 24 });
+    const o = readOptions<BatchNormOptions>(options, op);
+    this.momentum = checkNumber(o.momentum ?? 0.1, op, 'momentum', { min: 0, max: 1 });
+    // eps must stay a normal float32: one that rounds to 0 divides by 0 for a constant feature.
+    this.eps = checkNumber(o.eps ?? 1e-5, op, 'eps', { min: 2 ** -126, max: F32_MAX });
+    this.affine = boolOption(o.affine, op, 'affine', true);
     if (this.affine) {
       this.registerParameter('weight', ones([numFeatures]));
       this.registerParameter('bias', zeros([numFeatures]));
     }
     this.registerBuffer('runningMean', zeros([numFeatures]));
     this.registerBuffer('runningVar', ones([numFeatures]));
+  }
+
+  protected override checkStateValue(name: string, value: Tensor, fullName = name): void {
+    if (name === 'runningMean') checkStateRange(value, 'BatchNorm1d', fullName);
+    else if (name === 'runningVar') checkStateRange(value, 'BatchNorm1d', fullName, 0);
+    else super.checkStateValue(name, value, fullName);
   }
 
   get runningMean(): Tensor {
@@ -58,6 +69,7 @@ export class BatchNorm1d extends Module {
   }
 
   forward(x: Tensor): Tensor {
+    checkInputTensor(x, 'BatchNorm1d');
     checkFloat(x, 'BatchNorm1d', 'x');
     if (x.rank !== 2 || x.shape[1] !== this.numFeatures) {
       throw new Error(`BatchNorm1d: x must have shape [batch, ${this.numFeatures}], got [${x.shape}]`);
@@ -67,14 +79,26 @@ export class BatchNorm1d extends Module {
     const b = this.bias;
     // Nothing to differentiate: the fused kernel computes the same ops in one pass.
     if (!isGradEnabled() || ![x, w, b].some((t) => t?.requiresGrad)) return batchNormEval(x, this.runningMean, this.runningVar, w, b, this.eps);
-    const xhat = div(sub(x, this.runningMean), sqrt(affine(this.runningVar, 1, this.eps)));
-    return w && b ? add(mul(xhat, w), b) : xhat;
+    // The tape needs the intermediates for backward: they are tied to the output and freed with it.
+    const parts: Tensor[] = [];
+    const part = (t: Tensor): Tensor => (parts.push(t), t);
+    let out: Tensor;
+    try {
+      const xhat = part(div(part(sub(x, this.runningMean)), part(sqrt(part(affine(this.runningVar, 1, this.eps))))));
+      out = w && b ? add(part(mul(xhat, w)), b) : xhat;
+    } catch (err) {
+      for (const t of parts) t.dispose();
+      throw err;
+    }
+    for (const t of parts) if (t !== out) out.attach(t);
+    return out;
   }
 
   /** Batch statistics, one fused kernel each way (assembly/batchnorm.ts). */
   private forwardTrain(x: Tensor): Tensor {
     const [B, F] = x.shape;
     if (B < 2) throw new Error(`BatchNorm1d: training needs a batch of at least 2 rows, got ${B}`);
+    checkFinite(x, 'BatchNorm1d', 'x (in training, it updates the running statistics)', 'the running statistics were left unchanged');
     const { kernels } = rt();
     const w = this.weight;
     const b = this.bias;

@@ -6,6 +6,8 @@ import { rand } from '../tensor/creation.js';
 import { rt } from '../runtime/context.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { noGrad } from '../autograd/tape.js';
+import { readOptions } from '../tensor/options.js';
+import { checkInputTensor, seedOption } from './guard.js';
 import { layerSeed } from './init.js';
 import { Module } from './module.js';
 
@@ -24,6 +26,7 @@ export class Sequential extends Module {
   }
 
   forward(x: Tensor): Tensor {
+    checkInputTensor(x, 'Sequential');
     let y = x;
     for (const m of this.modules()) y = m.forward(y);
     return y;
@@ -33,6 +36,7 @@ export class Sequential extends Module {
 /** A module made from a function of one tensor (activations). */
 abstract class Activation extends Module {
   forward(x: Tensor): Tensor {
+    checkInputTensor(x, this.constructor.name);
     checkFloat(x, this.constructor.name, 'x');
     return this.apply(x);
   }
@@ -53,28 +57,42 @@ export class Sigmoid extends Activation {
 
 /** clip(x, min, max) (default [-1, 1]), the usual companion of binarized activations. */
 export class Hardtanh extends Activation {
-  constructor(readonly min = -1, readonly max = 1) {
+  readonly min: number;
+  readonly max: number;
+
+  constructor(min: number | null = -1, max: number | null = 1) {
     super();
-    if (!(min < max)) throw new Error(`Hardtanh: min (${min}) must be < max (${max})`);
+    this.min = checkNumber(min ?? -1, 'Hardtanh', 'min');
+    this.max = checkNumber(max ?? 1, 'Hardtanh', 'max');
+    if (!(this.min < this.max)) throw new Error(`Hardtanh: min (${this.min}) must be < max (${this.max})`);
   }
   protected apply(x: Tensor): Tensor { return clip(x, this.min, this.max); }
 }
 
 /** ste.sign as a layer (sign(0) = 0). */
 export class Sign extends Activation {
-  constructor(readonly options: SignOptions = {}) { super(); }
+  readonly options: SignOptions;
+  constructor(options: SignOptions | null = {}) {
+    super();
+    this.options = readOptions<SignOptions>(options, 'Sign');
+  }
   protected apply(x: Tensor): Tensor { return sign(x, this.options); }
 }
 
 /** ste.binarize as a layer (±1, 0 -> +1): binary activations that bit-pack. */
 export class Binarize extends Activation {
-  constructor(readonly options: SignOptions = {}) { super(); }
+  readonly options: SignOptions;
+  constructor(options: SignOptions | null = {}) {
+    super();
+    this.options = readOptions<SignOptions>(options, 'Binarize');
+  }
   protected apply(x: Tensor): Tensor { return binarize(x, this.options); }
 }
 
 /** [batch, ...] -> [batch, product of the rest]. */
 export class Flatten extends Module {
   forward(x: Tensor): Tensor {
+    checkInputTensor(x, 'Flatten');
     if (x.rank < 1) throw new Error(`Flatten: x must have a batch axis, got shape [${x.shape}]`);
     const rest = x.shape.slice(1).reduce((a, b) => a * b, 1);
     return reshape(x, [x.shape[0], rest]);
@@ -85,14 +103,17 @@ export class Flatten extends Module {
 export class Dropout extends Module {
   private stream: number;
 
-  constructor(readonly p = 0.5, options: { seed?: number } = {}) {
+  readonly p: number;
+
+  constructor(p: number | null = 0.5, options: { seed?: number } | null = {}) {
     super();
-    checkNumber(p, 'Dropout', 'p', { min: 0, max: 1 });
-    if (p === 1) throw new Error('Dropout: p must be < 1 (p = 1 would drop everything)');
-    this.stream = layerSeed(options.seed);
+    this.p = checkNumber(p ?? 0.5, 'Dropout', 'p', { min: 0, max: 1 });
+    if (this.p === 1) throw new Error('Dropout: p must be < 1 (p = 1 would drop everything)');
+    this.stream = layerSeed(seedOption(readOptions<{ seed?: number }>(options, 'Dropout').seed, 'Dropout'));
   }
 
   forward(x: Tensor): Tensor {
+    checkInputTensor(x, 'Dropout');
     checkFloat(x, 'Dropout', 'x');
     if (!this.training || this.p === 0) return mul(x, 1);
     this.stream = (Math.imul(this.stream, 1664525) + 1013904223) >>> 0;

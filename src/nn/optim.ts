@@ -4,6 +4,8 @@ import { zeros } from '../tensor/creation.js';
 import { markModified } from '../tensor/derived.js';
 import { keep } from '../tensor/scope.js';
 import { Tensor } from '../tensor/tensor.js';
+import { readOptions } from '../tensor/options.js';
+import { F32_MAX } from './guard.js';
 import { applyConstraint, infoOf } from './module.js';
 
 /** A set of parameters with its own hyperparameters (e.g. a smaller lr, no weight decay). */
@@ -42,7 +44,7 @@ export abstract class Optimizer<H extends { lr: number } = { lr: number }> {
     // Everything is checked before any state is allocated, so a bad call leaks nothing.
     groups.forEach((g, gi) => {
       if (g === null || typeof g !== 'object' || !Array.isArray(g.params)) throw new Error(`${name}: params[${gi}] must be a tensor or a { params, options } group, got ${describe(g)}`);
-      const options = { ...defaults, ...(g.options ?? {}) } as H;
+      const options = { ...defaults, ...readOptions<H>(g.options, name, `params[${gi}].options`) } as H;
       this.validate(options);
       this.groups.push({ options, baseLr: options.lr });
       g.params.forEach((p, i) => {
@@ -80,7 +82,8 @@ export abstract class Optimizer<H extends { lr: number } = { lr: number }> {
   }
 
   set lr(value: number) {
-    checkNumber(value, this.name, 'lr', { min: 0 });
+    checkNumber(value, this.name, 'lr', { min: 0, max: F32_MAX });
+    if (this.disposed) throw new Error(`${this.name}: the optimizer was disposed; make a new one`);
     this.currentLr = value;
     for (const g of this.groups) g.options.lr = this.baseLr === 0 ? value : g.baseLr * (value / this.baseLr);
   }
@@ -88,7 +91,31 @@ export abstract class Optimizer<H extends { lr: number } = { lr: number }> {
   /** True when update() applies the parameter's clipping itself (fused into its kernel). */
   protected readonly fusesConstraint: boolean = false;
 
+  private disposed = false;
+
+  /**
+   * Checks that step() can run: the optimizer is alive, and every parameter is
+   * alive and has no gradient or a float32 gradient of its own shape. step()
+   * calls it before it updates anything, so a bad gradient changes no
+   * parameter and no state; Chain calls it on every optimizer first.
+   */
+  checkStep(): void {
+    const name = this.name;
+    if (this.disposed) throw new Error(`${name}.step: the optimizer was disposed; make a new one`);
+    this.slots.forEach(({ param: p }, i) => {
+      if (p.disposed) throw new Error(`${name}.step: parameter ${i} (tensor #${p.id}) was disposed; make a new optimizer over live parameters`);
+      const g: unknown = p.grad;
+      if (g === null) return;
+      if (!(g instanceof Tensor)) throw new Error(`${name}.step: parameter ${i} (tensor #${p.id}) has a grad that is not a Tensor (${describe(g)}); set p.grad to a float32 tensor of shape [${p.shape}] or null`);
+      if (g.disposed) throw new Error(`${name}.step: the grad of parameter ${i} (tensor #${p.id}) was disposed; run backward() again or set p.grad = null`);
+      if (g.dtype !== 'float32' || g.rank !== p.rank || g.shape.some((d, k) => d !== p.shape[k])) {
+        throw new Error(`${name}.step: the grad of parameter ${i} (tensor #${p.id}) is ${g.dtype} [${g.shape}], expected float32 [${p.shape}] like the parameter; set p.grad to a matching tensor (e.g. g.cast('float32'), g.reshape([${p.shape}])) or null`);
+      }
+    });
+  }
+
   step(): void {
+    this.checkStep();
     this.beforeStep();
     for (const slot of this.slots) {
       const g = slot.param.grad;
@@ -111,6 +138,7 @@ export abstract class Optimizer<H extends { lr: number } = { lr: number }> {
 
   /** Frees the optimizer's state buffers (not the parameters). */
   dispose(): void {
+    this.disposed = true;
     for (const s of this.slots) for (const t of s.state) t.dispose();
   }
 }
@@ -124,13 +152,14 @@ export interface SGDOptions {
 /** SGD with optional momentum (v = momentum v + (g + wd p); p -= lr v) and L2 weight decay; p.grad is left unchanged. */
 export class SGD extends Optimizer<Required<SGDOptions>> {
   constructor(params: ParamsArg<Required<SGDOptions>>, options: SGDOptions) {
-    super('SGD', params, { lr: options?.lr, momentum: options?.momentum ?? 0, weightDecay: options?.weightDecay ?? 0 }, 1);
+    const o = readOptions<SGDOptions>(options, 'SGD');
+    super('SGD', params, { lr: o.lr as number, momentum: o.momentum ?? 0, weightDecay: o.weightDecay ?? 0 }, 1);
   }
 
   protected validate(o: Required<SGDOptions>): void {
-    checkNumber(o.lr, 'SGD', 'lr', { min: 0 });
+    checkNumber(o.lr, 'SGD', 'lr', { min: 0, max: F32_MAX });
     checkNumber(o.momentum, 'SGD', 'momentum', { min: 0, max: 1 });
-    checkNumber(o.weightDecay, 'SGD', 'weightDecay', { min: 0 });
+    checkNumber(o.weightDecay, 'SGD', 'weightDecay', { min: 0, max: F32_MAX });
   }
 
   protected update({ param: p, options: o, state: [v] }: Slot<Required<SGDOptions>>, g: Tensor): void {
@@ -189,22 +218,24 @@ export class Adam extends Optimizer<Required<AdamOptions>> {
   protected override readonly fusesConstraint = true;
 
   constructor(params: ParamsArg<Required<AdamOptions>>, options: AdamOptions, name = 'Adam') {
+    const o = readOptions<AdamOptions>(options, name);
     super(name, params, {
-      lr: options?.lr,
-      beta1: options?.beta1 ?? 0.9,
-      beta2: options?.beta2 ?? 0.999,
-      eps: options?.eps ?? 1e-8,
-      weightDecay: options?.weightDecay ?? 0,
+      lr: o.lr as number,
+      beta1: o.beta1 ?? 0.9,
+      beta2: o.beta2 ?? 0.999,
+      eps: o.eps ?? 1e-8,
+      weightDecay: o.weightDecay ?? (name === 'AdamW' ? 0.01 : 0),
     }, 2);
   }
 
   protected validate(o: Required<AdamOptions>): void {
     const name = this.constructor.name;
-    checkNumber(o.lr, name, 'lr', { min: 0 });
+    checkNumber(o.lr, name, 'lr', { min: 0, max: F32_MAX });
     checkNumber(o.beta1, name, 'beta1', { min: 0, max: 0.999999 });
     checkNumber(o.beta2, name, 'beta2', { min: 0, max: 0.999999999 });
-    checkNumber(o.eps, name, 'eps', { positive: true });
-    checkNumber(o.weightDecay, name, 'weightDecay', { min: 0 });
+    // eps must stay a normal float32: one that rounds to 0 divides 0 by 0 where v = 0.
+    checkNumber(o.eps, name, 'eps', { min: 2 ** -126, max: F32_MAX });
+    checkNumber(o.weightDecay, name, 'weightDecay', { min: 0, max: F32_MAX });
   }
 
   protected update({ param: p, options: o, state: [m, v] }: Slot<Required<AdamOptions>>, g: Tensor): void {
@@ -221,7 +252,7 @@ export class AdamW extends Adam {
   protected override readonly decoupled = true;
 
   constructor(params: ParamsArg<Required<AdamOptions>>, options: AdamOptions) {
-    super(params, { ...options, weightDecay: options?.weightDecay ?? 0.01 }, 'AdamW');
+    super(params, options, 'AdamW');
   }
 }
 
@@ -243,8 +274,9 @@ export interface BopOptions {
 export class Bop extends Optimizer<Required<BopOptions> & { lr: number }> {
   lastFlips = 0;
 
-  constructor(params: ParamsArg<Required<BopOptions> & { lr: number }>, options: BopOptions = {}) {
-    super('Bop', params, { lr: 0, gamma: options.gamma ?? 1e-4, threshold: options.threshold ?? 1e-8 }, 1);
+  constructor(params: ParamsArg<Required<BopOptions> & { lr: number }>, options: BopOptions | null = {}) {
+    const o = readOptions<BopOptions>(options, 'Bop');
+    super('Bop', params, { lr: 0, gamma: o.gamma ?? 1e-4, threshold: o.threshold ?? 1e-8 }, 1);
     const { kernels } = rt();
     for (const s of this.slots) {
       kernels.f32_hard(1, s.param.offset, s.param.offset, s.param.size);
@@ -254,7 +286,7 @@ export class Bop extends Optimizer<Required<BopOptions> & { lr: number }> {
 
   protected validate(o: Required<BopOptions> & { lr: number }): void {
     checkNumber(o.gamma, 'Bop', 'gamma', { min: 0, max: 1 });
-    checkNumber(o.threshold, 'Bop', 'threshold', { min: 0 });
+    checkNumber(o.threshold, 'Bop', 'threshold', { min: 0, max: F32_MAX });
   }
 
   protected beforeStep(): void {
@@ -277,7 +309,9 @@ export class Chain {
     this.optimizers = optimizers;
   }
 
+  /** Checks every optimizer before stepping any, so a bad gradient anywhere changes nothing. */
   step(): void {
+    for (const o of this.optimizers) o.checkStep();
     for (const o of this.optimizers) o.step();
   }
 
