@@ -1,8 +1,9 @@
 import { checkNumber, describe } from '../tensor/checks.js';
+import { readOptions } from '../tensor/options.js';
 import type { DType } from '../tensor/dtypes.js';
 import { empty, type Tensor } from '../tensor/tensor.js';
 import { f32View, i32View, i8View, u8View } from '../runtime/views.js';
-import { maybeGunzip, outsideWasmMemory, readSource, type ByteSource } from './source.js';
+import { maybeGunzip, outsideWasmMemory, readLimits, readSource, type ByteSource, type GunzipLimits, type SizeFromHead } from './source.js';
 
 /**
  * IDX (the MNIST file format): two zero bytes, a type code, the number of
@@ -33,6 +34,12 @@ export interface IdxOptions {
   limit?: number;
 }
 
+/**
+ * loadIdx options: a gzipped file is decompressed only up to the size its IDX
+ * header declares, and that size must fit in maxBytes (default 256 MiB).
+ */
+export interface LoadIdxOptions extends IdxOptions, GunzipLimits {}
+
 export interface IdxHeader {
   /** The IDX type code (0x08 uint8, 0x09 int8, 0x0B int16, 0x0C int32, 0x0D float32, 0x0E float64). */
   typeCode: number;
@@ -46,20 +53,54 @@ export interface IdxHeader {
 }
 
 /** Reads an IDX file (gzipped or not, detected by its magic bytes) into a tensor. */
-export async function loadIdx(source: ByteSource, options: IdxOptions = {}): Promise<Tensor> {
-  if (options.limit !== undefined) checkNumber(options.limit, 'loadIdx', 'limit', { integer: true, min: 0 });
+export async function loadIdx(source: ByteSource, options: LoadIdxOptions | null = {}): Promise<Tensor> {
+  const o = readOptions<LoadIdxOptions>(options, 'loadIdx');
+  const limit = o.limit === undefined ? undefined : checkNumber(o.limit, 'loadIdx', 'limit', { integer: true, min: 0 });
+  const limits = readLimits(o, 'loadIdx');
   const { bytes, name } = await readSource(source, 'loadIdx');
-  return parseIdx(await maybeGunzip(bytes, name, 'loadIdx'), { ...options, name });
+  return parseIdx(await maybeGunzip(bytes, name, 'loadIdx', limits, idxSizeFromHead(name, 'loadIdx')), { limit, name });
+}
+
+/**
+ * The decompression cap of a gzipped IDX file: its header declares the exact
+ * size, so a bomb is refused after at most 36 bytes of output, and data past
+ * the declared size stops the decompression at once.
+ */
+export function idxSizeFromHead(name: string, op: string): SizeFromHead {
+  return (head, complete) => {
+    const fail = (what: string): never => {
+      throw new Error(`${op}: ${name} is not a valid IDX file: ${what}`);
+    };
+    if (head.length < 4) return complete ? fail(`it is ${head.length} bytes long, shorter than the 4-byte magic number`) : undefined;
+    if (head[0] !== 0 || head[1] !== 0) fail(`the magic number must start with two zero bytes, got ${hex(head[0])} ${hex(head[1])}`);
+    const type = TYPES[head[2]];
+    if (type === undefined) fail(`unknown type code ${hex(head[2])} (expected 08 uint8, 09 int8, 0b int16, 0c int32, 0d float32 or 0e float64)`);
+    const ndims = head[3];
+    if (ndims < 1 || ndims > MAX_DIMS) fail(`the number of dimensions must be 1..${MAX_DIMS}, got ${ndims}`);
+    const headerBytes = 4 + 4 * ndims;
+    if (head.length < headerBytes) return complete ? fail(`the header needs ${headerBytes} bytes for ${ndims} dimensions, but the file has ${head.length}`) : undefined;
+    const dv = new DataView(head.buffer, head.byteOffset, head.byteLength);
+    let count = 1;
+    for (let i = 0; i < ndims; i++) {
+      const d = dv.getInt32(4 + 4 * i, false);
+      if (d < 0) fail(`dimension ${i} is negative (${d})`);
+      count *= d;
+    }
+    // Past 2^53 the product is inexact, but it is then far beyond any maxBytes too.
+    return headerBytes + count * type.size;
+  };
 }
 
 /** Parses the bytes of an uncompressed IDX file into a tensor. `name` labels error messages. */
-export function parseIdx(bytes: Uint8Array, options: IdxOptions & { name?: string } = {}): Tensor {
+export function parseIdx(bytes: Uint8Array, options: (IdxOptions & { name?: string }) | null = {}): Tensor {
+  options = readOptions<IdxOptions & { name?: string }>(options, 'parseIdx');
   const name = options.name ?? 'bytes';
+  if (typeof name !== 'string') throw new Error(`parseIdx: name must be a string, got ${describe(name)}`);
   const header = parseIdxHeader(bytes, name);
   bytes = outsideWasmMemory(bytes);
   const [n0, ...rest] = header.shape;
   let rows = n0;
-  if (options.limit !== undefined) {
+  if (options.limit !== undefined && options.limit !== null) {
     checkNumber(options.limit, 'parseIdx', 'limit', { integer: true, min: 0 });
     rows = Math.min(n0, options.limit);
   }
