@@ -65,14 +65,14 @@ export interface Safetensors {
 export function saveSafetensors(tensors: Record<string, Tensor> | Map<string, Tensor>, metadata?: Record<string, string> | Map<string, string> | null): Uint8Array {
   const op = 'saveSafetensors';
   tensors = fromMap(tensors, op, 'tensors') as Record<string, Tensor>;
-  if (typeof tensors !== 'object' || tensors === null || Array.isArray(tensors) || tensors instanceof Tensor || ArrayBuffer.isView(tensors)) {
+  if (!isPlainObject(tensors)) {
     throw new Error(`${op}: tensors must be an object mapping names to tensors, got ${describe(tensors)}; pass model.stateDict() or a Map from names to tensors`);
   }
   // Written field by field: a JS object would list integer-like names first, whatever their order.
   const fields: string[] = [];
   if (metadata !== undefined && metadata !== null) {
     metadata = fromMap(metadata, op, 'metadata') as Record<string, string>;
-    if (typeof metadata !== 'object' || metadata === null || Array.isArray(metadata) || ArrayBuffer.isView(metadata)) {
+    if (!isPlainObject(metadata)) {
       throw new Error(`${op}: metadata must be an object of strings (or a Map), got ${describe(metadata)}`);
     }
     for (const [k, v] of Object.entries(metadata)) {
@@ -113,6 +113,13 @@ export function saveSafetensors(tensors: Record<string, Tensor> | Map<string, Te
     at += n;
   }
   return out;
+}
+
+/** An object literal (or one made with Object.create(null)): a Set, an array or a tensor would silently write nothing. */
+function isPlainObject(x: unknown): x is Record<string, unknown> {
+  if (typeof x !== 'object' || x === null) return false;
+  const proto = Object.getPrototypeOf(x);
+  return proto === Object.prototype || proto === null;
 }
 
 /** A Map with string keys becomes a plain object (names like "__proto__" included); anything else is returned as it is. */

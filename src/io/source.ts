@@ -24,8 +24,8 @@ export const MAX_DECOMPRESSED_BYTES = 2 ** 28;
 export const MAX_COMPRESSION_RATIO = 200;
 /** Outputs up to this size are never refused for their ratio (small runs of zeros compress ~1000:1 legitimately). */
 export const RATIO_FLOOR_BYTES = 2 ** 24;
-/** Compressed input is fed to the decompressor in slices this big, so a bomb is stopped within one slice's output. */
-const INFLATE_SLICE_BYTES = 16 * 1024;
+/** Compressed input is fed to the decompressor in slices this big, so no runtime inflates more than one slice ahead of the limit checks. */
+const INFLATE_SLICE_BYTES = 64 * 1024;
 
 /** Limits on decompression (every reader that gunzips takes them). */
 export interface GunzipLimits {
@@ -238,7 +238,7 @@ async function inflate(bytes: Uint8Array, name: string, op: string, limits: Requ
       }
       if (expected !== undefined && total > expected) await refuse(`decompresses to more than the ${expected} bytes its header declares`);
       if (total > limits.maxBytes) await refuse(`decompresses to more than ${limits.maxBytes} bytes (maxBytes); pass a larger maxBytes if the file is trusted`);
-      if (total > RATIO_FLOOR_BYTES && total > limits.maxRatio * fed) {
+      if (total > RATIO_FLOOR_BYTES && total > limits.maxRatio * src.length) {
         await refuse(`decompresses to more than ${limits.maxRatio} bytes per compressed byte (maxRatio), like a decompression bomb; pass a larger maxRatio if the file is trusted`);
       }
     }
