@@ -6,7 +6,7 @@ import { ones, zeros } from '../tensor/creation.js';
 import { markModified } from '../tensor/derived.js';
 import { empty, type Tensor } from '../tensor/tensor.js';
 import { boolOption, readOptions } from '../tensor/options.js';
-import { checkFinite, checkInputTensor, checkStateRange, F32_MAX } from './guard.js';
+import { checkFinite, checkInputTensor, checkStateRange, F32_MAX, layerOutput } from './guard.js';
 import { Module } from './module.js';
 
 export interface BatchNormOptions {
@@ -79,19 +79,10 @@ export class BatchNorm1d extends Module {
     const b = this.bias;
     // Nothing to differentiate: the fused kernel computes the same ops in one pass.
     if (!isGradEnabled() || ![x, w, b].some((t) => t?.requiresGrad)) return batchNormEval(x, this.runningMean, this.runningVar, w, b, this.eps);
-    // The tape needs the intermediates for backward: they are tied to the output and freed with it.
-    const parts: Tensor[] = [];
-    const part = (t: Tensor): Tensor => (parts.push(t), t);
-    let out: Tensor;
-    try {
-      const xhat = part(div(part(sub(x, this.runningMean)), part(sqrt(part(affine(this.runningVar, 1, this.eps))))));
-      out = w && b ? add(part(mul(xhat, w)), b) : xhat;
-    } catch (err) {
-      for (const t of parts) t.dispose();
-      throw err;
-    }
-    for (const t of parts) if (t !== out) out.attach(t);
-    return out;
+    return layerOutput([x], () => {
+      const xhat = div(sub(x, this.runningMean), sqrt(affine(this.runningVar, 1, this.eps)));
+      return w && b ? add(mul(xhat, w), b) : xhat;
+    });
   }
 
   /** Batch statistics, one fused kernel each way (assembly/batchnorm.ts). */

@@ -1,5 +1,6 @@
 import { f32View } from '../runtime/views.js';
 import { checkNumber, describe } from '../tensor/checks.js';
+import { tidy } from '../tensor/scope.js';
 import { Tensor } from '../tensor/tensor.js';
 
 // Argument checks shared by the layers, optimizers and schedules: each runs
@@ -22,20 +23,6 @@ export function checkFinite(x: Tensor, op: string, arg: string, fix: string): vo
   }
 }
 
-/**
- * Runs fn with a list to record the tensors it makes; if fn throws, they are
- * disposed, so a failed forward pass leaks nothing.
- */
-export function disposeOnError<T>(fn: (made: Tensor[]) => T): T {
-  const made: Tensor[] = [];
-  try {
-    return fn(made);
-  } catch (err) {
-    for (const t of made) t.dispose();
-    throw err;
-  }
-}
-
 /** A tensor argument of a forward pass: a live Tensor, named in the error otherwise. */
 export function checkInputTensor(x: unknown, op: string, arg = 'x'): Tensor {
   if (!(x instanceof Tensor)) throw new Error(`${op}.forward: ${arg} must be a Tensor, got ${describe(x)}; wrap data with tensor(...)`);
@@ -52,4 +39,46 @@ export function checkStateRange(v: Tensor, op: string, name: string, min?: numbe
       throw new Error(`loadStateDict: state["${name}"] element ${i} is ${x}, but ${op} needs finite values${min !== undefined ? ` >= ${min}` : ''}; the model was left unchanged`);
     }
   }
+}
+
+/**
+ * Runs a layer's forward pass so that it leaves alive only its output: the
+ * intermediates the tape needs for backward are tied to the output (freed
+ * with it), the rest are freed at once, and if fn throws everything it made is
+ * freed, as are the tensors in `made` (made by the layer before fn). `inputs` are the caller's tensors: they and their history are never
+ * touched (nor are kept tensors: parameters and buffers).
+ */
+export function layerOutput(inputs: readonly Tensor[], fn: () => Tensor, made: readonly Tensor[] = []): Tensor {
+  let out!: Tensor;
+  let onTape: Tensor[];
+  try {
+    onTape = tidy(() => {
+      out = fn();
+      return [out, ...tapeTensors(out, new Set(inputs))];
+    });
+  } catch (err) {
+    for (const t of made) t.dispose();
+    throw err;
+  }
+  for (const t of onTape) if (t !== out && !t.kept) out.attach(t);
+  // Tensors the layer made before calling fn: tied to the output when the tape reads them, else freed.
+  for (const t of made) if (t !== out && !onTape.includes(t)) t.dispose();
+  return out;
+}
+
+/** The tensors the tape of `out` reads, stopping at `stop` and at kept tensors (they are not the layer's to free). */
+function tapeTensors(out: Tensor, stop: Set<Tensor>): Tensor[] {
+  const found: Tensor[] = [];
+  const seen = new Set<Tensor>([out]);
+  const stack = [out];
+  while (stack.length > 0) {
+    const t = stack.pop()!;
+    for (const input of t.node?.inputs ?? []) {
+      if (seen.has(input) || stop.has(input) || input.kept) continue;
+      seen.add(input);
+      found.push(input);
+      stack.push(input);
+    }
+  }
+  return found;
 }

@@ -7,7 +7,7 @@ import { rt } from '../runtime/context.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { noGrad } from '../autograd/tape.js';
 import { readOptions } from '../tensor/options.js';
-import { checkInputTensor, seedOption } from './guard.js';
+import { checkInputTensor, layerOutput, seedOption } from './guard.js';
 import { layerSeed } from './init.js';
 import { Module } from './module.js';
 
@@ -27,9 +27,12 @@ export class Sequential extends Module {
 
   forward(x: Tensor): Tensor {
     checkInputTensor(x, 'Sequential');
-    let y = x;
-    for (const m of this.modules()) y = m.forward(y);
-    return y;
+    // The outputs of inner layers are intermediates: tied to the result (freed with it) or freed now.
+    return layerOutput([x], () => {
+      let y = x;
+      for (const m of this.modules()) y = m.forward(y);
+      return y;
+    });
   }
 }
 
@@ -115,7 +118,7 @@ export class Dropout extends Module {
   forward(x: Tensor): Tensor {
     checkInputTensor(x, 'Dropout');
     checkFloat(x, 'Dropout', 'x');
-    if (!this.training || this.p === 0) return mul(x, 1);
+    if (!this.training || this.p === 0) return layerOutput([x], () => mul(x, 1));
     this.stream = (Math.imul(this.stream, 1664525) + 1013904223) >>> 0;
     const keepScale = 1 / (1 - this.p);
     const mask = noGrad(() => {
@@ -127,6 +130,6 @@ export class Dropout extends Module {
       kernels.f32_affine(u.offset, u.offset, u.size, keepScale / 2, keepScale / 2);
       return u;
     });
-    return mul(x, mask);
+    return layerOutput([x], () => mul(x, mask), [mask]);
   }
 }

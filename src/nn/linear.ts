@@ -12,7 +12,7 @@ import { zeros, full } from '../tensor/creation.js';
 import { tidy } from '../tensor/scope.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { boolOption, choiceOption, readOptions } from '../tensor/options.js';
-import { checkFinite, checkStateRange, disposeOnError, F32_MAX, seedOption } from './guard.js';
+import { checkFinite, checkStateRange, F32_MAX, layerOutput, seedOption } from './guard.js';
 import { glorotBound, layerSeed, uniformInit } from './init.js';
 import { Module } from './module.js';
 
@@ -64,9 +64,11 @@ export class Linear extends Module {
 
   forward(x: Tensor): Tensor {
     checkInput('Linear', x, this.inFeatures);
-    const y = matmul(x, this.weight, { transposeB: true });
-    const b = this.bias;
-    return b ? add(y, b) : y;
+    return layerOutput([x], () => {
+      const y = matmul(x, this.weight, { transposeB: true });
+      const b = this.bias;
+      return b ? add(y, b) : y;
+    });
   }
 }
 
@@ -145,26 +147,14 @@ export class BinaryLinear extends Module {
 
   forward(x: Tensor): Tensor {
     checkInput('BinaryLinear', x, this.inFeatures);
-    // The uint8 kernel rejects non-integer inputs only after the weights are binarized: free those then.
-    return disposeOnError((made) => {
+    // The uint8 kernel rejects non-integer inputs only after the weights are binarized: layerOutput frees those then.
+    return layerOutput([x], () => {
       const wb = binarize(this.weight, { grad: this.weightGrad });
-      made.push(wb);
       // With binary inputs every product is ±1: the forward pass runs on XNOR-popcount.
-      let y: Tensor;
-      if (this.binarizeInputs) {
-        const xb = binarize(x, { grad: this.inputGrad });
-        made.push(xb);
-        y = signMatmul(xb, wb);
-      } else {
-        y = this.uint8Inputs ? uint8SignMatmul(x, wb, 'BinaryLinear') : matmul(x, wb, { transposeB: true });
-      }
-      made.push(y);
-      if (this.scale) {
-        const scales = stopGradient(this.channelScales());
-        made.push(scales);
-        y = mul(y, scales);
-        made.push(y);
-      }
+      let y = this.binarizeInputs
+        ? signMatmul(binarize(x, { grad: this.inputGrad }), wb)
+        : this.uint8Inputs ? uint8SignMatmul(x, wb, 'BinaryLinear') : matmul(x, wb, { transposeB: true });
+      if (this.scale) y = mul(y, stopGradient(this.channelScales()));
       const b = this.bias;
       return b ? add(y, b) : y;
     });
@@ -284,10 +274,12 @@ export class QuantLinear extends Module {
       this.observe(x);
     }
     const s = this.inputScale();
-    const xq = s === null ? x : quantize(x, { bits: this.activationBits!, scale: s });
-    const y = matmul(xq, this.quantizedWeight(), { transposeB: true });
-    const b = this.bias;
-    return b ? add(y, b) : y;
+    return layerOutput([x], () => {
+      const xq = s === null ? x : quantize(x, { bits: this.activationBits!, scale: s });
+      const y = matmul(xq, this.quantizedWeight(), { transposeB: true });
+      const b = this.bias;
+      return b ? add(y, b) : y;
+    });
   }
 }
 

@@ -320,6 +320,44 @@ describe('class 5: leaks', () => {
   });
 });
 
+describe('class 5: every layer leaves exactly its output alive (intermediates go with it), with and without the tape', () => {
+  const layers: [string, () => any, number[]][] = [
+    ['Linear', () => new sg.nn.Linear(5, 3, { seed: 1 }), [4, 5]],
+    ['BinaryLinear', () => new sg.nn.BinaryLinear(5, 3, { seed: 2, bias: true, scale: true }), [4, 5]],
+    ['BinaryLinear float inputs', () => new sg.nn.BinaryLinear(5, 3, { seed: 2, binarizeInputs: false }), [4, 5]],
+    ['QuantLinear', () => new sg.nn.QuantLinear(5, 3, { seed: 3 }), [4, 5]],
+    ['QuantLinear learned scale', () => new sg.nn.QuantLinear(5, 3, { seed: 3, learnScale: true, perChannel: false }), [4, 5]],
+    ['BatchNorm1d', () => new sg.nn.BatchNorm1d(5), [4, 5]],
+    ['Dropout', () => new sg.nn.Dropout(0.3, { seed: 4 }), [4, 5]],
+    ['Sequential', () => new sg.nn.Sequential(new sg.nn.Linear(5, 4, { seed: 5 }), new sg.nn.BatchNorm1d(4), new sg.nn.Hardtanh(), new sg.nn.Binarize(), new sg.nn.BinaryLinear(4, 2, { seed: 6 })), [4, 5]],
+  ];
+  for (const [name, make, shape] of layers) {
+    for (const mode of ['train', 'eval'] as const) {
+      test(`${name} (${mode})`, () => {
+        const m = own(make());
+        if (mode === 'eval') m.eval();
+        const x = own(sg.tensor(seededArray(shape[0] * shape[1], 9, -2, 2), shape, { requiresGrad: true }));
+        // The reference: a twin layer (same seeds) running the same forward inside tidy.
+        const twin = own(make());
+        if (mode === 'eval') twin.eval();
+        const want = sg.tidy(() => bits(twin.forward(x)));
+        const n = alive();
+        const y = m.forward(x);
+        expect(bits(y)).toEqual(want);
+        sg.tidy(() => sg.sum(sg.square(y)).backward());
+        expect(x.grad).not.toBeNull();
+        y.dispose();
+        for (const p of [x, ...m.parameters()]) { p.grad?.dispose(); p.grad = null; }
+        expect(alive()).toBe(n);
+        // Without the tape nothing is kept at all.
+        const z = sg.noGrad(() => m.forward(x));
+        expect(alive()).toBe(n + 1);
+        z.dispose();
+      });
+    }
+  }
+});
+
 describe('class 6: unbounded work is bounded', () => {
   test('VectorQuantizer(3, 2, { kmeansIters: 2**31 }) is rejected at once with the documented maximum', () => {
     expect(() => new sg.nn.VectorQuantizer(3, 2, { kmeansIters: 2 ** 31 })).toThrow(/^VectorQuantizer: kmeansIters must be <= 1000/);
