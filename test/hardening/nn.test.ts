@@ -378,3 +378,52 @@ describe('gradcheck options (class 1 and 3)', () => {
     expect(() => sg.gradcheck((t) => sg.mul(t, t), [x], { eps: 1e-8 })).toThrow(/^gradcheck: eps = 1e-8 gives no usable float32 step at inputs\[0\]\[0\]/);
   });
 });
+
+describe('sweep: every numeric and boolean option of every constructor, given hostile values', () => {
+  const hostile: unknown[] = [NaN, Infinity, -Infinity, -1, 0.5, 1e300, -1e300, 2 ** 53, 'x', {}, [], true, Symbol('s'), 10n];
+  const ctors: [string, Record<string, unknown>, (o: any, p: Tensor) => { dispose(): void }][] = [
+    ['Linear', { bias: true, seed: 1 }, (o) => new sg.nn.Linear(3, 2, o)],
+    ['BinaryLinear', { binarizeInputs: true, uint8Inputs: false, inputGrad: 'clipped', weightGrad: 'clipped', scale: false, clip: 1, bias: false, seed: 1 }, (o) => new sg.nn.BinaryLinear(3, 2, o)],
+    ['QuantLinear', { weightBits: 8, activationBits: 8, perChannel: true, learnScale: false, observerMomentum: 0.1, bias: true, seed: 1 }, (o) => new sg.nn.QuantLinear(3, 2, o)],
+    ['BatchNorm1d', { momentum: 0.1, eps: 1e-5, affine: true }, (o) => new sg.nn.BatchNorm1d(3, o)],
+    ['VectorQuantizer', { beta: 0.25, ema: true, decay: 0.99, epsilon: 1e-5, kmeansInit: true, kmeansIters: 10, deadCodeThreshold: 1, seed: 1 }, (o) => new sg.nn.VectorQuantizer(3, 2, o)],
+    ['Dropout', { seed: 1 }, (o) => new sg.nn.Dropout(0.5, o)],
+    ['SGD', { lr: 0.1, momentum: 0.9, weightDecay: 0.01 }, (o, p) => new sg.optim.SGD([p], o)],
+    ['Adam', { lr: 0.1, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 }, (o, p) => new sg.optim.Adam([p], o)],
+    ['AdamW', { lr: 0.1, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01 }, (o, p) => new sg.optim.AdamW([p], o)],
+    ['Bop', { gamma: 1e-4, threshold: 1e-8 }, (o, p) => new sg.optim.Bop([p], o)],
+  ];
+  for (const [name, defaults, make] of ctors) {
+    test(`${name}: each option, each hostile value: a working object or an Error "${name}: <option> ..."; nothing leaks`, () => {
+      const p = param([1, 2]);
+      const n = alive();
+      for (const key of Object.keys(defaults)) {
+        for (const v of hostile) {
+          let made: { dispose(): void } | undefined;
+          try {
+            made = make({ ...defaults, [key]: v }, p);
+          } catch (err) {
+            expect(err).toBeInstanceOf(Error);
+            expect((err as Error).message.startsWith(`${name}: ${key} `), `${name} ${key}=${String(v)}: ${(err as Error).message}`).toBe(true);
+          }
+          made?.dispose();
+        }
+      }
+      expect(alive()).toBe(n);
+    });
+  }
+
+  test('numeric positional arguments: sizes that are non-integers, huge, negative, NaN or not numbers are named', () => {
+    for (const v of [NaN, Infinity, -1, 0, 2.5, 2 ** 40, '3', null]) {
+      for (const [name, f] of [
+        ['Linear', () => new sg.nn.Linear(v as any, 2)], ['BinaryLinear', () => new sg.nn.BinaryLinear(2, v as any)],
+        ['QuantLinear', () => new sg.nn.QuantLinear(v as any, 2)], ['BatchNorm1d', () => new sg.nn.BatchNorm1d(v as any)],
+        ['VectorQuantizer', () => new sg.nn.VectorQuantizer(v as any, 2)],
+        // A schedule may be as long as it likes, so 2^40 steps is fine there.
+        ...(v === 2 ** 40 ? [] : [['StepLR', () => new sg.optim.StepLR({ lr: 0.1 }, v as any)], ['CosineLR', () => new sg.optim.CosineLR({ lr: 0.1 }, v as any)]]),
+      ] as [string, () => unknown][]) {
+        expect(f, `${name}(${String(v)})`).toThrow(new RegExp(`^${name}: \\w+ must be`));
+      }
+    }
+  });
+});
