@@ -58,7 +58,7 @@ export async function loadIdx(source: ByteSource, options: LoadIdxOptions | null
   const limit = o.limit === undefined ? undefined : checkNumber(o.limit, 'loadIdx', 'limit', { integer: true, min: 0 });
   const limits = readLimits(o, 'loadIdx');
   const { bytes, name } = await readSource(source, 'loadIdx');
-  return parseIdx(await maybeGunzip(bytes, name, 'loadIdx', limits, idxSizeFromHead(name, 'loadIdx')), { limit, name });
+  return parseIdxAs(await maybeGunzip(bytes, name, 'loadIdx', limits, idxSizeFromHead(name, 'loadIdx')), name, limit, 'loadIdx');
 }
 
 /**
@@ -93,17 +93,19 @@ export function idxSizeFromHead(name: string, op: string): SizeFromHead {
 
 /** Parses the bytes of an uncompressed IDX file into a tensor. `name` labels error messages. */
 export function parseIdx(bytes: Uint8Array, options: (IdxOptions & { name?: string }) | null = {}): Tensor {
-  options = readOptions<IdxOptions & { name?: string }>(options, 'parseIdx');
-  const name = options.name ?? 'bytes';
+  const o = readOptions<IdxOptions & { name?: string }>(options, 'parseIdx');
+  const name = o.name ?? 'bytes';
   if (typeof name !== 'string') throw new Error(`parseIdx: name must be a string, got ${describe(name)}`);
-  const header = parseIdxHeader(bytes, name);
+  const limit = o.limit === undefined ? undefined : checkNumber(o.limit, 'parseIdx', 'limit', { integer: true, min: 0 });
+  return parseIdxAs(bytes, name, limit, 'parseIdx');
+}
+
+/** parseIdx with errors named after the public function that was called (`op`). */
+export function parseIdxAs(bytes: Uint8Array, name: string, limit: number | undefined, op: string): Tensor {
+  const header = parseIdxHeader(bytes, name, op);
   bytes = outsideWasmMemory(bytes);
   const [n0, ...rest] = header.shape;
-  let rows = n0;
-  if (options.limit !== undefined && options.limit !== null) {
-    checkNumber(options.limit, 'parseIdx', 'limit', { integer: true, min: 0 });
-    rows = Math.min(n0, options.limit);
-  }
+  const rows = limit === undefined ? n0 : Math.min(n0, limit);
   const shape = [rows, ...rest];
   let count = rows;
   for (const d of rest) count *= d;
@@ -138,11 +140,13 @@ export function parseIdx(bytes: Uint8Array, options: (IdxOptions & { name?: stri
 }
 
 /** Validates an IDX header against the file length and returns it. */
-export function parseIdxHeader(bytes: Uint8Array, name = 'bytes'): IdxHeader {
+export function parseIdxHeader(bytes: Uint8Array, name: string | null = 'bytes', op = 'parseIdxHeader'): IdxHeader {
+  if (name === null) name = 'bytes';
+  if (typeof name !== 'string') throw new Error(`${op}: name must be a string, got ${describe(name)}`);
   const fail = (what: string): never => {
-    throw new Error(`loadIdx: ${name} is not a valid IDX file: ${what}`);
+    throw new Error(`${op}: ${name} is not a valid IDX file: ${what}`);
   };
-  if (!(bytes instanceof Uint8Array)) throw new Error(`loadIdx: bytes must be a Uint8Array, got ${describe(bytes)}`);
+  if (!(bytes instanceof Uint8Array)) throw new Error(`${op}: bytes must be a Uint8Array, got ${describe(bytes)}`);
   if (bytes.length < 4) fail(`it is ${bytes.length} bytes long, shorter than the 4-byte magic number`);
   if (bytes[0] !== 0 || bytes[1] !== 0) {
     fail(`the magic number must start with two zero bytes, got ${hex(bytes[0])} ${hex(bytes[1])}` +

@@ -1,6 +1,6 @@
 import { checkNumber, describe } from '../tensor/checks.js';
 import type { Tensor } from '../tensor/tensor.js';
-import { idxSizeFromHead, parseIdx, parseIdxHeader } from './idx.js';
+import { idxSizeFromHead, parseIdxAs, parseIdxHeader } from './idx.js';
 import { readOptions } from '../tensor/options.js';
 import { childLocation, locationName, maybeGunzip, NotFoundError, readLimits, readLocation, toLocation, type GunzipLimits, type Location } from './source.js';
 
@@ -105,8 +105,8 @@ async function readEither(folder: Location, base: string, op: string, limits: Re
 
 function parseAll(raw: Record<Key, { bytes: Uint8Array; name: string }>, limitTrain: number | undefined, limitTest: number | undefined, op: string): Mnist {
   for (const [images, labels] of [['trainImages', 'trainLabels'], ['testImages', 'testLabels']] as const) {
-    const hi = parseIdxHeader(raw[images].bytes, raw[images].name);
-    const hl = parseIdxHeader(raw[labels].bytes, raw[labels].name);
+    const hi = parseIdxHeader(raw[images].bytes, raw[images].name, op);
+    const hl = parseIdxHeader(raw[labels].bytes, raw[labels].name, op);
     if (hi.dtype !== 'uint8' || hi.shape.length !== 3) {
       throw new Error(`${op}: ${raw[images].name} must hold uint8 images [N, rows, cols], got ${hi.type} [${hi.shape}]`);
     }
@@ -120,7 +120,7 @@ function parseAll(raw: Record<Key, { bytes: Uint8Array; name: string }>, limitTr
   // Headers are all valid, so the parses below cannot fail except by running out of memory.
   const made: Tensor[] = [];
   const parse = (k: Key, limit: number | undefined): Tensor => {
-    const t = parseIdx(raw[k].bytes, { name: raw[k].name, limit });
+    const t = parseIdxAs(raw[k].bytes, raw[k].name, limit, op);
     made.push(t);
     return t;
   };
