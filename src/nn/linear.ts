@@ -7,6 +7,7 @@ import { stopGradient } from '../autograd/custom.js';
 import { binarize, type SignGrad } from '../ste/sign.js';
 import { quantize, round as steRound } from '../ste/quantize.js';
 import { rt } from '../runtime/context.js';
+import { f32View } from '../runtime/views.js';
 import { checkFloat, checkNumber } from '../tensor/checks.js';
 import { zeros, full } from '../tensor/creation.js';
 import { tidy } from '../tensor/scope.js';
@@ -240,7 +241,16 @@ export class QuantLinear extends Module {
 
   /** The weight scales in use: learned, or max|W| / qmax. */
   weightScale(): Tensor {
-    return this.learnScale ? this.param('weightScale') : stopGradient(this.computeWeightScale());
+    if (!this.learnScale) return stopGradient(this.computeWeightScale());
+    const s = this.param('weightScale');
+    // An optimizer step can drive a learned scale to 0, below it or to NaN: dividing by it would give silent NaNs.
+    const v = f32View(s.offset, s.size);
+    for (let i = 0; i < v.length; i++) {
+      if (!(v[i] > 0 && v[i] < Infinity)) {
+        throw new Error(`QuantLinear: the learned weightScale element ${i} is ${v[i]}, but it must be finite and > 0; lower the learning rate of the scales or reload a good state with loadStateDict`);
+      }
+    }
+    return s;
   }
 
   /** Fake-quantized weights (on the tape). */

@@ -19,11 +19,11 @@ export interface VectorQuantizerOptions {
   ema?: boolean;
   /** EMA decay (default 0.99). */
   decay?: number;
-  /** Laplace smoothing of the EMA cluster sizes (default 1e-5). */
+  /** Laplace smoothing of the EMA cluster sizes, 1e-30..1 (default 1e-5). */
   epsilon?: number;
   /** Initialize the codebook by k-means on the first training batch (default true). */
   kmeansInit?: boolean;
-  /** Lloyd iterations of the k-means initialization, 0..MAX_KMEANS_ITERS (default 10). */
+  /** Lloyd iterations of the k-means initialization, 0..1000 (MAX_KMEANS_ITERS; default 10). */
   kmeansIters?: number;
   /** Codes whose EMA cluster size falls below this are replaced by random batch vectors (default 1; 0 disables). */
   deadCodeThreshold?: number;

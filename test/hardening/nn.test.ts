@@ -206,6 +206,19 @@ describe('class 4: a rejected call damages no state', () => {
     expect(y0.length).toBe(4);
   });
 
+  test('QuantLinear: a learned weight scale driven to <= 0 by an optimizer is a clear error, not silent NaN; loadStateDict refuses one', () => {
+    const layer = own(new sg.nn.QuantLinear(3, 2, { seed: 1, learnScale: true, perChannel: false }));
+    const scale = layer.stateDict().weightScale;
+    const opt = own(new sg.optim.SGD([scale], { lr: 1 }));
+    scale.grad = sg.tensor([[scale.item() + 1]]);
+    opt.step();
+    const x = own(sg.tensor([0.5, -1, 2], [1, 3]));
+    expect(() => layer.forward(x)).toThrow(/^QuantLinear: the learned weightScale element 0 is -1, but it must be finite and > 0/);
+    const fresh = own(new sg.nn.QuantLinear(3, 2, { seed: 1, learnScale: true, perChannel: false }));
+    const zero = own(sg.tensor([[0]]));
+    expect(() => fresh.loadStateDict({ ...fresh.stateDict(), weightScale: zero })).toThrow(/^loadStateDict: state\["weightScale"\] element 0 is 0, but QuantLinear needs finite values >= 1e-30/);
+  });
+
   test('VectorQuantizer: a batch with an Infinity is rejected before k-means and before the EMA; codebook, sizes, sums unchanged', () => {
     for (const first of [true, false]) {
       const vq = own(new sg.nn.VectorQuantizer(3, 2, { seed: 4 }));
