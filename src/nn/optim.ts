@@ -37,7 +37,9 @@ export abstract class Optimizer<H extends { lr: number } = { lr: number }> {
 
   protected constructor(name: string, params: ParamsArg<H>, defaults: H, stateCount: number) {
     this.name = name;
-    if (!Array.isArray(params) || params.length === 0) throw new Error(`${name}: params must be a non-empty array of tensors or of { params, options } groups`);
+    if (!Array.isArray(params) || params.length === 0) {
+      throw new Error(`${name}: params must be a non-empty array of tensors or of { params, options } groups, got ${describe(params)}${typeof (params as any)?.parameters === 'function' ? '; pass model.parameters()' : ''}`);
+    }
     const groups: ParamGroup<H>[] = params[0] instanceof Tensor ? [{ params: params as Tensor[] }] : (params as ParamGroup<H>[]);
     const seen = new Set<Tensor>();
     const planned: { param: Tensor; options: H }[] = [];
@@ -50,6 +52,7 @@ export abstract class Optimizer<H extends { lr: number } = { lr: number }> {
       g.params.forEach((p, i) => {
         checkFloat(p, name, `params[${gi}]${groups.length > 1 || !(params[0] instanceof Tensor) ? `.params[${i}]` : ''}`);
         if (!p.requiresGrad) throw new Error(`${name}: parameter #${p.id} must have requiresGrad: true`);
+        if (p.node !== null) throw new Error(`${name}: tensor #${p.id} is the result of an op, not a parameter; pass leaf tensors (model.parameters())`);
         if (seen.has(p)) throw new Error(`${name}: parameter #${p.id} appears twice`);
         seen.add(p);
         planned.push({ param: p, options });

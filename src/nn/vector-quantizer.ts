@@ -8,7 +8,7 @@ import { full, randn, zeros } from '../tensor/creation.js';
 import { markModified } from '../tensor/derived.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { boolOption, readOptions } from '../tensor/options.js';
-import { checkFinite, checkInputTensor, checkStateRange, F32_MAX, seedOption } from './guard.js';
+import { checkFinite, checkInputTensor, checkStateRange, F32_MAX, layerOutput, seedOption } from './guard.js';
 import { layerSeed } from './init.js';
 import { Module } from './module.js';
 
@@ -102,8 +102,10 @@ export class VectorQuantizer extends Module {
     return this.ema ? this.buffer('codebook') : this.param('codebook');
   }
 
+  /** The quantized z only: the indices and losses quantize() also returns are freed (use quantize() to keep them). */
   forward(z: Tensor): Tensor {
-    return this.quantize(z).zq;
+    checkInputTensor(z, 'VectorQuantizer', 'z');
+    return layerOutput([z], () => this.quantize(z).zq);
   }
 
   quantize(z: Tensor): QuantizeResult {

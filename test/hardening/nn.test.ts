@@ -96,6 +96,10 @@ describe('class 1: null options mean omitted options; unchecked arguments are cl
     expect(() => new sg.optim.Adam([p], { lr: 1e39 })).toThrow(/^Adam: lr must be <= 3\.4/);
     expect(() => new sg.optim.Adam([p], { lr: 0.1, eps: 1e-50 })).toThrow(/^Adam: eps must be >=/);
     expect(() => new sg.optim.SGD([{ params: [p], options: 'fast' as any }], { lr: 0.1 })).toThrow(/^SGD: params\[0\]\.options must be an object/);
+    const model = own(new sg.nn.Linear(2, 2));
+    expect(() => new sg.optim.SGD(model as any, { lr: 0.1 })).toThrow(/^SGD: params must be a non-empty array .*; pass model\.parameters\(\)/);
+    const derived = own(sg.mul(p, 2));
+    expect(() => new sg.optim.Adam([derived], { lr: 0.1 })).toThrow(/^Adam: tensor #\d+ is the result of an op, not a parameter/);
   });
 
   test('Module.train(null) is train(); train("no") and loadStateDict(state, null/5) are clear', () => {
@@ -342,6 +346,8 @@ describe('class 5: every layer leaves exactly its output alive (intermediates go
     ['QuantLinear learned scale', () => new sg.nn.QuantLinear(5, 3, { seed: 3, learnScale: true, perChannel: false }), [4, 5]],
     ['BatchNorm1d', () => new sg.nn.BatchNorm1d(5), [4, 5]],
     ['Dropout', () => new sg.nn.Dropout(0.3, { seed: 4 }), [4, 5]],
+    ['VectorQuantizer', () => new sg.nn.VectorQuantizer(4, 5, { seed: 7 }), [6, 5]],
+    ['VectorQuantizer (gradient codebook)', () => new sg.nn.VectorQuantizer(4, 5, { seed: 7, ema: false }), [6, 5]],
     ['Sequential', () => new sg.nn.Sequential(new sg.nn.Linear(5, 4, { seed: 5 }), new sg.nn.BatchNorm1d(4), new sg.nn.Hardtanh(), new sg.nn.Binarize(), new sg.nn.BinaryLinear(4, 2, { seed: 6 })), [4, 5]],
   ];
   for (const [name, make, shape] of layers) {
