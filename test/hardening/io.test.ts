@@ -57,6 +57,9 @@ describe('class 1: null options', () => {
     const gz = new Uint8Array(gzipSync(b));
     expect(Array.from(await io.gunzip(gz, null as any))).toEqual(Array.from(b));
     expect(Array.from(await io.readBytes(gz, { gunzip: true, maxBytes: null } as any))).toEqual(Array.from(b));
+    // null options get as far as looking for the files (they used to be "options must be an object, got null").
+    await expect(io.loadMnist('/nonexistent-snapgrad-dir', null as any)).rejects.toThrow(/^loadMnist: neither .* nor .* exists/);
+    await expect(io.loadMnist(null as any, { limitTrain: -1 })).rejects.toThrow(/^loadMnist: limitTrain must be >= 0/);
   });
 
   test('wrong option types name the function and the option', async () => {
