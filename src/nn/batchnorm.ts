@@ -74,6 +74,7 @@ export class BatchNorm1d extends Module {
     if (x.rank !== 2 || x.shape[1] !== this.numFeatures) {
       throw new Error(`BatchNorm1d: x must have shape [batch, ${this.numFeatures}], got [${x.shape}]`);
     }
+    this.checkAlive();
     if (this.training) return this.forwardTrain(x);
     const w = this.weight;
     const b = this.bias;

@@ -65,6 +65,7 @@ export class Linear extends Module {
 
   forward(x: Tensor): Tensor {
     checkInput('Linear', x, this.inFeatures);
+    this.checkAlive();
     return layerOutput([x], () => {
       const y = matmul(x, this.weight, { transposeB: true });
       const b = this.bias;
@@ -148,6 +149,7 @@ export class BinaryLinear extends Module {
 
   forward(x: Tensor): Tensor {
     checkInput('BinaryLinear', x, this.inFeatures);
+    this.checkAlive();
     // The uint8 kernel rejects non-integer inputs only after the weights are binarized: layerOutput frees those then.
     return layerOutput([x], () => {
       const wb = binarize(this.weight, { grad: this.weightGrad });
@@ -278,6 +280,7 @@ export class QuantLinear extends Module {
 
   forward(x: Tensor): Tensor {
     checkInput('QuantLinear', x, this.inFeatures);
+    this.checkAlive();
     if (this.activationBits !== null && this.training) {
       // One NaN or Infinity in the observer's running range would break every later forward pass.
       checkFinite(x, 'QuantLinear', 'x (in training, it updates the activation range)', 'the range observer was left unchanged');

@@ -86,6 +86,18 @@ export abstract class Module {
     return t;
   }
 
+  /**
+   * Throws when one of this layer's own parameters or buffers was disposed
+   * (e.g. by dispose()): kernels would otherwise read freed memory.
+   */
+  protected checkAlive(op = `${this.constructor.name}.forward`): void {
+    for (const [kind, map] of [['parameter', this.ownParams], ['buffer', this.ownBuffers]] as const) {
+      for (const [name, t] of map) {
+        if (t.disposed) throw new Error(`${op}: the layer's ${kind} "${name}" (tensor #${t.id}) was disposed (by dispose()?); make a new layer`);
+      }
+    }
+  }
+
   /** The child modules, in registration order. */
   modules(): Module[] {
     return [...this.children.values()];

@@ -112,6 +112,7 @@ export class VectorQuantizer extends Module {
     checkInputTensor(z, 'VectorQuantizer', 'z');
     checkFloat(z, 'VectorQuantizer', 'z');
     if (z.rank !== 2 || z.shape[1] !== this.dim) throw new Error(`VectorQuantizer: z must have shape [N, ${this.dim}], got [${z.shape}]`);
+    this.checkAlive('VectorQuantizer');
     if (z.shape[0] === 0) throw new Error(`VectorQuantizer: z must have at least one row, got shape [${z.shape}]; skip empty batches`);
     // Checked before anything is written: one Infinity would reach the codebook through k-means or the EMA.
     checkFinite(z, 'VectorQuantizer', 'z', 'the codebook and its statistics were left unchanged');

@@ -377,6 +377,24 @@ describe('class 5: every layer leaves exactly its output alive (intermediates go
   }
 });
 
+describe('disposed layers', () => {
+  test('a disposed layer (or one whose parameter was disposed) is a clear error, never a read of freed memory', () => {
+    const cases: [string, () => any, number[]][] = [
+      ['Linear', () => new sg.nn.Linear(3, 2), [2, 3]], ['BinaryLinear', () => new sg.nn.BinaryLinear(3, 2), [2, 3]],
+      ['QuantLinear', () => new sg.nn.QuantLinear(3, 2), [2, 3]], ['BatchNorm1d', () => new sg.nn.BatchNorm1d(3).eval(), [2, 3]],
+      ['VectorQuantizer', () => new sg.nn.VectorQuantizer(2, 3), [2, 3]],
+    ];
+    for (const [name, make, shape] of cases) {
+      const m = make();
+      m.dispose();
+      const x = own(sg.tensor(seededArray(6, 2), shape));
+      const n = alive();
+      expect(() => m.forward(x), name).toThrow(new RegExp(`^${name}(\\.forward)?: the layer's (parameter|buffer) "\\w+" \\(tensor #\\d+\\) was disposed`));
+      expect(alive()).toBe(n);
+    }
+  });
+});
+
 describe('class 6: unbounded work is bounded', () => {
   test('VectorQuantizer(3, 2, { kmeansIters: 2**31 }) is rejected at once with the documented maximum', () => {
     expect(() => new sg.nn.VectorQuantizer(3, 2, { kmeansIters: 2 ** 31 })).toThrow(/^VectorQuantizer: kmeansIters must be <= 1000/);
