@@ -134,7 +134,9 @@ export abstract class Optimizer<H extends { lr: number } = { lr: number }> {
   /** Frees the parameters' gradients (call before each backward pass). */
   zeroGrad(): void {
     for (const s of this.slots) {
-      s.param.grad?.dispose();
+      // Whatever was assigned to grad (checkStep names anything that is not a tensor) is cleared.
+      const g: unknown = s.param.grad;
+      if (g instanceof Tensor) g.dispose();
       s.param.grad = null;
     }
   }

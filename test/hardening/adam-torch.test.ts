@@ -41,6 +41,19 @@ describe('Adam / AdamW match torch.optim (fixture from PyTorch ' + fixture.torch
     }
   });
 
+  test('like torch, each parameter counts its own steps: a parameter first given a gradient at step 2 takes a first step (≈ lr)', () => {
+    const a = own(sg.tensor([1, 1], [2], { requiresGrad: true }));
+    const b = own(sg.tensor([1, 1], [2], { requiresGrad: true }));
+    const opt = own(new sg.optim.Adam([a, b], { lr: 0.1 }));
+    a.grad = sg.tensor([1, 1]);
+    opt.step();
+    b.grad = sg.tensor([1, 1]);
+    opt.step();
+    // With one step count for the optimizer, b would move by 0.1 * 0.744 (bias corrections of step 2).
+    for (const v of b.dataSync()) expect(Math.abs(1 - v - 0.1)).toBeLessThan(1e-6);
+    opt.zeroGrad();
+  });
+
   for (const [ci, c] of fixture.cases.entries()) {
     test(`case ${ci}: ${c.opt} lr ${c.lr} betas ${c.betas} eps ${c.eps} weight decay ${c.weight_decay} (${c.kind} grads), ${fixture.steps} steps`, () => {
       const ps = c.initial.map((v) => own(sg.tensor(v, [v.length], { requiresGrad: true })));

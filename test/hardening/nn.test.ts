@@ -143,7 +143,9 @@ describe('class 3: opt.step() validates every gradient before any update', () =>
         expect([bits(good), bits(p), ...opt.slots.flatMap((s: any) => s.state.map(bits))]).toEqual(before);
         expect(alive()).toBe(n);
         if (g && typeof g === 'object' && 'dispose' in g) (g as Tensor).dispose();
-        (p as any).grad = null;
+        // zeroGrad clears whatever was assigned, tensor or not.
+        opt.zeroGrad();
+        expect(p.grad).toBeNull();
         // The same optimizer still steps once the gradient is fixed.
         p.grad = sg.tensor([1, 1, 1]);
         opt.step();
