@@ -89,7 +89,7 @@ export class BatchNorm1d extends Module {
   /** Batch statistics, one fused kernel each way (assembly/batchnorm.ts). */
   private forwardTrain(x: Tensor): Tensor {
     const [B, F] = x.shape;
-    if (B < 2) throw new Error(`BatchNorm1d: training needs a batch of at least 2 rows, got ${B}`);
+    if (B < 2) throw new Error(`BatchNorm1d: training needs a batch of at least 2 rows, got ${B}; use bigger batches, or call eval() to normalize single examples with the running statistics`);
     checkFinite(x, 'BatchNorm1d', 'x (in training, it updates the running statistics)', 'the running statistics were left unchanged');
     const { kernels } = rt();
     const w = this.weight;

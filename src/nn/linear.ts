@@ -33,7 +33,8 @@ const SIGN_GRADS: readonly SignGrad[] = ['identity', 'clipped', 'approx', 'swish
 function checkInput(op: string, x: Tensor, inFeatures: number): void {
   checkFloat(x, op, 'x');
   if (x.rank !== 2 || x.shape[1] !== inFeatures) {
-    throw new Error(`${op}: x must have shape [batch, ${inFeatures}], got [${x.shape}]`);
+    const hint = x.rank === 1 && x.shape[0] === inFeatures ? `; for one example use x.reshape([1, ${inFeatures}])` : x.rank > 2 ? '; flatten it first (nn.Flatten)' : '';
+    throw new Error(`${op}: x must have shape [batch, ${inFeatures}], got [${x.shape}]${hint}`);
   }
 }
 
