@@ -54,7 +54,8 @@ export function layerOutput(inputs: readonly Tensor[], fn: () => Tensor, made: r
   try {
     onTape = tidy(() => {
       out = fn();
-      return [out, ...tapeTensors(out, new Set(inputs))];
+      // An input passed through unchanged (an empty Sequential) keeps its own history.
+      return inputs.includes(out) ? [out] : [out, ...tapeTensors(out, new Set(inputs))];
     });
   } catch (err) {
     for (const t of made) t.dispose();

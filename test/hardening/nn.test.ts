@@ -410,6 +410,16 @@ describe('disposed layers', () => {
   });
 });
 
+test('an empty Sequential returns its input untouched (its history is not tied to it)', () => {
+  const a = own(sg.tensor([1, 2], [2], { requiresGrad: true }));
+  const n = alive();
+  sg.tidy(() => {
+    const x = sg.mul(a, 2);
+    expect(new sg.nn.Sequential().forward(x)).toBe(x);
+  });
+  expect(alive()).toBe(n);
+});
+
 describe('class 6: unbounded work is bounded', () => {
   test('VectorQuantizer(3, 2, { kmeansIters: 2**31 }) is rejected at once with the documented maximum', () => {
     expect(() => new sg.nn.VectorQuantizer(3, 2, { kmeansIters: 2 ** 31 })).toThrow(/^VectorQuantizer: kmeansIters must be <= 1000/);
