@@ -6,7 +6,8 @@ import { ones, zeros } from '../tensor/creation.js';
 import { markModified } from '../tensor/derived.js';
 import { empty, type Tensor } from '../tensor/tensor.js';
 import { boolOption, readOptions } from '../tensor/options.js';
-import { checkFinite, checkInputTensor, checkStateRange, F32_MAX, layerOutput } from './guard.js';
+import { f32View } from '../runtime/views.js';
+import { checkInputTensor, checkStateRange, F32_MAX, layerOutput } from './guard.js';
 import { Module } from './module.js';
 
 export interface BatchNormOptions {
@@ -90,7 +91,6 @@ export class BatchNorm1d extends Module {
   private forwardTrain(x: Tensor): Tensor {
     const [B, F] = x.shape;
     if (B < 2) throw new Error(`BatchNorm1d: training needs a batch of at least 2 rows, got ${B}; use bigger batches, or call eval() to normalize single examples with the running statistics`);
-    checkFinite(x, 'BatchNorm1d', 'x (in training, it updates the running statistics)', 'the running statistics were left unchanged');
     const { kernels } = rt();
     const w = this.weight;
     const b = this.bias;
@@ -100,6 +100,13 @@ export class BatchNorm1d extends Module {
     const variance = empty([F], 'float32');
     const invstd = empty([F], 'float32');
     kernels.bn_forward_train(x.offset, y.offset, xhat.offset, mu.offset, variance.offset, invstd.offset, w?.offset ?? 0, b?.offset ?? 0, B, F, this.eps);
+    // A NaN or Infinity in x (or values whose variance overflows float32) shows in the batch statistics:
+    // refused before they reach the running statistics.
+    const bad = firstNonFinite(mu, variance);
+    if (bad !== null) {
+      for (const t of [y, xhat, mu, variance, invstd]) t.dispose();
+      throw new Error(`BatchNorm1d: x (in training, it updates the running statistics) must be finite, but the batch ${bad.stat} of feature ${bad.feature} is ${bad.value} (x holds NaN or ±Infinity, or values too large for float32); the running statistics were left unchanged`);
+    }
     this.updateRunning(mu, variance, B);
     mu.dispose();
     variance.dispose();
@@ -150,4 +157,13 @@ export function batchNormEval(x: Tensor, mean: Tensor, variance: Tensor, weight:
   const affineParams = weight !== null && bias !== null;
   rt().kernels.bn_forward_eval(x.offset, y.offset, mean.offset, variance.offset, affineParams ? weight.offset : 0, affineParams ? bias.offset : 0, B, F, eps);
   return y;
+}
+
+/** The first feature whose batch mean or variance is not finite, or null. */
+function firstNonFinite(mean: Tensor, variance: Tensor): { feature: number; stat: string; value: number } | null {
+  for (const [stat, t] of [['mean', mean], ['variance', variance]] as const) {
+    const v = f32View(t.offset, t.size);
+    for (let i = 0; i < v.length; i++) if (!Number.isFinite(v[i])) return { feature: i, stat, value: v[i] };
+  }
+  return null;
 }

@@ -13,7 +13,8 @@ import { zeros, full } from '../tensor/creation.js';
 import { tidy } from '../tensor/scope.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { boolOption, choiceOption, readOptions } from '../tensor/options.js';
-import { checkFinite, checkStateRange, F32_MAX, layerOutput, seedOption } from './guard.js';
+import { rejectNaN } from '../kernels/nan.js';
+import { checkStateRange, F32_MAX, layerOutput, seedOption } from './guard.js';
 import { glorotBound, layerSeed, uniformInit } from './init.js';
 import { Module } from './module.js';
 
@@ -271,7 +272,12 @@ export class QuantLinear extends Module {
   }
 
   private observe(x: Tensor): void {
+    // One NaN or Infinity in the observer's running range would break every later forward pass: checked before it is written.
+    rejectNaN(x, 'QuantLinear', 'x (in training, it updates the activation range)');
     const m = tidy(() => noGrad(() => maxOp(abs(x))).item());
+    if (!Number.isFinite(m)) {
+      throw new Error(`QuantLinear: x (in training, it updates the activation range) must be finite, but max|x| is ${m}; the range observer was left unchanged`);
+    }
     const r = this.buffer('inputRange');
     // A range of 0 means "nothing observed yet" (also after loading a fresh state dict).
     const previous = r.item();
@@ -282,11 +288,7 @@ export class QuantLinear extends Module {
   forward(x: Tensor): Tensor {
     checkInput('QuantLinear', x, this.inFeatures);
     this.checkAlive();
-    if (this.activationBits !== null && this.training) {
-      // One NaN or Infinity in the observer's running range would break every later forward pass.
-      checkFinite(x, 'QuantLinear', 'x (in training, it updates the activation range)', 'the range observer was left unchanged');
-      this.observe(x);
-    }
+    if (this.activationBits !== null && this.training) this.observe(x);
     const s = this.inputScale();
     return layerOutput([x], () => {
       const xq = s === null ? x : quantize(x, { bits: this.activationBits!, scale: s });
