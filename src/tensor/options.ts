@@ -10,7 +10,7 @@ import { Tensor } from './tensor.js';
 /** Returns the options as a fresh object with null/undefined fields dropped; throws on a non-object. */
 export function readOptions<T extends object>(options: unknown, op: string, arg = 'options'): Partial<T> {
   if (options === undefined || options === null) return {};
-  if (typeof options !== 'object' || Array.isArray(options) || options instanceof Tensor || ArrayBuffer.isView(options)) {
+  if (typeof options !== 'object' || Array.isArray(options) || options instanceof Tensor || ArrayBuffer.isView(options) || isBuiltinValue(options)) {
     throw new Error(`${op}: ${arg} must be an object (or omitted), got ${describe(options)}`);
   }
   const out: Record<string, unknown> = {};
@@ -19,6 +19,11 @@ export function readOptions<T extends object>(options: unknown, op: string, arg 
     if (v !== undefined && v !== null) out[key] = v;
   }
   return out as Partial<T>;
+}
+
+/** Objects whose entries are not own properties (a Map's keys, a Promise's value): never an options bag. */
+function isBuiltinValue(x: object): boolean {
+  return x instanceof Map || x instanceof Set || x instanceof Promise || x instanceof Date || x instanceof RegExp || x instanceof ArrayBuffer;
 }
 
 /** A boolean option: true/false, or the default when missing. */
