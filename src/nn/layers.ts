@@ -6,8 +6,8 @@ import { rand } from '../tensor/creation.js';
 import { rt } from '../runtime/context.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { noGrad } from '../autograd/tape.js';
-import { readOptions } from '../tensor/options.js';
-import { checkInputTensor, layerOutput, seedOption } from './guard.js';
+import { choiceOption, readOptions } from '../tensor/options.js';
+import { checkInputTensor, F32_MAX, layerOutput, seedOption } from './guard.js';
 import { layerSeed } from './init.js';
 import { Module } from './module.js';
 
@@ -72,12 +72,21 @@ export class Hardtanh extends Activation {
   protected apply(x: Tensor): Tensor { return clip(x, this.min, this.max); }
 }
 
+/** The surrogate-gradient options of Sign and Binarize, checked when the layer is made rather than at its first forward pass. */
+function signOptions(options: SignOptions | null, op: string): SignOptions {
+  const o = readOptions<SignOptions>(options, op);
+  choiceOption(o.grad, op, 'grad', ['identity', 'clipped', 'approx', 'swish'] as const, 'identity');
+  if (o.clipValue !== undefined) checkNumber(o.clipValue, op, 'clipValue', { positive: true, max: F32_MAX });
+  if (o.beta !== undefined) checkNumber(o.beta, op, 'beta', { positive: true, max: F32_MAX });
+  return o;
+}
+
 /** ste.sign as a layer (sign(0) = 0). */
 export class Sign extends Activation {
   readonly options: SignOptions;
   constructor(options: SignOptions | null = {}) {
     super();
-    this.options = readOptions<SignOptions>(options, 'Sign');
+    this.options = signOptions(options, 'Sign');
   }
   protected apply(x: Tensor): Tensor { return sign(x, this.options); }
 }
@@ -87,7 +96,7 @@ export class Binarize extends Activation {
   readonly options: SignOptions;
   constructor(options: SignOptions | null = {}) {
     super();
-    this.options = readOptions<SignOptions>(options, 'Binarize');
+    this.options = signOptions(options, 'Binarize');
   }
   protected apply(x: Tensor): Tensor { return binarize(x, this.options); }
 }

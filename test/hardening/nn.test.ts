@@ -55,6 +55,9 @@ describe('class 1: null options mean omitted options; unchecked arguments are cl
     expect(() => new sg.nn.Dropout(0.5, { seed: NaN })).toThrow(/^Dropout: seed must be a number/);
     expect(() => new sg.nn.Hardtanh('a' as any)).toThrow(/^Hardtanh: min must be a number/);
     expect(() => new sg.nn.Sign(7 as any)).toThrow(/^Sign: options must be an object/);
+    expect(() => new sg.nn.Sign({ grad: 'steep' } as any)).toThrow(/^Sign: grad must be one of 'identity', 'clipped', 'approx', 'swish'/);
+    expect(() => new sg.nn.Binarize({ clipValue: -1 })).toThrow(/^Binarize: clipValue must be > 0/);
+    expect(() => new sg.nn.Binarize({ beta: Infinity })).toThrow(/^Binarize: beta must be finite/);
     expect(() => new sg.nn.VectorQuantizer(3, 2, { ema: 0 } as any)).toThrow(/^VectorQuantizer: ema must be true or false/);
     expect(() => new sg.nn.VectorQuantizer(3, 2, { epsilon: 1e-45 })).toThrow(/^VectorQuantizer: epsilon must be >= 1e-30/);
   });
