@@ -1,23 +1,20 @@
 // Fused optimizer updates, in place over parameter, gradient and state
 // buffers. Scalar twin: src/reference/optim.ts.
 
-// Adam / AdamW:
-//   m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g²
-//   p -= lr (m / bc1) / (sqrt(v / bc2) + eps)      bc1 = 1 - b1^t, bc2 = 1 - b2^t
-// weight decay: decoupled (AdamW) p *= 1 - lr wd first; otherwise g += wd p.
+// Adam / AdamW, in the order of PyTorch's torch.optim.Adam (1.13, _single_tensor_adam):
+//   w = p shrink;  grad = g + l2 p
+//   m = b1 m + c1 grad;  v = b2 v + (c2 grad) grad
+//   p = w - (stepSize m) / (sqrt(v) / bc2Sqrt + eps)
+// The host derives every coefficient in float64 and rounds each once to float32:
+// c1 = 1 - b1, c2 = 1 - b2 (from the float64 betas: 1 - f32(0.99999) is off by
+// 1.4e-3 relative), stepSize = lr / (1 - b1^t), bc2Sqrt = sqrt(1 - b2^t), and
+// shrink = 1 - lr wd, l2 = 0 for decoupled decay (AdamW), shrink = 1, l2 = wd otherwise.
 // The new p is clamped to [lo, hi] (the latent-weight constraint; ±Inf for none)
 // in the same pass, as p < lo ? lo : p > hi ? hi : p.
-export function adam_update(p: usize, g: usize, m: usize, v: usize, n: i32, lr: f32, b1: f32, b2: f32,
-                            eps: f32, wd: f32, decoupled: i32, bc1: f32, bc2: f32, lo: f32, hi: f32): void {
-  const c1 = <f32>1 - b1;
-  const c2 = <f32>1 - b2;
-  const inv1 = <f32>1 / bc1;
-  const inv2 = <f32>1 / bc2;
-  // Decoupled decay shrinks w by (1 - lr wd); coupled decay adds wd w to the gradient.
-  const shrink = decoupled ? <f32>1 - lr * wd : <f32>1;
-  const l2 = decoupled ? <f32>0 : wd;
+export function adam_update(p: usize, g: usize, m: usize, v: usize, n: i32, b1: f32, c1: f32, b2: f32, c2: f32,
+                            stepSize: f32, bc2Sqrt: f32, eps: f32, shrink: f32, l2: f32, lo: f32, hi: f32): void {
   const vb1 = f32x4.splat(b1), vc1 = f32x4.splat(c1), vb2 = f32x4.splat(b2), vc2 = f32x4.splat(c2);
-  const vinv1 = f32x4.splat(inv1), vinv2 = f32x4.splat(inv2), veps = f32x4.splat(eps), vlr = f32x4.splat(lr);
+  const vstep = f32x4.splat(stepSize), vbc2 = f32x4.splat(bc2Sqrt), veps = f32x4.splat(eps);
   const vshrink = f32x4.splat(shrink), vl2 = f32x4.splat(l2);
   const vlo = f32x4.splat(lo), vhi = f32x4.splat(hi);
   let i = 0;
@@ -29,8 +26,8 @@ export function adam_update(p: usize, g: usize, m: usize, v: usize, n: i32, lr: 
     const vi = f32x4.add(f32x4.mul(vb2, v128.load(v + o)), f32x4.mul(f32x4.mul(vc2, grad), grad));
     v128.store(m + o, mi);
     v128.store(v + o, vi);
-    const step = f32x4.div(f32x4.mul(vlr, f32x4.mul(mi, vinv1)), f32x4.add(f32x4.sqrt(f32x4.mul(vi, vinv2)), veps));
-    const r = f32x4.sub(w, step);
+    const denom = f32x4.add(f32x4.div(f32x4.sqrt(vi), vbc2), veps);
+    const r = f32x4.sub(w, f32x4.div(f32x4.mul(vstep, mi), denom));
     const clamped = v128.bitselect(vlo, r, f32x4.lt(r, vlo));
     v128.store(p + o, v128.bitselect(vhi, clamped, f32x4.gt(r, vhi)));
   }
@@ -42,7 +39,7 @@ export function adam_update(p: usize, g: usize, m: usize, v: usize, n: i32, lr: 
     const vi = b2 * load<f32>(v + o) + c2 * grad * grad;
     store<f32>(m + o, mi);
     store<f32>(v + o, vi);
-    const r = w - lr * (mi * inv1) / (Mathf.sqrt(vi * inv2) + eps);
+    const r = w - (stepSize * mi) / (Mathf.sqrt(vi) / bc2Sqrt + eps);
     store<f32>(p + o, r < lo ? lo : (r > hi ? hi : r));
   }
 }

@@ -1,6 +1,6 @@
 import { ones } from '../tensor/creation.js';
 import { collect, disposeOnThrow, trackInScope, untrack } from '../tensor/scope.js';
-import { Tensor, type GradNode } from '../tensor/tensor.js';
+import { nextTensorId, Tensor, type GradNode } from '../tensor/tensor.js';
 import { checkFloat, describe } from '../tensor/checks.js';
 import { accumulate } from './accumulate.js';
 
@@ -86,17 +86,22 @@ export function saveOn(out: Tensor, parts: readonly Tensor[]): void {
  * recorded, are freed now.
  */
 export function composite(fn: () => Tensor): Tensor {
+  const firstId = nextTensorId();
   const { result: out, made } = collect(fn);
   const ownOutput = made.delete(out);
+  // The walk goes through every tensor made during fn — also those an inner op already
+  // saved (no longer in `made`), whose history may still need ones that are — and stops
+  // at tensors that existed before (the caller's inputs and parameters).
   const reached = new Set<Tensor>();
+  const visited = new Set<Tensor>([out]);
   const stack = [out];
   while (stack.length > 0) {
     const t = stack.pop()!;
     for (const input of t.node?.inputs ?? []) {
-      if (made.has(input) && !reached.has(input)) {
-        reached.add(input);
-        stack.push(input);
-      }
+      if (input.id < firstId || visited.has(input)) continue;
+      visited.add(input);
+      if (made.has(input)) reached.add(input);
+      stack.push(input);
     }
   }
   for (const t of made) if (!reached.has(t)) t.dispose();

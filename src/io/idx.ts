@@ -1,7 +1,8 @@
 import { checkNumber, describe } from '../tensor/checks.js';
+import { readOptions } from '../tensor/options.js';
 import type { DType } from '../tensor/dtypes.js';
 import { empty, type Tensor } from '../tensor/tensor.js';
-import { maybeGunzip, outsideWasmMemory, readSource, type ByteSource } from './source.js';
+import { maybeGunzip, outsideWasmMemory, readLimits, readSource, type ByteSource, type GunzipLimits, type SizeFromHead } from './source.js';
 
 /**
  * IDX (the MNIST file format): two zero bytes, a type code, the number of
@@ -32,6 +33,12 @@ export interface IdxOptions {
   limit?: number;
 }
 
+/**
+ * loadIdx options: a gzipped file is decompressed only up to the size its IDX
+ * header declares, and that size must fit in maxBytes (default 256 MiB).
+ */
+export interface LoadIdxOptions extends IdxOptions, GunzipLimits {}
+
 export interface IdxHeader {
   /** The IDX type code (0x08 uint8, 0x09 int8, 0x0B int16, 0x0C int32, 0x0D float32, 0x0E float64). */
   typeCode: number;
@@ -45,23 +52,59 @@ export interface IdxHeader {
 }
 
 /** Reads an IDX file (gzipped or not, detected by its magic bytes) into a tensor. */
-export async function loadIdx(source: ByteSource, options: IdxOptions = {}): Promise<Tensor> {
-  if (options.limit !== undefined) checkNumber(options.limit, 'loadIdx', 'limit', { integer: true, min: 0 });
+export async function loadIdx(source: ByteSource, options: LoadIdxOptions | null = {}): Promise<Tensor> {
+  const o = readOptions<LoadIdxOptions>(options, 'loadIdx');
+  const limit = o.limit === undefined ? undefined : checkNumber(o.limit, 'loadIdx', 'limit', { integer: true, min: 0 });
+  const limits = readLimits(o, 'loadIdx');
   const { bytes, name } = await readSource(source, 'loadIdx');
-  return parseIdx(await maybeGunzip(bytes, name, 'loadIdx'), { ...options, name });
+  return parseIdxAs(await maybeGunzip(bytes, name, 'loadIdx', limits, idxSizeFromHead(name, 'loadIdx')), name, limit, 'loadIdx');
+}
+
+/**
+ * The decompression cap of a gzipped IDX file: its header declares the exact
+ * size, so a bomb is refused after at most 36 bytes of output, and data past
+ * the declared size stops the decompression at once.
+ */
+export function idxSizeFromHead(name: string, op: string): SizeFromHead {
+  return (head, complete) => {
+    const fail = (what: string): never => {
+      throw new Error(`${op}: ${name} is not a valid IDX file: ${what}`);
+    };
+    if (head.length < 4) return complete ? fail(`it is ${head.length} bytes long, shorter than the 4-byte magic number`) : undefined;
+    if (head[0] !== 0 || head[1] !== 0) fail(`the magic number must start with two zero bytes, got ${hex(head[0])} ${hex(head[1])}`);
+    const type = TYPES[head[2]];
+    if (type === undefined) fail(`unknown type code ${hex(head[2])} (expected 08 uint8, 09 int8, 0b int16, 0c int32, 0d float32 or 0e float64)`);
+    const ndims = head[3];
+    if (ndims < 1 || ndims > MAX_DIMS) fail(`the number of dimensions must be 1..${MAX_DIMS}, got ${ndims}`);
+    const headerBytes = 4 + 4 * ndims;
+    if (head.length < headerBytes) return complete ? fail(`the header needs ${headerBytes} bytes for ${ndims} dimensions, but the file has ${head.length}`) : undefined;
+    const dv = new DataView(head.buffer, head.byteOffset, head.byteLength);
+    let count = 1;
+    for (let i = 0; i < ndims; i++) {
+      const d = dv.getInt32(4 + 4 * i, false);
+      if (d < 0) fail(`dimension ${i} is negative (${d})`);
+      count *= d;
+    }
+    // Past 2^53 the product is inexact, but it is then far beyond any maxBytes too.
+    return headerBytes + count * type.size;
+  };
 }
 
 /** Parses the bytes of an uncompressed IDX file into a tensor. `name` labels error messages. */
-export function parseIdx(bytes: Uint8Array, options: IdxOptions & { name?: string } = {}): Tensor {
-  const name = options.name ?? 'bytes';
-  const header = parseIdxHeader(bytes, name);
+export function parseIdx(bytes: Uint8Array, options: (IdxOptions & { name?: string }) | null = {}): Tensor {
+  const o = readOptions<IdxOptions & { name?: string }>(options, 'parseIdx');
+  const name = o.name ?? 'bytes';
+  if (typeof name !== 'string') throw new Error(`parseIdx: name must be a string, got ${describe(name)}`);
+  const limit = o.limit === undefined ? undefined : checkNumber(o.limit, 'parseIdx', 'limit', { integer: true, min: 0 });
+  return parseIdxAs(bytes, name, limit, 'parseIdx');
+}
+
+/** parseIdx with errors named after the public function that was called (`op`). */
+export function parseIdxAs(bytes: Uint8Array, name: string, limit: number | undefined, op: string): Tensor {
+  const header = parseIdxHeader(bytes, name, op);
   bytes = outsideWasmMemory(bytes);
   const [n0, ...rest] = header.shape;
-  let rows = n0;
-  if (options.limit !== undefined) {
-    checkNumber(options.limit, 'parseIdx', 'limit', { integer: true, min: 0 });
-    rows = Math.min(n0, options.limit);
-  }
+  const rows = limit === undefined ? n0 : Math.min(n0, limit);
   const shape = [rows, ...rest];
   let count = rows;
   for (const d of rest) count *= d;
@@ -96,11 +139,13 @@ export function parseIdx(bytes: Uint8Array, options: IdxOptions & { name?: strin
 }
 
 /** Validates an IDX header against the file length and returns it. */
-export function parseIdxHeader(bytes: Uint8Array, name = 'bytes'): IdxHeader {
+export function parseIdxHeader(bytes: Uint8Array, name: string | null = 'bytes', op = 'parseIdxHeader'): IdxHeader {
+  if (name === null) name = 'bytes';
+  if (typeof name !== 'string') throw new Error(`${op}: name must be a string, got ${describe(name)}`);
   const fail = (what: string): never => {
-    throw new Error(`loadIdx: ${name} is not a valid IDX file: ${what}`);
+    throw new Error(`${op}: ${name} is not a valid IDX file: ${what}`);
   };
-  if (!(bytes instanceof Uint8Array)) throw new Error(`loadIdx: bytes must be a Uint8Array, got ${describe(bytes)}`);
+  if (!(bytes instanceof Uint8Array)) throw new Error(`${op}: bytes must be a Uint8Array, got ${describe(bytes)}`);
   if (bytes.length < 4) fail(`it is ${bytes.length} bytes long, shorter than the 4-byte magic number`);
   if (bytes[0] !== 0 || bytes[1] !== 0) {
     fail(`the magic number must start with two zero bytes, got ${hex(bytes[0])} ${hex(bytes[1])}` +

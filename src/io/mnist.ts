@@ -1,9 +1,11 @@
 import { checkNumber, describe } from '../tensor/checks.js';
 import type { Tensor } from '../tensor/tensor.js';
-import { parseIdx, parseIdxHeader } from './idx.js';
-import { childLocation, locationName, maybeGunzip, NotFoundError, readLocation, toLocation, type Location } from './source.js';
+import { idxSizeFromHead, parseIdxAs, parseIdxHeader } from './idx.js';
+import { readOptions } from '../tensor/options.js';
+import { childLocation, locationName, maybeGunzip, NotFoundError, readLimits, readLocation, toLocation, type GunzipLimits, type Location } from './source.js';
 
-export interface MnistOptions {
+/** maxBytes and maxRatio bound the decompression of each file (each is also capped at the size its header declares). */
+export interface MnistOptions extends GunzipLimits {
   /** Keep only the first `limitTrain` training examples. */
   limitTrain?: number;
   /** Keep only the first `limitTest` test examples. */
@@ -35,11 +37,13 @@ type Key = keyof typeof FILES;
  * the repository's examples/data/mnist/ (a git checkout has it; the npm
  * package does not ship the 11 MB of data, so pass `dir` there).
  */
-export async function loadMnist(dir?: string | URL, options: MnistOptions = {}): Promise<Mnist> {
+export async function loadMnist(dir?: string | URL | null, options: MnistOptions | null = {}): Promise<Mnist> {
   const op = 'loadMnist';
-  if (typeof options !== 'object' || options === null) throw new Error(`${op}: options must be an object, got ${describe(options)}`);
-  const limitTrain = options.limitTrain === undefined ? undefined : checkNumber(options.limitTrain, op, 'limitTrain', { integer: true, min: 0 });
-  const limitTest = options.limitTest === undefined ? undefined : checkNumber(options.limitTest, op, 'limitTest', { integer: true, min: 0 });
+  const o = readOptions<MnistOptions>(options, op);
+  const limitTrain = o.limitTrain === undefined ? undefined : checkNumber(o.limitTrain, op, 'limitTrain', { integer: true, min: 0 });
+  const limitTest = o.limitTest === undefined ? undefined : checkNumber(o.limitTest, op, 'limitTest', { integer: true, min: 0 });
+  const limits = readLimits(o, op);
+  if (dir === null) dir = undefined;
   if (dir !== undefined && typeof dir !== 'string' && !(dir instanceof URL)) {
     throw new Error(`${op}: dir must be a folder path or URL, got ${describe(dir)}`);
   }
@@ -50,7 +54,7 @@ export async function loadMnist(dir?: string | URL, options: MnistOptions = {}):
     let raw: Record<Key, { bytes: Uint8Array; name: string }>;
     try {
       const keys = Object.keys(FILES) as Key[];
-      const found = await Promise.all(keys.map((k) => readEither(folder, FILES[k], op)));
+      const found = await Promise.all(keys.map((k) => readEither(folder, FILES[k], op, limits)));
       raw = Object.fromEntries(keys.map((k, i) => [k, found[i]])) as typeof raw;
     } catch (err) {
       if (!(err instanceof NotFoundError)) throw err;
@@ -78,7 +82,7 @@ function bundledFolders(): Location[] {
   ];
 }
 
-async function readEither(folder: Location, base: string, op: string): Promise<{ bytes: Uint8Array; name: string }> {
+async function readEither(folder: Location, base: string, op: string, limits: Required<GunzipLimits>): Promise<{ bytes: Uint8Array; name: string }> {
   const gz = childLocation(folder, `${base}.gz`);
   const plain = childLocation(folder, base);
   let loc = gz;
@@ -96,13 +100,13 @@ async function readEither(folder: Location, base: string, op: string): Promise<{
     }
   }
   const name = locationName(loc);
-  return { bytes: await maybeGunzip(bytes, name, op), name };
+  return { bytes: await maybeGunzip(bytes, name, op, limits, idxSizeFromHead(name, op)), name };
 }
 
 function parseAll(raw: Record<Key, { bytes: Uint8Array; name: string }>, limitTrain: number | undefined, limitTest: number | undefined, op: string): Mnist {
   for (const [images, labels] of [['trainImages', 'trainLabels'], ['testImages', 'testLabels']] as const) {
-    const hi = parseIdxHeader(raw[images].bytes, raw[images].name);
-    const hl = parseIdxHeader(raw[labels].bytes, raw[labels].name);
+    const hi = parseIdxHeader(raw[images].bytes, raw[images].name, op);
+    const hl = parseIdxHeader(raw[labels].bytes, raw[labels].name, op);
     if (hi.dtype !== 'uint8' || hi.shape.length !== 3) {
       throw new Error(`${op}: ${raw[images].name} must hold uint8 images [N, rows, cols], got ${hi.type} [${hi.shape}]`);
     }
@@ -116,7 +120,7 @@ function parseAll(raw: Record<Key, { bytes: Uint8Array; name: string }>, limitTr
   // Headers are all valid, so the parses below cannot fail except by running out of memory.
   const made: Tensor[] = [];
   const parse = (k: Key, limit: number | undefined): Tensor => {
-    const t = parseIdx(raw[k].bytes, { name: raw[k].name, limit });
+    const t = parseIdxAs(raw[k].bytes, raw[k].name, limit, op);
     made.push(t);
     return t;
   };

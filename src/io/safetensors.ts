@@ -31,6 +31,10 @@ import { outsideWasmMemory, readSource, type ByteSource } from './source.js';
 export const MAX_HEADER_BYTES = 100 * 1024 * 1024;
 const METADATA_KEY = '__metadata__';
 const MAX_RANK = 8;
+/** Most tensors in one file (each becomes a tensor record; real checkpoints hold thousands). */
+export const MAX_TENSORS = 2 ** 20;
+/** Largest dimension (kernels index with 32-bit integers). */
+const MAX_DIM = 2 ** 31 - 1;
 
 const STORED: Record<string, { size: number; dtype: DType }> = {
   F32: { size: 4, dtype: 'float32' },
@@ -57,16 +61,18 @@ export interface Safetensors {
  * Tensors are stored contiguously in name order (JavaScript's default sort,
  * by UTF-16 code units) as F32 / I32 / I8 / U8.
  */
-export function saveSafetensors(tensors: Record<string, Tensor>, metadata?: Record<string, string>): Uint8Array {
+export function saveSafetensors(tensors: Record<string, Tensor> | Map<string, Tensor>, metadata?: Record<string, string> | Map<string, string> | null): Uint8Array {
   const op = 'saveSafetensors';
-  if (typeof tensors !== 'object' || tensors === null || Array.isArray(tensors) || tensors instanceof Tensor) {
-    throw new Error(`${op}: tensors must be an object mapping names to tensors, got ${describe(tensors)}`);
+  tensors = fromMap(tensors, op, 'tensors') as Record<string, Tensor>;
+  if (!isPlainObject(tensors)) {
+    throw new Error(`${op}: tensors must be an object mapping names to tensors, got ${describe(tensors)}; pass model.stateDict() or a Map from names to tensors`);
   }
   // Written field by field: a JS object would list integer-like names first, whatever their order.
   const fields: string[] = [];
-  if (metadata !== undefined) {
-    if (typeof metadata !== 'object' || metadata === null || Array.isArray(metadata)) {
-      throw new Error(`${op}: metadata must be an object of strings, got ${describe(metadata)}`);
+  if (metadata !== undefined && metadata !== null) {
+    metadata = fromMap(metadata, op, 'metadata') as Record<string, string>;
+    if (!isPlainObject(metadata)) {
+      throw new Error(`${op}: metadata must be an object of strings (or a Map), got ${describe(metadata)}`);
     }
     for (const [k, v] of Object.entries(metadata)) {
       if (typeof v !== 'string') throw new Error(`${op}: metadata[${quote(k)}] must be a string, got ${describe(v)}`);
@@ -108,10 +114,28 @@ export function saveSafetensors(tensors: Record<string, Tensor>, metadata?: Reco
   return out;
 }
 
+/** An object literal (or one made with Object.create(null)): a Set, an array or a tensor would silently write nothing. */
+function isPlainObject(x: unknown): x is Record<string, unknown> {
+  if (typeof x !== 'object' || x === null) return false;
+  const proto = Object.getPrototypeOf(x);
+  return proto === Object.prototype || proto === null;
+}
+
+/** A Map with string keys becomes a plain object (names like "__proto__" included); anything else is returned as it is. */
+function fromMap(x: unknown, op: string, arg: string): unknown {
+  if (!(x instanceof Map)) return x;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of x) {
+    if (typeof k !== 'string') throw new Error(`${op}: the keys of ${arg} must be strings, got ${describe(k)}`);
+    setOwn(out, k, v);
+  }
+  return out;
+}
+
 /** Reads safetensors from bytes, a Response, a URL or a path. */
 export async function loadSafetensors(source: ByteSource): Promise<Safetensors> {
   const { bytes, name } = await readSource(source, 'loadSafetensors');
-  return parseSafetensors(bytes, name);
+  return parse(bytes, name, 'loadSafetensors');
 }
 
 interface Entry {
@@ -123,8 +147,12 @@ interface Entry {
 }
 
 /** Parses safetensors bytes. Everything is validated before any tensor is allocated. */
-export function parseSafetensors(bytes: Uint8Array | ArrayBuffer, name = 'bytes'): Safetensors {
-  const op = 'loadSafetensors';
+export function parseSafetensors(bytes: Uint8Array | ArrayBuffer, name: string | null = 'bytes'): Safetensors {
+  if (name !== null && typeof name !== 'string') throw new Error(`parseSafetensors: name must be a string, got ${describe(name)}`);
+  return parse(bytes, name ?? 'bytes', 'parseSafetensors');
+}
+
+function parse(bytes: Uint8Array | ArrayBuffer, name: string, op: string): Safetensors {
   const fail = (what: string): never => {
     throw new Error(`${op}: ${name} is not a valid safetensors file: ${what}`);
   };
@@ -162,6 +190,7 @@ export function parseSafetensors(bytes: Uint8Array | ArrayBuffer, name = 'bytes'
       }
       continue;
     }
+    if (entries.length === MAX_TENSORS) fail(`it holds more than ${MAX_TENSORS} tensors`);
     entries.push(parseEntry(key, value, fail));
   }
 
@@ -231,6 +260,8 @@ function parseEntry(name: string, value: unknown, fail: (what: string) => never)
   if (end < begin) fail(`${where}: data_offsets end ${end} is before begin ${begin}`);
   let count = 1;
   for (const d of shape as number[]) count *= d;
+  // Only an empty tensor can name a huge dimension without the data to back it.
+  if (count === 0 && (shape as number[]).some((d) => d > MAX_DIM)) fail(`${where}: shape ${show(shape)} has a dimension above ${MAX_DIM}`);
   const want = count * STORED[stored].size;
   if (end - begin !== want) {
     fail(`${where}: ${stored} [${shape}] needs ${want} bytes, but data_offsets [${begin}, ${end}] span ${end - begin}`);

@@ -1,5 +1,6 @@
 import { rt } from '../runtime/context.js';
 import { checkNumber, describe } from '../tensor/checks.js';
+import { boolOption, readOptions } from '../tensor/options.js';
 
 /**
  * Where bytes come from: the bytes themselves, a fetch Response (or a promise
@@ -17,16 +18,53 @@ export type Location = { kind: 'url'; url: URL } | { kind: 'path'; path: string 
 
 /** gzip member header: ID1 ID2 (RFC 1952). */
 const GZIP_MAGIC = [0x1f, 0x8b];
-/** Decompressed data beyond this is refused by default (a gzip bomb stops here, not at out-of-memory). */
-export const MAX_DECOMPRESSED_BYTES = 2 ** 31 - 1;
+/** Decompressed data beyond this is refused by default (a gzip bomb stops here, not at out-of-memory); pass maxBytes to allow more. */
+export const MAX_DECOMPRESSED_BYTES = 2 ** 28;
+/** Default compression-ratio limit: beyond RATIO_FLOOR_BYTES of output, more than this many output bytes per input byte is refused. */
+export const MAX_COMPRESSION_RATIO = 200;
+/** Outputs up to this size are never refused for their ratio (small runs of zeros compress ~1000:1 legitimately). */
+export const RATIO_FLOOR_BYTES = 2 ** 24;
+/** Compressed input is fed to the decompressor in slices this big, so no runtime inflates more than one slice ahead of the limit checks. */
+const INFLATE_SLICE_BYTES = 64 * 1024;
+
+/** Limits on decompression (every reader that gunzips takes them). */
+export interface GunzipLimits {
+  /** Most decompressed bytes (default MAX_DECOMPRESSED_BYTES = 256 MiB). */
+  maxBytes?: number;
+  /** Most output bytes per compressed byte once the output passes 16 MiB (default MAX_COMPRESSION_RATIO = 200). */
+  maxRatio?: number;
+}
+
+/** Checked limits, with defaults. */
+export function readLimits(o: GunzipLimits, op: string): Required<GunzipLimits> {
+  return {
+    maxBytes: checkNumber(o.maxBytes ?? MAX_DECOMPRESSED_BYTES, op, 'maxBytes', { integer: true, min: 0, max: 2 ** 32 }),
+    maxRatio: checkNumber(o.maxRatio ?? MAX_COMPRESSION_RATIO, op, 'maxRatio', { min: 1 }),
+  };
+}
+
+/**
+ * What the decompressed data may hold, decided from its first bytes (a file
+ * header): the exact size it must have, or undefined while more bytes are
+ * needed to tell. It may throw to refuse the data.
+ */
+export type SizeFromHead = (head: Uint8Array, complete: boolean) => number | undefined;
 
 /** Thrown when a file or URL does not exist, so callers can try another name. */
 export class NotFoundError extends Error {}
 
+export interface ReadBytesOptions extends GunzipLimits {
+  /** Decompress gzip data (found by its magic bytes), within maxBytes and maxRatio. Default false. */
+  gunzip?: boolean;
+}
+
 /** Reads all bytes of a source; with `gunzip: true`, gzip data (found by its magic bytes) is decompressed. */
-export async function readBytes(source: ByteSource, options: { gunzip?: boolean } = {}): Promise<Uint8Array> {
+export async function readBytes(source: ByteSource, options: ReadBytesOptions | null = {}): Promise<Uint8Array> {
+  const o = readOptions<ReadBytesOptions>(options, 'readBytes');
+  const unzip = boolOption(o.gunzip, 'readBytes', 'gunzip', false);
+  const limits = readLimits(o, 'readBytes');
   const { bytes, name } = await readSource(source, 'readBytes');
-  return options.gunzip ? maybeGunzip(bytes, name, 'readBytes') : bytes;
+  return unzip ? maybeGunzip(bytes, name, 'readBytes', limits) : bytes;
 }
 
 /** Reads a source and returns its bytes with a name for error messages (path, URL or "bytes"). */
@@ -141,45 +179,78 @@ export function isGzip(bytes: Uint8Array): boolean {
   return bytes.length >= 2 && bytes[0] === GZIP_MAGIC[0] && bytes[1] === GZIP_MAGIC[1];
 }
 
-/**
- * Decompresses gzip data with the platform's DecompressionStream (Node 18+,
- * Deno, browsers, workerd). Corrupt or truncated input, or output beyond
- * `maxBytes` (default 2^31 - 1), throws an Error naming `name`.
- */
-export function gunzip(bytes: Uint8Array, options: { name?: string; maxBytes?: number } = {}): Promise<Uint8Array> {
-  const maxBytes = options.maxBytes === undefined ? MAX_DECOMPRESSED_BYTES : checkNumber(options.maxBytes, 'gunzip', 'maxBytes', { integer: true, min: 0 });
-  return inflate(bytes, options.name ?? 'bytes', 'gunzip', maxBytes);
+export interface GunzipOptions extends GunzipLimits {
+  /** Names the data in error messages (default "bytes"). */
+  name?: string;
 }
 
-async function inflate(bytes: Uint8Array, name: string, op: string, maxBytes = MAX_DECOMPRESSED_BYTES): Promise<Uint8Array> {
+/**
+ * Decompresses gzip data (one or more members) with the platform's
+ * DecompressionStream (Node 18+, Deno, browsers, workerd). Corrupt or
+ * truncated input, trailing bytes that are not another member, or output
+ * beyond `maxBytes` (default 256 MiB) or `maxRatio` (default 200 output bytes
+ * per input byte, once past 16 MiB) throws an Error naming `name`; the
+ * decompression stops as soon as a limit is passed.
+ */
+export function gunzip(bytes: Uint8Array, options: GunzipOptions | null = {}): Promise<Uint8Array> {
+  const o = readOptions<GunzipOptions>(options, 'gunzip');
+  if (o.name !== undefined && typeof o.name !== 'string') throw new Error(`gunzip: name must be a string, got ${describe(o.name)}`);
+  return inflate(bytes, o.name ?? 'bytes', 'gunzip', readLimits(o, 'gunzip'));
+}
+
+async function inflate(bytes: Uint8Array, name: string, op: string, limits: Required<GunzipLimits>, sizeFromHead?: SizeFromHead): Promise<Uint8Array> {
   if (!(bytes instanceof Uint8Array)) throw new Error(`${op}: bytes must be a Uint8Array, got ${describe(bytes)}`);
   if (!isGzip(bytes)) throw new Error(`${op}: ${name} is not gzip data (expected the bytes 1f 8b at the start)`);
   if (typeof DecompressionStream !== 'function') throw new Error(`${op}: this runtime has no DecompressionStream, so ${name} cannot be decompressed`);
+  // Streams refuse views of a SharedArrayBuffer (a shared wasm memory): copy those.
+  const src = bytes.buffer instanceof ArrayBuffer ? (bytes as Uint8Array<ArrayBuffer>) : bytes.slice();
+  let fed = 0;
+  // Fed one slice per pull: the decompressor never holds more input than the reader has asked output for.
   const input = new ReadableStream<BufferSource>({
-    start(controller) {
-      // Streams refuse views of a SharedArrayBuffer (a shared wasm memory): copy those.
-      controller.enqueue(bytes.buffer instanceof ArrayBuffer ? (bytes as Uint8Array<ArrayBuffer>) : bytes.slice());
-      controller.close();
+    pull(controller) {
+      if (fed >= src.length) {
+        controller.close();
+        return;
+      }
+      controller.enqueue(src.subarray(fed, fed + INFLATE_SLICE_BYTES));
+      fed = Math.min(src.length, fed + INFLATE_SLICE_BYTES);
     },
-  });
+  }, { highWaterMark: 0 });
   const reader = input.pipeThrough(new DecompressionStream('gzip')).getReader();
   const chunks: Uint8Array[] = [];
   let total = 0;
+  let expected: number | undefined;
+  const refuse = async (why: string): Promise<never> => {
+    await reader.cancel().catch(() => {});
+    throw new Error(`${op}: ${name} ${why}`);
+  };
   try {
     for (;;) {
       const { done, value } = await reader.read();
       if (done) break;
       total += value.length;
-      if (total > maxBytes) {
-        await reader.cancel();
-        throw new Error(`${op}: ${name} decompresses to more than ${maxBytes} bytes`);
-      }
       chunks.push(value);
+      if (sizeFromHead !== undefined && expected === undefined) {
+        expected = sizeFromHead(total === value.length ? value : concat(chunks, total), false);
+        if (expected !== undefined && expected > limits.maxBytes) {
+          await refuse(`declares ${expected} bytes of data in its header, more than maxBytes = ${limits.maxBytes}; pass a larger maxBytes if the file is trusted`);
+        }
+      }
+      if (expected !== undefined && total > expected) await refuse(`decompresses to more than the ${expected} bytes its header declares`);
+      if (total > limits.maxBytes) await refuse(`decompresses to more than ${limits.maxBytes} bytes (maxBytes); pass a larger maxBytes if the file is trusted`);
+      if (total > RATIO_FLOOR_BYTES && total > limits.maxRatio * src.length) {
+        await refuse(`decompresses to more than ${limits.maxRatio} bytes per compressed byte (maxRatio), like a decompression bomb; pass a larger maxRatio if the file is trusted`);
+      }
     }
   } catch (err) {
     if (err instanceof Error && err.message.startsWith(`${op}: `)) throw err;
     throw new Error(`${op}: ${name} is corrupt or truncated gzip data: ${messageOf(err)}`);
   }
+  if (sizeFromHead !== undefined && expected === undefined) sizeFromHead(concat(chunks, total), true);
+  return concat(chunks, total);
+}
+
+function concat(chunks: Uint8Array[], total: number): Uint8Array {
   if (chunks.length === 1) return chunks[0];
   const out = new Uint8Array(total);
   let pos = 0;
@@ -190,9 +261,12 @@ async function inflate(bytes: Uint8Array, name: string, op: string, maxBytes = M
   return out;
 }
 
-/** Decompresses when the bytes start with the gzip magic, else returns them unchanged. */
-export async function maybeGunzip(bytes: Uint8Array, name: string, op: string): Promise<Uint8Array> {
-  return isGzip(bytes) ? inflate(bytes, name, op) : bytes;
+/**
+ * Decompresses when the bytes start with the gzip magic, else returns them
+ * unchanged. `sizeFromHead` caps the output at the size a file header declares.
+ */
+export async function maybeGunzip(bytes: Uint8Array, name: string, op: string, limits: Required<GunzipLimits> = readLimits({}, op), sizeFromHead?: SizeFromHead): Promise<Uint8Array> {
+  return isGzip(bytes) ? inflate(bytes, name, op, limits, sizeFromHead) : bytes;
 }
 
 /** Copies bytes that live in the wasm memory itself: allocating the tensors may grow, and so detach, that buffer. */

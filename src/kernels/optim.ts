@@ -14,17 +14,26 @@ function checkState(p: Tensor, others: Tensor[], binding: string): void {
   }
 }
 
+/**
+ * One Adam step's coefficients, computed in float64 on the host (nn/optim.ts
+ * adamCoefficients) and rounded to float32 once, as torch.optim.Adam does.
+ */
 export interface AdamStep {
-  lr: number;
-  beta1: number;
-  beta2: number;
+  b1: number;
+  /** 1 - beta1. */
+  c1: number;
+  b2: number;
+  /** 1 - beta2. */
+  c2: number;
+  /** lr / (1 - beta1^t). */
+  stepSize: number;
+  /** sqrt(1 - beta2^t). */
+  bc2Sqrt: number;
   eps: number;
-  weightDecay: number;
-  /** AdamW: weight decay applied to p directly instead of added to g. */
-  decoupled: boolean;
-  /** Bias corrections 1 - beta1^t and 1 - beta2^t. */
-  bc1: number;
-  bc2: number;
+  /** AdamW's 1 - lr·weightDecay applied to p first (1 for Adam). */
+  shrink: number;
+  /** Adam's L2 weight decay added to g (0 for AdamW). */
+  l2: number;
   /** The updated p is clamped to [-clip, clip] in the same pass (Infinity for none). */
   clip: number;
 }
@@ -32,8 +41,8 @@ export interface AdamStep {
 /** One Adam / AdamW step on p with gradient g and moments m, v (all updated in place but g). */
 export function adamUpdate(p: Tensor, g: Tensor, m: Tensor, v: Tensor, s: AdamStep): void {
   checkState(p, [g, m, v], 'adamUpdate');
-  rt().kernels.adam_update(p.offset, g.offset, m.offset, v.offset, p.size, s.lr, s.beta1, s.beta2, s.eps, s.weightDecay,
-    s.decoupled ? 1 : 0, s.bc1, s.bc2, -s.clip, s.clip);
+  rt().kernels.adam_update(p.offset, g.offset, m.offset, v.offset, p.size, s.b1, s.c1, s.b2, s.c2, s.stepSize, s.bc2Sqrt,
+    s.eps, s.shrink, s.l2, -s.clip, s.clip);
 }
 
 /** One Bop step on ±1 weights w with gradient g and moving average m; returns the number of flips. */

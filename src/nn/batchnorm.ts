@@ -2,7 +2,9 @@ import { batchNormEval, batchNormOp } from '../ops/batchnorm.js';
 import { checkFloat, checkNumber } from '../tensor/checks.js';
 import { ones, zeros } from '../tensor/creation.js';
 import type { Tensor } from '../tensor/tensor.js';
+import { boolOption, readOptions } from '../tensor/options.js';
 import type { FreezeContext, FrozenStage, Macs } from '../freeze/types.js';
+import { checkInputTensor, checkStateRange, F32_MAX } from './guard.js';
 import { Module } from './module.js';
 
 export interface BatchNormOptions {
@@ -26,18 +28,27 @@ export class BatchNorm1d extends Module {
   readonly eps: number;
   readonly affine: boolean;
 
-  constructor(readonly numFeatures: number, options: BatchNormOptions = {}) {
+  constructor(readonly numFeatures: number, options: BatchNormOptions | null = {}) {
     super();
-    checkNumber(numFeatures, 'BatchNorm1d', 'numFeatures', { integer: true, min: 1 });
-    this.momentum = checkNumber(options.momentum ?? 0.1, 'BatchNorm1d', 'momentum', { min: 0, max: 1 });
-    this.eps = checkNumber(options.eps ?? 1e-5, 'BatchNorm1d', 'eps', { positive: true });
-    this.affine = options.affine ?? true;
+    const op = 'BatchNorm1d';
+    checkNumber(numFeatures, op, 'numFeatures', { integer: true, min: 1, max: 2 ** 24 });
+    const o = readOptions<BatchNormOptions>(options, op);
+    this.momentum = checkNumber(o.momentum ?? 0.1, op, 'momentum', { min: 0, max: 1 });
+    // eps must stay a normal float32: one that rounds to 0 divides by 0 for a constant feature.
+    this.eps = checkNumber(o.eps ?? 1e-5, op, 'eps', { min: 2 ** -126, max: F32_MAX });
+    this.affine = boolOption(o.affine, op, 'affine', true);
     if (this.affine) {
       this.registerParameter('weight', ones([numFeatures]));
       this.registerParameter('bias', zeros([numFeatures]));
     }
     this.registerBuffer('runningMean', zeros([numFeatures]));
     this.registerBuffer('runningVar', ones([numFeatures]));
+  }
+
+  protected override checkStateValue(name: string, value: Tensor, fullName = name): void {
+    if (name === 'runningMean') checkStateRange(value, 'BatchNorm1d', fullName);
+    else if (name === 'runningVar') checkStateRange(value, 'BatchNorm1d', fullName, 0);
+    else super.checkStateValue(name, value, fullName);
   }
 
   get runningMean(): Tensor {
@@ -57,10 +68,12 @@ export class BatchNorm1d extends Module {
   }
 
   forward(x: Tensor): Tensor {
+    checkInputTensor(x, 'BatchNorm1d');
     checkFloat(x, 'BatchNorm1d', 'x');
     if (x.rank < 2 || x.shape[x.rank - 1] !== this.numFeatures) {
       throw new Error(`BatchNorm1d: x must have shape [batch, ${this.numFeatures}] (or [..., ${this.numFeatures}]: every leading axis is a batch axis), got [${x.shape}]`);
     }
+    this.checkAlive();
     return batchNormOp('BatchNorm1d', x, {
       runningMean: this.runningMean,
       runningVar: this.runningVar,

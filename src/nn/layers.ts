@@ -6,7 +6,9 @@ import { rand } from '../tensor/creation.js';
 import { f32Affine } from '../kernels/elementwise.js';
 import { f32Hard } from '../kernels/hard.js';
 import type { Tensor } from '../tensor/tensor.js';
-import { noGrad } from '../autograd/tape.js';
+import { composite, noGrad } from '../autograd/tape.js';
+import { choiceOption, readOptions } from '../tensor/options.js';
+import { checkInputTensor, F32_MAX, seedOption } from './guard.js';
 import { layerSeed } from './init.js';
 import { isDeclared, type DeclaredLayer, type FreezeContext, type FrozenStage, type Macs } from '../freeze/types.js';
 import { Module } from './module.js';
@@ -28,9 +30,13 @@ export class Sequential extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    let y = x;
-    for (const m of this.modules()) y = m.forward(y);
-    return y;
+    checkInputTensor(x, 'Sequential');
+    // The outputs of inner layers are intermediates: tied to the result (freed with it) or freed now.
+    return composite(() => {
+      let y = x;
+      for (const m of this.modules()) y = m.forward(y);
+      return y;
+    });
   }
 
   /**
@@ -51,6 +57,7 @@ export class Sequential extends Module {
 /** A module made from a function of one tensor (activations). */
 abstract class Activation extends Module {
   forward(x: Tensor): Tensor {
+    checkInputTensor(x, this.constructor.name);
     checkFloat(x, this.constructor.name, 'x');
     return this.apply(x);
   }
@@ -85,25 +92,47 @@ export class Sigmoid extends Activation {
 
 /** clip(x, min, max) (default [-1, 1]), the usual companion of binarized activations. */
 export class Hardtanh extends Activation {
-  constructor(readonly min = -1, readonly max = 1) {
+  readonly min: number;
+  readonly max: number;
+
+  constructor(min: number | null = -1, max: number | null = 1) {
     super();
-    if (!(min < max)) throw new Error(`Hardtanh: min (${min}) must be < max (${max})`);
+    this.min = checkNumber(min ?? -1, 'Hardtanh', 'min');
+    this.max = checkNumber(max ?? 1, 'Hardtanh', 'max');
+    if (!(this.min < this.max)) throw new Error(`Hardtanh: min (${this.min}) must be < max (${this.max})`);
   }
   protected readonly stageType = 'hardtanh';
   protected apply(x: Tensor): Tensor { return clip(x, this.min, this.max); }
   protected stageConfig(): Record<string, unknown> { return { min: this.min, max: this.max }; }
 }
 
+/** The surrogate-gradient options of Sign and Binarize, checked when the layer is made rather than at its first forward pass. */
+function signOptions(options: SignOptions | null, op: string): SignOptions {
+  const o = readOptions<SignOptions>(options, op);
+  choiceOption(o.grad, op, 'grad', ['identity', 'clipped', 'approx', 'swish'] as const, 'identity');
+  if (o.clipValue !== undefined) checkNumber(o.clipValue, op, 'clipValue', { positive: true, max: F32_MAX });
+  if (o.beta !== undefined) checkNumber(o.beta, op, 'beta', { positive: true, max: F32_MAX });
+  return o;
+}
+
 /** ste.sign as a layer (sign(0) = 0). */
 export class Sign extends Activation {
-  constructor(readonly options: SignOptions = {}) { super(); }
+  readonly options: SignOptions;
+  constructor(options: SignOptions | null = {}) {
+    super();
+    this.options = signOptions(options, 'Sign');
+  }
   protected readonly stageType = 'sign';
   protected apply(x: Tensor): Tensor { return sign(x, this.options); }
 }
 
 /** ste.binarize as a layer (±1, 0 -> +1): binary activations that bit-pack. */
 export class Binarize extends Activation {
-  constructor(readonly options: SignOptions = {}) { super(); }
+  readonly options: SignOptions;
+  constructor(options: SignOptions | null = {}) {
+    super();
+    this.options = signOptions(options, 'Binarize');
+  }
   protected readonly stageType = 'binarize';
   protected apply(x: Tensor): Tensor { return binarize(x, this.options); }
 }
@@ -111,6 +140,7 @@ export class Binarize extends Activation {
 /** [batch, ...] -> [batch, product of the rest]. */
 export class Flatten extends Module {
   forward(x: Tensor): Tensor {
+    checkInputTensor(x, 'Flatten');
     if (x.rank < 1) throw new Error(`Flatten: x must have a batch axis, got shape [${x.shape}]`);
     const rest = x.shape.slice(1).reduce((a, b) => a * b, 1);
     return reshape(x, [x.shape[0], rest]);
@@ -127,26 +157,31 @@ export class Flatten extends Module {
 export class Dropout extends Module {
   private stream: number;
 
-  constructor(readonly p = 0.5, options: { seed?: number } = {}) {
+  readonly p: number;
+
+  constructor(p: number | null = 0.5, options: { seed?: number } | null = {}) {
     super();
-    checkNumber(p, 'Dropout', 'p', { min: 0, max: 1 });
-    if (p === 1) throw new Error('Dropout: p must be < 1 (p = 1 would drop everything)');
-    this.stream = layerSeed(options.seed);
+    this.p = checkNumber(p ?? 0.5, 'Dropout', 'p', { min: 0, max: 1 });
+    if (this.p === 1) throw new Error('Dropout: p must be < 1 (p = 1 would drop everything)');
+    this.stream = layerSeed(seedOption(readOptions<{ seed?: number }>(options, 'Dropout').seed, 'Dropout'));
   }
 
   forward(x: Tensor): Tensor {
+    checkInputTensor(x, 'Dropout');
     checkFloat(x, 'Dropout', 'x');
-    if (!this.training || this.p === 0) return mul(x, 1);
+    if (!this.training || this.p === 0) return composite(() => mul(x, 1));
     this.stream = (Math.imul(this.stream, 1664525) + 1013904223) >>> 0;
     const keepScale = 1 / (1 - this.p);
-    const mask = noGrad(() => {
-      const u = rand([...x.shape], { seed: this.stream });
-      // mask = (u >= p) * keepScale, via binarize of (u - p): ±1 (u == p counts as kept), mapped to 0 or keepScale.
-      f32Affine(u, 1, -this.p, u);
-      f32Hard('binarize', u, u);
-      return f32Affine(u, keepScale / 2, keepScale / 2, u);
+    return composite(() => {
+      const mask = noGrad(() => {
+        const u = rand([...x.shape], { seed: this.stream });
+        // mask = (u >= p) * keepScale, via binarize of (u - p): ±1 (u == p counts as kept), mapped to 0 or keepScale.
+        f32Affine(u, 1, -this.p, u);
+        f32Hard('binarize', u, u);
+        return f32Affine(u, keepScale / 2, keepScale / 2, u);
+      });
+      return mul(x, mask);
     });
-    return mul(x, mask);
   }
 
   /** The identity in eval mode: no stage. */

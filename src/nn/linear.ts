@@ -1,4 +1,4 @@
-import { noGrad } from '../autograd/tape.js';
+import { composite, noGrad } from '../autograd/tape.js';
 import { abs, add, clip, div, mul } from '../ops/elementwise.js';
 import { matmul } from '../ops/matmul.js';
 import { signMatmul, uint8SignMatmul } from '../ops/sign-matmul.js';
@@ -15,12 +15,21 @@ import { packBits } from '../kernels/bitpack.js';
 import { quantizeInt8 } from '../kernels/quant_s8.js';
 import { tensor } from '../tensor/creation.js';
 import type { FreezeContext, FrozenStage, Macs } from '../freeze/types.js';
+import { boolOption, choiceOption, readOptions } from '../tensor/options.js';
+import { rejectNaN } from '../kernels/nan.js';
+import { checkStateRange, F32_MAX, seedOption } from './guard.js';
 import { glorotBound, layerSeed, uniformInit } from './init.js';
 import { Module } from './module.js';
 
+/** Most input or output features of a layer (a weight of 2^16 x 2^16 float32 is 16 GiB, beyond wasm memory anyway). */
+export const MAX_FEATURES = 2 ** 16;
+
 function checkFeatures(op: string, inFeatures: number, outFeatures: number): void {
-  checkNumber(inFeatures, op, 'inFeatures', { integer: true, min: 1 });
-  checkNumber(outFeatures, op, 'outFeatures', { integer: true, min: 1 });
+  checkNumber(inFeatures, op, 'inFeatures', { integer: true, min: 1, max: MAX_FEATURES });
+  checkNumber(outFeatures, op, 'outFeatures', { integer: true, min: 1, max: MAX_FEATURES });
+  if (inFeatures * outFeatures > 2 ** 28) {
+    throw new Error(`${op}: a weight of ${outFeatures} x ${inFeatures} has more than 2^28 elements (1 GiB of float32); use fewer features`);
+  }
 }
 
 /** Rows of a [batch, features] input (the batch). */
@@ -28,10 +37,13 @@ function rows(input: readonly number[]): number {
   return input.length === 0 ? 1 : input[0];
 }
 
+const SIGN_GRADS: readonly SignGrad[] = ['identity', 'clipped', 'approx', 'swish'];
+
 function checkInput(op: string, x: Tensor, inFeatures: number): void {
   checkFloat(x, op, 'x');
   if (x.rank !== 2 || x.shape[1] !== inFeatures) {
-    throw new Error(`${op}: x must have shape [batch, ${inFeatures}], got [${x.shape}]`);
+    const hint = x.rank === 1 && x.shape[0] === inFeatures ? `; for one example use x.reshape([1, ${inFeatures}])` : x.rank > 2 ? '; flatten it first (nn.Flatten)' : '';
+    throw new Error(`${op}: x must have shape [batch, ${inFeatures}], got [${x.shape}]${hint}`);
   }
 }
 
@@ -42,13 +54,15 @@ export interface LinearOptions {
 
 /** y = x Wᵀ + b with W [outFeatures, inFeatures] (PyTorch layout), initialized U(±1/√in). */
 export class Linear extends Module {
-  constructor(readonly inFeatures: number, readonly outFeatures: number, options: LinearOptions = {}) {
+  constructor(readonly inFeatures: number, readonly outFeatures: number, options: LinearOptions | null = {}) {
     super();
     checkFeatures('Linear', inFeatures, outFeatures);
-    const seed = layerSeed(options.seed);
+    const o = readOptions<LinearOptions>(options, 'Linear');
+    const bias = boolOption(o.bias, 'Linear', 'bias', true);
+    const seed = layerSeed(seedOption(o.seed, 'Linear'));
     const bound = 1 / Math.sqrt(inFeatures);
     this.registerParameter('weight', uniformInit([outFeatures, inFeatures], bound, seed));
-    if (options.bias ?? true) this.registerParameter('bias', uniformInit([outFeatures], bound, seed + 1));
+    if (bias) this.registerParameter('bias', uniformInit([outFeatures], bound, seed + 1));
   }
 
   get weight(): Tensor {
@@ -61,9 +75,12 @@ export class Linear extends Module {
 
   forward(x: Tensor): Tensor {
     checkInput('Linear', x, this.inFeatures);
-    const y = matmul(x, this.weight, { transposeB: true });
-    const b = this.bias;
-    return b ? add(y, b) : y;
+    this.checkAlive();
+    return composite(() => {
+      const y = matmul(x, this.weight, { transposeB: true });
+      const b = this.bias;
+      return b ? add(y, b) : y;
+    });
   }
 
   /** Frozen form: the float32 weights, copied. */
@@ -117,21 +134,24 @@ export class BinaryLinear extends Module {
   readonly scale: boolean;
   readonly clip: number;
 
-  constructor(readonly inFeatures: number, readonly outFeatures: number, options: BinaryLinearOptions = {}) {
+  constructor(readonly inFeatures: number, readonly outFeatures: number, options: BinaryLinearOptions | null = {}) {
     super();
-    checkFeatures('BinaryLinear', inFeatures, outFeatures);
-    this.binarizeInputs = options.binarizeInputs ?? true;
-    this.uint8Inputs = options.uint8Inputs ?? false;
+    const op = 'BinaryLinear';
+    checkFeatures(op, inFeatures, outFeatures);
+    const o = readOptions<BinaryLinearOptions>(options, op);
+    this.binarizeInputs = boolOption(o.binarizeInputs, op, 'binarizeInputs', true);
+    this.uint8Inputs = boolOption(o.uint8Inputs, op, 'uint8Inputs', false);
     if (this.uint8Inputs && this.binarizeInputs) {
       throw new Error('BinaryLinear: uint8Inputs needs binarizeInputs: false (inputs that are binarized are ±1, not uint8)');
     }
-    this.inputGrad = options.inputGrad ?? 'clipped';
-    this.weightGrad = options.weightGrad ?? 'clipped';
-    this.scale = options.scale ?? false;
-    this.clip = checkNumber(options.clip ?? 1, 'BinaryLinear', 'clip', { positive: true });
-    const seed = layerSeed(options.seed);
+    this.inputGrad = choiceOption(o.inputGrad, op, 'inputGrad', SIGN_GRADS, 'clipped');
+    this.weightGrad = choiceOption(o.weightGrad, op, 'weightGrad', SIGN_GRADS, 'clipped');
+    this.scale = boolOption(o.scale, op, 'scale', false);
+    this.clip = checkNumber(o.clip ?? 1, op, 'clip', { positive: true, max: F32_MAX });
+    const bias = boolOption(o.bias, op, 'bias', false);
+    const seed = layerSeed(seedOption(o.seed, op));
     this.registerParameter('weight', uniformInit([outFeatures, inFeatures], Math.min(1, glorotBound(inFeatures, outFeatures)), seed), { bits: 1, clip: this.clip });
-    if (options.bias ?? false) this.registerParameter('bias', zeros([outFeatures]));
+    if (bias) this.registerParameter('bias', zeros([outFeatures]));
   }
 
   get weight(): Tensor {
@@ -154,14 +174,18 @@ export class BinaryLinear extends Module {
 
   forward(x: Tensor): Tensor {
     checkInput('BinaryLinear', x, this.inFeatures);
-    const wb = binarize(this.weight, { grad: this.weightGrad });
-    // With binary inputs every product is ±1: the forward pass runs on XNOR-popcount.
-    let y = this.binarizeInputs
-      ? signMatmul(binarize(x, { grad: this.inputGrad }), wb)
-      : this.uint8Inputs ? uint8SignMatmul(x, wb, 'BinaryLinear') : matmul(x, wb, { transposeB: true });
-    if (this.scale) y = mul(y, stopGradient(this.channelScales()));
-    const b = this.bias;
-    return b ? add(y, b) : y;
+    this.checkAlive();
+    // The uint8 kernel rejects non-integer inputs only after the weights are binarized: composite() frees those then.
+    return composite(() => {
+      const wb = binarize(this.weight, { grad: this.weightGrad });
+      // With binary inputs every product is ±1: the forward pass runs on XNOR-popcount.
+      let y = this.binarizeInputs
+        ? signMatmul(binarize(x, { grad: this.inputGrad }), wb)
+        : this.uint8Inputs ? uint8SignMatmul(x, wb, 'BinaryLinear') : matmul(x, wb, { transposeB: true });
+      if (this.scale) y = mul(y, stopGradient(this.channelScales()));
+      const b = this.bias;
+      return b ? add(y, b) : y;
+    });
   }
 
   /**
@@ -225,19 +249,23 @@ export class QuantLinear extends Module {
   readonly learnScale: boolean;
   readonly observerMomentum: number;
 
-  constructor(readonly inFeatures: number, readonly outFeatures: number, options: QuantLinearOptions = {}) {
+  constructor(readonly inFeatures: number, readonly outFeatures: number, options: QuantLinearOptions | null = {}) {
     super();
-    checkFeatures('QuantLinear', inFeatures, outFeatures);
-    this.weightBits = checkNumber(options.weightBits ?? 8, 'QuantLinear', 'weightBits', { integer: true, min: 2, max: 8 });
-    const ab = options.activationBits === undefined ? 8 : options.activationBits;
-    this.activationBits = ab === null ? null : checkNumber(ab, 'QuantLinear', 'activationBits', { integer: true, min: 2, max: 8 });
-    this.perChannel = options.perChannel ?? true;
-    this.learnScale = options.learnScale ?? false;
-    this.observerMomentum = checkNumber(options.observerMomentum ?? 0.1, 'QuantLinear', 'observerMomentum', { min: 0, max: 1 });
-    const seed = layerSeed(options.seed);
+    const op = 'QuantLinear';
+    checkFeatures(op, inFeatures, outFeatures);
+    // activationBits: null is meaningful here (float activations), so it is read before readOptions drops nulls.
+    const ab = options !== null && typeof options === 'object' && 'activationBits' in options ? options.activationBits : undefined;
+    const o = readOptions<QuantLinearOptions>(options, op);
+    this.weightBits = checkNumber(o.weightBits ?? 8, op, 'weightBits', { integer: true, min: 2, max: 8 });
+    this.activationBits = ab === null ? null : checkNumber(ab ?? 8, op, 'activationBits', { integer: true, min: 2, max: 8 });
+    this.perChannel = boolOption(o.perChannel, op, 'perChannel', true);
+    this.learnScale = boolOption(o.learnScale, op, 'learnScale', false);
+    this.observerMomentum = checkNumber(o.observerMomentum ?? 0.1, op, 'observerMomentum', { min: 0, max: 1 });
+    const bias = boolOption(o.bias, op, 'bias', true);
+    const seed = layerSeed(seedOption(o.seed, op));
     const bound = 1 / Math.sqrt(inFeatures);
     const w = this.registerParameter('weight', uniformInit([outFeatures, inFeatures], bound, seed), { bits: this.weightBits });
-    if (options.bias ?? true) this.registerParameter('bias', uniformInit([outFeatures], bound, seed + 1));
+    if (bias) this.registerParameter('bias', uniformInit([outFeatures], bound, seed + 1));
     if (this.learnScale) this.registerParameter('weightScale', tidy(() => this.computeWeightScale(w)), { bits: 32 });
     this.registerBuffer('inputRange', full([], 0));
   }
@@ -248,6 +276,12 @@ export class QuantLinear extends Module {
 
   get bias(): Tensor | null {
     return this.optionalParam('bias');
+  }
+
+  protected override checkStateValue(name: string, value: Tensor, fullName = name): void {
+    if (name === 'inputRange') checkStateRange(value, 'QuantLinear', fullName, 0);
+    else if (name === 'weightScale') checkStateRange(value, 'QuantLinear', fullName, 1e-30);
+    else super.checkStateValue(name, value, fullName);
   }
 
   /** Largest weight level: 2^(bits-1) - 1 (symmetric, so -qmax..qmax). */
@@ -266,7 +300,16 @@ export class QuantLinear extends Module {
 
   /** The weight scales in use: learned, or max|W| / qmax. */
   weightScale(): Tensor {
-    return this.learnScale ? this.param('weightScale') : stopGradient(this.computeWeightScale());
+    if (!this.learnScale) return stopGradient(this.computeWeightScale());
+    const s = this.param('weightScale');
+    // An optimizer step can drive a learned scale to 0, below it or to NaN: dividing by it would give silent NaNs.
+    const v = s.rawF32();
+    for (let i = 0; i < v.length; i++) {
+      if (!(v[i] > 0 && v[i] < Infinity)) {
+        throw new Error(`QuantLinear: the learned weightScale element ${i} is ${v[i]}, but it must be finite and > 0; lower the learning rate of the scales or reload a good state with loadStateDict`);
+      }
+    }
+    return s;
   }
 
   /** Fake-quantized weights (on the tape). */
@@ -284,7 +327,12 @@ export class QuantLinear extends Module {
   }
 
   private observe(x: Tensor): void {
+    // One NaN or Infinity in the observer's running range would break every later forward pass: checked before it is written.
+    rejectNaN(x, 'QuantLinear', 'x (in training, it updates the activation range)');
     const m = tidy(() => noGrad(() => maxOp(abs(x))).item());
+    if (!Number.isFinite(m)) {
+      throw new Error(`QuantLinear: x (in training, it updates the activation range) must be finite, but max|x| is ${m}; the range observer was left unchanged`);
+    }
     const r = this.buffer('inputRange');
     // A range of 0 means "nothing observed yet" (also after loading a fresh state dict).
     const previous = r.item();
@@ -294,12 +342,15 @@ export class QuantLinear extends Module {
 
   forward(x: Tensor): Tensor {
     checkInput('QuantLinear', x, this.inFeatures);
+    this.checkAlive();
     if (this.activationBits !== null && this.training) this.observe(x);
     const s = this.inputScale();
-    const xq = s === null ? x : quantize(x, { bits: this.activationBits!, scale: s });
-    const y = matmul(xq, this.quantizedWeight(), { transposeB: true });
-    const b = this.bias;
-    return b ? add(y, b) : y;
+    return composite(() => {
+      const xq = s === null ? x : quantize(x, { bits: this.activationBits!, scale: s });
+      const y = matmul(xq, this.quantizedWeight(), { transposeB: true });
+      const b = this.bias;
+      return b ? add(y, b) : y;
+    });
   }
 
   /** Frozen form: int8 weights with per-channel scales (one value repeated for a per-tensor scale). */

@@ -3,6 +3,7 @@ import { checkTensor, describe } from '../tensor/checks.js';
 import { keep } from '../tensor/scope.js';
 import { Tensor } from '../tensor/tensor.js';
 import { f32Clip } from '../kernels/elementwise.js';
+import { boolOption, readOptions } from '../tensor/options.js';
 
 /** What a parameter is, for optimizers (Bop takes 'binary') and summary(). */
 export interface ParamInfo {
@@ -84,6 +85,18 @@ export abstract class Module {
     return t;
   }
 
+  /**
+   * Throws when one of this layer's own parameters or buffers was disposed
+   * (e.g. by dispose()): kernels would otherwise read freed memory.
+   */
+  protected checkAlive(op = `${this.constructor.name}.forward`): void {
+    for (const [kind, map] of [['parameter', this.ownParams], ['buffer', this.ownBuffers]] as const) {
+      for (const [name, t] of map) {
+        if (t.disposed) throw new Error(`${op}: the layer's ${kind} "${name}" (tensor #${t.id}) was disposed (by dispose()?); make a new layer`);
+      }
+    }
+  }
+
   /** The child modules, in registration order. */
   modules(): Module[] {
     return [...this.children.values()];
@@ -124,8 +137,9 @@ export abstract class Module {
     return this.parameters().filter((p) => infoOf(p).bits !== 1);
   }
 
-  train(mode = true): this {
-    for (const [, m] of this.namedModules()) m.training = mode;
+  train(mode: boolean | null = true): this {
+    const on = boolOption(mode, `${this.constructor.name}.train`, 'mode', true);
+    for (const [, m] of this.namedModules()) m.training = on;
     return this;
   }
 
@@ -142,32 +156,55 @@ export abstract class Module {
    * Copies values into the parameters and buffers (shapes must match). With
    * strict (default), missing and unexpected names are errors.
    */
-  loadStateDict(state: Record<string, Tensor>, options: { strict?: boolean } = {}): void {
-    const strict = options.strict ?? true;
-    if (state === null || typeof state !== 'object') throw new Error(`loadStateDict: state must be an object of tensors, got ${describe(state)}`);
+  loadStateDict(state: Record<string, Tensor> | Map<string, Tensor>, options: { strict?: boolean } | null = {}): void {
+    const strict = boolOption(readOptions<{ strict?: boolean }>(options, 'loadStateDict').strict, 'loadStateDict', 'strict', true);
+    if (state instanceof Map) {
+      for (const k of state.keys()) if (typeof k !== 'string') throw new Error(`loadStateDict: the keys of a state Map must be strings, got ${describe(k)}`);
+      state = Object.fromEntries(state) as Record<string, Tensor>;
+    }
+    if (state === null || typeof state !== 'object' || Array.isArray(state) || state instanceof Tensor) {
+      throw new Error(`loadStateDict: state must be an object (or Map) of tensors by name, like the one stateDict() returns, got ${describe(state)}`);
+    }
     const own = this.stateDict();
+    for (const [name, t] of Object.entries(own)) {
+      if (t.disposed) throw new Error(`loadStateDict: the model's own tensor "${name}" was disposed (the model was disposed?); make a new model`);
+    }
+    const has = (o: object, k: string): boolean => Object.prototype.hasOwnProperty.call(o, k);
     if (strict) {
-      const missing = Object.keys(own).filter((k) => !(k in state));
-      const unexpected = Object.keys(state).filter((k) => !(k in own));
+      const missing = Object.keys(own).filter((k) => !has(state, k));
+      const unexpected = Object.keys(state).filter((k) => !has(own, k));
       if (missing.length || unexpected.length) {
-        throw new Error(`loadStateDict: ${missing.length ? `missing ${missing.join(', ')}` : ''}${missing.length && unexpected.length ? '; ' : ''}${unexpected.length ? `unexpected ${unexpected.join(', ')}` : ''}`);
+        throw new Error(`loadStateDict: ${missing.length ? `missing ${missing.join(', ')}` : ''}${missing.length && unexpected.length ? '; ' : ''}${unexpected.length ? `unexpected ${unexpected.join(', ')}` : ''} (pass { strict: false } to load a partial state)`);
       }
     }
     // Check everything before writing anything, so a bad dict changes nothing.
     for (const [name, src] of Object.entries(state)) {
+      if (!has(own, name)) continue;
       const dst = own[name];
-      if (dst === undefined) continue;
       checkTensor(src, 'loadStateDict', `state["${name}"]`);
       if (src.dtype !== dst.dtype || src.shape.length !== dst.shape.length || src.shape.some((d, i) => d !== dst.shape[i])) {
         throw new Error(`loadStateDict: state["${name}"] is ${src.dtype} [${src.shape}], expected ${dst.dtype} [${dst.shape}]`);
       }
+      this.checkStateValue(name, src);
     }
     for (const [name, src] of Object.entries(state)) {
+      if (!has(own, name)) continue;
       const dst = own[name];
       if (dst === undefined) continue;
       dst.rawBytes().set(src.rawBytes());
       markModified(dst);
     }
+  }
+
+  /**
+   * Lets a module refuse values it cannot run with (e.g. a negative running
+   * variance) before loadStateDict writes anything; `name` is the dotted name.
+   */
+  protected checkStateValue(name: string, value: Tensor, fullName = name): void {
+    const dot = name.indexOf('.');
+    if (dot < 0) return;
+    const child = this.children.get(name.slice(0, dot));
+    child?.checkStateValue(name.slice(dot + 1), value, fullName);
   }
 
   /** Frees every parameter and buffer. */

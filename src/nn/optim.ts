@@ -6,6 +6,8 @@ import { zeros } from '../tensor/creation.js';
 import { markModified } from '../tensor/derived.js';
 import { keep } from '../tensor/scope.js';
 import { Tensor } from '../tensor/tensor.js';
+import { readOptions } from '../tensor/options.js';
+import { F32_MAX } from './guard.js';
 import { applyConstraint, infoOf } from './module.js';
 
 /** A set of parameters with its own hyperparameters (e.g. a smaller lr, no weight decay). */
@@ -37,19 +39,22 @@ export abstract class Optimizer<H extends { lr: number } = { lr: number }> {
 
   protected constructor(name: string, params: ParamsArg<H>, defaults: H, stateCount: number) {
     this.name = name;
-    if (!Array.isArray(params) || params.length === 0) throw new Error(`${name}: params must be a non-empty array of tensors or of { params, options } groups`);
+    if (!Array.isArray(params) || params.length === 0) {
+      throw new Error(`${name}: params must be a non-empty array of tensors or of { params, options } groups, got ${describe(params)}${typeof (params as any)?.parameters === 'function' ? '; pass model.parameters()' : ''}`);
+    }
     const groups: ParamGroup<H>[] = params[0] instanceof Tensor ? [{ params: params as Tensor[] }] : (params as ParamGroup<H>[]);
     const seen = new Set<Tensor>();
     const planned: { param: Tensor; options: H }[] = [];
     // Everything is checked before any state is allocated, so a bad call leaks nothing.
     groups.forEach((g, gi) => {
       if (g === null || typeof g !== 'object' || !Array.isArray(g.params)) throw new Error(`${name}: params[${gi}] must be a tensor or a { params, options } group, got ${describe(g)}`);
-      const options = { ...defaults, ...(g.options ?? {}) } as H;
+      const options = { ...defaults, ...readOptions<H>(g.options, name, `params[${gi}].options`) } as H;
       this.validate(options);
       this.groups.push({ options, baseLr: options.lr });
       g.params.forEach((p, i) => {
         checkFloat(p, name, `params[${gi}]${groups.length > 1 || !(params[0] instanceof Tensor) ? `.params[${i}]` : ''}`);
         if (!p.requiresGrad) throw new Error(`${name}: parameter #${p.id} must have requiresGrad: true`);
+        if (p.node !== null) throw new Error(`${name}: tensor #${p.id} is the result of an op, not a parameter; pass leaf tensors (model.parameters())`);
         if (seen.has(p)) throw new Error(`${name}: parameter #${p.id} appears twice`);
         seen.add(p);
         planned.push({ param: p, options });
@@ -82,7 +87,8 @@ export abstract class Optimizer<H extends { lr: number } = { lr: number }> {
   }
 
   set lr(value: number) {
-    checkNumber(value, this.name, 'lr', { min: 0 });
+    checkNumber(value, this.name, 'lr', { min: 0, max: F32_MAX });
+    if (this.disposed) throw new Error(`${this.name}: the optimizer was disposed; make a new one`);
     this.currentLr = value;
     for (const g of this.groups) g.options.lr = this.baseLr === 0 ? value : g.baseLr * (value / this.baseLr);
   }
@@ -90,7 +96,31 @@ export abstract class Optimizer<H extends { lr: number } = { lr: number }> {
   /** True when update() applies the parameter's clipping itself (fused into its kernel). */
   protected readonly fusesConstraint: boolean = false;
 
+  private disposed = false;
+
+  /**
+   * Checks that step() can run: the optimizer is alive, and every parameter is
+   * alive and has no gradient or a float32 gradient of its own shape. step()
+   * calls it before it updates anything, so a bad gradient changes no
+   * parameter and no state; Chain calls it on every optimizer first.
+   */
+  checkStep(): void {
+    const name = this.name;
+    if (this.disposed) throw new Error(`${name}.step: the optimizer was disposed; make a new one`);
+    this.slots.forEach(({ param: p }, i) => {
+      if (p.disposed) throw new Error(`${name}.step: parameter ${i} (tensor #${p.id}) was disposed; make a new optimizer over live parameters`);
+      const g: unknown = p.grad;
+      if (g === null) return;
+      if (!(g instanceof Tensor)) throw new Error(`${name}.step: parameter ${i} (tensor #${p.id}) has a grad that is not a Tensor (${describe(g)}); set p.grad to a float32 tensor of shape [${p.shape}] or null`);
+      if (g.disposed) throw new Error(`${name}.step: the grad of parameter ${i} (tensor #${p.id}) was disposed; run backward() again or set p.grad = null`);
+      if (g.dtype !== 'float32' || g.rank !== p.rank || g.shape.some((d, k) => d !== p.shape[k])) {
+        throw new Error(`${name}.step: the grad of parameter ${i} (tensor #${p.id}) is ${g.dtype} [${g.shape}], expected float32 [${p.shape}] like the parameter; set p.grad to a matching tensor (e.g. g.cast('float32'), g.reshape([${p.shape}])) or null`);
+      }
+    });
+  }
+
   step(): void {
+    this.checkStep();
     this.beforeStep();
     for (const slot of this.slots) {
       const g = slot.param.grad;
@@ -106,13 +136,16 @@ export abstract class Optimizer<H extends { lr: number } = { lr: number }> {
   /** Frees the parameters' gradients (call before each backward pass). */
   zeroGrad(): void {
     for (const s of this.slots) {
-      s.param.grad?.dispose();
+      // Whatever was assigned to grad (checkStep names anything that is not a tensor) is cleared.
+      const g: unknown = s.param.grad;
+      if (g instanceof Tensor) g.dispose();
       s.param.grad = null;
     }
   }
 
   /** Frees the optimizer's state buffers (not the parameters). */
   dispose(): void {
+    this.disposed = true;
     for (const s of this.slots) for (const t of s.state) t.dispose();
   }
 }
@@ -126,13 +159,14 @@ export interface SGDOptions {
 /** SGD with optional momentum (v = momentum v + (g + wd p); p -= lr v) and L2 weight decay; p.grad is left unchanged. */
 export class SGD extends Optimizer<Required<SGDOptions>> {
   constructor(params: ParamsArg<Required<SGDOptions>>, options: SGDOptions) {
-    super('SGD', params, { lr: options?.lr, momentum: options?.momentum ?? 0, weightDecay: options?.weightDecay ?? 0 }, 1);
+    const o = readOptions<SGDOptions>(options, 'SGD');
+    super('SGD', params, { lr: o.lr as number, momentum: o.momentum ?? 0, weightDecay: o.weightDecay ?? 0 }, 1);
   }
 
   protected validate(o: Required<SGDOptions>): void {
-    checkNumber(o.lr, 'SGD', 'lr', { min: 0 });
+    checkNumber(o.lr, 'SGD', 'lr', { min: 0, max: F32_MAX });
     checkNumber(o.momentum, 'SGD', 'momentum', { min: 0, max: 1 });
-    checkNumber(o.weightDecay, 'SGD', 'weightDecay', { min: 0 });
+    checkNumber(o.weightDecay, 'SGD', 'weightDecay', { min: 0, max: F32_MAX });
   }
 
   protected update({ param: p, options: o, state: [v] }: Slot<Required<SGDOptions>>, g: Tensor): void {
@@ -156,41 +190,65 @@ export interface AdamOptions {
   weightDecay?: number;
 }
 
-/** Adam (Kingma & Ba) with bias correction; weightDecay is L2 added to the gradient. */
+/**
+ * The adam_update kernel's coefficients for step t (1-based), each derived in
+ * float64 from the float64 hyperparameters and rounded once to float32 by the
+ * kernel call, as torch.optim.Adam derives them from Python floats: rounding
+ * beta2 = 0.99999 to float32 before taking 1 - beta2 would make the first
+ * update 0.9993·lr instead of lr.
+ */
+export function adamCoefficients(o: Required<AdamOptions>, t: number, decoupled: boolean): {
+  b1: number; c1: number; b2: number; c2: number; stepSize: number; bc2Sqrt: number; eps: number; shrink: number; l2: number;
+} {
+  return {
+    b1: o.beta1,
+    c1: 1 - o.beta1,
+    b2: o.beta2,
+    c2: 1 - o.beta2,
+    stepSize: o.lr / (1 - o.beta1 ** t),
+    bc2Sqrt: Math.sqrt(1 - o.beta2 ** t),
+    eps: o.eps,
+    shrink: decoupled ? 1 - o.lr * o.weightDecay : 1,
+    l2: decoupled ? 0 : o.weightDecay,
+  };
+}
+
+/**
+ * Adam (Kingma & Ba) with bias correction; weightDecay is L2 added to the
+ * gradient. Computes what torch.optim.Adam computes, in its order; like it,
+ * each parameter counts its own steps (a step without a gradient is not one).
+ */
 export class Adam extends Optimizer<Required<AdamOptions>> {
-  private t = 0;
+  private readonly steps = new Map<Tensor, number>();
   protected readonly decoupled: boolean = false;
   protected override readonly fusesConstraint = true;
 
   constructor(params: ParamsArg<Required<AdamOptions>>, options: AdamOptions, name = 'Adam') {
+    const o = readOptions<AdamOptions>(options, name);
     super(name, params, {
-      lr: options?.lr,
-      beta1: options?.beta1 ?? 0.9,
-      beta2: options?.beta2 ?? 0.999,
-      eps: options?.eps ?? 1e-8,
-      weightDecay: options?.weightDecay ?? 0,
+      lr: o.lr as number,
+      beta1: o.beta1 ?? 0.9,
+      beta2: o.beta2 ?? 0.999,
+      eps: o.eps ?? 1e-8,
+      weightDecay: o.weightDecay ?? (name === 'AdamW' ? 0.01 : 0),
     }, 2);
   }
 
   protected validate(o: Required<AdamOptions>): void {
     const name = this.constructor.name;
-    checkNumber(o.lr, name, 'lr', { min: 0 });
+    checkNumber(o.lr, name, 'lr', { min: 0, max: F32_MAX });
     checkNumber(o.beta1, name, 'beta1', { min: 0, max: 0.999999 });
     checkNumber(o.beta2, name, 'beta2', { min: 0, max: 0.999999999 });
-    checkNumber(o.eps, name, 'eps', { positive: true });
-    checkNumber(o.weightDecay, name, 'weightDecay', { min: 0 });
-  }
-
-  protected beforeStep(): void {
-    this.t++;
+    // eps must stay a normal float32: one that rounds to 0 divides 0 by 0 where v = 0.
+    checkNumber(o.eps, name, 'eps', { min: 2 ** -126, max: F32_MAX });
+    checkNumber(o.weightDecay, name, 'weightDecay', { min: 0, max: F32_MAX });
   }
 
   protected update({ param: p, options: o, state: [m, v] }: Slot<Required<AdamOptions>>, g: Tensor): void {
+    const t = (this.steps.get(p) ?? 0) + 1;
+    this.steps.set(p, t);
     const clip = infoOf(p).clip ?? Infinity;
-    adamUpdate(p, g, m, v, {
-      lr: o.lr, beta1: o.beta1, beta2: o.beta2, eps: o.eps, weightDecay: o.weightDecay,
-      decoupled: this.decoupled, bc1: 1 - o.beta1 ** this.t, bc2: 1 - o.beta2 ** this.t, clip,
-    });
+    adamUpdate(p, g, m, v, { ...adamCoefficients(o, t, this.decoupled), clip });
   }
 }
 
@@ -199,7 +257,7 @@ export class AdamW extends Adam {
   protected override readonly decoupled = true;
 
   constructor(params: ParamsArg<Required<AdamOptions>>, options: AdamOptions) {
-    super(params, { ...options, weightDecay: options?.weightDecay ?? 0.01 }, 'AdamW');
+    super(params, options, 'AdamW');
   }
 }
 
@@ -221,8 +279,9 @@ export interface BopOptions {
 export class Bop extends Optimizer<Required<BopOptions> & { lr: number }> {
   lastFlips = 0;
 
-  constructor(params: ParamsArg<Required<BopOptions> & { lr: number }>, options: BopOptions = {}) {
-    super('Bop', params, { lr: 0, gamma: options.gamma ?? 1e-4, threshold: options.threshold ?? 1e-8 }, 1);
+  constructor(params: ParamsArg<Required<BopOptions> & { lr: number }>, options: BopOptions | null = {}) {
+    const o = readOptions<BopOptions>(options, 'Bop');
+    super('Bop', params, { lr: 0, gamma: o.gamma ?? 1e-4, threshold: o.threshold ?? 1e-8 }, 1);
     for (const s of this.slots) {
       f32Hard('binarize', s.param, s.param);
       markModified(s.param);
@@ -231,7 +290,7 @@ export class Bop extends Optimizer<Required<BopOptions> & { lr: number }> {
 
   protected validate(o: Required<BopOptions> & { lr: number }): void {
     checkNumber(o.gamma, 'Bop', 'gamma', { min: 0, max: 1 });
-    checkNumber(o.threshold, 'Bop', 'threshold', { min: 0 });
+    checkNumber(o.threshold, 'Bop', 'threshold', { min: 0, max: F32_MAX });
   }
 
   protected beforeStep(): void {
@@ -254,7 +313,9 @@ export class Chain {
     this.optimizers = optimizers;
   }
 
+  /** Checks every optimizer before stepping any, so a bad gradient anywhere changes nothing. */
   step(): void {
+    for (const o of this.optimizers) o.checkStep();
     for (const o of this.optimizers) o.step();
   }
 

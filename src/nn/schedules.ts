@@ -1,4 +1,4 @@
-import { checkNumber } from '../tensor/checks.js';
+import { checkNumber, describe } from '../tensor/checks.js';
 
 interface HasLr {
   lr: number;
@@ -10,25 +10,34 @@ export abstract class LRSchedule {
   readonly baseLr: number;
 
   constructor(protected readonly optimizer: HasLr) {
-    this.baseLr = optimizer.lr;
+    const name = this.constructor.name;
+    if (optimizer === null || typeof optimizer !== 'object' || !('lr' in optimizer)) {
+      throw new Error(`${name}: optimizer must be an optimizer (SGD, Adam, ...) or an object with an lr property, got ${describe(optimizer)}`);
+    }
+    this.baseLr = checkNumber(optimizer.lr, name, 'optimizer.lr', { min: 0 });
   }
 
   protected abstract lrAt(t: number): number;
 
   /** Advances one step and sets the optimizer's lr; returns it. */
   step(): number {
+    // The optimizer checks the new lr; only an accepted one advances the schedule.
+    this.optimizer.lr = this.lrAt(this.t + 1);
     this.t++;
-    this.optimizer.lr = this.lrAt(this.t);
     return this.optimizer.lr;
   }
 }
 
 /** lr = baseLr · gamma^floor(t / stepSize). */
 export class StepLR extends LRSchedule {
-  constructor(optimizer: HasLr, readonly stepSize: number, readonly gamma = 0.1) {
+  readonly stepSize: number;
+  readonly gamma: number;
+
+  constructor(optimizer: HasLr, stepSize: number, gamma: number | null = 0.1) {
     super(optimizer);
-    checkNumber(stepSize, 'StepLR', 'stepSize', { integer: true, min: 1 });
-    checkNumber(gamma, 'StepLR', 'gamma', { min: 0 });
+    this.stepSize = checkNumber(stepSize, 'StepLR', 'stepSize', { integer: true, min: 1 });
+    // gamma > 1 would grow the lr without bound; the usual decays are 0.1 .. 0.9.
+    this.gamma = checkNumber(gamma ?? 0.1, 'StepLR', 'gamma', { min: 0, max: 1 });
   }
 
   protected lrAt(t: number): number {
@@ -38,10 +47,13 @@ export class StepLR extends LRSchedule {
 
 /** lr = minLr + (baseLr - minLr)(1 + cos(π t / totalSteps)) / 2, then minLr after totalSteps. */
 export class CosineLR extends LRSchedule {
-  constructor(optimizer: HasLr, readonly totalSteps: number, readonly minLr = 0) {
+  readonly totalSteps: number;
+  readonly minLr: number;
+
+  constructor(optimizer: HasLr, totalSteps: number, minLr: number | null = 0) {
     super(optimizer);
-    checkNumber(totalSteps, 'CosineLR', 'totalSteps', { integer: true, min: 1 });
-    checkNumber(minLr, 'CosineLR', 'minLr', { min: 0 });
+    this.totalSteps = checkNumber(totalSteps, 'CosineLR', 'totalSteps', { integer: true, min: 1 });
+    this.minLr = checkNumber(minLr ?? 0, 'CosineLR', 'minLr', { min: 0, max: 3.4028234663852886e38 });
   }
 
   protected lrAt(t: number): number {

@@ -1,4 +1,4 @@
-import { noGrad } from '../autograd/tape.js';
+import { composite, noGrad } from '../autograd/tape.js';
 import { vqEmaUpdate, vqNearest } from '../kernels/vq.js';
 import { add } from '../ops/elementwise.js';
 import { vq, type VqResult } from '../ste/vq.js';
@@ -6,6 +6,8 @@ import { checkFloat, checkNumber } from '../tensor/checks.js';
 import { full, randn, zeros } from '../tensor/creation.js';
 import { markModified } from '../tensor/derived.js';
 import type { Tensor } from '../tensor/tensor.js';
+import { boolOption, readOptions } from '../tensor/options.js';
+import { checkFinite, checkInputTensor, checkStateRange, F32_MAX, seedOption } from './guard.js';
 import { layerSeed } from './init.js';
 import { Module } from './module.js';
 import type { Macs } from '../freeze/types.js';
@@ -17,10 +19,11 @@ export interface VectorQuantizerOptions {
   ema?: boolean;
   /** EMA decay (default 0.99). */
   decay?: number;
-  /** Laplace smoothing of the EMA cluster sizes (default 1e-5). */
+  /** Laplace smoothing of the EMA cluster sizes, 1e-30..1 (default 1e-5). */
   epsilon?: number;
   /** Initialize the codebook by k-means on the first training batch (default true). */
   kmeansInit?: boolean;
+  /** Lloyd iterations of the k-means initialization, 0..1000 (MAX_KMEANS_ITERS; default 10). */
   kmeansIters?: number;
   /** Codes whose EMA cluster size falls below this are replaced by random batch vectors (default 1; 0 disables). */
   deadCodeThreshold?: number;
@@ -35,6 +38,12 @@ export interface QuantizeResult extends VqResult {
   /** Fraction of codes used at least once in this batch. */
   usage: number;
 }
+
+/** Most k-means iterations (each is one nearest-code search over the batch); more would only stall the first step. */
+export const MAX_KMEANS_ITERS = 1000;
+/** Most codes and most dimensions per code. */
+export const MAX_CODES = 2 ** 16;
+export const MAX_CODE_DIM = 2 ** 16;
 
 /**
  * The VQ-VAE bottleneck as a layer: z [N, dim] -> nearest of numCodes codes,
@@ -53,18 +62,22 @@ export class VectorQuantizer extends Module {
   readonly deadCodeThreshold: number;
   private rng: number;
 
-  constructor(readonly numCodes: number, readonly dim: number, options: VectorQuantizerOptions = {}) {
+  constructor(readonly numCodes: number, readonly dim: number, options: VectorQuantizerOptions | null = {}) {
     super();
-    checkNumber(numCodes, 'VectorQuantizer', 'numCodes', { integer: true, min: 1 });
-    checkNumber(dim, 'VectorQuantizer', 'dim', { integer: true, min: 1 });
-    this.beta = checkNumber(options.beta ?? 0.25, 'VectorQuantizer', 'beta', { min: 0 });
-    this.ema = options.ema ?? true;
-    this.decay = checkNumber(options.decay ?? 0.99, 'VectorQuantizer', 'decay', { min: 0, max: 1 });
-    this.epsilon = checkNumber(options.epsilon ?? 1e-5, 'VectorQuantizer', 'epsilon', { positive: true });
-    this.kmeansInit = options.kmeansInit ?? true;
-    this.kmeansIters = checkNumber(options.kmeansIters ?? 10, 'VectorQuantizer', 'kmeansIters', { integer: true, min: 0 });
-    this.deadCodeThreshold = checkNumber(options.deadCodeThreshold ?? 1, 'VectorQuantizer', 'deadCodeThreshold', { min: 0 });
-    this.rng = layerSeed(options.seed);
+    const op = 'VectorQuantizer';
+    checkNumber(numCodes, op, 'numCodes', { integer: true, min: 1, max: MAX_CODES });
+    checkNumber(dim, op, 'dim', { integer: true, min: 1, max: MAX_CODE_DIM });
+    if (numCodes * dim > 2 ** 28) throw new Error(`${op}: a codebook of ${numCodes} x ${dim} has more than 2^28 elements (1 GiB of float32); use fewer codes or dimensions`);
+    const o = readOptions<VectorQuantizerOptions>(options, op);
+    this.beta = checkNumber(o.beta ?? 0.25, op, 'beta', { min: 0, max: F32_MAX });
+    this.ema = boolOption(o.ema, op, 'ema', true);
+    this.decay = checkNumber(o.decay ?? 0.99, op, 'decay', { min: 0, max: 1 });
+    // A smoothing term that rounds to 0 in float32 would divide 0 by 0 for an unused code.
+    this.epsilon = checkNumber(o.epsilon ?? 1e-5, op, 'epsilon', { min: 1e-30, max: 1 });
+    this.kmeansInit = boolOption(o.kmeansInit, op, 'kmeansInit', true);
+    this.kmeansIters = checkNumber(o.kmeansIters ?? 10, op, 'kmeansIters', { integer: true, min: 0, max: MAX_KMEANS_ITERS });
+    this.deadCodeThreshold = checkNumber(o.deadCodeThreshold ?? 1, op, 'deadCodeThreshold', { min: 0, max: F32_MAX });
+    this.rng = layerSeed(seedOption(o.seed, op));
     const codebook = randn([numCodes, dim], { seed: this.rng });
     if (this.ema) {
       this.registerBuffer('codebook', codebook);
@@ -76,12 +89,23 @@ export class VectorQuantizer extends Module {
     this.registerBuffer('initialized', full([], this.kmeansInit ? 0 : 1));
   }
 
+  protected override checkStateValue(name: string, value: Tensor, fullName = name): void {
+    if (name === 'codebook' || name === 'embedSum') checkStateRange(value, 'VectorQuantizer', fullName);
+    else if (name === 'clusterSize') checkStateRange(value, 'VectorQuantizer', fullName, 0);
+    else if (name === 'initialized') {
+      const v = value.item();
+      if (v !== 0 && v !== 1) throw new Error(`loadStateDict: state["${fullName}"] is ${v}, but VectorQuantizer needs 0 or 1; the model was left unchanged`);
+    } else super.checkStateValue(name, value, fullName);
+  }
+
   get codebook(): Tensor {
     return this.ema ? this.buffer('codebook') : this.param('codebook');
   }
 
+  /** The quantized z only: the indices and losses quantize() also returns are freed (use quantize() to keep them). */
   forward(z: Tensor): Tensor {
-    return this.quantize(z).zq;
+    checkInputTensor(z, 'VectorQuantizer', 'z');
+    return composite(() => this.quantize(z).zq);
   }
 
   /** Distances to every code: one multiply-add per code and dimension, per row (no frozen form). */
@@ -94,8 +118,13 @@ export class VectorQuantizer extends Module {
   }
 
   quantize(z: Tensor): QuantizeResult {
+    checkInputTensor(z, 'VectorQuantizer', 'z');
     checkFloat(z, 'VectorQuantizer', 'z');
     if (z.rank !== 2 || z.shape[1] !== this.dim) throw new Error(`VectorQuantizer: z must have shape [N, ${this.dim}], got [${z.shape}]`);
+    this.checkAlive('VectorQuantizer');
+    if (z.shape[0] === 0) throw new Error(`VectorQuantizer: z must have at least one row, got shape [${z.shape}]; skip empty batches`);
+    // Checked before anything is written: one Infinity would reach the codebook through k-means or the EMA.
+    checkFinite(z, 'VectorQuantizer', 'z', 'the codebook and its statistics were left unchanged');
     if (this.training && this.buffer('initialized').item() === 0 && z.shape[0] > 0) {
       noGrad(() => this.kmeans(z));
     }

@@ -69,8 +69,8 @@ export function batchNormOp(op: string, x: Tensor, options: BatchNormOpOptions):
   if ((runningMean === null) !== (runningVar === null)) throw new Error(`${op}: runningMean and runningVar must be given together or both left out`);
   if (runningMean !== null && runningMean === runningVar) throw new Error(`${op}: runningMean and runningVar must be two different tensors`);
   if (training) {
-    if (rows < 2) throw new Error(`${op}: training needs a batch of at least 2 rows, got ${rows} (rows: the product of the leading dimensions of x, shape [${x.shape}])`);
-    return trainForward(x, rows, weight, bias, runningMean, runningVar, momentum, eps);
+    if (rows < 2) throw new Error(`${op}: training needs a batch of at least 2 rows, got ${rows} (rows: the product of the leading dimensions of x, shape [${x.shape}]); use bigger batches, or eval mode to normalize single examples with the running statistics`);
+    return trainForward(op, x, rows, weight, bias, runningMean, runningVar, momentum, eps);
   }
   if (runningMean === null || runningVar === null) throw new Error(`${op}: eval mode (training: false) needs runningMean and runningVar`);
   const inputs = weight !== null && bias !== null ? [x, weight, bias] : [x];
@@ -116,12 +116,28 @@ function reshaped(t: Tensor, shape: readonly number[]): Tensor {
   return v;
 }
 
+/** The first feature whose batch mean or variance is not finite, or null. */
+function firstNonFinite(mean: Tensor, variance: Tensor): { feature: number; stat: string; value: number } | null {
+  for (const [stat, t] of [['mean', mean], ['variance', variance]] as const) {
+    const v = t.rawF32();
+    for (let i = 0; i < v.length; i++) if (!Number.isFinite(v[i])) return { feature: i, stat, value: v[i] };
+  }
+  return null;
+}
+
 /** Batch statistics, one fused kernel each way; saves xhat and invstd for backward. */
-function trainForward(x: Tensor, rows: number, weight: Tensor | null, bias: Tensor | null,
+function trainForward(op: string, x: Tensor, rows: number, weight: Tensor | null, bias: Tensor | null,
   runningMean: Tensor | null, runningVar: Tensor | null, momentum: number, eps: number): Tensor {
   const x2 = asRows(x, rows);
   const { y, xhat, mean, variance, invstd } = bnForwardTrain(x2, weight, bias, eps);
   x2.dispose();
+  // A NaN or Infinity in x (or values whose variance overflows float32) shows in the batch
+  // statistics: refused before anything reaches the running statistics.
+  const bad = firstNonFinite(mean, variance);
+  if (bad !== null) {
+    for (const t of [y, xhat, mean, variance, invstd]) t.dispose();
+    throw new Error(`${op}: x (in training, it updates the running statistics) must be finite, but the batch ${bad.stat} of feature ${bad.feature} is ${bad.value} (x holds NaN or ±Infinity, or values too large for float32); the running statistics were left unchanged`);
+  }
   if (runningMean !== null && runningVar !== null) {
     f32Affine(runningMean, 1 - momentum, 0, runningMean);
     f32Axpy(runningMean, mean, momentum);

@@ -9,34 +9,30 @@
 const f = Math.fround;
 
 /**
- * Adam / AdamW in place over p, m, v (g is read only):
+ * Adam / AdamW in place over p, m, v (g is read only), in PyTorch's order:
  *   w = p·shrink;  grad = g + l2·p
- *   m = b1·m + (1 − b1)·grad;  v = b2·v + ((1 − b2)·grad)·grad
- *   p = w − (lr·(m·(1/bc1))) / (sqrt(v·(1/bc2)) + eps)
- * with shrink = 1 − lr·wd, l2 = 0 when decoupled, else shrink = 1, l2 = wd.
+ *   m = b1·m + c1·grad;  v = b2·v + (c2·grad)·grad
+ *   p = w − (stepSize·m) / (sqrt(v) / bc2Sqrt + eps)
+ * The coefficients are the kernel's arguments (see adamCoefficients in
+ * src/nn/optim.ts): each arrives rounded once to float32.
  */
 export function adamUpdateRef(
   p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array,
-  lr: number, b1: number, b2: number, eps: number, wd: number, decoupled: boolean, bc1: number, bc2: number,
+  b1: number, c1: number, b2: number, c2: number, stepSize: number, bc2Sqrt: number, eps: number, shrink: number, l2: number,
   lo = -Infinity, hi = Infinity,
 ): void {
   const lo32 = f(lo), hi32 = f(hi);
-  const lr32 = f(lr), b132 = f(b1), b232 = f(b2), eps32 = f(eps), wd32 = f(wd);
-  const c1 = f(1 - b132);
-  const c2 = f(1 - b232);
-  const inv1 = f(1 / f(bc1));
-  const inv2 = f(1 / f(bc2));
-  const shrink = decoupled ? f(1 - f(lr32 * wd32)) : 1;
-  const l2 = decoupled ? 0 : wd32;
+  const b132 = f(b1), c132 = f(c1), b232 = f(b2), c232 = f(c2);
+  const step32 = f(stepSize), bc232 = f(bc2Sqrt), eps32 = f(eps), shrink32 = f(shrink), l232 = f(l2);
   for (let i = 0; i < p.length; i++) {
-    const w = f(p[i] * shrink);
-    const grad = f(g[i] + f(l2 * p[i]));
-    const mi = f(f(b132 * m[i]) + f(c1 * grad));
-    const vi = f(f(b232 * v[i]) + f(f(c2 * grad) * grad));
+    const w = f(p[i] * shrink32);
+    const grad = f(g[i] + f(l232 * p[i]));
+    const mi = f(f(b132 * m[i]) + f(c132 * grad));
+    const vi = f(f(b232 * v[i]) + f(f(c232 * grad) * grad));
     m[i] = mi;
     v[i] = vi;
-    const step = f(f(lr32 * f(mi * inv1)) / f(f(Math.sqrt(f(vi * inv2))) + eps32));
-    const r = f(w - step);
+    const denom = f(f(f(Math.sqrt(vi)) / bc232) + eps32);
+    const r = f(w - f(f(step32 * mi) / denom));
     p[i] = r < lo32 ? lo32 : r > hi32 ? hi32 : r;
   }
 }

@@ -198,15 +198,20 @@ export interface WasmExports {
 
   // optim.ts
   /**
-   * Adam / AdamW:
-   *   m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g²
-   *   p -= lr (m / bc1) / (sqrt(v / bc2) + eps)      bc1 = 1 - b1^t, bc2 = 1 - b2^t
-   * weight decay: decoupled (AdamW) p *= 1 - lr wd first; otherwise g += wd p.
+   * Adam / AdamW, in the order of PyTorch's torch.optim.Adam (1.13, _single_tensor_adam):
+   *   w = p shrink;  grad = g + l2 p
+   *   m = b1 m + c1 grad;  v = b2 v + (c2 grad) grad
+   *   p = w - (stepSize m) / (sqrt(v) / bc2Sqrt + eps)
+   * The host derives every coefficient in float64 and rounds each once to float32:
+   * c1 = 1 - b1, c2 = 1 - b2 (from the float64 betas: 1 - f32(0.99999) is off by
+   * 1.4e-3 relative), stepSize = lr / (1 - b1^t), bc2Sqrt = sqrt(1 - b2^t), and
+   * shrink = 1 - lr wd, l2 = 0 for decoupled decay (AdamW), shrink = 1, l2 = wd otherwise.
    * The new p is clamped to [lo, hi] (the latent-weight constraint; ±Inf for none)
    * in the same pass, as p < lo ? lo : p > hi ? hi : p.
    */
-  adam_update(p: number, g: number, m: number, v: number, n: number, lr: number, b1: number, b2: number, eps: number,
-              wd: number, decoupled: number, bc1: number, bc2: number, lo: number, hi: number): void;
+  adam_update(p: number, g: number, m: number, v: number, n: number, b1: number, c1: number, b2: number, c2: number,
+              stepSize: number, bc2Sqrt: number, eps: number, shrink: number, l2: number, lo: number,
+              hi: number): void;
   /**
    * Bop (Helwegen et al. 2019) on ±1 weights w:
    *   m = (1 - gamma) m + gamma g;  flip w where |m| > threshold and sign(m) == sign(w).

@@ -34,6 +34,11 @@ export interface GradNode {
 }
 
 let nextId = 1;
+
+/** The id the next tensor will get: ids only grow, so a tensor with a smaller id existed before. */
+export function nextTensorId(): number {
+  return nextId;
+}
 let tensorsAlive = 0;
 
 export function liveTensorCount(): number {

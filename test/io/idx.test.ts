@@ -135,7 +135,7 @@ describe('bad IDX files are rejected with errors naming the source, and nothing 
   function expectRejected(bytes: Uint8Array, re: RegExp): void {
     const before = memoryStats();
     expect(() => parseIdx(bytes, { name: 'x.idx' })).toThrow(re);
-    expect(() => parseIdx(bytes, { name: 'x.idx' })).toThrow(/^loadIdx: x\.idx is not a valid IDX file: /);
+    expect(() => parseIdx(bytes, { name: 'x.idx' })).toThrow(/^parseIdx: x\.idx is not a valid IDX file: /);
     expect(memoryStats().bytesInUse).toBe(before.bytesInUse);
     expect(memoryStats().tensorsAlive).toBe(before.tensorsAlive);
   }

@@ -69,7 +69,7 @@ function expectRejected(bytes: Uint8Array, re: RegExp): void {
   try {
     parseSafetensors(bytes, 'hostile.safetensors');
   } catch (err) {
-    expect(String((err as Error).message)).toMatch(/^loadSafetensors: hostile\.safetensors /);
+    expect(String((err as Error).message)).toMatch(/^parseSafetensors: hostile\.safetensors /);
   }
   const after = memoryStats();
   expect(after.bytesInUse).toBe(before.bytesInUse);
@@ -497,7 +497,7 @@ describe('saveSafetensors argument checks', () => {
   });
 
   test('parseSafetensors rejects non-bytes', () => {
-    expect(() => parseSafetensors('abc' as any)).toThrow(/loadSafetensors: bytes must be a Uint8Array or ArrayBuffer, got "abc"/);
+    expect(() => parseSafetensors('abc' as any)).toThrow(/parseSafetensors: bytes must be a Uint8Array or ArrayBuffer, got "abc"/);
   });
 });
 

@@ -3,6 +3,7 @@
 // src/reference/optim.ts.
 import { describe, expect, test } from 'vitest';
 import type { Tensor } from '../../src/index.js';
+import { adamCoefficients } from '../../src/nn/optim.js';
 import { adamUpdateRef, bopUpdateRef } from '../../src/reference/optim.js';
 import { Arena, kernels } from '../support/kernel-harness.js';
 import { disposeAfterEach, expectNoLeaks, seededArray, useSnapgrad } from '../support/setup.js';
@@ -115,7 +116,8 @@ describe('Adam and AdamW', () => {
           if (t === 2) g[0] = 0;
           setGrad(p, g);
           const s = twin[i];
-          adamUpdateRef(s.p, g, s.m, s.v, o.lr, o.b1, o.b2, o.eps, o.wd, o.decoupled, 1 - o.b1 ** t, 1 - o.b2 ** t);
+          const k = adamCoefficients({ lr: o.lr, beta1: o.b1, beta2: o.b2, eps: o.eps, weightDecay: o.wd }, t, o.decoupled);
+          adamUpdateRef(s.p, g, s.m, s.v, k.b1, k.c1, k.b2, k.c2, k.stepSize, k.bc2Sqrt, k.eps, k.shrink, k.l2);
         });
         opt.step();
         ps.forEach((p, i) => expectBits(flat(p), twin[i].p, `${name} step ${t} param ${i}`));
@@ -149,7 +151,7 @@ describe('Adam and AdamW', () => {
     setGrad(w, [0, 0, 0]);
     adam.step();
     adamw.step();
-    const shrink = f(1 - f(f(lr) * f(wd)));
+    const shrink = f(1 - lr * wd); // derived in float64 and rounded once, as torch.optim.AdamW does
     expectBits(flat(w), Float32Array.from(p0, (v) => f(v * shrink)), 'AdamW');
     expectClose(flat(a), p0.map((v) => v - lr * Math.sign(v)), 1e-6, 'Adam L2');
   });
@@ -403,10 +405,10 @@ describe('optimizer kernels against the scalar twin (SIMD body and tail)', () =>
         if (n > 2) { g[1] = 0; g[2] = -0; p[2] = 0; v[1] = 0; m[1] = 0; }
         const arena = new Arena();
         const [po, go, mo, vo] = [arena.put(p), arena.put(g), arena.put(m), arena.put(v)];
-        const bc1 = 1 - c.b1 ** c.t, bc2 = 1 - c.b2 ** c.t;
+        const k = adamCoefficients({ lr: c.lr, beta1: c.b1, beta2: c.b2, eps: c.eps, weightDecay: c.wd }, c.t, c.decoupled);
         const [lo, hi] = c.clip ?? [-Infinity, Infinity];
-        kernels().adam_update(po, go, mo, vo, n, c.lr, c.b1, c.b2, c.eps, c.wd, c.decoupled ? 1 : 0, bc1, bc2, lo, hi);
-        adamUpdateRef(p, g, m, v, c.lr, c.b1, c.b2, c.eps, c.wd, c.decoupled, bc1, bc2, lo, hi);
+        kernels().adam_update(po, go, mo, vo, n, k.b1, k.c1, k.b2, k.c2, k.stepSize, k.bc2Sqrt, k.eps, k.shrink, k.l2, lo, hi);
+        adamUpdateRef(p, g, m, v, k.b1, k.c1, k.b2, k.c2, k.stepSize, k.bc2Sqrt, k.eps, k.shrink, k.l2, lo, hi);
         const label = `n=${n} case ${ci}`;
         expectBits(arena.readF32(po, n), p, `${label} p`);
         expectBits(arena.readF32(mo, n), m, `${label} m`);
