@@ -166,6 +166,12 @@ export interface CaseSpec<R> {
   kept?: (r: R) => (sg.Tensor | null | undefined)[];
   /** The call frees tensors the case made before it (dispose): the caller checks memory around the whole case instead. */
   frees?: boolean;
+  /**
+   * The call may cache data derived from an input tensor (packed weights,
+   * codebook norms), freed with that tensor: bytes are then compared by the
+   * caller after freeing the inputs (see expectNoLeakSince); tensors are still counted here.
+   */
+  caches?: boolean;
 }
 
 /**
@@ -202,7 +208,7 @@ export async function runCase<R>(call: () => R | Promise<R>, spec: CaseSpec<R>):
     for (const t of own) if (!seen.has(t)) { seen.add(t); t.dispose(); }
   }
   const after = stats();
-  if (!spec.frees && (after.tensors !== before.tensors || after.bytes !== before.bytes)) {
+  if (!spec.frees && (after.tensors !== before.tensors || (!spec.caches && after.bytes !== before.bytes))) {
     const fns = Array.isArray(spec.fn) ? spec.fn : [spec.fn];
     throw new Error(`${fns[0]} leaked: ${after.tensors - before.tensors} tensors, ${after.bytes - before.bytes} bytes (${threw ? 'rejected' : 'successful'} call${threw ? `: ${(err as Error)?.message}` : ''})`);
   }
@@ -212,6 +218,12 @@ export async function runCase<R>(call: () => R | Promise<R>, spec: CaseSpec<R>):
 function describeResult(r: unknown): string {
   if (r instanceof sg.Tensor) return r.disposed ? 'a disposed tensor' : `a ${r.dtype} tensor [${r.shape}]`;
   try { return fc.stringify(r).slice(0, 200); } catch { return typeof r; }
+}
+
+/** Memory must be back to `since` (taken before a case made its inputs), once the case freed them. */
+export function expectNoLeakSince(since: { tensors: number; bytes: number }, what: string): void {
+  const now = stats();
+  if (now.tensors !== since.tensors || now.bytes !== since.bytes) throw new Error(`${what} leaked: ${now.tensors - since.tensors} tensors, ${now.bytes - since.bytes} bytes after freeing the case's inputs`);
 }
 
 /** Disposes every tensor given (inputs a case made), including their grads. */
