@@ -244,6 +244,38 @@ describe('Module API', () => {
   }, 0.5);
 });
 
+describe('accessors', () => {
+  prop(['sg.nn.Linear#weight', 'sg.nn.Linear#bias', 'sg.nn.BinaryLinear#weight', 'sg.nn.BinaryLinear#bias', 'sg.nn.QuantLinear#weight', 'sg.nn.QuantLinear#bias', 'sg.nn.QuantLinear#weightQmax',
+    'sg.nn.BatchNorm1d#runningMean', 'sg.nn.BatchNorm1d#runningVar', 'sg.nn.BatchNorm1d#weight', 'sg.nn.BatchNorm1d#bias', 'sg.nn.Sequential#layers', 'sg.nn.VectorQuantizer#codebook'],
+    'layer accessors return the registered tensors, with the documented shapes, presence and bit widths', fc.record({
+      i: fc.integer({ min: 1, max: 6 }), o: fc.integer({ min: 1, max: 6 }), bias: fc.boolean(), bits: fc.integer({ min: 2, max: 8 }), affine: fc.boolean(), ema: fc.boolean(),
+    }), async ({ i, o, bias, bits, affine, ema }) => {
+      const lin = new sg.nn.Linear(i, o, { bias });
+      const bin = new sg.nn.BinaryLinear(i, o, { bias });
+      const q = new sg.nn.QuantLinear(i, o, { bias, weightBits: bits });
+      const bn = new sg.nn.BatchNorm1d(o, { affine });
+      const vq = new sg.nn.VectorQuantizer(o, i, { ema });
+      const seq = new sg.nn.Sequential(lin, new sg.nn.ReLU());
+      try {
+        const byName = (m: sg.nn.Module) => Object.fromEntries([...m.namedParameters(), ...m.namedBuffers()]);
+        for (const [m, name] of [[lin, 'Linear'], [bin, 'BinaryLinear'], [q, 'QuantLinear']] as const) {
+          const d = byName(m);
+          if (m.weight !== d.weight || m.weight.shape.join() !== `${o},${i}`) throw new Error(`${name}.weight is not the registered [out, in] parameter`);
+          if ((m.bias ?? undefined) !== d.bias || (m.bias !== null) !== bias) throw new Error(`${name}.bias presence/identity wrong`);
+        }
+        if (q.weightQmax !== 2 ** (bits - 1) - 1) throw new Error(`QuantLinear.weightQmax ${q.weightQmax} for ${bits} bits`);
+        const d = byName(bn);
+        if (bn.runningMean !== d.runningMean || bn.runningVar !== d.runningVar || bn.runningMean.shape.join() !== `${o}`) throw new Error('BatchNorm1d running statistics accessors');
+        if ((bn.weight !== null) !== affine || (bn.bias !== null) !== affine) throw new Error('BatchNorm1d weight/bias presence');
+        expectClose(bn.runningVar.dataSync(), new Array(o).fill(1), 'runningVar init');
+        if (seq.layers.length !== 2 || seq.layers[0] !== lin) throw new Error('Sequential.layers');
+        if (vq.codebook !== byName(vq).codebook || vq.codebook.shape.join() !== `${o},${i}` || vq.codebook.requiresGrad !== !ema) throw new Error('VectorQuantizer.codebook');
+      } finally {
+        for (const m of [seq, bin, q, bn, vq]) m.dispose();
+      }
+    }, 0.5);
+});
+
 describe('VectorQuantizer', () => {
   prop(['sg.nn.VectorQuantizer#forward', 'sg.nn.VectorQuantizer#quantize', 'sg.nn.VectorQuantizer#kmeans', 'sg.nn.VectorQuantizer#replaceDeadCodes', 'sg.nn.VectorQuantizer#usageStats', 'sg.nn.VectorQuantizer#nextRandom'],
     'training and eval batches (empty, NaN, Infinity, wrong width): nearest codes, finite codebook, usage in [0, 1]; a rejected batch leaves codebook and EMA state unchanged', fc.record({

@@ -40,7 +40,7 @@ const optionArb = fc.record({
 }, { requiredKeys: [] });
 
 describe('construction', () => {
-  prop(['sg.optim.SGD', 'sg.optim.Adam', 'sg.optim.AdamW', 'sg.optim.Bop', 'sg.optim.Optimizer', 'sg.optim.SGD#validate', 'sg.optim.Adam#validate', 'sg.optim.Bop#validate', 'sg.optim.Optimizer#dispose'],
+  prop(['sg.optim.SGD', 'sg.optim.Adam', 'sg.optim.AdamW', 'sg.optim.Bop', 'sg.optim.Optimizer', 'sg.optim.SGD#validate', 'sg.optim.Adam#validate', 'sg.optim.Bop#validate', 'sg.optim.Optimizer#dispose', 'sg.optim.Optimizer#params'],
     'constructors validate params (tensors, requiresGrad, float32, duplicates, groups) and options before allocating state; dispose frees it all', fc.record({
       kind: fc.constantFrom(...KINDS), params: fc.constantFrom('ok', 'ok', 'empty', 'hostile', 'noGrad', 'int', 'dup', 'groups', 'badGroup', 'disposed'),
       options: fc.oneof({ weight: 5, arbitrary: optionArb }, { weight: 1, arbitrary: hostile }), bad: hostile,
@@ -178,7 +178,7 @@ describe('steps', () => {
 });
 
 describe('learning rate', () => {
-  prop(['sg.optim.LRSchedule', 'sg.optim.LRSchedule#step', 'sg.optim.StepLR', 'sg.optim.StepLR#lrAt', 'sg.optim.CosineLR', 'sg.optim.CosineLR#lrAt'],
+  prop(['sg.optim.LRSchedule', 'sg.optim.LRSchedule#step', 'sg.optim.StepLR', 'sg.optim.StepLR#lrAt', 'sg.optim.CosineLR', 'sg.optim.CosineLR#lrAt', 'sg.optim.Optimizer#lr'],
     'schedules follow their formulas; hostile optimizers, step sizes and lrs are clear errors', fc.record({
       which: fc.constantFrom('StepLR', 'CosineLR', 'setLr'), target: fc.constantFrom('opt', 'opt', 'opt', 'null', 'plain'), a: numberOption(fc.integer({ min: 1, max: 5 })), b: fc.oneof(fc.constant(undefined), numberOption(fc.constantFrom(0.5, 0.1, 0, 1e-3))), steps: dim(8),
     }), async ({ which, target, a, b, steps }) => {

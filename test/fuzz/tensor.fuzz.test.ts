@@ -221,6 +221,17 @@ describe('scopes', () => {
 
 describe('Tensor methods', () => {
   const methods = fc.constantFrom('dataSync', 'toArray', 'item', 'toString', 'dispose', 'view', 'alive', 'attach');
+  prop(['sg.Tensor#disposed', 'sg.Tensor#offset', 'sg.Tensor#rank'], 'disposed/rank/offset: consistent on live tensors; offset of a disposed tensor is a clear error', fc.record({ spec: tensorOf(shape({ maxRank: 5 }), fc.constantFrom(...DTYPES)), disposed: fc.boolean() }), async ({ spec, disposed }) => {
+    const t = make(spec);
+    if (disposed) t.dispose();
+    if (t.disposed !== disposed || t.rank !== spec.shape.length) throw new Error(`Tensor: disposed ${t.disposed}, rank ${t.rank} for [${spec.shape}]`);
+    await runCase(() => t.offset, {
+      fn: ['offset', 'disposed', 'Tensor'], expect: disposed ? 'error' : 'ok',
+      check: (off) => { if (!Number.isInteger(off) || off <= 0 || off % 4 !== 0) throw new Error(`Tensor.offset ${off}`); },
+    });
+    free(t);
+  }, 0.5);
+
   prop(['sg.Tensor', 'sg.Tensor#dataSync', 'sg.Tensor#toArray', 'sg.Tensor#item', 'sg.Tensor#toString', 'sg.Tensor#dispose', 'sg.Tensor#view', 'sg.Tensor#alive', 'sg.Tensor#attach'],
     'own methods on live and disposed tensors of every dtype', fc.record({
       spec: tensorOf(shape({ maxRank: 4 }), fc.constantFrom(...DTYPES)), method: methods, disposed: fc.boolean(), arg: fc.oneof(hostile, anyRankShape),
