@@ -25,7 +25,7 @@ if (!Number.isInteger(seed)) throw new Error(`--seed must be an integer, got ${o
 
 const files = readdirSync(here).filter((f) => f.endsWith('.fuzz.test.ts') && (!filter || filter.split(',').some((p) => f.startsWith(p))));
 let props = 0;
-for (const f of files) props += [...readFileSync(join(here, f), 'utf8').matchAll(/\bprop\(\s*\[/g)].length;
+for (const f of files) props += [...readFileSync(join(here, f), "utf8").matchAll(/^\s+prop\(\s*\[/gm)].length;
 const perProp = Math.max(1, Math.ceil(runs / Math.max(props, 1)));
 const report = join(tmpdir(), `snapgrad-fuzz-${process.pid}.jsonl`);
 if (existsSync(report)) rmSync(report);
