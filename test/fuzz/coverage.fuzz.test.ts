@@ -56,7 +56,7 @@ test('every public export (functions, namespaces, classes, methods, accessors) h
   const exports = enumerateExports();
   const covers = declaredCovers();
   // Aliases (sg.freeze and sg.nn.freeze, ...) are the same value: covering one name covers both.
-  const coveredValues = new Set([...covers.keys()].map((n) => exports.get(n)).filter((v) => v !== undefined));
+  const coveredValues = new Set<unknown>([...covers.keys()].map((n) => exports.get(n)).filter((v) => v !== undefined));
   const missing = [...exports.keys()].filter((n) => !covers.has(n) && !coveredValues.has(exports.get(n)));
   expect(missing, `exports with no fuzz property (add a prop([...]) naming them):\n${missing.join('\n')}`).toEqual([]);
 });

@@ -102,7 +102,7 @@ describe('safetensors', () => {
   prop(['sg.io.parseSafetensors', 'sg.io.loadSafetensors'], 'mutated safetensors bytes (shipped model and small files): exactly the tensors an independent reader finds, or a clear error', fc.record({
     base: fc.oneof({ weight: 1, arbitrary: fc.constant(null) }, { weight: 2, arbitrary: smallFile }), muts: mutations(0.3), viaLoad: fc.boolean(), asBuffer: fc.boolean(),
   }), async ({ base, muts, viaLoad, asBuffer }) => {
-    let bytes = MODEL;
+    let bytes: Uint8Array = MODEL;
     if (base) {
       const ts = base.specs.map((s) => make(s));
       bytes = sg.io.saveSafetensors(Object.fromEntries(ts.map((t, i) => [`t${i}`, t])), base.metadata);
@@ -110,7 +110,7 @@ describe('safetensors', () => {
     }
     const mutated = applyMutations(bytes, muts);
     const ref = refSafetensors(mutated);
-    const arg = asBuffer ? mutated.buffer.slice(mutated.byteOffset, mutated.byteOffset + mutated.byteLength) : mutated;
+    const arg = asBuffer ? (mutated.buffer.slice(mutated.byteOffset, mutated.byteOffset + mutated.byteLength) as ArrayBuffer) : mutated;
     await runCase(() => (viaLoad ? sg.io.loadSafetensors(arg) : sg.io.parseSafetensors(arg)), {
       fn: SAFE_FNS, expect: ref.ok ? (ref.certain ? 'ok' : 'either') : 'error',
       check: (got) => checkAgainstRef(got, ref as RefResult & { ok: true }),
