@@ -81,7 +81,7 @@ describe('elementwise', () => {
     const ok = typeof lo === 'number' && typeof hi === 'number' && Number.isFinite(lo) && Number.isFinite(hi) && lo <= hi;
     await runCase(() => call(method, 'clip', t, lo, hi), {
       fn: 'clip', expect: ok ? 'ok' : typeof lo === 'number' && typeof hi === 'number' && !Number.isNaN(lo) && !Number.isNaN(hi) && lo <= hi ? 'either' : 'error', args: ['min', 'max'], state: [t],
-      check: (y: sg.Tensor) => expectClose(y.dataSync(), x.data.map((v) => { const fv = f32(v); return fv !== fv ? NaN : Math.min(Math.max(fv, lo as number), hi as number); }), 'clip'),
+      check: (y: sg.Tensor) => expectClose(y.dataSync(), x.data.map((v) => { const fv = f32(v); return fv !== fv ? NaN : Math.min(Math.max(fv, f32(lo as number)), f32(hi as number)); }), 'clip'),
     });
     free(t);
   });
@@ -347,7 +347,7 @@ describe('shape ops', () => {
       fn: 'cast', expect: supported && !nan ? 'ok' : 'error', state: [t],
       check: (y: sg.Tensor) => {
         expectShape(y, x.shape, to as string, 'cast');
-        const want = src.map((v) => (to === 'int32' && x.dtype === 'float32' ? (v >= 2 ** 31 ? 2 ** 31 - 1 : v <= -(2 ** 31) ? -(2 ** 31) : Math.trunc(v) || 0) : v));
+        const want = src.map((v) => (to === 'int32' && x.dtype === 'float32' ? (v >= 2 ** 31 ? 2 ** 31 - 1 : v <= -(2 ** 31) ? -(2 ** 31) : Math.trunc(v) || 0) : to === 'float32' ? f32(v) : v));
         expectClose(Array.from(y.dataSync()), want, 'cast', { signedZero: to === 'float32' });
       },
     });

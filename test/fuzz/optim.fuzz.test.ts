@@ -101,13 +101,13 @@ describe('steps', () => {
           case 'nan': { gv[0] = NaN; p.grad = mk(gv); break; }
           case 'other': p.grad = q; break;
         }
-        const valid = form === 'ok' || form === 'none' || form === 'nan' || (form === 'oneElement' && n === 1) || (form === 'other' && n === 2);
+        const valid = form === 'ok' || form === 'none' || form === 'nan' || form === 'alias' || (form === 'oneElement' && n === 1) || (form === 'other' && n === 2);
         // The optimizer's moment buffers are user-visible state too (private field: read defensively).
         const stateBefore = [p, q, ...(((opt as any).slots ?? []) as { state?: sg.Tensor[] }[]).flatMap((sl) => sl.state ?? [])];
         await runCase(() => opt.step(), {
-          fn: [kind, 'step'], expect: valid ? (form === 'nan' || form === 'other' ? 'either' : 'ok') : 'error', state: stateBefore, mutates: true,
+          fn: [kind, 'step'], expect: valid ? (form === 'nan' || form === 'other' || form === 'alias' ? 'either' : 'ok') : 'error', state: stateBefore, mutates: true,
           check: () => {
-            if (form === 'none' || form === 'nan' || form === 'other') { P = Float64Array.from(p.dataSync()); t = kind.startsWith('Adam') ? t + 1 : t; return; }
+            if (form === 'none' || form === 'nan' || form === 'other' || form === 'alias') { P = Float64Array.from(p.dataSync()); t = kind.startsWith('Adam') ? t + 1 : t; return; }
             const g = Array.from(p.grad!.dataSync());
             if (kind === 'SGD') {
               P = P.map((w, i) => {

@@ -89,7 +89,7 @@ export function snapshot(tensors: readonly (sg.Tensor | null | undefined)[], lab
     bytes: t.disposed ? null : bytesOf(t),
     requiresGrad: t.requiresGrad,
     grad: t.grad,
-    gradBytes: t.grad && !t.grad.disposed ? bytesOf(t.grad) : null,
+    gradBytes: t.grad instanceof sg.Tensor && !t.grad.disposed ? bytesOf(t.grad) : null,
   }));
   return {
     check(): void {
@@ -99,7 +99,7 @@ export function snapshot(tensors: readonly (sg.Tensor | null | undefined)[], lab
         if (r.bytes && !sameBytes(r.bytes, bytesOf(r.t))) throw new Error(`${what}: its values were changed by a rejected call`);
         if (r.t.requiresGrad !== r.requiresGrad) throw new Error(`${what}: requiresGrad changed`);
         if (r.t.grad !== r.grad) throw new Error(`${what}: .grad was replaced or dropped`);
-        if (r.gradBytes && (r.t.grad!.disposed || !sameBytes(r.gradBytes, bytesOf(r.t.grad!)))) throw new Error(`${what}: .grad values changed`);
+        if (r.gradBytes && (!(r.t.grad instanceof sg.Tensor) || r.t.grad.disposed || !sameBytes(r.gradBytes, bytesOf(r.t.grad)))) throw new Error(`${what}: .grad values changed`);
       });
     },
   };
