@@ -242,7 +242,7 @@ describe('vector quantization kernels', () => {
           const all = Array.from({ length: k }, (_, kk) => dist(kk));
           const best = Math.min(...all);
           const mag = Math.max(...Array.from({ length: k }, (_, kk) => { let s = 0; for (let j = 0; j < d; j++) s += Cb[kk * d + j] ** 2 + Z[i * d + j] ** 2; return s; }));
-          if (!(I[i] >= 0 && I[i] < k) || all[I[i]] > best + 2e-6 * mag) throw new Error(`vqNearest row ${i}: code ${I[i]} at squared distance ${all[I[i]]}, nearest ${best}`);
+          if (!(I[i] >= 0 && I[i] < k) || all[I[i]] > best + 2e-6 * mag + 1e-37) throw new Error(`vqNearest row ${i}: code ${I[i]} at squared distance ${all[I[i]]}, nearest ${best}`);
         }
       },
     });

@@ -11,10 +11,17 @@ import * as sg from '../../src/index.js';
 // ---- configuration (env) -------------------------------------------------
 
 /** Runs per property (CI default is modest; `npm run fuzz -- --runs N` raises it). */
-export const RUNS = Number(process.env.FUZZ_RUNS ?? 25);
+export const RUNS = Number(process.env.FUZZ_RUNS ?? 50);
 export const SEED = Number(process.env.FUZZ_SEED ?? 20261202);
 const REPORT = process.env.FUZZ_REPORT;
 const TIMEOUT = Number(process.env.FUZZ_TIMEOUT_MS ?? 90_000);
+/** Keep running after a failing case and report every distinct failure (npm run fuzz -- --collect). */
+const COLLECT = process.env.FUZZ_COLLECT === '1';
+
+/** A failure message with numbers and tensor ids masked, so repeats of one failure group together. */
+function failureKey(message: string): string {
+  return message.replace(/#\d+/g, '#N').replace(/-?\d+(\.\d+)?(e[-+]?\d+)?/gi, 'N').slice(0, 200);
+}
 
 export function useRuntime(): void {
   beforeAll(async () => {
@@ -30,7 +37,26 @@ export function prop<T>(covers: string[], title: string, arb: fc.Arbitrary<T>, b
   const name = `${covers.join(', ')}: ${title}`;
   test(name, async () => {
     const numRuns = Math.max(1, Math.round(RUNS * weight));
-    const details = await fc.check(fc.asyncProperty(arb, async (v) => { await body(v); }), { seed: SEED, numRuns, endOnFailure: process.env.FUZZ_SHRINK !== '1' });
+    const distinct = new Map<string, { message: string; counterexample: string; count: number }>();
+    const run = COLLECT
+      ? async (v: T) => {
+        try {
+          await body(v);
+        } catch (e) {
+          const message = String((e as Error)?.message ?? e);
+          const key = failureKey(message);
+          const seen = distinct.get(key);
+          if (seen) seen.count++;
+          else distinct.set(key, { message: message.slice(0, 500), counterexample: safeStringify([v]).slice(0, 1500), count: 1 });
+        }
+      }
+      : async (v: T) => { await body(v); };
+    const details = await fc.check(fc.asyncProperty(arb, run), { seed: SEED, numRuns, endOnFailure: process.env.FUZZ_SHRINK !== '1' });
+    if (COLLECT && distinct.size > 0) {
+      const list = [...distinct.values()];
+      if (REPORT) appendFileSync(REPORT, JSON.stringify({ name, runs: details.numRuns, failed: true, seed: SEED, path: '', counterexample: list[0].counterexample, error: `${list.length} distinct failures`, distinct: list }) + '\n');
+      throw new Error(`${list.length} distinct failures in ${details.numRuns} runs:\n${list.map((d) => `- (${d.count}x) ${d.message}\n  e.g. ${d.counterexample}`).join('\n')}`);
+    }
     if (REPORT) {
       appendFileSync(REPORT, JSON.stringify({
         name, runs: details.numRuns, failed: details.failed, seed: details.seed, path: details.counterexamplePath,
@@ -41,7 +67,7 @@ export function prop<T>(covers: string[], title: string, arb: fc.Arbitrary<T>, b
     if (details.failed) {
       throw new Error(`property failed after ${details.numRuns} runs (seed ${details.seed}, path "${details.counterexamplePath}")\ncounterexample: ${safeStringify(details.counterexample)}\n${(details.errorInstance as Error)?.message ?? details.errorInstance}`);
     }
-  }, TIMEOUT * Math.max(1, RUNS / 25));
+  }, TIMEOUT * Math.max(1, RUNS / 50));
 }
 
 export function safeStringify(v: unknown): string {

@@ -261,7 +261,7 @@ describe('vector quantization', () => {
           const dist = (kk: number) => { let s = 0; for (let j = 0; j < D; j++) s += (zs[i * D + j] - cs[kk * D + j]) ** 2; return s; };
           const best = Math.min(...Array.from({ length: K }, (_, kk) => dist(kk)));
           const mag = zs.slice(i * D, (i + 1) * D).reduce((s, v) => s + v * v, 0) + Math.max(...Array.from({ length: K }, (_, kk) => cs.slice(kk * D, (kk + 1) * D).reduce((s, v) => s + v * v, 0)));
-          if (!(idx[i] >= 0 && idx[i] < K) || dist(idx[i]) > best + 1e-5 * mag) throw new Error(`vq: row ${i} got code ${idx[i]} at distance ${dist(idx[i])}, the nearest is at ${best}`);
+          if (!(idx[i] >= 0 && idx[i] < K) || dist(idx[i]) > best + 1e-5 * mag + 1e-37) throw new Error(`vq: row ${i} got code ${idx[i]} at distance ${dist(idx[i])}, the nearest is at ${best}`);
           sq += dist(idx[i]);
         }
         expectClose(r.zq.dataSync(), idx.flatMap((kk) => cs.slice(kk * D, (kk + 1) * D)), 'zq');
