@@ -39,7 +39,8 @@ describe('creation', () => {
     const shapeArg = shapeForm === 'none' ? undefined : shapeForm === 'exact' ? spec.shape : shapeForm === 'wrongSize' ? [...spec.shape, 2] : bad;
     const opts = options as Record<string, unknown> | null | undefined;
     const optsOk = opts === undefined || isPlainObject(opts);
-    const dtype = (isPlainObject(opts) && opts.dtype !== undefined ? opts.dtype : dataForm === 'typed' && spec.dtype !== 'float32' ? spec.dtype : 'float32') as DType;
+    // A null option value may mean "not given".
+    const dtype = (isPlainObject(opts) && opts.dtype != null ? opts.dtype : dataForm === 'typed' && spec.dtype !== 'float32' ? spec.dtype : 'float32') as DType;
     const dtypeOk = DTYPES.includes(dtype);
     const flatLen = spec.data.length;
     // Nested arrays show their shape only down to the first empty level.
@@ -80,7 +81,7 @@ describe('creation', () => {
   }), async ({ which, shape: s, value, options }) => {
     const opts = options as Record<string, unknown> | null | undefined;
     const v = which === 'full' ? value : which === 'zeros' ? 0 : 1;
-    const dtype = (isPlainObject(opts) && opts.dtype !== undefined ? opts.dtype : 'float32') as DType;
+    const dtype = (isPlainObject(opts) && opts.dtype != null ? opts.dtype : 'float32') as DType;
     const rg = isPlainObject(opts) ? opts.requiresGrad : undefined;
     const valid = (opts === undefined || isPlainObject(opts)) && validShape(s) && DTYPES.includes(dtype) && typeof v === 'number' && fits(dtype, v)
       && (rg === undefined || rg === false || (rg === true && dtype === 'float32'));
