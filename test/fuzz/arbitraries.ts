@@ -70,9 +70,12 @@ export const hostile = fc.constantFrom<unknown>(
   new BigInt64Array(2), new DataView(new ArrayBuffer(8)), new Float64Array([1, NaN]),
 );
 
+/** Hostile values for a key of an option bag: null and undefined there may mean "not given", so they are left out. */
+export const hostileOption = hostile.filter((v) => v !== null && v !== undefined);
+
 /** A numeric option value: usually sensible, often hostile. */
 export function numberOption(valid: fc.Arbitrary<number>): fc.Arbitrary<unknown> {
-  return fc.oneof({ weight: 3, arbitrary: valid }, { weight: 2, arbitrary: hostile });
+  return fc.oneof({ weight: 3, arbitrary: valid }, { weight: 2, arbitrary: hostileOption });
 }
 
 /**
@@ -81,9 +84,9 @@ export function numberOption(valid: fc.Arbitrary<number>): fc.Arbitrary<unknown>
  * unknown extra keys sometimes.
  */
 export function optionBag(keys: Record<string, fc.Arbitrary<unknown>>): fc.Arbitrary<unknown> {
-  const entries = Object.fromEntries(Object.entries(keys).map(([k, v]) => [k, fc.oneof({ weight: 4, arbitrary: v }, { weight: 1, arbitrary: hostile })]));
+  const entries = Object.fromEntries(Object.entries(keys).map(([k, v]) => [k, fc.oneof({ weight: 4, arbitrary: v }, { weight: 1, arbitrary: hostileOption })]));
   const bag = fc.record(entries, { requiredKeys: [] });
-  const withExtra = fc.tuple(bag, fc.dictionary(fc.constantFrom('extra', 'axes', 'Scale', '__proto__x'), hostile, { maxKeys: 2 })).map(([b, e]) => ({ ...e, ...b }));
+  const withExtra = fc.tuple(bag, fc.dictionary(fc.constantFrom('extra', 'axes', 'Scale', '__proto__x'), hostileOption, { maxKeys: 2 })).map(([b, e]) => ({ ...e, ...b }));
   return fc.oneof(
     { weight: 1, arbitrary: fc.constantFrom<unknown>(undefined, null, 5, 'opts', [], true) },
     { weight: 6, arbitrary: bag },

@@ -35,6 +35,7 @@ function channels(v: unknown, n: number, fallback: number | null, positive: bool
   if (v === undefined) return fallback === null ? null : new Array(n).fill(fallback);
   const list = typeof v === 'number' ? [v] : Array.isArray(v) || v instanceof Float32Array ? Array.from(v as ArrayLike<number>) : null;
   if (!list || (list.length !== 1 && list.length !== n)) return null;
+  // Every given value is checked, even when there are no channels to apply it to.
   if (!list.every((x) => f32ok(x, positive))) return null;
   return list.length === 1 ? new Array(n).fill(f32(list[0])) : list.map(f32);
 }
@@ -202,7 +203,8 @@ describe('int8 GEMMs and quantization', () => {
     const [qmin, qmax] = qd === 'uint8' ? [0, 255] : symmetric ? [-127, 127] : [-128, 127];
     const sc = channels(scale, ch, null, true);
     const zz = channels(zp, ch, 0, false);
-    const zpOk = zz !== null && zz.every((v) => Number.isInteger(v) && v >= qmin && v <= qmax);
+    const zpGiven = zp === undefined ? [] : typeof zp === 'number' ? [zp] : Array.isArray(zp) || zp instanceof Float32Array ? Array.from(zp as ArrayLike<number>) : [NaN];
+    const zpOk = zz !== null && zpGiven.every((v) => Number.isInteger(v) && v >= qmin && v <= qmax);
     const dtOk = which === 'dq' || qd === 'int8' || qd === 'uint8';
     const ok = optsForm === 'bag' && dtOk && sc !== null && zpOk && !(which === 'q' && nan);
     const o = optsForm === 'bag' ? (which === 'q' ? { scale, zeroPoint: zp, dtype } : { scale, zeroPoint: zp }) : optsForm === 'null' ? null : undefined;
