@@ -315,7 +315,9 @@ describe('shape ops', () => {
     const r = x.shape.length;
     let ok = Array.isArray(begin) && begin.length <= r && (size === undefined || (Array.isArray(size) && size.length === begin.length));
     const b = x.shape.map((_, i) => (begin as unknown[])[i] ?? 0);
-    const s = x.shape.map((d, i) => { const w = (size as unknown[] | undefined)?.[i] ?? -1; return w === -1 ? d - (b[i] as number) : w; });
+    // Model arithmetic on numbers only: hostile entries (Symbol, BigInt, objects) must not throw here.
+    const num = (v: unknown) => (typeof v === 'number' ? v : NaN);
+    const s = x.shape.map((d, i) => { const w = (size as unknown[] | undefined)?.[i] ?? -1; return w === -1 ? d - num(b[i]) : w; });
     if (ok) ok = x.shape.every((d, i) => Number.isInteger(b[i]) && (b[i] as number) >= 0 && (b[i] as number) <= d && Number.isInteger(s[i]) && (s[i] as number) >= 0 && (b[i] as number) + (s[i] as number) <= d);
     await runCase(() => call(method, 'slice', t, begin, size), {
       fn: 'slice', expect: ok ? 'ok' : 'error', state: [t],
