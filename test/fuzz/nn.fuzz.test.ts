@@ -306,7 +306,9 @@ describe('VectorQuantizer', () => {
             if (Array.from(Z.subarray(i * D, (i + 1) * D)).some((v) => !Number.isFinite(v))) continue;
             const dist = (k: number) => { let s = 0; for (let d = 0; d < D; d++) s += (Z[i * D + d] - cbUsed[k * D + d]) ** 2; return s; };
             const best = Math.min(...Array.from({ length: K }, (_, k) => dist(k)));
-            if (dist(I[i]) > best * (1 + 1e-5) + 1e-5) throw new Error(`VectorQuantizer: row ${i} took code ${I[i]}, not the nearest`);
+            // Scores are float32 (‖c‖² − 2 z·c): ties within float32 resolution of the magnitudes are allowed.
+            const mag = Array.from(Z.subarray(i * D, (i + 1) * D)).reduce((s2, v) => s2 + v * v, 0) + Math.max(...Array.from({ length: K }, (_, k) => cbUsed.slice(k * D, (k + 1) * D).reduce((s2, v) => s2 + v * v, 0)));
+            if (dist(I[i]) > best * (1 + 1e-5) + 1e-5 * mag + 1e-5) throw new Error(`VectorQuantizer: row ${i} took code ${I[i]}, not the nearest`);
           }
           if (!special) for (const t of [r.zq, r.loss]) if (Array.from(t.dataSync()).some((v) => !Number.isFinite(v))) throw new Error('VectorQuantizer: non-finite zq or loss');
         },

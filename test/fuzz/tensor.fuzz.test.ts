@@ -323,7 +323,7 @@ describe('runtime', () => {
       form === 'hostileOpts' ? arg :
       form === 'hostileWasm' ? { wasm: arg } :
       form === 'badMemory' ? { wasm: wasmBytes, initialMemoryBytes: arg } : { module: arg };
-    const okExpected = form === 'bytes' || (form === 'hostileOpts' && arg === undefined) || (form === 'badMemory' && (arg === undefined || (typeof arg === 'number' && arg >= 0 && arg < 2 ** 31))) || (form === 'badModule' && arg === undefined);
+    const okExpected = form === 'bytes' || ((form === 'hostileOpts' || form === 'hostileWasm') && arg === undefined) || (form === 'badMemory' && (arg === undefined || (typeof arg === 'number' && arg >= 0 && arg < 2 ** 31))) || (form === 'badModule' && arg === undefined);
     let err: unknown = null;
     try {
       await fresh.init(opts as sg.InitOptions);
