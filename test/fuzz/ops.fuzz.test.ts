@@ -1,0 +1,636 @@
+// Elementwise, reductions, shape ops, losses, plain discrete ops, matmul and autograd.
+import fc from 'fast-check';
+import { describe } from 'vitest';
+import * as sg from '../../src/index.js';
+import { Binary, Unary } from '../../src/kernels/codes.js';
+import { binaryScalarRef, unaryScalarRef } from '../../src/reference/elementwise.js';
+import { roundHalfEven } from '../../src/reference/quant.js';
+import { maxAxisRef, softmaxRowsRef } from '../../src/reference/reduce.js';
+import { anyF32, anyRankShape, anyTensor, DTYPES, finiteF32, floatTensor, hostile, make, matrix, optionBag, shape, tensorOf, dim } from './arbitraries.js';
+import { expectClose, expectShape, f32, free, prop, runCase, strides, useRuntime } from './oracle.js';
+
+useRuntime();
+
+const sizeOf = (s: readonly number[]): number => s.reduce((a, b) => a * b, 1);
+const isObj = (o: unknown): o is Record<string, unknown> => o !== null && typeof o === 'object' && !Array.isArray(o);
+const UNARY = ['neg', 'relu', 'exp', 'log', 'tanh', 'sigmoid', 'square', 'sqrt', 'abs'] as const;
+const ULPS: Record<string, number> = { exp: 2, log: 2, tanh: 3, sigmoid: 3 };
+const BINARY = ['add', 'sub', 'mul', 'div', 'maximum', 'minimum'] as const;
+
+/** Calls op as sg.op(x, ...rest) or x.op(...rest): both forms are public. */
+function call(method: boolean, op: string, x: unknown, ...rest: unknown[]): any {
+  return method && x instanceof sg.Tensor ? (x as any)[op](...rest) : (sg as any)[op](x, ...rest);
+}
+
+/** Broadcast shape per NumPy rules, or null. */
+function broadcast(a: readonly number[], b: readonly number[]): number[] | null {
+  const n = Math.max(a.length, b.length);
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const x = a[a.length - n + i] ?? 1;
+    const y = b[b.length - n + i] ?? 1;
+    if (x !== y && x !== 1 && y !== 1) return null;
+    out.push(x === 1 ? y : x);
+  }
+  return out;
+}
+
+function readBroadcast(data: ArrayLike<number>, from: readonly number[], to: readonly number[]): number[] {
+  const st = strides(from);
+  const lead = to.length - from.length;
+  const out: number[] = [];
+  const idx = new Array(to.length).fill(0);
+  for (let k = 0; k < sizeOf(to); k++) {
+    let off = 0;
+    for (let i = 0; i < from.length; i++) off += (from[i] === 1 ? 0 : idx[lead + i]) * st[i];
+    out.push(data[off]);
+    for (let i = to.length - 1; i >= 0; i--) { if (++idx[i] < to[i]) break; idx[i] = 0; }
+  }
+  return out;
+}
+
+/** Shapes that broadcast with s (sometimes not). */
+const partnerShape = (s: number[]): fc.Arbitrary<number[]> => fc.oneof(
+  fc.constant(s.slice()),
+  fc.constant(s.slice(1)),
+  fc.constant(s.map((d, i) => (i % 2 ? 1 : d))),
+  fc.constant([] as number[]),
+  shape({ maxRank: 3, maxDim: 4, maxSize: 64 }),
+);
+
+describe('elementwise', () => {
+  prop(['sg.neg', 'sg.relu', 'sg.exp', 'sg.log', 'sg.tanh', 'sg.sigmoid', 'sg.square', 'sg.sqrt', 'sg.abs', 'sg.Tensor#neg', 'sg.Tensor#relu', 'sg.Tensor#exp', 'sg.Tensor#log', 'sg.Tensor#tanh', 'sg.Tensor#sigmoid', 'sg.Tensor#square', 'sg.Tensor#sqrt', 'sg.Tensor#abs'],
+    'unary ops match the scalar twin on any values and dtypes', fc.record({ op: fc.constantFrom(...UNARY), x: fc.oneof({ weight: 5, arbitrary: floatTensor() }, { weight: 1, arbitrary: anyTensor() }), method: fc.boolean(), disposed: fc.boolean(), bad: fc.oneof(fc.constant(null), hostile) }),
+    async ({ op, x, method, disposed, bad }) => {
+      const t = make(x);
+      if (disposed) t.dispose();
+      const arg = x.dtype === 'float32' || bad === null ? t : bad;
+      const ok = arg === t && x.dtype === 'float32' && !disposed;
+      await runCase(() => call(method && arg === t, op, arg), {
+        fn: op, expect: ok ? 'ok' : 'error', args: ['x'], state: disposed ? [] : [t],
+        check: (y: sg.Tensor) => {
+          expectShape(y, x.shape, 'float32', op);
+          expectClose(y.dataSync(), x.data.map((v) => unaryScalarRef(Unary[op], f32(v))), op, { ulps: ULPS[op] ?? 0, signedZero: !(op in ULPS) });
+        },
+      });
+      free(t);
+    }, 2);
+
+  prop(['sg.clip', 'sg.Tensor#clip'], 'clip matches clamp; bad bounds are clear errors', fc.record({ x: floatTensor(), lo: fc.oneof(anyF32, hostile), hi: fc.oneof(anyF32, hostile), method: fc.boolean() }), async ({ x, lo, hi, method }) => {
+    const t = make(x);
+    const ok = typeof lo === 'number' && typeof hi === 'number' && Number.isFinite(lo) && Number.isFinite(hi) && lo <= hi;
+    await runCase(() => call(method, 'clip', t, lo, hi), {
+      fn: 'clip', expect: ok ? 'ok' : typeof lo === 'number' && typeof hi === 'number' && !Number.isNaN(lo) && !Number.isNaN(hi) && lo <= hi ? 'either' : 'error', args: ['min', 'max'], state: [t],
+      check: (y: sg.Tensor) => expectClose(y.dataSync(), x.data.map((v) => { const fv = f32(v); return fv !== fv ? NaN : Math.min(Math.max(fv, f32(lo as number)), f32(hi as number)); }), 'clip'),
+    });
+    free(t);
+  });
+
+  prop(['sg.add', 'sg.sub', 'sg.mul', 'sg.div', 'sg.maximum', 'sg.minimum', 'sg.Tensor#add', 'sg.Tensor#sub', 'sg.Tensor#mul', 'sg.Tensor#div', 'sg.Tensor#maximum', 'sg.Tensor#minimum'],
+    'binary ops broadcast and match the scalar twin; scalars, aliasing and bad operands', fc.record({
+      op: fc.constantFrom(...BINARY), a: floatTensor({ maxRank: 3, maxDim: 4, maxSize: 64 }), form: fc.constantFrom('tensor', 'tensor', 'scalarB', 'scalarA', 'alias', 'hostileB', 'intB'),
+      s: anyF32, bad: hostile, method: fc.boolean(), seed: fc.integer(),
+    }).chain((r) => partnerShape(r.a.shape).chain((bs) => tensorOf(fc.constant(bs), 'float32').map((b) => ({ ...r, b })))),
+    async ({ op, a, b, form, s, bad, method }) => {
+      const ta = make(a);
+      const tb = form === 'intB' ? sg.tensor(b.data.map(() => 1), b.shape, { dtype: 'int32' }) : make(b);
+      const A: unknown = form === 'scalarA' ? s : ta;
+      const B: unknown = form === 'scalarB' ? s : form === 'alias' ? ta : form === 'hostileB' ? bad : tb;
+      const shapeA = typeof A === 'number' ? [] : a.shape;
+      const shapeB = typeof B === 'number' ? [] : form === 'alias' ? a.shape : b.shape;
+      const dataA = typeof A === 'number' ? [A] : a.data.map(f32);
+      const dataB = typeof B === 'number' ? [B] : form === 'alias' ? a.data.map(f32) : b.data.map(f32);
+      const out = broadcast(shapeA, shapeB);
+      const numberOk = (v: unknown) => typeof v !== 'number' || true;
+      const valid = out !== null && form !== 'hostileB' && form !== 'intB' && numberOk(A) && numberOk(B);
+      // A scalar operand is any float: NaN and ±Infinity are values, not errors (either is accepted for them).
+      const special = (typeof A === 'number' && !Number.isFinite(A)) || (typeof B === 'number' && !Number.isFinite(B));
+      const useMethod = method && A instanceof sg.Tensor;
+      await runCase(() => call(useMethod, op, A, B), {
+        fn: op, expect: valid ? (special ? 'either' : 'ok') : form === 'hostileB' && typeof bad === 'number' ? 'either' : 'error', state: [ta, tb],
+        check: (y: sg.Tensor) => {
+          expectShape(y, out!, 'float32', op);
+          const x1 = readBroadcast(dataA, shapeA, out!);
+          const x2 = readBroadcast(dataB, shapeB, out!);
+          expectClose(y.dataSync(), x1.map((v, i) => binaryScalarRef(Binary[op], f32(v), f32(x2[i]))), op, { signedZero: op === 'maximum' || op === 'minimum' });
+        },
+      });
+      free(ta, tb);
+    }, 3);
+
+  prop(['sg.add', 'sg.sub', 'sg.mul', 'sg.div', 'sg.maximum', 'sg.minimum', 'sg.backward'],
+    'backward through binary ops leaves exactly the leaves\' gradients alive, with the right values', fc.record({
+      op: fc.constantFrom(...BINARY), a: floatTensor({ maxRank: 3, maxDim: 4, maxSize: 48 }, finiteF32), scalar: fc.constantFrom('none', 'a', 'b'), s: fc.double({ min: -4, max: 4, noNaN: true }).filter((v) => Math.abs(v) > 0.25),
+    }).chain((r) => partnerShape(r.a.shape).filter((bs) => broadcast(r.a.shape, bs) !== null).chain((bs) => tensorOf(fc.constant(bs), 'float32', fc.double({ min: 0.5, max: 3, noNaN: true })).map((b) => ({ ...r, b })))),
+    async ({ op, a, b, scalar, s }) => {
+      const ta = make(a, true);
+      const tb = make(b, true);
+      const A = scalar === 'a' ? s : ta;
+      const B = scalar === 'b' ? s : tb;
+      await runCase(() => {
+        const y = (sg as any)[op](A, B) as sg.Tensor;
+        const l = sg.sum(y);
+        sg.backward(l);
+        return [y, l];
+      }, {
+        fn: op, expect: 'ok', mutates: true,
+        kept: () => [ta.grad, tb.grad],
+        check: () => {
+          const usesA = A === ta;
+          const usesB = B === tb;
+          if (usesA !== (ta.grad !== null) || usesB !== (tb.grad !== null)) throw new Error(`${op}: gradients on the wrong leaves`);
+          if (ta.grad) expectShape(ta.grad, a.shape, 'float32', `${op} da`);
+          if (tb.grad) expectShape(tb.grad, b.shape, 'float32', `${op} db`);
+          if (op === 'add' || op === 'sub') {
+            const out = broadcast(a.shape, scalar === 'b' ? [] : b.shape)!;
+            if (ta.grad && usesB) expectClose(ta.grad.dataSync(), new Array(a.data.length).fill(sizeOf(out) / a.data.length), `${op} da`);
+          }
+        },
+      });
+      free(ta, tb);
+    }, 1.5);
+});
+
+describe('chains', () => {
+  const step = fc.record({ op: fc.constantFrom(...BINARY, ...UNARY), a: fc.nat(), b: fc.nat() });
+  prop(['sg.add', 'sg.mul', 'sg.neg', 'sg.Tensor#add', 'sg.Tensor#sub'], 'outputs fed back as inputs (the same tensor as both operands, results of results): every step matches the twins, and all intermediates are freed', fc.record({
+    x: floatTensor({ maxRank: 3, maxDim: 4, maxSize: 48 }), steps: fc.array(step, { minLength: 1, maxLength: 5 }), method: fc.boolean(),
+  }), async ({ x, steps, method }) => {
+    const t = make(x);
+    const picks: [number, number][] = [];
+    await runCase(() => {
+      const outs: sg.Tensor[] = [t];
+      for (const s of steps) {
+        const a = s.a % outs.length;
+        const b = s.b % outs.length;
+        picks.push([a, b]);
+        outs.push((UNARY as readonly string[]).includes(s.op) ? call(method, s.op, outs[a]) : call(method, s.op, outs[a], outs[b]));
+      }
+      return outs.slice(1);
+    }, {
+      fn: [...BINARY, ...UNARY], expect: 'ok', state: [t],
+      // Each step against the twin applied to the library's own inputs for that step, so errors do not compound.
+      check: (made) => {
+        const all = [t, ...made];
+        made.forEach((y, k) => {
+          const op = steps[k].op;
+          const A = Array.from(all[picks[k][0]].dataSync());
+          const B = Array.from(all[picks[k][1]].dataSync());
+          const want = (UNARY as readonly string[]).includes(op) ? A.map((v) => unaryScalarRef((Unary as any)[op], v)) : A.map((v, i) => binaryScalarRef((Binary as any)[op], v, B[i]));
+          expectClose(y.dataSync(), want, `chain step ${k} (${op})`, { ulps: ULPS[op] ?? 0 });
+        });
+      },
+    });
+    free(t);
+  }, 1.5);
+});
+
+describe('reductions', () => {
+  const axisArb = fc.oneof(fc.constant(undefined), fc.integer({ min: -5, max: 5 }), fc.array(fc.integer({ min: -4, max: 4 }), { maxLength: 3 }), hostile);
+  prop(['sg.sum', 'sg.mean', 'sg.max', 'sg.argmax', 'sg.Tensor#sum', 'sg.Tensor#mean', 'sg.Tensor#max', 'sg.Tensor#argmax'],
+    'reductions over any axes match float64 sums and the max twin; bad axes and empty max are clear errors', fc.record({
+      op: fc.constantFrom('sum', 'mean', 'max', 'argmax'), x: floatTensor({ maxRank: 4, maxDim: 6, maxSize: 200 }), axis: axisArb, keepDims: fc.oneof(fc.boolean(), fc.constant(undefined)), opts: fc.constantFrom('bag', 'bag', 'bag', 'null', 'none'), method: fc.boolean(),
+    }), async ({ op, x, axis, keepDims, opts, method }) => {
+      const t = make(x);
+      const options = opts === 'null' ? null : opts === 'none' ? undefined : { axis, keepDims };
+      const r = x.shape.length;
+      const ax = opts === 'bag' ? axis : undefined;
+      const single = op === 'max' || op === 'argmax';
+      let axes: number[] | null;
+      if (ax === undefined) axes = single ? null : x.shape.map((_, i) => i);
+      else {
+        const list = Array.isArray(ax) && !single ? ax : [ax];
+        const okAx = list.every((v) => typeof v === 'number' && Number.isInteger(v) && v >= -r && v < r);
+        axes = okAx ? list.map((v) => ((v as number) + r) % Math.max(r, 1)) : [-1];
+        if (okAx && new Set(axes).size !== axes.length) axes = [-1];
+      }
+      const badAxis = axes !== null && axes.includes(-1);
+      const scalarAxis = r === 0 && opts === 'bag' && (ax === 0 || ax === -1 || (Array.isArray(ax) && ax.length === 1 && (ax[0] === 0 || ax[0] === -1)));
+      const count = axes === null ? x.data.length : axes.reduce((n, a) => n * (x.shape[a] ?? 1), 1);
+      const emptyBad = (op !== 'sum') && count === 0;
+      const keep = opts === 'bag' && keepDims === true;
+      const valid = !badAxis && !emptyBad && opts !== 'null';
+      await runCase(() => call(method, op, t, options), {
+        fn: op, expect: scalarAxis ? 'either' : valid ? 'ok' : opts === 'null' && !emptyBad ? 'either' : 'error', args: badAxis && !scalarAxis ? ['axis'] : undefined, state: [t],
+        check: (y: sg.Tensor) => {
+          if (scalarAxis) return;
+          const red = axes ?? x.shape.map((_, i) => i);
+          const outShape = axes === null ? (keep ? x.shape.map(() => 1) : []) : x.shape.flatMap((d, i) => (red.includes(i) ? (keep ? [1] : []) : [d]));
+          expectShape(y, outShape, op === 'argmax' ? 'int32' : 'float32', op);
+          const xs = Float32Array.from(x.data);
+          const st = strides(x.shape);
+          const groups = new Map<number, number[]>();
+          for (let k = 0; k < xs.length; k++) {
+            let key = 0;
+            let mul = 1;
+            for (let i = x.shape.length - 1; i >= 0; i--) {
+              const idx = Math.floor(k / st[i]) % x.shape[i];
+              if (!red.includes(i)) { key += idx * mul; mul *= x.shape[i]; }
+            }
+            (groups.get(key) ?? groups.set(key, []).get(key)!).push(k);
+          }
+          const got = y.dataSync();
+          for (let g = 0; g < got.length; g++) {
+            const members = (groups.get(g) ?? []).map((k) => xs[k]);
+            if (op === 'sum' || op === 'mean') {
+              const s = members.reduce((p, v) => p + v, 0);
+              const mag = members.reduce((p, v) => p + Math.abs(v), 0);
+              const want = op === 'sum' ? s : s / members.length;
+              if (mag > 1e37 || Number.isNaN(want)) { if (Number.isNaN(want) && !Number.isNaN(got[g])) throw new Error(`${op}[${g}]: got ${got[g]}, want NaN`); continue; }
+              expectClose([got[g]], [want], `${op}[${g}]`, { abs: 2e-6 * (mag / (op === 'mean' ? members.length : 1)) + 1e-37 });
+            } else {
+              const vals = new Float32Array(1); const idx = new Int32Array(1);
+              maxAxisRef(Float32Array.from(members), vals, idx, 1, members.length, 1);
+              expectClose([got[g]], [op === 'max' ? vals[0] : idx[0]], `${op}[${g}]`);
+            }
+          }
+        },
+      });
+      free(t);
+    }, 3);
+});
+
+describe('shape ops', () => {
+  prop(['sg.reshape', 'sg.Tensor#reshape'], 'reshape keeps the data; -1 is inferred; anything else is a clear error', fc.record({
+    x: anyTensor({ maxRank: 4 }), target: fc.oneof(anyRankShape, fc.array(fc.oneof(fc.integer({ min: -2, max: 6 }), fc.constantFrom<unknown>(0.5, NaN, 2n, Symbol('d'), '2')), { maxLength: 4 }), hostile), method: fc.boolean(),
+  }), async ({ x, target, method }) => {
+    const t = make(x);
+    let want: number[] | null = null;
+    if (Array.isArray(target) && target.length <= 8 && target.every((d) => typeof d === 'number' && Number.isInteger(d) && d >= -1) && target.filter((d) => d === -1).length <= 1) {
+      const known = sizeOf(target.filter((d) => d !== -1) as number[]);
+      if (target.includes(-1)) { if (known > 0 && x.data.length % known === 0) want = target.map((d) => (d === -1 ? x.data.length / known : d)) as number[]; }
+      else if (known === x.data.length) want = target as number[];
+    }
+    await runCase(() => call(method, 'reshape', t, target), {
+      fn: 'reshape', expect: want ? 'ok' : 'error', state: [t],
+      check: (y: sg.Tensor) => { expectShape(y, want!, x.dtype, 'reshape'); expectClose(Array.from(y.dataSync()), Array.from(t.dataSync()), 'reshape', { signedZero: true }); },
+    });
+    free(t);
+  });
+
+  prop(['sg.transpose', 'sg.Tensor#transpose'], 'transpose permutes like the index reference, ranks 0..9; bad perms are clear errors', fc.record({
+    x: tensorOf(anyRankShape, fc.constantFrom(...DTYPES)), permKind: fc.constantFrom('default', 'random', 'hostile', 'dup'), seed: fc.integer({ min: 0, max: 1000 }), bad: hostile, method: fc.boolean(),
+  }), async ({ x, permKind, seed, bad, method }) => {
+    const r = x.shape.length;
+    if (r > 8) {
+      // Ranks past 8 are unsupported: tensor() must refuse the shape, and if nested data slips a rank-9 tensor through, transpose must refuse it clearly.
+      await runCase(() => sg.tensor(x.data, x.shape, { dtype: x.dtype }), { fn: 'tensor', expect: 'error' });
+      // Dims of 2 (not 1, which copy loops collapse) keep every axis alive.
+      const nested = x.shape.reduceRight<unknown>((inner) => [inner, inner], 0);
+      let t9: sg.Tensor | null = null;
+      try { t9 = sg.tensor(nested as number[]); } catch { return; }
+      await runCase(() => call(method, 'transpose', t9, undefined), { fn: 'transpose', expect: 'either', state: [t9] });
+      t9.dispose();
+      return;
+    }
+    const t = make(x);
+    const perm = x.shape.map((_, i) => i).sort((a, b) => ((a * 7919 + seed) % 13) - ((b * 7919 + seed) % 13));
+    const p = permKind === 'default' ? undefined : permKind === 'random' ? perm : permKind === 'dup' ? x.shape.map(() => 0) : bad;
+    // A null perm may mean "not given" (the default reversal).
+    const eff = p === undefined || p === null ? x.shape.map((_, i) => r - 1 - i) : p;
+    const ok = Array.isArray(eff) && eff.length === r && [...eff].sort().every((v, i) => v === i) && (permKind !== 'dup' || r <= 1);
+    await runCase(() => call(method, 'transpose', t, p), {
+      fn: 'transpose', expect: p === null ? 'either' : ok ? 'ok' : 'error', args: ['perm'], state: [t],
+      check: (y: sg.Tensor) => {
+        const outShape = (eff as number[]).map((a) => x.shape[a]);
+        expectShape(y, outShape, x.dtype, 'transpose');
+        const src = Array.from(t.dataSync());
+        const st = strides(x.shape);
+        const ost = strides(outShape);
+        const want = new Array(src.length);
+        for (let k = 0; k < src.length; k++) {
+          let off = 0;
+          for (let i = 0; i < outShape.length; i++) off += (Math.floor(k / ost[i]) % outShape[i]) * st[(eff as number[])[i]];
+          want[k] = src[off];
+        }
+        expectClose(Array.from(y.dataSync()), want, 'transpose', { signedZero: true });
+      },
+    });
+    free(t);
+  });
+
+  prop(['sg.slice', 'sg.Tensor#slice'], 'slice copies the window; out-of-range and non-integer bounds are clear errors', fc.record({
+    x: anyTensor({ maxRank: 4 }), begin: fc.array(fc.oneof(fc.integer({ min: -1, max: 7 }), hostile), { maxLength: 5 }), size: fc.oneof(fc.constant(undefined), fc.array(fc.oneof(fc.integer({ min: -2, max: 7 }), hostile), { maxLength: 5 }), hostile), method: fc.boolean(),
+  }), async ({ x, begin, size, method }) => {
+    const t = make(x);
+    const r = x.shape.length;
+    let ok = Array.isArray(begin) && begin.length <= r && (size === undefined || (Array.isArray(size) && size.length === begin.length));
+    const b = x.shape.map((_, i) => (begin as unknown[])[i] ?? 0);
+    // Model arithmetic on numbers only: hostile entries (Symbol, BigInt, objects) must not throw here.
+    const num = (v: unknown) => (typeof v === 'number' ? v : NaN);
+    const s = x.shape.map((d, i) => { const w = (size as unknown[] | undefined)?.[i] ?? -1; return w === -1 ? d - num(b[i]) : w; });
+    if (ok) ok = x.shape.every((d, i) => Number.isInteger(b[i]) && (b[i] as number) >= 0 && (b[i] as number) <= d && Number.isInteger(s[i]) && (s[i] as number) >= 0 && (b[i] as number) + (s[i] as number) <= d);
+    await runCase(() => call(method, 'slice', t, begin, size), {
+      fn: 'slice', expect: ok ? 'ok' : 'error', state: [t],
+      check: (y: sg.Tensor) => {
+        expectShape(y, s as number[], x.dtype, 'slice');
+        const src = Array.from(t.dataSync());
+        const st = strides(x.shape);
+        const ost = strides(s as number[]);
+        const want = Array.from({ length: sizeOf(s as number[]) }, (_, k) => src[(s as number[]).reduce((off, d, i) => off + ((Math.floor(k / ost[i]) % d) + (b[i] as number)) * st[i], 0)]);
+        expectClose(Array.from(y.dataSync()), want, 'slice', { signedZero: true });
+      },
+    });
+    free(t);
+  });
+
+  prop(['sg.concat'], 'concat joins along an axis; scalars, mixed dtypes/shapes, hostile entries are clear errors', fc.record({
+    parts: fc.array(anyTensor({ maxRank: 3, maxDim: 3 }), { maxLength: 4 }), axis: fc.oneof(fc.integer({ min: -3, max: 3 }), fc.constant(undefined), hostile), aliasFirst: fc.boolean(), hostileEntry: fc.boolean(), bad: hostile,
+  }).map((r) => (r.parts.length > 1 && r.aliasFirst ? { ...r, parts: [r.parts[0], ...r.parts.slice(1).map((p) => ({ ...r.parts[0], data: r.parts[0].data.map(() => p.data[0] ?? 0).map((v) => (r.parts[0].dtype === 'float32' ? v : 0)) }))] } : r)),
+  async ({ parts, axis, hostileEntry, bad }) => {
+    const ts = parts.map((p) => make(p));
+    const args: unknown[] = hostileEntry && ts.length > 0 ? [...ts.slice(0, -1), bad] : ts;
+    const first = parts[0];
+    const r = first?.shape.length ?? 0;
+    const ax = axis === undefined ? 0 : axis;
+    const axOk = typeof ax === 'number' && Number.isInteger(ax) && ax >= -r && ax < r;
+    const a = axOk ? ((ax as number) + r) % r : -1;
+    const ok = !hostileEntry && parts.length > 0 && axOk && parts.every((p) => p.dtype === first.dtype && p.shape.length === r && p.shape.every((d, k) => k === a || d === first.shape[k]));
+    await runCase(() => sg.concat(args as sg.Tensor[], axis as number), {
+      fn: 'concat', expect: ok ? 'ok' : 'error', state: ts,
+      check: (y) => {
+        const outShape = first.shape.slice();
+        outShape[a] = parts.reduce((n, p) => n + p.shape[a], 0);
+        expectShape(y, outShape, first.dtype, 'concat');
+        const outer = sizeOf(first.shape.slice(0, a));
+        const want: number[] = [];
+        for (let o = 0; o < outer; o++) for (const [i, p] of parts.entries()) {
+          const chunk = sizeOf(p.shape.slice(a));
+          want.push(...Array.from(ts[i].dataSync()).slice(o * chunk, (o + 1) * chunk));
+        }
+        expectClose(Array.from(y.dataSync()), want, 'concat', { signedZero: true });
+      },
+    });
+    free(ts);
+  });
+
+  prop(['sg.gather', 'sg.Tensor#gather'], 'gather picks rows; out-of-range, non-int32 indices and scalars are clear errors', fc.record({
+    x: anyTensor({ minRank: 0, maxRank: 3, maxDim: 5 }), idx: fc.array(fc.integer({ min: -2, max: 6 }), { maxLength: 6 }), idxDtype: fc.constantFrom('int32', 'int32', 'int32', 'float32', 'uint8'), method: fc.boolean(),
+  }), async ({ x, idx, idxDtype, method }) => {
+    const t = make(x);
+    const rows = x.shape[0];
+    const i = sg.tensor(idxDtype === 'uint8' ? idx.map((v) => Math.abs(v)) : idx, [idx.length], { dtype: idxDtype as any });
+    const ok = x.shape.length > 0 && idxDtype === 'int32' && idx.every((v) => v >= 0 && v < rows);
+    await runCase(() => call(method, 'gather', t, i), {
+      fn: 'gather', expect: ok ? 'ok' : 'error', args: ['indices', 'x'], state: [t, i],
+      check: (y: sg.Tensor) => {
+        const row = sizeOf(x.shape.slice(1));
+        expectShape(y, [idx.length, ...x.shape.slice(1)], x.dtype, 'gather');
+        const src = Array.from(t.dataSync());
+        expectClose(Array.from(y.dataSync()), idx.flatMap((v) => src.slice(v * row, (v + 1) * row)), 'gather', { signedZero: true });
+      },
+    });
+    free(t, i);
+  });
+
+  prop(['sg.cast', 'sg.Tensor#cast'], 'cast converts exactly (saturating float->int32), refuses NaN and unsupported pairs clearly', fc.record({ x: anyTensor(), to: fc.oneof(fc.constantFrom<unknown>(...DTYPES), hostile), method: fc.boolean() }), async ({ x, to, method }) => {
+    const t = make(x);
+    const src = Array.from(t.dataSync());
+    const supported = typeof to === 'string' && DTYPES.includes(to as any) && (to === x.dtype || to === 'float32' || (to === 'int32' && x.dtype !== 'int32'));
+    const nan = x.dtype === 'float32' && to === 'int32' && src.some((v) => Number.isNaN(v));
+    await runCase(() => call(method, 'cast', t, to), {
+      fn: 'cast', expect: supported && !nan ? 'ok' : 'error', state: [t],
+      check: (y: sg.Tensor) => {
+        expectShape(y, x.shape, to as string, 'cast');
+        const want = src.map((v) => (to === 'int32' && x.dtype === 'float32' ? (v >= 2 ** 31 ? 2 ** 31 - 1 : v <= -(2 ** 31) ? -(2 ** 31) : Math.trunc(v) || 0) : to === 'float32' ? f32(v) : v));
+        expectClose(Array.from(y.dataSync()), want, 'cast', { signedZero: to === 'float32' });
+      },
+    });
+    free(t);
+  });
+});
+
+describe('losses', () => {
+  prop(['sg.softmax', 'sg.logSoftmax', 'sg.Tensor#softmax', 'sg.Tensor#logSoftmax'], 'softmax family matches the row twin; only the last axis, clear errors otherwise', fc.record({
+    op: fc.constantFrom('softmax', 'logSoftmax'), x: floatTensor({ maxRank: 3, maxDim: 9, maxSize: 120 }), axis: fc.oneof(fc.constant(undefined), fc.integer({ min: -3, max: 3 }), hostile), method: fc.boolean(),
+  }), async ({ op, x, axis, method }) => {
+    const t = make(x);
+    const r = x.shape.length;
+    const ok = r > 0 && (axis === undefined || axis === -1 || axis === r - 1);
+    await runCase(() => call(method, op, t, axis), {
+      fn: op, expect: ok ? 'ok' : 'error', state: [t],
+      check: (y: sg.Tensor) => {
+        expectShape(y, x.shape, 'float32', op);
+        const n = x.shape[r - 1];
+        const want = new Float32Array(x.data.length);
+        if (n > 0) softmaxRowsRef(Float32Array.from(x.data), want, x.data.length / n, n, op === 'logSoftmax');
+        expectClose(y.dataSync(), want, op, { ulps: 8, abs: 1e-6 });
+      },
+    });
+    free(t);
+  });
+
+  prop(['sg.crossEntropy'], 'crossEntropy equals the float64 mean NLL; bad labels (dtype, range, shape) are clear errors that say how to fix them', fc.record({
+    logits: matrix(dim(6), fc.integer({ min: 1, max: 9 })), labels: fc.array(fc.integer({ min: -1, max: 9 }), { maxLength: 7 }), dtype: fc.constantFrom('int32', 'int32', 'int32', 'uint8', 'float32'),
+  }), async ({ logits, labels, dtype }) => {
+    const [B, C] = logits.shape;
+    const lab = labels.slice(0, B).concat(new Array(Math.max(0, B - labels.length)).fill(0));
+    const useLab = labels.length % 3 === 2 ? lab.slice(1) : lab;
+    const x = make(logits);
+    const l = sg.tensor(dtype === 'uint8' ? useLab.map((v) => Math.abs(v)) : useLab, [useLab.length], { dtype: dtype as any });
+    const inRange = useLab.every((v) => v >= 0 && v < C);
+    const ok = B > 0 && useLab.length === B && inRange && dtype === 'int32';
+    const either = B > 0 && useLab.length === B && dtype === 'uint8' && useLab.every((v) => Math.abs(v) < C);
+    await runCase(() => sg.crossEntropy(x, l), {
+      // Rejected uint8 labels must say how to fix it (labels.cast('int32')).
+      fn: 'crossEntropy', expect: ok ? 'ok' : either ? 'either' : 'error', args: either ? ['cast'] : dtype !== 'int32' ? ['labels'] : undefined, state: [x, l],
+      check: (y) => {
+        expectShape(y, [], 'float32', 'crossEntropy');
+        const xs = Array.from(x.dataSync());
+        const ls = Array.from(l.dataSync());
+        let total = 0;
+        for (let b = 0; b < B; b++) {
+          const row = xs.slice(b * C, (b + 1) * C);
+          const m = Math.max(...row);
+          const lse = m + Math.log(row.reduce((s, v) => s + Math.exp(v - m), 0));
+          total += lse - row[ls[b]];
+        }
+        expectClose([y.item()], [total / B], 'crossEntropy', { abs: 1e-5 * (1 + Math.abs(total / B)) });
+      },
+    });
+    free(x, l);
+  });
+
+  prop(['sg.mse'], 'mse equals the float64 mean squared difference (broadcast); empty inputs are clear errors', fc.record({ a: floatTensor({ maxRank: 3, maxDim: 4 }, finiteF32) }).chain((r) => partnerShape(r.a.shape).chain((bs) => tensorOf(fc.constant(bs), 'float32', finiteF32).map((b) => ({ ...r, b })))), async ({ a, b }) => {
+    const ta = make(a);
+    const tb = make(b);
+    const out = broadcast(a.shape, b.shape);
+    const ok = out !== null && sizeOf(out) > 0;
+    await runCase(() => sg.mse(ta, tb), {
+      fn: 'mse', expect: ok ? 'ok' : 'error', state: [ta, tb],
+      check: (y) => {
+        const x1 = readBroadcast(a.data.map(f32), a.shape, out!);
+        const x2 = readBroadcast(b.data.map(f32), b.shape, out!);
+        const sq = x1.map((v, i) => (v - x2[i]) ** 2);
+        const want = sq.reduce((p, v) => p + v, 0) / sq.length;
+        expectClose([y.item()], [want], 'mse', { abs: 1e-5 * want + 1e-30, rel: 1e-5 });
+      },
+    });
+    free(ta, tb);
+  });
+});
+
+describe('discrete and matmul', () => {
+  prop(['sg.sign', 'sg.round', 'sg.floor'], 'plain discrete ops: sign/round-half-even/floor, NaN in gives NaN out', fc.record({ op: fc.constantFrom('sign', 'round', 'floor'), x: floatTensor() }), async ({ op, x }) => {
+    const t = make(x);
+    await runCase(() => (sg as any)[op](t) as sg.Tensor, {
+      fn: op, expect: 'ok', state: [t],
+      check: (y) => expectClose(y.dataSync(), x.data.map((v) => { const fv = f32(v); return fv !== fv ? NaN : op === 'sign' ? (fv > 0 ? 1 : fv < 0 ? -1 : 0) : op === 'round' ? roundHalfEven(fv) : Math.floor(fv); }), op),
+    });
+    free(t);
+  });
+
+  prop(['sg.matmul', 'sg.Tensor#matmul'], 'matmul in every transpose form matches a float64 product; shape/dtype/rank errors are clear', fc.record({
+    m: dim(9), k: fc.oneof(dim(9), fc.constantFrom(31, 33, 129)), n: dim(9), ta: fc.boolean(), tb: fc.boolean(), opts: fc.constantFrom('bag', 'bag', 'none', 'null', 'hostile'), bad: hostile,
+    mismatch: fc.boolean(), alias: fc.boolean(), values: fc.constantFrom('finite', 'special'), method: fc.boolean(), seed: fc.integer({ min: 1, max: 1e6 }),
+  }), async ({ m, k, n, ta, tb, opts, bad, mismatch, alias, values, method, seed }) => {
+    const gen = (count: number, salt: number) => Array.from({ length: count }, (_, i) => {
+      const h = Math.sin(seed * 12.9898 + i * 78.233 + salt) * 43758.5453;
+      const v = (h - Math.floor(h)) * 4 - 2;
+      return values === 'special' && i % 7 === 3 ? [NaN, Infinity, -Infinity, -0, 1e30][i % 5] : v;
+    });
+    const aShape = ta ? [k, m] : [m, k];
+    const kb = mismatch ? k + 1 : k;
+    const bShape = tb ? [n, kb] : [kb, n];
+    const a = sg.tensor(gen(m * k, 1), aShape);
+    const b = alias ? a : sg.tensor(gen(kb * n, 2), bShape);
+    const options = opts === 'bag' ? { transposeA: ta, transposeB: tb } : opts === 'null' ? null : opts === 'hostile' ? bad : undefined;
+    const effTa = opts === 'bag' ? ta : false;
+    const effTb = opts === 'bag' ? tb : false;
+    const bs = alias ? aShape : bShape;
+    const M = effTa ? aShape[1] : aShape[0];
+    const K = effTa ? aShape[0] : aShape[1];
+    const Kb = effTb ? bs[1] : bs[0];
+    const N = effTb ? bs[0] : bs[1];
+    const ok = K === Kb && (opts === 'bag' || opts === 'none');
+    await runCase(() => call(method, 'matmul', a, b, options), {
+      fn: 'matmul', expect: ok ? 'ok' : K !== Kb ? 'error' : 'either', state: [a, b],
+      check: (c: sg.Tensor) => {
+        expectShape(c, [M, N], 'float32', 'matmul');
+        const A = Array.from(a.dataSync());
+        const B = Array.from(b.dataSync());
+        const at = (i: number, kk: number) => (effTa ? A[kk * aShape[1] + i] : A[i * aShape[1] + kk]);
+        const bt = (kk: number, j: number) => (effTb ? B[j * bs[1] + kk] : B[kk * bs[1] + j]);
+        const got = c.dataSync();
+        for (let i = 0; i < M; i++) for (let j = 0; j < N; j++) {
+          let s = 0; let mag = 0;
+          for (let kk = 0; kk < K; kk++) { s += at(i, kk) * bt(kk, j); mag += Math.abs(at(i, kk) * bt(kk, j)); }
+          if (mag > 1e37) continue;
+          expectClose([got[i * N + j]], [s], `matmul[${i},${j}]`, { abs: 1e-6 * mag + 1e-30 });
+        }
+      },
+    });
+    free(a, b);
+  }, 2);
+});
+
+describe('autograd', () => {
+  prop(['sg.backward', 'sg.Tensor#backward', 'sg.noGrad', 'sg.detach', 'sg.stopGradient', 'sg.Tensor#detach'],
+    'backward: leaves get exactly their gradient (values checked), failed backward leaks nothing and keeps .grad; detach/stopGradient/noGrad cut the tape', fc.record({
+      x: floatTensor({ minRank: 1, maxRank: 2, maxDim: 5 }, finiteF32), form: fc.constantFrom('scalar', 'withGrad', 'badGrad', 'noGradRoot', 'detached', 'stopped', 'twice', 'hostileGrad', 'method'), bad: hostile, pre: fc.boolean(),
+    }), async ({ x, form, bad, pre }) => {
+      const t = make(x, true);
+      if (pre) { const l = sg.sum(sg.mul(t, 3)); sg.backward(l); l.dispose(); }
+      const preGrad = t.grad ? Array.from(t.grad.dataSync()) : null;
+      const n = x.data.length;
+      const expectGrad = (add: number) => (preGrad ?? new Array(n).fill(0)).map((v) => v + add);
+      const ok = form === 'scalar' || form === 'withGrad' || form === 'twice' || form === 'method';
+      await runCase(() => {
+        const y = sg.mul(t, 2);
+        const made: sg.Tensor[] = [y];
+        try {
+          switch (form) {
+            case 'scalar': { const l = sg.sum(y); made.push(l); sg.backward(l); break; }
+            case 'method': { const l = y.sum(); made.push(l); l.backward(); break; }
+            case 'withGrad': { const g = sg.ones([...x.shape]); made.push(g); sg.backward(y, g); break; }
+            case 'badGrad': { const g = sg.ones([n + 1]); made.push(g); sg.backward(y, g); break; }
+            case 'hostileGrad': sg.backward(y, bad as sg.Tensor); break;
+            case 'noGradRoot': { const z = sg.noGrad(() => { const m = sg.mul(t, 2); made.push(m); return sg.sum(m); }); made.push(z); sg.backward(z); break; }
+            case 'detached': { const d = sg.detach(y); made.push(d); const z = sg.sum(d); made.push(z); sg.backward(z); break; }
+            case 'stopped': { const d = sg.stopGradient(y); made.push(d); const z = sg.sum(d); made.push(z); sg.backward(z); break; }
+            case 'twice': { const l = sg.sum(y); made.push(l); sg.backward(l); const y2 = sg.mul(t, 2); made.push(y2); const l2 = sg.sum(y2); made.push(l2); sg.backward(l2); break; }
+          }
+        } catch (e) {
+          free(made);
+          throw e;
+        }
+        return made;
+      }, {
+        fn: ['backward'], expect: ok ? 'ok' : form === 'hostileGrad' && bad === undefined ? 'either' : 'error', state: [t], mutates: true,
+        kept: () => (preGrad ? [] : [t.grad]),
+        check: () => {
+          if (!t.grad) throw new Error('backward: no gradient on the leaf');
+          expectClose(t.grad.dataSync(), expectGrad(form === 'twice' ? 4 : 2), 'x.grad');
+        },
+      });
+      free(t);
+    }, 2);
+
+  prop(['sg.customGrad'], 'customGrad: spec validation, forward/backward returning junk, aliasing inputs as outputs: clear errors, no leaks', fc.record({
+    spec: fc.constantFrom('ok', 'null', 'noBackward', 'fwdJunk', 'fwdInput', 'bwdJunk', 'bwdWrongShape', 'bwdDy', 'bwdThrows', 'fwdThrows'), x: floatTensor({ minRank: 1, maxRank: 2, maxDim: 4 }, finiteF32), bad: hostile,
+  }), async ({ spec, x, bad }) => {
+    const t = make(x, true);
+    const specs: Record<string, unknown> = {
+      ok: { name: 'double', forward: ([a]: sg.Tensor[]) => sg.mul(a, 2), backward: (dy: sg.Tensor) => [sg.mul(dy, 2)] },
+      null: null,
+      noBackward: { forward: ([a]: sg.Tensor[]) => a },
+      fwdJunk: { name: 'junk', forward: () => bad, backward: (dy: sg.Tensor) => [dy] },
+      fwdInput: { name: 'ident', forward: ([a]: sg.Tensor[]) => a, backward: (dy: sg.Tensor) => [dy] },
+      bwdJunk: { name: 'bj', forward: ([a]: sg.Tensor[]) => sg.mul(a, 2), backward: () => bad },
+      bwdWrongShape: { name: 'bw', forward: ([a]: sg.Tensor[]) => sg.mul(a, 2), backward: () => [sg.ones([x.data.length + 1])] },
+      bwdDy: { name: 'bd', forward: ([a]: sg.Tensor[]) => sg.mul(a, 2), backward: (dy: sg.Tensor) => [dy] },
+      bwdThrows: { name: 'bt', forward: ([a]: sg.Tensor[]) => sg.mul(a, 2), backward: () => { throw new Error('bt: user code failed'); } },
+      fwdThrows: { name: 'ft', forward: () => { throw new Error('ft: user code failed'); }, backward: (dy: sg.Tensor) => [dy] },
+    };
+    const names: Record<string, string> = { ok: 'double', null: 'customGrad', noBackward: 'customGrad', fwdJunk: 'junk', fwdInput: 'ident', bwdJunk: 'bj', bwdWrongShape: 'bw', bwdDy: 'bd', bwdThrows: 'bt', fwdThrows: 'ft' };
+    const ok = spec === 'ok' || spec === 'fwdInput' || spec === 'bwdDy' || (spec === 'fwdJunk' && bad instanceof sg.Tensor);
+    await runCase(() => {
+      const f = sg.customGrad(specs[spec] as sg.CustomGradSpec);
+      const y = f(t);
+      try {
+        const l = sg.sum(y);
+        try { sg.backward(l); } finally { l.dispose(); }
+      } catch (e) {
+        y.dispose();
+        throw e;
+      }
+      return y;
+    }, {
+      fn: [names[spec], 'customGrad'], expect: ok ? 'ok' : 'error', state: [t], mutates: true, kept: () => [t.grad],
+      check: () => expectClose(t.grad!.dataSync(), new Array(x.data.length).fill(spec === 'ok' ? 2 : 1), 'customGrad grad'),
+    });
+    free(t);
+  });
+
+  prop(['sg.gradcheck'], 'gradcheck: a correct gradient passes, a 200x wrong one fails for every eps; bad options are clear errors; a throwing fn leaves inputs and grads intact', fc.record({
+    // |x| >= 0.5: where the true gradient 3x² is not tiny, a 200x error is unmistakable.
+    x: floatTensor({ minRank: 1, maxRank: 1, maxDim: 4 }, fc.tuple(fc.double({ min: 0.5, max: 2, noNaN: true }), fc.boolean()).map(([v, neg]) => (neg ? -v : v))).filter((s) => s.data.length > 0),
+    wrong: fc.boolean(), throws: fc.boolean(), opts: optionBag({ eps: fc.constantFrom<unknown>(1e-2, 1e-3, 1e-8, 0, NaN, -1, 'x', 1e10), atol: fc.constantFrom(1e-3, 0, -1), rtol: fc.constantFrom(1e-2, 0, -1) }),
+  }), async ({ x, wrong, throws, opts }) => {
+    const t = make(x, true);
+    const g0 = sg.ones([x.data.length]);
+    t.grad = g0;
+    const f = sg.customGrad({ name: 'cube', forward: ([a]) => sg.mul(sg.mul(a, a), a), backward: (dy, [a]) => [sg.mul(sg.mul(sg.mul(a, a), dy), wrong ? 600 : 3)] });
+    let calls = 0;
+    const fn = (a: sg.Tensor) => { if (throws && ++calls > 1) throw new Error('user fn failed'); return f(a); };
+    const o = opts as Record<string, unknown> | null | undefined;
+    const num = (v: unknown, def: number, pos: boolean) => v === undefined ? true : typeof v === 'number' && Number.isFinite(v) && (pos ? v > 0 : v >= 0);
+    const optsOk = o === undefined || (isObj(o) && num(o.eps, 1e-2, true) && num(o.atol, 1e-3, false) && num(o.rtol, 1e-2, false));
+    const optsCertainBad = isObj(o) && !optsOk;
+    await runCase(() => sg.gradcheck(fn, [t], o as sg.GradcheckOptions), {
+      // A throwing fn may surface as the user's own error: what matters then is that x and x.grad are restored.
+      fn: throws ? ['gradcheck', 'user fn failed'] : 'gradcheck', expect: throws ? 'error' : optsCertainBad ? 'error' : 'either', state: [t, g0],
+      check: (r) => {
+        const eps = (isObj(o) && typeof o.eps === 'number') ? o.eps : 1e-2;
+        if (wrong && r.ok) throw new Error(`gradcheck said ok for a gradient 200x too large (eps ${eps})`);
+        if (!wrong && !r.ok && eps >= 1e-3 && eps <= 1e-2 && (!isObj(o) || ((o.atol ?? 1e-3) as number) >= 1e-3 && ((o.rtol ?? 1e-2) as number) >= 1e-2)) {
+          throw new Error(`gradcheck failed a correct gradient: ${JSON.stringify(r)}`);
+        }
+        if (t.grad !== g0) throw new Error('gradcheck replaced the input\'s .grad');
+      },
+    });
+    free(t, g0);
+  });
+});
+
+
