@@ -99,7 +99,8 @@ const now = (): number => globalThis.performance?.now() ?? Date.now();
  * loss, zeroGrad, backward, optional gradient clipping, optimizer step,
  * schedule step, metrics; only numbers leave it, so memory stays flat. A
  * Module is put in train mode for the steps and in eval mode for validation.
- * A NaN or infinite loss stops with an error before the optimizer step.
+ * A NaN or infinite loss stops with an error before the optimizer step. The
+ * parameters' gradients are freed at the end (optimizer.zeroGrad()).
  */
 export function fit(model: ModelLike, loader: Iterable<unknown>, options: FitOptions): History {
   const op = 'fit';
@@ -207,6 +208,8 @@ export function fit(model: ModelLike, loader: Iterable<unknown>, options: FitOpt
     bar?.epochEnd(epochLine(log, epochs));
     if (options.onEpoch?.(log) === false) history.stopped = true;
   }
+  // The gradients of the last step are no use to the caller: free them, so fit leaves memory as it found it.
+  optimizer.zeroGrad();
   history.seconds = (now() - start) / 1000;
   history.samplesPerSecond = history.samples / Math.max(history.trainSeconds, 1e-9);
   return history;
