@@ -1,6 +1,7 @@
 import { Module } from '../nn/module.js';
 import { crossEntropy, mse } from '../ops/losses.js';
 import { describe } from '../tensor/checks.js';
+import { tidy } from '../tensor/scope.js';
 import { Tensor } from '../tensor/tensor.js';
 import { accuracy } from './metrics.js';
 
@@ -118,6 +119,35 @@ export function inEvalMode<R>(model: unknown, fn: () => R): R {
     model.train(was);
   }
 }
+
+/**
+ * Runs step(batch) on each batch inside one tidy per batch that also covers
+ * fetching it, so tensors an iterable creates for a batch (a generator's, a
+ * DataLoader's) are freed with the step, while tensors it did not create
+ * (sources, pre-made batches) are left alone. Then after(result, batch) runs
+ * outside the tidy; returning false from it ends the loop.
+ */
+export function forEachBatch<R>(data: Iterable<unknown>, step: (batch: unknown) => R, after: (result: R) => boolean | void): void {
+  const it = data[Symbol.iterator]();
+  let finished = false;
+  try {
+    for (;;) {
+      const r = tidy(() => {
+        const next = it.next();
+        return next.done ? DONE : { value: step(next.value) };
+      });
+      if (r === DONE) {
+        finished = true;
+        return;
+      }
+      if (after(r.value) === false) return;
+    }
+  } finally {
+    if (!finished) it.return?.();
+  }
+}
+
+const DONE = Symbol('done');
 
 /** Iterates batches, checking the argument is iterable. */
 export function batchesOf(data: unknown, op: string, arg: string): Iterable<unknown> {

@@ -3,9 +3,8 @@ import { DataLoader } from '../data/loader.js';
 import { checkNumber, describe } from '../tensor/checks.js';
 import { tensor } from '../tensor/creation.js';
 import type { AnyTypedArray } from '../tensor/dtypes.js';
-import { tidy } from '../tensor/scope.js';
 import { Tensor } from '../tensor/tensor.js';
-import { batchesOf, batchSamples, forwardOf, inEvalMode, resolveLoss, resolveMetrics, splitBatch, type LossArg, type MetricsArg, type ModelLike } from './common.js';
+import { batchesOf, batchSamples, forEachBatch, forwardOf, inEvalMode, resolveLoss, resolveMetrics, splitBatch, type LossArg, type MetricsArg, type ModelLike } from './common.js';
 
 export interface EvaluateOptions {
   /** Needed for the 'loss' metric. */
@@ -19,8 +18,8 @@ export type EvaluateResult = { samples: number } & Record<string, number>;
 
 /**
  * Runs the model over every batch (a Module in eval mode, without the tape)
- * and returns each metric's sample-weighted mean. Each batch runs in its own
- * tidy, so memory stays flat however many batches there are.
+ * and returns each metric's sample-weighted mean. Each batch (its fetching
+ * included) runs in its own tidy, so memory stays flat however many batches there are.
  */
 export function evaluate(model: ModelLike, batches: Iterable<unknown>, options: EvaluateOptions = {}): EvaluateResult {
   const op = 'evaluate';
@@ -46,16 +45,14 @@ export function evaluateBatches(
 ): EvaluateResult {
   const sums = new Float64Array(metrics.length);
   let samples = 0;
-  for (const batch of data) {
-    const values = tidy(() => noGrad(() => {
-      const { x, y } = splitBatch(batch, op);
-      const out = forward(x);
-      return metrics.map((m) => (m === 'loss' ? lossFn!(out, y, batch).item() : m.fn(out, y, batch)));
-    }));
-    const n = batchSamples(batch);
+  forEachBatch(data, (batch) => noGrad(() => {
+    const { x, y } = splitBatch(batch, op);
+    const out = forward(x);
+    return { values: metrics.map((m) => (m === 'loss' ? lossFn!(out, y, batch).item() : m.fn(out, y, batch))), n: batchSamples(batch) };
+  }), ({ values, n }) => {
     values.forEach((v, i) => (sums[i] += v * n));
     samples += n;
-  }
+  });
   const result: EvaluateResult = { samples } as EvaluateResult;
   names.forEach((name, i) => (result[name] = samples === 0 ? NaN : sums[i] / samples));
   return result;
@@ -89,22 +86,20 @@ export function predict(model: ModelLike, data: Tensor | Iterable<unknown>, opti
     let rowShape: readonly number[] | null = null;
     let dtype: Tensor['dtype'] = 'float32';
     let rows = 0;
-    for (const batch of batches) {
+    forEachBatch(batches, (batch) => noGrad(() => {
       const { x } = splitBatch(batch, op);
-      tidy(() => noGrad(() => {
-        const out = forward(x);
-        if (!(out instanceof Tensor) || out.rank === 0) throw new Error(`${op}: the model must return one tensor with a batch axis, got ${describe(out)}`);
-        const shape = out.shape.slice(1);
-        if (rowShape === null) {
-          rowShape = shape;
-          dtype = out.dtype;
-        } else if (out.dtype !== dtype || shape.length !== rowShape.length || shape.some((d, i) => d !== rowShape![i])) {
-          throw new Error(`${op}: the model returned ${out.dtype} [${out.shape}] for one batch and ${dtype} [?, ${rowShape}] for an earlier one`);
-        }
-        parts.push(out.dataSync());
-        rows += out.shape[0];
-      }));
-    }
+      const out = forward(x);
+      if (!(out instanceof Tensor) || out.rank === 0) throw new Error(`${op}: the model must return one tensor with a batch axis, got ${describe(out)}`);
+      const shape = out.shape.slice(1);
+      if (rowShape === null) {
+        rowShape = shape;
+        dtype = out.dtype;
+      } else if (out.dtype !== dtype || shape.length !== rowShape.length || shape.some((d, i) => d !== rowShape![i])) {
+        throw new Error(`${op}: the model returned ${out.dtype} [${out.shape}] for one batch and ${dtype} [?, ${rowShape}] for an earlier one`);
+      }
+      parts.push(out.dataSync());
+      rows += out.shape[0];
+    }), () => {});
     const shape = [rows, ...(rowShape ?? [])];
     const total = parts.reduce((n, p) => n + p.length, 0);
     const flat = dtype === 'float32' ? new Float32Array(total) : dtype === 'int32' ? new Int32Array(total) : dtype === 'int8' ? new Int8Array(total) : new Uint8Array(total);

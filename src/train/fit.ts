@@ -2,9 +2,8 @@ import { noGrad } from '../autograd/tape.js';
 import { clipGradNorm } from '../nn/clip-grad.js';
 import { Module } from '../nn/module.js';
 import { checkNumber, describe } from '../tensor/checks.js';
-import { tidy } from '../tensor/scope.js';
 import { Tensor } from '../tensor/tensor.js';
-import { batchesOf, batchSamples, forwardOf, inEvalMode, resolveLoss, resolveMetrics, splitBatch, type LossArg, type MetricsArg, type ModelLike, type NamedMetric } from './common.js';
+import { batchesOf, batchSamples, forEachBatch, forwardOf, inEvalMode, resolveLoss, resolveMetrics, splitBatch, type LossArg, type MetricsArg, type ModelLike, type NamedMetric } from './common.js';
 import { evaluateBatches } from './evaluate.js';
 import { defaultWriter, ProgressBar, type ProgressWriter } from './progress.js';
 
@@ -94,8 +93,10 @@ const OPTION_NAMES = ['optimizer', 'loss', 'epochs', 'metrics', 'validation', 'v
 const now = (): number => globalThis.performance?.now() ?? Date.now();
 
 /**
- * Trains `model` on the batches of `loader` (a DataLoader, iterated once per
- * epoch) and returns the history. Each step runs in its own tidy: forward,
+ * Trains `model` on the batches of `loader` (a DataLoader, or any iterable of
+ * batches, iterated once per epoch) and returns the history. Each step runs in
+ * its own tidy, which also covers fetching the batch (tensors the iterable
+ * creates for it are freed with the step): forward,
  * loss, zeroGrad, backward, optional gradient clipping, optimizer step,
  * schedule step, metrics; only numbers leave it, so memory stays flat. A
  * Module is put in train mode for the steps and in eval mode for validation.
@@ -150,38 +151,37 @@ export function fit(model: ModelLike, loader: Iterable<unknown>, options: FitOpt
     let samples = 0;
     let lossSum = 0;
     const sums = new Float64Array(metrics.length);
-    for (const batch of data) {
+    forEachBatch(data, (batch) => {
+      const step = steps + 1;
+      const { x, y } = splitBatch(batch, op);
+      const out = forward(x);
+      const loss = lossFn(out, y, batch);
+      const value = loss.item();
+      if (!Number.isFinite(value)) {
+        throw new Error(`${op}: the loss is ${value} at epoch ${epoch}, step ${step} (lower the learning rate, or set clipGradNorm)`);
+      }
+      optimizer.zeroGrad();
+      loss.backward();
+      const gradNorm = maxNorm === undefined ? undefined : clipGradNorm(clipParams, maxNorm);
+      optimizer.step();
+      schedule?.step();
+      const values = noGrad(() => metrics.map((m) => m.fn(out, y, batch)));
+      return { value, values, gradNorm, n: batchSamples(batch) };
+    }, (r) => {
       steps++;
-      const r = tidy(() => {
-        const { x, y } = splitBatch(batch, op);
-        const out = forward(x);
-        const loss = lossFn(out, y, batch);
-        const value = loss.item();
-        if (!Number.isFinite(value)) {
-          throw new Error(`${op}: the loss is ${value} at epoch ${epoch}, step ${steps} (lower the learning rate, or set clipGradNorm)`);
-        }
-        optimizer.zeroGrad();
-        loss.backward();
-        const gradNorm = maxNorm === undefined ? undefined : clipGradNorm(clipParams, maxNorm);
-        optimizer.step();
-        schedule?.step();
-        const values = noGrad(() => metrics.map((m) => m.fn(out, y, batch)));
-        return { value, values, gradNorm };
-      });
-      const n = batchSamples(batch);
-      samples += n;
-      lossSum += r.value * n;
-      r.values.forEach((v, i) => (sums[i] += v * n));
+      samples += r.n;
+      lossSum += r.value * r.n;
+      r.values.forEach((v, i) => (sums[i] += v * r.n));
       const elapsed = (now() - t0) / 1000;
       const total = Number.isFinite(stepsPerEpoch) ? stepsPerEpoch : steps;
       bar?.step(epoch, steps, total, samples / Math.max(elapsed, 1e-9), lossSum / samples, (elapsed / steps) * (total - steps));
-      const info: StepInfo = { epoch, step: steps, steps: total, globalStep: history.steps + steps, loss: r.value, samples: n };
+      const info: StepInfo = { epoch, step: steps, steps: total, globalStep: history.steps + steps, loss: r.value, samples: r.n };
       if (r.gradNorm !== undefined) info.gradNorm = r.gradNorm;
       if (options.onStep?.(info) === false) {
         history.stopped = true;
-        break;
+        return false;
       }
-    }
+    });
     const trainSeconds = (now() - t0) / 1000;
     const validationResult = validation === null ? null : inEvalMode(model, () => {
       const { samples: _, ...rest } = evaluateBatches(forward, validation, lossFn, validationMetrics, validationMetrics.map((m) => (m === 'loss' ? 'loss' : m.name)), op);

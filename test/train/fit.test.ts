@@ -151,6 +151,21 @@ describe('fit', () => {
     });
   });
 
+  test('any iterable of batches: tensors a generator makes for a batch are freed with its step', () => {
+    const { model, optimizer } = setup(13);
+    const batches = {
+      *[Symbol.iterator]() {
+        for (let i = 0; i < 5; i++) yield [sg.randn([8, 2], { seed: i }), sg.randint([8], 0, 3, { seed: i })];
+      },
+    };
+    const before = sg.memoryStats();
+    const h = sg.fit(model, batches, { optimizer, loss: 'crossEntropy', epochs: 2, progress: false, validation: batches });
+    expect(h.steps).toBe(10);
+    expect(h.validation.loss.length).toBe(2);
+    expect(sg.memoryStats().tensorsAlive).toBe(before.tensorsAlive);
+    expect(sg.memoryStats().bytesInUse).toBe(before.bytesInUse);
+  });
+
   test('a NaN loss stops with an error before the optimizer step, leaking nothing', () => {
     const { loader, model, optimizer } = setup(6);
     const w = model.parameters()[0].dataSync();
