@@ -34,7 +34,7 @@ export function defaultWriter(): ProgressWriter {
         isTTY: true,
         get columns() {
           try {
-            return deno!.consoleSize?.().columns ?? 80;
+            return deno!.consoleSize?.().columns || 80;
           } catch {
             return 80;
           }
@@ -53,7 +53,7 @@ export function defaultWriter(): ProgressWriter {
     return {
       isTTY: true,
       get columns() {
-        return stdout.columns ?? 80;
+        return stdout.columns || 80;
       },
       write: (text: string) => void stdout.write!(text),
     };
@@ -88,7 +88,9 @@ export class ProgressBar {
     const t = this.now();
     if (step !== 1 && step !== steps && t - this.lastDraw < 1000 / MAX_REDRAWS_PER_SECOND) return;
     this.lastDraw = t;
-    const columns = Math.max(20, (this.writer.columns ?? 80) - 1);
+    // A pseudo-terminal may report 0 columns: assume 80 then.
+    const reported = this.writer.columns ?? 0;
+    const columns = (reported >= 20 ? reported : 80) - 1;
     const head = `epoch ${epoch}/${this.epochs} `;
     const tail = ` ${step}/${steps}  ${Math.round(samplesPerSecond)} samples/s  loss ${loss.toFixed(4)}  ETA ${formatDuration(secondsLeft)}`;
     const width = Math.max(0, Math.min(30, columns - head.length - tail.length - 2));
