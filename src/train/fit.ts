@@ -23,6 +23,8 @@ export interface StepInfo {
   /** Steps since fit() started, from 1. */
   globalStep: number;
   loss: number;
+  /** This batch's training metrics. */
+  metrics: Record<string, number>;
   /** Samples in this batch. */
   samples: number;
   /** The total gradient norm before clipping, when clipGradNorm is set. */
@@ -175,7 +177,10 @@ export function fit(model: ModelLike, loader: Iterable<unknown>, options: FitOpt
       const elapsed = (now() - t0) / 1000;
       const total = Number.isFinite(stepsPerEpoch) ? stepsPerEpoch : steps;
       bar?.step(epoch, steps, total, samples / Math.max(elapsed, 1e-9), lossSum / samples, (elapsed / steps) * (total - steps));
-      const info: StepInfo = { epoch, step: steps, steps: total, globalStep: history.steps + steps, loss: r.value, samples: r.n };
+      const info: StepInfo = {
+        epoch, step: steps, steps: total, globalStep: history.steps + steps, loss: r.value,
+        metrics: Object.fromEntries(metrics.map((m, i) => [m.name, r.values[i]])), samples: r.n,
+      };
       if (r.gradNorm !== undefined) info.gradNorm = r.gradNorm;
       if (options.onStep?.(info) === false) {
         history.stopped = true;

@@ -80,8 +80,12 @@ describe('fit', () => {
     const seen: string[] = [];
     const epochsSeen: number[] = [];
     sg.fit(model, loader, {
-      optimizer, loss: 'crossEntropy', epochs: 3, progress: false,
-      onStep: (s) => void seen.push(`${s.epoch}.${s.step}/${s.steps}#${s.globalStep}`),
+      optimizer, loss: 'crossEntropy', epochs: 3, progress: false, metrics: ['accuracy'],
+      onStep: (s) => {
+        seen.push(`${s.epoch}.${s.step}/${s.steps}#${s.globalStep}`);
+        expect(Object.keys(s.metrics)).toEqual(['accuracy']);
+        expect(Math.round(s.metrics.accuracy * s.samples)).toBeCloseTo(s.metrics.accuracy * s.samples, 9);
+      },
       onEpoch: (e) => void epochsSeen.push(e.epoch),
     });
     expect(seen.length).toBe(30);
