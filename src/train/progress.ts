@@ -92,7 +92,8 @@ export class ProgressBar {
     const reported = this.writer.columns ?? 0;
     const columns = (reported >= 20 ? reported : 80) - 1;
     const head = `epoch ${epoch}/${this.epochs} `;
-    const tail = ` ${step}/${steps}  ${Math.round(samplesPerSecond)} samples/s  loss ${loss.toFixed(4)}  ETA ${formatDuration(secondsLeft)}`;
+    // Fixed-width fields keep the bar's width steady from frame to frame.
+    const tail = ` ${String(step).padStart(String(steps).length)}/${steps}  ${String(Math.round(samplesPerSecond)).padStart(6)} samples/s  loss ${loss.toFixed(4).padStart(7)}  ETA ${formatDuration(secondsLeft).padStart(5)}`;
     const width = Math.max(0, Math.min(30, columns - head.length - tail.length - 2));
     let line = head;
     if (width >= 5) {

@@ -202,6 +202,8 @@ describe('DataLoader memory', () => {
       if (b.shape[0] > 0) break;
     }
     expect(sg.memoryStats()).toEqual(before);
+    // Spreading runs the loop to its end: every batch it holds is already freed.
+    expect([...loader].every((b) => b.disposed)).toBe(true);
     sg.tidy(() => {
       for (const b of loader) sg.sum(b);
     });

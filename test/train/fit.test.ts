@@ -226,10 +226,12 @@ describe('fit progress', () => {
       // The first and last step are always drawn; in between at most 10 redraws a second.
       expect(frames.length).toBeGreaterThanOrEqual(3);
       expect(frames.length).toBeLessThanOrEqual(3 + Math.ceil(seconds * 10));
-      expect(frames[0]).toMatch(new RegExp(`^epoch ${e + 1}/2 \\[=*>\\s*\\] 1/10  \\d+ samples/s  loss \\d+\\.\\d{4}  ETA \\d+:\\d\\d`));
+      expect(frames[0]).toMatch(new RegExp(`^epoch ${e + 1}/2 \\[=*>\\s*\\]  1/10 +\\d+ samples/s  loss +\\d+\\.\\d{4}  ETA +\\d+:\\d\\d`));
       expect(frames[frames.length - 2]).toMatch(new RegExp(`^epoch ${e + 1}/2 \\[=+\\] 10/10  `));
       expect(frames[frames.length - 1]).toMatch(new RegExp(`^epoch ${e + 1}/2  loss \\d+\\.\\d{4}  \\d+ samples/s`));
       for (const f of frames) expect(f.length).toBeLessThanOrEqual(89);
+      // The bar keeps its width while the numbers change.
+      expect(new Set(frames.slice(0, -1).map((f) => f.indexOf(']'))).size).toBe(1);
     }
   });
 
