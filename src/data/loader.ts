@@ -32,8 +32,8 @@ export interface DataLoaderOptions<S, B> {
   shuffle?: boolean;
   /**
    * Seed of the shuffle, an integer in [0, 2^32 - 1]: epoch e's order depends on (seed, e) only,
-   * the same in every runtime. Without it, each epoch's order is one draw of the default
-   * generator (reproducible after `sg.seed(n)`).
+   * the same in every runtime (see order()). Without it, each epoch's order is keyed by one draw
+   * of the default generator (reproducible after `sg.seed(n)`).
    */
   seed?: number;
   /** Skip the last batch when it has fewer than batchSize samples (default false). */
@@ -132,24 +132,20 @@ export class DataLoader<S extends Sources = Sources, B = BatchOf<S>> implements 
   }
 
   /**
-   * Sample order of an epoch. With a seed: Fisher-Yates driven by randint draws of the package's
-   * generator seeded from (seed, epoch), j = r mod (i + 1) with r uniform in [0, 2^31 - 1)
-   * (bias below n / 2^31). Without shuffle: 0..n-1. Without a seed, each call draws from the
-   * default generator, so calling it advances that generator.
+   * Sample order of an epoch: 0..n-1 without shuffle. With shuffle, a Fisher-Yates shuffle in
+   * 32-bit integer arithmetic (the same in every runtime): xorshift32 started from
+   * k · 2654435761 mod 2^32 (1 if that is 0), swapping i with j = r mod (i + 1) for i = n-1 .. 1
+   * (bias below n / 2^32), where k = 7919 · seed + epoch + 1. Without a seed, k is one draw of
+   * the default generator per call, so calling it advances that generator.
    */
   order(epoch: number = this.nextEpoch): Int32Array {
     checkNumber(epoch, 'DataLoader', 'epoch', { integer: true, min: 0 });
     const n = this.samples;
     const order = new Int32Array(n);
     for (let i = 0; i < n; i++) order[i] = i;
-    if (!this.shuffle || n < 2) return order;
-    const draws = tidy(() => randint([n], 0, 2 ** 31 - 1, this.seed === undefined ? undefined : { seed: epochSeed(this.seed, epoch) }).dataSync());
-    for (let i = n - 1; i > 0; i--) {
-      const j = draws[i] % (i + 1);
-      const t = order[i];
-      order[i] = order[j];
-      order[j] = t;
-    }
+    if (!this.shuffle) return order;
+    const k = this.seed === undefined ? tidy(() => randint([1], 0, 2 ** 31 - 1).item()) : 7919 * this.seed + epoch + 1;
+    shuffleInPlace(order, k);
     return order;
   }
 
@@ -305,14 +301,20 @@ function take(c: Column, rows: Int32Array): Tensor {
   return c.target === t.dtype ? t : cast(t, c.target);
 }
 
-/** Two bijective 32-bit mixes (murmur3's finalizer): distinct epochs of one seed get distinct stream seeds. */
-function epochSeed(seed: number, epoch: number): number {
-  const mix = (h: number): number => {
-    h = Math.imul(h ^ (h >>> 16), 0x85ebca6b) >>> 0;
-    h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35) >>> 0;
-    return (h ^ (h >>> 16)) >>> 0;
-  };
-  return mix((mix(seed) + epoch) >>> 0);
+/** Fisher-Yates driven by xorshift32 (13, 17, 5), in exact integer arithmetic. */
+function shuffleInPlace(order: Int32Array, key: number): void {
+  let s = Math.imul(key >>> 0, 2654435761) >>> 0 || 1;
+  for (let i = order.length - 1; i > 0; i--) {
+    s ^= s << 13;
+    s >>>= 0;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    s >>>= 0;
+    const j = s % (i + 1);
+    const t = order[i];
+    order[i] = order[j];
+    order[j] = t;
+  }
 }
 
 /** The tensors in a batch (a tensor, or arrays/plain objects of them, as tidy() sees them). */

@@ -146,6 +146,25 @@ describe('DataLoader shuffling', () => {
     expect(loader.epoch).toBe(3);
   });
 
+  test('the documented algorithm: Fisher-Yates with xorshift32 keyed by 7919 seed + epoch + 1 (a reimplementation from the doc)', () => {
+    const reference = (n: number, key: number): number[] => {
+      const order = Array.from({ length: n }, (_, i) => i);
+      let s = Number((BigInt(key) * 2654435761n) % 2n ** 32n) || 1;
+      for (let i = n - 1; i > 0; i--) {
+        s = Number((BigInt(s) ^ (BigInt(s) << 13n)) % 2n ** 32n);
+        s = s ^ Math.floor(s / 2 ** 17);
+        s = Number((BigInt(s >>> 0) ^ (BigInt(s >>> 0) << 5n)) % 2n ** 32n);
+        const j = s % (i + 1);
+        [order[i], order[j]] = [order[j], order[i]];
+      }
+      return order;
+    };
+    for (const [n, seed, epoch] of [[2, 0, 0], [13, 1, 0], [97, 1, 4], [1000, 12345, 2], [31, 2 ** 32 - 1, 7]]) {
+      const loader = new DataLoader(new Int32Array(n), { shuffle: true, seed });
+      expect(Array.from(loader.order(epoch))).toEqual(reference(n, (7919 * seed + epoch + 1) % 2 ** 32));
+    }
+  });
+
   test('without a seed the orders come from the default generator: reproducible after sg.seed(n)', () => {
     const x = rowsTensor(20, 1);
     const run = () => {
