@@ -110,7 +110,7 @@ export class DataLoader<S extends Sources = Sources, B = BatchOf<S>> implements 
     if (named.length === 0) throw new Error('DataLoader: sources must hold at least one source');
     const dtypes = this.dtypeList(options.dtypes, named.length, sources);
     this.columns = named.map(([name, s], i) => column(name, s, dtypes[i]));
-    const counts = this.columns.map((c) => (c.source instanceof Tensor ? c.source.shape[0] : c.source.shape[0]));
+    const counts = this.columns.map((c) => c.source.shape[0]);
     counts.forEach((n, i) => {
       if (n !== counts[0]) throw new Error(`DataLoader: ${this.columns[i].name} has ${n} samples but ${this.columns[0].name} has ${counts[0]} (sources must be aligned along axis 0)`);
     });
@@ -156,7 +156,7 @@ export class DataLoader<S extends Sources = Sources, B = BatchOf<S>> implements 
     let index = 0;
     let live: Tensor[] = [];
     const release = (): void => {
-      for (const t of live) if (!t.kept && !this.isSource(t)) t.dispose();
+      for (const t of live) if (!t.kept) t.dispose();
       live = [];
     };
     return {
@@ -166,8 +166,8 @@ export class DataLoader<S extends Sources = Sources, B = BatchOf<S>> implements 
         const start = index * this.batchSize;
         const rows = order.subarray(start, Math.min(start + this.batchSize, this.samples));
         index++;
-        const batch = this.makeBatch(rows);
-        live = collectTensors(batch);
+        const { batch, made } = this.makeBatch(rows);
+        live = made;
         return { done: false, value: batch };
       },
       return: (): IteratorResult<B> => {
@@ -184,22 +184,23 @@ export class DataLoader<S extends Sources = Sources, B = BatchOf<S>> implements 
     idx.forEach((r, i) => {
       if (!(r >= 0 && r < this.samples) || rows[i] !== r) throw new Error(`DataLoader: rows[${i}] = ${rows[i]} is not a sample index in [0, ${this.samples})`);
     });
-    return this.makeBatch(idx);
+    return this.makeBatch(idx).batch;
   }
 
-  private makeBatch(rows: Int32Array): B {
-    return tidy(() => noGrad(() => {
+  /** The batch, and the tensors in it made for it (not sources or other tensors a transform passes through). */
+  private makeBatch(rows: Int32Array): { batch: B; made: Tensor[] } {
+    // Tensor ids only grow: everything made for this batch has an id >= the first column's.
+    let firstId = Infinity;
+    const batch = tidy(() => noGrad(() => {
       const cols = this.columns.map((c) => take(c, rows));
+      for (const t of cols) firstId = Math.min(firstId, t.id);
       let batch: unknown;
       if (this.shape === 'single') batch = cols[0];
       else if (this.shape === 'array') batch = cols;
       else batch = Object.fromEntries(this.columns.map((c, i) => [c.name.slice('sources.'.length), cols[i]]));
       return this.transform ? this.transform(batch as BatchOf<S>) : (batch as B);
     }));
-  }
-
-  private isSource(t: Tensor): boolean {
-    return this.columns.some((c) => c.source === t);
+    return { batch, made: collectTensors(batch).filter((t) => t.id >= firstId) };
   }
 
   private dtypeList(dtypes: unknown, count: number, sources: unknown): (DType | undefined)[] {
@@ -318,7 +319,7 @@ function shuffleInPlace(order: Int32Array, key: number): void {
 }
 
 /** The tensors in a batch (a tensor, or arrays/plain objects of them, as tidy() sees them). */
-export function collectTensors(value: unknown, out: Tensor[] = [], depth = 0): Tensor[] {
+function collectTensors(value: unknown, out: Tensor[] = [], depth = 0): Tensor[] {
   if (value instanceof Tensor) out.push(value);
   else if (depth < 5 && Array.isArray(value)) for (const v of value) collectTensors(v, out, depth + 1);
   else if (depth < 5 && value !== null && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {

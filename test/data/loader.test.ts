@@ -114,6 +114,15 @@ describe('DataLoader batches', () => {
     expect(values.map((v) => Math.round(v * 255))).toEqual([0, 51, 102, 255]);
   });
 
+  test('tensors a transform passes through (a source, a tensor of the caller) are not freed with the batch', () => {
+    const x = rowsTensor(4, 2);
+    const scale = own(sg.tensor([2]));
+    const loader = new DataLoader({ x }, { batchSize: 2, transform: (b) => ({ x: sg.mul(b.x, scale), scale, source: x }) });
+    for (const b of loader) expect(b.scale).toBe(scale);
+    expect(scale.disposed).toBe(false);
+    expect(x.disposed).toBe(false);
+  });
+
   test('batchOf(rows) picks given samples', () => {
     const x = rowsTensor(6, 2);
     const loader = new DataLoader(x);
