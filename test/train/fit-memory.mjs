@@ -35,7 +35,7 @@ const history = sg.fit(model, loader, {
   validation,
   validationMetrics: ['accuracy'],
   onStep: (s) => {
-    // Between steps only the current batch (x, y) is alive besides the model and optimizer.
+    // Between steps: the data, model, optimizer state and the gradients; each batch is freed with its step.
     const m = sg.memoryStats();
     first ??= m;
     seen.minBytesInUse = Math.min(seen.minBytesInUse, m.bytesInUse);
