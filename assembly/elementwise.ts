@@ -1,3 +1,7 @@
+import {
+  BINARY_ADD, BINARY_DIV, BINARY_MAXIMUM, BINARY_MINIMUM, BINARY_MUL, BINARY_POW, BINARY_POW_DBASE, BINARY_POW_DEXP, BINARY_SUB,
+  UNARY_ABS, UNARY_EXP, UNARY_LOG, UNARY_NEG, UNARY_RELU, UNARY_SIGMOID, UNARY_SQRT, UNARY_SQUARE, UNARY_TANH,
+} from "./codes";
 import { outerOffset } from "./strided";
 
 // Elementwise f32 kernels: unary maps, their backward rules, binary ops with
@@ -6,27 +10,18 @@ import { outerOffset } from "./strided";
 // src/reference/elementwise.ts.
 
 // ---- unary -------------------------------------------------------------
-// Op codes are shared with src/kernels/codes.ts.
-export const UNARY_NEG: i32 = 0;
-export const UNARY_RELU: i32 = 1;
-export const UNARY_EXP: i32 = 2;
-export const UNARY_LOG: i32 = 3;
-export const UNARY_TANH: i32 = 4;
-export const UNARY_SIGMOID: i32 = 5;
-export const UNARY_SQUARE: i32 = 6;
-export const UNARY_SQRT: i32 = 7;
-export const UNARY_ABS: i32 = 8;
+// Op codes: assembly/codes.ts.
 
 @inline function unaryScalar(op: i32, x: f32): f32 {
   switch (op) {
-    case 0: return -x;
-    case 1: return x > 0 || x != x ? x : <f32>0; // NaN stays NaN, as in the SIMD body
-    case 2: return Mathf.exp(x);
-    case 3: return Mathf.log(x);
-    case 4: return Mathf.tanh(x);
-    case 5: return <f32>1 / (<f32>1 + Mathf.exp(-x));
-    case 6: return x * x;
-    case 7: return Mathf.sqrt(x);
+    case UNARY_NEG: return -x;
+    case UNARY_RELU: return x > 0 || x != x ? x : <f32>0; // NaN stays NaN, as in the SIMD body
+    case UNARY_EXP: return Mathf.exp(x);
+    case UNARY_LOG: return Mathf.log(x);
+    case UNARY_TANH: return Mathf.tanh(x);
+    case UNARY_SIGMOID: return <f32>1 / (<f32>1 + Mathf.exp(-x));
+    case UNARY_SQUARE: return x * x;
+    case UNARY_SQRT: return Mathf.sqrt(x);
     default: return Mathf.abs(x);
   }
 }
@@ -35,17 +30,17 @@ export const UNARY_ABS: i32 = 8;
 // bits come from one implementation (AssemblyScript's Mathf).
 @inline function unaryVector(op: i32, v: v128): v128 {
   switch (op) {
-    case 0: return f32x4.neg(v);
-    case 1: return f32x4.max(v, f32x4.splat(0));
-    case 6: return f32x4.mul(v, v);
-    case 7: return f32x4.sqrt(v);
+    case UNARY_NEG: return f32x4.neg(v);
+    case UNARY_RELU: return f32x4.max(v, f32x4.splat(0));
+    case UNARY_SQUARE: return f32x4.mul(v, v);
+    case UNARY_SQRT: return f32x4.sqrt(v);
     default: return f32x4.abs(v);
   }
 }
 
 @inline function unaryLoop(op: i32, x: usize, y: usize, n: i32): void {
   let i = 0;
-  if (op != 2 && op != 3 && op != 4 && op != 5) {
+  if (op != UNARY_EXP && op != UNARY_LOG && op != UNARY_TANH && op != UNARY_SIGMOID) {
     for (; i + 4 <= n; i += 4) {
       const o = <usize>i << 2;
       v128.store(y + o, unaryVector(op, v128.load(x + o)));
@@ -59,29 +54,29 @@ export const UNARY_ABS: i32 = 8;
 
 export function f32_unary(op: i32, x: usize, y: usize, n: i32): void {
   switch (op) {
-    case 0: unaryLoop(0, x, y, n); break;
-    case 1: unaryLoop(1, x, y, n); break;
-    case 2: unaryLoop(2, x, y, n); break;
-    case 3: unaryLoop(3, x, y, n); break;
-    case 4: unaryLoop(4, x, y, n); break;
-    case 5: unaryLoop(5, x, y, n); break;
-    case 6: unaryLoop(6, x, y, n); break;
-    case 7: unaryLoop(7, x, y, n); break;
-    default: unaryLoop(8, x, y, n);
+    case UNARY_NEG: unaryLoop(UNARY_NEG, x, y, n); break;
+    case UNARY_RELU: unaryLoop(UNARY_RELU, x, y, n); break;
+    case UNARY_EXP: unaryLoop(UNARY_EXP, x, y, n); break;
+    case UNARY_LOG: unaryLoop(UNARY_LOG, x, y, n); break;
+    case UNARY_TANH: unaryLoop(UNARY_TANH, x, y, n); break;
+    case UNARY_SIGMOID: unaryLoop(UNARY_SIGMOID, x, y, n); break;
+    case UNARY_SQUARE: unaryLoop(UNARY_SQUARE, x, y, n); break;
+    case UNARY_SQRT: unaryLoop(UNARY_SQRT, x, y, n); break;
+    default: unaryLoop(UNARY_ABS, x, y, n);
   }
 }
 
 // dx = dy * f'(x), written with whichever of x (input) and y (output) is cheaper.
 @inline function unaryGrad(op: i32, x: f32, y: f32, dy: f32): f32 {
   switch (op) {
-    case 0: return -dy;
-    case 1: return x > 0 ? dy : <f32>0;
-    case 2: return dy * y;
-    case 3: return dy / x;
-    case 4: return dy * (<f32>1 - y * y);
-    case 5: return dy * y * (<f32>1 - y);
-    case 6: return dy * <f32>2 * x;
-    case 7: return dy * <f32>0.5 / y;
+    case UNARY_NEG: return -dy;
+    case UNARY_RELU: return x > 0 ? dy : <f32>0;
+    case UNARY_EXP: return dy * y;
+    case UNARY_LOG: return dy / x;
+    case UNARY_TANH: return dy * (<f32>1 - y * y);
+    case UNARY_SIGMOID: return dy * y * (<f32>1 - y);
+    case UNARY_SQUARE: return dy * <f32>2 * x;
+    case UNARY_SQRT: return dy * <f32>0.5 / y;
     default: return x > 0 ? dy : (x < 0 ? -dy : <f32>0);
   }
 }
@@ -95,15 +90,15 @@ export function f32_unary(op: i32, x: usize, y: usize, n: i32): void {
 
 export function f32_unary_backward(op: i32, x: usize, y: usize, dy: usize, dx: usize, n: i32): void {
   switch (op) {
-    case 0: unaryGradLoop(0, x, y, dy, dx, n); break;
-    case 1: unaryGradLoop(1, x, y, dy, dx, n); break;
-    case 2: unaryGradLoop(2, x, y, dy, dx, n); break;
-    case 3: unaryGradLoop(3, x, y, dy, dx, n); break;
-    case 4: unaryGradLoop(4, x, y, dy, dx, n); break;
-    case 5: unaryGradLoop(5, x, y, dy, dx, n); break;
-    case 6: unaryGradLoop(6, x, y, dy, dx, n); break;
-    case 7: unaryGradLoop(7, x, y, dy, dx, n); break;
-    default: unaryGradLoop(8, x, y, dy, dx, n);
+    case UNARY_NEG: unaryGradLoop(UNARY_NEG, x, y, dy, dx, n); break;
+    case UNARY_RELU: unaryGradLoop(UNARY_RELU, x, y, dy, dx, n); break;
+    case UNARY_EXP: unaryGradLoop(UNARY_EXP, x, y, dy, dx, n); break;
+    case UNARY_LOG: unaryGradLoop(UNARY_LOG, x, y, dy, dx, n); break;
+    case UNARY_TANH: unaryGradLoop(UNARY_TANH, x, y, dy, dx, n); break;
+    case UNARY_SIGMOID: unaryGradLoop(UNARY_SIGMOID, x, y, dy, dx, n); break;
+    case UNARY_SQUARE: unaryGradLoop(UNARY_SQUARE, x, y, dy, dx, n); break;
+    case UNARY_SQRT: unaryGradLoop(UNARY_SQRT, x, y, dy, dx, n); break;
+    default: unaryGradLoop(UNARY_ABS, x, y, dy, dx, n);
   }
 }
 
@@ -146,27 +141,46 @@ export function f32_clip(x: usize, y: usize, n: i32, lo: f32, hi: f32): void {
 
 @inline function binaryScalar(op: i32, a: f32, b: f32): f32 {
   switch (op) {
-    case 0: return a + b;
-    case 1: return a - b;
-    case 2: return a * b;
-    case 3: return a / b;
-    case 4: return max<f32>(a, b);
-    default: return min<f32>(a, b);
+    case BINARY_ADD: return a + b;
+    case BINARY_SUB: return a - b;
+    case BINARY_MUL: return a * b;
+    case BINARY_DIV: return a / b;
+    case BINARY_MAXIMUM: return max<f32>(a, b);
+    case BINARY_MINIMUM: return min<f32>(a, b);
+    case BINARY_POW: return Mathf.pow(a, b);
+    // PyTorch's masks: d(a^b)/da is 0 for b = 0 even at a = 0, and d(a^b)/db is 0 at a = 0 for b >= 0.
+    case BINARY_POW_DBASE: return b == 0 ? <f32>0 : b * Mathf.pow(a, b - 1);
+    default: return b == 0 && isFinite<f32>(a) ? <f32>0 : a * Mathf.log(b); // BINARY_POW_DEXP (y, base)
   }
+}
+
+// Ops without a SIMD form (pow and its gradients) run the scalar loop only.
+@inline function hasVectorForm(op: i32): bool {
+  return op <= BINARY_MINIMUM;
 }
 
 @inline function binaryVector(op: i32, a: v128, b: v128): v128 {
   switch (op) {
-    case 0: return f32x4.add(a, b);
-    case 1: return f32x4.sub(a, b);
-    case 2: return f32x4.mul(a, b);
-    case 3: return f32x4.div(a, b);
-    case 4: return f32x4.max(a, b);
+    case BINARY_ADD: return f32x4.add(a, b);
+    case BINARY_SUB: return f32x4.sub(a, b);
+    case BINARY_MUL: return f32x4.mul(a, b);
+    case BINARY_DIV: return f32x4.div(a, b);
+    case BINARY_MAXIMUM: return f32x4.max(a, b);
     default: return f32x4.min(a, b);
   }
 }
 
 @inline function binaryRow(op: i32, a: usize, sa: i32, b: usize, sb: i32, out: usize, n: i32): void {
+  let i = 0;
+  if (hasVectorForm(op)) i = binaryRowVector(op, a, sa, b, sb, out, n);
+  for (; i < n; i++) {
+    store<f32>(out + (<usize>i << 2), binaryScalar(op,
+      load<f32>(a + (<usize>(i * sa) << 2)), load<f32>(b + (<usize>(i * sb) << 2))));
+  }
+}
+
+/** The SIMD part of a row for the contiguous and broadcast-scalar layouts; returns how many values it wrote. */
+@inline function binaryRowVector(op: i32, a: usize, sa: i32, b: usize, sb: i32, out: usize, n: i32): i32 {
   let i = 0;
   if (sa == 1 && sb == 1) {
     for (; i + 4 <= n; i += 4) {
@@ -186,20 +200,20 @@ export function f32_clip(x: usize, y: usize, n: i32, lo: f32, hi: f32): void {
       v128.store(out + o, binaryVector(op, va, v128.load(b + o)));
     }
   }
-  for (; i < n; i++) {
-    store<f32>(out + (<usize>i << 2), binaryScalar(op,
-      load<f32>(a + (<usize>(i * sa) << 2)), load<f32>(b + (<usize>(i * sb) << 2))));
-  }
+  return i;
 }
 
 @inline function binaryRowDispatch(op: i32, a: usize, sa: i32, b: usize, sb: i32, out: usize, n: i32): void {
   switch (op) {
-    case 0: binaryRow(0, a, sa, b, sb, out, n); break;
-    case 1: binaryRow(1, a, sa, b, sb, out, n); break;
-    case 2: binaryRow(2, a, sa, b, sb, out, n); break;
-    case 3: binaryRow(3, a, sa, b, sb, out, n); break;
-    case 4: binaryRow(4, a, sa, b, sb, out, n); break;
-    default: binaryRow(5, a, sa, b, sb, out, n);
+    case BINARY_ADD: binaryRow(BINARY_ADD, a, sa, b, sb, out, n); break;
+    case BINARY_SUB: binaryRow(BINARY_SUB, a, sa, b, sb, out, n); break;
+    case BINARY_MUL: binaryRow(BINARY_MUL, a, sa, b, sb, out, n); break;
+    case BINARY_DIV: binaryRow(BINARY_DIV, a, sa, b, sb, out, n); break;
+    case BINARY_MAXIMUM: binaryRow(BINARY_MAXIMUM, a, sa, b, sb, out, n); break;
+    case BINARY_MINIMUM: binaryRow(BINARY_MINIMUM, a, sa, b, sb, out, n); break;
+    case BINARY_POW: binaryRow(BINARY_POW, a, sa, b, sb, out, n); break;
+    case BINARY_POW_DBASE: binaryRow(BINARY_POW_DBASE, a, sa, b, sb, out, n); break;
+    default: binaryRow(BINARY_POW_DEXP, a, sa, b, sb, out, n);
   }
 }
 

@@ -1,7 +1,14 @@
-// f32 GEMM: C[M,N] = op(A)·op(B) (+ bias[N]) (+ C when accumulate != 0).
-// A is stored [M,K] (transA = 0) or [K,M] (transA = 1); B is stored [K,N]
-// (transB = 0) or [N,K] (transB = 1); all row-major and contiguous.
-// `work` is host-provided scratch of gemm_f32_workspace_bytes(M, N, K) bytes.
+// f32 GEMM: C[M,N] = op(A)·op(B) (+ bias[N]) (+ C when accumulate != 0),
+// for `batch` products at once. Scalar twin: src/reference/gemm_f32.ts.
+// A is stored [M,K] (transA = 0) or [K,M] (transA = 1), rows lda elements
+// apart; B is stored [K,N] (transB = 0) or [N,K] (transB = 1), rows ldb
+// apart; C rows are ldc apart. Product i reads A + i·strideA, B + i·strideB
+// and writes C + i·strideC (strides in elements; 0 broadcasts an operand).
+// The driver computes only the output tile rows [m0, m1) x columns [n0, n1)
+// of every product, each element over the whole of K, so a worker pool can
+// split C into tiles and get the bits of one full call. All per-call state
+// is in the arguments and in `work`, host-provided scratch of
+// gemm_f32_workspace_bytes(M, N, K) bytes (enough for any tile of M x N).
 //
 // Structure (XNNPACK/GotoBLAS style):
 //  - packing: A blocks become panels of MR rows stored k-major ([kc][MR]),
@@ -23,7 +30,8 @@
 // Determinism: for each C element the products are summed in ascending k
 // inside each KC block, the block sums are added to C in ascending block
 // order, and C starts from (old C (+ bias)) or bias or the first block sum.
-// The order depends only on the shape, never on the runtime.
+// The order depends only on K, never on the runtime, the tile or the path
+// the driver takes for it: that is what makes tiles bit-identical.
 
 // @ts-ignore: decorator
 @inline const MR: i32 = 4;
@@ -57,10 +65,10 @@
 
 export function gemm_f32_workspace_bytes(M: i32, N: i32, K: i32): i32 {
   if (M <= 1) return 16;
-  // packed A block + packed B block + one MRxNR edge tile
+  // packed A block + packed B block + one MRxNR edge tile; a tile of 2..4
+  // rows with B stored [K,N] may take the axpy path instead
   const packed = packedABytes(M, K) + packedBBytes(N, K) + MR * NR * 4;
-  // 2..4 rows with B stored [K,N] may take the axpy path instead
-  return M <= MR ? max(packed, MR * axpyStride(N) * 4) : packed;
+  return max(packed, MR * axpyStride(N) * 4);
 }
 
 // 4x4 transpose of 32-bit lanes: out[i] lane j = in[j] lane i.
@@ -81,16 +89,17 @@ export function gemm_f32_workspace_bytes(M: i32, N: i32, K: i32): i32 {
 // The packing routines and the microkernel are exported for assembly/vq.ts
 // (nearest code on the GEMM path) and so benchmarks can time them alone.
 
-// Rows [i0, i0+mc) x k-range [p0, p0+kc) of op(A) -> ceil(mc/MR) panels [kc][MR].
-export function gemm_f32_pack_a_4(mc: i32, kc: i32, a: usize, transA: i32, M: i32, K: i32, i0: i32, p0: i32, out: usize): void {
+// Rows [i0, i0+mc) x k-range [p0, p0+kc) of op(A) -> ceil(mc/MR) panels [kc][MR];
+// A's stored rows are lda elements apart.
+export function gemm_f32_pack_a_4(mc: i32, kc: i32, a: usize, lda: i32, transA: i32, i0: i32, p0: i32, out: usize): void {
   for (let ir = 0; ir < mc; ir += MR) {
     const mr = min(MR, mc - ir);
     const panel = out + (<usize>(ir * kc) << 2);
     const row = i0 + ir;
     if (transA) {
       // A is [K, M]: the MR values of one k are contiguous.
-      let src = a + (<usize>(p0 * M + row) << 2);
-      const stride = <usize>M << 2;
+      let src = a + (<usize>p0 * <usize>lda + <usize>row << 2);
+      const stride = <usize>lda << 2;
       if (mr == MR) {
         for (let k = 0; k < kc; k++) {
           v128.store(panel + (<usize>k << 4), v128.load(src));
@@ -106,8 +115,8 @@ export function gemm_f32_pack_a_4(mc: i32, kc: i32, a: usize, transA: i32, M: i3
       }
     } else {
       // A is [M, K]: transpose 4x4 blocks of 4 rows x 4 k.
-      const stride = <usize>K << 2;
-      const r0 = a + (<usize>row * <usize>K + <usize>p0 << 2);
+      const stride = <usize>lda << 2;
+      const r0 = a + (<usize>row * <usize>lda + <usize>p0 << 2);
       if (mr == MR) {
         const r1 = r0 + stride, r2 = r1 + stride, r3 = r2 + stride;
         let k = 0;
@@ -139,16 +148,17 @@ export function gemm_f32_pack_a_4(mc: i32, kc: i32, a: usize, transA: i32, M: i3
   }
 }
 
-// Columns [j0, j0+nc) x k-range [p0, p0+kc) of op(B) -> ceil(nc/NR) panels [kc][NR].
-export function gemm_f32_pack_b_8(nc: i32, kc: i32, b: usize, transB: i32, N: i32, K: i32, j0: i32, p0: i32, out: usize): void {
+// Columns [j0, j0+nc) x k-range [p0, p0+kc) of op(B) -> ceil(nc/NR) panels [kc][NR];
+// B's stored rows are ldb elements apart.
+export function gemm_f32_pack_b_8(nc: i32, kc: i32, b: usize, ldb: i32, transB: i32, j0: i32, p0: i32, out: usize): void {
   for (let jr = 0; jr < nc; jr += NR) {
     const nr = min(NR, nc - jr);
     const panel = out + (<usize>(jr * kc) << 2);
     const col = j0 + jr;
     if (!transB) {
       // B is [K, N]: the NR values of one k are contiguous.
-      let src = b + (<usize>p0 * <usize>N + <usize>col << 2);
-      const stride = <usize>N << 2;
+      let src = b + (<usize>p0 * <usize>ldb + <usize>col << 2);
+      const stride = <usize>ldb << 2;
       if (nr == NR) {
         for (let k = 0; k < kc; k++) {
           const dst = panel + (<usize>k << 5);
@@ -167,8 +177,8 @@ export function gemm_f32_pack_b_8(nc: i32, kc: i32, b: usize, transB: i32, N: i3
       }
     } else {
       // B is [N, K]: two 4x4 transposes per 4 k.
-      const stride = <usize>K << 2;
-      const r0 = b + (<usize>col * <usize>K + <usize>p0 << 2);
+      const stride = <usize>ldb << 2;
+      const r0 = b + (<usize>col * <usize>ldb + <usize>p0 << 2);
       if (nr == NR) {
         const r1 = r0 + stride, r2 = r1 + stride, r3 = r2 + stride;
         const r4 = r3 + stride, r5 = r4 + stride, r6 = r5 + stride, r7 = r6 + stride;
@@ -253,17 +263,19 @@ export function gemm_f32_4x8__simd(kc: i32, a: usize, b: usize, c: usize, ldc: u
 
 // ---- gemv (M = 1) ------------------------------------------------------------
 
-// c[0,N] (=|+=) a[K]·B over k-range [p0, p0+kc) with B stored [K, N]: streams
-// rows of B once, 32 columns at a time (8 accumulators).
-function gemm_f32_1x32__simd(N: i32, kc: i32, a: usize, b: usize, c: usize, add: i32): void {
-  const ldb = <usize>N << 2;
+// c[0,N] (=|+=) a·B over a k-range of kc with B stored [K, N] (rows ldb
+// bytes apart; step k of a at a + k·sak): streams rows of B once, 32 columns
+// at a time (8 accumulators).
+function gemm_f32_1x32__simd(N: i32, kc: i32, a: usize, sak: usize, b: usize, ldb: usize, c: usize, add: i32): void {
   let j = 0;
   for (; j + 32 <= N; j += 32) {
     let s0 = f32x4.splat(0), s1 = f32x4.splat(0), s2 = f32x4.splat(0), s3 = f32x4.splat(0);
     let s4 = f32x4.splat(0), s5 = f32x4.splat(0), s6 = f32x4.splat(0), s7 = f32x4.splat(0);
     let bp = b + (<usize>j << 2);
+    let ap = a;
     for (let k = 0; k < kc; k++) {
-      const av = v128.load32_splat(a + (<usize>k << 2));
+      const av = v128.load32_splat(ap);
+      ap += sak;
       s0 = f32x4.add(s0, f32x4.mul(av, v128.load(bp)));
       s1 = f32x4.add(s1, f32x4.mul(av, v128.load(bp, 16)));
       s2 = f32x4.add(s2, f32x4.mul(av, v128.load(bp, 32)));
@@ -288,7 +300,7 @@ function gemm_f32_1x32__simd(N: i32, kc: i32, a: usize, b: usize, c: usize, add:
     let s = f32x4.splat(0);
     let bp = b + (<usize>j << 2);
     for (let k = 0; k < kc; k++) {
-      s = f32x4.add(s, f32x4.mul(v128.load32_splat(a + (<usize>k << 2)), v128.load(bp)));
+      s = f32x4.add(s, f32x4.mul(v128.load32_splat(a + <usize>k * sak), v128.load(bp)));
       bp += ldb;
     }
     const cp = c + (<usize>j << 2);
@@ -298,7 +310,7 @@ function gemm_f32_1x32__simd(N: i32, kc: i32, a: usize, b: usize, c: usize, add:
     let s: f32 = 0;
     let bp = b + (<usize>j << 2);
     for (let k = 0; k < kc; k++) {
-      s += load<f32>(a + (<usize>k << 2)) * load<f32>(bp);
+      s += load<f32>(a + <usize>k * sak) * load<f32>(bp);
       bp += ldb;
     }
     const cp = c + (<usize>j << 2);
@@ -311,9 +323,9 @@ function gemm_f32_1x32__simd(N: i32, kc: i32, a: usize, b: usize, c: usize, add:
 // C[R, 4] tile per 4 rows of B: the rows are read along k and transposed in
 // registers, so each lane still sums in ascending k from 0 (the microkernel's
 // order) while B streams through once, row-contiguous, without packing.
-// A row r, step k is at a + r·lda + k·sak (both layouts of A).
-@inline function dotRowsT(R: i32, N: i32, K: i32, kc: i32, a: usize, lda: usize, sak: usize, b: usize, c: usize, ldc: usize, add: bool): void {
-  const ldb = <usize>K << 2;
+// A row r, step k is at a + r·lda + k·sak (both layouts of A); rows of B
+// are ldb bytes apart.
+@inline function dotRowsT(R: i32, N: i32, kc: i32, a: usize, lda: usize, sak: usize, b: usize, ldb: usize, c: usize, ldc: usize, add: bool): void {
   let j = 0;
   for (; j + 4 <= N; j += 4) {
     const r0 = b + <usize>j * ldb, r1 = r0 + ldb, r2 = r1 + ldb, r3 = r2 + ldb;
@@ -383,8 +395,7 @@ function gemm_f32_1x32__simd(N: i32, kc: i32, a: usize, b: usize, c: usize, add:
 // For one row of A the tile above is bound by the latency of its chained
 // adds; this variant takes 8 rows of B per pass (two independent
 // accumulators), same order per lane. Returns the number of columns done.
-function gemm_f32_1x8t__simd(N: i32, K: i32, kc: i32, a: usize, sak: usize, b: usize, c: usize, add: bool): i32 {
-  const ldb = <usize>K << 2;
+function gemm_f32_1x8t__simd(N: i32, kc: i32, a: usize, sak: usize, b: usize, ldb: usize, c: usize, add: bool): i32 {
   let j = 0;
   for (; j + 8 <= N; j += 8) {
     const r0 = b + <usize>j * ldb, r1 = r0 + ldb, r2 = r1 + ldb, r3 = r2 + ldb;
@@ -428,11 +439,10 @@ function gemm_f32_1x8t__simd(N: i32, K: i32, kc: i32, a: usize, sak: usize, b: u
   return j;
 }
 
-// C[M, N] (=|+=) op(A)·Bᵀ for M = 1..4 with B stored [N, K], one K block at a time.
-function gemm_f32_4x4t__simd(M: i32, N: i32, K: i32, a: usize, transA: i32, b: usize, c: usize, preinit: bool): void {
-  const lda: usize = transA ? 4 : <usize>K << 2;
-  const sak: usize = transA ? <usize>M << 2 : 4;
-  const ldc = <usize>N << 2;
+// C[M, N] (=|+=) op(A)·Bᵀ for M = 1..4 with B stored [N, K], one K block at
+// a time; A row r, step k at a + r·ra + k·sak, all strides in bytes.
+function gemm_f32_4x4t__simd(M: i32, N: i32, K: i32, a: usize, ra: usize, sak: usize, b: usize, ldb: usize,
+                             c: usize, ldc: usize, preinit: bool): void {
   for (let p0 = 0; p0 < K; p0 += KC) {
     const kc = min(KC, K - p0);
     const add = preinit || p0 > 0;
@@ -440,11 +450,11 @@ function gemm_f32_4x4t__simd(M: i32, N: i32, K: i32, a: usize, transA: i32, b: u
     const bp = b + (<usize>p0 << 2);
     if (M == 1) {
       // 8-row passes, then the last N % 8 columns with the 4-row tile
-      const done = gemm_f32_1x8t__simd(N, K, kc, ap, sak, bp, c, add);
-      dotRowsT(1, N - done, K, kc, ap, lda, sak, bp + <usize>done * (<usize>K << 2), c + (<usize>done << 2), ldc, add);
-    } else if (M == 2) dotRowsT(2, N, K, kc, ap, lda, sak, bp, c, ldc, add);
-    else if (M == 3) dotRowsT(3, N, K, kc, ap, lda, sak, bp, c, ldc, add);
-    else dotRowsT(4, N, K, kc, ap, lda, sak, bp, c, ldc, add);
+      const done = gemm_f32_1x8t__simd(N, kc, ap, sak, bp, ldb, c, add);
+      dotRowsT(1, N - done, kc, ap, ra, sak, bp + <usize>done * ldb, ldb, c + (<usize>done << 2), ldc, add);
+    } else if (M == 2) dotRowsT(2, N, kc, ap, ra, sak, bp, ldb, c, ldc, add);
+    else if (M == 3) dotRowsT(3, N, kc, ap, ra, sak, bp, ldb, c, ldc, add);
+    else dotRowsT(4, N, kc, ap, ra, sak, bp, ldb, c, ldc, add);
   }
 }
 
@@ -496,10 +506,9 @@ function gemm_f32_4x4t__simd(M: i32, N: i32, K: i32, a: usize, transA: i32, b: u
 // C[R, nc] (=|+=) rows of A · B[k-block, strip] for R = 2..4, through the
 // block t. The sums have the same order as the 4x8 microkernel, so a row's
 // bits do not depend on how many rows are computed with it.
-function gemm_f32_4x512_axpy__simd(M: i32, N: i32, K: i32, a: usize, transA: i32, b: usize, c: usize, preinit: bool, t: usize): void {
-  const lda: usize = transA ? 4 : <usize>K << 2;
-  const sak: usize = transA ? <usize>M << 2 : 4;
-  const ldc = <usize>N << 2;
+// A row r, step k at a + r·lda + k·sak; strides in bytes.
+function gemm_f32_4x512_axpy__simd(M: i32, N: i32, K: i32, a: usize, lda: usize, sak: usize, b: usize, ldb: usize,
+                                   c: usize, ldc: usize, preinit: bool, t: usize): void {
   const ldt = <usize>axpyStride(N) << 2;
   for (let j0 = 0; j0 < N; j0 += AXPY_NC) {
     const nc = min(AXPY_NC, N - j0);
@@ -507,10 +516,10 @@ function gemm_f32_4x512_axpy__simd(M: i32, N: i32, K: i32, a: usize, transA: i32
     for (let p0 = 0; p0 < K; p0 += KC) {
       const kc = min(KC, K - p0);
       const ap = a + <usize>p0 * sak;
-      const bp = b + (<usize>p0 * <usize>N + <usize>j0 << 2);
-      if (M == 2) axpyRows(2, ncv, kc, ap, lda, sak, bp, ldc, t, ldt);
-      else if (M == 3) axpyRows(3, ncv, kc, ap, lda, sak, bp, ldc, t, ldt);
-      else axpyRows(4, ncv, kc, ap, lda, sak, bp, ldc, t, ldt);
+      const bp = b + <usize>p0 * ldb + (<usize>j0 << 2);
+      if (M == 2) axpyRows(2, ncv, kc, ap, lda, sak, bp, ldb, t, ldt);
+      else if (M == 3) axpyRows(3, ncv, kc, ap, lda, sak, bp, ldb, t, ldt);
+      else axpyRows(4, ncv, kc, ap, lda, sak, bp, ldb, t, ldt);
       const add = preinit || p0 > 0;
       for (let r = 0; r < M; r++) {
         const crow = c + <usize>r * ldc + (<usize>j0 << 2);
@@ -523,7 +532,7 @@ function gemm_f32_4x512_axpy__simd(M: i32, N: i32, K: i32, a: usize, transA: i32
         // columns past the last full vector: same ascending-k sum, scalar
         for (; j < nc; j++) {
           let s: f32 = 0;
-          for (let k = 0; k < kc; k++) s += load<f32>(ap + <usize>r * lda + <usize>k * sak) * load<f32>(bp + <usize>k * ldc + (<usize>j << 2));
+          for (let k = 0; k < kc; k++) s += load<f32>(ap + <usize>r * lda + <usize>k * sak) * load<f32>(bp + <usize>k * ldb + (<usize>j << 2));
           const o = <usize>j << 2;
           store<f32>(crow + o, add ? load<f32>(crow + o) + s : s);
         }
@@ -535,10 +544,10 @@ function gemm_f32_4x512_axpy__simd(M: i32, N: i32, K: i32, a: usize, transA: i32
 // ---- driver ------------------------------------------------------------------
 
 // Starts C from bias / old C so every K block can be added in place.
-function gemm_f32_init_c(M: i32, N: i32, c: usize, bias: usize, accumulate: i32): void {
+function gemm_f32_init_c(M: i32, N: i32, c: usize, ldc: usize, bias: usize, accumulate: i32): void {
   const rowBytes = <usize>N << 2;
   for (let i = 0; i < M; i++) {
-    const crow = c + <usize>i * rowBytes;
+    const crow = c + <usize>i * ldc;
     if (!accumulate) {
       if (bias) memory.copy(crow, bias, rowBytes);
       else memory.fill(crow, 0, rowBytes);
@@ -556,24 +565,28 @@ function gemm_f32_init_c(M: i32, N: i32, c: usize, bias: usize, accumulate: i32)
   }
 }
 
-export function gemm_f32(M: i32, N: i32, K: i32, a: usize, transA: i32, b: usize, transB: i32,
-                         c: usize, bias: usize, accumulate: i32, work: usize): void {
-  if (M <= 0 || N <= 0) return;
+// One product's tile C[M,N] (pointers at the tile's origin; ld in elements).
+// The path depends on the tile's shape, the bits do not (see the header).
+function gemm_f32_tile(M: i32, N: i32, K: i32, a: usize, lda: i32, transA: i32, b: usize, ldb: i32, transB: i32,
+                       c: usize, ldc: i32, bias: usize, accumulate: i32, work: usize): void {
   const preinit = bias != 0 || accumulate != 0 || K == 0;
-  if (preinit) gemm_f32_init_c(M, N, c, bias, accumulate);
+  const ldcb = <usize>ldc << 2;
+  const ldbb = <usize>ldb << 2;
+  if (preinit) gemm_f32_init_c(M, N, c, ldcb, bias, accumulate);
   if (K == 0) return;
-  const ldc = <usize>N << 2;
+  // op(A) row i, step k at a + i·ra + k·sak (bytes), for both layouts of A
+  const ra: usize = transA ? 4 : <usize>lda << 2;
+  const sak: usize = transA ? <usize>lda << 2 : 4;
 
   if (M <= MR && transB) {
-    gemm_f32_4x4t__simd(M, N, K, a, transA, b, c, preinit);
+    gemm_f32_4x4t__simd(M, N, K, a, ra, sak, b, ldbb, c, ldcb, preinit);
     return;
   }
   if (M == 1) {
-    // op(A) is one row; both layouts of A store it contiguously.
     for (let p0 = 0; p0 < K; p0 += KC) {
       const kc = min(KC, K - p0);
       const add = preinit || p0 > 0 ? 1 : 0;
-      gemm_f32_1x32__simd(N, kc, a + (<usize>p0 << 2), b + <usize>p0 * ldc, c, add);
+      gemm_f32_1x32__simd(N, kc, a + <usize>p0 * sak, sak, b + <usize>p0 * ldbb, ldbb, c, add);
     }
     return;
   }
@@ -581,7 +594,7 @@ export function gemm_f32(M: i32, N: i32, K: i32, a: usize, transA: i32, b: usize
   // (narrow C goes to the packed path: there the B copy is small and the
   // axpy path's scalar column tail would dominate)
   if (M <= MR && !transB && N >= 32) {
-    gemm_f32_4x512_axpy__simd(M, N, K, a, transA, b, c, preinit, work);
+    gemm_f32_4x512_axpy__simd(M, N, K, a, ra, sak, b, ldbb, c, ldcb, preinit, work);
     return;
   }
 
@@ -593,23 +606,23 @@ export function gemm_f32(M: i32, N: i32, K: i32, a: usize, transA: i32, b: usize
     for (let p0 = 0; p0 < K; p0 += KC) {
       const kc = min(KC, K - p0);
       const add = preinit || p0 > 0 ? 1 : 0;
-      gemm_f32_pack_b_8(nc, kc, b, transB, N, K, j0, p0, wb);
+      gemm_f32_pack_b_8(nc, kc, b, ldb, transB, j0, p0, wb);
       for (let i0 = 0; i0 < M; i0 += MC) {
         const mc = min(MC, M - i0);
-        gemm_f32_pack_a_4(mc, kc, a, transA, M, K, i0, p0, wa);
+        gemm_f32_pack_a_4(mc, kc, a, lda, transA, i0, p0, wa);
         for (let jr = 0; jr < nc; jr += NR) {
           const nr = min(NR, nc - jr);
           const bp = wb + (<usize>(jr * kc) << 2);
           for (let ir = 0; ir < mc; ir += MR) {
             const mr = min(MR, mc - ir);
             const ap = wa + (<usize>(ir * kc) << 2);
-            const cp = c + <usize>(i0 + ir) * ldc + (<usize>(j0 + jr) << 2);
+            const cp = c + <usize>(i0 + ir) * ldcb + (<usize>(j0 + jr) << 2);
             if (mr == MR && nr == NR) {
-              gemm_f32_4x8__simd(kc, ap, bp, cp, ldc, add);
+              gemm_f32_4x8__simd(kc, ap, bp, cp, ldcb, add);
             } else {
               gemm_f32_4x8__simd(kc, ap, bp, tile, NR << 2, 0);
               for (let i = 0; i < mr; i++) {
-                const crow = cp + <usize>i * ldc;
+                const crow = cp + <usize>i * ldcb;
                 const trow = tile + (<usize>(i * NR) << 2);
                 for (let j = 0; j < nr; j++) {
                   const o = <usize>j << 2;
@@ -622,5 +635,28 @@ export function gemm_f32(M: i32, N: i32, K: i32, a: usize, transA: i32, b: usize
         }
       }
     }
+  }
+}
+
+/**
+ * Driver: rows [m0, m1) x columns [n0, n1) of C = op(A)·op(B) (+ bias) (+ C)
+ * for each of `batch` products (see the header for the layouts). The host
+ * checks the ranges, leading dimensions and strides against the buffers.
+ */
+export function gemm_f32(K: i32, a: usize, lda: i32, transA: i32, b: usize, ldb: i32, transB: i32,
+                         c: usize, ldc: i32, bias: usize, accumulate: i32,
+                         batch: i32, strideA: i32, strideB: i32, strideC: i32,
+                         m0: i32, m1: i32, n0: i32, n1: i32, work: usize): void {
+  if (m1 <= m0 || n1 <= n0) return;
+  // the tile's origin in each operand, in elements
+  const aOrigin = transA ? <usize>m0 : <usize>m0 * <usize>lda;
+  const bOrigin = transB ? <usize>n0 * <usize>ldb : <usize>n0;
+  const cOrigin = <usize>m0 * <usize>ldc + <usize>n0;
+  const biasT = bias ? bias + (<usize>n0 << 2) : 0;
+  for (let i = 0; i < batch; i++) {
+    gemm_f32_tile(m1 - m0, n1 - n0, K,
+                  a + (<usize>i * <usize>strideA + aOrigin << 2), lda, transA,
+                  b + (<usize>i * <usize>strideB + bOrigin << 2), ldb, transB,
+                  c + (<usize>i * <usize>strideC + cOrigin << 2), ldc, biasT, accumulate, work);
   }
 }

@@ -1,5 +1,12 @@
-// int8 GEMM: C[M,N] = A[M,K]·op(B) with int32 accumulation. Scalar twin:
-// src/reference/gemm_s8.ts.
+// int8 GEMM: C[M,N] = A[M,K]·op(B) with int32 accumulation, for `batch`
+// products. Scalar twin: src/reference/gemm_s8.ts.
+//
+// Driver contract (as gemm_f32): A rows lda elements apart, C rows ldc apart,
+// product i at A + i·strideA and C + i·strideC (elements) with its packed B
+// at packedB + i·strideB (bytes; 0 = one B for all). Only the output tile
+// rows [m0, m1) x columns [n0, n1) is written, each element over all of K,
+// so any split into tiles gives the bits of one full call. Per-call state
+// lives in the arguments and in `work`.
 //
 // Dot formulation: both operands are widened to i16 once, at packing time,
 // and the microkernel multiplies with i32x4.dot_i16x8_s (pmaddwd): each lane
@@ -27,16 +34,17 @@ export function gemm_s8_packed_b_bytes(N: i32, K: i32): i32 {
   return ((N + NR - 1) / NR) * ((K + 1) >> 1) * (NR * 4);
 }
 
+/** Workspace for any tile of at most M rows: those rows of A widened to i16. */
 export function gemm_s8_workspace_bytes(M: i32, K: i32): i32 {
   return M * ((K + 1) >> 1) * 4;
 }
 
-/** Packs B (int8, [K,N] or with transB [N,K]) into i16 panels (see the layout above). */
-export function gemm_s8_pack_b(b: usize, N: i32, K: i32, transB: i32, out: usize): void {
+/** Packs B (int8, [K,N] or with transB [N,K], rows ldb apart) into i16 panels (see the layout above). */
+export function gemm_s8_pack_b(b: usize, ldb: i32, N: i32, K: i32, transB: i32, out: usize): void {
   const k2 = (K + 1) >> 1;
   const panels = (N + NR - 1) / NR;
-  const sk: usize = transB ? 1 : <usize>N;
-  const sn: usize = transB ? <usize>K : 1;
+  const sk: usize = transB ? 1 : <usize>ldb;
+  const sn: usize = transB ? <usize>ldb : 1;
   for (let p = 0; p < panels; p++) {
     const panel = out + <usize>p * <usize>k2 * <usize>(NR * 4);
     for (let j = 0; j < NR; j++) {
@@ -57,11 +65,11 @@ export function gemm_s8_pack_b(b: usize, N: i32, K: i32, transB: i32, out: usize
   }
 }
 
-// Widens int8 rows of A to i16 rows of 2·k2 elements (zero pad for odd K).
-function packA(a: usize, M: i32, K: i32, out: usize): void {
+// Widens M int8 rows of A (lda apart) to i16 rows of 2·k2 elements (zero pad for odd K).
+function gemm_s8_pack_a(a: usize, lda: i32, M: i32, K: i32, out: usize): void {
   const k2 = (K + 1) >> 1;
   for (let m = 0; m < M; m++) {
-    const src = a + <usize>m * <usize>K;
+    const src = a + <usize>m * <usize>lda;
     const dst = out + <usize>m * <usize>k2 * 4;
     let k = 0;
     for (; k + 16 <= K; k += 16) {
@@ -74,58 +82,64 @@ function packA(a: usize, M: i32, K: i32, out: usize): void {
   }
 }
 
-@inline function storeRowI32(c: usize, nr: i32, v0: v128, v1: v128): void {
-  if (nr == NR) {
+// The row stores write lanes [lo, hi) of a panel's 8; c is lane lo's address.
+@inline function storeRowI32(c: usize, lo: i32, hi: i32, v0: v128, v1: v128): void {
+  if (lo == 0 && hi == NR) {
     v128.store(c, v0);
     v128.store(c, v1, 16);
     return;
   }
-  if (nr > 0) store<i32>(c, i32x4.extract_lane(v0, 0));
-  if (nr > 1) store<i32>(c, i32x4.extract_lane(v0, 1), 4);
-  if (nr > 2) store<i32>(c, i32x4.extract_lane(v0, 2), 8);
-  if (nr > 3) store<i32>(c, i32x4.extract_lane(v0, 3), 12);
-  if (nr > 4) store<i32>(c, i32x4.extract_lane(v1, 0), 16);
-  if (nr > 5) store<i32>(c, i32x4.extract_lane(v1, 1), 20);
-  if (nr > 6) store<i32>(c, i32x4.extract_lane(v1, 2), 24);
+  const c0 = c - (<usize>lo << 2);
+  if (lo <= 0 && hi > 0) store<i32>(c0, i32x4.extract_lane(v0, 0));
+  if (lo <= 1 && hi > 1) store<i32>(c0 + 4, i32x4.extract_lane(v0, 1));
+  if (lo <= 2 && hi > 2) store<i32>(c0 + 8, i32x4.extract_lane(v0, 2));
+  if (lo <= 3 && hi > 3) store<i32>(c0 + 12, i32x4.extract_lane(v0, 3));
+  if (lo <= 4 && hi > 4) store<i32>(c0 + 16, i32x4.extract_lane(v1, 0));
+  if (lo <= 5 && hi > 5) store<i32>(c0 + 20, i32x4.extract_lane(v1, 1));
+  if (lo <= 6 && hi > 6) store<i32>(c0 + 24, i32x4.extract_lane(v1, 2));
+  if (hi > 7) store<i32>(c0 + 28, i32x4.extract_lane(v1, 3));
 }
 
-@inline function storeRowS8(c: usize, nr: i32, v0: v128, v1: v128): void {
-  const lo = f32x4.splat(-127);
-  const hi = f32x4.splat(127);
-  const q0 = i32x4.trunc_sat_f32x4_s(f32x4.pmin(hi, f32x4.pmax(lo, f32x4.nearest(v0))));
-  const q1 = i32x4.trunc_sat_f32x4_s(f32x4.pmin(hi, f32x4.pmax(lo, f32x4.nearest(v1))));
+@inline function storeRowS8(c: usize, lo: i32, hi: i32, v0: v128, v1: v128): void {
+  const qmin = f32x4.splat(-127);
+  const qmax = f32x4.splat(127);
+  const q0 = i32x4.trunc_sat_f32x4_s(f32x4.pmin(qmax, f32x4.pmax(qmin, f32x4.nearest(v0))));
+  const q1 = i32x4.trunc_sat_f32x4_s(f32x4.pmin(qmax, f32x4.pmax(qmin, f32x4.nearest(v1))));
   const q = i8x16.narrow_i16x8_s(i16x8.narrow_i32x4_s(q0, q1), i16x8.splat(0));
-  if (nr == NR) {
+  if (lo == 0 && hi == NR) {
     v128.store64_lane(c, q, 0);
     return;
   }
-  if (nr > 0) store<i8>(c, i8x16.extract_lane_s(q, 0));
-  if (nr > 1) store<i8>(c, i8x16.extract_lane_s(q, 1), 1);
-  if (nr > 2) store<i8>(c, i8x16.extract_lane_s(q, 2), 2);
-  if (nr > 3) store<i8>(c, i8x16.extract_lane_s(q, 3), 3);
-  if (nr > 4) store<i8>(c, i8x16.extract_lane_s(q, 4), 4);
-  if (nr > 5) store<i8>(c, i8x16.extract_lane_s(q, 5), 5);
-  if (nr > 6) store<i8>(c, i8x16.extract_lane_s(q, 6), 6);
+  const c0 = c - <usize>lo;
+  if (lo <= 0 && hi > 0) store<i8>(c0, i8x16.extract_lane_s(q, 0));
+  if (lo <= 1 && hi > 1) store<i8>(c0 + 1, i8x16.extract_lane_s(q, 1));
+  if (lo <= 2 && hi > 2) store<i8>(c0 + 2, i8x16.extract_lane_s(q, 2));
+  if (lo <= 3 && hi > 3) store<i8>(c0 + 3, i8x16.extract_lane_s(q, 3));
+  if (lo <= 4 && hi > 4) store<i8>(c0 + 4, i8x16.extract_lane_s(q, 4));
+  if (lo <= 5 && hi > 5) store<i8>(c0 + 5, i8x16.extract_lane_s(q, 5));
+  if (lo <= 6 && hi > 6) store<i8>(c0 + 6, i8x16.extract_lane_s(q, 6));
+  if (hi > 7) store<i8>(c0 + 7, i8x16.extract_lane_s(q, 7));
 }
 
 // One output row of a tile: acc -> int32, or affine float -> f32 / int8.
-@inline function storeRow(mode: i32, c: usize, nr: i32, a0: v128, a1: v128, m0: v128, m1: v128, d0: v128, d1: v128): void {
+@inline function storeRow(mode: i32, c: usize, lo: i32, hi: i32, a0: v128, a1: v128, m0: v128, m1: v128, d0: v128, d1: v128): void {
   if (mode == MODE_I32) {
-    storeRowI32(c, nr, a0, a1);
+    storeRowI32(c, lo, hi, a0, a1);
     return;
   }
   // Two roundings (mul, then add), never fused, so every build gives the same bits.
   const y0 = f32x4.add(f32x4.mul(f32x4.convert_i32x4_s(a0), m0), d0);
   const y1 = f32x4.add(f32x4.mul(f32x4.convert_i32x4_s(a1), m1), d1);
-  if (mode == MODE_F32) storeRowI32(c, nr, y0, y1);
-  else storeRowS8(c, nr, y0, y1);
+  if (mode == MODE_F32) storeRowI32(c, lo, hi, y0, y1);
+  else storeRowS8(c, lo, hi, y0, y1);
 }
 
 /**
- * Microkernel: a 4x8 tile over k2 k-pairs. Rows past mr re-read the last
- * valid A row and are not stored; channels past nr are zero in the panel.
+ * Microkernel: a 4x8 tile over k2 k-pairs, storing lanes [lo, hi) (c is lane
+ * lo's address; mult/add are lane 0's). Rows past mr re-read the last valid
+ * A row and are not stored; channels past the panel's last are zero in it.
  */
-@inline function gemm_s8_4x8__simd(mode: i32, mr: i32, nr: i32, k2: i32,
+@inline function gemm_s8_4x8__simd(mode: i32, mr: i32, lo: i32, hi: i32, k2: i32,
                                    a: usize, aStride: usize, panel: usize,
                                    c: usize, cStride: usize, mult: usize, add: usize): void {
   const a0 = a;
@@ -158,12 +172,12 @@ function packA(a: usize, M: i32, K: i32, out: usize): void {
   }
   let m0 = i32x4.splat(0), m1 = i32x4.splat(0), d0 = i32x4.splat(0), d1 = i32x4.splat(0);
   if (mode != MODE_I32) {
-    // A partial tile reads only its nr entries: mult/add have exactly N.
-    if (nr == NR) {
+    // A partial tile reads only entries below hi: mult/add have exactly N.
+    if (hi == NR) {
       m0 = v128.load(mult); m1 = v128.load(mult, 16);
       d0 = v128.load(add); d1 = v128.load(add, 16);
     } else {
-      for (let j = 0; j < nr; j++) {
+      for (let j = 0; j < hi; j++) {
         const o = <usize>j << 2;
         if (j < 4) {
           m0 = replaceLane(m0, j, load<f32>(mult + o));
@@ -175,10 +189,10 @@ function packA(a: usize, M: i32, K: i32, out: usize): void {
       }
     }
   }
-  storeRow(mode, c, nr, c00, c01, m0, m1, d0, d1);
-  if (mr > 1) storeRow(mode, c + cStride, nr, c10, c11, m0, m1, d0, d1);
-  if (mr > 2) storeRow(mode, c + cStride * 2, nr, c20, c21, m0, m1, d0, d1);
-  if (mr > 3) storeRow(mode, c + cStride * 3, nr, c30, c31, m0, m1, d0, d1);
+  storeRow(mode, c, lo, hi, c00, c01, m0, m1, d0, d1);
+  if (mr > 1) storeRow(mode, c + cStride, lo, hi, c10, c11, m0, m1, d0, d1);
+  if (mr > 2) storeRow(mode, c + cStride * 2, lo, hi, c20, c21, m0, m1, d0, d1);
+  if (mr > 3) storeRow(mode, c + cStride * 3, lo, hi, c30, c31, m0, m1, d0, d1);
 }
 
 /**
@@ -186,7 +200,7 @@ function packA(a: usize, M: i32, K: i32, out: usize): void {
  * blocks): 1x8, so no dot products are spent on duplicate rows. Two k-pairs
  * per step with two accumulator sets keep the adds independent.
  */
-@inline function gemm_s8_1x8__simd(mode: i32, nr: i32, k2: i32, a: usize, panel: usize,
+@inline function gemm_s8_1x8__simd(mode: i32, lo: i32, hi: i32, k2: i32, a: usize, panel: usize,
                                    c: usize, mult: usize, add: usize): void {
   let c0 = i32x4.splat(0), c1 = i32x4.splat(0), e0 = i32x4.splat(0), e1 = i32x4.splat(0);
   let pa = a, bp = panel;
@@ -211,11 +225,11 @@ function packA(a: usize, M: i32, K: i32, out: usize): void {
   c1 = i32x4.add(c1, e1);
   let m0 = i32x4.splat(0), m1 = i32x4.splat(0), d0 = i32x4.splat(0), d1 = i32x4.splat(0);
   if (mode != MODE_I32) {
-    if (nr == NR) {
+    if (hi == NR) {
       m0 = v128.load(mult); m1 = v128.load(mult, 16);
       d0 = v128.load(add); d1 = v128.load(add, 16);
     } else {
-      for (let j = 0; j < nr; j++) {
+      for (let j = 0; j < hi; j++) {
         const o = <usize>j << 2;
         if (j < 4) {
           m0 = replaceLane(m0, j, load<f32>(mult + o));
@@ -227,7 +241,7 @@ function packA(a: usize, M: i32, K: i32, out: usize): void {
       }
     }
   }
-  storeRow(mode, c, nr, c0, c1, m0, m1, d0, d1);
+  storeRow(mode, c, lo, hi, c0, c1, m0, m1, d0, d1);
 }
 
 // Lane index must be an immediate: dispatch a runtime index to constants.
@@ -241,47 +255,64 @@ function packA(a: usize, M: i32, K: i32, out: usize): void {
 }
 
 // Driver: one B panel (k2·32 bytes) stays hot while every A row block streams
-// past; a single leftover row (all of A when M = 1) takes the 1x8 kernel.
-@inline function gemmS8Driver(mode: i32, M: i32, N: i32, K: i32, a: usize, packedB: usize, c: usize,
-                              work: usize, mult: usize, add: usize): void {
-  if (M == 0 || N == 0) return;
+// past; a single leftover row (all of A when the tile has one row) takes the
+// 1x8 kernel. Integer sums: the tile split cannot change a bit.
+@inline function gemmS8Driver(mode: i32, K: i32, a: usize, lda: i32, packedB: usize, c: usize, ldc: i32,
+                              batch: i32, strideA: i32, strideB: i32, strideC: i32,
+                              m0: i32, m1: i32, n0: i32, n1: i32, work: usize, mult: usize, add: usize): void {
+  if (m1 <= m0 || n1 <= n0) return;
+  const rows = m1 - m0;
   const k2 = (K + 1) >> 1;
-  packA(a, M, K, work);
   const aStride = <usize>k2 << 2;
   const elem: usize = mode == MODE_S8 ? 1 : 4;
-  const cStride = <usize>N * elem;
+  const cStride = <usize>ldc * elem;
   const panelBytes = <usize>k2 * <usize>(NR * 4);
-  for (let n = 0; n < N; n += NR) {
-    const nr = min(NR, N - n);
-    const panel = packedB + <usize>(n / NR) * panelBytes;
-    const cn = c + <usize>n * elem;
-    const mn = mult + (<usize>n << 2);
-    const dn = add + (<usize>n << 2);
-    for (let m = 0; m < M; m += 4) {
-      const mr = min(4, M - m);
-      if (mr == 1) {
-        gemm_s8_1x8__simd(mode, nr, k2, work + <usize>m * aStride, panel, cn + <usize>m * cStride, mn, dn);
-      } else {
-        gemm_s8_4x8__simd(mode, mr, nr, k2, work + <usize>m * aStride, aStride, panel,
-                          cn + <usize>m * cStride, cStride, mn, dn);
+  for (let t = 0; t < batch; t++) {
+    // a broadcast A (stride 0) is widened once for the whole batch
+    if (t == 0 || strideA != 0) gemm_s8_pack_a(a + <usize>t * <usize>strideA + <usize>m0 * <usize>lda, lda, rows, K, work);
+    const pb = packedB + <usize>t * <usize>strideB;
+    const ct = c + (<usize>t * <usize>strideC + <usize>m0 * <usize>ldc) * elem;
+    for (let p = n0 / NR; p * NR < n1; p++) {
+      const base = p * NR;
+      const lo = max(n0 - base, 0);
+      const hi = min(n1 - base, NR);
+      const panel = pb + <usize>p * panelBytes;
+      const cn = ct + <usize>(base + lo) * elem;
+      const mn = mult + (<usize>base << 2);
+      const dn = add + (<usize>base << 2);
+      for (let m = 0; m < rows; m += 4) {
+        const mr = min(4, rows - m);
+        if (mr == 1) {
+          gemm_s8_1x8__simd(mode, lo, hi, k2, work + <usize>m * aStride, panel, cn + <usize>m * cStride, mn, dn);
+        } else {
+          gemm_s8_4x8__simd(mode, mr, lo, hi, k2, work + <usize>m * aStride, aStride, panel,
+                            cn + <usize>m * cStride, cStride, mn, dn);
+        }
       }
     }
   }
 }
 
-/** C int32 [M,N] = A·B; `packedB` from gemm_s8_pack_b, `work` of gemm_s8_workspace_bytes(M, K). */
-export function gemm_s8(M: i32, N: i32, K: i32, a: usize, packedB: usize, c: usize, work: usize): void {
-  gemmS8Driver(MODE_I32, M, N, K, a, packedB, c, work, 0, 0);
+/**
+ * C int32 = A·B on rows [m0, m1) x columns [n0, n1) of each product; `packedB`
+ * from gemm_s8_pack_b, `work` of gemm_s8_workspace_bytes(m1 - m0, K).
+ */
+export function gemm_s8(K: i32, a: usize, lda: i32, packedB: usize, c: usize, ldc: i32,
+                        batch: i32, strideA: i32, strideB: i32, strideC: i32,
+                        m0: i32, m1: i32, n0: i32, n1: i32, work: usize): void {
+  gemmS8Driver(MODE_I32, K, a, lda, packedB, c, ldc, batch, strideA, strideB, strideC, m0, m1, n0, n1, work, 0, 0);
 }
 
-/** C float32 [M,N] = f32(A·B)·mult[n] + add[n]. */
-export function gemm_s8_dequant(M: i32, N: i32, K: i32, a: usize, packedB: usize, c: usize, work: usize,
-                                mult: usize, add: usize): void {
-  gemmS8Driver(MODE_F32, M, N, K, a, packedB, c, work, mult, add);
+/** C float32 = f32(A·B)·mult[n] + add[n] on the tile (mult/add indexed by the absolute column n). */
+export function gemm_s8_dequant(K: i32, a: usize, lda: i32, packedB: usize, c: usize, ldc: i32,
+                                batch: i32, strideA: i32, strideB: i32, strideC: i32,
+                                m0: i32, m1: i32, n0: i32, n1: i32, work: usize, mult: usize, add: usize): void {
+  gemmS8Driver(MODE_F32, K, a, lda, packedB, c, ldc, batch, strideA, strideB, strideC, m0, m1, n0, n1, work, mult, add);
 }
 
-/** C int8 [M,N] = clamp(roundHalfEven(f32(A·B)·mult[n] + add[n]), -127, 127). */
-export function gemm_s8_requant(M: i32, N: i32, K: i32, a: usize, packedB: usize, c: usize, work: usize,
-                                mult: usize, add: usize): void {
-  gemmS8Driver(MODE_S8, M, N, K, a, packedB, c, work, mult, add);
+/** C int8 = clamp(roundHalfEven(f32(A·B)·mult[n] + add[n]), -127, 127) on the tile. */
+export function gemm_s8_requant(K: i32, a: usize, lda: i32, packedB: usize, c: usize, ldc: i32,
+                                batch: i32, strideA: i32, strideB: i32, strideC: i32,
+                                m0: i32, m1: i32, n0: i32, n1: i32, work: usize, mult: usize, add: usize): void {
+  gemmS8Driver(MODE_S8, K, a, lda, packedB, c, ldc, batch, strideA, strideB, strideC, m0, m1, n0, n1, work, mult, add);
 }

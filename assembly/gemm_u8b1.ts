@@ -21,6 +21,13 @@
 //               channel blocks: O(K), whatever M is (rows are done one at a time).
 // A u16 lane grows by at most 60 per group, so sums are carried in i32 every
 // BLOCK_GROUPS groups (4096 inputs).
+//
+// Driver contract (as gemm_f32): rows of x are ldx elements apart, rows of C
+// ldc apart; product i of a batch reads x + i·strideX, writes C + i·strideC
+// (elements) and uses the patterns at w + i·strideW (bytes; 0 = one weight
+// set for all). Only the output tile rows [m0, m1) x columns [n0, n1) is
+// written, each element over all of K (exact integer sums, so any split into
+// tiles gives the same bits). Per-call state lives in the arguments and `work`.
 
 const BLOCK_GROUPS: i32 = 1024;
 const MODE_I32: i32 = 0;
@@ -114,13 +121,13 @@ export function gemm_u8b1_check_f32(x: usize, n: i32): i32 {
   return badScalar - (i32x4.extract_lane(bad, 0) + i32x4.extract_lane(bad, 1) + i32x4.extract_lane(bad, 2) + i32x4.extract_lane(bad, 3));
 }
 
-/** Row m of x (uint8, or float32 holding integers in [0, 255]) as G·4 zero-padded bytes at px; returns their sum. */
-@inline function loadRow(x: usize, xF32: i32, m: i32, K: i32, G: i32, px: usize): i32 {
+/** The row of x at `row` (uint8, or float32 holding integers in [0, 255]) as G·4 zero-padded bytes at px; returns their sum. */
+@inline function loadRow(row: usize, xF32: i32, K: i32, G: i32, px: usize): i32 {
   memory.fill(px, 0, <usize>G << 2);
   if (!xF32) {
-    memory.copy(px, x + <usize>m * <usize>K, <usize>K);
+    memory.copy(px, row, <usize>K);
   } else {
-    const src = x + (<usize>m * <usize>K << 2);
+    const src = row;
     let k = 0;
     for (; k + 16 <= K; k += 16) {
       const p = src + (<usize>k << 2);
@@ -184,49 +191,63 @@ export function gemm_u8b1_check_f32(x: usize, n: i32): i32 {
 }
 
 // Driver: one row at a time: its pixels become tables (32·G bytes, which stay
-// in L1) while the weight patterns stream past; a block of fewer than 16
-// channels goes through the staging tile.
-@inline function gemmU8B1Driver(mode: i32, M: i32, N: i32, K: i32, x: usize, xF32: i32, work: usize, w: usize, c: usize): void {
+// in L1) while the weight patterns stream past; a block of 16 channels that
+// the tile covers only in part goes through the staging tile.
+@inline function gemmU8B1Driver(mode: i32, K: i32, x: usize, ldx: i32, xF32: i32, w: usize, c: usize, ldc: i32,
+                                batch: i32, strideX: i32, strideW: i32, strideC: i32,
+                                m0: i32, m1: i32, n0: i32, n1: i32, work: usize): void {
+  if (m1 <= m0 || n1 <= n0) return;
   const G = groupsOf(K);
   const tables = work;
   const px = work + <usize>G * 32;
   const stage = px + (<usize>G << 2);
-  const blocks = (N + 15) >> 4;
-  for (let m = 0; m < M; m++) {
-    const rowSum = loadRow(x, xF32, m, K, G, px);
-    buildTables(px, G, tables);
-    const cRow = c + (<usize>m * <usize>N << 2);
-    // K = 0 still runs one (empty) block, which stores the dot products Σ x = 0.
-    for (let g0 = 0; g0 == 0 || g0 < G; g0 += BLOCK_GROUPS) {
-      const bg = min(BLOCK_GROUPS, G - g0);
-      const flags = (g0 == 0 ? FIRST : 0) | (g0 + bg >= G ? LAST : 0);
-      const t = tables + <usize>g0 * 32;
-      for (let b = 0; b < blocks; b++) {
-        const nr = min(16, N - b * 16);
-        const cb = cRow + (<usize>(b * 16) << 2);
-        const wb = w + (<usize>b * <usize>G + <usize>g0) * 16;
-        if (nr == 16) {
-          gemm_u8b1_1x16__simd(mode, flags, bg, t, wb, cb, rowSum);
-          continue;
+  const xElem: usize = xF32 ? 4 : 1;
+  for (let t = 0; t < batch; t++) {
+    const wt = w + <usize>t * <usize>strideW;
+    for (let m = m0; m < m1; m++) {
+      const rowSum = loadRow(x + (<usize>t * <usize>strideX + <usize>m * <usize>ldx) * xElem, xF32, K, G, px);
+      buildTables(px, G, tables);
+      const cRow = c + (<usize>t * <usize>strideC + <usize>m * <usize>ldc << 2);
+      // K = 0 still runs one (empty) block, which stores the dot products Σ x = 0.
+      for (let g0 = 0; g0 == 0 || g0 < G; g0 += BLOCK_GROUPS) {
+        const bg = min(BLOCK_GROUPS, G - g0);
+        const flags = (g0 == 0 ? FIRST : 0) | (g0 + bg >= G ? LAST : 0);
+        const tg = tables + <usize>g0 * 32;
+        for (let b = n0 >> 4; b << 4 < n1; b++) {
+          const base = b << 4;
+          const lo = max(n0 - base, 0);
+          const hi = min(n1 - base, 16);
+          const cb = cRow + (<usize>base << 2);
+          const wb = wt + (<usize>b * <usize>G + <usize>g0) * 16;
+          if (lo == 0 && hi == 16) {
+            gemm_u8b1_1x16__simd(mode, flags, bg, tg, wb, cb, rowSum);
+            continue;
+          }
+          const o = <usize>lo << 2;
+          const bytes = <usize>(hi - lo) << 2;
+          if (!(flags & FIRST)) memory.copy(stage + o, cb + o, bytes);
+          gemm_u8b1_1x16__simd(mode, flags, bg, tg, wb, stage, rowSum);
+          memory.copy(cb + o, stage + o, bytes);
         }
-        if (!(flags & FIRST)) memory.copy(stage, cb, <usize>nr << 2);
-        gemm_u8b1_1x16__simd(mode, flags, bg, t, wb, stage, rowSum);
-        memory.copy(cb, stage, <usize>nr << 2);
       }
     }
   }
 }
 
 /**
- * C int32 [M,N] = Σ_k x[m,k]·w[n,k]; x uint8 [M, K], or float32 (xF32 = 1)
+ * C int32 = Σ_k x[m,k]·w[n,k] on the tile; x uint8, or float32 (xF32 = 1)
  * already checked with gemm_u8b1_check_f32; `w` from gemm_u8b1_pack_w; `work`
  * of gemm_u8b1_workspace_bytes(K).
  */
-export function gemm_u8b1(M: i32, N: i32, K: i32, x: usize, xF32: i32, work: usize, w: usize, c: usize): void {
-  gemmU8B1Driver(MODE_I32, M, N, K, x, xF32, work, w, c);
+export function gemm_u8b1(K: i32, x: usize, ldx: i32, xF32: i32, w: usize, c: usize, ldc: i32,
+                          batch: i32, strideX: i32, strideW: i32, strideC: i32,
+                          m0: i32, m1: i32, n0: i32, n1: i32, work: usize): void {
+  gemmU8B1Driver(MODE_I32, K, x, ldx, xF32, w, c, ldc, batch, strideX, strideW, strideC, m0, m1, n0, n1, work);
 }
 
 /** The same sums as float32 (exact while |sum| < 2^24, i.e. for K <= 65792). */
-export function gemm_u8b1_f32(M: i32, N: i32, K: i32, x: usize, xF32: i32, work: usize, w: usize, c: usize): void {
-  gemmU8B1Driver(MODE_F32, M, N, K, x, xF32, work, w, c);
+export function gemm_u8b1_f32(K: i32, x: usize, ldx: i32, xF32: i32, w: usize, c: usize, ldc: i32,
+                              batch: i32, strideX: i32, strideW: i32, strideC: i32,
+                              m0: i32, m1: i32, n0: i32, n1: i32, work: usize): void {
+  gemmU8B1Driver(MODE_F32, K, x, ldx, xF32, w, c, ldc, batch, strideX, strideW, strideC, m0, m1, n0, n1, work);
 }

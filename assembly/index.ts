@@ -9,6 +9,7 @@ export * from "./gemm_f32";
 export * from "./bitpack";
 export * from "./gemm_b1";
 export * from "./gemm_s8";
+export * from "./hard";
 export * from "./quant";
 export * from "./quant_s8";
 export * from "./vq";

@@ -100,10 +100,10 @@ export function vq_nearest(z: usize, N: i32, codebook: usize, norms: usize, K: i
     store<f32>(hn + (<usize>k << 2), k < K ? load<f32>(norms + (<usize>k << 2)) * <f32>0.5 : Infinity);
   }
   // The codebook is op(B) stored [K, D], i.e. the transposed-B layout.
-  gemm_f32_pack_b_8(K, D, codebook, 1, K, D, 0, 0, packedCodes);
+  gemm_f32_pack_b_8(K, D, codebook, D, 1, 0, 0, packedCodes);
   for (let i0 = 0; i0 < N; i0 += MR) {
     const mr = min(MR, N - i0);
-    gemm_f32_pack_a_4(mr, D, z, 0, N, D, i0, 0, packedZ);
+    gemm_f32_pack_a_4(mr, D, z, D, 0, i0, 0, packedZ);
     for (let r = 0; r < MR; r++) {
       const p = best + (<usize>r << 6);
       v128.store(p, f32x4.splat(Infinity));

@@ -1,24 +1,28 @@
-import { rt } from '../runtime/context.js';
+import { f32Affine } from '../kernels/elementwise.js';
 import { checkFloat, checkTensor, describe } from '../tensor/checks.js';
-import { empty, Tensor } from '../tensor/tensor.js';
-import { isGradEnabled, noGrad, record } from './tape.js';
+import { collect, trackInScope } from '../tensor/scope.js';
+import { Tensor } from '../tensor/tensor.js';
+import { noGrad, record, willRecord } from './tape.js';
 
-/** A copy of x's value that the tape treats as a constant (shares memory with x). */
+/**
+ * A tensor with x's value that the tape treats as a constant: it shares x's
+ * memory and no gradient flows through it. `detach` (and `x.detach()`) is an
+ * alias: the same function under PyTorch's name.
+ */
 export function stopGradient(x: Tensor): Tensor {
   checkTensor(x, 'stopGradient', 'x');
   return x.view(x.shape);
 }
 
-/** Same as stopGradient: a tensor sharing x's memory, cut from the tape. */
-export function detach(x: Tensor): Tensor {
-  checkTensor(x, 'detach', 'x');
-  return x.view(x.shape);
-}
+/** Alias of {@link stopGradient} (PyTorch's name); one implementation. */
+export const detach = stopGradient;
 
 export interface CustomGradSpec {
   /**
    * Computes the output from the inputs (runs without recording) and may
-   * save tensors for backward with `save(t)`; saved tensors live as long as the output.
+   * save tensors for backward with `save(t)`. The tape owns saved tensors
+   * (other than the inputs): they live as long as the output when the call is
+   * recorded, and are freed at once when it is not.
    */
   forward: (inputs: Tensor[], save: (t: Tensor) => void) => Tensor;
   /** Maps dy to one gradient per input (null where none), each of that input's shape. */
@@ -32,23 +36,26 @@ export interface CustomGradSpec {
  */
 export function customGrad(spec: CustomGradSpec): (...inputs: Tensor[]) => Tensor {
   if (spec === null || typeof spec !== 'object' || typeof spec.forward !== 'function' || typeof spec.backward !== 'function') {
-    throw new Error('customGrad: expected { forward(inputs, save), backward(dy, inputs, saved, output) }');
+    throw new Error(`customGrad: spec must be { forward(inputs, save), backward(dy, inputs, saved, output) }, got ${describe(spec)}`);
   }
+  if (spec.name !== undefined && spec.name !== null && typeof spec.name !== 'string') throw new Error(`customGrad: spec.name must be a string, got ${describe(spec.name)}`);
   const name = spec.name ?? 'customGrad';
   return (...inputs: Tensor[]): Tensor => {
     inputs.forEach((t, i) => checkTensor(t, name, `inputs[${i}]`));
     const saved: Tensor[] = [];
-    const recording = isGradEnabled();
-    const out = noGrad(() => spec.forward(inputs, (t) => saved.push(t)));
-    if (!(out instanceof Tensor)) throw new Error(`${name}: forward must return a Tensor, got ${describe(out)}`);
+    const { result: out, made } = collect(() => noGrad(() => spec.forward(inputs, (t) => saved.push(checkTensor(t, name, 'save(t)')))));
+    for (const t of made) trackInScope(t);
+    // The tape owns what forward saved (inputs stay the caller's): freed with y, or now if nothing is recorded.
+    const owned = [...new Set(saved.filter((s) => !inputs.includes(s)))];
+    // A failed call frees what forward made and what it saved.
+    const failed = (message: string): Error => {
+      for (const t of new Set([...made, ...owned])) t.dispose();
+      return new Error(message);
+    };
+    if (!(out instanceof Tensor)) throw failed(`${name}: forward must return a Tensor, got ${describe(out)}`);
+    if (willRecord(inputs) && out.dtype !== 'float32') throw failed(`${name}: forward output must be float32, got ${out.dtype}`);
     let y = out;
     if (inputs.includes(out) || saved.includes(out)) y = out.view(out.shape);
-    if (!recording || !inputs.some((t) => t.requiresGrad)) {
-      for (const s of saved) if (s !== y && !inputs.includes(s)) s.dispose();
-      return y;
-    }
-    checkFloat(y, name, 'forward output');
-    for (const s of saved) if (!inputs.includes(s)) y.attach(s);
     return record(y, name, inputs, (dy) => {
       const grads = spec.backward(dy, inputs, saved, y);
       if (!Array.isArray(grads) || grads.length !== inputs.length) {
@@ -65,12 +72,10 @@ export function customGrad(spec: CustomGradSpec): (...inputs: Tensor[]) => Tenso
         if (g === dy || inputs.includes(g) || saved.includes(g)) return copyOf(g);
         return g;
       });
-    });
+    }, { saved: owned });
   };
 }
 
 function copyOf(t: Tensor): Tensor {
-  const out = empty(t.shape, 'float32');
-  rt().kernels.f32_affine(t.offset, out.offset, t.size, 1, 0);
-  return out;
+  return f32Affine(t, 1, 0);
 }

@@ -1,13 +1,16 @@
-import { f32View } from '../runtime/views.js';
-import { checkFloat, describe } from '../tensor/checks.js';
+import { checkFloat, checkNumber, describe } from '../tensor/checks.js';
+import { readOptions } from '../tensor/options.js';
 import { markModified } from '../tensor/derived.js';
 import { tidy } from '../tensor/scope.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { sum } from '../ops/reduce.js';
 import { backward, noGrad } from './tape.js';
 
+/** Smallest finite-difference step accepted: below it float32 differences are mostly rounding noise. */
+export const GRADCHECK_MIN_EPS = 1e-6;
+
 export interface GradcheckOptions {
-  /** Finite-difference step (default 1e-2; float32 forward passes need a large step). */
+  /** Finite-difference step, at least 1e-6 (default 1e-2; float32 forward passes need a large step). */
   eps?: number;
   atol?: number;
   rtol?: number;
@@ -29,35 +32,42 @@ export interface GradcheckResult {
  * float32 difference of the perturbed values, not the nominal 2·eps).
  * Inputs must be float32 tensors with requiresGrad; they are restored after.
  */
-export function gradcheck(fn: (...inputs: Tensor[]) => Tensor, inputs: Tensor[], options: GradcheckOptions = {}): GradcheckResult {
+export function gradcheck(fn: (...inputs: Tensor[]) => Tensor, inputs: Tensor[], options: GradcheckOptions | null = {}): GradcheckResult {
   if (typeof fn !== 'function') throw new Error(`gradcheck: fn must be a function, got ${describe(fn)}`);
   if (!Array.isArray(inputs) || inputs.length === 0) throw new Error('gradcheck: inputs must be a non-empty array of tensors');
   inputs.forEach((t, i) => {
     checkFloat(t, 'gradcheck', `inputs[${i}]`);
     if (!t.requiresGrad || t.node !== null) throw new Error(`gradcheck: inputs[${i}] must be a leaf tensor with requiresGrad: true`);
   });
-  const eps = options.eps ?? 1e-2;
-  const atol = options.atol ?? 1e-3;
-  const rtol = options.rtol ?? 1e-2;
+  const o = readOptions<GradcheckOptions>(options, 'gradcheck');
+  const eps = checkNumber(o.eps ?? 1e-2, 'gradcheck', 'eps', { min: GRADCHECK_MIN_EPS });
+  const atol = checkNumber(o.atol ?? 1e-3, 'gradcheck', 'atol', { min: 0 });
+  const rtol = checkNumber(o.rtol ?? 1e-2, 'gradcheck', 'rtol', { min: 0 });
 
   const saved = inputs.map((t) => t.grad);
   inputs.forEach((t) => (t.grad = null));
-  const analytic = tidy(() => {
-    const y = fn(...inputs);
-    checkFloat(y, 'gradcheck', 'fn result');
-    const total = y.size === 1 ? y : sum(y);
-    backward(total);
-    return inputs.map((t) => (t.grad ? Float64Array.from(f32View(t.grad.offset, t.size)) : new Float64Array(t.size)));
-  });
-  inputs.forEach((t, i) => {
-    t.grad?.dispose();
-    t.grad = saved[i];
-  });
+  let analytic: Float64Array[];
+  try {
+    analytic = tidy(() => {
+      const y = fn(...inputs);
+      checkFloat(y, 'gradcheck', 'fn result');
+      const total = y.size === 1 ? y : sum(y);
+      backward(total);
+      return inputs.map((t) => (t.grad ? Float64Array.from(t.grad.rawF32()) : new Float64Array(t.size)));
+    });
+  } finally {
+    // The caller's gradients are put back whatever happened.
+    inputs.forEach((t, i) => {
+      if (t.grad !== saved[i]) t.grad?.dispose();
+      t.grad = saved[i];
+    });
+  }
 
   const evalSum = (): number =>
     tidy(() => noGrad(() => {
       const y = fn(...inputs);
-      const data = f32View(y.offset, y.size);
+      checkFloat(y, 'gradcheck', 'fn result');
+      const data = y.rawF32();
       let s = 0;
       for (let i = 0; i < data.length; i++) s += data[i];
       return s;
@@ -69,25 +79,35 @@ export function gradcheck(fn: (...inputs: Tensor[]) => Tensor, inputs: Tensor[],
   let worstExcess = -Infinity;
   inputs.forEach((t, k) => {
     for (let i = 0; i < t.size; i++) {
-      const x0 = f32View(t.offset, t.size)[i];
+      const x0 = t.rawF32()[i];
       const xp = Math.fround(x0 + eps);
       const xm = Math.fround(x0 - eps);
-      f32View(t.offset, t.size)[i] = xp;
-      markModified(t);
-      const fp = evalSum();
-      f32View(t.offset, t.size)[i] = xm;
-      markModified(t);
-      const fm = evalSum();
-      f32View(t.offset, t.size)[i] = x0;
-      markModified(t);
+      if (!(xp > xm)) {
+        throw new Error(`gradcheck: eps = ${eps} is below float32 resolution at inputs[${k}][${i}] = ${x0} (x ± eps round to the same value); use a larger eps`);
+      }
+      let fp: number;
+      let fm: number;
+      try {
+        t.rawF32()[i] = xp;
+        markModified(t);
+        fp = evalSum();
+        t.rawF32()[i] = xm;
+        markModified(t);
+        fm = evalSum();
+      } finally {
+        // The input is restored even if fn throws.
+        t.rawF32()[i] = x0;
+        markModified(t);
+      }
       const numeric = (fp - fm) / (xp - xm);
       const a = analytic[k][i];
       const abs = Math.abs(a - numeric);
       const rel = abs / Math.max(Math.abs(numeric), 1e-12);
       maxAbsError = Math.max(maxAbsError, abs);
       if (abs > atol) maxRelError = Math.max(maxRelError, rel);
-      const excess = abs - (atol + rtol * Math.abs(numeric));
-      if (excess > worstExcess) {
+      const raw = abs - (atol + rtol * Math.abs(numeric));
+      const excess = Number.isNaN(raw) ? Infinity : raw;
+      if (worst === null || excess > worstExcess) {
         worstExcess = excess;
         worst = { input: k, index: i, analytic: a, numeric };
       }

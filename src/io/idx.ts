@@ -1,7 +1,6 @@
 import { checkNumber, describe } from '../tensor/checks.js';
 import type { DType } from '../tensor/dtypes.js';
 import { empty, type Tensor } from '../tensor/tensor.js';
-import { f32View, i32View, i8View, u8View } from '../runtime/views.js';
 import { maybeGunzip, outsideWasmMemory, readSource, type ByteSource } from './source.js';
 
 /**
@@ -71,25 +70,25 @@ export function parseIdx(bytes: Uint8Array, options: IdxOptions & { name?: strin
   const dv = new DataView(data.buffer, data.byteOffset, data.byteLength);
   // Views are made after the allocation above and used before anything else allocates.
   switch (header.typeCode) {
-    case 0x08: u8View(out.offset, count).set(data.subarray(0, count)); break;
-    case 0x09: i8View(out.offset, count).set(new Int8Array(data.buffer, data.byteOffset, count)); break;
+    case 0x08: (out.rawView() as Uint8Array).set(data.subarray(0, count)); break;
+    case 0x09: (out.rawView() as Int8Array).set(new Int8Array(data.buffer, data.byteOffset, count)); break;
     case 0x0b: {
-      const v = i32View(out.offset, count);
+      const v = out.rawI32();
       for (let i = 0; i < count; i++) v[i] = dv.getInt16(2 * i, false);
       break;
     }
     case 0x0c: {
-      const v = i32View(out.offset, count);
+      const v = out.rawI32();
       for (let i = 0; i < count; i++) v[i] = dv.getInt32(4 * i, false);
       break;
     }
     case 0x0d: {
-      const v = f32View(out.offset, count);
+      const v = out.rawF32();
       for (let i = 0; i < count; i++) v[i] = dv.getFloat32(4 * i, false);
       break;
     }
     default: {
-      const v = f32View(out.offset, count);
+      const v = out.rawF32();
       for (let i = 0; i < count; i++) v[i] = dv.getFloat64(8 * i, false);
     }
   }

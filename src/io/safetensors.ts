@@ -1,7 +1,6 @@
 import { checkTensor, describe } from '../tensor/checks.js';
 import { bytesPerElement, type DType } from '../tensor/dtypes.js';
 import { empty, Tensor } from '../tensor/tensor.js';
-import { f32View, i32View, u32View, u8View } from '../runtime/views.js';
 import { outsideWasmMemory, readSource, type ByteSource } from './source.js';
 
 /**
@@ -101,10 +100,10 @@ export function saveSafetensors(tensors: Record<string, Tensor>, metadata?: Reco
   out.fill(0x20, 8 + json.length, 8 + headerLength);
   let at = 8 + headerLength;
   for (const t of list) {
-    const n = t.size * bytesPerElement(t.dtype);
     // Wasm memory is little-endian, which is what the format stores.
-    out.set(u8View(t.offset, n), at);
-    at += n;
+    const data = t.rawBytes();
+    out.set(data, at);
+    at += data.length;
   }
   return out;
 }
@@ -282,6 +281,12 @@ function validateValues(bytes: Uint8Array, dataStart: number, e: Entry, fail: (w
   }
 }
 
+/** The raw bits of a float32 tensor's elements, to write converted half floats into. */
+function f32Bits(t: Tensor): Uint32Array {
+  const v = t.rawF32();
+  return new Uint32Array(v.buffer, v.byteOffset, v.length);
+}
+
 /** Copies or converts one tensor's data into wasm memory (views made after the tensor was allocated). */
 function fillTensor(t: Tensor, bytes: Uint8Array, dataStart: number, e: Entry): void {
   const src = bytes.subarray(dataStart + e.begin, dataStart + e.end);
@@ -289,25 +294,25 @@ function fillTensor(t: Tensor, bytes: Uint8Array, dataStart: number, e: Entry): 
   const dv = new DataView(src.buffer, src.byteOffset, src.byteLength);
   switch (e.stored) {
     case 'F32': case 'I32': case 'I8': case 'U8': case 'BOOL':
-      u8View(t.offset, src.length).set(src);
+      t.rawBytes().set(src);
       return;
     case 'F16': {
-      const out = u32View(t.offset, n);
+      const out = f32Bits(t);
       for (let i = 0; i < n; i++) out[i] = f16BitsToF32Bits(dv.getUint16(2 * i, true));
       return;
     }
     case 'BF16': {
-      const out = u32View(t.offset, n);
+      const out = f32Bits(t);
       for (let i = 0; i < n; i++) out[i] = dv.getUint16(2 * i, true) << 16;
       return;
     }
     case 'F64': {
-      const out = f32View(t.offset, n);
+      const out = t.rawF32();
       for (let i = 0; i < n; i++) out[i] = dv.getFloat64(8 * i, true);
       return;
     }
     case 'I64': {
-      const out = i32View(t.offset, n);
+      const out = t.rawI32();
       for (let i = 0; i < n; i++) out[i] = dv.getInt32(8 * i, true);
       return;
     }

@@ -1,5 +1,5 @@
 import { rt } from '../runtime/context.js';
-import { checkDType, checkFloat, checkRank } from '../tensor/checks.js';
+import { checkDType, checkFloat, checkNumber, checkRank } from '../tensor/checks.js';
 import { empty, type Tensor } from '../tensor/tensor.js';
 
 // Bit packing (kernel: assembly/bitpack.ts, twin: reference/bitpack.ts).
@@ -12,6 +12,7 @@ import { empty, type Tensor } from '../tensor/tensor.js';
 
 /** Words per packed row of k values: ceil(k / 128) * 4. */
 export function packedWords(k: number): number {
+  checkNumber(k, 'packedWords', 'k', { integer: true, min: 0, max: 2 ** 31 - 1 });
   return Math.ceil(k / 128) * 4;
 }
 

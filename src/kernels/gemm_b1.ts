@@ -1,9 +1,10 @@
 import { rt } from '../runtime/context.js';
-import { checkFloat, checkNumber, checkRank, describe } from '../tensor/checks.js';
+import { checkFloat, checkNumber, checkRank, F32_MAX } from '../tensor/checks.js';
 import { cachedDerived } from '../tensor/derived.js';
+import { readOptions } from '../tensor/options.js';
 import { empty, type Tensor } from '../tensor/tensor.js';
 import { checkBits } from './bitpack.js';
-import { channelValues, withFloatArgs, type ChannelValues } from './quant_s8.js';
+import { channelValues, withFloatArgs, type ChannelValues } from './internal/args.js';
 import { produce } from './workspace.js';
 
 // Binary GEMMs (kernels: assembly/gemm_b1.ts, twin: reference/gemm_b1.ts) on
@@ -40,7 +41,7 @@ function product(aBits: Tensor, bBits: Tensor, k: number, op: string, dtype: 'in
   const out = empty([M, N], dtype);
   if (M > 0 && N > 0) {
     const { kernels } = rt();
-    (dtype === 'int32' ? kernels.gemm_b1 : kernels.gemm_b1_f32)(M, N, kk, words, aBits.offset, bBits.offset, out.offset);
+    (dtype === 'int32' ? kernels.gemm_b1 : kernels.gemm_b1_f32)(kk, words, aBits.offset, words, bBits.offset, words, out.offset, N, 1, 0, 0, 0, 0, M, 0, N);
   }
   return out;
 }
@@ -56,15 +57,21 @@ export interface BinaryScaleOptions {
  * XNOR-Net style output: float32 [M, N] = scale[n]·(k - 2·popcount(a_m XOR b_n)) + bias[n]
  * (multiply and add rounded separately, never fused).
  */
-export function binaryMatmulScaled(aBits: Tensor, bBits: Tensor, k: number, options: BinaryScaleOptions = {}): Tensor {
+export function binaryMatmulScaled(aBits: Tensor, bBits: Tensor, k: number, options: BinaryScaleOptions | null = {}): Tensor {
   const op = 'binaryMatmulScaled';
-  if (options === null || typeof options !== 'object') throw new Error(`${op}: options must be an object, got ${describe(options)}`);
+  options = readOptions<BinaryScaleOptions>(options, op);
   const { M, N, k: kk, words } = operands(aBits, bBits, k, op);
   const scale = channelValues(options.scale, N, op, 'scale', { fallback: 1 });
   const bias = channelValues(options.bias, N, op, 'bias', { fallback: 0 });
+  // |k - 2·popcount| <= k: the float result must stay finite for every possible pair of rows.
+  for (let n = 0; n < N; n++) {
+    if (Math.abs(scale[n]) * kk + Math.abs(bias[n]) > F32_MAX) {
+      throw new Error(`${op}: scale${N > 1 ? `[${n}]` : ''} = ${scale[n]} times k = ${kk} (plus bias) overflows float32; use |scale| <= ${(F32_MAX - Math.abs(bias[n])) / Math.max(kk, 1)}`);
+    }
+  }
   const out = empty([M, N], 'float32');
   if (M > 0 && N > 0) {
-    withFloatArgs([scale, bias], ([s, b]) => rt().kernels.gemm_b1_scaled(M, N, kk, words, aBits.offset, bBits.offset, out.offset, s, b));
+    withFloatArgs([scale, bias], ([s, b]) => rt().kernels.gemm_b1_scaled(kk, words, aBits.offset, words, bBits.offset, words, out.offset, N, 1, 0, 0, 0, 0, M, 0, N, s, b));
   }
   return out;
 }
@@ -77,11 +84,11 @@ export function binaryMatmulScaled(aBits: Tensor, bBits: Tensor, k: number, opti
  * Sums run in float32 in increasing k (see reference/gemm_b1.ts). The weight
  * panels are cached with wBits (rebuilt after markModified).
  */
-export function binaryWeightsMatmul(x: Tensor, wBits: Tensor, options: BinaryScaleOptions = {}): Tensor {
+export function binaryWeightsMatmul(x: Tensor, wBits: Tensor, options: BinaryScaleOptions | null = {}): Tensor {
   const op = 'binaryWeightsMatmul';
   checkFloat(x, op, 'x');
   checkRank(x, op, 'x', 2);
-  if (options === null || typeof options !== 'object') throw new Error(`${op}: options must be an object, got ${describe(options)}`);
+  options = readOptions<BinaryScaleOptions>(options, op);
   const [M, K] = x.shape;
   const [N, words] = checkBits(wBits, K, op, 'wBits');
   const scale = channelValues(options.scale, N, op, 'scale', { fallback: 1 });
@@ -93,6 +100,6 @@ export function binaryWeightsMatmul(x: Tensor, wBits: Tensor, options: BinarySca
     const panels = cachedDerived(wBits, `gemm_b1w.panels:${K}`, kernels.gemm_b1w_packed_bytes(N, K), (off) => {
       kernels.gemm_b1w_pack(wBits.offset, N, words, K, off);
     });
-    withFloatArgs([scale, bias], ([s, b]) => kernels.gemm_b1w_f32(M, N, K, x.offset, panels, out.offset, s, b));
+    withFloatArgs([scale, bias], ([s, b]) => kernels.gemm_b1w_f32(K, x.offset, K, panels, out.offset, N, 1, 0, 0, 0, 0, M, 0, N, s, b));
   });
 }

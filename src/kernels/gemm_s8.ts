@@ -1,8 +1,9 @@
 import { rt } from '../runtime/context.js';
-import { checkDType, checkRank, describe } from '../tensor/checks.js';
+import { checkDType, checkRank, F32_MAX, F32_MIN_NORMAL } from '../tensor/checks.js';
 import { cachedDerived } from '../tensor/derived.js';
+import { boolOption, readOptions } from '../tensor/options.js';
 import { empty, type Tensor } from '../tensor/tensor.js';
-import { channelValues, withFloatArgs, type ChannelValues } from './quant_s8.js';
+import { channelValues, withFloatArgs, type ChannelValues } from './internal/args.js';
 import { produce, withWorkspace } from './workspace.js';
 
 // int8 GEMM (kernels: assembly/gemm_s8.ts, twin: reference/gemm_s8.ts):
@@ -19,13 +20,12 @@ export interface Int8MatmulOptions {
 
 interface Operands { M: number; N: number; K: number; tb: boolean }
 
-function operands(a: Tensor, b: Tensor, options: Int8MatmulOptions, op: string): Operands {
+function operands(a: Tensor, b: Tensor, options: Int8MatmulOptions | null, op: string): Operands {
   checkDType(a, op, 'a', 'int8');
   checkDType(b, op, 'b', 'int8');
   checkRank(a, op, 'a', 2);
   checkRank(b, op, 'b', 2);
-  if (options === null || typeof options !== 'object') throw new Error(`${op}: options must be an object, got ${describe(options)}`);
-  const tb = !!options.transposeB;
+  const tb = boolOption(readOptions<Int8MatmulOptions>(options, op).transposeB, op, 'transposeB');
   const [M, K] = a.shape;
   const [Kb, N] = tb ? [b.shape[1], b.shape[0]] : [b.shape[0], b.shape[1]];
   if (Kb !== K) {
@@ -35,23 +35,32 @@ function operands(a: Tensor, b: Tensor, options: Int8MatmulOptions, op: string):
   return { M, N, K, tb };
 }
 
-/** Runs one of the gemm_s8 exports with packed B and the A workspace. */
+/** The combined float32 multipliers must be finite normal numbers, or outputs become Infinity or 0. */
+function checkMultipliers(mult: Float32Array, op: string, what: string): void {
+  for (let n = 0; n < mult.length; n++) {
+    if (!(mult[n] >= F32_MIN_NORMAL && mult[n] <= F32_MAX)) {
+      throw new Error(`${op}: ${what}${mult.length > 1 ? ` for channel ${n}` : ''} is ${mult[n]} in float32, which is not a positive normal float32 value; choose scales whose product stays within [${F32_MIN_NORMAL}, ${F32_MAX}]`);
+    }
+  }
+}
+
+/** Runs one of the gemm_s8 exports (one product, all of C) with packed B and the A workspace. */
 function run(a: Tensor, b: Tensor, o: Operands, out: Tensor, call: (packedB: number, work: number) => void): Tensor {
   if (o.M === 0 || o.N === 0) return out;
   return produce(out, () => {
     const { kernels } = rt();
     const packedB = cachedDerived(b, `gemm_s8.packB:${o.tb ? 1 : 0}`, kernels.gemm_s8_packed_b_bytes(o.N, o.K), (off) => {
-      kernels.gemm_s8_pack_b(b.offset, o.N, o.K, o.tb ? 1 : 0, off);
+      kernels.gemm_s8_pack_b(b.offset, o.tb ? o.K : o.N, o.N, o.K, o.tb ? 1 : 0, off);
     });
     withWorkspace(kernels.gemm_s8_workspace_bytes(o.M, o.K), (work) => call(packedB, work));
   });
 }
 
 /** int8 a [M, K] times int8 b ([K, N], or [N, K] with transposeB) -> int32 [M, N]. */
-export function int8Matmul(a: Tensor, b: Tensor, options: Int8MatmulOptions = {}): Tensor {
+export function int8Matmul(a: Tensor, b: Tensor, options: Int8MatmulOptions | null = {}): Tensor {
   const o = operands(a, b, options, 'int8Matmul');
   const out = empty([o.M, o.N], 'int32');
-  return run(a, b, o, out, (pb, work) => rt().kernels.gemm_s8(o.M, o.N, o.K, a.offset, pb, out.offset, work));
+  return run(a, b, o, out, (pb, work) => rt().kernels.gemm_s8(o.K, a.offset, Math.max(o.K, 1), pb, out.offset, o.N, 1, 0, 0, 0, 0, o.M, 0, o.N, work));
 }
 
 export interface Int8DequantizeOptions extends Int8MatmulOptions {
@@ -70,13 +79,21 @@ export interface Int8DequantizeOptions extends Int8MatmulOptions {
 export function int8MatmulDequantize(a: Tensor, b: Tensor, options: Int8DequantizeOptions): Tensor {
   const op = 'int8MatmulDequantize';
   const o = operands(a, b, options, op);
+  options = readOptions<Int8DequantizeOptions>(options, op) as Int8DequantizeOptions;
   const mult = channelValues(options.scaleB, o.N, op, 'scaleB', { positive: true });
   const sa = channelValues(options.scaleA, 1, op, 'scaleA', { positive: true })[0];
   for (let n = 0; n < o.N; n++) mult[n] = Math.fround(sa * mult[n]);
+  checkMultipliers(mult, op, 'scaleA·scaleB');
   const add = channelValues(options.bias, o.N, op, 'bias', { fallback: 0 });
+  // |acc| <= K·128·128: the float result must stay finite for every possible int8 input.
+  for (let n = 0; n < o.N; n++) {
+    if (o.K * 16384 * mult[n] + Math.abs(add[n]) > F32_MAX) {
+      throw new Error(`${op}: scaleA·scaleB${o.N > 1 ? ` for channel ${n}` : ''} = ${mult[n]} is too large: sums of ${o.K} int8 products times it (plus bias) can overflow float32; use scales with scaleA·scaleB <= ${(F32_MAX - Math.abs(add[n])) / (Math.max(o.K, 1) * 16384)}`);
+    }
+  }
   const out = empty([o.M, o.N], 'float32');
   return run(a, b, o, out, (pb, work) =>
-    withFloatArgs([mult, add], ([m, d]) => rt().kernels.gemm_s8_dequant(o.M, o.N, o.K, a.offset, pb, out.offset, work, m, d)));
+    withFloatArgs([mult, add], ([m, d]) => rt().kernels.gemm_s8_dequant(o.K, a.offset, Math.max(o.K, 1), pb, out.offset, o.N, 1, 0, 0, 0, 0, o.M, 0, o.N, work, m, d)));
 }
 
 export interface Int8RequantizeOptions extends Int8DequantizeOptions {
@@ -92,6 +109,7 @@ export interface Int8RequantizeOptions extends Int8DequantizeOptions {
 export function int8MatmulRequantize(a: Tensor, b: Tensor, options: Int8RequantizeOptions): Tensor {
   const op = 'int8MatmulRequantize';
   const o = operands(a, b, options, op);
+  options = readOptions<Int8RequantizeOptions>(options, op) as Int8RequantizeOptions;
   const mult = channelValues(options.scaleB, o.N, op, 'scaleB', { positive: true });
   const sa = channelValues(options.scaleA, 1, op, 'scaleA', { positive: true })[0];
   const so = channelValues(options.scaleOut, 1, op, 'scaleOut', { positive: true })[0];
@@ -100,7 +118,11 @@ export function int8MatmulRequantize(a: Tensor, b: Tensor, options: Int8Requanti
     mult[n] = Math.fround(Math.fround(sa * mult[n]) / so);
     add[n] = Math.fround(add[n] / so);
   }
+  checkMultipliers(mult, op, 'scaleA·scaleB / scaleOut');
+  for (let n = 0; n < o.N; n++) {
+    if (!Number.isFinite(add[n])) throw new Error(`${op}: bias${o.N > 1 ? `[${n}]` : ''} / scaleOut overflows float32 (scaleOut = ${so}); use a larger scaleOut or a smaller bias`);
+  }
   const out = empty([o.M, o.N], 'int8');
   return run(a, b, o, out, (pb, work) =>
-    withFloatArgs([mult, add], ([m, d]) => rt().kernels.gemm_s8_requant(o.M, o.N, o.K, a.offset, pb, out.offset, work, m, d)));
+    withFloatArgs([mult, add], ([m, d]) => rt().kernels.gemm_s8_requant(o.K, a.offset, Math.max(o.K, 1), pb, out.offset, o.N, 1, 0, 0, 0, 0, o.M, 0, o.N, work, m, d)));
 }

@@ -35,7 +35,7 @@ function product(x: Tensor, wBits: Tensor, op: string, dtype: 'int32' | 'float32
       kernels.gemm_u8b1_pack_w(wBits.offset, N, words, K, off);
     });
     withWorkspace(kernels.gemm_u8b1_workspace_bytes(K), (work) => {
-      (dtype === 'int32' ? kernels.gemm_u8b1 : kernels.gemm_u8b1_f32)(M, N, K, x.offset, xF32, work, patterns, out.offset);
+      (dtype === 'int32' ? kernels.gemm_u8b1 : kernels.gemm_u8b1_f32)(K, x.offset, K, xF32, patterns, out.offset, N, 1, 0, 0, 0, 0, M, 0, N, work);
     });
   });
 }

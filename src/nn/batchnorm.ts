@@ -1,10 +1,8 @@
-import { isGradEnabled, noGrad, record } from '../autograd/tape.js';
-import { add, affine, div, mul, sqrt, sub } from '../ops/elementwise.js';
-import { rt } from '../runtime/context.js';
+import { batchNormEval, batchNormOp } from '../ops/batchnorm.js';
 import { checkFloat, checkNumber } from '../tensor/checks.js';
 import { ones, zeros } from '../tensor/creation.js';
-import { markModified } from '../tensor/derived.js';
-import { empty, type Tensor } from '../tensor/tensor.js';
+import type { Tensor } from '../tensor/tensor.js';
+import type { FreezeContext, FrozenStage, Macs } from '../freeze/types.js';
 import { Module } from './module.js';
 
 export interface BatchNormOptions {
@@ -16,11 +14,12 @@ export interface BatchNormOptions {
 }
 
 /**
- * Batch normalization over the batch axis of [batch, features]. Training uses
- * batch statistics (biased variance; fused kernels) and updates running ones
- * (unbiased variance); eval computes, in this order and in float32,
- * ((x - runningMean) / sqrt(runningVar + eps)) * weight + bias — the order
- * freeze() reproduces to fold it exactly into binary thresholds.
+ * Batch normalization over the batch axis of [batch, features] (or of every
+ * leading axis of [..., features]), by the `batchNorm` op (ops/batchnorm.ts).
+ * Training uses batch statistics (biased variance; fused kernels) and updates
+ * running ones (unbiased variance); eval computes, in this order and in
+ * float32, ((x - runningMean) / sqrt(runningVar + eps)) * weight + bias — the
+ * order freeze() reproduces to fold it exactly into binary thresholds.
  */
 export class BatchNorm1d extends Module {
   readonly momentum: number;
@@ -59,79 +58,40 @@ export class BatchNorm1d extends Module {
 
   forward(x: Tensor): Tensor {
     checkFloat(x, 'BatchNorm1d', 'x');
-    if (x.rank !== 2 || x.shape[1] !== this.numFeatures) {
-      throw new Error(`BatchNorm1d: x must have shape [batch, ${this.numFeatures}], got [${x.shape}]`);
+    if (x.rank < 2 || x.shape[x.rank - 1] !== this.numFeatures) {
+      throw new Error(`BatchNorm1d: x must have shape [batch, ${this.numFeatures}] (or [..., ${this.numFeatures}]: every leading axis is a batch axis), got [${x.shape}]`);
     }
-    if (this.training) return this.forwardTrain(x);
-    const w = this.weight;
-    const b = this.bias;
-    // Nothing to differentiate: the fused kernel computes the same ops in one pass.
-    if (!isGradEnabled() || ![x, w, b].some((t) => t?.requiresGrad)) return batchNormEval(x, this.runningMean, this.runningVar, w, b, this.eps);
-    const xhat = div(sub(x, this.runningMean), sqrt(affine(this.runningVar, 1, this.eps)));
-    return w && b ? add(mul(xhat, w), b) : xhat;
+    return batchNormOp('BatchNorm1d', x, {
+      runningMean: this.runningMean,
+      runningVar: this.runningVar,
+      weight: this.weight,
+      bias: this.bias,
+      training: this.training,
+      momentum: this.momentum,
+      eps: this.eps,
+    });
   }
 
-  /** Batch statistics, one fused kernel each way (assembly/batchnorm.ts). */
-  private forwardTrain(x: Tensor): Tensor {
-    const [B, F] = x.shape;
-    if (B < 2) throw new Error(`BatchNorm1d: training needs a batch of at least 2 rows, got ${B}`);
-    const { kernels } = rt();
+  /** Frozen form: the running statistics (and affine parameters), copied; fusion may fold them into thresholds. */
+  freezeStage(ctx: FreezeContext): FrozenStage {
+    const tensors: Record<string, Tensor> = { runningMean: ctx.copy(this.runningMean), runningVar: ctx.copy(this.runningVar) };
     const w = this.weight;
     const b = this.bias;
-    const y = empty([B, F], 'float32');
-    const xhat = empty([B, F], 'float32');
-    const mu = empty([F], 'float32');
-    const variance = empty([F], 'float32');
-    const invstd = empty([F], 'float32');
-    kernels.bn_forward_train(x.offset, y.offset, xhat.offset, mu.offset, variance.offset, invstd.offset, w?.offset ?? 0, b?.offset ?? 0, B, F, this.eps);
-    this.updateRunning(mu, variance, B);
-    mu.dispose();
-    variance.dispose();
-    const out = record(y, 'batchNorm', w && b ? [x, w, b] : [x], (dy) => {
-      const dx = empty([B, F], 'float32');
-      const dgamma = empty([F], 'float32');
-      const dbeta = empty([F], 'float32');
-      kernels.bn_backward_train(dy.offset, xhat.offset, invstd.offset, w?.offset ?? 0, dx.offset, dgamma.offset, dbeta.offset, B, F);
-      if (w && b) return [dx, dgamma, dbeta];
-      dgamma.dispose();
-      dbeta.dispose();
-      return [dx];
-    });
-    if (out.node === null) {
-      xhat.dispose();
-      invstd.dispose();
-    } else {
-      out.attach(xhat);
-      out.attach(invstd);
+    if (w && b) {
+      tensors.weight = ctx.copy(w);
+      tensors.bias = ctx.copy(b);
     }
-    return out;
+    return ctx.stage('batchnorm', tensors, { eps: this.eps, features: this.numFeatures, affine: w !== null && b !== null });
   }
 
-  private updateRunning(mu: Tensor, variance: Tensor, n: number): void {
-    noGrad(() => {
-      const { kernels } = rt();
-      const m = this.momentum;
-      const rm = this.runningMean;
-      const rv = this.runningVar;
-      kernels.f32_affine(rm.offset, rm.offset, rm.size, 1 - m, 0);
-      kernels.f32_axpy(rm.offset, mu.offset, rm.size, m);
-      kernels.f32_affine(rv.offset, rv.offset, rv.size, 1 - m, 0);
-      kernels.f32_axpy(rv.offset, variance.offset, rv.size, (m * n) / (n - 1));
-      markModified(rm);
-      markModified(rv);
-    });
+  /** One multiply-add per element. */
+  summaryMacs(input: readonly number[]): Macs {
+    return { binary: 0, binaryWeights: 0, int8: 0, float: input.reduce((a, b) => a * b, 1) };
+  }
+
+  inputWidth(): number {
+    return this.numFeatures;
   }
 }
 
-/**
- * Eval-mode batch norm of x [batch, features] without a gradient, in one
- * kernel: ((x - mean) / sqrt(variance + eps)) * weight + bias, each float32 op
- * rounded in this order (the bits of BatchNorm1d's eval op chain).
- */
-export function batchNormEval(x: Tensor, mean: Tensor, variance: Tensor, weight: Tensor | null, bias: Tensor | null, eps: number): Tensor {
-  const [B, F] = x.shape;
-  const y = empty([B, F], 'float32');
-  const affineParams = weight !== null && bias !== null;
-  rt().kernels.bn_forward_eval(x.offset, y.offset, mean.offset, variance.offset, affineParams ? weight.offset : 0, affineParams ? bias.offset : 0, B, F, eps);
-  return y;
-}
+export { batchNormEval };

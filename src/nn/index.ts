@@ -4,5 +4,5 @@ export { Linear, BinaryLinear, QuantLinear, type LinearOptions, type BinaryLinea
 export { BatchNorm1d, type BatchNormOptions } from './batchnorm.js';
 export { Sequential, ReLU, Tanh, Sigmoid, Hardtanh, Sign, Binarize, Flatten, Dropout } from './layers.js';
 export { VectorQuantizer, type VectorQuantizerOptions, type QuantizeResult } from './vector-quantizer.js';
-export { summary, type ModelSummary, type LayerSummary } from './summary.js';
+export { summary, type ModelSummary, type LayerSummary, type SummaryOptions } from './summary.js';
 export { freeze, FrozenModel, type FreezeOptions, type FrozenStage, type Activation } from './freeze.js';

@@ -6,17 +6,26 @@ import { max as maxOp, mean as meanOp } from '../ops/reduce.js';
 import { stopGradient } from '../autograd/custom.js';
 import { binarize, type SignGrad } from '../ste/sign.js';
 import { quantize, round as steRound } from '../ste/quantize.js';
-import { rt } from '../runtime/context.js';
+import { fill } from '../kernels/elementwise.js';
 import { checkFloat, checkNumber } from '../tensor/checks.js';
 import { zeros, full } from '../tensor/creation.js';
 import { tidy } from '../tensor/scope.js';
 import type { Tensor } from '../tensor/tensor.js';
+import { packBits } from '../kernels/bitpack.js';
+import { quantizeInt8 } from '../kernels/quant_s8.js';
+import { tensor } from '../tensor/creation.js';
+import type { FreezeContext, FrozenStage, Macs } from '../freeze/types.js';
 import { glorotBound, layerSeed, uniformInit } from './init.js';
 import { Module } from './module.js';
 
 function checkFeatures(op: string, inFeatures: number, outFeatures: number): void {
   checkNumber(inFeatures, op, 'inFeatures', { integer: true, min: 1 });
   checkNumber(outFeatures, op, 'outFeatures', { integer: true, min: 1 });
+}
+
+/** Rows of a [batch, features] input (the batch). */
+function rows(input: readonly number[]): number {
+  return input.length === 0 ? 1 : input[0];
 }
 
 function checkInput(op: string, x: Tensor, inFeatures: number): void {
@@ -55,6 +64,21 @@ export class Linear extends Module {
     const y = matmul(x, this.weight, { transposeB: true });
     const b = this.bias;
     return b ? add(y, b) : y;
+  }
+
+  /** Frozen form: the float32 weights, copied. */
+  freezeStage(ctx: FreezeContext): FrozenStage {
+    const tensors: Record<string, Tensor> = { weight: ctx.copy(this.weight) };
+    if (this.bias) tensors.bias = ctx.copy(this.bias);
+    return ctx.stage('linear', tensors, { inFeatures: this.inFeatures, outFeatures: this.outFeatures, bias: this.bias !== null });
+  }
+
+  summaryMacs(input: readonly number[]): Macs {
+    return { binary: 0, binaryWeights: 0, int8: 0, float: rows(input) * this.inFeatures * this.outFeatures };
+  }
+
+  inputWidth(): number {
+    return this.inFeatures;
   }
 }
 
@@ -138,6 +162,38 @@ export class BinaryLinear extends Module {
     if (this.scale) y = mul(y, stopGradient(this.channelScales()));
     const b = this.bias;
     return b ? add(y, b) : y;
+  }
+
+  /**
+   * Frozen form: packed ±1 weights (and XNOR scales, bias); freeze's fusion
+   * pass folds a following batch norm + binarize into integer thresholds. A
+   * float-input layer reading the model's raw input runs on the exact uint8
+   * kernel when freeze was told the inputs are uint8.
+   */
+  freezeStage(ctx: FreezeContext): FrozenStage {
+    const tensors: Record<string, Tensor> = { weightBits: ctx.store(packBits(this.weight)) };
+    if (this.scale) tensors.scale = ctx.store(this.channelScales());
+    if (this.bias) tensors.bias = ctx.copy(this.bias);
+    return ctx.stage('binary-dense', tensors, {
+      inFeatures: this.inFeatures,
+      outFeatures: this.outFeatures,
+      binarizeInputs: this.binarizeInputs,
+      uint8Inputs: this.uint8Inputs || (ctx.rawInput && ctx.uint8Inputs && !this.binarizeInputs),
+      threshold: false,
+      bnEps: null,
+      scale: this.scale,
+      bias: this.bias !== null,
+      bnAffine: false,
+    });
+  }
+
+  summaryMacs(input: readonly number[]): Macs {
+    const n = rows(input) * this.inFeatures * this.outFeatures;
+    return { binary: this.binarizeInputs ? n : 0, binaryWeights: this.binarizeInputs ? 0 : n, int8: 0, float: 0 };
+  }
+
+  inputWidth(): number {
+    return this.inFeatures;
   }
 }
 
@@ -233,7 +289,7 @@ export class QuantLinear extends Module {
     // A range of 0 means "nothing observed yet" (also after loading a fresh state dict).
     const previous = r.item();
     const next = previous > 0 ? (1 - this.observerMomentum) * previous + this.observerMomentum * m : m;
-    rt().kernels.f32_fill(r.offset, 1, next);
+    fill(r, next);
   }
 
   forward(x: Tensor): Tensor {
@@ -245,5 +301,26 @@ export class QuantLinear extends Module {
     const b = this.bias;
     return b ? add(y, b) : y;
   }
-}
 
+  /** Frozen form: int8 weights with per-channel scales (one value repeated for a per-tensor scale). */
+  freezeStage(ctx: FreezeContext): FrozenStage {
+    // [out, 1] per channel or [1, 1] per tensor (a learned scale is the parameter itself).
+    const sv = this.weightScale().dataSync() as Float32Array;
+    const perChannel = new Float32Array(this.outFeatures).map((_, c) => sv[sv.length === 1 ? 0 : c]);
+    const tensors: Record<string, Tensor> = {
+      weight: ctx.store(quantizeInt8(this.weight, { scale: sv.length === 1 ? sv[0] : perChannel })),
+      weightScale: ctx.store(tensor(perChannel)),
+    };
+    if (this.bias) tensors.bias = ctx.copy(this.bias);
+    return ctx.stage('int8-dense', tensors, { inFeatures: this.inFeatures, outFeatures: this.outFeatures, inputScale: this.inputScale(), weightBits: this.weightBits, bias: this.bias !== null });
+  }
+
+  summaryMacs(input: readonly number[]): Macs {
+    const n = rows(input) * this.inFeatures * this.outFeatures;
+    return { binary: 0, binaryWeights: 0, int8: this.activationBits !== null ? n : 0, float: this.activationBits !== null ? 0 : n };
+  }
+
+  inputWidth(): number {
+    return this.inFeatures;
+  }
+}

@@ -2,8 +2,7 @@ import { markModified } from '../tensor/derived.js';
 import { checkTensor, describe } from '../tensor/checks.js';
 import { keep } from '../tensor/scope.js';
 import { Tensor } from '../tensor/tensor.js';
-import { rt } from '../runtime/context.js';
-import { bytesPerElement } from '../tensor/dtypes.js';
+import { f32Clip } from '../kernels/elementwise.js';
 
 /** What a parameter is, for optimizers (Bop takes 'binary') and summary(). */
 export interface ParamInfo {
@@ -22,7 +21,7 @@ export function infoOf(p: Tensor): ParamInfo {
 /** Applies a parameter's constraint (latent-weight clipping) after an in-place update. */
 export function applyConstraint(p: Tensor): void {
   const clip = paramInfo.get(p)?.clip;
-  if (clip !== undefined) rt().kernels.f32_clip(p.offset, p.offset, p.size, -clip, clip);
+  if (clip !== undefined) f32Clip(p, -clip, clip, p);
 }
 
 /**
@@ -163,12 +162,10 @@ export abstract class Module {
         throw new Error(`loadStateDict: state["${name}"] is ${src.dtype} [${src.shape}], expected ${dst.dtype} [${dst.shape}]`);
       }
     }
-    const buffer = rt().memory.buffer;
     for (const [name, src] of Object.entries(state)) {
       const dst = own[name];
       if (dst === undefined) continue;
-      const bytes = src.size * bytesPerElement(src.dtype);
-      new Uint8Array(buffer, dst.offset, bytes).set(new Uint8Array(buffer, src.offset, bytes));
+      dst.rawBytes().set(src.rawBytes());
       markModified(dst);
     }
   }

@@ -1,4 +1,6 @@
-import { rt } from '../runtime/context.js';
+import { f32Affine, f32Axpy } from '../kernels/elementwise.js';
+import { f32Hard } from '../kernels/hard.js';
+import { adamUpdate, bopUpdate } from '../kernels/optim.js';
 import { checkFloat, checkNumber, describe } from '../tensor/checks.js';
 import { zeros } from '../tensor/creation.js';
 import { markModified } from '../tensor/derived.js';
@@ -134,16 +136,15 @@ export class SGD extends Optimizer<Required<SGDOptions>> {
   }
 
   protected update({ param: p, options: o, state: [v] }: Slot<Required<SGDOptions>>, g: Tensor): void {
-    const { kernels } = rt();
     if (o.momentum === 0 && o.weightDecay === 0) {
-      kernels.f32_axpy(p.offset, g.offset, p.size, -o.lr);
+      f32Axpy(p, g, -o.lr);
       return;
     }
     // v = momentum v + g + wd p (without momentum v is scratch, reset to 0 first)
-    kernels.f32_affine(v.offset, v.offset, v.size, o.momentum, 0);
-    kernels.f32_axpy(v.offset, g.offset, v.size, 1);
-    if (o.weightDecay > 0) kernels.f32_axpy(v.offset, p.offset, v.size, o.weightDecay);
-    kernels.f32_axpy(p.offset, v.offset, p.size, -o.lr);
+    f32Affine(v, o.momentum, 0, v);
+    f32Axpy(v, g, 1);
+    if (o.weightDecay > 0) f32Axpy(v, p, o.weightDecay);
+    f32Axpy(p, v, -o.lr);
   }
 }
 
@@ -186,8 +187,10 @@ export class Adam extends Optimizer<Required<AdamOptions>> {
 
   protected update({ param: p, options: o, state: [m, v] }: Slot<Required<AdamOptions>>, g: Tensor): void {
     const clip = infoOf(p).clip ?? Infinity;
-    rt().kernels.adam_update(p.offset, g.offset, m.offset, v.offset, p.size, o.lr, o.beta1, o.beta2, o.eps, o.weightDecay,
-      this.decoupled ? 1 : 0, 1 - o.beta1 ** this.t, 1 - o.beta2 ** this.t, -clip, clip);
+    adamUpdate(p, g, m, v, {
+      lr: o.lr, beta1: o.beta1, beta2: o.beta2, eps: o.eps, weightDecay: o.weightDecay,
+      decoupled: this.decoupled, bc1: 1 - o.beta1 ** this.t, bc2: 1 - o.beta2 ** this.t, clip,
+    });
   }
 }
 
@@ -220,9 +223,8 @@ export class Bop extends Optimizer<Required<BopOptions> & { lr: number }> {
 
   constructor(params: ParamsArg<Required<BopOptions> & { lr: number }>, options: BopOptions = {}) {
     super('Bop', params, { lr: 0, gamma: options.gamma ?? 1e-4, threshold: options.threshold ?? 1e-8 }, 1);
-    const { kernels } = rt();
     for (const s of this.slots) {
-      kernels.f32_hard(1, s.param.offset, s.param.offset, s.param.size);
+      f32Hard('binarize', s.param, s.param);
       markModified(s.param);
     }
   }
@@ -237,7 +239,7 @@ export class Bop extends Optimizer<Required<BopOptions> & { lr: number }> {
   }
 
   protected update({ param: w, options: o, state: [m] }: Slot<Required<BopOptions> & { lr: number }>, g: Tensor): void {
-    this.lastFlips += rt().kernels.bop_update(w.offset, g.offset, m.offset, w.size, o.gamma, o.threshold);
+    this.lastFlips += bopUpdate(w, g, m, o.gamma, o.threshold);
   }
 }
 

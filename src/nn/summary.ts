@@ -1,8 +1,8 @@
-import { describe } from '../tensor/checks.js';
-import { BatchNorm1d } from './batchnorm.js';
-import { BinaryLinear, Linear, QuantLinear } from './linear.js';
+import { exampleFor } from '../freeze/compile.js';
+import { disposeTrace, traceModel, type Trace, type TracedArg, type TraceNode } from '../freeze/trace.js';
+import { checkTensor, describe } from '../tensor/checks.js';
+import type { Tensor } from '../tensor/tensor.js';
 import { Module, infoOf } from './module.js';
-import { VectorQuantizer } from './vector-quantizer.js';
 
 export interface LayerSummary {
   name: string;
@@ -27,42 +27,83 @@ export interface ModelSummary {
   table: string;
 }
 
-function layerMacs(m: Module): LayerSummary['macs'] {
-  const macs = { binary: 0, binaryWeights: 0, int8: 0, float: 0 };
-  if (m instanceof BinaryLinear) {
-    const n = m.inFeatures * m.outFeatures;
-    if (m.binarizeInputs) macs.binary = n;
-    else macs.binaryWeights = n;
-  } else if (m instanceof QuantLinear) {
-    const n = m.inFeatures * m.outFeatures;
-    if (m.activationBits !== null) macs.int8 = n;
-    else macs.float = n;
-  } else if (m instanceof Linear) {
-    macs.float = m.inFeatures * m.outFeatures;
-  } else if (m instanceof BatchNorm1d) {
-    macs.float = m.numFeatures;
-  } else if (m instanceof VectorQuantizer) {
-    macs.float = m.numCodes * m.dim;
+/** MACs of a recorded op: the inner dimension times the output size for matmul; elementwise ops count none. */
+function opMacs(node: TraceNode): number {
+  if (node.op !== 'matmul') return 0;
+  const shapeOf = (a: TracedArg | undefined): readonly number[] | null => (a === undefined ? null : 'input' in a ? node.inputShapes[a.input] : 'constant' in a ? a.constant.shape : null);
+  const a = shapeOf(node.args[0]);
+  const options = node.args[2] !== undefined && 'json' in node.args[2] ? (node.args[2].json as { transposeA?: boolean } | null) : null;
+  if (a === null || a.length < 2) return 0;
+  const inner = options?.transposeA ? a[a.length - 2] : a[a.length - 1];
+  return inner * node.shape.reduce((x, y) => x * y, 1);
+}
+
+export interface SummaryOptions {
+  /**
+   * An input batch to trace the forward on (see freeze). MACs are per sample
+   * (divided by its batch size). Optional when the model's first layer fixes
+   * its input width (a Sequential of library layers).
+   */
+  example?: Tensor;
+}
+
+/**
+ * MACs per sample of every module, from one traced forward: declared layers
+ * count themselves (summaryMacs, from the recorded shapes); the ops a custom
+ * forward records count for the module whose forward called them.
+ */
+function tracedMacs(model: Module, example: Tensor | undefined): Map<string, LayerSummary['macs']> {
+  const x = exampleFor(model, example, 'summary');
+  let trace: Trace;
+  try {
+    trace = traceModel(model, x, 'summary');
+  } finally {
+    if (x !== example) x.dispose();
   }
-  return macs;
+  const batch = trace.inputShape[0];
+  const out = new Map<string, LayerSummary['macs']>();
+  const row = (name: string) => {
+    let m = out.get(name);
+    if (m === undefined) out.set(name, (m = { binary: 0, binaryWeights: 0, int8: 0, float: 0 }));
+    return m;
+  };
+  try {
+    for (const n of trace.nodes) {
+      const m = row(n.name);
+      if (n.kind === 'module') {
+        const c = n.module!.summaryMacs(n.inputShapes[0], n.shape);
+        m.binary += c.binary / batch;
+        m.binaryWeights += c.binaryWeights / batch;
+        m.int8 += c.int8 / batch;
+        m.float += c.float / batch;
+      } else m.float += opMacs(n) / batch;
+    }
+  } finally {
+    disposeTrace(trace);
+  }
+  return out;
 }
 
 /**
  * Per-layer table of a model (Larq-style): parameters by bit width, memory as
- * float32 versus packed, MACs per sample by precision, totals and the
- * compression ratio.
+ * float32 versus packed, MACs per sample by precision (from a traced forward
+ * on options.example), totals and the compression ratio.
  */
-export function summary(model: Module): ModelSummary {
+export function summary(model: Module, options: SummaryOptions = {}): ModelSummary {
   if (!(model instanceof Module)) throw new Error(`summary: model must be an nn.Module, got ${describe(model)}`);
+  if (options === null || typeof options !== 'object') throw new Error(`summary: options must be an object, got ${describe(options)}`);
+  if (options.example !== undefined) checkTensor(options.example, 'summary', 'options.example');
+  const traced = tracedMacs(model, options.example);
   const layers: LayerSummary[] = [];
   for (const [name, m] of model.namedModules()) {
     const own = m.namedParameters().filter(([n]) => !n.includes('.'));
-    const macs = layerMacs(m);
-    if (own.length === 0 && Object.values(macs).every((v) => v === 0) && m !== model) {
+    const macs = traced.get(m === model ? '(model)' : name) ?? { binary: 0, binaryWeights: 0, int8: 0, float: 0 };
+    const noMacs = Object.values(macs).every((v) => v === 0);
+    if (own.length === 0 && noMacs && m !== model) {
       layers.push({ name, type: m.constructor.name, paramsByBits: {}, float32Bytes: 0, packedBytes: 0, macs });
       continue;
     }
-    if (m === model && own.length === 0) continue;
+    if (m === model && own.length === 0 && noMacs) continue;
     const paramsByBits: Record<number, number> = {};
     let packedBytes = 0;
     let float32Bytes = 0;

@@ -2,13 +2,13 @@ import { noGrad } from '../autograd/tape.js';
 import { vqEmaUpdate, vqNearest } from '../kernels/vq.js';
 import { add } from '../ops/elementwise.js';
 import { vq, type VqResult } from '../ste/vq.js';
-import { f32View, i32View } from '../runtime/views.js';
 import { checkFloat, checkNumber } from '../tensor/checks.js';
 import { full, randn, zeros } from '../tensor/creation.js';
 import { markModified } from '../tensor/derived.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { layerSeed } from './init.js';
 import { Module } from './module.js';
+import type { Macs } from '../freeze/types.js';
 
 export interface VectorQuantizerOptions {
   /** Commitment weight (default 0.25). */
@@ -84,6 +84,15 @@ export class VectorQuantizer extends Module {
     return this.quantize(z).zq;
   }
 
+  /** Distances to every code: one multiply-add per code and dimension, per row (no frozen form). */
+  summaryMacs(input: readonly number[]): Macs {
+    return { binary: 0, binaryWeights: 0, int8: 0, float: (input.length === 0 ? 1 : input[0]) * this.numCodes * this.dim };
+  }
+
+  inputWidth(): number {
+    return this.dim;
+  }
+
   quantize(z: Tensor): QuantizeResult {
     checkFloat(z, 'VectorQuantizer', 'z');
     if (z.rank !== 2 || z.shape[1] !== this.dim) throw new Error(`VectorQuantizer: z must have shape [N, ${this.dim}], got [${z.shape}]`);
@@ -113,8 +122,8 @@ export class VectorQuantizer extends Module {
     const K = this.numCodes;
     const codebook = this.codebook;
     {
-      const zv = f32View(z.offset, N * D);
-      const cv = f32View(codebook.offset, K * D);
+      const zv = z.rawF32();
+      const cv = codebook.rawF32();
       const nearest = new Float64Array(N).fill(Infinity);
       let pick = Math.floor(this.nextRandom() * N);
       for (let k = 0; k < K; k++) {
@@ -145,8 +154,8 @@ export class VectorQuantizer extends Module {
     const counts = new Float64Array(K);
     for (let iter = 0; iter < this.kmeansIters; iter++) {
       const idx = vqNearest(z, codebook);
-      const iv = i32View(idx.offset, N);
-      const zv = f32View(z.offset, N * D);
+      const iv = idx.rawI32();
+      const zv = z.rawF32();
       const sums = new Float64Array(K * D);
       counts.fill(0);
       for (let i = 0; i < N; i++) {
@@ -155,15 +164,15 @@ export class VectorQuantizer extends Module {
         for (let d = 0; d < D; d++) sums[k * D + d] += zv[i * D + d];
       }
       idx.dispose();
-      const cv = f32View(codebook.offset, K * D);
+      const cv = codebook.rawF32();
       for (let k = 0; k < K; k++) if (counts[k] > 0) for (let d = 0; d < D; d++) cv[k * D + d] = sums[k * D + d] / counts[k];
       markModified(codebook);
     }
     if (this.ema) {
       // Start the EMA statistics from the k-means clusters.
-      const cs = f32View(this.buffer('clusterSize').offset, K);
-      const es = f32View(this.buffer('embedSum').offset, K * D);
-      const cv = f32View(codebook.offset, K * D);
+      const cs = this.buffer('clusterSize').rawF32();
+      const es = this.buffer('embedSum').rawF32();
+      const cv = codebook.rawF32();
       for (let k = 0; k < K; k++) {
         cs[k] = counts[k];
         for (let d = 0; d < D; d++) es[k * D + d] = cv[k * D + d] * counts[k];
@@ -171,7 +180,7 @@ export class VectorQuantizer extends Module {
       markModified(this.buffer('clusterSize'));
       markModified(this.buffer('embedSum'));
     }
-    f32View(this.buffer('initialized').offset, 1)[0] = 1;
+    this.buffer('initialized').rawF32()[0] = 1;
   }
 
   /** Codes whose EMA cluster size is below the threshold take a random batch vector. */
@@ -179,10 +188,10 @@ export class VectorQuantizer extends Module {
     const [N, D] = z.shape;
     if (N === 0) return;
     const K = this.numCodes;
-    const cs = f32View(this.buffer('clusterSize').offset, K);
-    const es = f32View(this.buffer('embedSum').offset, K * D);
-    const cv = f32View(this.codebook.offset, K * D);
-    const zv = f32View(z.offset, N * D);
+    const cs = this.buffer('clusterSize').rawF32();
+    const es = this.buffer('embedSum').rawF32();
+    const cv = this.codebook.rawF32();
+    const zv = z.rawF32();
     let replaced = 0;
     for (let k = 0; k < K; k++) {
       if (cs[k] >= this.deadCodeThreshold) continue;
@@ -205,7 +214,7 @@ export class VectorQuantizer extends Module {
     const n = indices.size;
     if (n === 0) return { perplexity: 0, usage: 0 };
     const counts = new Float64Array(this.numCodes);
-    const iv = i32View(indices.offset, n);
+    const iv = indices.rawI32();
     for (let i = 0; i < n; i++) counts[iv[i]]++;
     let entropy = 0;
     let used = 0;

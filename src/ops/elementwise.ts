@@ -1,11 +1,11 @@
 import { record } from '../autograd/tape.js';
-import { Binary, Unary, type BinaryName, type UnaryName } from '../kernels/codes.js';
-import { rt } from '../runtime/context.js';
-import { writeArgs } from '../runtime/views.js';
+import type { BinaryName, UnaryName } from '../kernels/codes.generated.js';
+import { f32Affine, f32Binary, f32Clip, f32Unary, f32UnaryBackward } from '../kernels/elementwise.js';
+import { f32RangeMaskBackward } from '../kernels/hard.js';
 import { checkFloat, checkNumber, describe } from '../tensor/checks.js';
 import { full } from '../tensor/creation.js';
 import { empty, Tensor } from '../tensor/tensor.js';
-import { broadcastShapes, broadcastStrides, collapseAxes } from './broadcast.js';
+import { broadcastShapes, broadcastStrides } from './broadcast.js';
 import { sumToShape } from './reduce.js';
 
 export type TensorLike = Tensor | number;
@@ -14,15 +14,8 @@ export type TensorLike = Tensor | number;
 
 function unary(name: UnaryName, x: Tensor): Tensor {
   checkFloat(x, name, 'x');
-  const code = Unary[name];
-  const y = empty(x.shape, 'float32');
-  const { kernels } = rt();
-  kernels.f32_unary(code, x.offset, y.offset, x.size);
-  return record(y, name, [x], (dy) => {
-    const dx = empty(x.shape, 'float32');
-    kernels.f32_unary_backward(code, x.offset, y.offset, dy.offset, dx.offset, x.size);
-    return [dx];
-  });
+  const y = f32Unary(name, x);
+  return record(y, name, [x], (dy) => [f32UnaryBackward(name, x, y, dy)]);
 }
 
 export const neg = (x: Tensor): Tensor => unary('neg', x);
@@ -43,27 +36,15 @@ export function clip(x: Tensor, min: number, max: number): Tensor {
   checkNumber(min, 'clip', 'min');
   checkNumber(max, 'clip', 'max');
   if (!(min <= max)) throw new Error(`clip: min (${min}) must be <= max (${max})`);
-  const y = empty(x.shape, 'float32');
-  const { kernels } = rt();
-  kernels.f32_clip(x.offset, y.offset, x.size, min, max);
-  return record(y, 'clip', [x], (dy) => {
-    const dx = empty(x.shape, 'float32');
-    kernels.f32_range_mask_backward(x.offset, dy.offset, dx.offset, x.size, min, max);
-    return [dx];
-  });
+  const y = f32Clip(x, min, max);
+  return record(y, 'clip', [x], (dy) => [f32RangeMaskBackward(x, dy, min, max)]);
 }
 
 /** a * x + b elementwise with scalar a, b (exact for a = 1 or b = 0). */
 export function affine(x: Tensor, a: number, b: number, op = 'affine'): Tensor {
   checkFloat(x, op, 'x');
-  const y = empty(x.shape, 'float32');
-  const { kernels } = rt();
-  kernels.f32_affine(x.offset, y.offset, x.size, a, b);
-  return record(y, op, [x], (dy) => {
-    const dx = empty(x.shape, 'float32');
-    kernels.f32_affine(dy.offset, dx.offset, dy.size, a, 0);
-    return [dx];
-  });
+  const y = f32Affine(x, a, b);
+  return record(y, op, [x], (dy) => [f32Affine(dy, a, 0)]);
 }
 
 // ---- binary with broadcasting ------------------------------------------
@@ -74,33 +55,54 @@ function asTensor(v: TensorLike, op: string, arg: string): Tensor {
   return checkFloat(v, op, arg);
 }
 
+/** Checks an operand without allocating: a number or a live float32 tensor. */
+function checkOperand(v: TensorLike, op: string, arg: string): void {
+  if (typeof v !== 'number') asTensor(v, op, arg);
+}
+
 /** Raw broadcast kernel call (no tape). */
 export function binaryRaw(name: BinaryName, a: Tensor, b: Tensor, op: string = name): Tensor {
   const shape = broadcastShapes(a.shape, b.shape, op);
-  const out = empty(shape, 'float32');
-  if (out.size === 0) return out;
-  const c = collapseAxes(shape, [broadcastStrides(a.shape, shape), broadcastStrides(b.shape, shape)]);
-  const [dims, sa, sb] = writeArgs(c.dims, c.strides[0], c.strides[1]);
-  rt().kernels.f32_binary(Binary[name], a.offset, b.offset, out.offset, c.dims.length, dims, sa, sb);
-  return out;
+  return f32Binary(name, a, broadcastStrides(a.shape, shape), b, broadcastStrides(b.shape, shape), shape);
 }
 
 function binary(name: BinaryName, a: TensorLike, b: TensorLike): Tensor {
+  checkOperand(a, name, 'a');
+  checkOperand(b, name, 'b');
   // Scalar operands of add/sub/mul take the exact affine path, with no temporary tensor.
-  if (typeof b === 'number' && name !== 'div' && name !== 'maximum' && name !== 'minimum') {
+  if (typeof b === 'number' && (name === 'add' || name === 'sub' || name === 'mul')) {
     checkNumber(b, name, 'b');
     if (name === 'mul') return affine(asTensor(a, name, 'a'), b, 0, name);
     return affine(asTensor(a, name, 'a'), 1, name === 'add' ? b : -b, name);
   }
   if (typeof a === 'number' && (name === 'add' || name === 'mul')) return binary(name, b, a);
+  if (typeof a !== 'number' && typeof b !== 'number') broadcastShapes(a.shape, b.shape, name);
   const at = asTensor(a, name, 'a');
   const bt = asTensor(b, name, 'b');
   const y = binaryRaw(name, at, bt);
+  // A number operand lives as a scalar tensor only while a kernel reads it: nothing
+  // but the output stays alive, and backward makes the scalar again if it needs it.
+  if (typeof a === 'number') at.dispose();
+  if (typeof b === 'number') bt.dispose();
   return record(y, name, [at, bt], (dy) => {
-    const da = at.requiresGrad ? sumToShape(gradA(name, dy, at, bt), at.shape) : null;
-    const db = bt.requiresGrad ? sumToShape(gradB(name, dy, at, bt), bt.shape) : null;
-    return [da, db];
+    const av = typeof a === 'number' ? full([], a) : at;
+    const bv = typeof b === 'number' ? full([], b) : bt;
+    try {
+      const da = at.requiresGrad ? reduceGrad(gradA(name, dy, av, bv), at.shape) : null;
+      const db = bt.requiresGrad ? reduceGrad(gradB(name, dy, av, bv, y), bt.shape) : null;
+      return [da, db];
+    } finally {
+      if (av !== at) av.dispose();
+      if (bv !== bt) bv.dispose();
+    }
   });
+}
+
+/** sumToShape of a broadcast gradient, freeing the full-shape gradient. */
+function reduceGrad(g: Tensor, shape: readonly number[]): Tensor {
+  const r = sumToShape(g, shape);
+  g.dispose();
+  return r;
 }
 
 // Gradients at the broadcast shape (sumToShape reduces them); run under noGrad.
@@ -113,12 +115,14 @@ function gradA(name: BinaryName, dy: Tensor, a: Tensor, b: Tensor): Tensor {
       return binaryRaw('mul', dy, b);
     case 'div':
       return binaryRaw('div', dy, b);
+    case 'pow':
+      return scaled(dy, binaryRaw('powDbase', a, b));
     default:
       return selectGrad(name, dy, a, b, true);
   }
 }
 
-function gradB(name: BinaryName, dy: Tensor, a: Tensor, b: Tensor): Tensor {
+function gradB(name: BinaryName, dy: Tensor, a: Tensor, b: Tensor, y: Tensor): Tensor {
   switch (name) {
     case 'add':
       return dy.view(dy.shape);
@@ -133,12 +137,20 @@ function gradB(name: BinaryName, dy: Tensor, a: Tensor, b: Tensor): Tensor {
       q.dispose();
       const g = binaryRaw('mul', dy, t);
       t.dispose();
-      rt().kernels.f32_affine(g.offset, g.offset, g.size, -1, 0);
-      return g;
+      return f32Affine(g, -1, 0, g);
     }
+    case 'pow':
+      return scaled(dy, binaryRaw('powDexp', y, a));
     default:
       return selectGrad(name, dy, a, b, false);
   }
+}
+
+/** dy * d, freeing d. */
+function scaled(dy: Tensor, d: Tensor): Tensor {
+  const g = binaryRaw('mul', dy, d);
+  d.dispose();
+  return g;
 }
 
 // maximum/minimum: the gradient goes to the operand that was selected (to a on ties).
@@ -150,9 +162,9 @@ function selectGrad(name: BinaryName, dy: Tensor, a: Tensor, b: Tensor, forA: bo
   const mask = empty(shape, 'float32');
   const s = binaryRaw('sub', picked, self);
   const o = binaryRaw('sub', picked, other);
-  const sv = new Float32Array(rt().memory.buffer, s.offset, s.size);
-  const ov = new Float32Array(rt().memory.buffer, o.offset, o.size);
-  const mv = new Float32Array(rt().memory.buffer, mask.offset, mask.size);
+  const sv = s.rawF32();
+  const ov = o.rawF32();
+  const mv = mask.rawF32();
   for (let i = 0; i < mv.length; i++) mv[i] = sv[i] === 0 && (forA || ov[i] !== 0) ? 1 : 0;
   picked.dispose();
   s.dispose();
@@ -170,5 +182,11 @@ export const div = (a: TensorLike, b: TensorLike): Tensor => binary('div', a, b)
 export const maximum = (a: TensorLike, b: TensorLike): Tensor => binary('maximum', a, b);
 /** Elementwise minimum; on ties the gradient goes to a. */
 export const minimum = (a: TensorLike, b: TensorLike): Tensor => binary('minimum', a, b);
+/**
+ * a^b elementwise (AssemblyScript's float32 pow, the same bits in every runtime;
+ * a negative base with a non-integer exponent gives NaN). Gradients as PyTorch's:
+ * b·a^(b−1) (0 where b = 0) and a^b·ln a (0 where a = 0 and a^b is finite).
+ */
+export const pow = (a: TensorLike, b: TensorLike): Tensor => binary('pow', a, b);
 
 

@@ -18,6 +18,7 @@ declare module '../tensor/tensor.js' {
     div(b: TensorLike): Tensor;
     maximum(b: TensorLike): Tensor;
     minimum(b: TensorLike): Tensor;
+    pow(exponent: TensorLike): Tensor;
     neg(): Tensor;
     relu(): Tensor;
     exp(): Tensor;
@@ -28,20 +29,20 @@ declare module '../tensor/tensor.js' {
     sqrt(): Tensor;
     abs(): Tensor;
     clip(min: number, max: number): Tensor;
-    matmul(b: Tensor, options?: MatmulOptions): Tensor;
-    sum(options?: red.ReduceOptions): Tensor;
-    mean(options?: red.ReduceOptions): Tensor;
-    max(options?: { axis?: number; keepDims?: boolean }): Tensor;
-    argmax(options?: { axis?: number; keepDims?: boolean }): Tensor;
+    matmul(b: Tensor, options?: MatmulOptions | null): Tensor;
+    sum(options?: red.ReduceOptions | null): Tensor;
+    mean(options?: red.ReduceOptions | null): Tensor;
+    max(options?: { axis?: number; keepDims?: boolean } | null): Tensor;
+    argmax(options?: { axis?: number; keepDims?: boolean } | null): Tensor;
     reshape(shape: number[]): Tensor;
     transpose(perm?: number[]): Tensor;
-    slice(begin: number[], size?: number[]): Tensor;
+    slice(begin: number[], size?: number[] | null): Tensor;
     gather(indices: Tensor): Tensor;
     cast(dtype: DType): Tensor;
-    softmax(axis?: number): Tensor;
-    logSoftmax(axis?: number): Tensor;
+    softmax(axis?: number | null): Tensor;
+    logSoftmax(axis?: number | null): Tensor;
     /** Backpropagates from this tensor (one element, or pass grad of the same shape). */
-    backward(grad?: Tensor): void;
+    backward(grad?: Tensor | null): void;
     /** A tensor with the same value, cut from the tape. */
     detach(): Tensor;
   }
@@ -54,6 +55,7 @@ p.mul = function (b) { return ew.mul(this, b); };
 p.div = function (b) { return ew.div(this, b); };
 p.maximum = function (b) { return ew.maximum(this, b); };
 p.minimum = function (b) { return ew.minimum(this, b); };
+p.pow = function (exponent) { return ew.pow(this, exponent); };
 p.neg = function () { return ew.neg(this); };
 p.relu = function () { return ew.relu(this); };
 p.exp = function () { return ew.exp(this); };

@@ -1,7 +1,9 @@
 import { record } from '../autograd/tape.js';
-import { rt } from '../runtime/context.js';
+import { f32Affine } from '../kernels/elementwise.js';
+import { f32MaxAxis, f32MaxAxisBackward, f32SumAxis } from '../kernels/reduce.js';
 import { checkAxis, checkFloat, describe } from '../tensor/checks.js';
-import { empty, sizeOf, type Tensor } from '../tensor/tensor.js';
+import { boolOption, readOptions } from '../tensor/options.js';
+import type { Tensor } from '../tensor/tensor.js';
 import { materializeBroadcast } from './broadcast.js';
 
 export interface ReduceOptions {
@@ -30,20 +32,11 @@ function reducedShape(shape: readonly number[], axes: number[], keepDims: boolea
 
 /** Sum over sorted axes with no tape. Reduces one axis at a time as [outer, n, inner]. */
 export function sumAxesRaw(x: Tensor, axes: number[], keepDims: boolean): Tensor {
-  const { kernels } = rt();
   let cur = x;
-  let curShape = [...x.shape];
   for (const axis of axes) {
-    const outer = sizeOf(curShape.slice(0, axis));
-    const n = curShape[axis];
-    const inner = sizeOf(curShape.slice(axis + 1));
-    const nextShape = curShape.slice();
-    nextShape[axis] = 1;
-    const next = empty(nextShape, 'float32');
-    kernels.f32_sum_axis(cur.offset, next.offset, outer, n, inner);
+    const next = f32SumAxis(cur, axis);
     if (cur !== x) cur.dispose();
     cur = next;
-    curShape = nextShape;
   }
   const finalShape = reducedShape(x.shape, axes, keepDims);
   if (cur === x) return x.view(finalShape);
@@ -66,11 +59,13 @@ export function sumToShape(g: Tensor, shape: readonly number[]): Tensor {
   return out;
 }
 
-export function sum(x: Tensor, options: ReduceOptions = {}): Tensor {
+export function sum(x: Tensor, options: ReduceOptions | null = {}): Tensor {
   checkFloat(x, 'sum', 'x');
-  const axes = normalizeAxes(x, options.axis, 'sum');
+  const o = readOptions<ReduceOptions>(options, 'sum');
+  const axes = normalizeAxes(x, o.axis, 'sum');
+  const keepDims = boolOption(o.keepDims, 'sum', 'keepDims');
   const keepShape = reducedShape(x.shape, axes, true);
-  const y = sumAxesRaw(x, axes, options.keepDims ?? false);
+  const y = sumAxesRaw(x, axes, keepDims);
   return record(y, 'sum', [x], (dy) => {
     const dk = dy.view(keepShape);
     const dx = materializeBroadcast(dk, x.shape);
@@ -79,79 +74,81 @@ export function sum(x: Tensor, options: ReduceOptions = {}): Tensor {
   });
 }
 
-export function mean(x: Tensor, options: ReduceOptions = {}): Tensor {
+export function mean(x: Tensor, options: ReduceOptions | null = {}): Tensor {
   checkFloat(x, 'mean', 'x');
-  const axes = normalizeAxes(x, options.axis, 'mean');
+  const o = readOptions<ReduceOptions>(options, 'mean');
+  const axes = normalizeAxes(x, o.axis, 'mean');
+  const keepDims = boolOption(o.keepDims, 'mean', 'keepDims');
   const count = axes.reduce((n, a) => n * x.shape[a], 1);
   if (count === 0) throw new Error(`mean: cannot average over zero elements (x has shape [${x.shape}])`);
   const keepShape = reducedShape(x.shape, axes, true);
-  const s = sumAxesRaw(x, axes, options.keepDims ?? false);
+  const s = sumAxesRaw(x, axes, keepDims);
   const scale = 1 / count;
-  const { kernels } = rt();
-  const y = empty(s.shape, 'float32');
-  kernels.f32_affine(s.offset, y.offset, s.size, scale, 0);
+  const y = f32Affine(s, scale, 0);
   s.dispose();
   return record(y, 'mean', [x], (dy) => {
     const dk = dy.view(keepShape);
     const dx = materializeBroadcast(dk, x.shape);
     dk.dispose();
-    kernels.f32_affine(dx.offset, dx.offset, dx.size, scale, 0);
-    return [dx];
+    return [f32Affine(dx, scale, 0, dx)];
   });
 }
 
 /** Max and index of the first maximum along one axis (internal, no tape). */
-function maxAlong(x: Tensor, axis: number): { values: Tensor; indices: Tensor; outer: number; n: number; inner: number } {
-  const outer = sizeOf(x.shape.slice(0, axis));
-  const n = x.shape[axis];
-  const inner = sizeOf(x.shape.slice(axis + 1));
-  const shape = x.shape.filter((_, i) => i !== axis);
-  const values = empty(shape, 'float32');
-  const indices = empty(shape, 'int32');
-  rt().kernels.f32_max_axis(x.offset, values.offset, indices.offset, outer, n, inner);
-  return { values, indices, outer, n, inner };
+interface AxisOptions { axis?: number; keepDims?: boolean }
+
+/** Validates max/argmax's options before anything is allocated. */
+function axisOptions(x: Tensor, options: AxisOptions | null, op: string): { axis: number | undefined; keepDims: boolean } {
+  const o = readOptions<AxisOptions>(options, op);
+  const keepDims = boolOption(o.keepDims, op, 'keepDims');
+  if (o.axis === undefined) {
+    if (x.size === 0) throw new Error(`${op}: cannot take the ${op === 'max' ? 'maximum' : 'argmax'} of zero elements (x has shape [${x.shape}])`);
+    return { axis: undefined, keepDims };
+  }
+  const axis = checkAxis(o.axis, x.rank, op);
+  if (x.shape[axis] === 0) throw new Error(`${op}: cannot take the ${op === 'max' ? 'maximum' : 'argmax'} of zero elements along axis ${axis} (x has shape [${x.shape}])`);
+  return { axis, keepDims };
 }
 
-function singleAxis(x: Tensor, axis: number | undefined, op: string): { t: Tensor; axis: number; flat: boolean } {
+function singleAxis(x: Tensor, axis: number | undefined): { t: Tensor; axis: number; flat: boolean } {
   if (axis === undefined) return { t: x.view([x.size]), axis: 0, flat: true };
-  return { t: x, axis: checkAxis(axis, x.rank, op), flat: false };
+  return { t: x, axis, flat: false };
 }
 
 /** Maximum along an axis (or of all elements); the gradient goes to the first maximal element. */
-export function max(x: Tensor, options: { axis?: number; keepDims?: boolean } = {}): Tensor {
+export function max(x: Tensor, options: AxisOptions | null = {}): Tensor {
   checkFloat(x, 'max', 'x');
-  const { t, axis, flat } = singleAxis(x, options.axis, 'max');
-  if (t.shape[axis] === 0) throw new Error(`max: cannot take the maximum of zero elements (x has shape [${x.shape}])`);
-  const r = maxAlong(t, axis);
+  const opts = axisOptions(x, options, 'max');
+  const { t, axis, flat } = singleAxis(x, opts.axis);
+  const r = f32MaxAxis(t, axis);
+  const maxShape = t.shape;
   if (flat) t.dispose();
   const keepShape = flat ? x.shape.map(() => 1) : x.shape.map((d, i) => (i === axis ? 1 : d));
   let y = r.values;
-  if (options.keepDims) {
+  if (opts.keepDims) {
     y = r.values.view(keepShape);
     r.values.dispose();
   }
-  const { indices, outer, n, inner } = r;
-  const out = record(y, 'max', [x], (dy) => {
-    const dx = empty(x.shape, 'float32');
-    const { kernels } = rt();
-    kernels.f32_fill(dx.offset, dx.size, 0);
-    kernels.f32_max_axis_backward(dy.offset, indices.offset, dx.offset, outer, n, inner);
-    return [dx];
-  });
-  if (out.node === null) indices.dispose();
-  else out.attach(indices);
-  return out;
+  const { indices } = r;
+  return record(y, 'max', [x], (dy) => {
+    const dx = f32MaxAxisBackward(dy, indices, maxShape, axis);
+    if (!flat) return [dx];
+    const shaped = dx.view(x.shape);
+    dx.dispose();
+    return [shaped];
+  }, { saved: [indices] });
 }
 
 /** Index of the first maximum along an axis (int32; of the flattened tensor without axis). */
-export function argmax(x: Tensor, options: { axis?: number; keepDims?: boolean } = {}): Tensor {
+export function argmax(x: Tensor, options: AxisOptions | null = {}): Tensor {
   checkFloat(x, 'argmax', 'x');
-  const { t, axis, flat } = singleAxis(x, options.axis, 'argmax');
-  if (t.shape[axis] === 0) throw new Error(`argmax: cannot take the argmax of zero elements (x has shape [${x.shape}])`);
-  const r = maxAlong(t, axis);
+  const opts = axisOptions(x, options, 'argmax');
+  const { t, axis, flat } = singleAxis(x, opts.axis);
+  const r = f32MaxAxis(t, axis);
+  const maxShape = t.shape;
   if (flat) t.dispose();
   r.values.dispose();
-  if (!options.keepDims) return r.indices;
+  if (!opts.keepDims) return r.indices;
   const keepShape = flat ? x.shape.map(() => 1) : x.shape.map((d, i) => (i === axis ? 1 : d));
   const out = r.indices.view(keepShape);
   r.indices.dispose();

@@ -9,9 +9,9 @@
  * the kernel's AssemblyScript Mathf in the last bits; tests state a tolerance
  * for those ops only.
  *
- * Op codes are those of src/kernels/codes.ts.
+ * Op codes are those of assembly/codes.ts.
  */
-import { Binary, Unary } from '../kernels/codes.js';
+import { Binary, Unary } from '../kernels/codes.generated.js';
 
 const f = Math.fround;
 
@@ -30,7 +30,7 @@ export function unaryScalarRef(op: number, x: number): number {
   }
 }
 
-export function unaryRef(op: number, x: Float32Array, y: Float32Array): void {
+export function f32UnaryRef(op: number, x: Float32Array, y: Float32Array): void {
   for (let i = 0; i < x.length; i++) y[i] = unaryScalarRef(op, x[i]);
 }
 
@@ -54,19 +54,19 @@ export function unaryGradScalarRef(op: number, x: number, y: number, dy: number)
   }
 }
 
-export function unaryBackwardRef(op: number, x: Float32Array, y: Float32Array, dy: Float32Array, dx: Float32Array): void {
+export function f32UnaryBackwardRef(op: number, x: Float32Array, y: Float32Array, dy: Float32Array, dx: Float32Array): void {
   for (let i = 0; i < x.length; i++) dx[i] = unaryGradScalarRef(op, x[i], y[i], dy[i]);
 }
 
 /** y = a*x + b (a and b are float32: the kernel takes them as f32). */
-export function affineRef(x: Float32Array, y: Float32Array, a: number, b: number): void {
+export function f32AffineRef(x: Float32Array, y: Float32Array, a: number, b: number): void {
   const fa = f(a);
   const fb = f(b);
   for (let i = 0; i < x.length; i++) y[i] = f(f(fa * x[i]) + fb);
 }
 
 /** y = min(max(x, lo), hi); NaN stays NaN, -0 stays -0 when lo = 0. */
-export function clipRef(x: Float32Array, y: Float32Array, lo: number, hi: number): void {
+export function f32ClipRef(x: Float32Array, y: Float32Array, lo: number, hi: number): void {
   const flo = f(lo);
   const fhi = f(hi);
   for (let i = 0; i < x.length; i++) {
@@ -86,6 +86,10 @@ export function binaryScalarRef(op: number, a: number, b: number): number {
     case Binary.mul: return f(a * b);
     case Binary.div: return f(a / b);
     case Binary.maximum: return a !== a || b !== b ? NaN : a === b ? (Object.is(a, -0) ? b : a) : a > b ? a : b;
+    // pow in float64 rounded once: within an ulp or so of the kernel's float32 Mathf.pow (tests allow that).
+    case Binary.pow: return f(Math.pow(a, b));
+    case Binary.powDbase: return b === 0 ? 0 : f(b * f(Math.pow(a, f(b - 1))));
+    case Binary.powDexp: return b === 0 && Number.isFinite(a) ? 0 : f(a * f(Math.log(b)));
     default: return a !== a || b !== b ? NaN : a === b ? (Object.is(a, -0) ? a : b) : a < b ? a : b;
   }
 }
@@ -94,7 +98,7 @@ export function binaryScalarRef(op: number, a: number, b: number): number {
  * out (contiguous, shape dims) = op(a, b) where a and b are read through
  * element strides (0 on broadcast axes), as f32_binary does.
  */
-export function binaryRef(op: number, a: Float32Array, b: Float32Array, out: Float32Array,
+export function f32BinaryRef(op: number, a: Float32Array, b: Float32Array, out: Float32Array,
                           dims: readonly number[], aStrides: readonly number[], bStrides: readonly number[]): void {
   const total = dims.reduce((p, d) => p * d, 1);
   const index = new Array(dims.length).fill(0);
@@ -114,12 +118,12 @@ export function binaryRef(op: number, a: Float32Array, b: Float32Array, out: Flo
 }
 
 /** y += a*x */
-export function axpyRef(y: Float32Array, x: Float32Array, a: number): void {
+export function f32AxpyRef(y: Float32Array, x: Float32Array, a: number): void {
   const fa = f(a);
   for (let i = 0; i < y.length; i++) y[i] = f(y[i] + f(fa * x[i]));
 }
 
-export function countNanRef(x: Float32Array): number {
+export function f32CountNaNRef(x: Float32Array): number {
   let n = 0;
   for (let i = 0; i < x.length; i++) if (x[i] !== x[i]) n++;
   return n;

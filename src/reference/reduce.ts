@@ -15,7 +15,7 @@ const f = Math.fround;
  *   then the remaining k are added one by one;
  * - inner > 1: for each i, 0 + x[o,0,i] + x[o,1,i] + ... in k order.
  */
-export function sumAxisRef(x: Float32Array, y: Float32Array, outer: number, n: number, inner: number): void {
+export function f32SumAxisRef(x: Float32Array, y: Float32Array, outer: number, n: number, inner: number): void {
   for (let o = 0; o < outer; o++) {
     if (inner === 1) {
       const base = o * n;
@@ -42,7 +42,7 @@ export function sumAxisRef(x: Float32Array, y: Float32Array, outer: number, n: n
  * NaN never wins: NaNs are skipped, and a row that is all NaN gives NaN with
  * index 0. n must be >= 1.
  */
-export function maxAxisRef(x: Float32Array, y: Float32Array, idx: Int32Array, outer: number, n: number, inner: number): void {
+export function f32MaxAxisRef(x: Float32Array, y: Float32Array, idx: Int32Array, outer: number, n: number, inner: number): void {
   for (let o = 0; o < outer; o++) {
     for (let i = 0; i < inner; i++) {
       let best = NaN;
@@ -61,7 +61,7 @@ export function maxAxisRef(x: Float32Array, y: Float32Array, idx: Int32Array, ou
 }
 
 /** dx[o, idx[o,i], i] = dy[o, i]; every other element of dx is left untouched (callers zero it). */
-export function maxAxisBackwardRef(dy: Float32Array, idx: Int32Array, dx: Float32Array, outer: number, n: number, inner: number): void {
+export function f32MaxAxisBackwardRef(dy: Float32Array, idx: Int32Array, dx: Float32Array, outer: number, n: number, inner: number): void {
   for (let o = 0; o < outer; o++) {
     for (let i = 0; i < inner; i++) {
       const j = o * inner + i;
@@ -77,7 +77,7 @@ export function maxAxisBackwardRef(dy: Float32Array, idx: Int32Array, dx: Float3
  *   softmax y_k = e_k * (1/s), log-softmax y_k = x_k - (m + log s).
  * The maximum propagates NaN, so a row holding NaN becomes all NaN.
  */
-export function softmaxRowsRef(x: Float32Array, y: Float32Array, rows: number, n: number, log: boolean): void {
+export function f32SoftmaxRowsRef(x: Float32Array, y: Float32Array, rows: number, n: number, log: boolean): void {
   for (let r = 0; r < rows; r++) {
     const base = r * n;
     let m = x[base];
@@ -103,7 +103,7 @@ export function softmaxRowsRef(x: Float32Array, y: Float32Array, rows: number, n
  *   softmax:     s = sum_k dy_k*y_k (in order), dx = y * (dy - s)
  *   log-softmax: s = sum_k dy_k (in order),     dx = dy - exp(y) * s
  */
-export function softmaxRowsBackwardRef(y: Float32Array, dy: Float32Array, dx: Float32Array, rows: number, n: number, log: boolean): void {
+export function f32SoftmaxRowsBackwardRef(y: Float32Array, dy: Float32Array, dx: Float32Array, rows: number, n: number, log: boolean): void {
   for (let r = 0; r < rows; r++) {
     const base = r * n;
     let s = 0;
@@ -118,12 +118,12 @@ export function softmaxRowsBackwardRef(y: Float32Array, dy: Float32Array, dx: Fl
 }
 
 /** out[r] = x[r, labels[r]] (labels must lie in [0, n)). */
-export function pickRowsRef(x: Float32Array, labels: Int32Array, out: Float32Array, rows: number, n: number): void {
+export function f32PickRowsRef(x: Float32Array, labels: Int32Array, out: Float32Array, rows: number, n: number): void {
   for (let r = 0; r < rows; r++) out[r] = x[r * n + labels[r]];
 }
 
 /** dx[r, labels[r]] += dy[r]. */
-export function pickRowsBackwardRef(dy: Float32Array, labels: Int32Array, dx: Float32Array, rows: number, n: number): void {
+export function f32PickRowsBackwardRef(dy: Float32Array, labels: Int32Array, dx: Float32Array, rows: number, n: number): void {
   for (let r = 0; r < rows; r++) {
     const o = r * n + labels[r];
     dx[o] = f(dx[o] + dy[r]);
@@ -131,7 +131,7 @@ export function pickRowsBackwardRef(dy: Float32Array, labels: Int32Array, dx: Fl
 }
 
 /** Index of the first element outside [lo, hi), or -1. */
-export function findOutOfRangeRef(x: Int32Array, lo: number, hi: number): number {
+export function i32FindOutOfRangeRef(x: Int32Array, lo: number, hi: number): number {
   for (let i = 0; i < x.length; i++) if (x[i] < lo || x[i] >= hi) return i;
   return -1;
 }

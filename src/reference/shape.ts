@@ -50,7 +50,7 @@ export function gatherRowsRef(src: Uint8Array, idx: Int32Array, dst: Uint8Array,
  * dst[idx[i], :] += src[i, :] for f32 rows of n elements, i in increasing
  * order, so repeated indices accumulate in that order (float32 rounding).
  */
-export function scatterAddRowsRef(src: Float32Array, idx: Int32Array, dst: Float32Array, n: number): void {
+export function f32ScatterAddRowsRef(src: Float32Array, idx: Int32Array, dst: Float32Array, n: number): void {
   for (let i = 0; i < idx.length; i++) {
     const d = idx[i] * n;
     for (let k = 0; k < n; k++) dst[d + k] = Math.fround(dst[d + k] + src[i * n + k]);

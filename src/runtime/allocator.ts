@@ -128,6 +128,11 @@ export class Allocator {
     if (pages < needPages) {
       throw new Error(`out of memory: ${end} bytes needed, the wasm memory is limited to 4 GiB`);
     }
-    this.memory.grow(pages);
+    try {
+      this.memory.grow(pages);
+    } catch (err) {
+      // The engine may refuse to grow below the 4 GiB limit (its own cap, or the host is out of memory).
+      throw new Error(`out of memory: ${end} bytes needed, and the runtime refused to grow the wasm memory by ${pages * PAGE} bytes (${String((err as Error)?.message ?? err)}); free tensors (dispose, tidy) or use smaller batches`);
+    }
   }
 }

@@ -1,4 +1,4 @@
-import type { WasmExports } from './abi.js';
+import type { WasmExports } from './abi.generated.js';
 import type { Allocator } from './allocator.js';
 import type { RuntimeName } from './environment.js';
 

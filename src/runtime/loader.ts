@@ -1,10 +1,11 @@
 import { instantiate } from '@assemblyscript/loader';
-import type { WasmExports } from './abi.js';
+import type { WasmExports } from './abi.generated.js';
 import { Allocator } from './allocator.js';
 import { isInitialized, rt, setRuntime } from './context.js';
 import { detectRuntime, hasSimd, type RuntimeName } from './environment.js';
 import { ARG_BLOCK_BYTES } from './views.js';
-import { describe } from '../tensor/checks.js';
+import { checkNumber, describe } from '../tensor/checks.js';
+import { readOptions } from '../tensor/options.js';
 
 export type WasmSource = BufferSource | URL | string | Response | PromiseLike<Response>;
 
@@ -35,7 +36,12 @@ const BUILD = 'simd128';
 let pending: Promise<Info> | null = null;
 
 /** Loads and instantiates the kernels. Safe to call more than once. */
-export function init(options: InitOptions = {}): Promise<Info> {
+export function init(options: InitOptions | null = {}): Promise<Info> {
+  try {
+    options = checkInitOptions(options);
+  } catch (err) {
+    return Promise.reject(err);
+  }
   if (isInitialized()) return Promise.resolve(info());
   if (pending === null) {
     pending = doInit(options).catch((err) => {
@@ -46,8 +52,30 @@ export function init(options: InitOptions = {}): Promise<Info> {
   return pending;
 }
 
+const WASM_KINDS = 'bytes (an ArrayBuffer or Uint8Array), a URL or path string, a Response, or a Promise of a Response';
+
+/** Checks the options' types before anything is fetched or compiled; null (or a null field) means the default. */
+function checkInitOptions(options: unknown): InitOptions {
+  const o = readOptions<InitOptions>(options, 'init');
+  const w = o.wasm as unknown;
+  if (w !== undefined && typeof w !== 'string' && !(w instanceof URL) && !isBufferSource(w) && !isResponseLike(w) && !isThenable(w)) {
+    throw new Error(`init: options.wasm must be ${WASM_KINDS}, got ${describe(w)}`);
+  }
+  if (o.initialMemoryBytes !== undefined) {
+    checkNumber(o.initialMemoryBytes, 'init', 'options.initialMemoryBytes', { integer: true, min: 0, max: 2 ** 32 - 65536 });
+  }
+  return o;
+}
+
+function isResponseLike(x: unknown): boolean {
+  return typeof Response !== 'undefined' && x instanceof Response;
+}
+
+function isThenable(x: unknown): x is PromiseLike<unknown> {
+  return x !== null && typeof x === 'object' && typeof (x as { then?: unknown }).then === 'function';
+}
+
 async function doInit(options: InitOptions): Promise<Info> {
-  if (options === null || typeof options !== 'object') throw new Error(`init: options must be an object, got ${describe(options)}`);
   if (!hasSimd()) {
     throw new Error('snapgrad needs WebAssembly SIMD (128-bit), which this runtime does not support');
   }
@@ -69,6 +97,12 @@ async function doInit(options: InitOptions): Promise<Info> {
     if (/code generation disallowed/i.test(msg)) {
       throw new Error(`init: this runtime cannot compile WebAssembly from bytes or a Response (Cloudflare Workers run only wasm modules bundled with the Worker). ${WORKERS_HINT} Original error: ${msg}`);
     }
+    if (err instanceof WebAssembly.CompileError) {
+      throw new Error(`init: options.wasm is not a valid WebAssembly module (${msg}); pass the bytes of dist/${WASM_FILE} (or omit options.wasm to load it from next to the module)`);
+    }
+    if (err instanceof WebAssembly.LinkError) {
+      throw new Error(`init: the wasm module does not match this version of snapgrad (${msg}); pass dist/${WASM_FILE} from the same package version`);
+    }
     throw err;
   }
   // The loader wraps exports for its string/array helpers; the kernels take
@@ -83,13 +117,21 @@ async function doInit(options: InitOptions): Promise<Info> {
 async function resolveSource(wasm: WasmSource, runtime: RuntimeName): Promise<BufferSource | Response | WebAssembly.Module> {
   if (typeof wasm === 'string' || wasm instanceof URL) {
     const url = wasm instanceof URL ? wasm : toUrl(wasm);
-    if (url.protocol === 'file:' && runtime === 'node') return readNodeFile(url);
-    return fetchWasm(url);
+    try {
+      if (url.protocol === 'file:' && runtime === 'node') return await readNodeFile(url);
+      return await fetchWasm(url);
+    } catch (err) {
+      const msg = String((err as Error)?.message ?? err);
+      if (msg.startsWith('init:')) throw err;
+      throw new Error(`init: could not load options.wasm from ${url.href} (${msg}); pass the path or URL of dist/${WASM_FILE}, or its bytes`);
+    }
   }
   if (isBufferSource(wasm)) return wasm;
-  const response = await wasm;
-  if (!response.ok) throw new Error(`init: fetching the wasm failed with HTTP ${response.status}`);
-  return response;
+  const response: unknown = await wasm;
+  if (!isResponseLike(response)) throw new Error(`init: options.wasm resolved to ${describe(response)}; a Promise passed as options.wasm must resolve to a Response (e.g. fetch(url))`);
+  const r = response as Response;
+  if (!r.ok) throw new Error(`init: fetching the wasm failed with HTTP ${r.status}${r.url ? ` (${r.url})` : ''}`);
+  return r;
 }
 
 function toUrl(path: string): URL {

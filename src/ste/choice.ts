@@ -1,12 +1,12 @@
-import { record } from '../autograd/tape.js';
+import { composite, record } from '../autograd/tape.js';
 import { affine, add } from '../ops/elementwise.js';
 import { argmax } from '../ops/reduce.js';
 import { softmax } from '../ops/losses.js';
 import { rngGumbelF32 } from '../kernels/rng.js';
-import { rt } from '../runtime/context.js';
-import { f32View, i32View } from '../runtime/views.js';
+import { fill } from '../kernels/elementwise.js';
 import { checkFloat, checkNumber } from '../tensor/checks.js';
-import { randomDraw, Stream } from '../tensor/random.js';
+import { randomDraw, Stream, type RandomDraw } from '../tensor/random.js';
+import { boolOption, readOptions } from '../tensor/options.js';
 import { empty, type Tensor } from '../tensor/tensor.js';
 import { identityGrad } from './straight.js';
 
@@ -15,10 +15,10 @@ function oneHotOfArgmax(x: Tensor): Tensor {
   const c = x.shape[x.rank - 1];
   const idx = argmax(x, { axis: -1 });
   const y = empty(x.shape, 'float32');
-  rt().kernels.f32_fill(y.offset, y.size, 0);
+  fill(y, 0);
   const rows = idx.size;
-  const iv = i32View(idx.offset, rows);
-  const yv = f32View(y.offset, y.size);
+  const iv = idx.rawI32();
+  const yv = y.rawF32();
   for (let r = 0; r < rows; r++) yv[r * c + iv[r]] = 1;
   idx.dispose();
   return y;
@@ -41,9 +41,11 @@ function checkLogits(logits: Tensor, op: string): void {
  * along the last axis; the backward pass is the gradient of softmax(logits).
  */
 export function argmaxOneHot(logits: Tensor): Tensor {
-  checkLogits(logits, 'argmaxOneHot');
-  const soft = softmax(logits);
-  return hardWithSoftGrad(oneHotOfArgmax(logits), soft, 'argmaxOneHot');
+  checkLogits(logits, 'ste.argmaxOneHot');
+  return composite(() => {
+    const soft = softmax(logits);
+    return hardWithSoftGrad(oneHotOfArgmax(logits), soft, 'argmaxOneHot');
+  });
 }
 
 export interface GumbelSoftmaxOptions {
@@ -64,16 +66,25 @@ export interface GumbelSoftmaxOptions {
  * along the last axis; with hard: true, the forward value is its one-hot and
  * the gradient is that of the relaxed sample.
  */
-export function gumbelSoftmax(logits: Tensor, options: GumbelSoftmaxOptions = {}): Tensor {
-  checkLogits(logits, 'gumbelSoftmax');
-  const tau = checkNumber(options.tau ?? 1, 'gumbelSoftmax', 'tau', { positive: true });
-  const draw = randomDraw(options.seed, 'gumbelSoftmax', Stream.gumbel);
+export function gumbelSoftmax(logits: Tensor, options: GumbelSoftmaxOptions | null = {}): Tensor {
+  const op = 'ste.gumbelSoftmax';
+  checkLogits(logits, op);
+  const o = readOptions<GumbelSoftmaxOptions>(options, op);
+  // 1 / tau is applied in float32: tau must keep it finite and non-zero.
+  const tau = checkNumber(o.tau ?? 1, op, 'tau', { positive: true, f32: true, min: 1 / 3.4e38 });
+  const hard = boolOption(o.hard, op, 'hard');
+  const draw = randomDraw(o.seed, op, Stream.gumbel);
+  return composite(() => gumbelSample(logits, tau, hard, draw));
+}
+
+/** softmax((logits + g) / tau), or its one-hot with the relaxed sample's gradient. */
+function gumbelSample(logits: Tensor, tau: number, hard: boolean, draw: RandomDraw): Tensor {
   const noise = empty(logits.shape, 'float32');
   rngGumbelF32(noise, draw);
   draw.commit();
   const perturbed = add(logits, noise);
   noise.dispose();
   const soft = softmax(affine(perturbed, 1 / tau, 0));
-  if (!options.hard) return soft;
+  if (!hard) return soft;
   return hardWithSoftGrad(oneHotOfArgmax(soft), soft, 'gumbelSoftmax');
 }

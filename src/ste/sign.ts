@@ -1,8 +1,8 @@
 import { record } from '../autograd/tape.js';
-import { Hard } from '../kernels/codes.js';
-import { rt } from '../runtime/context.js';
-import { checkFloat, checkNumber, describe } from '../tensor/checks.js';
-import { empty, type Tensor } from '../tensor/tensor.js';
+import { f32ApproxSignBackward, f32Hard, f32RangeMaskBackward, f32SwishSignBackward } from '../kernels/hard.js';
+import { checkFloat, checkNumber } from '../tensor/checks.js';
+import { choiceOption, readOptions } from '../tensor/options.js';
+import type { Tensor } from '../tensor/tensor.js';
 import { identityGrad } from './straight.js';
 
 /**
@@ -24,40 +24,41 @@ export interface SignOptions {
 
 const GRADS: readonly SignGrad[] = ['identity', 'clipped', 'approx', 'swish'];
 
-export function surrogateBackward(op: string, x: Tensor, options: SignOptions): (dy: Tensor) => Tensor {
-  const grad = options.grad ?? 'identity';
-  if (!GRADS.includes(grad)) throw new Error(`${op}: grad must be one of ${GRADS.map((g) => `'${g}'`).join(', ')}, got ${describe(grad)}`);
-  const clipValue = checkNumber(options.clipValue ?? 1, op, 'clipValue', { positive: true });
-  const beta = checkNumber(options.beta ?? 5, op, 'beta', { positive: true });
-  const { kernels } = rt();
+export function surrogateBackward(op: string, x: Tensor, options: SignOptions | null): (dy: Tensor) => Tensor {
+  const o = readOptions<SignOptions>(options, op);
+  const grad = choiceOption(o.grad, op, 'grad', GRADS, 'identity');
+  const clipValue = checkNumber(o.clipValue ?? 1, op, 'clipValue', { positive: true, f32: true });
+  const beta = checkNumber(o.beta ?? 5, op, 'beta', { positive: true, f32: true });
   return (dy) => {
     if (grad === 'identity') return identityGrad(dy);
-    const dx = empty(x.shape, 'float32');
-    if (grad === 'clipped') kernels.f32_range_mask_backward(x.offset, dy.offset, dx.offset, x.size, -clipValue, clipValue);
-    else if (grad === 'approx') kernels.f32_approx_sign_backward(x.offset, dy.offset, dx.offset, x.size);
-    else kernels.f32_swish_sign_backward(x.offset, dy.offset, dx.offset, x.size, beta);
-    return dx;
+    if (grad === 'clipped') return f32RangeMaskBackward(x, dy, -clipValue, clipValue);
+    if (grad === 'approx') return f32ApproxSignBackward(x, dy);
+    return f32SwishSignBackward(x, dy, beta);
   };
 }
 
-function hardSign(op: 'sign' | 'binarize', x: Tensor, options: SignOptions): Tensor {
-  checkFloat(x, op, 'x');
-  const backward = surrogateBackward(op, x, options);
-  const y = empty(x.shape, 'float32');
-  const nan = rt().kernels.f32_hard(Hard[op], x.offset, y.offset, x.size);
+function hardSign(op: 'sign' | 'binarize', x: Tensor, options: SignOptions | null): Tensor {
+  const name = `ste.${op}`;
+  checkFloat(x, name, 'x');
+  const backward = surrogateBackward(name, x, options);
+  const { y, nan } = f32Hard(op, x);
   if (nan > 0) {
     y.dispose();
-    throw new Error(`${op}: x contains ${nan} NaN value${nan > 1 ? 's' : ''}; NaN is not allowed here`);
+    throw new Error(`${name}: x contains ${nan} NaN value${nan > 1 ? 's' : ''}; NaN is not allowed here (it has no sign to train through; plain sign() maps NaN to NaN)`);
   }
   return record(y, op, [x], (dy) => [backward(dy)]);
 }
 
-/** sign(x) in {-1, 0, +1} with sign(0) = 0, and a surrogate gradient (default identity). */
-export function sign(x: Tensor, options: SignOptions = {}): Tensor {
+/**
+ * sign(x) in {-1, 0, +1} with sign(0) = 0, and a surrogate gradient (default
+ * identity); NaN is rejected. `sg.sign` is the same forward value with its true
+ * gradient, 0 (and passes NaN through).
+ */
+export function sign(x: Tensor, options: SignOptions | null = {}): Tensor {
   return hardSign('sign', x, options);
 }
 
-/** ±1 (0 -> +1), the form that bit-packs; surrogate gradient as for sign. */
-export function binarize(x: Tensor, options: SignOptions = {}): Tensor {
+/** ±1 (0 -> +1), the form that bit-packs; surrogate gradient as for sign. NaN is rejected. */
+export function binarize(x: Tensor, options: SignOptions | null = {}): Tensor {
   return hardSign('binarize', x, options);
 }

@@ -8,15 +8,15 @@ import { Tensor } from '../tensor/tensor.js';
  * from the add/subtract), the backward pass is the identity.
  */
 export function straightThrough(x: Tensor, hardFn: (x: Tensor) => Tensor): Tensor {
-  checkFloat(x, 'straightThrough', 'x');
-  if (typeof hardFn !== 'function') throw new Error(`straightThrough: hardFn must be a function, got ${describe(hardFn)}`);
+  checkFloat(x, 'ste.straightThrough', 'x');
+  if (typeof hardFn !== 'function') throw new Error(`ste.straightThrough: hardFn must be a function, got ${describe(hardFn)}`);
   return customGrad({
     name: 'straightThrough',
     forward: ([input]) => {
       const y = hardFn(input);
-      if (!(y instanceof Tensor)) throw new Error(`straightThrough: hardFn must return a Tensor, got ${describe(y)}`);
+      if (!(y instanceof Tensor)) throw new Error(`ste.straightThrough: hardFn must return a Tensor, got ${describe(y)}`);
       if (y.dtype !== 'float32' || y.shape.length !== input.shape.length || y.shape.some((d, i) => d !== input.shape[i])) {
-        throw new Error(`straightThrough: hardFn must return a float32 tensor of x's shape [${input.shape}], got ${describe(y)}`);
+        throw new Error(`ste.straightThrough: hardFn must return a float32 tensor of x's shape [${input.shape}], got ${describe(y)}`);
       }
       return y;
     },

@@ -1,13 +1,15 @@
 import { stopGradient } from '../autograd/custom.js';
-import { record } from '../autograd/tape.js';
-import { vqNearest } from '../kernels/vq.js';
+import { record, saveOn } from '../autograd/tape.js';
+import { nearestCodes } from '../kernels/vq.js';
 import { affine } from '../ops/elementwise.js';
 import { mse } from '../ops/losses.js';
 import { gather } from '../ops/shape.js';
-import { rt } from '../runtime/context.js';
+import { f32Affine } from '../kernels/elementwise.js';
 import { checkFloat, checkNumber, checkRank } from '../tensor/checks.js';
+import { readOptions } from '../tensor/options.js';
+import { disposeOnThrow } from '../tensor/scope.js';
 import { identityGrad } from './straight.js';
-import { empty, type Tensor } from '../tensor/tensor.js';
+import type { Tensor } from '../tensor/tensor.js';
 
 export interface VqOptions {
   /** Weight of the commitment loss (default 0.25, as in VQ-VAE). */
@@ -29,20 +31,37 @@ export interface VqResult {
  * VQ-VAE quantization of z [N, D] against codebook [K, D]. Losses are means
  * over all N·D elements (as F.mse_loss), not sums.
  */
-export function vq(z: Tensor, codebook: Tensor, options: VqOptions = {}): VqResult {
-  checkFloat(z, 'vq', 'z');
-  checkFloat(codebook, 'vq', 'codebook');
-  checkRank(z, 'vq', 'z', 2);
-  checkRank(codebook, 'vq', 'codebook', 2);
-  const beta = checkNumber(options.beta ?? 0.25, 'vq', 'beta', { min: 0 });
-  const indices = vqNearest(z, codebook);
+export function vq(z: Tensor, codebook: Tensor, options: VqOptions | null = {}): VqResult {
+  const op = 'ste.vq';
+  checkFloat(z, op, 'z');
+  checkFloat(codebook, op, 'codebook');
+  checkRank(z, op, 'z', 2);
+  checkRank(codebook, op, 'codebook', 2);
+  const o = readOptions<VqOptions>(options, op);
+  const beta = checkNumber(o.beta ?? 0.25, op, 'beta', { min: 0, f32: true });
+  const [N, D] = z.shape;
+  const [K, Dc] = codebook.shape;
+  if (Dc !== D) throw new Error(`${op}: codebook must have D = ${D} columns like z (shape [${z.shape}]), got shape [${codebook.shape}]`);
+  if (N === 0 || D === 0) {
+    throw new Error(`${op}: z has no elements (shape [${z.shape}]); the losses are means over N·D elements, so the batch needs at least one row and one column`);
+  }
+  if (K === 0) throw new Error(`${op}: codebook has no codes (shape [${codebook.shape}])`);
+  return disposeOnThrow(() => quantizeRows(z, codebook, beta, op));
+}
+
+function quantizeRows(z: Tensor, codebook: Tensor, beta: number, op: string): VqResult {
+  const indices = nearestCodes(z, codebook, op);
   const codes = gather(codebook, indices);
   // zq: the value of codes, the gradient path of z (the seed's z + sg(zq - z), without round-off).
-  const zqValue = empty(codes.shape, 'float32');
-  rt().kernels.f32_affine(codes.offset, zqValue.offset, codes.size, 1, 0);
+  const zqValue = f32Affine(codes, 1, 0);
   const zq = record(zqValue, 'vq.straightThrough', [z], (dy) => [identityGrad(dy)]);
-  const codebookLoss = mse(stopGradient(z), codes);
-  const commitment = mse(z, stopGradient(codes));
+  // Each loss owns the intermediates its backward pass reads; nothing else stays alive.
+  const zConst = stopGradient(z);
+  const codebookLoss = mse(zConst, codes);
+  const codesConst = stopGradient(codes);
+  const commitment = mse(z, codesConst);
   const commitmentLoss = affine(commitment, beta, 0);
+  saveOn(codebookLoss, [zConst, codes]);
+  saveOn(commitmentLoss, [codesConst, commitment]);
   return { zq, indices, commitmentLoss, codebookLoss };
 }

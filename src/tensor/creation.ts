@@ -1,7 +1,8 @@
 import { rngIntI32, rngNormalF32, rngUniformF32 } from '../kernels/rng.js';
 import { rt } from '../runtime/context.js';
-import { f32View, i32View, i8View, u8View } from '../runtime/views.js';
-import { checkNumber, checkShape, describe } from './checks.js';
+import { fill } from '../kernels/elementwise.js';
+import { checkNumber, checkShape, describe, MAX_RANK } from './checks.js';
+import { boolOption, readOptions } from './options.js';
 import type { AnyTypedArray, DType } from './dtypes.js';
 import { isDType } from './dtypes.js';
 import { randomDraw, Stream, type RandomDraw } from './random.js';
@@ -33,11 +34,13 @@ const RANGES: Record<DType, [number, number]> = {
 };
 
 /** Creates a tensor from nested arrays, a typed array or a number, copying the data into wasm memory. */
-export function tensor(data: NestedNumbers | AnyTypedArray | ArrayLike<number>, shape?: number[], options: TensorOptions = {}): Tensor {
-  const dtype = options.dtype ?? inferDType(data);
+export function tensor(data: NestedNumbers | AnyTypedArray | ArrayLike<number>, shape?: number[] | null, options: TensorOptions | null = {}): Tensor {
+  const o = readOptions<TensorOptions>(options, 'tensor');
+  const dtype = o.dtype ?? inferDType(data);
   if (!isDType(dtype)) throw new Error(`tensor: dtype must be one of float32, int32, int8, uint8, got ${describe(dtype)}`);
+  const requiresGrad = gradOption(o.requiresGrad, dtype, 'tensor');
   const { flat, inferred } = flatten(data);
-  const finalShape = shape === undefined ? inferred : checkShape(shape, 'tensor');
+  const finalShape = shape === undefined || shape === null ? inferred : checkShape(shape, 'tensor');
   if (sizeOf(finalShape) !== flat.length) {
     throw new Error(`tensor: shape [${finalShape}] needs ${sizeOf(finalShape)} values, but data has ${flat.length}`);
   }
@@ -52,13 +55,15 @@ export function tensor(data: NestedNumbers | AnyTypedArray | ArrayLike<number>, 
   }
   const t = empty(finalShape, dtype);
   writeData(t, flat);
-  if (options.requiresGrad) setRequiresGrad(t, 'tensor');
+  t.requiresGrad = requiresGrad;
   return t;
 }
 
-function setRequiresGrad(t: Tensor, op: string): void {
-  if (t.dtype !== 'float32') throw new Error(`${op}: requiresGrad needs dtype float32, got ${t.dtype}`);
-  t.requiresGrad = true;
+/** Reads requiresGrad before anything is allocated: only float32 tensors can carry a gradient. */
+function gradOption(v: unknown, dtype: DType, op: string): boolean {
+  const requiresGrad = boolOption(v, op, 'requiresGrad');
+  if (requiresGrad && dtype !== 'float32') throw new Error(`${op}: requiresGrad needs dtype float32, got ${dtype} (gradients are float32)`);
+  return requiresGrad;
 }
 
 function inferDType(data: unknown): DType {
@@ -71,13 +76,23 @@ function inferDType(data: unknown): DType {
 function flatten(data: unknown): { flat: ArrayLike<number>; inferred: number[] } {
   if (typeof data === 'number' || typeof data === 'boolean') return { flat: [Number(data)], inferred: [] };
   if (ArrayBuffer.isView(data)) {
+    if (data instanceof DataView) {
+      throw new Error('tensor: data is a DataView, which has no element type; wrap its bytes in a typed array, e.g. new Float32Array(view.buffer, view.byteOffset, view.byteLength / 4)');
+    }
+    if ((typeof BigInt64Array !== 'undefined' && data instanceof BigInt64Array) || (typeof BigUint64Array !== 'undefined' && data instanceof BigUint64Array)) {
+      throw new Error(`tensor: data is a ${data.constructor.name} (BigInt values), which no dtype holds; convert it first, e.g. Int32Array.from(data, Number)`);
+    }
     const arr = data as unknown as ArrayLike<number>;
     return { flat: arr, inferred: [arr.length] };
   }
   if (!Array.isArray(data)) throw new Error(`tensor: data must be a number, a (nested) array or a typed array, got ${describe(data)}`);
+  // Iterative and bounded: a deeply nested (or self-containing) array is an error, not a stack overflow.
   const shape: number[] = [];
   let level: unknown = data;
   while (Array.isArray(level)) {
+    if (shape.length === MAX_RANK) {
+      throw new Error(`tensor: data is nested more than ${MAX_RANK} arrays deep; tensors have at most ${MAX_RANK} dimensions`);
+    }
     shape.push(level.length);
     level = level[0];
   }
@@ -99,47 +114,40 @@ function flatten(data: unknown): { flat: ArrayLike<number>; inferred: number[] }
 
 /** Copies values into a tensor's memory (the view is made after allocation). */
 export function writeData(t: Tensor, flat: ArrayLike<number>): void {
-  const off = t.offset;
-  switch (t.dtype) {
-    case 'float32': f32View(off, t.size).set(flat); break;
-    case 'int32': i32View(off, t.size).set(flat); break;
-    case 'int8': i8View(off, t.size).set(flat); break;
-    default: u8View(off, t.size).set(flat);
-  }
+  t.rawView().set(flat);
 }
 
-export function full(shape: number[], value: number, options: TensorOptions = {}): Tensor {
-  const s = checkShape(shape, 'full');
-  const dtype = options.dtype ?? 'float32';
-  if (!isDType(dtype)) throw new Error(`full: dtype must be one of float32, int32, int8, uint8, got ${describe(dtype)}`);
-  if (typeof value !== 'number') throw new Error(`full: value must be a number, got ${describe(value)}`);
-  const t = empty(s, dtype);
-  const { kernels } = rt();
-  if (dtype === 'float32') kernels.f32_fill(t.offset, t.size, value);
-  else if (dtype === 'int32') {
-    checkNumber(value, 'full', 'value', { integer: true, min: RANGES.int32[0], max: RANGES.int32[1] });
-    kernels.i32_fill(t.offset, t.size, value);
-  } else {
-    checkNumber(value, 'full', 'value', { integer: true, min: RANGES[dtype][0], max: RANGES[dtype][1] });
-    (dtype === 'int8' ? i8View(t.offset, t.size) : u8View(t.offset, t.size)).fill(value);
+export function full(shape: number[], value: number, options: TensorOptions | null = {}): Tensor {
+  return filled('full', shape, value, options);
+}
+
+export function zeros(shape: number[], options: TensorOptions | null = {}): Tensor {
+  return filled('zeros', shape, 0, options);
+}
+
+export function ones(shape: number[], options: TensorOptions | null = {}): Tensor {
+  return filled('ones', shape, 1, options);
+}
+
+function filled(op: string, shape: number[], value: number, options: TensorOptions | null): Tensor {
+  const s = checkShape(shape, op);
+  const o = readOptions<TensorOptions>(options, op);
+  const dtype = o.dtype ?? 'float32';
+  if (!isDType(dtype)) throw new Error(`${op}: dtype must be one of float32, int32, int8, uint8, got ${describe(dtype)}`);
+  if (typeof value !== 'number') throw new Error(`${op}: value must be a number, got ${describe(value)}`);
+  if (dtype !== 'float32') {
+    checkNumber(value, op, 'value', { integer: true, min: RANGES[dtype][0], max: RANGES[dtype][1] });
   }
-  if (options.requiresGrad) setRequiresGrad(t, 'full');
+  const requiresGrad = gradOption(o.requiresGrad, dtype, op);
+  const t = empty(s, dtype);
+  fill(t, value);
+  t.requiresGrad = requiresGrad;
   return t;
 }
 
-export function zeros(shape: number[], options: TensorOptions = {}): Tensor {
-  return full(shape, 0, options);
-}
-
-export function ones(shape: number[], options: TensorOptions = {}): Tensor {
-  return full(shape, 1, options);
-}
-
-/** Options of randn/rand/randint: undefined or an object (null and other values are a mistake worth naming). */
-function randomOptions<T extends object>(options: T | undefined, op: string): Partial<T> {
-  if (options === undefined) return {};
-  if (typeof options !== 'object' || options === null) throw new Error(`${op}: options must be an object (e.g. { seed: 1 }), got ${describe(options)}`);
-  return options;
+/** Options of randn/rand/randint, read by the package's one options rule (null means omitted). */
+function randomOptions<T extends object>(options: T | null | undefined, op: string): Partial<T> {
+  return readOptions<T>(options, op);
 }
 
 /** float32 bounds: a parameter outside float32's finite range would silently become ±Infinity in the kernel. */

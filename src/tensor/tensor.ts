@@ -29,6 +29,8 @@ export interface GradNode {
   readonly inputs: readonly Tensor[];
   /** Returns one gradient per input (null where an input needs none). Must return fresh tensors. */
   readonly backward: (dy: Tensor) => (Tensor | null)[];
+  /** Tensors the op made for backward (e.g. argmax indices), owned by the tape: freed with the output. Only the tape adds to it. */
+  readonly saved: Tensor[];
 }
 
 let nextId = 1;
@@ -51,11 +53,10 @@ export class Tensor {
   /** Set by keep(): tidy() scopes leave this tensor alive. */
   kept = false;
   private storage: Storage | null;
-  /** Tensors saved for this tensor's backward rule (e.g. argmax indices), freed with it. */
-  private companions: Tensor[] | null = null;
 
   /** @internal use the creation functions (tensor, zeros, ...) */
   constructor(storage: Storage, shape: readonly number[], dtype: DType) {
+    if (!(storage instanceof Storage)) throw new Error('Tensor: tensors are made by tensor(), zeros(), ones(), full() or the ops, not with new Tensor()');
     this.id = nextId++;
     this.storage = storage;
     this.shape = Object.freeze(shape.slice());
@@ -96,17 +97,46 @@ export class Tensor {
 
   /** Copies the data out to a new JS typed array (safe to keep). */
   dataSync(): AnyTypedArray {
+    if (this.storage === null) throw new Error(`dataSync: tensor #${this.id} (shape [${this.shape}], ${this.dtype}) was disposed and cannot be used`);
+    return this.rawView().slice();
+  }
+
+  // Raw views: typed arrays over this tensor's elements in wasm memory, no
+  // copy, for host code that reads or writes in place (call markModified
+  // after writing). Any call that may allocate can grow the memory and detach
+  // them: use one at once and never keep it.
+
+  /** @internal A raw view typed by dtype (see above). */
+  rawView(): AnyTypedArray {
     const off = this.offset;
     switch (this.dtype) {
-      case 'float32': return f32View(off, this.size).slice();
-      case 'int32': return i32View(off, this.size).slice();
-      case 'int8': return i8View(off, this.size).slice();
-      default: return u8View(off, this.size).slice();
+      case 'float32': return f32View(off, this.size);
+      case 'int32': return i32View(off, this.size);
+      case 'int8': return i8View(off, this.size);
+      default: return u8View(off, this.size);
     }
+  }
+
+  /** @internal A raw Float32Array view of a float32 tensor. */
+  rawF32(): Float32Array {
+    if (this.dtype !== 'float32') throw new Error(`internal: rawF32 of a ${this.dtype} tensor`);
+    return f32View(this.offset, this.size);
+  }
+
+  /** @internal A raw Int32Array view of an int32 tensor. */
+  rawI32(): Int32Array {
+    if (this.dtype !== 'int32') throw new Error(`internal: rawI32 of a ${this.dtype} tensor`);
+    return i32View(this.offset, this.size);
+  }
+
+  /** @internal A raw view of the tensor's bytes, whatever its dtype. */
+  rawBytes(): Uint8Array {
+    return u8View(this.offset, this.size * bytesPerElement(this.dtype));
   }
 
   /** The data as nested JS arrays following the shape (a number for a scalar). */
   toArray(): any {
+    if (this.storage === null) throw new Error(`toArray: tensor #${this.id} (shape [${this.shape}], ${this.dtype}) was disposed and cannot be used`);
     const flat = this.dataSync();
     if (this.shape.length === 0) return flat[0];
     const build = (dim: number, start: number): any[] => {
@@ -125,17 +155,9 @@ export class Tensor {
 
   /** The single value of a one-element tensor. */
   item(): number {
+    if (this.storage === null) throw new Error(`item: tensor #${this.id} (shape [${this.shape}], ${this.dtype}) was disposed and cannot be used`);
     if (this.size !== 1) throw new Error(`item: tensor must have exactly one element, got shape [${this.shape}]`);
     return this.dataSync()[0];
-  }
-
-  /**
-   * Ties a helper tensor saved by a backward rule to this tensor: no tidy()
-   * scope frees it separately; it is freed when this tensor is.
-   */
-  attach(saved: Tensor): void {
-    untrack(saved);
-    (this.companions ??= []).push(saved);
   }
 
   /** Frees the memory (once no view shares it). Disposing twice is harmless. */
@@ -150,10 +172,8 @@ export class Tensor {
       this.grad.dispose();
       this.grad = null;
     }
-    if (this.companions !== null) {
-      for (const c of this.companions) c.dispose();
-      this.companions = null;
-    }
+    // The node stays (a graph through a disposed tensor still reaches its inputs); what it saved goes.
+    if (this.node !== null) for (const t of this.node.saved) t.dispose();
   }
 
   toString(): string {
@@ -169,8 +189,10 @@ export function sizeOf(shape: readonly number[]): number {
 
 /** Allocates an uninitialized tensor. */
 export function empty(shape: readonly number[], dtype: DType = 'float32'): Tensor {
+  // Ops check ranks with their own names first; this guard keeps any path from making a tensor no kernel can walk.
+  if (shape.length > 8) throw new Error(`tensor of shape [${shape}] has ${shape.length} dimensions; at most 8 are supported`);
   const bytes = sizeOf(shape) * bytesPerElement(dtype);
-  if (bytes > 2 ** 32 - 2 ** 20) throw new Error(`tensor of shape [${shape}] (${bytes} bytes) does not fit in the 4 GiB wasm memory`);
+  if (bytes > 2 ** 32 - 2 ** 20) throw new Error(`out of memory: a ${dtype} tensor of shape [${shape}] needs ${bytes} bytes, more than the 4 GiB wasm memory holds; use smaller shapes or batches`);
   const offset = rt().allocator.alloc(bytes);
   return new Tensor(new Storage(offset, bytes), shape, dtype);
 }

@@ -1,10 +1,13 @@
 // Binary GEMMs (assembly/gemm_b1.ts) against src/reference/gemm_b1.ts and
-// against plain float dot products of the ±1 matrices; exact equality.
+// against plain float dot products of the ±1 matrices; exact equality. The
+// drivers' leading dimensions, batch strides and tile ranges are checked on
+// the raw exports against the twins with canary-guarded buffers.
+import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
 import { packBitsRef, packedWordsRef } from '../../src/reference/bitpack.js';
-import { binaryMatmulRef, binaryMatmulScaledRef, binaryWeightsMatmulRef } from '../../src/reference/gemm_b1.js';
+import { binaryMatmulRef, binaryMatmulScaledRef, binaryWeightsMatmulRef, gemmB1Ref, gemmB1wF32Ref, type GemmB1Mode, type GemmB1RefArgs } from '../../src/reference/gemm_b1.js';
 import { binaryMatmulF32 } from '../../src/kernels/gemm_b1.js';
-import { expectExact, Prng } from '../support/kernel-harness.js';
+import { expectExact, kernels, Prng, withArena, type Arena } from '../support/kernel-harness.js';
 import { expectNoLeaks, useSnapgrad } from '../support/setup.js';
 
 const sg = useSnapgrad();
@@ -222,5 +225,144 @@ describe('binaryWeightsMatmul (BinaryConnect)', () => {
     const x2 = sg.zeros([2, 190]);
     expect(() => sg.binaryWeightsMatmul(x2, w)).toThrow(/binaryWeightsMatmul: wBits has \d+ rows? with 1 bits past k = 190/);
     for (const v of [w, xi, x1, x2]) v.dispose();
+  });
+});
+
+// ---- the driver contract, on the raw exports ----------------------------------
+
+type Tile = { m0: number; m1: number; n0: number; n1: number };
+type B1Op = GemmB1Mode | 'b1w';
+
+interface B1Case { op: B1Op; M: number; N: number; K: number; padA?: number; padB?: number; padC?: number; batch?: number; bcastA?: boolean; bcastB?: boolean; lead?: number }
+interface B1Built { c: B1Case; args: GemmB1RefArgs; words: number; A: Int32Array | Float32Array; B: Int32Array; C: Int32Array | Float32Array; scale: Float32Array; bias: Float32Array }
+
+function buildB1(c: B1Case, rng: Prng): B1Built {
+  const { M, N, K } = c;
+  const words = packedWordsRef(K);
+  const lead = c.lead ?? 0, batch = c.batch ?? 1;
+  // A is bits [M, words] (x float32 [M, K] for b1w), B is bits [N, words]
+  const rowA = c.op === 'b1w' ? K : words;
+  const lda = rowA + (c.padA ?? 0) || 1, ldb = words + (c.padB ?? 0) || 1, ldc = N + (c.padC ?? 0) || 1;
+  const strideA = c.bcastA ? 0 : lda * M + 3, strideB = c.bcastB ? 0 : ldb * N + 5, strideC = ldc * M + 1;
+  const span = (stride: number, rows: number, ld: number) => Math.max(lead + (batch - 1) * stride + rows * ld, 1);
+  const bitsOf = (n: number) => Int32Array.from({ length: n }, () => rng.int(-(2 ** 31), 2 ** 31));
+  const A = c.op === 'b1w' ? rng.f32Array(span(strideA, M, lda), -4, 4) : bitsOf(span(strideA, M, lda));
+  const B = bitsOf(span(strideB, N, ldb));
+  const nC = span(strideC, M, ldc);
+  const C = c.op === 'int32' ? bitsOf(nC) : rng.f32Array(nC);
+  const args = { a: lead, lda, b: lead, ldb, c: lead, ldc, batch, strideA, strideB, strideC, m0: 0, m1: M, n0: 0, n1: N };
+  return { c, args, words, A, B, C, scale: rng.f32Array(N, 0.1, 2), bias: rng.f32Array(N) };
+}
+
+function runB1(arena: Arena, x: B1Built, tiles: Tile[]): B1Built['C'] {
+  const k = kernels();
+  const { op, N, K } = x.c;
+  const { args, words } = x;
+  const pa = arena.put(x.A), pb = arena.put(x.B), pc = arena.put(x.C), ps = arena.f32(x.scale), pd = arena.f32(x.bias);
+  let packed = 0, strideP = 0;
+  if (op === 'b1w') {
+    const bytes = k.gemm_b1w_packed_bytes(N, K), nb = x.c.bcastB ? 1 : args.batch;
+    packed = arena.alloc(Math.max(bytes * nb, 1));
+    for (let t = 0; t < nb; t++) k.gemm_b1w_pack(pb + (args.b + t * args.strideB) * 4, N, args.ldb, K, packed + t * bytes);
+    strideP = x.c.bcastB ? 0 : bytes;
+  }
+  for (const { m0, m1, n0, n1 } of tiles) {
+    if (op === 'b1w') {
+      k.gemm_b1w_f32(K, pa + args.a * 4, args.lda, packed, pc + args.c * 4, args.ldc, args.batch, args.strideA, strideP, args.strideC, m0, m1, n0, n1, ps, pd);
+      continue;
+    }
+    const common = [K, words, pa + args.a * 4, args.lda, pb + args.b * 4, args.ldb, pc + args.c * 4, args.ldc,
+                    args.batch, args.strideA, args.strideB, args.strideC, m0, m1, n0, n1] as const;
+    if (op === 'int32') k.gemm_b1(...common);
+    else if (op === 'float32') k.gemm_b1_f32(...common);
+    else k.gemm_b1_scaled(...common, ps, pd);
+  }
+  arena.checkGuards();
+  return arena.read(x.C.constructor as any, pc, x.C.length);
+}
+
+function twinB1(x: B1Built, tile: Tile): B1Built['C'] {
+  const C = x.C.slice();
+  const p = { ...x.args, ...tile };
+  if (x.c.op === 'b1w') gemmB1wF32Ref(p, x.c.K, x.A, x.B, C, x.scale, x.bias);
+  else gemmB1Ref(p, x.c.K, x.words, x.A, x.B, C, x.c.op, x.scale, x.bias);
+  return C;
+}
+
+function checkB1(c: B1Case, seed: number, tile?: Tile): void {
+  const x = buildB1(c, new Prng(seed));
+  const t = tile ?? { m0: 0, m1: c.M, n0: 0, n1: c.N };
+  withArena((arena) => expectExact(runB1(arena, x, [t]), twinB1(x, t), `${JSON.stringify(c)} tile ${JSON.stringify(t)} seed ${seed}`));
+}
+
+/** Rows and columns cut at the given points; every rectangle of the grid, in a shuffled order. */
+function gridTiles(M: number, N: number, rowCuts: number[], colCuts: number[], seed: number): Tile[] {
+  const cuts = (xs: number[], max: number) => [...new Set([0, ...xs.filter((v) => v < max), max])].sort((a, b) => a - b);
+  const rows = cuts(rowCuts, M), cols = cuts(colCuts, N);
+  const tiles: Tile[] = [];
+  for (let i = 0; i + 1 < rows.length; i++) for (let j = 0; j + 1 < cols.length; j++) tiles.push({ m0: rows[i], m1: rows[i + 1], n0: cols[j], n1: cols[j + 1] });
+  const rng = new Prng(seed);
+  for (let i = tiles.length - 1; i > 0; i--) { const k = rng.int(0, i + 1); [tiles[i], tiles[k]] = [tiles[k], tiles[i]]; }
+  return tiles;
+}
+
+const OPS: B1Op[] = ['int32', 'float32', 'scaled', 'b1w'];
+
+describe('binary GEMM drivers: leading dimensions, batches, tiles', () => {
+  test('edge dims, K not a multiple of 32/128, lda/ldb/ldc past the rows, unaligned offsets', () => {
+    const rng = new Prng(71);
+    const dims = [0, 1, 2, 3, 4, 5, 7, 8, 9, 13, 17, 33];
+    let n = 0;
+    for (const op of OPS) {
+      for (let t = 0; t < 50; t++) {
+        checkB1({ op, M: rng.pick(dims), N: rng.pick(dims), K: rng.pick([0, 1, 5, 31, 33, 127, 129, 300]),
+                  padA: rng.int(0, 5), padB: rng.int(0, 5), padC: rng.int(0, 5), lead: rng.int(0, 4) }, 30000 + n++);
+      }
+    }
+    expect(n).toBe(200);
+  });
+
+  test('batches with strides, and stride 0 broadcasting A or B', () => {
+    const rng = new Prng(72);
+    let n = 0;
+    for (const op of OPS) {
+      for (let t = 0; t < 24; t++) {
+        checkB1({ op, M: rng.pick([1, 2, 5, 9]), N: rng.pick([1, 7, 8, 19]), K: rng.pick([0, 1, 40, 130]),
+                  batch: rng.int(0, 5), bcastA: t % 3 === 1, bcastB: t % 3 === 2, padC: rng.int(0, 3), lead: 1 }, 31000 + n++);
+      }
+    }
+    expect(n).toBe(96);
+  });
+
+  test('every tile range of a small product, including empty ones and ones not aligned to the kernel tiles', () => {
+    let n = 0;
+    for (const op of OPS) {
+      const M = 5, N = 19, K = 45;
+      for (let m0 = 0; m0 <= M; m0++) {
+        for (let m1 = m0; m1 <= M; m1++) {
+          for (const [n0, n1] of [[0, 0], [0, 19], [4, 4], [1, 7], [3, 12], [7, 9], [8, 16], [15, 19], [18, 19]]) {
+            checkB1({ op, M, N, K, padC: 3, batch: 2, lead: 1 }, 32000 + n++, { m0, m1, n0, n1 });
+          }
+        }
+      }
+    }
+    expect(n).toBe(4 * 21 * 9);
+  });
+
+  test('a union of disjoint tiles gives exactly the bits of one full call', () => {
+    fc.assert(fc.property(fc.record({
+      op: fc.constantFrom(...OPS), M: fc.integer({ min: 1, max: 23 }), N: fc.integer({ min: 1, max: 41 }), K: fc.constantFrom(1, 31, 129, 260),
+      rowCuts: fc.array(fc.integer({ min: 0, max: 23 }), { maxLength: 4 }), colCuts: fc.array(fc.integer({ min: 0, max: 41 }), { maxLength: 5 }),
+      batch: fc.integer({ min: 1, max: 3 }), seed: fc.integer({ min: 1, max: 1e6 }),
+    }), (p) => {
+      const x = buildB1({ op: p.op, M: p.M, N: p.N, K: p.K, batch: p.batch, padC: 2, lead: 1 }, new Prng(p.seed));
+      const tiles = gridTiles(p.M, p.N, p.rowCuts, p.colCuts, p.seed);
+      withArena((arena) => {
+        const full = { m0: 0, m1: p.M, n0: 0, n1: p.N };
+        const whole = runB1(arena, x, [full]);
+        expectExact(runB1(arena, x, tiles), whole, `tiles ${JSON.stringify(tiles)}`);
+        expectExact(whole, twinB1(x, full), 'full call vs twin');
+      });
+    }), { numRuns: 120, seed: 5 });
   });
 });

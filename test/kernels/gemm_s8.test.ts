@@ -1,10 +1,13 @@
 // int8 GEMM (assembly/gemm_s8.ts) against src/reference/gemm_s8.ts: exact
 // int32 sums in both B layouts, requantize/dequantize outputs, extremes
-// (-128·-128 over K = 4096), round-half-even ties and errors.
+// (-128·-128 over K = 4096), round-half-even ties and errors; the driver's
+// leading dimensions, batch strides and tile ranges against the twin, with
+// canary-guarded buffers (a write outside C's tile fails).
+import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
 import { rt } from '../../src/runtime/context.js';
-import { affineRef, int8MatmulRef, requantizeRef } from '../../src/reference/gemm_s8.js';
-import { expectExact, Prng } from '../support/kernel-harness.js';
+import { affineRef, gemmS8Ref, int8MatmulRef, requantizeRef, type GemmS8Mode, type GemmS8RefArgs } from '../../src/reference/gemm_s8.js';
+import { expectExact, kernels, Prng, withArena, type Arena } from '../support/kernel-harness.js';
 import { expectNoLeaks, useSnapgrad } from '../support/setup.js';
 
 const sg = useSnapgrad();
@@ -85,7 +88,7 @@ describe('int8Matmul', () => {
     expect(() => sg.int8Matmul(a, b, { transposeB: true })).toThrow(/int8Matmul: inner dimensions differ: a is \[2, 3\] but bᵀ is \[4, 3\]/);
     const v = sg.zeros([3], { dtype: 'int8' });
     expect(() => sg.int8Matmul(a, v)).toThrow(/int8Matmul: b must be 2-D/);
-    expect(() => sg.int8Matmul(a, b, null as any)).toThrow(/int8Matmul: options must be an object/);
+    expect(() => sg.int8Matmul(a, b, 5 as any)).toThrow(/int8Matmul: options must be an object/);
     const d = sg.zeros([3, 4], { dtype: 'int8' });
     d.dispose();
     expect(() => sg.int8Matmul(a, d)).toThrow(/int8Matmul: b .*disposed/);
@@ -186,3 +189,135 @@ describe('int8MatmulDequantize / int8MatmulRequantize', () => {
     for (const x of [a, b]) x.dispose();
   });
 });
+
+// ---- the driver contract, on the raw exports ----------------------------------
+
+interface S8Case {
+  M: number; N: number; K: number; transB: boolean; mode: GemmS8Mode;
+  padA?: number; padB?: number; padC?: number; batch?: number; bcastA?: boolean; bcastB?: boolean; lead?: number;
+}
+interface S8Built { c: S8Case; args: GemmS8RefArgs; A: Int8Array; B: Int8Array; C: Int32Array | Float32Array | Int8Array; mult: Float32Array; add: Float32Array }
+
+function buildS8(c: S8Case, rng: Prng): S8Built {
+  const { M, N, K, transB } = c;
+  const lead = c.lead ?? 0, batch = c.batch ?? 1;
+  const lda = K + (c.padA ?? 0) || 1, ldb = (transB ? K : N) + (c.padB ?? 0) || 1, ldc = N + (c.padC ?? 0) || 1;
+  const rowsB = transB ? N : K;
+  const strideA = c.bcastA ? 0 : lda * M + 5, strideB = c.bcastB ? 0 : ldb * rowsB + 3, strideC = ldc * M + 1;
+  const span = (stride: number, rows: number, ld: number) => Math.max(lead + (batch - 1) * stride + rows * ld, 1);
+  const A = int8s(rng, span(strideA, M, lda)), B = int8s(rng, span(strideB, rowsB, ldb));
+  const nC = span(strideC, M, ldc);
+  const C = c.mode === 'int32' ? Int32Array.from({ length: nC }, () => rng.int(-1e6, 1e6))
+    : c.mode === 'float32' ? rng.f32Array(nC) : Int8Array.from({ length: nC }, () => rng.int(-128, 128));
+  const mult = Float32Array.from({ length: N }, () => rng.float(1e-4, 0.05)), add = rng.f32Array(N, -3, 3);
+  const args = { K, transB, a: lead, lda, b: lead, ldb, c: lead, ldc, batch, strideA, strideB, strideC, m0: 0, m1: M, n0: 0, n1: N };
+  return { c, args, A, B, C, mult, add };
+}
+
+type Tile = { m0: number; m1: number; n0: number; n1: number };
+
+/** Packs each B of the batch, then runs one call per tile, each with a workspace of exactly its rows. */
+function runS8(arena: Arena, x: S8Built, tiles: Tile[]): S8Built['C'] {
+  const k = kernels();
+  const { N, K, transB, mode } = x.c;
+  const { args } = x;
+  const pa = arena.put(x.A), pb = arena.put(x.B), pc = arena.put(x.C);
+  const bytes = k.gemm_s8_packed_b_bytes(N, K), nb = x.c.bcastB ? 1 : args.batch;
+  const packed = arena.alloc(Math.max(bytes * nb, 1));
+  for (let t = 0; t < nb; t++) k.gemm_s8_pack_b(pb + args.b + t * args.strideB, args.ldb, N, K, transB ? 1 : 0, packed + t * bytes);
+  const pm = arena.f32(x.mult), pd = arena.f32(x.add);
+  const elem = mode === 'int8' ? 1 : 4;
+  for (const { m0, m1, n0, n1 } of tiles) {
+    const work = arena.alloc(Math.max(k.gemm_s8_workspace_bytes(m1 - m0, K), 1));
+    const common = [K, pa + args.a, args.lda, packed, pc + args.c * elem, args.ldc, args.batch, args.strideA, x.c.bcastB ? 0 : bytes, args.strideC, m0, m1, n0, n1, work] as const;
+    if (mode === 'int32') k.gemm_s8(...common);
+    else if (mode === 'float32') k.gemm_s8_dequant(...common, pm, pd);
+    else k.gemm_s8_requant(...common, pm, pd);
+  }
+  arena.checkGuards();
+  return arena.read(x.C.constructor as any, pc, x.C.length);
+}
+
+function twinS8(x: S8Built, tile: Tile): S8Built['C'] {
+  const C = x.C.slice();
+  gemmS8Ref({ ...x.args, ...tile }, x.A, x.B, C, x.c.mode, x.mult, x.add);
+  return C;
+}
+
+function checkS8(c: S8Case, seed: number, tile?: Tile): void {
+  const x = buildS8(c, new Prng(seed));
+  const t = tile ?? { m0: 0, m1: c.M, n0: 0, n1: c.N };
+  withArena((arena) => expectExact(runS8(arena, x, [t]), twinS8(x, t), `${JSON.stringify(c)} tile ${JSON.stringify(t)} seed ${seed}`));
+}
+
+const MODES: GemmS8Mode[] = ['int32', 'float32', 'int8'];
+
+describe('gemm_s8 driver: leading dimensions, batches, tiles', () => {
+  test('edge dims, K not a multiple of 2/16/32/128, lda/ldb/ldc past the rows, unaligned offsets', () => {
+    const rng = new Prng(91);
+    const dims = [0, 1, 2, 3, 4, 5, 7, 8, 9, 13, 16, 17, 31, 33];
+    let n = 0;
+    for (const mode of MODES) {
+      for (let t = 0; t < 60; t++) {
+        checkS8({ M: rng.pick(dims), N: rng.pick(dims), K: rng.pick([0, 1, 2, 3, 15, 17, 33, 127, 129, 300]), transB: rng.bool(), mode,
+                  padA: rng.int(0, 5), padB: rng.int(0, 5), padC: rng.int(0, 5), lead: rng.int(0, 4) }, 20000 + n++);
+      }
+    }
+    expect(n).toBe(180);
+  });
+
+  test('batches with strides, and stride 0 broadcasting A or B', () => {
+    const rng = new Prng(92);
+    let n = 0;
+    for (const mode of MODES) {
+      for (let t = 0; t < 24; t++) {
+        checkS8({ M: rng.pick([1, 2, 5, 9]), N: rng.pick([1, 7, 8, 19]), K: rng.pick([0, 1, 6, 35]), transB: rng.bool(), mode,
+                  batch: rng.int(0, 5), bcastA: t % 3 === 1, bcastB: t % 3 === 2, padC: rng.int(0, 3), lead: 1 }, 21000 + n++);
+      }
+    }
+    expect(n).toBe(72);
+  });
+
+  test('every tile range of a small product, including empty ones and ones not aligned to the 4x8 tile', () => {
+    let n = 0;
+    for (const mode of MODES) {
+      const M = 6, N = 19, K = 13;
+      for (let m0 = 0; m0 <= M; m0++) {
+        for (let m1 = m0; m1 <= M; m1++) {
+          for (const [n0, n1] of [[0, 0], [0, 19], [4, 4], [1, 7], [3, 12], [7, 9], [8, 16], [15, 19], [18, 19]]) {
+            checkS8({ M, N, K, transB: n % 2 === 0, mode, padC: 3, batch: 2, lead: 1 }, 22000 + n++, { m0, m1, n0, n1 });
+          }
+        }
+      }
+    }
+    expect(n).toBe(3 * 28 * 9);
+  });
+
+  test('a union of disjoint tiles gives exactly the bits of one full call', () => {
+    fc.assert(fc.property(fc.record({
+      mode: fc.constantFrom(...MODES), transB: fc.boolean(),
+      M: fc.integer({ min: 1, max: 23 }), N: fc.integer({ min: 1, max: 41 }), K: fc.constantFrom(1, 2, 31, 130),
+      rowCuts: fc.array(fc.integer({ min: 0, max: 23 }), { maxLength: 4 }), colCuts: fc.array(fc.integer({ min: 0, max: 41 }), { maxLength: 5 }),
+      batch: fc.integer({ min: 1, max: 3 }), seed: fc.integer({ min: 1, max: 1e6 }),
+    }), (p) => {
+      const x = buildS8({ M: p.M, N: p.N, K: p.K, transB: p.transB, mode: p.mode, batch: p.batch, padC: 2, lead: 1 }, new Prng(p.seed));
+      const tiles = gridTiles(p.M, p.N, p.rowCuts, p.colCuts, p.seed);
+      withArena((arena) => {
+        const whole = runS8(arena, x, [{ m0: 0, m1: p.M, n0: 0, n1: p.N }]);
+        expectExact(runS8(arena, x, tiles), whole, `tiles ${JSON.stringify(tiles)}`);
+        expectExact(whole, twinS8(x, { m0: 0, m1: p.M, n0: 0, n1: p.N }), 'full call vs twin');
+      });
+    }), { numRuns: 120, seed: 9 });
+  });
+});
+
+/** Rows and columns cut at the given points; every rectangle of the grid, in a shuffled order. */
+function gridTiles(M: number, N: number, rowCuts: number[], colCuts: number[], seed: number): Tile[] {
+  const cuts = (xs: number[], max: number) => [...new Set([0, ...xs.filter((v) => v < max), max])].sort((a, b) => a - b);
+  const rows = cuts(rowCuts, M), cols = cuts(colCuts, N);
+  const tiles: Tile[] = [];
+  for (let i = 0; i + 1 < rows.length; i++) for (let j = 0; j + 1 < cols.length; j++) tiles.push({ m0: rows[i], m1: rows[i + 1], n0: cols[j], n1: cols[j + 1] });
+  const rng = new Prng(seed);
+  for (let i = tiles.length - 1; i > 0; i--) { const k = rng.int(0, i + 1); [tiles[i], tiles[k]] = [tiles[k], tiles[i]]; }
+  return tiles;
+}

@@ -1,11 +1,14 @@
 // uint8 x binary GEMM (assembly/gemm_u8b1.ts) against src/reference/gemm_u8b1.ts
 // and against plain integer dot products of the ±1 weights; exact equality.
+// The driver's leading dimensions, batch strides and tile ranges are checked
+// on the raw exports against the twin with canary-guarded buffers.
+import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
 import { packBitsRef, packedWordsRef } from '../../src/reference/bitpack.js';
-import { uint8BinaryMatmulRef } from '../../src/reference/gemm_u8b1.js';
+import { gemmU8B1Ref, uint8BinaryMatmulRef, type GemmU8B1RefArgs } from '../../src/reference/gemm_u8b1.js';
 import { uint8BinaryMatmulF32 } from '../../src/kernels/gemm_u8b1.js';
 import { i32View } from '../../src/runtime/views.js';
-import { expectExact, Prng } from '../support/kernel-harness.js';
+import { expectExact, kernels, Prng, withArena, type Arena } from '../support/kernel-harness.js';
 import { expectNoLeaks, useSnapgrad } from '../support/setup.js';
 
 const sg = useSnapgrad();
@@ -143,5 +146,120 @@ describe('uint8BinaryMatmul', () => {
     d.dispose();
     expect(() => sg.uint8BinaryMatmul(d, wb)).toThrow(/uint8BinaryMatmul: x .*disposed/);
     for (const v of [wb, x, xi, x1, x200, x10]) v.dispose();
+  });
+});
+
+// ---- the driver contract, on the raw exports ----------------------------------
+
+type Tile = { m0: number; m1: number; n0: number; n1: number };
+
+interface U8Case { M: number; N: number; K: number; f32: boolean; out: 'int32' | 'float32'; padA?: number; padB?: number; padC?: number; batch?: number; bcastA?: boolean; bcastB?: boolean; lead?: number }
+interface U8Built { c: U8Case; args: GemmU8B1RefArgs; words: number; X: Uint8Array | Float32Array; B: Int32Array; C: Int32Array | Float32Array }
+
+function buildU8(c: U8Case, rng: Prng): U8Built {
+  const { M, N, K } = c;
+  const words = packedWordsRef(K);
+  const lead = c.lead ?? 0, batch = c.batch ?? 1;
+  const lda = K + (c.padA ?? 0) || 1, ldb = words + (c.padB ?? 0) || 1, ldc = N + (c.padC ?? 0) || 1;
+  const strideA = c.bcastA ? 0 : lda * M + 3, strideB = c.bcastB ? 0 : ldb * N + 5, strideC = ldc * M + 1;
+  const span = (stride: number, rows: number, ld: number) => Math.max(lead + (batch - 1) * stride + rows * ld, 1);
+  const nX = span(strideA, M, lda);
+  const pixels = Array.from({ length: nX }, () => (rng.bool(0.2) ? rng.pick([0, 255]) : rng.int(0, 256)));
+  const X = c.f32 ? Float32Array.from(pixels) : Uint8Array.from(pixels);
+  const B = Int32Array.from({ length: span(strideB, N, ldb) }, () => rng.int(-(2 ** 31), 2 ** 31));
+  const nC = span(strideC, M, ldc);
+  const C = c.out === 'int32' ? Int32Array.from({ length: nC }, () => rng.int(-1e6, 1e6)) : rng.f32Array(nC);
+  return { c, words, X, B, C, args: { a: lead, lda, b: lead, ldb, c: lead, ldc, batch, strideA, strideB, strideC, m0: 0, m1: M, n0: 0, n1: N } };
+}
+
+function runU8(arena: Arena, x: U8Built, tiles: Tile[]): U8Built['C'] {
+  const k = kernels();
+  const { N, K } = x.c;
+  const { args } = x;
+  const px = arena.put(x.X), pb = arena.put(x.B), pc = arena.put(x.C);
+  const bytes = k.gemm_u8b1_packed_w_bytes(N, K), nb = x.c.bcastB ? 1 : args.batch;
+  const w = arena.alloc(Math.max(bytes * nb, 1));
+  for (let t = 0; t < nb; t++) k.gemm_u8b1_pack_w(pb + (args.b + t * args.strideB) * 4, N, args.ldb, K, w + t * bytes);
+  const work = arena.alloc(k.gemm_u8b1_workspace_bytes(K));
+  const elem = x.c.f32 ? 4 : 1;
+  const run = x.c.out === 'int32' ? k.gemm_u8b1 : k.gemm_u8b1_f32;
+  for (const { m0, m1, n0, n1 } of tiles) {
+    run(K, px + args.a * elem, args.lda, x.c.f32 ? 1 : 0, w, pc + args.c * 4, args.ldc,
+        args.batch, args.strideA, x.c.bcastB ? 0 : bytes, args.strideC, m0, m1, n0, n1, work);
+  }
+  arena.checkGuards();
+  return arena.read(x.C.constructor as any, pc, x.C.length);
+}
+
+function twinU8(x: U8Built, tile: Tile): U8Built['C'] {
+  const C = x.C.slice();
+  gemmU8B1Ref({ ...x.args, ...tile }, x.c.K, x.X, x.B, C);
+  return C;
+}
+
+function checkU8(c: U8Case, seed: number, tile?: Tile): void {
+  const x = buildU8(c, new Prng(seed));
+  const t = tile ?? { m0: 0, m1: c.M, n0: 0, n1: c.N };
+  withArena((arena) => expectExact(runU8(arena, x, [t]), twinU8(x, t), `${JSON.stringify(c)} tile ${JSON.stringify(t)} seed ${seed}`));
+}
+
+/** Rows and columns cut at the given points; every rectangle of the grid, in a shuffled order. */
+function gridTiles(M: number, N: number, rowCuts: number[], colCuts: number[], seed: number): Tile[] {
+  const cuts = (xs: number[], max: number) => [...new Set([0, ...xs.filter((v) => v < max), max])].sort((a, b) => a - b);
+  const rows = cuts(rowCuts, M), cols = cuts(colCuts, N);
+  const tiles: Tile[] = [];
+  for (let i = 0; i + 1 < rows.length; i++) for (let j = 0; j + 1 < cols.length; j++) tiles.push({ m0: rows[i], m1: rows[i + 1], n0: cols[j], n1: cols[j + 1] });
+  const rng = new Prng(seed);
+  for (let i = tiles.length - 1; i > 0; i--) { const k = rng.int(0, i + 1); [tiles[i], tiles[k]] = [tiles[k], tiles[i]]; }
+  return tiles;
+}
+
+describe('gemm_u8b1 driver: leading dimensions, batches, tiles', () => {
+  test('edge dims, K not a multiple of 4/16/32/128, ld past the rows, unaligned offsets, uint8 and float32 x', () => {
+    const rng = new Prng(81);
+    const dims = [0, 1, 2, 3, 5, 15, 16, 17, 33];
+    for (let t = 0; t < 120; t++) {
+      checkU8({ M: rng.pick(dims), N: rng.pick(dims), K: rng.pick([0, 1, 3, 5, 15, 17, 33, 127, 129, 300]), f32: rng.bool(), out: rng.bool() ? 'int32' : 'float32',
+                padA: rng.int(0, 5), padB: rng.int(0, 5), padC: rng.int(0, 5), lead: rng.int(0, 4) }, 40000 + t);
+    }
+  });
+
+  test('batches with strides, and stride 0 broadcasting x or the weights', () => {
+    const rng = new Prng(82);
+    for (let t = 0; t < 48; t++) {
+      checkU8({ M: rng.pick([1, 2, 5]), N: rng.pick([1, 16, 19, 40]), K: rng.pick([0, 1, 40, 130]), f32: t % 2 === 0, out: 'int32',
+                batch: rng.int(0, 5), bcastA: t % 3 === 1, bcastB: t % 3 === 2, padC: rng.int(0, 3), lead: 1 }, 41000 + t);
+    }
+  });
+
+  test('every column range of a product (partial 16-channel blocks), every row range, and K past one carry block', () => {
+    let n = 0;
+    const N = 37;
+    for (let n0 = 0; n0 <= N; n0 += 3) {
+      for (let n1 = n0; n1 <= N; n1 += 5) {
+        for (const [m0, m1] of [[0, 3], [1, 2], [2, 2]]) checkU8({ M: 3, N, K: 45, f32: n % 2 === 0, out: 'int32', padC: 2, batch: 2, lead: 1 }, 42000 + n++, { m0, m1, n0, n1 });
+      }
+    }
+    for (const [n0, n1] of [[0, 37], [3, 20], [17, 31], [16, 32], [30, 37]]) {
+      checkU8({ M: 2, N, K: 4100, f32: false, out: 'float32', padC: 1 }, 43000 + n++, { m0: 0, m1: 2, n0, n1 });
+    }
+    expect(n).toBe(176);
+  });
+
+  test('a union of disjoint tiles gives exactly the bits of one full call', () => {
+    fc.assert(fc.property(fc.record({
+      f32: fc.boolean(), M: fc.integer({ min: 1, max: 9 }), N: fc.integer({ min: 1, max: 50 }), K: fc.constantFrom(1, 31, 129, 260),
+      rowCuts: fc.array(fc.integer({ min: 0, max: 9 }), { maxLength: 3 }), colCuts: fc.array(fc.integer({ min: 0, max: 50 }), { maxLength: 5 }),
+      batch: fc.integer({ min: 1, max: 3 }), seed: fc.integer({ min: 1, max: 1e6 }),
+    }), (p) => {
+      const x = buildU8({ M: p.M, N: p.N, K: p.K, f32: p.f32, out: 'int32', batch: p.batch, padC: 2, lead: 1 }, new Prng(p.seed));
+      const tiles = gridTiles(p.M, p.N, p.rowCuts, p.colCuts, p.seed);
+      withArena((arena) => {
+        const full = { m0: 0, m1: p.M, n0: 0, n1: p.N };
+        const whole = runU8(arena, x, [full]);
+        expectExact(runU8(arena, x, tiles), whole, `tiles ${JSON.stringify(tiles)}`);
+        expectExact(whole, twinU8(x, full), 'full call vs twin');
+      });
+    }), { numRuns: 100, seed: 3 });
   });
 });

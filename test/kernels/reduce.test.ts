@@ -12,8 +12,8 @@
 // absolute, computed per row.
 import { beforeAll, describe, expect, test } from 'vitest';
 import {
-  findOutOfRangeRef, maxAxisBackwardRef, maxAxisRef, pickRowsBackwardRef, pickRowsRef, softmaxRowsBackwardRef,
-  softmaxRowsRef, sumAxisRef,
+  i32FindOutOfRangeRef, f32MaxAxisBackwardRef, f32MaxAxisRef, f32PickRowsBackwardRef, f32PickRowsRef, f32SoftmaxRowsBackwardRef,
+  f32SoftmaxRowsRef, f32SumAxisRef,
 } from '../../src/reference/reduce.js';
 import { init } from '../../src/runtime/loader.js';
 import { expectClose, expectExact, kernels, Prng, ulpDistance, withArena } from '../support/kernel-harness.js';
@@ -51,7 +51,7 @@ describe('f32_sum_axis', () => {
       // Magnitudes over several decades so the summation order matters.
       const x = rng.f32Array(outer * n * inner, -1, 1).map((v) => v * 10 ** rng.int(-3, 4));
       const want = new Float32Array(outer * inner);
-      sumAxisRef(x, want, outer, n, inner);
+      f32SumAxisRef(x, want, outer, n, inner);
       const got = withArena((a) => {
         const px = a.put(x);
         const py = a.alloc(4 * outer * inner);
@@ -66,7 +66,7 @@ describe('f32_sum_axis', () => {
     const x = new Float32Array([1, Infinity, 2, 3, -Infinity, 1, 1, 1, NaN, 1]);
     for (const [outer, n, inner] of [[1, 10, 1], [2, 5, 1], [1, 5, 2], [5, 2, 1]]) {
       const want = new Float32Array(outer * inner);
-      sumAxisRef(x, want, outer, n, inner);
+      f32SumAxisRef(x, want, outer, n, inner);
       const got = withArena((a) => {
         const py = a.alloc(4 * outer * inner);
         kernels().f32_sum_axis(a.put(x), py, outer, n, inner);
@@ -95,7 +95,7 @@ describe('f32_max_axis and its backward', () => {
       if (rng.bool(0.3) && inner > 0 && outer > 0) for (let k = 0; k < n; k++) x[k * inner] = NaN;
       const y = new Float32Array(outer * inner);
       const idx = new Int32Array(outer * inner);
-      maxAxisRef(x, y, idx, outer, n, inner);
+      f32MaxAxisRef(x, y, idx, outer, n, inner);
       const [gy, gi] = withArena((a) => {
         const py = a.alloc(4 * outer * inner);
         const pi = a.alloc(4 * outer * inner);
@@ -107,7 +107,7 @@ describe('f32_max_axis and its backward', () => {
 
       const dy = rng.f32Array(outer * inner, -2, 2);
       const dx = new Float32Array(size);
-      maxAxisBackwardRef(dy, idx, dx, outer, n, inner);
+      f32MaxAxisBackwardRef(dy, idx, dx, outer, n, inner);
       const got = withArena((a) => {
         const pdx = a.put(new Float32Array(size));
         kernels().f32_max_axis_backward(a.put(dy), a.put(idx), pdx, outer, n, inner);
@@ -159,7 +159,7 @@ describe('f32_softmax_rows', () => {
       const x = softmaxInputs(rng, rows, n);
       for (const log of [0, 1]) {
         const want = new Float32Array(rows * n);
-        softmaxRowsRef(x, want, rows, n, log === 1);
+        f32SoftmaxRowsRef(x, want, rows, n, log === 1);
         const got = withArena((a) => {
           const py = a.alloc(4 * rows * n);
           kernels().f32_softmax_rows(a.put(x), py, rows, n, log);
@@ -203,10 +203,10 @@ describe('f32_softmax_rows', () => {
       const n = rng.pick([1, 2, 3, 4, 7, 33, 200]);
       for (const log of [0, 1]) {
         const y = new Float32Array(rows * n);
-        softmaxRowsRef(softmaxInputs(rng, rows, n), y, rows, n, log === 1);
+        f32SoftmaxRowsRef(softmaxInputs(rng, rows, n), y, rows, n, log === 1);
         const dy = rng.f32Array(rows * n, -2, 2);
         const want = new Float32Array(rows * n);
-        softmaxRowsBackwardRef(y, dy, want, rows, n, log === 1);
+        f32SoftmaxRowsBackwardRef(y, dy, want, rows, n, log === 1);
         const got = withArena((a) => {
           const pdx = a.alloc(4 * rows * n);
           kernels().f32_softmax_rows_backward(a.put(y), a.put(dy), pdx, rows, n, log);
@@ -238,11 +238,11 @@ describe('f32_pick_rows, its backward and i32_find_out_of_range', () => {
       const x = rng.f32Array(rows * n, -5, 5);
       const labels = Int32Array.from({ length: rows }, () => rng.int(0, n));
       const want = new Float32Array(rows);
-      pickRowsRef(x, labels, want, rows, n);
+      f32PickRowsRef(x, labels, want, rows, n);
       const dy = rng.f32Array(rows, -1, 1);
       const dx0 = rng.f32Array(rows * n, -1, 1);
       const wantDx = dx0.slice();
-      pickRowsBackwardRef(dy, labels, wantDx, rows, n);
+      f32PickRowsBackwardRef(dy, labels, wantDx, rows, n);
       const [got, gotDx] = withArena((a) => {
         const pl = a.put(labels);
         const po = a.alloc(4 * rows);
@@ -265,7 +265,7 @@ describe('f32_pick_rows, its backward and i32_find_out_of_range', () => {
       const x = Int32Array.from({ length: n }, () =>
         rng.bool(0.05) ? rng.pick([lo - 1, hi, hi + 1, 2 ** 31 - 1, -(2 ** 31)]) : rng.int(lo, Math.min(hi, lo + 20)));
       const got = withArena((a) => kernels().i32_find_out_of_range(a.put(x), n, lo, hi));
-      expect(got, `n=${n} [${lo}, ${hi})`).toBe(findOutOfRangeRef(x, lo, hi));
+      expect(got, `n=${n} [${lo}, ${hi})`).toBe(i32FindOutOfRangeRef(x, lo, hi));
     }
   });
 });

@@ -2,8 +2,8 @@
 // f32_scatter_add_rows) against src/reference/shape.ts. Data movement is
 // exact; the scatter-add adds in index order, so it is exact too.
 import { beforeAll, describe, test } from 'vitest';
-import { collapseAxes } from '../../src/ops/broadcast.js';
-import { copyStridedRef, gatherRowsRef, scatterAddRowsRef, transpose32Ref } from '../../src/reference/shape.js';
+import { collapseAxes } from '../../src/kernels/internal/strided.js';
+import { copyStridedRef, gatherRowsRef, f32ScatterAddRowsRef, transpose32Ref } from '../../src/reference/shape.js';
 import { init } from '../../src/runtime/loader.js';
 import { expectExact, kernels, Prng, SIZES, stridesOf, withArena } from '../support/kernel-harness.js';
 
@@ -137,7 +137,7 @@ describe('gather_rows and f32_scatter_add_rows', () => {
         const src = rng.f32Array(count * n, -10, 10).map((v) => v * 10 ** rng.int(-4, 5));
         const dst0 = rng.f32Array(dstRows * n, -1, 1);
         const want = dst0.slice();
-        scatterAddRowsRef(src, idx, want, n);
+        f32ScatterAddRowsRef(src, idx, want, n);
         const got = withArena((a) => {
           const pd = a.put(dst0);
           kernels().f32_scatter_add_rows(a.put(src), a.put(idx), pd, count, n);

@@ -160,8 +160,14 @@ describe('vqEmaUpdate against vqEmaUpdateRef', () => {
       const embed = randomArray(K * D, next, 3);
       const code = randomArray(K * D, next);
       const decay = [0, 0.5, 0.9, 0.99, 1][t % 5];
-      const epsilon = [1e-5, 0, 0.1][t % 3];
+      const epsilon = [1e-5, 1e-30, 0.1][t % 3];
       const [zt, it_, st, et, ct] = [tensor(z, [N, D]), tensor(idx, [N], { dtype: 'int32' }), tensor(size, [K]), tensor(embed, [K, D]), tensor(code, [K, D])];
+      if (N === 0 && decay === 0) {
+        // Every cluster size would become 0: nothing to normalize by, rejected before any write.
+        expect(() => vqEmaUpdate(zt, it_, st, et, ct, { decay, epsilon })).toThrow(/vqEmaUpdate: the total cluster size after this update is 0/);
+        for (const x of [zt, it_, st, et, ct]) x.dispose();
+        continue;
+      }
       vqEmaUpdate(zt, it_, st, et, ct, { decay, epsilon });
       vqEmaUpdateRef(z, idx, N, K, D, size, embed, code, decay, epsilon);
       expect(Array.from(st.dataSync())).toEqual(Array.from(size));
@@ -171,11 +177,11 @@ describe('vqEmaUpdate against vqEmaUpdateRef', () => {
     }
   });
 
-  it('moves a code to the mean of its vectors when decay = 0 and epsilon = 0', () => {
+  it('moves a code to the mean of its vectors when decay = 0 and epsilon is tiny', () => {
     const z = tensor([[1, 2], [3, 4], [10, 10]]);
     const idx = tensor([0, 0, 1], [3], { dtype: 'int32' });
     const size = tensor([0, 0]), embed = tensor([[0, 0], [0, 0]]), code = tensor([[0, 0], [0, 0]]);
-    vqEmaUpdate(z, idx, size, embed, code, { decay: 0, epsilon: 0 });
+    vqEmaUpdate(z, idx, size, embed, code, { decay: 0, epsilon: 1e-30 });
     expect(size.toArray()).toEqual([2, 1]);
     expect(code.toArray()).toEqual([[2, 3], [10, 10]]);
   });
@@ -189,7 +195,7 @@ describe('vqEmaUpdate against vqEmaUpdateRef', () => {
     expect(() => vqEmaUpdate(z, good, tensor([0, 0, 0]), embed, code, { decay: 0.9, epsilon: 1e-5 })).toThrow(/clusterSize must be \[2\]/);
     expect(() => vqEmaUpdate(z, good, size, tensor([[0, 0]]), code, { decay: 0.9, epsilon: 1e-5 })).toThrow(/embedSum must be \[2, 2\]/);
     expect(() => vqEmaUpdate(z, good, size, embed, code, { decay: 1.5, epsilon: 1e-5 })).toThrow(/decay must be <= 1/);
-    expect(() => vqEmaUpdate(z, good, size, embed, code, { decay: 0.9, epsilon: -1 })).toThrow(/epsilon must be >= 0/);
+    expect(() => vqEmaUpdate(z, good, size, embed, code, { decay: 0.9, epsilon: -1 })).toThrow(/epsilon must be > 0/);
     expect(() => vqEmaUpdate(tensor([[NaN, 0]]), good, size, embed, code, { decay: 0.9, epsilon: 1e-5 })).toThrow(/z contains 1 NaN/);
   });
 });

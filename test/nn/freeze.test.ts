@@ -214,11 +214,27 @@ describe('freeze', () => {
     model.dispose();
   });
 
-  test('errors: not a Sequential, unsupported layers', () => {
-    const lin = new nn.Linear(2, 2);
-    expect(() => sg.freeze(lin)).toThrow(/^freeze: model must be an nn.Sequential, got Linear/);
+  test('any Module freezes (a bare layer too); layers without a frozen form and bad options are clear errors that leak nothing', () => {
+    const lin = new nn.Linear(3, 2, { seed: 3 });
+    const frozen = sg.freeze(lin);
+    // the trained model is left as it was (training mode, same forward)
+    expect(lin.training).toBe(true);
+    expect(Object.prototype.hasOwnProperty.call(lin, 'forward')).toBe(false);
+    expect(frozen.stages.map((s) => s.type)).toEqual(['linear']);
+    sg.tidy(() => {
+      const x = sg.randn([4, 3], { seed: 2 });
+      expect(frozen.predict(x).toArray()).toEqual(evalOutputs(lin, x));
+    });
+    frozen.dispose();
     const vqModel = new nn.Sequential(new nn.VectorQuantizer(4, 2));
-    expect(() => sg.freeze(vqModel)).toThrow(/^freeze: layer 0 \(VectorQuantizer\) is not supported/);
+    expect(() => sg.freeze(vqModel)).toThrow(/^freeze: layer 0 \(VectorQuantizer\) has no frozen form/);
+    expect(() => sg.freeze({} as any)).toThrow(/^freeze: model must be an nn.Module, got Object/);
+    expect(() => sg.freeze(lin, null as any)).toThrow(/^freeze: options must be an object, got null/);
+    for (const bad of [Infinity, 0, 2.5, -1, NaN, '9']) {
+      expect(() => sg.freeze(lin, { integerInputMax: bad as any })).toThrow(/^freeze: options.integerInputMax must be an integer in \[1, 2\^24\]/);
+    }
+    sg.tidy(() => expect(() => sg.freeze(lin, { example: sg.tensor([1, 2, 3, 4], [2, 2]) })).toThrow(/^Linear: x must have shape \[batch, 3\], got \[2,2\]/));
+    expect(() => sg.freeze(new nn.Sequential(new nn.ReLU()))).toThrow(/^freeze: options.example is required for this model/);
     lin.dispose();
     vqModel.dispose();
   });

@@ -67,9 +67,9 @@ test('the codebook is trained only through codebookLoss = mean((sg(z) - zq)^2); 
 
 test('vq rejects bad input by name', () => {
   sg.tidy(() => {
-    expect(() => sg.ste.vq(sg.zeros([3, 2]), sg.zeros([4, 3]))).toThrow(/^vqNearest: codebook must have D = 2 columns like z/);
-    expect(() => sg.ste.vq(sg.tensor([[NaN, 1]]), sg.zeros([4, 2]))).toThrow(/^vqNearest: z contains 1 NaN value/);
-    expect(() => sg.ste.vq(sg.zeros([3, 2]), sg.zeros([4, 2]), { beta: -1 })).toThrow(/^vq: beta must be >= 0, got -1/);
-    expect(() => sg.ste.vq(sg.zeros([3]), sg.zeros([4, 2]))).toThrow(/^vq: z must be 2-D, got shape \[3\]/);
+    expect(() => sg.ste.vq(sg.zeros([3, 2]), sg.zeros([4, 3]))).toThrow(/^ste\.vq: codebook must have D = 2 columns like z/);
+    expect(() => sg.ste.vq(sg.tensor([[NaN, 1]]), sg.zeros([4, 2]))).toThrow(/^ste\.vq: z contains 1 NaN value/);
+    expect(() => sg.ste.vq(sg.zeros([3, 2]), sg.zeros([4, 2]), { beta: -1 })).toThrow(/^ste\.vq: beta must be >= 0, got -1/);
+    expect(() => sg.ste.vq(sg.zeros([3]), sg.zeros([4, 2]))).toThrow(/^ste\.vq: z must be 2-D, got shape \[3\]/);
   });
 });

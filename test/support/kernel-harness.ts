@@ -2,7 +2,7 @@
 // guarded by canary bytes (to catch out-of-bounds writes), copies in and out,
 // a seeded PRNG for inputs and ulp-distance comparison.
 import { expect } from 'vitest';
-import type { WasmExports } from '../../src/runtime/abi.js';
+import type { WasmExports } from '../../src/runtime/abi.generated.js';
 import { rt } from '../../src/runtime/context.js';
 
 export function kernels(): WasmExports {

@@ -1,0 +1,16 @@
+// The `ste` namespace with the ops freeze() can trace wrapped (see traced.ts).
+import { argmaxOneHot as argmaxOneHotOp } from '../ste/choice.js';
+import * as q from '../ste/quantize.js';
+import * as sg from '../ste/sign.js';
+import { traced } from './trace.js';
+
+// Everything else passes through; the explicit exports below take precedence over the star export.
+export * from '../ste/index.js';
+export const sign = traced('ste.sign', sg.sign);
+export const binarize = traced('ste.binarize', sg.binarize);
+export const round = traced('ste.round', q.round);
+export const floor = traced('ste.floor', q.floor);
+export const quantize = traced('ste.quantize', q.quantize);
+export const ternarize = traced('ste.ternarize', q.ternarize);
+export const dorefa = traced('ste.dorefa', q.dorefa);
+export const argmaxOneHot = traced('ste.argmaxOneHot', argmaxOneHotOp);

@@ -1,0 +1,62 @@
+// Evaluated first, so the methods it installs exist when they are wrapped below.
+import '../ops/methods.js';
+import { Tensor } from '../tensor/tensor.js';
+import { detach as detachOp, stopGradient as stopGradientOp } from '../autograd/custom.js';
+import * as discrete from '../ops/discrete.js';
+import * as ew from '../ops/elementwise.js';
+import * as losses from '../ops/losses.js';
+import { matmul as matmulOp } from '../ops/matmul.js';
+import * as red from '../ops/reduce.js';
+import * as shp from '../ops/shape.js';
+import { TRACED_METHODS } from './ops.js';
+import { traced } from './trace.js';
+
+// The public entry points of the ops freeze() can trace: the same functions,
+// wrapped so that a forward running under freeze/summary records its calls
+// (see trace.ts). Outside a trace a wrapper is one null check.
+
+export const add = traced('add', ew.add);
+export const sub = traced('sub', ew.sub);
+export const mul = traced('mul', ew.mul);
+export const div = traced('div', ew.div);
+export const maximum = traced('maximum', ew.maximum);
+export const minimum = traced('minimum', ew.minimum);
+export const pow = traced('pow', ew.pow);
+export const neg = traced('neg', ew.neg);
+export const relu = traced('relu', ew.relu);
+export const exp = traced('exp', ew.exp);
+export const log = traced('log', ew.log);
+export const tanh = traced('tanh', ew.tanh);
+export const sigmoid = traced('sigmoid', ew.sigmoid);
+export const square = traced('square', ew.square);
+export const sqrt = traced('sqrt', ew.sqrt);
+export const abs = traced('abs', ew.abs);
+export const clip = traced('clip', ew.clip);
+export const matmul = traced('matmul', matmulOp);
+export const sum = traced('sum', red.sum);
+export const mean = traced('mean', red.mean);
+export const max = traced('max', red.max);
+export const argmax = traced('argmax', red.argmax);
+export const reshape = traced('reshape', shp.reshape);
+export const transpose = traced('transpose', shp.transpose);
+export const slice = traced('slice', shp.slice);
+export const concat = traced('concat', shp.concat);
+export const gather = traced('gather', shp.gather);
+export const cast = traced('cast', shp.cast);
+export const softmax = traced('softmax', losses.softmax);
+export const logSoftmax = traced('logSoftmax', losses.logSoftmax);
+export const sign = traced('sign', discrete.sign);
+export const round = traced('round', discrete.round);
+export const floor = traced('floor', discrete.floor);
+export const stopGradient = traced('stopGradient', stopGradientOp);
+export const detach = traced('detach', detachOp);
+
+// Tensor methods: wrap the installed ones (ops/methods.ts) in place.
+const proto = Tensor.prototype as unknown as Record<string, (...args: unknown[]) => unknown>;
+for (const [method, name] of Object.entries(TRACED_METHODS)) {
+  const original = proto[method];
+  const call = traced(name, (self: unknown, ...args: unknown[]) => original.apply(self, args));
+  proto[method] = function (this: unknown, ...args: unknown[]) {
+    return call(this, ...args);
+  };
+}

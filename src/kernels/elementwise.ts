@@ -1,0 +1,109 @@
+import { rt } from '../runtime/context.js';
+import { writeArgs } from '../runtime/views.js';
+import type { DType } from '../tensor/dtypes.js';
+import { empty, type Tensor } from '../tensor/tensor.js';
+import { Binary, Unary, type BinaryName, type UnaryName } from './codes.generated.js';
+import { expectF32, expectSameSize } from './internal/checks.js';
+import { collapseAxes } from './internal/strided.js';
+
+// Elementwise kernels (assembly/elementwise.ts, twin: reference/elementwise.ts).
+// Bindings that take `out` write into it (it may be x itself: in place) and
+// return it; without `out` they return a fresh tensor.
+
+function output(x: Tensor, out: Tensor | undefined, binding: string): Tensor {
+  expectF32(x, binding, 'x');
+  if (out === undefined) return empty(x.shape, 'float32');
+  expectF32(out, binding, 'out');
+  expectSameSize(x, out, binding, 'x and out');
+  return out;
+}
+
+/** y = f(x) for one of the unary maps (neg, relu, exp, ...). */
+export function f32Unary(name: UnaryName, x: Tensor): Tensor {
+  const y = output(x, undefined, 'f32Unary');
+  rt().kernels.f32_unary(Unary[name], x.offset, y.offset, x.size);
+  return y;
+}
+
+/** dx = dy · f'(x) for y = f(x), from whichever of x and y the rule needs. */
+export function f32UnaryBackward(name: UnaryName, x: Tensor, y: Tensor, dy: Tensor): Tensor {
+  expectSameSize(x, y, 'f32UnaryBackward', 'x and y');
+  expectSameSize(x, dy, 'f32UnaryBackward', 'x and dy');
+  const dx = output(x, undefined, 'f32UnaryBackward');
+  rt().kernels.f32_unary_backward(Unary[name], x.offset, y.offset, dy.offset, dx.offset, x.size);
+  return dx;
+}
+
+/** out = a·x + b (exact for a = 1 or b = 0; a = 1, b = 0 copies). */
+export function f32Affine(x: Tensor, a: number, b: number, out?: Tensor): Tensor {
+  const y = output(x, out, 'f32Affine');
+  rt().kernels.f32_affine(x.offset, y.offset, x.size, a, b);
+  return y;
+}
+
+/** out = min(max(x, lo), hi); NaN stays NaN. */
+export function f32Clip(x: Tensor, lo: number, hi: number, out?: Tensor): Tensor {
+  const y = output(x, out, 'f32Clip');
+  rt().kernels.f32_clip(x.offset, y.offset, x.size, lo, hi);
+  return y;
+}
+
+/** y += a·x, in place on y. */
+export function f32Axpy(y: Tensor, x: Tensor, a: number): void {
+  output(x, y, 'f32Axpy');
+  rt().kernels.f32_axpy(y.offset, x.offset, y.size, a);
+}
+
+/**
+ * out = a ∘ b over out's shape, a and b read through element strides (0 on
+ * broadcast axes) computed by the caller over that shape.
+ */
+export function f32Binary(name: BinaryName, a: Tensor, aStrides: readonly number[], b: Tensor, bStrides: readonly number[],
+                          shape: readonly number[]): Tensor {
+  expectF32(a, 'f32Binary', 'a');
+  expectF32(b, 'f32Binary', 'b');
+  const out = empty(shape, 'float32');
+  if (out.size === 0) return out;
+  const reach = (strides: readonly number[]) => shape.reduce((last, d, i) => last + (d - 1) * strides[i], 0);
+  if (aStrides.length !== shape.length || bStrides.length !== shape.length || reach(aStrides) >= a.size || reach(bStrides) >= b.size) {
+    out.dispose();
+    throw new Error(`internal: f32Binary: strides do not fit a [${a.shape}] and b [${b.shape}] over [${shape}]`);
+  }
+  const c = collapseAxes(shape, [aStrides as number[], bStrides as number[]]);
+  const [dims, sa, sb] = writeArgs(c.dims, c.strides[0], c.strides[1]);
+  rt().kernels.f32_binary(Binary[name], a.offset, b.offset, out.offset, c.dims.length, dims, sa, sb);
+  return out;
+}
+
+/** Sets every element of t to value (in place; float32 and int32 by kernel, int8/uint8 on the host). */
+export function fill(t: Tensor, value: number): void {
+  if (t.size === 0) return;
+  const { kernels } = rt();
+  if (t.dtype === 'float32') kernels.f32_fill(t.offset, t.size, value);
+  else if (t.dtype === 'int32') kernels.i32_fill(t.offset, t.size, value);
+  else t.rawView().fill(value);
+}
+
+/** The number of NaNs in float32 x. */
+export function f32CountNaN(x: Tensor): number {
+  expectF32(x, 'f32CountNaN', 'x');
+  return rt().kernels.f32_count_nan(x.offset, x.size);
+}
+
+/**
+ * x converted to `dtype`: any dtype to float32 and uint8/int8 to int32 exactly,
+ * float32 to int32 by truncation toward zero, saturating (NaN must be rejected
+ * first). Returns null for a conversion no kernel offers.
+ */
+export function convert(x: Tensor, dtype: DType): Tensor | null {
+  const { kernels } = rt();
+  const pick = dtype === 'float32'
+    ? (x.dtype === 'uint8' ? kernels.u8_to_f32 : x.dtype === 'int8' ? kernels.i8_to_f32 : x.dtype === 'int32' ? kernels.i32_to_f32 : null)
+    : dtype === 'int32'
+      ? (x.dtype === 'uint8' ? kernels.u8_to_i32 : x.dtype === 'int8' ? kernels.i8_to_i32 : x.dtype === 'float32' ? kernels.f32_to_i32 : null)
+      : null;
+  if (pick === null) return null;
+  const y = empty(x.shape, dtype);
+  pick(x.offset, y.offset, x.size);
+  return y;
+}

@@ -1,0 +1,39 @@
+import { rt } from '../runtime/context.js';
+import { empty, type Tensor } from '../tensor/tensor.js';
+import { expectF32, expectSameSize } from './internal/checks.js';
+
+// Quantization of float32 values in float32 (kernels: assembly/quant.ts,
+// twin: reference/quant.ts). The int8 storage formats are quant_s8.ts.
+
+/** The integer level range of a fake quantization and its float mapping. */
+export interface FakeQuantParams {
+  scale: number;
+  zeroPoint: number;
+  qmin: number;
+  qmax: number;
+}
+
+/** -1 below -t, +1 above t, 0 in between (inclusive). */
+export function f32Ternarize(x: Tensor, t: number): Tensor {
+  expectF32(x, 'f32Ternarize', 'x');
+  const y = empty(x.shape, 'float32');
+  rt().kernels.f32_ternarize(x.offset, y.offset, x.size, t);
+  return y;
+}
+
+/** y = (clamp(roundHalfEven(x / scale) + zeroPoint, qmin, qmax) - zeroPoint) · scale. */
+export function f32FakeQuant(x: Tensor, p: FakeQuantParams): Tensor {
+  expectF32(x, 'f32FakeQuant', 'x');
+  const y = empty(x.shape, 'float32');
+  rt().kernels.f32_fake_quant(x.offset, y.offset, x.size, p.scale, p.zeroPoint, p.qmin, p.qmax);
+  return y;
+}
+
+/** dx = dy where the level roundHalfEven(x / scale) + zeroPoint was not clamped, else 0. */
+export function f32FakeQuantBackward(x: Tensor, dy: Tensor, p: FakeQuantParams): Tensor {
+  expectF32(x, 'f32FakeQuantBackward', 'x');
+  expectSameSize(x, dy, 'f32FakeQuantBackward', 'x and dy');
+  const dx = empty(x.shape, 'float32');
+  rt().kernels.f32_fake_quant_backward(x.offset, dy.offset, dx.offset, x.size, p.scale, p.zeroPoint, p.qmin, p.qmax);
+  return dx;
+}

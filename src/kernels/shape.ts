@@ -1,0 +1,73 @@
+import { rt } from '../runtime/context.js';
+import { writeArgs } from '../runtime/views.js';
+import { bytesPerElement } from '../tensor/dtypes.js';
+import { empty, sizeOf, type Tensor } from '../tensor/tensor.js';
+import { expectF32 } from './internal/checks.js';
+import { collapseAxes, lastIndex } from './internal/strided.js';
+import { fill } from './elementwise.js';
+
+// Data movement (kernels: assembly/shape.ts, twin: reference/shape.ts).
+
+/**
+ * dst[dstStart + Σ i·dstStrides] = src[srcStart + Σ i·srcStrides] over index
+ * space `dims` (starts and strides in elements, strides >= 0): transpose,
+ * slice, broadcast and concat are all this one copy. src and dst have the
+ * same element width; both extents are checked against the tensors.
+ */
+export function copyStrided(src: Tensor, srcStart: number, srcStrides: readonly number[], dst: Tensor, dstStart: number,
+                            dstStrides: readonly number[], dims: readonly number[]): void {
+  const eb = bytesPerElement(src.dtype);
+  if (bytesPerElement(dst.dtype) !== eb) throw new Error(`internal: copyStrided: ${src.dtype} into ${dst.dtype}`);
+  const srcLast = lastIndex(srcStart, dims, srcStrides);
+  if (srcLast < 0) return;
+  if (srcLast >= src.size || lastIndex(dstStart, dims, dstStrides) >= dst.size) {
+    throw new Error(`internal: copyStrided: index space [${dims}] runs past src [${src.shape}] or dst [${dst.shape}]`);
+  }
+  const c = collapseAxes(dims, [srcStrides as number[], dstStrides as number[]]);
+  const [dimsPtr, sPtr, dPtr] = writeArgs(c.dims, c.strides[0], c.strides[1]);
+  rt().kernels.copy_strided(src.offset + srcStart * eb, sPtr, dst.offset + dstStart * eb, dPtr, eb, c.dims.length, dimsPtr);
+}
+
+/** The transpose of a 2-D tensor of 4-byte elements (float32 or int32). */
+export function transpose32(x: Tensor): Tensor {
+  if (x.rank !== 2 || bytesPerElement(x.dtype) !== 4) throw new Error(`internal: transpose32: x is ${x.dtype} [${x.shape}]`);
+  const [rows, cols] = x.shape;
+  const out = empty([cols, rows], x.dtype);
+  if (out.size > 0) rt().kernels.transpose_32(x.offset, out.offset, rows, cols);
+  return out;
+}
+
+/** Index of the first element of int32 x outside [lo, hi), or -1. */
+export function i32FindOutOfRange(x: Tensor, lo: number, hi: number): number {
+  if (x.dtype !== 'int32') throw new Error(`internal: i32FindOutOfRange: x is ${x.dtype}`);
+  return rt().kernels.i32_find_out_of_range(x.offset, x.size, lo, hi);
+}
+
+/**
+ * Rows of x (axis 0) picked by int32 indices: out[i] = x[indices[i]], shape
+ * indices.shape ++ x.shape[1:]. An index outside [0, rows) is an error (`op` names the caller).
+ */
+export function gatherRows(x: Tensor, indices: Tensor, op: string): Tensor {
+  if (x.rank === 0) throw new Error(`internal: gatherRows: x is a scalar`);
+  const rows = x.shape[0];
+  const bad = i32FindOutOfRange(indices, 0, rows);
+  if (bad >= 0) throw new Error(`${op}: indices[${bad}] = ${indices.dataSync()[bad]} is out of range [0, ${rows}) for x of shape [${x.shape}]`);
+  const rowShape = x.shape.slice(1);
+  const y = empty([...indices.shape, ...rowShape], x.dtype);
+  rt().kernels.gather_rows(x.offset, indices.offset, y.offset, indices.size, sizeOf(rowShape) * bytesPerElement(x.dtype));
+  return y;
+}
+
+/**
+ * The gradient of gatherRows: a zero float32 tensor of `shape` with every row
+ * dy[i] added into row indices[i] (indices already range-checked by gatherRows).
+ */
+export function f32ScatterAddRows(dy: Tensor, indices: Tensor, shape: readonly number[]): Tensor {
+  expectF32(dy, 'f32ScatterAddRows', 'dy');
+  const rowLen = sizeOf(shape.slice(1));
+  if (dy.size !== indices.size * rowLen) throw new Error(`internal: f32ScatterAddRows: dy [${dy.shape}] does not match ${indices.size} rows of ${rowLen}`);
+  const dx = empty(shape, 'float32');
+  fill(dx, 0);
+  rt().kernels.f32_scatter_add_rows(dy.offset, indices.offset, dx.offset, indices.size, rowLen);
+  return dx;
+}
