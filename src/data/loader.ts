@@ -3,6 +3,7 @@ import { cast, gather } from '../ops/shape.js';
 import { checkNumber, describe } from '../tensor/checks.js';
 import { randint, tensor } from '../tensor/creation.js';
 import { isDType, type DType } from '../tensor/dtypes.js';
+import { boolOption, readOptions } from '../tensor/options.js';
 import { tidy } from '../tensor/scope.js';
 import { sizeOf, Tensor } from '../tensor/tensor.js';
 
@@ -79,20 +80,20 @@ export class DataLoader<S extends Sources = Sources, B = BatchOf<S>> implements 
   private nextEpoch = 0;
 
   constructor(sources: S, options: DataLoaderOptions<S, B> = {}) {
-    if (options === null || typeof options !== 'object') throw new Error(`DataLoader: options must be an object, got ${describe(options)}`);
-    for (const k of Object.keys(options)) {
+    const o = readOptions<DataLoaderOptions<S, B>>(options, 'DataLoader');
+    for (const k of Object.keys(o)) {
       if (!OPTION_NAMES.includes(k)) throw new Error(`DataLoader: unknown option "${k}" (known: ${OPTION_NAMES.join(', ')})`);
     }
-    this.batchSize = checkNumber(options.batchSize ?? 32, 'DataLoader', 'batchSize', { integer: true, min: 1 });
-    this.shuffle = checkBoolean(options.shuffle ?? false, 'shuffle');
-    this.dropLast = checkBoolean(options.dropLast ?? false, 'dropLast');
-    if (options.seed !== undefined) checkNumber(options.seed, 'DataLoader', 'seed', { integer: true, min: 0, max: 2 ** 32 - 1 });
-    if (options.seed !== undefined && !this.shuffle) throw new Error('DataLoader: seed is only used with shuffle: true (add shuffle: true, or drop the seed)');
-    this.seed = options.seed;
-    if (options.transform !== undefined && typeof options.transform !== 'function') {
-      throw new Error(`DataLoader: transform must be a function (batch) => batch, got ${describe(options.transform)}`);
+    this.batchSize = checkNumber(o.batchSize ?? 32, 'DataLoader', 'batchSize', { integer: true, min: 1 });
+    this.shuffle = boolOption(o.shuffle, 'DataLoader', 'shuffle');
+    this.dropLast = boolOption(o.dropLast, 'DataLoader', 'dropLast');
+    if (o.seed !== undefined) checkNumber(o.seed, 'DataLoader', 'seed', { integer: true, min: 0, max: 2 ** 32 - 1 });
+    if (o.seed !== undefined && !this.shuffle) throw new Error('DataLoader: seed is only used with shuffle: true (add shuffle: true, or drop the seed)');
+    this.seed = o.seed;
+    if (o.transform !== undefined && typeof o.transform !== 'function') {
+      throw new Error(`DataLoader: transform must be a function (batch) => batch, got ${describe(o.transform)}`);
     }
-    this.transform = options.transform;
+    this.transform = o.transform;
 
     let named: [string, unknown][];
     if (isSource(sources)) {
@@ -108,7 +109,7 @@ export class DataLoader<S extends Sources = Sources, B = BatchOf<S>> implements 
       throw new Error(`DataLoader: sources must be a tensor, a typed array, { data, shape }, or an array or object of those, got ${describe(sources)}`);
     }
     if (named.length === 0) throw new Error('DataLoader: sources must hold at least one source');
-    const dtypes = this.dtypeList(options.dtypes, named.length, sources);
+    const dtypes = this.dtypeList(o.dtypes, named.length, sources);
     this.columns = named.map(([name, s], i) => column(name, s, dtypes[i]));
     const counts = this.columns.map((c) => c.source.shape[0]);
     counts.forEach((n, i) => {
@@ -227,11 +228,6 @@ export class DataLoader<S extends Sources = Sources, B = BatchOf<S>> implements 
     }
     return names.map((k) => check((dtypes as Record<string, unknown>)[k], `dtypes.${k}`));
   }
-}
-
-function checkBoolean(v: unknown, name: string): boolean {
-  if (typeof v !== 'boolean') throw new Error(`DataLoader: ${name} must be true or false, got ${describe(v)}`);
-  return v;
 }
 
 function isTypedSource(x: unknown): x is SourceArray {

@@ -4,6 +4,7 @@ import { sum } from '../ops/reduce.js';
 import { f32View } from '../runtime/views.js';
 import { checkFloat, checkNumber, describe } from '../tensor/checks.js';
 import { markModified } from '../tensor/derived.js';
+import { boolOption, readOptions } from '../tensor/options.js';
 import { tidy } from '../tensor/scope.js';
 import { Tensor } from '../tensor/tensor.js';
 
@@ -21,19 +22,20 @@ export interface ClipGradNormOptions {
  * A NaN or infinite norm leaves the gradients unchanged (PyTorch would scale
  * them by NaN or 0) unless errorIfNonfinite asks for an error.
  */
-export function clipGradNorm(params: Tensor | Iterable<Tensor>, maxNorm: number, options: ClipGradNormOptions = {}): number {
+export function clipGradNorm(params: Tensor | Iterable<Tensor>, maxNorm: number, clipOptions: ClipGradNormOptions = {}): number {
   const op = 'clipGradNorm';
   const list = params instanceof Tensor ? [params] : isIterable(params) ? [...params] : null;
   if (list === null) throw new Error(`${op}: params must be a tensor or an array of tensors (e.g. model.parameters()), got ${describe(params)}`);
   list.forEach((p, i) => checkFloat(p, op, `params[${i}]`));
   checkNumber(maxNorm, op, 'maxNorm', { min: 0 });
-  if (options === null || typeof options !== 'object') throw new Error(`${op}: options must be an object, got ${describe(options)}`);
+  const options = readOptions<ClipGradNormOptions>(clipOptions, op);
+  const errorIfNonfinite = boolOption(options.errorIfNonfinite, op, 'errorIfNonfinite');
   const grads = list.map((p) => p.grad).filter((g): g is Tensor => g !== null && !g.disposed);
   let squares = 0;
   for (const g of grads) squares += tidy(() => noGrad(() => sum(square(g)).item()));
   const norm = Math.sqrt(squares);
   if (!Number.isFinite(norm)) {
-    if (options.errorIfNonfinite) throw new Error(`${op}: the total gradient norm is ${norm} (a gradient holds NaN or infinite values)`);
+    if (errorIfNonfinite) throw new Error(`${op}: the total gradient norm is ${norm} (a gradient holds NaN or infinite values)`);
     return norm;
   }
   const coef = maxNorm / (norm + 1e-6);

@@ -2,6 +2,7 @@ import { noGrad } from '../autograd/tape.js';
 import { DataLoader } from '../data/loader.js';
 import { checkNumber, describe } from '../tensor/checks.js';
 import { tensor } from '../tensor/creation.js';
+import { readOptions } from '../tensor/options.js';
 import type { AnyTypedArray } from '../tensor/dtypes.js';
 import { Tensor } from '../tensor/tensor.js';
 import { batchesOf, batchSamples, forEachBatch, forwardOf, inEvalMode, resolveLoss, resolveMetrics, splitBatch, type LossArg, type MetricsArg, type ModelLike } from './common.js';
@@ -21,11 +22,11 @@ export type EvaluateResult = { samples: number } & Record<string, number>;
  * and returns each metric's sample-weighted mean. Each batch (its fetching
  * included) runs in its own tidy, so memory stays flat however many batches there are.
  */
-export function evaluate(model: ModelLike, batches: Iterable<unknown>, options: EvaluateOptions = {}): EvaluateResult {
+export function evaluate(model: ModelLike, batches: Iterable<unknown>, evaluateOptions: EvaluateOptions = {}): EvaluateResult {
   const op = 'evaluate';
   const forward = forwardOf(model, op);
   const data = batchesOf(batches, op, 'batches');
-  if (options === null || typeof options !== 'object') throw new Error(`${op}: options must be an object, got ${describe(options)}`);
+  const options = readOptions<EvaluateOptions>(evaluateOptions, op);
   const lossFn = options.loss === undefined ? null : resolveLoss(options.loss, op);
   const metrics = resolveMetrics(options.metrics ?? (lossFn ? ['loss'] : undefined), op);
   if (metrics.length === 0) throw new Error(`${op}: nothing to compute: give metrics (e.g. ['accuracy']) or a loss`);
@@ -69,10 +70,10 @@ export interface PredictOptions {
  * owns. The model runs in eval mode without the tape; each chunk's
  * intermediates are freed as it goes.
  */
-export function predict(model: ModelLike, data: Tensor | Iterable<unknown>, options: PredictOptions = {}): Tensor {
+export function predict(model: ModelLike, data: Tensor | Iterable<unknown>, predictOptions: PredictOptions = {}): Tensor {
   const op = 'predict';
   const forward = forwardOf(model, op);
-  if (options === null || typeof options !== 'object') throw new Error(`${op}: options must be an object, got ${describe(options)}`);
+  const options = readOptions<PredictOptions>(predictOptions, op);
   let batches: Iterable<unknown>;
   if (data instanceof Tensor) {
     const batchSize = checkNumber(options.batchSize ?? 256, op, 'batchSize', { integer: true, min: 1 });

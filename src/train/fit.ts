@@ -2,6 +2,7 @@ import { noGrad } from '../autograd/tape.js';
 import { clipGradNorm } from '../nn/clip-grad.js';
 import { Module } from '../nn/module.js';
 import { checkNumber, describe } from '../tensor/checks.js';
+import { readOptions } from '../tensor/options.js';
 import { Tensor } from '../tensor/tensor.js';
 import { batchesOf, batchSamples, forEachBatch, forwardOf, inEvalMode, resolveLoss, resolveMetrics, splitBatch, type LossArg, type MetricsArg, type ModelLike, type NamedMetric } from './common.js';
 import { evaluateBatches } from './evaluate.js';
@@ -105,11 +106,11 @@ const now = (): number => globalThis.performance?.now() ?? Date.now();
  * A NaN or infinite loss stops with an error before the optimizer step. The
  * parameters' gradients are freed at the end (optimizer.zeroGrad()).
  */
-export function fit(model: ModelLike, loader: Iterable<unknown>, options: FitOptions): History {
+export function fit(model: ModelLike, loader: Iterable<unknown>, fitOptions: FitOptions): History {
   const op = 'fit';
   const forward = forwardOf(model, op);
   const data = batchesOf(loader, op, 'loader');
-  if (options === null || typeof options !== 'object') throw new Error(`${op}: options must be an object { optimizer, loss, ... }, got ${describe(options)}`);
+  const options = readOptions<FitOptions>(fitOptions, op);
   for (const k of Object.keys(options)) {
     if (!OPTION_NAMES.includes(k)) throw new Error(`${op}: unknown option "${k}" (known: ${OPTION_NAMES.join(', ')})`);
   }

@@ -266,9 +266,13 @@ describe('DataLoader errors name DataLoader and the option', () => {
       [() => new DataLoader({ x: [1, 2, 3] } as any), /DataLoader: sources.x must be a tensor, a typed array or \{ data, shape \}, got \[1, 2, 3\]/],
       [() => new DataLoader({ x: { data: new Float32Array(5), shape: [2, 2] } }), /DataLoader: sources.x.shape \[2,2\] needs 4 values, but sources.x.data has 5/],
       [() => new DataLoader(own(sg.tensor(3))), /DataLoader: sources must have a sample axis/],
-      [() => new DataLoader(x, null as any), /DataLoader: options must be an object, got null/],
+      [() => new DataLoader(x, 5 as any), /DataLoader: options must be an object \(or omitted\), got 5/],
     ];
     for (const [fn, re] of cases) expect(fn).toThrow(re);
+    // The package's options rule: null means the default, for the bag and for each field.
+    const defaults = new DataLoader(x, { batchSize: null, shuffle: null, seed: null, dtypes: null } as any);
+    expect([defaults.batchSize, defaults.shuffle, defaults.dropLast]).toEqual([32, false, false]);
+    expect(new DataLoader(x, null as any).length).toBe(1);
     const gone = sg.tensor([1, 2, 3]);
     gone.dispose();
     expect(() => new DataLoader(gone)).toThrow(/DataLoader: sources \(tensor #\d+\) was disposed/);

@@ -193,6 +193,8 @@ describe('fit', () => {
       [() => sg.fit(model, loader, { optimizer, loss: 'crossEntropy', onStep: 1 as any }), /fit: onStep must be a function/],
       [() => sg.fit(model, loader, { optimizer, loss: 'crossEntropy', validation: {} as any }), /fit: validation must be a DataLoader/],
       [() => sg.fit(model, loader, { optimizer, loss: () => sg.zeros([2]), progress: false }), /fit: loss must return a float32 tensor with one element, got a float32 tensor of shape \[2\]/],
+      [() => sg.fit(model, loader, null as any), /fit: optimizer must be an optimizer/],
+      [() => sg.fit(model, loader, 7 as any), /fit: options must be an object \(or omitted\), got 7/],
       [() => sg.evaluate(model, loader, {}), /evaluate: nothing to compute/],
       [() => sg.evaluate(model, loader, { metrics: ['loss'] }), /evaluate: the 'loss' metric needs options.loss/],
     ];
@@ -331,6 +333,7 @@ describe('optim.clipGradNorm', () => {
     expect(() => sg.optim.clipGradNorm([a, 3 as any], 1)).toThrow(/clipGradNorm: params\[1\] must be a Tensor/);
     expect(() => sg.optim.clipGradNorm([a], NaN)).toThrow(/clipGradNorm: maxNorm must be a number, got NaN/);
     expect(() => sg.optim.clipGradNorm([a], -1)).toThrow(/clipGradNorm: maxNorm must be >= 0/);
+    expect(() => sg.optim.clipGradNorm([a], 1, { errorIfNonfinite: 'yes' as any })).toThrow(/clipGradNorm: errorIfNonfinite must be true or false/);
     expect(Array.from(a.grad!.dataSync())).toEqual([1]);
   });
 });
