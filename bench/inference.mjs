@@ -10,7 +10,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { pathToFileURL } from 'node:url';
 import * as sg from '../dist/snapgrad.js';
-import { batchOf, binaryMlp, loadDataset, permutation } from '../examples/common.mjs';
+import { binaryMlp, loadDataset, mnistLoader } from '../examples/common.mjs';
 import { formatTable, measure } from './harness.mjs';
 import { floatMlpModel, loadOrt } from './onnx.mjs';
 import { loadTfjsWasm } from './suites/f32.mjs';
@@ -23,18 +23,8 @@ const BATCHES = [1, 128];
 // ---- the model ---------------------------------------------------------------
 function train(model, data, steps) {
   const optimizer = new sg.optim.Adam(model.parameters(), { lr: 0.01 });
-  const order = permutation(data.trainX.shape[0], 7);
-  model.train();
-  for (let s = 0; s < steps; s++) {
-    sg.tidy(() => {
-      const { x, y } = batchOf(data.trainX, data.trainY, order, s * 128, 128);
-      const loss = sg.crossEntropy(model.forward(x), y);
-      optimizer.zeroGrad();
-      loss.backward();
-      optimizer.step();
-    });
-  }
-  order.dispose();
+  const loader = mnistLoader(data.trainX, data.trainY, { batchSize: 128, shuffle: true, seed: 7, dropLast: true });
+  sg.fit(model, loader, { optimizer, loss: 'crossEntropy', epochs: Math.ceil(steps / loader.length), progress: false, onStep: (s) => s.globalStep < steps });
   model.eval();
 }
 

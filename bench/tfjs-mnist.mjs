@@ -8,7 +8,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import * as sg from '../dist/snapgrad.js';
-import { loadDataset, parseFlags, permutation } from '../examples/common.mjs';
+import { loadDataset, parseFlags } from '../examples/common.mjs';
 import { BATCH, LR, loadTfjsTraining, tfjsModel } from './training.mjs';
 
 const flags = parseFlags({ epochs: 10, variant: 'tuned', seed: 1, limitTrain: 0 });
@@ -18,9 +18,11 @@ const tf = await loadTfjsTraining();
 // snapgrad's loader reads the bundled IDX files; the pixels go to tfjs as raw values 0..255, as in the main job.
 const data = await loadDataset('', { limitTrain: flags.limitTrain });
 const trainX = data.trainX.dataSync(), trainY = data.trainY.dataSync();
-const testX = tf.tensor(data.testX.dataSync(), data.testX.shape), testY = data.testY.dataSync();
+const testX = tf.tensor(Float32Array.from(data.testX.dataSync()), data.testX.shape), testY = data.testY.dataSync();
 const nTrain = data.trainX.shape[0];
 for (const t of Object.values(data)) t.dispose();
+// The sample orders of examples/mnist-bnn.mjs's DataLoader with the same seed (they depend on n, seed and epoch only).
+const orders = new sg.data.DataLoader(new Int32Array(nTrain), { shuffle: true, seed: flags.seed });
 
 const model = tfjsModel(tf, flags.variant);
 const stepsPerEpoch = Math.floor(nTrain / BATCH);
@@ -45,9 +47,7 @@ let step = 0;
 for (let epoch = 1; epoch <= flags.epochs; epoch++) {
   const t0 = performance.now();
   // The same orders as examples/mnist-bnn.mjs with the same seed.
-  const orderTensor = permutation(nTrain, flags.seed * 7919 + epoch);
-  const order = orderTensor.dataSync();
-  orderTensor.dispose();
+  const order = orders.order(epoch - 1);
   let lossSum = 0;
   for (let s = 0; s < stepsPerEpoch; s++) {
     for (let r = 0; r < BATCH; r++) {

@@ -1,4 +1,4 @@
-// Helpers shared by the examples: flags, MNIST as tensors, batching, evaluation, timing.
+// Helpers shared by the examples: flags, the binary MLP, MNIST as tensors and DataLoaders, timing.
 import * as sg from '../dist/snapgrad.js';
 
 /** Parses --name value flags against defaults (numbers stay numbers). */
@@ -41,58 +41,37 @@ export function binaryMlp({ hidden = 1024, seed = 1000, uint8Inputs = true, lib 
 }
 
 /**
- * MNIST (or any IDX dataset of the MNIST layout) as kept float32 tensors:
- * images [N, 784] with raw pixel values 0..255 (or 0..1 with unitRange),
- * labels int32 [N].
+ * MNIST (or any IDX dataset of the MNIST layout) as kept tensors, as stored:
+ * images uint8 [N, 784] (pixels 0..255), labels uint8 [N]. The loaders below
+ * convert each batch.
  */
-export async function loadDataset(dir, { limitTrain = 0, limitTest = 0, unitRange = false } = {}) {
+export async function loadDataset(dir, { limitTrain = 0, limitTest = 0 } = {}) {
   const raw = await sg.io.loadMnist(dir || undefined, { limitTrain: limitTrain || undefined, limitTest: limitTest || undefined });
-  const toRows = (images) => sg.keep(sg.tidy(() => {
-    const pixels = sg.cast(images.reshape([images.shape[0], -1]), 'float32');
-    return unitRange ? sg.mul(pixels, 1 / 255) : pixels;
-  }));
-  const toLabels = (labels) => sg.keep(sg.tidy(() => sg.cast(labels, 'int32')));
-  const data = {
-    trainX: toRows(raw.trainImages),
-    trainY: toLabels(raw.trainLabels),
-    testX: toRows(raw.testImages),
-    testY: toLabels(raw.testLabels),
-  };
-  for (const t of Object.values(raw)) t.dispose();
+  const rows = (images) => sg.keep(images.reshape([images.shape[0], -1]));
+  const data = { trainX: rows(raw.trainImages), trainY: raw.trainLabels, testX: rows(raw.testImages), testY: raw.testLabels };
+  raw.trainImages.dispose();
+  raw.testImages.dispose();
   return data;
 }
 
-/** A seeded permutation of 0..n-1 as a kept int32 tensor (xorshift + Fisher-Yates). */
-export function permutation(n, seed) {
-  const order = new Int32Array(n);
-  for (let i = 0; i < n; i++) order[i] = i;
-  let s = (seed * 2654435761) >>> 0 || 1;
-  for (let i = n - 1; i > 0; i--) {
-    s ^= s << 13; s >>>= 0; s ^= s >>> 17; s ^= s << 5; s >>>= 0;
-    const j = s % (i + 1);
-    const t = order[i]; order[i] = order[j]; order[j] = t;
-  }
-  return sg.keep(sg.tensor(order));
+/**
+ * Batches { x, y } of images and labels: x float32 pixels (0..255, or 0..1
+ * with unitRange), y int32 labels (what crossEntropy takes).
+ */
+export function mnistLoader(x, y, { unitRange = false, ...options } = {}) {
+  return new sg.data.DataLoader({ x, y }, {
+    ...options,
+    dtypes: { x: 'float32', y: 'int32' },
+    transform: unitRange ? (b) => ({ x: sg.mul(b.x, 1 / 255), y: b.y }) : undefined,
+  });
 }
 
-/** Rows idx[start:start+size] of x and y. */
-export function batchOf(x, y, order, start, size) {
-  const idx = sg.slice(order, [start], [size]);
-  return { x: sg.gather(x, idx), y: sg.gather(y, idx) };
-}
-
-/** Accuracy (%) of predict(x) -> logits over a dataset, in chunks. Also returns the argmax predictions. */
-export function accuracy(predict, x, y, chunk = 1000) {
-  const n = x.shape[0];
-  const labels = y.dataSync();
-  const predictions = new Int32Array(n);
-  for (let i = 0; i < n; i += chunk) {
-    const size = Math.min(chunk, n - i);
-    sg.tidy(() => predictions.set(sg.argmax(predict(sg.slice(x, [i, 0], [size, -1])), { axis: 1 }).dataSync(), i));
-  }
-  let correct = 0;
-  for (let i = 0; i < n; i++) correct += predictions[i] === labels[i] ? 1 : 0;
-  return { accuracy: (100 * correct) / Math.max(n, 1), predictions };
+/** The class each example of a loader's batches gets (argmax of the logits). */
+export function predictedClasses(model, loader) {
+  const logits = sg.predict(model, loader);
+  const classes = sg.tidy(() => sg.argmax(logits, { axis: 1 }).dataSync());
+  logits.dispose();
+  return classes;
 }
 
 export function megabytes(bytes) {

@@ -43,8 +43,8 @@ const optimizer = new sg.optim.SGD([w1, w2], { lr: 0.05, momentum: 0.9 });
 
 function batchOf(step) {
   const x = sg.ste.binarize(sg.randn([batch, D], { seed: seed * 1000003 + step }));
-  const labels = sg.argmax(sg.matmul(x, teacher), { axis: 1 });
-  return { x, labels };
+  const y = sg.argmax(sg.matmul(x, teacher), { axis: 1 });
+  return { x, y };
 }
 
 function forward(x) {
@@ -52,35 +52,19 @@ function forward(x) {
   return sg.mul(sg.matmul(h, sg.ste.binarize(w2, { grad: 'clipped' })), 1 / Math.sqrt(H));
 }
 
-const start = performance.now();
+// Batches are made on the fly; fit frees each one with its step.
+const stream = (count, first) => ({ length: count, *[Symbol.iterator]() { for (let i = 0; i < count; i++) yield batchOf(first + i); } });
 let running = 0;
-for (let step = 1; step <= steps; step++) {
-  const { loss, acc } = sg.tidy(() => {
-    const { x, labels } = batchOf(step);
-    const logits = forward(x);
-    const loss = sg.crossEntropy(logits, labels);
-    optimizer.zeroGrad();
-    loss.backward();
-    optimizer.step();
-    const pred = sg.argmax(logits, { axis: 1 }).dataSync();
-    const truth = labels.dataSync();
-    return { loss: loss.item(), acc: pred.filter((p, i) => p === truth[i]).length / batch };
-  });
-  running = step === 1 ? loss : 0.9 * running + 0.1 * loss;
-  if (step === 1 || step % 50 === 0) console.log(`step ${String(step).padStart(4)}  loss ${running.toFixed(4)}  batch accuracy ${(acc * 100).toFixed(1)}%`);
-}
-const ms = performance.now() - start;
-
-const evalAcc = sg.tidy(() => {
-  let correct = 0;
-  for (let i = 0; i < 20; i++) {
-    const { x, labels } = batchOf(1_000_000 + i);
-    const pred = sg.argmax(forward(x), { axis: 1 }).dataSync();
-    const truth = labels.dataSync();
-    correct += pred.filter((p, k) => p === truth[k]).length;
-  }
-  return correct / (20 * batch);
+const history = sg.fit(forward, stream(steps, 1), {
+  optimizer, loss: 'crossEntropy', metrics: ['accuracy'], progress: false,
+  onStep: ({ step, loss, metrics }) => {
+    running = step === 1 ? loss : 0.9 * running + 0.1 * loss;
+    if (step === 1 || step % 50 === 0) console.log(`step ${String(step).padStart(4)}  loss ${running.toFixed(4)}  batch accuracy ${(metrics.accuracy * 100).toFixed(1)}%`);
+  },
 });
+const ms = 1000 * history.trainSeconds;
+
+const evalAcc = sg.evaluate(forward, stream(20, 1_000_000), { metrics: ['accuracy'] }).accuracy;
 console.log(`\nheld-out accuracy ${(evalAcc * 100).toFixed(1)}% (chance 25%), ${steps} steps in ${(ms / 1000).toFixed(2)} s (${(ms / steps).toFixed(2)} ms/step)`);
 console.log(`weights: ${(D * H + H * C) * 4} bytes as float32 -> ${Math.ceil(((D * H + H * C) / 8))} bytes as bits`);
 optimizer.dispose();

@@ -9,7 +9,7 @@
 //
 //   node examples/hard-choice.mjs [--steps 1500] [--seed 1] [--batch 128]
 import * as sg from '../dist/snapgrad.js';
-import { now, parseFlags } from './common.mjs';
+import { parseFlags } from './common.mjs';
 
 const flags = parseFlags({ steps: 1500, seed: 1, batch: 128, lr: 0.01 });
 await sg.init();
@@ -57,38 +57,31 @@ function run(mode) {
     return { out: classifier.forward(picked), choice };
   };
 
-  const t0 = now();
-  for (let step = 0; step < flags.steps; step++) {
-    sg.tidy(() => {
-      const batch = makeBatch(flags.seed * 1_000_000 + step, flags.batch);
-      const loss = sg.crossEntropy(forward(batch, true, step).out, batch.labels);
-      optimizer.zeroGrad();
-      loss.backward();
-      optimizer.step();
-    });
-  }
-  const seconds = (now() - t0) / 1000;
-  // Held-out evaluation with a hard choice.
-  let correct = 0;
-  let rightSlot = 0;
-  const n = 20 * flags.batch;
-  for (let i = 0; i < 20; i++) {
-    sg.tidy(() => {
-      const batch = makeBatch(7_000_000 + i, flags.batch);
-      const { out, choice } = sg.noGrad(() => forward(batch, false, 0));
-      const pred = sg.argmax(out, { axis: 1 }).dataSync();
-      const chosen = sg.argmax(choice, { axis: 1 }).dataSync();
-      const labels = batch.labels.dataSync();
-      for (let b = 0; b < flags.batch; b++) {
-        correct += pred[b] === labels[b] ? 1 : 0;
-        rightSlot += chosen[b] === batch.truth[b] ? 1 : 0;
+  // Batches are made on the fly (fit frees each with its step); the input carries the step for gumbel's noise seed.
+  const stream = (count, first) => ({
+    length: count,
+    *[Symbol.iterator]() {
+      for (let i = 0; i < count; i++) {
+        const batch = makeBatch(first + i, flags.batch);
+        yield { x: { ...batch, step: i }, y: batch.labels };
       }
-    });
-  }
+    },
+  });
+  const history = sg.fit((x) => forward(x, true, x.step).out, stream(flags.steps, flags.seed * 1_000_000), { optimizer, loss: 'crossEntropy', progress: false });
+  // Held-out evaluation with a hard choice: accuracy, and how often the chosen slot is the true one.
+  const held = sg.evaluate((x) => forward(x, false, 0), stream(20, 7_000_000), {
+    metrics: {
+      accuracy: ({ out }, labels) => sg.metrics.accuracy(out, labels),
+      slot: ({ choice }, _labels, batch) => {
+        const chosen = sg.argmax(choice, { axis: 1 }).dataSync();
+        return chosen.filter((c, b) => c === batch.x.truth[b]).length / chosen.length;
+      },
+    },
+  });
   optimizer.dispose();
   selector.dispose();
   classifier.dispose();
-  return { accuracy: (100 * correct) / n, slot: (100 * rightSlot) / n, seconds };
+  return { accuracy: 100 * held.accuracy, slot: 100 * held.slot, seconds: history.trainSeconds };
 }
 
 console.log(`hidden rule: label = argmax of the first ${C} features of slot P[argmax(key)], P = [${P}]; chance: ${(100 / C).toFixed(1)}% accuracy, ${100 / K}% right slot\n`);

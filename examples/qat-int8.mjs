@@ -5,12 +5,13 @@
 //
 //   node examples/qat-int8.mjs [--epochs 3] [--seed 1] [--data DIR] [--hidden 512] [--bits 8] [--limit-train N] [--limit-test N]
 import * as sg from '../dist/snapgrad.js';
-import { accuracy, batchOf, loadDataset, megabytes, now, parseFlags, permutation } from './common.mjs';
+import { loadDataset, megabytes, mnistLoader, now, parseFlags } from './common.mjs';
 
 const flags = parseFlags({ epochs: 3, seed: 1, data: '', hidden: 512, bits: 8, batch: 128, lr: 0.001, limitTrain: 0, limitTest: 0 });
 const start = now();
 await sg.init();
-const data = await loadDataset(flags.data, { ...flags, unitRange: true });
+const data = await loadDataset(flags.data, flags);
+const test = mnistLoader(data.testX, data.testY, { unitRange: true, batchSize: 1000 });
 const { nn, optim } = sg;
 const H = flags.hidden;
 
@@ -20,36 +21,15 @@ function mlp(quantized, seed) {
 }
 
 function train(model, name) {
-  const t0 = now();
-  const nTrain = data.trainX.shape[0];
-  const stepsPerEpoch = Math.floor(nTrain / flags.batch);
+  console.log(name);
+  const loader = mnistLoader(data.trainX, data.trainY, { unitRange: true, batchSize: flags.batch, shuffle: true, seed: flags.seed, dropLast: true });
   const optimizer = new optim.Adam(model.parameters(), { lr: flags.lr });
-  const schedule = new optim.CosineLR(optimizer, flags.epochs * stepsPerEpoch, flags.lr * 0.01);
-  for (let epoch = 1; epoch <= flags.epochs; epoch++) {
-    const e0 = now();
-    const order = permutation(nTrain, flags.seed * 131 + epoch);
-    let lossSum = 0;
-    model.train();
-    for (let step = 0; step < stepsPerEpoch; step++) {
-      lossSum += sg.tidy(() => {
-        const { x, y } = batchOf(data.trainX, data.trainY, order, step * flags.batch, flags.batch);
-        const loss = sg.crossEntropy(model.forward(x), y);
-        optimizer.zeroGrad();
-        loss.backward();
-        optimizer.step();
-        schedule.step();
-        return loss.item();
-      });
-    }
-    order.dispose();
-    model.eval();
-    const test = accuracy((x) => model.forward(x), data.testX, data.testY).accuracy;
-    const seconds = (now() - e0) / 1000;
-    console.log(`${name} epoch ${epoch}/${flags.epochs}  loss ${(lossSum / stepsPerEpoch).toFixed(4)}  test ${test.toFixed(2)}%  ${Math.round((stepsPerEpoch * flags.batch) / seconds)} samples/s`);
-  }
+  const schedule = new optim.CosineLR(optimizer, flags.epochs * loader.length, flags.lr * 0.01);
+  sg.fit(model, loader, { optimizer, schedule, loss: 'crossEntropy', epochs: flags.epochs, validation: test, validationMetrics: ['accuracy'] });
   optimizer.dispose();
-  return (now() - t0) / 1000;
 }
+
+const accuracy = (model) => (100 * sg.evaluate(model, test, { metrics: ['accuracy'] }).accuracy);
 
 const floatModel = mlp(false, flags.seed * 1000);
 train(floatModel, 'float32');
@@ -58,10 +38,10 @@ train(qatModel, `QAT ${flags.bits}-bit`);
 
 floatModel.eval();
 qatModel.eval();
-const floatAcc = accuracy((x) => floatModel.forward(x), data.testX, data.testY).accuracy;
-const qatAcc = accuracy((x) => qatModel.forward(x), data.testX, data.testY).accuracy;
+const floatAcc = accuracy(floatModel);
+const qatAcc = accuracy(qatModel);
 const frozen = sg.freeze(qatModel);
-const frozenAcc = accuracy((x) => frozen.predict(x), data.testX, data.testY).accuracy;
+const frozenAcc = accuracy((x) => frozen.predict(x));
 console.log(`\n${sg.summary(qatModel).table}\n`);
 console.log(frozen.summary());
 const floatBytes = sg.summary(floatModel).float32Bytes;

@@ -7,14 +7,15 @@
 //   node examples/vq-vae.mjs [--epochs 3] [--seed 1] [--data DIR] [--codes 256] [--out vq-vae.png] [--limit-train N] [--limit-test N]
 import { writeFileSync } from 'node:fs';
 import * as sg from '../dist/snapgrad.js';
-import { batchOf, loadDataset, now, parseFlags, permutation } from './common.mjs';
+import { loadDataset, mnistLoader, now, parseFlags } from './common.mjs';
 import { encodeGrayPng, imageGrid } from './png.mjs';
 
 const flags = parseFlags({ epochs: 3, seed: 1, data: '', codes: 256, latents: 16, dim: 8, batch: 128, lr: 0.002, out: 'vq-vae.png', limitTrain: 0, limitTest: 0 });
 const start = now();
 await sg.init();
-const data = await loadDataset(flags.data, { ...flags, unitRange: true });
-const nTrain = data.trainX.shape[0];
+const data = await loadDataset(flags.data, flags);
+const train = mnistLoader(data.trainX, data.trainY, { unitRange: true, batchSize: flags.batch, shuffle: true, seed: flags.seed, dropLast: true });
+const test = mnistLoader(data.testX, data.testY, { unitRange: true, batchSize: 1000 });
 const { nn, optim } = sg;
 const L = flags.latents;
 const D = flags.dim;
@@ -23,8 +24,7 @@ const encoder = new nn.Sequential(new nn.Linear(784, 512, { seed: seed++ }), new
 const quantizer = new nn.VectorQuantizer(flags.codes, D, { beta: 0.25, decay: 0.95, deadCodeThreshold: 1, seed: seed++ });
 const decoder = new nn.Sequential(new nn.Linear(L * D, 512, { seed: seed++ }), new nn.ReLU(), new nn.Linear(512, 784, { seed: seed++ }), new nn.Sigmoid());
 const optimizer = new optim.Adam([...encoder.parameters(), ...decoder.parameters()], { lr: flags.lr });
-const stepsPerEpoch = Math.floor(nTrain / flags.batch);
-const schedule = new optim.CosineLR(optimizer, flags.epochs * stepsPerEpoch, flags.lr * 0.05);
+const schedule = new optim.CosineLR(optimizer, flags.epochs * train.length, flags.lr * 0.05);
 
 function autoencode(x) {
   const z = sg.reshape(encoder.forward(x), [-1, D]);
@@ -33,41 +33,21 @@ function autoencode(x) {
   return { recon, q };
 }
 
-for (let epoch = 1; epoch <= flags.epochs; epoch++) {
-  const t0 = now();
-  const order = permutation(nTrain, flags.seed * 31 + epoch);
-  let mseSum = 0;
-  let perplexitySum = 0;
-  for (const m of [encoder, quantizer, decoder]) m.train();
-  for (let step = 0; step < stepsPerEpoch; step++) {
-    const [mse, perplexity] = sg.tidy(() => {
-      const { x } = batchOf(data.trainX, data.trainY, order, step * flags.batch, flags.batch);
-      const { recon, q } = autoencode(x);
-      const mse = sg.mse(recon, x);
-      const loss = sg.add(mse, q.loss);
-      optimizer.zeroGrad();
-      loss.backward();
-      optimizer.step();
-      schedule.step();
-      return [mse.item(), q.perplexity];
-    });
-    mseSum += mse;
-    perplexitySum += perplexity;
-  }
-  order.dispose();
-  const seconds = (now() - t0) / 1000;
-  console.log(`epoch ${epoch}/${flags.epochs}  train MSE ${(mseSum / stepsPerEpoch).toFixed(4)}  perplexity ${(perplexitySum / stepsPerEpoch).toFixed(1)}  ${Math.round((stepsPerEpoch * flags.batch) / seconds)} samples/s`);
-}
+// The model is a function of the batch's images; the loss adds the VQ terms to the reconstruction error.
+for (const m of [encoder, quantizer, decoder]) m.train();
+sg.fit((x) => autoencode(x), train, {
+  optimizer, schedule, epochs: flags.epochs,
+  loss: ({ recon, q }, _labels, batch) => sg.add(sg.mse(recon, batch.x), q.loss),
+  metrics: { mse: ({ recon }, _labels, batch) => sg.mse(recon, batch.x), perplexity: ({ q }) => q.perplexity },
+});
 
 // Test set: reconstruction MSE, perplexity and usage over all test codes.
 for (const m of [encoder, quantizer, decoder]) m.eval();
 const nTest = data.testX.shape[0];
 const counts = new Float64Array(flags.codes);
 let sqSum = 0;
-for (let i = 0; i < nTest; i += 1000) {
-  const size = Math.min(1000, nTest - i);
+for (const { x } of test) {
   sg.tidy(() => {
-    const x = sg.slice(data.testX, [i, 0], [size, -1]);
     const { recon, q } = sg.noGrad(() => autoencode(x));
     sqSum += sg.sum(sg.square(sg.sub(recon, x))).item();
     for (const k of q.indices.dataSync()) counts[k]++;
@@ -80,7 +60,7 @@ const perplexity = Math.exp(-counts.reduce((h, c) => (c > 0 ? h + (c / total) * 
 
 const shown = Math.min(12, nTest);
 const images = sg.tidy(() => {
-  const x = sg.slice(data.testX, [0, 0], [shown, -1]);
+  const x = test.batchOf(Array.from({ length: shown }, (_, i) => i)).x;
   const { recon } = sg.noGrad(() => autoencode(x));
   const a = x.dataSync();
   const b = recon.dataSync();

@@ -41,3 +41,6 @@ export { uint8BinaryMatmul } from './kernels/gemm_u8b1.js';
 export { int8Matmul, int8MatmulDequantize, int8MatmulRequantize, type Int8MatmulOptions, type Int8DequantizeOptions, type Int8RequantizeOptions } from './kernels/gemm_s8.js';
 export { quantizeInt8, dequantizeInt8, int8Scales, type QuantizeInt8Options, type DequantizeInt8Options, type ScalesOptions } from './kernels/quant_s8.js';
 export type { ChannelValues } from './kernels/internal/args.js';
+export * as data from './data/index.js';
+export * from './train/index.js';
+export * as metrics from './train/metrics-index.js';

@@ -52,14 +52,9 @@ function drawChart(canvas, losses, totalSteps, stepsPerEpoch) {
   ctx.stroke();
 }
 
-function accuracy(predict, x, labels) {
-  return sg.tidy(() => {
-    const predicted = sg.argmax(predict(x), { axis: 1 }).dataSync();
-    const truth = labels.dataSync();
-    let hits = 0;
-    for (let i = 0; i < truth.length; i++) hits += predicted[i] === truth[i] ? 1 : 0;
-    return (100 * hits) / truth.length;
-  });
+/** Test accuracy (%) over a DataLoader's batches. */
+function accuracy(predict, loader) {
+  return 100 * sg.evaluate(predict, loader, { metrics: ['accuracy'] }).accuracy;
 }
 
 async function main() {
@@ -75,13 +70,10 @@ async function main() {
   const t0 = performance.now();
   // A path relative to this page: fetched, gunzipped and parsed in the browser.
   const mnist = await sg.io.loadMnist('../data/mnist/', { limitTrain: trainCount, limitTest: testCount });
-  const asRows = (images) => sg.keep(sg.tidy(() => sg.cast(images.reshape([images.shape[0], 784]), 'float32')));
-  const asLabels = (labels) => sg.keep(sg.tidy(() => sg.cast(labels, 'int32')));
-  const trainX = asRows(mnist.trainImages);
-  const trainY = asLabels(mnist.trainLabels);
-  const testX = asRows(mnist.testImages);
-  const testY = asLabels(mnist.testLabels);
-  for (const t of Object.values(mnist)) t.dispose();
+  // Batches of float32 pixels (0..255) and int32 labels, converted from the stored uint8 per batch.
+  const batches = (images, labels, options) => new sg.data.DataLoader({ x: images.reshape([-1, 784]), y: labels }, { dtypes: { x: 'float32', y: 'int32' }, ...options });
+  const train = batches(mnist.trainImages, mnist.trainLabels, { batchSize: batch, dropLast: true });
+  const test = batches(mnist.testImages, mnist.testLabels, { batchSize: 500 });
   log(`MNIST: ${trainCount} training and ${testCount} test images loaded in ${Math.round(performance.now() - t0)} ms`);
 
   const { nn, optim } = sg;
@@ -96,7 +88,7 @@ async function main() {
     new nn.BatchNorm1d(10),
   );
   const optimizer = new optim.Adam(model.parameters(), { lr: 0.01 });
-  const stepsPerEpoch = Math.floor(trainCount / batch);
+  const stepsPerEpoch = train.length;
   const totalSteps = epochs * stepsPerEpoch;
   const losses = [];
   const canvas = $('chart');
@@ -105,30 +97,31 @@ async function main() {
 
   for (let epoch = 1; epoch <= epochs; epoch++) {
     model.train();
-    for (let step = 0; step < stepsPerEpoch; step++) {
+    // sg.fit would train without giving the page a frame between steps; this loop yields after each one.
+    let step = 0;
+    for (const { x, y } of train) {
       losses.push(sg.tidy(() => {
-        const x = sg.slice(trainX, [step * batch, 0], [batch, 784]);
-        const y = sg.slice(trainY, [step * batch], [batch]);
         const loss = sg.crossEntropy(model.forward(x), y);
         optimizer.zeroGrad();
         loss.backward();
         optimizer.step();
         return loss.item();
       }));
-      $('status').textContent = `epoch ${epoch}/${epochs}, step ${step + 1}/${stepsPerEpoch}, loss ${losses.at(-1).toFixed(3)}`;
+      step++;
+      $('status').textContent = `epoch ${epoch}/${epochs}, step ${step}/${stepsPerEpoch}, loss ${losses.at(-1).toFixed(3)}`;
       drawChart(canvas, losses, totalSteps, stepsPerEpoch);
       await nextFrame(); // let the page paint the chart
     }
     model.eval();
-    const acc = accuracy((x) => model.forward(x), testX, testY);
+    const acc = accuracy(model, test);
     log(`epoch ${epoch}: test accuracy ${acc.toFixed(2)}%`);
     $('accuracy').textContent = `test accuracy ${acc.toFixed(1)}% after epoch ${epoch}`;
   }
 
   const seconds = (performance.now() - trainStart) / 1000;
-  const trained = accuracy((x) => model.forward(x), testX, testY);
+  const trained = accuracy(model, test);
   const frozen = sg.freeze(model, { integerInputMax: 255 });
-  const frozenAcc = accuracy((x) => frozen.predict(x), testX, testY);
+  const frozenAcc = accuracy((x) => frozen.predict(x), test);
   $('status').textContent = `done: ${totalSteps} steps in ${seconds.toFixed(1)} s (${Math.round((totalSteps * batch) / seconds)} images/s)`;
   $('accuracy').textContent = `test accuracy ${trained.toFixed(1)}% (frozen to ${(frozen.sizeBytes / 1024).toFixed(1)} kB of packed weights: ${frozenAcc.toFixed(1)}%)`;
   document.body.dataset.state = 'done';

@@ -17,13 +17,10 @@ const info = await sg.init(); // finds dist/snapgrad.simd.wasm next to the modul
 console.log(`snapgrad ${info.build} on ${info.runtime}`);
 
 const mnist = await sg.io.loadMnist(new URL('../data/mnist/', import.meta.url), { limitTrain: trainCount, limitTest: 2000 });
-const rows = (images) => sg.keep(sg.tidy(() => sg.cast(images.reshape([images.shape[0], 784]), 'float32')));
-const labels = (t) => sg.keep(sg.tidy(() => sg.cast(t, 'int32')));
-const trainX = rows(mnist.trainImages);
-const trainY = labels(mnist.trainLabels);
-const testX = rows(mnist.testImages);
-const testY = labels(mnist.testLabels);
-for (const t of Object.values(mnist)) t.dispose();
+// Batches of float32 pixels (0..255) and int32 labels, converted from the stored uint8 per batch.
+const batches = (images, labels, options) => new sg.data.DataLoader({ x: images.reshape([-1, 784]), y: labels }, { dtypes: { x: 'float32', y: 'int32' }, ...options });
+const train = batches(mnist.trainImages, mnist.trainLabels, { batchSize: 100, dropLast: true });
+const test = batches(mnist.testImages, mnist.testLabels, { batchSize: 500 });
 
 const { nn, optim } = sg;
 const model = new nn.Sequential(
@@ -34,38 +31,11 @@ const model = new nn.Sequential(
   new nn.BatchNorm1d(10),
 );
 const optimizer = new optim.Adam(model.parameters(), { lr: 0.01 });
-const batch = 100;
+sg.fit(model, train, { optimizer, loss: 'crossEntropy', epochs }); // a progress bar on a terminal, a line per epoch otherwise
 
-for (let epoch = 1; epoch <= epochs; epoch++) {
-  model.train();
-  let lossSum = 0;
-  const steps = Math.floor(trainCount / batch);
-  for (let step = 0; step < steps; step++) {
-    lossSum += sg.tidy(() => {
-      const x = sg.slice(trainX, [step * batch, 0], [batch, 784]);
-      const y = sg.slice(trainY, [step * batch], [batch]);
-      const loss = sg.crossEntropy(model.forward(x), y);
-      optimizer.zeroGrad();
-      loss.backward();
-      optimizer.step();
-      return loss.item();
-    });
-  }
-  console.log(`epoch ${epoch}: mean loss ${(lossSum / steps).toFixed(4)}`);
-}
-
-function accuracy(predict) {
-  return sg.tidy(() => {
-    const predicted = sg.argmax(predict(testX), { axis: 1 }).dataSync();
-    const truth = testY.dataSync();
-    let hits = 0;
-    for (let i = 0; i < truth.length; i++) hits += predicted[i] === truth[i] ? 1 : 0;
-    return (100 * hits) / truth.length;
-  });
-}
-
+const accuracy = (predict) => 100 * sg.evaluate(predict, test, { metrics: ['accuracy'] }).accuracy;
 model.eval();
-const trained = accuracy((x) => model.forward(x));
+const trained = accuracy(model);
 const frozen = sg.freeze(model, { integerInputMax: 255 });
 console.log(`test accuracy ${trained.toFixed(2)}%, frozen ${accuracy((x) => frozen.predict(x)).toFixed(2)}%, frozen size ${frozen.sizeBytes} bytes`);
 if (values.save) {

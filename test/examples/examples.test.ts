@@ -40,7 +40,7 @@ describe('examples learn on a subset of MNIST', () => {
     try {
       const png = join(dir, 'recon.png');
       const out = runExample('vq-vae', ['--epochs', '3', '--limit-train', '10000', '--limit-test', '500', '--codes', '64', '--batch', '64', '--lr', '0.003', '--out', png]);
-      const mses = numbers(out, /train MSE (\d+\.\d+)/);
+      const mses = numbers(out, /  mse (\d+\.\d+)/);
       expect(mses[2]).toBeLessThan(mses[0]);
       const [mse] = numbers(out, /test reconstruction MSE (\d+\.\d+)/);
       const [used] = numbers(out, /codes used (\d+\.\d+)%/);

@@ -1,0 +1,2 @@
+// Metrics, exported as `metrics`.
+export { accuracy } from './metrics.js';
