@@ -10,7 +10,7 @@ import {
   f32ApproxSignBackwardRef, f32HardRef, f32RangeMaskBackwardRef, roundHalfEven, f32SwishSignBackwardRef, swishSignForward64,
 } from '../../src/reference/hard.js';
 import { init } from '../../src/runtime/loader.js';
-import { expectClose, expectExact, kernels, Prng, SIZES, withArena } from '../support/kernel-harness.js';
+import { expectClose, expectExact, kernels, Prng, SIZES, run2, run3 } from '../support/kernel-harness.js';
 
 beforeAll(async () => {
   await init();
@@ -18,22 +18,6 @@ beforeAll(async () => {
 
 const ROUNDING = [0, -0, 0.5, -0.5, 1.5, -1.5, 2.5, -2.5, 3.5, 0.49999997, -0.49999997, 1e-40, -1e-40,
   8388607.5, -8388607.5, 8388608, 16777215, 1e10, -1e10, 3.4e38, Infinity, -Infinity, NaN];
-
-function run2(kernel: (x: number, y: number) => void, x: Float32Array): Float32Array {
-  return withArena((a) => {
-    const py = a.alloc(4 * x.length);
-    kernel(a.put(x), py);
-    return a.readF32(py, x.length);
-  });
-}
-
-function run3(kernel: (x: number, dy: number, dx: number) => void, x: Float32Array, dy: Float32Array): Float32Array {
-  return withArena((a) => {
-    const pdx = a.alloc(4 * x.length);
-    kernel(a.put(x), a.put(dy), pdx);
-    return a.readF32(pdx, x.length);
-  });
-}
 
 describe('roundHalfEven (twin helper)', () => {
   test('ties go to even, signs of zero kept', () => {

@@ -3,27 +3,11 @@
 import { beforeAll, describe, test } from 'vitest';
 import { f32FakeQuantBackwardRef, f32FakeQuantRef, f32TernarizeRef } from '../../src/reference/quant.js';
 import { init } from '../../src/runtime/loader.js';
-import { expectExact, kernels, Prng, SIZES, withArena } from '../support/kernel-harness.js';
+import { expectExact, kernels, Prng, SIZES, run2, run3 } from '../support/kernel-harness.js';
 
 beforeAll(async () => {
   await init();
 });
-
-function run2(kernel: (x: number, y: number) => void, x: Float32Array): Float32Array {
-  return withArena((a) => {
-    const py = a.alloc(4 * x.length);
-    kernel(a.put(x), py);
-    return a.readF32(py, x.length);
-  });
-}
-
-function run3(kernel: (x: number, dy: number, dx: number) => void, x: Float32Array, dy: Float32Array): Float32Array {
-  return withArena((a) => {
-    const pdx = a.alloc(4 * x.length);
-    kernel(a.put(x), a.put(dy), pdx);
-    return a.readF32(pdx, x.length);
-  });
-}
 
 describe('f32_ternarize', () => {
   test('every size; |x| == t maps to 0', () => {

@@ -177,6 +177,24 @@ export function expectClose(got: ArrayLike<number>, want: ArrayLike<number>, wha
   }
 }
 
+/** Runs an elementwise kernel (x, y) over a copy of x; returns y. */
+export function run2(kernel: (x: number, y: number) => void, x: Float32Array): Float32Array {
+  return withArena((a) => {
+    const py = a.alloc(4 * x.length);
+    kernel(a.put(x), py);
+    return a.readF32(py, x.length);
+  });
+}
+
+/** Runs a backward kernel (x, dy, dx) over copies of x and dy; returns dx. */
+export function run3(kernel: (x: number, dy: number, dx: number) => void, x: Float32Array, dy: Float32Array): Float32Array {
+  return withArena((a) => {
+    const pdx = a.alloc(4 * x.length);
+    kernel(a.put(x), a.put(dy), pdx);
+    return a.readF32(pdx, x.length);
+  });
+}
+
 /** Row-major element strides. */
 export function stridesOf(dims: readonly number[]): number[] {
   const s = new Array(dims.length);
