@@ -1,7 +1,7 @@
 import { noGrad } from '../autograd/tape.js';
-import { mul, square } from '../ops/elementwise.js';
+import { square } from '../ops/elementwise.js';
 import { sum } from '../ops/reduce.js';
-import { f32View } from '../runtime/views.js';
+import { f32Affine } from '../kernels/elementwise.js';
 import { checkFloat, checkNumber, describe } from '../tensor/checks.js';
 import { markModified } from '../tensor/derived.js';
 import { boolOption, readOptions } from '../tensor/options.js';
@@ -41,10 +41,7 @@ export function clipGradNorm(params: Tensor | Iterable<Tensor>, maxNorm: number,
   const coef = maxNorm / (norm + 1e-6);
   if (coef < 1) {
     for (const g of grads) {
-      tidy(() => noGrad(() => {
-        const scaled = mul(g, coef);
-        f32View(g.offset, g.size).set(f32View(scaled.offset, scaled.size));
-      }));
+      f32Affine(g, coef, 0, g);
       markModified(g);
     }
   }
