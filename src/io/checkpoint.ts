@@ -1,3 +1,4 @@
+import { Dropout } from '../nn/layers.js';
 import { Module } from '../nn/module.js';
 import { Chain, Optimizer, planOptimizerLoad } from '../nn/optim.js';
 import { LRSchedule, planScheduleLoad } from '../nn/schedules.js';
@@ -13,10 +14,12 @@ import { readSource, type ByteSource } from './source.js';
  * stateDict) and "optimizer.<name>" (the optimizer's state buffers).
  * Metadata (JSON strings): "snapgrad.checkpoint" (the format version),
  * "snapgrad.optimizer" ({ kind, values }), "snapgrad.schedule",
- * "snapgrad.rng" (rngState()) and "snapgrad.extra" (the user's values).
+ * "snapgrad.rng" (rngState()), "snapgrad.dropout" (each Dropout layer's
+ * random stream by dotted name: a layer draws its masks from its own stream,
+ * not from the default generator) and "snapgrad.extra" (the user's values).
  */
 const VERSION = '1';
-const KEY = { version: 'snapgrad.checkpoint', optimizer: 'snapgrad.optimizer', schedule: 'snapgrad.schedule', rng: 'snapgrad.rng', extra: 'snapgrad.extra' } as const;
+const KEY = { version: 'snapgrad.checkpoint', optimizer: 'snapgrad.optimizer', schedule: 'snapgrad.schedule', rng: 'snapgrad.rng', dropout: 'snapgrad.dropout', extra: 'snapgrad.extra' } as const;
 const MODEL = 'model.';
 const OPTIMIZER = 'optimizer.';
 
@@ -74,7 +77,7 @@ export function saveCheckpoint(options: SaveCheckpointOptions): Uint8Array {
     if (t.disposed) throw new Error(`${op}: the model's tensor "${name}" (tensor #${t.id}) was disposed (the model was disposed?)`);
     tensors[MODEL + name] = t;
   }
-  const metadata: Record<string, string> = { [KEY.version]: VERSION };
+  const metadata: Record<string, string> = { [KEY.version]: VERSION, [KEY.dropout]: JSON.stringify(Object.fromEntries(dropouts(model).map(([n, d]) => [n, d['stream']]))) };
   if (optimizer !== undefined) {
     const st = optimizer.stateDict();
     for (const [name, t] of Object.entries(st.tensors)) {
@@ -166,6 +169,18 @@ function restore(tensors: Record<string, Tensor>, metadata: Record<string, strin
     if (typeof counter !== 'number' || !Number.isInteger(counter) || counter < 0 || counter > Number.MAX_SAFE_INTEGER) fail(`its "${KEY.rng}" counter ${describe(counter)} is not a non-negative safe integer`);
     writes.push(() => setRngState({ seed: seed as number, counter: counter as number }));
   }
+  const streams = json(KEY.dropout);
+  if (streams !== undefined) {
+    const layers = dropouts(model);
+    const st = checkRecord(streams, layers.map(([n]) => n), op, `the "${KEY.dropout}" metadata of ${name} (the model's Dropout layers)`);
+    for (const [n, d] of layers) {
+      const v = st[n];
+      if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 2 ** 32 - 1) fail(`its "${KEY.dropout}" stream of layer ${JSON.stringify(n)} is ${describe(v)}, not an integer in [0, 2^32 - 1]`);
+      writes.push(() => {
+        d['stream'] = v as number;
+      });
+    }
+  }
   const extra = json(KEY.extra) as StateValue | undefined;
   // The model's own load checks every tensor before it writes any, and is the last check.
   try {
@@ -175,4 +190,9 @@ function restore(tensors: Record<string, Tensor>, metadata: Record<string, strin
   }
   for (const write of writes) write();
   return { extra, rng: rng === undefined ? undefined : { ...(rng as RngState) } };
+}
+
+/** The model's Dropout layers by dotted name (the model itself is named ""). */
+function dropouts(model: Module): [string, Dropout][] {
+  return model.namedModules().filter((e): e is [string, Dropout] => e[1] instanceof Dropout);
 }

@@ -187,7 +187,7 @@ export abstract class Optimizer<H extends { lr: number } = { lr: number }> {
   protected planLoad(state: unknown, op: string, path: string): () => void {
     if (this.disposed) throw new Error(`${op}: the optimizer was disposed; make a new one`);
     const st = checkRecord(state, ['kind', 'tensors', 'values'], op, path);
-    if (st.kind !== this.name) throw new Error(`${op}: ${path} is the state of ${typeof st.kind === 'string' ? `a ${st.kind}` : describe(st.kind)}, not of a ${this.name}`);
+    if (st.kind !== this.name) throw new Error(`${op}: ${path} is the state of ${typeof st.kind === 'string' ? st.kind : describe(st.kind)}, not of ${this.name}`);
     const extraKeys = Object.keys(this.extraState());
     const values = checkRecord(st.values, ['lr', 'baseLr', 'groups', 'params', ...extraKeys], op, `${path}.values`);
     const lrOf = (v: unknown, at: string): number => checkNumber(v, op, at, { min: 0, max: F32_MAX });
@@ -495,7 +495,7 @@ export class Chain {
 
   private planLoad(state: unknown, op: string, path: string): () => void {
     const st = checkRecord(state, ['kind', 'tensors', 'values'], op, path);
-    if (st.kind !== 'Chain') throw new Error(`${op}: ${path} is the state of ${typeof st.kind === 'string' ? `a ${st.kind}` : describe(st.kind)}, not of a Chain`);
+    if (st.kind !== 'Chain') throw new Error(`${op}: ${path} is the state of ${typeof st.kind === 'string' ? st.kind : describe(st.kind)}, not of Chain`);
     const values = checkRecord(st.values, ['optimizers'], op, `${path}.values`);
     const subs = checkArray(values.optimizers, this.optimizers.length, op, `${path}.values.optimizers`);
     if (!isPlainObject(st.tensors)) throw new Error(`${op}: ${path}.tensors must be a plain object, got ${describe(st.tensors)}`);

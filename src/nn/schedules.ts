@@ -45,7 +45,7 @@ export abstract class LRSchedule {
   protected planLoad(state: unknown, op: string, path: string): () => void {
     const name = this.constructor.name;
     const st = checkRecord(state, ['kind', 't', 'baseLr', ...Object.keys(this.hyperparameters())], op, path);
-    if (st.kind !== name) throw new Error(`${op}: ${path} is the state of ${typeof st.kind === 'string' ? `a ${st.kind}` : describe(st.kind)}, not of a ${name}`);
+    if (st.kind !== name) throw new Error(`${op}: ${path} is the state of ${typeof st.kind === 'string' ? st.kind : describe(st.kind)}, not of ${name}`);
     const t = checkNumber(st.t, op, `${path}.t`, { integer: true, min: 0, max: Number.MAX_SAFE_INTEGER });
     const baseLr = checkNumber(st.baseLr, op, `${path}.baseLr`, { min: 0, max: 3.4028234663852886e38 });
     this.checkHyperparameters(st, op, path);
