@@ -2,7 +2,7 @@ import { Dropout } from '../nn/layers.js';
 import { Module } from '../nn/module.js';
 import { Chain, Optimizer, planOptimizerLoad } from '../nn/optim.js';
 import { LRSchedule, planScheduleLoad } from '../nn/schedules.js';
-import { checkJson, checkRecord, isPlainObject, own, type StateValue } from '../nn/state.js';
+import { checkJson, checkRecord, isPlainObject, own, type OptimizerState, type StateValue } from '../nn/state.js';
 import { describe } from '../tensor/checks.js';
 import { rngState, setRngState, type RngState } from '../tensor/random.js';
 import { Tensor } from '../tensor/tensor.js';
@@ -79,7 +79,12 @@ export function saveCheckpoint(options: SaveCheckpointOptions): Uint8Array {
   }
   const metadata: Record<string, string> = { [KEY.version]: VERSION, [KEY.dropout]: JSON.stringify(Object.fromEntries(dropouts(model).map(([n, d]) => [n, d['stream']]))) };
   if (optimizer !== undefined) {
-    const st = optimizer.stateDict();
+    let st: OptimizerState;
+    try {
+      st = optimizer.stateDict();
+    } catch (err) {
+      throw new Error(`${op}: ${(err as Error).message}`);
+    }
     for (const [name, t] of Object.entries(st.tensors)) {
       if (t.disposed) throw new Error(`${op}: the optimizer's state tensor "${name}" was disposed (the optimizer was disposed?)`);
       tensors[OPTIMIZER + name] = t;
