@@ -499,7 +499,8 @@ export class Chain {
     const values = checkRecord(st.values, ['optimizers'], op, `${path}.values`);
     const subs = checkArray(values.optimizers, this.optimizers.length, op, `${path}.values.optimizers`);
     if (!isPlainObject(st.tensors)) throw new Error(`${op}: ${path}.tensors must be a plain object, got ${describe(st.tensors)}`);
-    const split: Record<string, Tensor>[] = this.optimizers.map(() => ({}));
+    // Null-prototype records: an entry named "0.__proto__" stays an entry (and is then named as unexpected).
+    const split: Record<string, Tensor>[] = this.optimizers.map(() => Object.create(null));
     for (const [name, t] of Object.entries(st.tensors)) {
       const dot = name.indexOf('.');
       const k = Number(name.slice(0, dot));
