@@ -9,6 +9,7 @@ import { Tensor } from '../tensor/tensor.js';
 import { readOptions } from '../tensor/options.js';
 import { F32_MAX } from './guard.js';
 import { applyConstraint, infoOf } from './module.js';
+import { checkArray, checkRecord, checkStateTensor, isPlainObject, sameShape, type OptimizerState, type StateValue } from './state.js';
 
 /** A set of parameters with its own hyperparameters (e.g. a smaller lr, no weight decay). */
 export interface ParamGroup<H> {
@@ -34,7 +35,7 @@ export abstract class Optimizer<H extends { lr: number } = { lr: number }> {
   private readonly name: string;
   /** Each group's options, with the lr it was given (scaled together when lr is set). */
   private readonly groups: { options: H; baseLr: number }[] = [];
-  private readonly baseLr: number;
+  private baseLr: number;
   private currentLr: number;
 
   protected constructor(name: string, params: ParamsArg<H>, defaults: H, stateCount: number) {
@@ -148,6 +149,111 @@ export abstract class Optimizer<H extends { lr: number } = { lr: number }> {
     this.disposed = true;
     for (const s of this.slots) for (const t of s.state) t.dispose();
   }
+
+  /**
+   * The state for a checkpoint: `tensors` are the state buffers themselves
+   * (not copies), named "<parameter index>.<buffer>" (e.g. "0.m"); `values`
+   * are JSON: the lr, each group's hyperparameters, each parameter's shape
+   * and group, and per-optimizer counters (Adam's step counts).
+   */
+  stateDict(): OptimizerState {
+    if (this.disposed) throw new Error(`${this.name}.stateDict: the optimizer was disposed; make a new one`);
+    const names = this.stateNames();
+    const tensors: Record<string, Tensor> = {};
+    this.slots.forEach((s, i) => s.state.forEach((t, k) => { tensors[`${i}.${names[k]}`] = t; }));
+    return {
+      kind: this.name,
+      tensors,
+      values: {
+        lr: this.currentLr,
+        baseLr: this.baseLr,
+        groups: this.groups.map((g) => ({ options: { ...g.options } as Record<string, StateValue>, baseLr: g.baseLr })),
+        params: this.slots.map((s) => ({ shape: [...s.param.shape], group: this.groups.findIndex((g) => g.options === s.options) })),
+        ...this.extraState(),
+      },
+    };
+  }
+
+  /**
+   * Restores a state from stateDict() (of an optimizer of the same class over
+   * parameters of the same shapes, in the same groups). Everything is checked
+   * first; a rejected state changes nothing.
+   */
+  loadStateDict(state: OptimizerState): void {
+    this.planLoad(state, `${this.name}.loadStateDict`, 'state')();
+  }
+
+  /** Validates a whole state and returns what writes it (Chain and loadCheckpoint check everything before writing anything). */
+  protected planLoad(state: unknown, op: string, path: string): () => void {
+    if (this.disposed) throw new Error(`${op}: the optimizer was disposed; make a new one`);
+    const st = checkRecord(state, ['kind', 'tensors', 'values'], op, path);
+    if (st.kind !== this.name) throw new Error(`${op}: ${path} is the state of ${typeof st.kind === 'string' ? st.kind : describe(st.kind)}, not of ${this.name}`);
+    const extraKeys = Object.keys(this.extraState());
+    const values = checkRecord(st.values, ['lr', 'baseLr', 'groups', 'params', ...extraKeys], op, `${path}.values`);
+    const lrOf = (v: unknown, at: string): number => checkNumber(v, op, at, { min: 0, max: F32_MAX });
+    const lr = lrOf(values.lr, `${path}.values.lr`);
+    const baseLr = lrOf(values.baseLr, `${path}.values.baseLr`);
+    const groups = checkArray(values.groups, this.groups.length, op, `${path}.values.groups`).map((g, gi) => {
+      const at = `${path}.values.groups[${gi}]`;
+      const rec = checkRecord(g, ['options', 'baseLr'], op, at);
+      const options = checkRecord(rec.options, Object.keys(this.groups[gi].options), op, `${at}.options`);
+      lrOf(options.lr, `${at}.options.lr`);
+      try {
+        this.validate(options as H);
+      } catch (err) {
+        throw new Error(`${op}: ${at}.options: ${(err as Error).message}`);
+      }
+      return { options: options as H, baseLr: lrOf(rec.baseLr, `${at}.baseLr`) };
+    });
+    checkArray(values.params, this.slots.length, op, `${path}.values.params`).forEach((p, i) => {
+      const at = `${path}.values.params[${i}]`;
+      const rec = checkRecord(p, ['shape', 'group'], op, at);
+      const { param, options } = this.slots[i];
+      if (!Array.isArray(rec.shape) || !sameShape(rec.shape, param.shape)) throw new Error(`${op}: ${at}.shape is ${describe(rec.shape)}, but parameter ${i} has shape [${param.shape}]`);
+      const group = this.groups.findIndex((g) => g.options === options);
+      if (rec.group !== group) throw new Error(`${op}: ${at}.group is ${describe(rec.group)}, but parameter ${i} is in group ${group}`);
+    });
+    const names = this.stateNames();
+    const expected = this.slots.flatMap((s, i) => s.state.map((_, k) => `${i}.${names[k]}`));
+    const tensors = checkRecord(st.tensors, expected, op, `${path}.tensors`);
+    this.slots.forEach((s, i) => s.state.forEach((_, k) => {
+      const key = `${i}.${names[k]}`;
+      const data = checkStateTensor(tensors[key], s.param.shape, op, `${path}.tensors[${JSON.stringify(key)}]`);
+      this.checkStateValues(names[k], data, op, `${path}.tensors[${JSON.stringify(key)}]`);
+    }));
+    const writeExtra = this.planExtraState(values, op, `${path}.values`);
+    return () => {
+      this.slots.forEach((s, i) => s.state.forEach((dst, k) => {
+        dst.rawBytes().set((tensors[`${i}.${names[k]}`] as Tensor).rawBytes());
+      }));
+      // Slots share their group's options object: assigning in place updates both.
+      this.groups.forEach((g, gi) => {
+        Object.assign(g.options, groups[gi].options);
+        g.baseLr = groups[gi].baseLr;
+      });
+      this.baseLr = baseLr;
+      this.currentLr = lr;
+      writeExtra();
+    };
+  }
+
+  /** Names of each parameter's state buffers, in slot order. */
+  protected stateNames(): string[] {
+    return (this.slots[0]?.state ?? []).map((_, k) => `state${k}`);
+  }
+
+  /** Values beyond lr, groups and params that the state carries (Adam's step counts). */
+  protected extraState(): Record<string, StateValue> {
+    return {};
+  }
+
+  /** Checks the extra values of a state and returns what restores them. */
+  protected planExtraState(_values: Record<string, unknown>, _op: string, _path: string): () => void {
+    return () => {};
+  }
+
+  /** Lets an optimizer refuse state values it cannot run with (Adam: a negative second moment). */
+  protected checkStateValues(_name: string, _data: Float32Array, _op: string, _path: string): void {}
 }
 
 export interface SGDOptions {
@@ -179,6 +285,10 @@ export class SGD extends Optimizer<Required<SGDOptions>> {
     f32Axpy(v, g, 1);
     if (o.weightDecay > 0) f32Axpy(v, p, o.weightDecay);
     f32Axpy(p, v, -o.lr);
+  }
+
+  protected override stateNames(): string[] {
+    return ['momentum'];
   }
 }
 
@@ -250,6 +360,31 @@ export class Adam extends Optimizer<Required<AdamOptions>> {
     const clip = infoOf(p).clip ?? Infinity;
     adamUpdate(p, g, m, v, { ...adamCoefficients(o, t, this.decoupled), clip });
   }
+
+  protected override stateNames(): string[] {
+    return ['m', 'v'];
+  }
+
+  /** Each parameter's step count, in parameter order (bias correction uses it). */
+  protected override extraState(): Record<string, StateValue> {
+    return { steps: this.slots.map((s) => this.steps.get(s.param) ?? 0) };
+  }
+
+  protected override planExtraState(values: Record<string, unknown>, op: string, path: string): () => void {
+    const steps = checkArray(values.steps, this.slots.length, op, `${path}.steps`).map((t, i) => checkNumber(t, op, `${path}.steps[${i}]`, { integer: true, min: 0, max: Number.MAX_SAFE_INTEGER }));
+    return () => {
+      this.slots.forEach((s, i) => {
+        if (steps[i] === 0) this.steps.delete(s.param);
+        else this.steps.set(s.param, steps[i]);
+      });
+    };
+  }
+
+  protected override checkStateValues(name: string, data: Float32Array, op: string, path: string): void {
+    if (name !== 'v') return;
+    const bad = data.findIndex((x) => x < 0);
+    if (bad >= 0) throw new Error(`${op}: ${path} holds ${data[bad]} at index ${bad}; the second moment v must be >= 0`);
+  }
 }
 
 /** Adam with decoupled weight decay (Loshchilov & Hutter): p -= lr wd p, then the Adam step. Default weightDecay 0.01. */
@@ -300,6 +435,21 @@ export class Bop extends Optimizer<Required<BopOptions> & { lr: number }> {
   protected update({ param: w, options: o, state: [m] }: Slot<Required<BopOptions> & { lr: number }>, g: Tensor): void {
     this.lastFlips += bopUpdate(w, g, m, o.gamma, o.threshold);
   }
+
+  protected override stateNames(): string[] {
+    return ['m'];
+  }
+
+  protected override extraState(): Record<string, StateValue> {
+    return { lastFlips: this.lastFlips };
+  }
+
+  protected override planExtraState(values: Record<string, unknown>, op: string, path: string): () => void {
+    const flips = checkNumber(values.lastFlips, op, `${path}.lastFlips`, { integer: true, min: 0, max: Number.MAX_SAFE_INTEGER });
+    return () => {
+      this.lastFlips = flips;
+    };
+  }
 }
 
 /** Steps several optimizers as one (e.g. Bop for binary weights, Adam for the rest). */
@@ -326,4 +476,50 @@ export class Chain {
   dispose(): void {
     for (const o of this.optimizers) o.dispose();
   }
+
+  /** The optimizers' states in one: tensors named "<optimizer index>.<name>", values { optimizers: [{ kind, values }] }. */
+  stateDict(): OptimizerState {
+    const tensors: Record<string, Tensor> = {};
+    const optimizers = this.optimizers.map((o, k) => {
+      const st = o.stateDict();
+      for (const [name, t] of Object.entries(st.tensors)) tensors[`${k}.${name}`] = t;
+      return { kind: st.kind, values: st.values };
+    });
+    return { kind: 'Chain', tensors, values: { optimizers } };
+  }
+
+  /** Restores every optimizer's state; all are checked before any is written. */
+  loadStateDict(state: OptimizerState): void {
+    this.planLoad(state, 'Chain.loadStateDict', 'state')();
+  }
+
+  private planLoad(state: unknown, op: string, path: string): () => void {
+    const st = checkRecord(state, ['kind', 'tensors', 'values'], op, path);
+    if (st.kind !== 'Chain') throw new Error(`${op}: ${path} is the state of ${typeof st.kind === 'string' ? st.kind : describe(st.kind)}, not of Chain`);
+    const values = checkRecord(st.values, ['optimizers'], op, `${path}.values`);
+    const subs = checkArray(values.optimizers, this.optimizers.length, op, `${path}.values.optimizers`);
+    if (!isPlainObject(st.tensors)) throw new Error(`${op}: ${path}.tensors must be a plain object, got ${describe(st.tensors)}`);
+    // Null-prototype records: an entry named "0.__proto__" stays an entry (and is then named as unexpected).
+    const split: Record<string, Tensor>[] = this.optimizers.map(() => Object.create(null));
+    for (const [name, t] of Object.entries(st.tensors)) {
+      const dot = name.indexOf('.');
+      const k = Number(name.slice(0, dot));
+      if (dot < 1 || !Number.isInteger(k) || String(k) !== name.slice(0, dot) || k >= this.optimizers.length) {
+        throw new Error(`${op}: ${path}.tensors has the unexpected entry ${JSON.stringify(name)} (names are "<optimizer index>.<name>")`);
+      }
+      split[k][name.slice(dot + 1)] = t as Tensor;
+    }
+    const writes = this.optimizers.map((o, k) => {
+      const sub = checkRecord(subs[k], ['kind', 'values'], op, `${path}.values.optimizers[${k}]`);
+      return o['planLoad']({ kind: sub.kind, tensors: split[k], values: sub.values }, op, `${path}.optimizers[${k}]`);
+    });
+    return () => {
+      for (const write of writes) write();
+    };
+  }
+}
+
+/** Checks a state for an optimizer or a Chain completely and returns what writes it (for loadCheckpoint). */
+export function planOptimizerLoad(optimizer: Optimizer<any> | Chain, state: unknown, op: string, path: string): () => void {
+  return optimizer['planLoad'](state, op, path);
 }

@@ -1,4 +1,5 @@
 import { checkNumber, describe } from '../tensor/checks.js';
+import { checkRecord, type ScheduleState } from './state.js';
 
 interface HasLr {
   lr: number;
@@ -26,6 +27,41 @@ export abstract class LRSchedule {
     this.t++;
     return this.optimizer.lr;
   }
+
+  /** The state for a checkpoint (JSON): the class, steps taken, base lr and hyperparameters. */
+  stateDict(): ScheduleState {
+    return { kind: this.constructor.name, t: this.t, baseLr: this.baseLr, ...this.hyperparameters() };
+  }
+
+  /**
+   * Restores a state from stateDict() of the same class (the optimizer's lr
+   * is restored with the optimizer's state). A rejected state changes nothing.
+   */
+  loadStateDict(state: ScheduleState): void {
+    this.planLoad(state, `${this.constructor.name}.loadStateDict`, 'state')();
+  }
+
+  /** Validates a whole state and returns what writes it (loadCheckpoint checks everything before writing anything). */
+  protected planLoad(state: unknown, op: string, path: string): () => void {
+    const name = this.constructor.name;
+    const st = checkRecord(state, ['kind', 't', 'baseLr', ...Object.keys(this.hyperparameters())], op, path);
+    if (st.kind !== name) throw new Error(`${op}: ${path} is the state of ${typeof st.kind === 'string' ? st.kind : describe(st.kind)}, not of ${name}`);
+    const t = checkNumber(st.t, op, `${path}.t`, { integer: true, min: 0, max: Number.MAX_SAFE_INTEGER });
+    const baseLr = checkNumber(st.baseLr, op, `${path}.baseLr`, { min: 0, max: 3.4028234663852886e38 });
+    this.checkHyperparameters(st, op, path);
+    return () => {
+      // baseLr and the hyperparameters are readonly to users; a load replaces them as construction set them.
+      Object.assign(this, { t, baseLr }, Object.fromEntries(Object.keys(this.hyperparameters()).map((k) => [k, st[k]])));
+    };
+  }
+
+  /** The schedule's hyperparameters by name (numbers). */
+  protected hyperparameters(): Record<string, number> {
+    return {};
+  }
+
+  /** Throws (naming `${path}.<name>`) unless the hyperparameters in `state` are valid. */
+  protected checkHyperparameters(_state: Record<string, unknown>, _op: string, _path: string): void {}
 }
 
 /** lr = baseLr · gamma^floor(t / stepSize). */
@@ -42,6 +78,15 @@ export class StepLR extends LRSchedule {
 
   protected lrAt(t: number): number {
     return this.baseLr * this.gamma ** Math.floor(t / this.stepSize);
+  }
+
+  protected override hyperparameters(): Record<string, number> {
+    return { stepSize: this.stepSize, gamma: this.gamma };
+  }
+
+  protected override checkHyperparameters(state: Record<string, unknown>, op: string, path: string): void {
+    checkNumber(state.stepSize, op, `${path}.stepSize`, { integer: true, min: 1 });
+    checkNumber(state.gamma, op, `${path}.gamma`, { min: 0, max: 1 });
   }
 }
 
@@ -60,4 +105,19 @@ export class CosineLR extends LRSchedule {
     if (t >= this.totalSteps) return this.minLr;
     return this.minLr + ((this.baseLr - this.minLr) * (1 + Math.cos((Math.PI * t) / this.totalSteps))) / 2;
   }
+
+  protected override hyperparameters(): Record<string, number> {
+    return { totalSteps: this.totalSteps, minLr: this.minLr };
+  }
+
+  protected override checkHyperparameters(state: Record<string, unknown>, op: string, path: string): void {
+    checkNumber(state.totalSteps, op, `${path}.totalSteps`, { integer: true, min: 1 });
+    checkNumber(state.minLr, op, `${path}.minLr`, { min: 0, max: 3.4028234663852886e38 });
+  }
+}
+
+
+/** Checks a schedule's state completely and returns what writes it (for loadCheckpoint). */
+export function planScheduleLoad(schedule: LRSchedule, state: unknown, op: string, path: string): () => void {
+  return schedule['planLoad'](state, op, path);
 }
