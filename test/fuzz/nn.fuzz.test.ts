@@ -6,12 +6,14 @@ import { describe } from 'vitest';
 import * as sg from '../../src/index.js';
 import { bnForwardEvalRef } from '../../src/reference/batchnorm.js';
 import { dim, finiteF32, hostile, make, matrix, numberOption, optionBag } from './arbitraries.js';
-import { expectClose, expectShape, free, prop, runCase, snapshot, stats, useRuntime } from './oracle.js';
+import { expectClose, expectNoLeakSince, expectShape, free, prop, runCase, snapshot, stats, useRuntime } from './oracle.js';
 
 useRuntime();
 
 const isObj = (o: unknown): o is Record<string, any> => o !== null && typeof o === 'object' && !Array.isArray(o);
 const fin = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+/** Boolean options: missing or true/false (null fields never occur here: hostileOption leaves them out). */
+const bools = (o: Record<string, any> | undefined, ...keys: string[]) => keys.every((k) => o?.[k] === undefined || typeof o[k] === 'boolean');
 const posInt = (v: unknown) => Number.isInteger(v) && (v as number) >= 1 && (v as number) <= 4096;
 const GRADS = ['identity', 'clipped', 'approx', 'swish'];
 
@@ -21,26 +23,26 @@ const owned = (m: sg.nn.Module) => [...m.parameters(), ...m.namedBuffers().map((
 type Ctor = { name: string; make: (a: unknown, b: unknown, o: unknown) => sg.nn.Module; valid: (a: unknown, b: unknown, o: Record<string, any> | undefined) => boolean; opts: fc.Arbitrary<unknown> };
 const layerCount = numberOption(fc.integer({ min: 1, max: 9 }));
 const CTORS: Ctor[] = [
-  { name: 'Linear', make: (a, b, o) => new sg.nn.Linear(a as number, b as number, o as any), valid: (a, b, o) => posInt(a) && posInt(b) && (o?.seed === undefined || (Number.isInteger(o.seed) && o.seed >= 0 && o.seed < 2 ** 32)), opts: optionBag({ bias: fc.boolean(), seed: fc.integer({ min: 0, max: 1000 }) }) },
+  { name: 'Linear', make: (a, b, o) => new sg.nn.Linear(a as number, b as number, o as any), valid: (a, b, o) => posInt(a) && posInt(b) && bools(o, 'bias') && (o?.seed === undefined || (Number.isInteger(o.seed) && o.seed >= 0 && o.seed < 2 ** 32)), opts: optionBag({ bias: fc.boolean(), seed: fc.integer({ min: 0, max: 1000 }) }) },
   {
     name: 'BinaryLinear', make: (a, b, o) => new sg.nn.BinaryLinear(a as number, b as number, o as any),
-    valid: (a, b, o) => posInt(a) && posInt(b) && (o?.clip === undefined || (fin(o.clip) && o.clip > 0)) && !(o?.uint8Inputs && (o?.binarizeInputs ?? true))
+    valid: (a, b, o) => posInt(a) && posInt(b) && bools(o, 'binarizeInputs', 'uint8Inputs', 'scale', 'bias') && (o?.clip === undefined || (fin(o.clip) && o.clip > 0)) && !(o?.uint8Inputs && (o?.binarizeInputs ?? true))
       && (o?.inputGrad === undefined || GRADS.includes(o.inputGrad)) && (o?.weightGrad === undefined || GRADS.includes(o.weightGrad)) && (o?.seed === undefined || (Number.isInteger(o.seed) && o.seed >= 0 && o.seed < 2 ** 32)),
     opts: optionBag({ binarizeInputs: fc.boolean(), uint8Inputs: fc.boolean(), inputGrad: fc.constantFrom(...GRADS, 'relu'), weightGrad: fc.constantFrom(...GRADS), scale: fc.boolean(), clip: fc.double({ min: 0.1, max: 2, noNaN: true }), bias: fc.boolean(), seed: fc.integer({ min: 0, max: 99 }) }),
   },
   {
     name: 'QuantLinear', make: (a, b, o) => new sg.nn.QuantLinear(a as number, b as number, o as any),
-    valid: (a, b, o) => posInt(a) && posInt(b) && (o?.weightBits === undefined || (Number.isInteger(o.weightBits) && o.weightBits >= 2 && o.weightBits <= 8))
+    valid: (a, b, o) => posInt(a) && posInt(b) && bools(o, 'perChannel', 'learnScale', 'bias') && (o?.weightBits === undefined || (Number.isInteger(o.weightBits) && o.weightBits >= 2 && o.weightBits <= 8))
       && (o?.activationBits === undefined || o.activationBits === null || (Number.isInteger(o.activationBits) && o.activationBits >= 2 && o.activationBits <= 8))
       && (o?.observerMomentum === undefined || (fin(o.observerMomentum) && o.observerMomentum >= 0 && o.observerMomentum <= 1)) && (o?.seed === undefined || (Number.isInteger(o.seed) && o.seed >= 0 && o.seed < 2 ** 32)),
     opts: optionBag({ weightBits: fc.integer({ min: 1, max: 9 }), activationBits: fc.oneof(fc.integer({ min: 1, max: 9 }), fc.constant(null)), perChannel: fc.boolean(), learnScale: fc.boolean(), observerMomentum: fc.double({ min: -0.5, max: 1.5, noNaN: true }), bias: fc.boolean(), seed: fc.integer({ min: 0, max: 99 }) }),
   },
-  { name: 'BatchNorm1d', make: (a, _b, o) => new sg.nn.BatchNorm1d(a as number, o as any), valid: (a, _b, o) => posInt(a) && (o?.momentum === undefined || (fin(o.momentum) && o.momentum >= 0 && o.momentum <= 1)) && (o?.eps === undefined || (fin(o.eps) && o.eps > 0)), opts: optionBag({ momentum: fc.double({ min: -0.5, max: 1.5, noNaN: true }), eps: fc.constantFrom(1e-5, 0, -1, 1e-3), affine: fc.boolean() }) },
+  { name: 'BatchNorm1d', make: (a, _b, o) => new sg.nn.BatchNorm1d(a as number, o as any), valid: (a, _b, o) => posInt(a) && bools(o, 'affine') && (o?.momentum === undefined || (fin(o.momentum) && o.momentum >= 0 && o.momentum <= 1)) && (o?.eps === undefined || (fin(o.eps) && o.eps > 0)), opts: optionBag({ momentum: fc.double({ min: -0.5, max: 1.5, noNaN: true }), eps: fc.constantFrom(1e-5, 0, -1, 1e-3), affine: fc.boolean() }) },
   { name: 'Hardtanh', make: (a, b) => new sg.nn.Hardtanh(a as number, b as number), valid: (a, b) => (a === undefined || fin(a)) && (b === undefined || fin(b)) && ((a as number) ?? -1) < ((b as number) ?? 1), opts: fc.constant(undefined) },
   { name: 'Dropout', make: (a, _b, o) => new sg.nn.Dropout(a as number, o as any), valid: (a, _b, o) => (a === undefined || (fin(a) && a >= 0 && a < 1)) && (o?.seed === undefined || (Number.isInteger(o.seed) && o.seed >= 0 && o.seed < 2 ** 32)), opts: optionBag({ seed: fc.integer({ min: 0, max: 99 }) }) },
   {
     name: 'VectorQuantizer', make: (a, b, o) => new sg.nn.VectorQuantizer(a as number, b as number, o as any),
-    valid: (a, b, o) => posInt(a) && posInt(b) && (o?.beta === undefined || (fin(o.beta) && o.beta >= 0)) && (o?.decay === undefined || (fin(o.decay) && o.decay >= 0 && o.decay <= 1))
+    valid: (a, b, o) => posInt(a) && posInt(b) && bools(o, 'ema', 'kmeansInit') && (o?.beta === undefined || (fin(o.beta) && o.beta >= 0)) && (o?.decay === undefined || (fin(o.decay) && o.decay >= 0 && o.decay <= 1))
       && (o?.epsilon === undefined || (fin(o.epsilon) && o.epsilon > 0)) && (o?.kmeansIters === undefined || (Number.isInteger(o.kmeansIters) && o.kmeansIters >= 0 && o.kmeansIters <= 1000))
       && (o?.deadCodeThreshold === undefined || (fin(o.deadCodeThreshold) && o.deadCodeThreshold >= 0)) && (o?.seed === undefined || (Number.isInteger(o.seed) && o.seed >= 0 && o.seed < 2 ** 32)),
     opts: optionBag({ beta: fc.double({ min: -1, max: 2, noNaN: true }), ema: fc.boolean(), decay: fc.double({ min: -0.5, max: 1.5, noNaN: true }), epsilon: fc.constantFrom(1e-5, 0, -1), kmeansInit: fc.boolean(), kmeansIters: fc.constantFrom(0, 3, 2 ** 31, -1, 0.5), deadCodeThreshold: fc.constantFrom(0, 1, -1), seed: fc.integer({ min: 0, max: 99 }) }),
@@ -49,15 +51,16 @@ const CTORS: Ctor[] = [
 ];
 
 describe('constructors', () => {
-  prop(['sg.nn.Linear', 'sg.nn.BinaryLinear', 'sg.nn.QuantLinear', 'sg.nn.BatchNorm1d', 'sg.nn.Hardtanh', 'sg.nn.Dropout', 'sg.nn.VectorQuantizer', 'sg.nn.Sign', 'sg.nn.Module#registerParameter', 'sg.nn.Module#registerBuffer', 'sg.nn.Module#replaceTensor', 'sg.nn.Module#dispose'],
+  prop(['sg.nn.Linear', 'sg.nn.BinaryLinear', 'sg.nn.QuantLinear', 'sg.nn.BatchNorm1d', 'sg.nn.Hardtanh', 'sg.nn.Dropout', 'sg.nn.VectorQuantizer', 'sg.nn.Sign', 'sg.nn.Module#registerParameter', 'sg.nn.Module#registerBuffer', 'sg.nn.Module#dispose'],
     'constructors build the documented parameters or reject hostile sizes/options clearly (options checked when given, nothing leaked)', fc.record({
       c: fc.integer({ min: 0, max: CTORS.length - 1 }), a: layerCount, b: layerCount, optsSeed: fc.integer(),
     }).chain((r) => CTORS[r.c].opts.map((o) => ({ ...r, o }))), async ({ c, a, b, o }) => {
       const C = CTORS[c];
       const opts = o as Record<string, any> | null | undefined;
-      const valid = (opts === undefined || isObj(opts)) && C.valid(a, b, isObj(opts) ? opts : undefined);
+      // null options mean the defaults; any other non-object is a wrong type.
+      const valid = (opts === undefined || opts === null || isObj(opts)) && C.valid(a, b, isObj(opts) ? opts : undefined);
       await runCase(() => C.make(a, b, opts), {
-        fn: C.name, expect: valid ? 'ok' : (opts !== undefined && !isObj(opts)) && C.valid(a, b, undefined) ? 'either' : 'error',
+        fn: C.name, expect: valid ? 'ok' : 'error',
         kept: (m) => owned(m),
         check: (m) => {
           if (!(m instanceof sg.nn.Module)) throw new Error(`${C.name} did not build a Module`);
@@ -99,8 +102,8 @@ function linearRef(x: ArrayLike<number>, B: number, I: number, w: ArrayLike<numb
 
 describe('forward passes', () => {
   const layerKind = fc.constantFrom('Linear', 'BinaryLinear', 'BinaryLinearFloat', 'QuantLinear', 'BatchNorm1d', 'ReLU', 'Tanh', 'Sigmoid', 'Hardtanh', 'Flatten', 'Dropout', 'Sequential');
-  prop(['sg.nn.Linear#forward', 'sg.nn.BinaryLinear#forward', 'sg.nn.BinaryLinear#binaryWeight', 'sg.nn.BinaryLinear#channelScales', 'sg.nn.QuantLinear#forward', 'sg.nn.QuantLinear#computeWeightScale', 'sg.nn.QuantLinear#weightScale', 'sg.nn.QuantLinear#quantizedWeight', 'sg.nn.QuantLinear#inputScale', 'sg.nn.QuantLinear#observe',
-    'sg.nn.BatchNorm1d#forward', 'sg.nn.BatchNorm1d#forwardTrain', 'sg.nn.BatchNorm1d#updateRunning', 'sg.nn.ReLU', 'sg.nn.ReLU#apply', 'sg.nn.Tanh', 'sg.nn.Tanh#apply', 'sg.nn.Sigmoid', 'sg.nn.Sigmoid#apply', 'sg.nn.Hardtanh#apply', 'sg.nn.Flatten', 'sg.nn.Flatten#forward', 'sg.nn.Dropout#forward', 'sg.nn.Sequential#forward', 'sg.nn.Module#call'],
+  prop(['sg.nn.Linear#forward', 'sg.nn.BinaryLinear#forward', 'sg.nn.BinaryLinear#binaryWeight', 'sg.nn.BinaryLinear#channelScales', 'sg.nn.QuantLinear#forward', 'sg.nn.QuantLinear#computeWeightScale', 'sg.nn.QuantLinear#weightScale', 'sg.nn.QuantLinear#quantizedWeight', 'sg.nn.QuantLinear#inputScale',
+    'sg.nn.BatchNorm1d#forward', 'sg.nn.ReLU', 'sg.nn.ReLU#apply', 'sg.nn.Tanh', 'sg.nn.Tanh#apply', 'sg.nn.Sigmoid', 'sg.nn.Sigmoid#apply', 'sg.nn.Hardtanh#apply', 'sg.nn.Flatten', 'sg.nn.Flatten#forward', 'sg.nn.Dropout#forward', 'sg.nn.Sequential#forward', 'sg.nn.Module#call'],
     'forward on good and hostile inputs (wrong width/rank/dtype, NaN/Infinity, empty batch) in train and eval: reference values or a clear error; a rejected call leaves parameters and buffers as they were, and a clean forward still works after', fc.record({
       kind: layerKind, inF: fc.integer({ min: 1, max: 6 }), outF: fc.integer({ min: 1, max: 5 }), batch: dim(5), training: fc.boolean(), grad: fc.boolean(), viaCall: fc.boolean(),
       xForm: fc.constantFrom('good', 'good', 'good', 'wide', 'rank1', 'rank3', 'int32', 'nan', 'inf', 'hostile'), bad: hostile, seed: fc.integer({ min: 0, max: 999 }),
@@ -126,7 +129,10 @@ describe('forward passes', () => {
       const state = owned(layer);
       const elementwise = ['ReLU', 'Tanh', 'Sigmoid', 'Hardtanh', 'Dropout', 'Flatten'].includes(kind);
       const dense = !elementwise;
-      const shapeOk = elementwise ? kind !== 'Flatten' || xShape.length >= 1 : xShape.length === 2 && xShape[1] === inF;
+      // BatchNorm1d normalizes [..., features]: every leading axis is a batch axis.
+      const shapeOk = elementwise ? kind !== 'Flatten' || xShape.length >= 1
+        : kind === 'BatchNorm1d' ? xShape.length >= 2 && xShape[xShape.length - 1] === inF
+        : xShape.length === 2 && xShape[1] === inF;
       let ok = xForm !== 'hostile' && xForm !== 'int32' && shapeOk;
       // Flatten is a reshape: it may accept any dtype.
       const flattenInt = kind === 'Flatten' && xForm === 'int32';
@@ -158,7 +164,7 @@ describe('forward passes', () => {
             if (!special) want.forEach((w, i) => expectClose([got[i]], [w], `${kind}[${i}]`, { abs: 1e-5 * r.mag[i] + 1e-6 }));
           } else if (kind === 'BatchNorm1d' && !training && !special) {
             const bn = layer as sg.nn.BatchNorm1d;
-            const want = bnForwardEvalRef(X, batch, inF, bn.runningMean.dataSync() as Float32Array, bn.runningVar.dataSync() as Float32Array, bn.eps, (bn.weight?.dataSync() as Float32Array) ?? null, (bn.bias?.dataSync() as Float32Array) ?? null);
+            const want = bnForwardEvalRef(X, X.length / inF, inF, bn.runningMean.dataSync() as Float32Array, bn.runningVar.dataSync() as Float32Array, bn.eps, (bn.weight?.dataSync() as Float32Array) ?? null, (bn.bias?.dataSync() as Float32Array) ?? null);
             expectClose(y.dataSync(), want, 'BatchNorm1d eval', { ulps: 2 });
           } else if (elementwise && !special) {
             const f = kind === 'ReLU' ? (v: number) => Math.max(v, 0) : kind === 'Tanh' ? Math.tanh : kind === 'Sigmoid' ? (v: number) => 1 / (1 + Math.exp(-v)) : kind === 'Hardtanh' ? (v: number) => Math.min(Math.max(v, -0.5), 0.75) : (v: number) => v;
@@ -279,11 +285,12 @@ describe('accessors', () => {
 });
 
 describe('VectorQuantizer', () => {
-  prop(['sg.nn.VectorQuantizer#forward', 'sg.nn.VectorQuantizer#quantize', 'sg.nn.VectorQuantizer#kmeans', 'sg.nn.VectorQuantizer#replaceDeadCodes', 'sg.nn.VectorQuantizer#usageStats', 'sg.nn.VectorQuantizer#nextRandom'],
+  prop(['sg.nn.VectorQuantizer#forward', 'sg.nn.VectorQuantizer#quantize'],
     'training and eval batches (empty, NaN, Infinity, wrong width): nearest codes, finite codebook, usage in [0, 1]; a rejected batch leaves codebook and EMA state unchanged', fc.record({
       K: fc.integer({ min: 1, max: 5 }), D: fc.integer({ min: 1, max: 4 }), N: dim(8), ema: fc.boolean(), training: fc.boolean(), kmeansInit: fc.boolean(), zForm: fc.constantFrom('good', 'good', 'nan', 'inf', 'wide'), seed: fc.integer({ min: 0, max: 99 }), twice: fc.boolean(),
     }).chain((r) => matrix(fc.constant(r.N), fc.constant(r.zForm === 'wide' ? r.D + 1 : r.D), finiteF32).map((z) => ({ ...r, z }))),
     async ({ K, D, N, ema, training, kmeansInit, zForm, seed, twice, z }) => {
+      const since = stats();
       const vq = new sg.nn.VectorQuantizer(K, D, { ema, kmeansInit, kmeansIters: 3, seed });
       vq.train(training);
       if ((zForm === 'nan' || zForm === 'inf') && z.data.length) z.data[z.data.length - 1] = zForm === 'nan' ? NaN : -Infinity;
@@ -295,7 +302,8 @@ describe('VectorQuantizer', () => {
         if (twice) { const r2 = vq.quantize(tz); for (const t of [r2.zq, r2.indices, r2.loss, r2.commitmentLoss, r2.codebookLoss]) t.dispose(); }
         return r;
       }, {
-        fn: 'VectorQuantizer', expect: ok ? (N === 0 ? 'either' : 'ok') : special && !training ? 'either' : 'error', state: owned(vq), mutates: training,
+        // The codebook's norms are cached with it (freed with the layer): bytes are checked once the layer is disposed.
+        fn: 'VectorQuantizer', caches: true, expect: ok ? (N === 0 ? 'either' : 'ok') : special && !training ? 'either' : 'error', state: owned(vq), mutates: training,
         check: (r) => {
           const cb = Array.from(vq.codebook.dataSync());
           if (cb.some((v) => !Number.isFinite(v))) throw new Error('VectorQuantizer: codebook holds non-finite values');
@@ -316,6 +324,7 @@ describe('VectorQuantizer', () => {
       });
       free(tz);
       vq.dispose();
+      expectNoLeakSince(since, 'VectorQuantizer');
     }, 2);
 });
 
