@@ -175,6 +175,8 @@ export class BinaryLinear extends Module {
   forward(x: Tensor): Tensor {
     checkInput('BinaryLinear', x, this.inFeatures);
     this.checkAlive();
+    // Binarized inputs: NaN has no sign; refused here so the error names the layer, not the STE inside it.
+    if (this.binarizeInputs) rejectNaN(x, 'BinaryLinear', 'x');
     // The uint8 kernel rejects non-integer inputs only after the weights are binarized: composite() frees those then.
     return composite(() => {
       const wb = binarize(this.weight, { grad: this.weightGrad });

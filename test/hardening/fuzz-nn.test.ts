@@ -61,3 +61,15 @@ describe('internals are not API', () => {
     expect('replaceTensor' in sg.nn.Module.prototype).toBe(false);
   });
 });
+
+describe('BinaryLinear: NaN inputs', () => {
+  test('a NaN in binarized inputs is an error naming BinaryLinear and x, in training and eval, with or without the tape', () => {
+    for (const training of [true, false]) {
+      const l = own(new sg.nn.BinaryLinear(1, 4, { seed: 652 }));
+      l.train(training);
+      const x = own(sg.tensor([[NaN], [0.5]]));
+      expect(() => l.call(x)).toThrow(/^BinaryLinear: x /);
+      expect(() => sg.noGrad(() => l.forward(x))).toThrow(/^BinaryLinear: x /);
+    }
+  });
+});
