@@ -103,11 +103,11 @@ function linearRef(x: ArrayLike<number>, B: number, I: number, w: ArrayLike<numb
 describe('forward passes', () => {
   const layerKind = fc.constantFrom('Linear', 'BinaryLinear', 'BinaryLinearFloat', 'QuantLinear', 'BatchNorm1d', 'ReLU', 'Tanh', 'Sigmoid', 'Hardtanh', 'Flatten', 'Dropout', 'Sequential');
   prop(['sg.nn.Linear#forward', 'sg.nn.BinaryLinear#forward', 'sg.nn.BinaryLinear#binaryWeight', 'sg.nn.BinaryLinear#channelScales', 'sg.nn.QuantLinear#forward', 'sg.nn.QuantLinear#computeWeightScale', 'sg.nn.QuantLinear#weightScale', 'sg.nn.QuantLinear#quantizedWeight', 'sg.nn.QuantLinear#inputScale',
-    'sg.nn.BatchNorm1d#forward', 'sg.nn.ReLU', 'sg.nn.ReLU#apply', 'sg.nn.Tanh', 'sg.nn.Tanh#apply', 'sg.nn.Sigmoid', 'sg.nn.Sigmoid#apply', 'sg.nn.Hardtanh#apply', 'sg.nn.Flatten', 'sg.nn.Flatten#forward', 'sg.nn.Dropout#forward', 'sg.nn.Sequential#forward', 'sg.nn.Module#call'],
-    'forward on good and hostile inputs (wrong width/rank/dtype, NaN/Infinity, empty batch) in train and eval: reference values or a clear error; a rejected call leaves parameters and buffers as they were, and a clean forward still works after', fc.record({
+    'sg.nn.BatchNorm1d#forward', 'sg.nn.ReLU', 'sg.nn.ReLU#apply', 'sg.nn.Tanh', 'sg.nn.Tanh#apply', 'sg.nn.Sigmoid', 'sg.nn.Sigmoid#apply', 'sg.nn.Hardtanh#apply', 'sg.nn.Flatten', 'sg.nn.Flatten#forward', 'sg.nn.Dropout#forward', 'sg.nn.Sequential#forward', 'sg.nn.Module#call', 'sg.nn.Module#checkAlive'],
+    'forward on good and hostile inputs (wrong width/rank/dtype, NaN/Infinity, empty batch) in train and eval, and on a disposed layer: reference values or a clear error; a rejected call leaves parameters and buffers as they were, and a clean forward still works after', fc.record({
       kind: layerKind, inF: fc.integer({ min: 1, max: 6 }), outF: fc.integer({ min: 1, max: 5 }), batch: dim(5), training: fc.boolean(), grad: fc.boolean(), viaCall: fc.boolean(),
-      xForm: fc.constantFrom('good', 'good', 'good', 'wide', 'rank1', 'rank3', 'int32', 'nan', 'inf', 'hostile'), bad: hostile, seed: fc.integer({ min: 0, max: 999 }),
-    }), async ({ kind, inF, outF, batch, training, grad, viaCall, xForm, bad, seed }) => {
+      xForm: fc.constantFrom('good', 'good', 'good', 'wide', 'rank1', 'rank3', 'int32', 'nan', 'inf', 'hostile'), bad: hostile, seed: fc.integer({ min: 0, max: 999 }), disposed: fc.boolean(),
+    }).map((r) => ({ ...r, disposed: r.disposed && r.seed % 4 === 0 })), async ({ kind, inF, outF, batch, training, grad, viaCall, xForm, bad, seed, disposed }) => {
       const layer: sg.nn.Module =
         kind === 'Linear' ? new sg.nn.Linear(inF, outF, { seed }) :
         kind === 'BinaryLinear' ? new sg.nn.BinaryLinear(inF, outF, { seed, scale: seed % 2 === 0, bias: seed % 3 === 0 }) :
@@ -118,6 +118,8 @@ describe('forward passes', () => {
         kind === 'Hardtanh' ? new sg.nn.Hardtanh(-0.5, 0.75) : kind === 'Flatten' ? new sg.nn.Flatten() : kind === 'Dropout' ? new sg.nn.Dropout(0.3, { seed }) :
         new sg.nn.Sequential(new sg.nn.Linear(inF, outF, { seed }), new sg.nn.ReLU(), new sg.nn.Flatten());
       layer.train(training);
+      // A disposed layer: its parameters and buffers are freed, so a forward must refuse to read them.
+      if (disposed) layer.dispose();
       const vals = (n: number, salt: number) => Array.from({ length: n }, (_, i) => Math.sin(i * 1.7 + seed + salt) * 2);
       const shapeOf = (form: string): number[] => (form === 'wide' ? [batch, inF + 1] : form === 'rank1' ? [inF] : form === 'rank3' ? [batch, inF, 1] : [batch, inF]);
       const xShape = shapeOf(xForm);
@@ -137,6 +139,7 @@ describe('forward passes', () => {
       // Flatten is a reshape: it may accept any dtype.
       const flattenInt = kind === 'Flatten' && xForm === 'int32';
       if (kind === 'BatchNorm1d' && training && batch < 2) ok = false;
+      if (disposed && dense) ok = false;
       const nanOk = !(xForm === 'nan' && (kind === 'BinaryLinear') && batch > 0);
       // Non-finite inputs: accepted (propagating) or rejected, but never damaging later calls.
       const special = (xForm === 'nan' || xForm === 'inf') && batch > 0;
@@ -177,7 +180,7 @@ describe('forward passes', () => {
         },
       });
       // Rejected or not, a clean forward must still work and leave memory flat.
-      if (dense && !(kind === 'BatchNorm1d' && training) && (xForm !== 'good')) {
+      if (dense && !disposed && !(kind === 'BatchNorm1d' && training) && (xForm !== 'good')) {
         void snap;
         const before = stats();
         const clean = sg.tensor(vals(2 * inF, 5), [2, inF]);
@@ -194,12 +197,15 @@ describe('forward passes', () => {
 });
 
 describe('Module API', () => {
-  prop(['sg.nn.Module', 'sg.nn.Module#stateDict', 'sg.nn.Module#loadStateDict', 'sg.nn.Module#namedParameters', 'sg.nn.Module#namedBuffers', 'sg.nn.Module#parameters', 'sg.nn.Module#binaryParameters', 'sg.nn.Module#nonBinaryParameters', 'sg.nn.Module#param', 'sg.nn.Module#optionalParam', 'sg.nn.Module#buffer'],
-    'loadStateDict copies matching tensors, or rejects missing/extra/wrong-shape/wrong-dtype/disposed/aliased entries without writing anything', fc.record({
-      edit: fc.constantFrom('same', 'fresh', 'missing', 'extra', 'shape', 'dtype', 'disposed', 'hostile', 'null', 'self', 'nonStrictExtra'), strict: fc.oneof(fc.boolean(), fc.constant(undefined), hostile), seed: fc.integer({ min: 0, max: 99 }),
+  prop(['sg.nn.Module', 'sg.nn.Module#stateDict', 'sg.nn.Module#loadStateDict', 'sg.nn.Module#namedParameters', 'sg.nn.Module#namedBuffers', 'sg.nn.Module#parameters', 'sg.nn.Module#binaryParameters', 'sg.nn.Module#nonBinaryParameters', 'sg.nn.Module#param', 'sg.nn.Module#optionalParam', 'sg.nn.Module#buffer',
+    'sg.nn.Module#checkStateValue', 'sg.nn.BatchNorm1d#checkStateValue', 'sg.nn.QuantLinear#checkStateValue', 'sg.nn.VectorQuantizer#checkStateValue'],
+    'loadStateDict copies matching tensors, or rejects missing/extra/wrong-shape/wrong-dtype/disposed/aliased entries and values a layer cannot run with (negative variance or range, non-finite codes, a bad init flag) without writing anything', fc.record({
+      edit: fc.constantFrom('same', 'fresh', 'missing', 'extra', 'shape', 'dtype', 'disposed', 'hostile', 'null', 'self', 'nonStrictExtra', 'range'), strict: fc.oneof(fc.boolean(), fc.constant(undefined), hostile), seed: fc.integer({ min: 0, max: 99 }),
     }), async ({ edit, strict, seed }) => {
-      const m = new sg.nn.Sequential(new sg.nn.BinaryLinear(3, 4, { seed, bias: true }), new sg.nn.BatchNorm1d(4), new sg.nn.Linear(4, 2, { seed: seed + 1 }));
-      const donor = new sg.nn.Sequential(new sg.nn.BinaryLinear(3, 4, { seed: seed + 7, bias: true }), new sg.nn.BatchNorm1d(4), new sg.nn.Linear(4, 2, { seed: seed + 9 }));
+      const build = (s: number) => new sg.nn.Sequential(new sg.nn.BinaryLinear(3, 4, { seed: s, bias: true }), new sg.nn.BatchNorm1d(4), new sg.nn.Linear(4, 2, { seed: s + 1 }),
+        new sg.nn.QuantLinear(2, 2, { seed: s + 2 }), new sg.nn.VectorQuantizer(3, 2, { seed: s + 3 }));
+      const m = build(seed);
+      const donor = build(seed + 7);
       const names = m.parameters().length + m.namedBuffers().length;
       if (Object.keys(m.stateDict()).length !== names) throw new Error('stateDict does not list every parameter and buffer');
       if (m.binaryParameters().length + m.nonBinaryParameters().length !== m.parameters().length || m.binaryParameters().length !== 1) throw new Error('binaryParameters/nonBinaryParameters do not partition parameters');
@@ -208,6 +214,13 @@ describe('Module API', () => {
       const wrong = sg.zeros([5]);
       const wrongD = sg.zeros([4], { dtype: 'int32' });
       const gone = sg.zeros([4]); gone.dispose();
+      // Values each layer refuses to run with (well-typed and well-shaped).
+      const RANGE: [string, () => sg.Tensor][] = [
+        ['1.runningVar', () => sg.tensor([1, -1, 1, 1])], ['1.runningMean', () => sg.tensor([0, Infinity, 0, 0])], ['3.inputRange', () => sg.tensor(-1)],
+        ['4.clusterSize', () => sg.tensor([1, -0.5, 1])], ['4.codebook', () => sg.tensor([[0, 1], [NaN, 0], [1, 1]])], ['4.initialized', () => sg.tensor(2)],
+      ];
+      const [rangeName, rangeMake] = RANGE[seed % RANGE.length];
+      const outOfRange = edit === 'range' ? rangeMake() : null;
       const k0 = '2.bias';
       let state: unknown = dict;
       switch (edit) {
@@ -222,12 +235,14 @@ describe('Module API', () => {
         case 'hostile': dict[k0] = 5; break;
         case 'null': state = null; break;
         case 'self': dict['1.runningVar'] = m.stateDict()['1.runningVar']; break;
+        case 'range': dict[rangeName] = outOfRange; break;
       }
       const strictOpt = edit === 'nonStrictExtra' ? { strict: false } : { strict };
       const isStrict = strictOpt.strict !== false;
       const ok = edit === 'same' || edit === 'fresh' || edit === 'self' || edit === 'nonStrictExtra' || (edit === 'extra' && !isStrict) || (edit === 'missing' && !isStrict);
       await runCase(() => m.loadStateDict(state as any, strictOpt as any), {
-        fn: 'loadStateDict', expect: typeof strictOpt.strict !== 'boolean' && strictOpt.strict !== undefined && edit !== 'shape' && edit !== 'dtype' && edit !== 'disposed' && edit !== 'hostile' && edit !== 'null' ? 'either' : ok ? 'ok' : 'error', state: owned(m), mutates: true,
+        fn: 'loadStateDict', expect: typeof strictOpt.strict !== 'boolean' && strictOpt.strict !== undefined && edit !== 'shape' && edit !== 'dtype' && edit !== 'disposed' && edit !== 'hostile' && edit !== 'null' && edit !== 'range' ? 'either' : ok ? 'ok' : 'error', state: owned(m), mutates: true,
+        args: edit === 'range' && (strictOpt.strict == null || typeof strictOpt.strict === 'boolean') ? [rangeName] : undefined,
         check: () => {
           for (const [name, t] of Object.entries(m.stateDict())) {
             const src = (state as Record<string, sg.Tensor>)[name];
@@ -235,20 +250,45 @@ describe('Module API', () => {
           }
         },
       });
-      free(extra, wrong, wrongD);
+      free(extra, wrong, wrongD, outOfRange);
       m.dispose();
       donor.dispose();
     });
 
-  prop(['sg.summary', 'sg.nn.summary'], 'summary counts parameters of any model, and rejects non-modules clearly', fc.record({ model: fc.oneof(fc.constantFrom('mlp', 'bnn', 'empty'), hostile) }), async ({ model }) => {
-    const m = model === 'mlp' ? new sg.nn.Sequential(new sg.nn.Linear(3, 4), new sg.nn.ReLU(), new sg.nn.Linear(4, 2)) : model === 'bnn' ? new sg.nn.Sequential(new sg.nn.BinaryLinear(5, 3), new sg.nn.BatchNorm1d(3)) : model === 'empty' ? new sg.nn.Sequential() : model;
-    // Buffers (running statistics) count as non-trainable parameters, as in Larq's summary.
-    const want = model === 'mlp' ? 3 * 4 + 4 + 4 * 2 + 2 : model === 'bnn' ? 15 + 3 * 4 : 0;
-    await runCase(() => sg.summary(m as sg.nn.Module), {
-      fn: 'summary', expect: m instanceof sg.nn.Module ? 'ok' : 'error',
-      check: (s) => { if (s.totalParams !== want || typeof s.table !== 'string') throw new Error(`summary: totalParams ${s.totalParams}, want ${want}`); },
+  prop(['sg.summary', 'sg.nn.summary', 'sg.nn.Linear#summaryMacs', 'sg.nn.BinaryLinear#summaryMacs', 'sg.nn.QuantLinear#summaryMacs', 'sg.nn.BatchNorm1d#summaryMacs', 'sg.nn.VectorQuantizer#summaryMacs', 'sg.nn.Dropout#summaryMacs', 'sg.nn.Flatten#summaryMacs',
+    'sg.nn.Sequential#inputWidth', 'sg.nn.Linear#inputWidth', 'sg.nn.BinaryLinear#inputWidth', 'sg.nn.QuantLinear#inputWidth', 'sg.nn.BatchNorm1d#inputWidth', 'sg.nn.VectorQuantizer#inputWidth'],
+    'summary counts parameters and per-sample MACs of any model (input width read from its first layer), and rejects non-modules clearly', fc.record({ model: fc.oneof(fc.constantFrom('mlp', 'bnn', 'empty', 'quant', 'bnFirst', 'vq', 'binaryFloatIn'), hostile), options: fc.constantFrom<unknown>(undefined, null, 5) }), async ({ model, options }) => {
+    const since = stats();
+    const L = sg.nn;
+    const m =
+      model === 'mlp' ? new L.Sequential(new L.Linear(3, 4), new L.ReLU(), new L.Linear(4, 2)) : model === 'bnn' ? new L.Sequential(new L.BinaryLinear(5, 3), new L.BatchNorm1d(3)) :
+      model === 'quant' ? new L.Sequential(new L.QuantLinear(3, 4), new L.ReLU(), new L.QuantLinear(4, 2, { activationBits: null })) :
+      model === 'bnFirst' ? new L.Sequential(new L.BatchNorm1d(3), new L.Flatten(), new L.Dropout(0.5), new L.Linear(3, 2)) :
+      model === 'vq' ? new L.Sequential(new L.VectorQuantizer(5, 3), new L.Linear(3, 2)) :
+      model === 'binaryFloatIn' ? new L.Sequential(new L.BinaryLinear(4, 3, { binarizeInputs: false }), new L.Sign(), new L.BinaryLinear(3, 2)) :
+      model === 'empty' ? new L.Sequential() : model;
+    // Buffers (running statistics, the EMA codebook) count as non-trainable parameters, as in Larq's summary; observer and EMA statistics do not.
+    const want: Record<string, { params: number; macs: { binary: number; binaryWeights: number; int8: number; float: number } }> = {
+      mlp: { params: 3 * 4 + 4 + 4 * 2 + 2, macs: { binary: 0, binaryWeights: 0, int8: 0, float: 3 * 4 + 4 * 2 } },
+      bnn: { params: 15 + 3 * 4, macs: { binary: 15, binaryWeights: 0, int8: 0, float: 3 } },
+      quant: { params: 3 * 4 + 4 + 4 * 2 + 2, macs: { binary: 0, binaryWeights: 0, int8: 12, float: 8 } },
+      bnFirst: { params: 3 * 4 + 3 * 2 + 2, macs: { binary: 0, binaryWeights: 0, int8: 0, float: 3 + 6 } },
+      vq: { params: 5 * 3 + 3 * 2 + 2, macs: { binary: 0, binaryWeights: 0, int8: 0, float: 5 * 3 + 6 } },
+      binaryFloatIn: { params: 12 + 6, macs: { binary: 6, binaryWeights: 12, int8: 0, float: 0 } },
+      empty: { params: 0, macs: { binary: 0, binaryWeights: 0, int8: 0, float: 0 } },
+    };
+    const w = typeof model === 'string' ? want[model] : undefined;
+    await runCase(() => sg.summary(m as sg.nn.Module, options as any), {
+      // null options mean the defaults; a number is a wrong type.
+      // Its traced forward may cache data with the model's tensors (a VQ codebook's norms): bytes are checked once the model is freed.
+      fn: 'summary', caches: true, expect: m instanceof sg.nn.Module && options !== 5 ? 'ok' : 'error',
+      check: (s) => {
+        if (s.totalParams !== w!.params || typeof s.table !== 'string') throw new Error(`summary(${model}): totalParams ${s.totalParams}, want ${w!.params}`);
+        if (JSON.stringify(s.macs) !== JSON.stringify(w!.macs)) throw new Error(`summary(${model}): MACs ${JSON.stringify(s.macs)}, want ${JSON.stringify(w!.macs)}`);
+      },
     });
     if (m instanceof sg.nn.Module) m.dispose();
+    expectNoLeakSince(since, 'summary');
   }, 0.5);
 });
 

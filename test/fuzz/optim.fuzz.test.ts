@@ -69,7 +69,7 @@ describe('construction', () => {
 });
 
 describe('steps', () => {
-  prop(['sg.optim.Optimizer#step', 'sg.optim.Optimizer#beforeStep', 'sg.optim.Optimizer#zeroGrad', 'sg.optim.SGD#update', 'sg.optim.Adam#update', 'sg.optim.Adam#beforeStep', 'sg.optim.Bop#update', 'sg.optim.Bop#beforeStep', 'sg.optim.AdamW'],
+  prop(['sg.optim.Optimizer#step', 'sg.optim.Optimizer#beforeStep', 'sg.optim.Optimizer#zeroGrad', 'sg.optim.SGD#update', 'sg.optim.Adam#update', 'sg.optim.Bop#update', 'sg.optim.Bop#beforeStep', 'sg.optim.AdamW', 'sg.optim.Optimizer#checkStep'],
     'step() matches SGD/Bop twins and a float64 Adam; a gradient of the wrong size, dtype or type (or aliasing its parameter) is a clear error that changes no parameter or state', fc.record({
       kind: fc.constantFrom(...KINDS), n: fc.integer({ min: 1, max: 7 }), steps: fc.integer({ min: 1, max: 3 }), lr: fc.constantFrom(0.1, 1, 0.003),
       b2: fc.constantFrom(0.999, 0.9999, 0.99999), momentum: fc.constantFrom(0, 0.9), wd: fc.constantFrom(0, 0.01), gamma: fc.constantFrom(1e-4, 0.5),
