@@ -12,6 +12,9 @@ useRuntime();
 
 const isObj = (o: unknown): o is Record<string, any> => o !== null && typeof o === 'object' && !Array.isArray(o);
 const fin = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+/** Hyperparameters reach float32 kernels: above float32 max they are rejected (issue 10, class 3). */
+const F32_MAX = 3.4028234663852886e38;
+const f32pos = (v: unknown): boolean => fin(v) && v > 0 && v <= F32_MAX;
 /** Boolean options: missing or true/false (null fields never occur here: hostileOption leaves them out). */
 const bools = (o: Record<string, any> | undefined, ...keys: string[]) => keys.every((k) => o?.[k] === undefined || typeof o[k] === 'boolean');
 const posInt = (v: unknown) => Number.isInteger(v) && (v as number) >= 1 && (v as number) <= 4096;
@@ -26,7 +29,7 @@ const CTORS: Ctor[] = [
   { name: 'Linear', make: (a, b, o) => new sg.nn.Linear(a as number, b as number, o as any), valid: (a, b, o) => posInt(a) && posInt(b) && bools(o, 'bias') && (o?.seed === undefined || (Number.isInteger(o.seed) && o.seed >= 0 && o.seed < 2 ** 32)), opts: optionBag({ bias: fc.boolean(), seed: fc.integer({ min: 0, max: 1000 }) }) },
   {
     name: 'BinaryLinear', make: (a, b, o) => new sg.nn.BinaryLinear(a as number, b as number, o as any),
-    valid: (a, b, o) => posInt(a) && posInt(b) && bools(o, 'binarizeInputs', 'uint8Inputs', 'scale', 'bias') && (o?.clip === undefined || (fin(o.clip) && o.clip > 0)) && !(o?.uint8Inputs && (o?.binarizeInputs ?? true))
+    valid: (a, b, o) => posInt(a) && posInt(b) && bools(o, 'binarizeInputs', 'uint8Inputs', 'scale', 'bias') && (o?.clip === undefined || f32pos(o.clip)) && !(o?.uint8Inputs && (o?.binarizeInputs ?? true))
       && (o?.inputGrad === undefined || GRADS.includes(o.inputGrad)) && (o?.weightGrad === undefined || GRADS.includes(o.weightGrad)) && (o?.seed === undefined || (Number.isInteger(o.seed) && o.seed >= 0 && o.seed < 2 ** 32)),
     opts: optionBag({ binarizeInputs: fc.boolean(), uint8Inputs: fc.boolean(), inputGrad: fc.constantFrom(...GRADS, 'relu'), weightGrad: fc.constantFrom(...GRADS), scale: fc.boolean(), clip: fc.double({ min: 0.1, max: 2, noNaN: true }), bias: fc.boolean(), seed: fc.integer({ min: 0, max: 99 }) }),
   },
@@ -37,17 +40,17 @@ const CTORS: Ctor[] = [
       && (o?.observerMomentum === undefined || (fin(o.observerMomentum) && o.observerMomentum >= 0 && o.observerMomentum <= 1)) && (o?.seed === undefined || (Number.isInteger(o.seed) && o.seed >= 0 && o.seed < 2 ** 32)),
     opts: optionBag({ weightBits: fc.integer({ min: 1, max: 9 }), activationBits: fc.oneof(fc.integer({ min: 1, max: 9 }), fc.constant(null)), perChannel: fc.boolean(), learnScale: fc.boolean(), observerMomentum: fc.double({ min: -0.5, max: 1.5, noNaN: true }), bias: fc.boolean(), seed: fc.integer({ min: 0, max: 99 }) }),
   },
-  { name: 'BatchNorm1d', make: (a, _b, o) => new sg.nn.BatchNorm1d(a as number, o as any), valid: (a, _b, o) => posInt(a) && bools(o, 'affine') && (o?.momentum === undefined || (fin(o.momentum) && o.momentum >= 0 && o.momentum <= 1)) && (o?.eps === undefined || (fin(o.eps) && o.eps > 0)), opts: optionBag({ momentum: fc.double({ min: -0.5, max: 1.5, noNaN: true }), eps: fc.constantFrom(1e-5, 0, -1, 1e-3), affine: fc.boolean() }) },
+  { name: 'BatchNorm1d', make: (a, _b, o) => new sg.nn.BatchNorm1d(a as number, o as any), valid: (a, _b, o) => posInt(a) && bools(o, 'affine') && (o?.momentum === undefined || (fin(o.momentum) && o.momentum >= 0 && o.momentum <= 1)) && (o?.eps === undefined || (f32pos(o.eps) && o.eps >= 2 ** -126)), opts: optionBag({ momentum: fc.double({ min: -0.5, max: 1.5, noNaN: true }), eps: fc.constantFrom(1e-5, 0, -1, 1e-3), affine: fc.boolean() }) },
   { name: 'Hardtanh', make: (a, b) => new sg.nn.Hardtanh(a as number, b as number), valid: (a, b) => (a === undefined || fin(a)) && (b === undefined || fin(b)) && ((a as number) ?? -1) < ((b as number) ?? 1), opts: fc.constant(undefined) },
   { name: 'Dropout', make: (a, _b, o) => new sg.nn.Dropout(a as number, o as any), valid: (a, _b, o) => (a === undefined || (fin(a) && a >= 0 && a < 1)) && (o?.seed === undefined || (Number.isInteger(o.seed) && o.seed >= 0 && o.seed < 2 ** 32)), opts: optionBag({ seed: fc.integer({ min: 0, max: 99 }) }) },
   {
     name: 'VectorQuantizer', make: (a, b, o) => new sg.nn.VectorQuantizer(a as number, b as number, o as any),
-    valid: (a, b, o) => posInt(a) && posInt(b) && bools(o, 'ema', 'kmeansInit') && (o?.beta === undefined || (fin(o.beta) && o.beta >= 0)) && (o?.decay === undefined || (fin(o.decay) && o.decay >= 0 && o.decay <= 1))
-      && (o?.epsilon === undefined || (fin(o.epsilon) && o.epsilon > 0)) && (o?.kmeansIters === undefined || (Number.isInteger(o.kmeansIters) && o.kmeansIters >= 0 && o.kmeansIters <= 1000))
-      && (o?.deadCodeThreshold === undefined || (fin(o.deadCodeThreshold) && o.deadCodeThreshold >= 0)) && (o?.seed === undefined || (Number.isInteger(o.seed) && o.seed >= 0 && o.seed < 2 ** 32)),
+    valid: (a, b, o) => posInt(a) && posInt(b) && bools(o, 'ema', 'kmeansInit') && (o?.beta === undefined || (fin(o.beta) && o.beta >= 0 && o.beta <= F32_MAX)) && (o?.decay === undefined || (fin(o.decay) && o.decay >= 0 && o.decay <= 1))
+      && (o?.epsilon === undefined || (fin(o.epsilon) && o.epsilon >= 1e-30 && o.epsilon <= 1)) && (o?.kmeansIters === undefined || (Number.isInteger(o.kmeansIters) && o.kmeansIters >= 0 && o.kmeansIters <= 1000))
+      && (o?.deadCodeThreshold === undefined || (fin(o.deadCodeThreshold) && o.deadCodeThreshold >= 0 && o.deadCodeThreshold <= F32_MAX)) && (o?.seed === undefined || (Number.isInteger(o.seed) && o.seed >= 0 && o.seed < 2 ** 32)),
     opts: optionBag({ beta: fc.double({ min: -1, max: 2, noNaN: true }), ema: fc.boolean(), decay: fc.double({ min: -0.5, max: 1.5, noNaN: true }), epsilon: fc.constantFrom(1e-5, 0, -1), kmeansInit: fc.boolean(), kmeansIters: fc.constantFrom(0, 3, 2 ** 31, -1, 0.5), deadCodeThreshold: fc.constantFrom(0, 1, -1), seed: fc.integer({ min: 0, max: 99 }) }),
   },
-  { name: 'Sign', make: (_a, _b, o) => new sg.nn.Sign(o as any), valid: (_a, _b, o) => o === undefined || ((o.grad === undefined || GRADS.includes(o.grad)) && (o.clipValue === undefined || (fin(o.clipValue) && o.clipValue > 0)) && (o.beta === undefined || (fin(o.beta) && o.beta > 0))), opts: optionBag({ grad: fc.constantFrom(...GRADS, 'x'), clipValue: fc.constantFrom(1, 0, -1), beta: fc.constantFrom(5, 0) }) },
+  { name: 'Sign', make: (_a, _b, o) => new sg.nn.Sign(o as any), valid: (_a, _b, o) => o === undefined || ((o.grad === undefined || GRADS.includes(o.grad)) && (o.clipValue === undefined || f32pos(o.clipValue)) && (o.beta === undefined || f32pos(o.beta))), opts: optionBag({ grad: fc.constantFrom(...GRADS, 'x'), clipValue: fc.constantFrom(1, 0, -1), beta: fc.constantFrom(5, 0) }) },
 ];
 
 describe('constructors', () => {
