@@ -439,7 +439,9 @@ export class FloatStage implements FrozenStage {
     if (this.type === 'flatten') {
       // Bits stay bits: a [batch, k] row is already flat.
       if (a.kind === 'bits') return a;
-      return { kind: 'float', t: reshape(a.t, [a.t.shape[0], -1]) };
+      // The width is computed, not inferred (-1): an empty batch has no elements to infer it from.
+      const rest = a.t.shape.slice(1).reduce((x, y) => x * y, 1);
+      return { kind: 'float', t: reshape(a.t, [a.t.shape[0], rest]) };
     }
     const x = asFloat(a);
     if (this.type === 'linear') {

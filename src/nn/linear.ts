@@ -175,6 +175,8 @@ export class BinaryLinear extends Module {
   forward(x: Tensor): Tensor {
     checkInput('BinaryLinear', x, this.inFeatures);
     this.checkAlive();
+    // Binarized inputs: NaN has no sign; refused here so the error names the layer, not the STE inside it.
+    if (this.binarizeInputs) rejectNaN(x, 'BinaryLinear', 'x');
     // The uint8 kernel rejects non-integer inputs only after the weights are binarized: composite() frees those then.
     return composite(() => {
       const wb = binarize(this.weight, { grad: this.weightGrad });
@@ -326,7 +328,9 @@ export class QuantLinear extends Module {
     return range > 0 ? range / (2 ** (this.activationBits - 1) - 1) : null;
   }
 
-  private observe(x: Tensor): void {
+  #observe(x: Tensor): void {
+    // An empty batch has no range to observe: the running range stays as it was.
+    if (x.size === 0) return;
     // One NaN or Infinity in the observer's running range would break every later forward pass: checked before it is written.
     rejectNaN(x, 'QuantLinear', 'x (in training, it updates the activation range)');
     const m = tidy(() => noGrad(() => maxOp(abs(x))).item());
@@ -343,7 +347,7 @@ export class QuantLinear extends Module {
   forward(x: Tensor): Tensor {
     checkInput('QuantLinear', x, this.inFeatures);
     this.checkAlive();
-    if (this.activationBits !== null && this.training) this.observe(x);
+    if (this.activationBits !== null && this.training) this.#observe(x);
     const s = this.inputScale();
     return composite(() => {
       const xq = s === null ? x : quantize(x, { bits: this.activationBits!, scale: s });

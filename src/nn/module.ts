@@ -47,13 +47,13 @@ export abstract class Module {
     t.requiresGrad = true;
     keep(t);
     paramInfo.set(t, info);
-    this.replaceTensor(this.ownParams, name, t);
+    this.#replaceTensor(this.ownParams, name, t);
     return t;
   }
 
   protected registerBuffer(name: string, t: Tensor): Tensor {
     keep(t);
-    this.replaceTensor(this.ownBuffers, name, t);
+    this.#replaceTensor(this.ownBuffers, name, t);
     return t;
   }
 
@@ -63,7 +63,7 @@ export abstract class Module {
     return m;
   }
 
-  private replaceTensor(map: Map<string, Tensor>, name: string, t: Tensor): void {
+  #replaceTensor(map: Map<string, Tensor>, name: string, t: Tensor): void {
     const old = map.get(name);
     if (old !== undefined && old !== t) old.dispose();
     map.set(name, t);

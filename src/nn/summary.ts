@@ -1,7 +1,9 @@
 import { exampleFor } from '../freeze/compile.js';
 import { disposeTrace, traceModel, type Trace, type TracedArg, type TraceNode } from '../freeze/trace.js';
 import { checkTensor, describe } from '../tensor/checks.js';
+import { readOptions } from '../tensor/options.js';
 import type { Tensor } from '../tensor/tensor.js';
+import { Sequential } from './layers.js';
 import { Module, infoOf } from './module.js';
 
 export interface LayerSummary {
@@ -53,6 +55,8 @@ export interface SummaryOptions {
  * forward records count for the module whose forward called them.
  */
 function tracedMacs(model: Module, example: Tensor | undefined): Map<string, LayerSummary['macs']> {
+  // An empty Sequential is the identity: it computes nothing, whatever the input width.
+  if (model instanceof Sequential && model.layers.length === 0) return new Map();
   const x = exampleFor(model, example, 'summary');
   let trace: Trace;
   try {
@@ -89,11 +93,11 @@ function tracedMacs(model: Module, example: Tensor | undefined): Map<string, Lay
  * float32 versus packed, MACs per sample by precision (from a traced forward
  * on options.example), totals and the compression ratio.
  */
-export function summary(model: Module, options: SummaryOptions = {}): ModelSummary {
+export function summary(model: Module, options: SummaryOptions | null = {}): ModelSummary {
   if (!(model instanceof Module)) throw new Error(`summary: model must be an nn.Module, got ${describe(model)}`);
-  if (options === null || typeof options !== 'object') throw new Error(`summary: options must be an object, got ${describe(options)}`);
-  if (options.example !== undefined) checkTensor(options.example, 'summary', 'options.example');
-  const traced = tracedMacs(model, options.example);
+  const o = readOptions<SummaryOptions>(options, 'summary');
+  if (o.example !== undefined) checkTensor(o.example, 'summary', 'options.example');
+  const traced = tracedMacs(model, o.example);
   const layers: LayerSummary[] = [];
   for (const [name, m] of model.namedModules()) {
     const own = m.namedParameters().filter(([n]) => !n.includes('.'));

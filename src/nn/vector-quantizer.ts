@@ -126,27 +126,27 @@ export class VectorQuantizer extends Module {
     // Checked before anything is written: one Infinity would reach the codebook through k-means or the EMA.
     checkFinite(z, 'VectorQuantizer', 'z', 'the codebook and its statistics were left unchanged');
     if (this.training && this.buffer('initialized').item() === 0 && z.shape[0] > 0) {
-      noGrad(() => this.kmeans(z));
+      noGrad(() => this.#kmeans(z));
     }
     const result = vq(z, this.codebook, { beta: this.beta });
-    const { perplexity, usage } = this.usageStats(result.indices);
+    const { perplexity, usage } = this.#usageStats(result.indices);
     if (this.training && this.ema) {
       noGrad(() => {
         vqEmaUpdate(z, result.indices, this.buffer('clusterSize'), this.buffer('embedSum'), this.codebook, { decay: this.decay, epsilon: this.epsilon });
-        if (this.deadCodeThreshold > 0) this.replaceDeadCodes(z);
+        if (this.deadCodeThreshold > 0) this.#replaceDeadCodes(z);
       });
     }
     const loss = this.ema ? result.commitmentLoss : add(result.codebookLoss, result.commitmentLoss);
     return { ...result, loss, perplexity, usage };
   }
 
-  private nextRandom(): number {
+  #nextRandom(): number {
     this.rng = (Math.imul(this.rng, 1664525) + 1013904223) >>> 0;
     return this.rng / 4294967296;
   }
 
   /** Lloyd's k-means on the batch, seeded by k-means++ (rows drawn in proportion to their squared distance to the codes so far); empty clusters keep their seed. */
-  private kmeans(z: Tensor): void {
+  #kmeans(z: Tensor): void {
     const [N, D] = z.shape;
     const K = this.numCodes;
     const codebook = this.codebook;
@@ -154,7 +154,7 @@ export class VectorQuantizer extends Module {
       const zv = z.rawF32();
       const cv = codebook.rawF32();
       const nearest = new Float64Array(N).fill(Infinity);
-      let pick = Math.floor(this.nextRandom() * N);
+      let pick = Math.floor(this.#nextRandom() * N);
       for (let k = 0; k < K; k++) {
         cv.set(zv.subarray(pick * D, pick * D + D), k * D);
         let total = 0;
@@ -165,10 +165,10 @@ export class VectorQuantizer extends Module {
           total += nearest[i];
         }
         if (total === 0) {
-          pick = Math.floor(this.nextRandom() * N);
+          pick = Math.floor(this.#nextRandom() * N);
           continue;
         }
-        let target = this.nextRandom() * total;
+        let target = this.#nextRandom() * total;
         pick = N - 1;
         for (let i = 0; i < N; i++) {
           target -= nearest[i];
@@ -213,7 +213,7 @@ export class VectorQuantizer extends Module {
   }
 
   /** Codes whose EMA cluster size is below the threshold take a random batch vector. */
-  private replaceDeadCodes(z: Tensor): void {
+  #replaceDeadCodes(z: Tensor): void {
     const [N, D] = z.shape;
     if (N === 0) return;
     const K = this.numCodes;
@@ -224,7 +224,7 @@ export class VectorQuantizer extends Module {
     let replaced = 0;
     for (let k = 0; k < K; k++) {
       if (cs[k] >= this.deadCodeThreshold) continue;
-      const row = Math.floor(this.nextRandom() * N);
+      const row = Math.floor(this.#nextRandom() * N);
       for (let d = 0; d < D; d++) {
         cv[k * D + d] = zv[row * D + d];
         es[k * D + d] = zv[row * D + d] * this.deadCodeThreshold;
@@ -239,7 +239,7 @@ export class VectorQuantizer extends Module {
     }
   }
 
-  private usageStats(indices: Tensor): { perplexity: number; usage: number } {
+  #usageStats(indices: Tensor): { perplexity: number; usage: number } {
     const n = indices.size;
     if (n === 0) return { perplexity: 0, usage: 0 };
     const counts = new Float64Array(this.numCodes);

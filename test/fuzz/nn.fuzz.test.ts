@@ -6,12 +6,17 @@ import { describe } from 'vitest';
 import * as sg from '../../src/index.js';
 import { bnForwardEvalRef } from '../../src/reference/batchnorm.js';
 import { dim, finiteF32, hostile, make, matrix, numberOption, optionBag } from './arbitraries.js';
-import { expectClose, expectShape, free, prop, runCase, snapshot, stats, useRuntime } from './oracle.js';
+import { expectClose, expectNoLeakSince, expectShape, free, prop, runCase, snapshot, stats, useRuntime } from './oracle.js';
 
 useRuntime();
 
 const isObj = (o: unknown): o is Record<string, any> => o !== null && typeof o === 'object' && !Array.isArray(o);
 const fin = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+/** Hyperparameters reach float32 kernels: above float32 max they are rejected (issue 10, class 3). */
+const F32_MAX = 3.4028234663852886e38;
+const f32pos = (v: unknown): boolean => fin(v) && v > 0 && v <= F32_MAX;
+/** Boolean options: missing or true/false (null fields never occur here: hostileOption leaves them out). */
+const bools = (o: Record<string, any> | undefined, ...keys: string[]) => keys.every((k) => o?.[k] === undefined || typeof o[k] === 'boolean');
 const posInt = (v: unknown) => Number.isInteger(v) && (v as number) >= 1 && (v as number) <= 4096;
 const GRADS = ['identity', 'clipped', 'approx', 'swish'];
 
@@ -21,43 +26,44 @@ const owned = (m: sg.nn.Module) => [...m.parameters(), ...m.namedBuffers().map((
 type Ctor = { name: string; make: (a: unknown, b: unknown, o: unknown) => sg.nn.Module; valid: (a: unknown, b: unknown, o: Record<string, any> | undefined) => boolean; opts: fc.Arbitrary<unknown> };
 const layerCount = numberOption(fc.integer({ min: 1, max: 9 }));
 const CTORS: Ctor[] = [
-  { name: 'Linear', make: (a, b, o) => new sg.nn.Linear(a as number, b as number, o as any), valid: (a, b, o) => posInt(a) && posInt(b) && (o?.seed === undefined || (Number.isInteger(o.seed) && o.seed >= 0 && o.seed < 2 ** 32)), opts: optionBag({ bias: fc.boolean(), seed: fc.integer({ min: 0, max: 1000 }) }) },
+  { name: 'Linear', make: (a, b, o) => new sg.nn.Linear(a as number, b as number, o as any), valid: (a, b, o) => posInt(a) && posInt(b) && bools(o, 'bias') && (o?.seed === undefined || (Number.isInteger(o.seed) && o.seed >= 0 && o.seed < 2 ** 32)), opts: optionBag({ bias: fc.boolean(), seed: fc.integer({ min: 0, max: 1000 }) }) },
   {
     name: 'BinaryLinear', make: (a, b, o) => new sg.nn.BinaryLinear(a as number, b as number, o as any),
-    valid: (a, b, o) => posInt(a) && posInt(b) && (o?.clip === undefined || (fin(o.clip) && o.clip > 0)) && !(o?.uint8Inputs && (o?.binarizeInputs ?? true))
+    valid: (a, b, o) => posInt(a) && posInt(b) && bools(o, 'binarizeInputs', 'uint8Inputs', 'scale', 'bias') && (o?.clip === undefined || f32pos(o.clip)) && !(o?.uint8Inputs && (o?.binarizeInputs ?? true))
       && (o?.inputGrad === undefined || GRADS.includes(o.inputGrad)) && (o?.weightGrad === undefined || GRADS.includes(o.weightGrad)) && (o?.seed === undefined || (Number.isInteger(o.seed) && o.seed >= 0 && o.seed < 2 ** 32)),
     opts: optionBag({ binarizeInputs: fc.boolean(), uint8Inputs: fc.boolean(), inputGrad: fc.constantFrom(...GRADS, 'relu'), weightGrad: fc.constantFrom(...GRADS), scale: fc.boolean(), clip: fc.double({ min: 0.1, max: 2, noNaN: true }), bias: fc.boolean(), seed: fc.integer({ min: 0, max: 99 }) }),
   },
   {
     name: 'QuantLinear', make: (a, b, o) => new sg.nn.QuantLinear(a as number, b as number, o as any),
-    valid: (a, b, o) => posInt(a) && posInt(b) && (o?.weightBits === undefined || (Number.isInteger(o.weightBits) && o.weightBits >= 2 && o.weightBits <= 8))
+    valid: (a, b, o) => posInt(a) && posInt(b) && bools(o, 'perChannel', 'learnScale', 'bias') && (o?.weightBits === undefined || (Number.isInteger(o.weightBits) && o.weightBits >= 2 && o.weightBits <= 8))
       && (o?.activationBits === undefined || o.activationBits === null || (Number.isInteger(o.activationBits) && o.activationBits >= 2 && o.activationBits <= 8))
       && (o?.observerMomentum === undefined || (fin(o.observerMomentum) && o.observerMomentum >= 0 && o.observerMomentum <= 1)) && (o?.seed === undefined || (Number.isInteger(o.seed) && o.seed >= 0 && o.seed < 2 ** 32)),
     opts: optionBag({ weightBits: fc.integer({ min: 1, max: 9 }), activationBits: fc.oneof(fc.integer({ min: 1, max: 9 }), fc.constant(null)), perChannel: fc.boolean(), learnScale: fc.boolean(), observerMomentum: fc.double({ min: -0.5, max: 1.5, noNaN: true }), bias: fc.boolean(), seed: fc.integer({ min: 0, max: 99 }) }),
   },
-  { name: 'BatchNorm1d', make: (a, _b, o) => new sg.nn.BatchNorm1d(a as number, o as any), valid: (a, _b, o) => posInt(a) && (o?.momentum === undefined || (fin(o.momentum) && o.momentum >= 0 && o.momentum <= 1)) && (o?.eps === undefined || (fin(o.eps) && o.eps > 0)), opts: optionBag({ momentum: fc.double({ min: -0.5, max: 1.5, noNaN: true }), eps: fc.constantFrom(1e-5, 0, -1, 1e-3), affine: fc.boolean() }) },
+  { name: 'BatchNorm1d', make: (a, _b, o) => new sg.nn.BatchNorm1d(a as number, o as any), valid: (a, _b, o) => posInt(a) && bools(o, 'affine') && (o?.momentum === undefined || (fin(o.momentum) && o.momentum >= 0 && o.momentum <= 1)) && (o?.eps === undefined || (f32pos(o.eps) && o.eps >= 2 ** -126)), opts: optionBag({ momentum: fc.double({ min: -0.5, max: 1.5, noNaN: true }), eps: fc.constantFrom(1e-5, 0, -1, 1e-3), affine: fc.boolean() }) },
   { name: 'Hardtanh', make: (a, b) => new sg.nn.Hardtanh(a as number, b as number), valid: (a, b) => (a === undefined || fin(a)) && (b === undefined || fin(b)) && ((a as number) ?? -1) < ((b as number) ?? 1), opts: fc.constant(undefined) },
   { name: 'Dropout', make: (a, _b, o) => new sg.nn.Dropout(a as number, o as any), valid: (a, _b, o) => (a === undefined || (fin(a) && a >= 0 && a < 1)) && (o?.seed === undefined || (Number.isInteger(o.seed) && o.seed >= 0 && o.seed < 2 ** 32)), opts: optionBag({ seed: fc.integer({ min: 0, max: 99 }) }) },
   {
     name: 'VectorQuantizer', make: (a, b, o) => new sg.nn.VectorQuantizer(a as number, b as number, o as any),
-    valid: (a, b, o) => posInt(a) && posInt(b) && (o?.beta === undefined || (fin(o.beta) && o.beta >= 0)) && (o?.decay === undefined || (fin(o.decay) && o.decay >= 0 && o.decay <= 1))
-      && (o?.epsilon === undefined || (fin(o.epsilon) && o.epsilon > 0)) && (o?.kmeansIters === undefined || (Number.isInteger(o.kmeansIters) && o.kmeansIters >= 0 && o.kmeansIters <= 1000))
-      && (o?.deadCodeThreshold === undefined || (fin(o.deadCodeThreshold) && o.deadCodeThreshold >= 0)) && (o?.seed === undefined || (Number.isInteger(o.seed) && o.seed >= 0 && o.seed < 2 ** 32)),
+    valid: (a, b, o) => posInt(a) && posInt(b) && bools(o, 'ema', 'kmeansInit') && (o?.beta === undefined || (fin(o.beta) && o.beta >= 0 && o.beta <= F32_MAX)) && (o?.decay === undefined || (fin(o.decay) && o.decay >= 0 && o.decay <= 1))
+      && (o?.epsilon === undefined || (fin(o.epsilon) && o.epsilon >= 1e-30 && o.epsilon <= 1)) && (o?.kmeansIters === undefined || (Number.isInteger(o.kmeansIters) && o.kmeansIters >= 0 && o.kmeansIters <= 1000))
+      && (o?.deadCodeThreshold === undefined || (fin(o.deadCodeThreshold) && o.deadCodeThreshold >= 0 && o.deadCodeThreshold <= F32_MAX)) && (o?.seed === undefined || (Number.isInteger(o.seed) && o.seed >= 0 && o.seed < 2 ** 32)),
     opts: optionBag({ beta: fc.double({ min: -1, max: 2, noNaN: true }), ema: fc.boolean(), decay: fc.double({ min: -0.5, max: 1.5, noNaN: true }), epsilon: fc.constantFrom(1e-5, 0, -1), kmeansInit: fc.boolean(), kmeansIters: fc.constantFrom(0, 3, 2 ** 31, -1, 0.5), deadCodeThreshold: fc.constantFrom(0, 1, -1), seed: fc.integer({ min: 0, max: 99 }) }),
   },
-  { name: 'Sign', make: (_a, _b, o) => new sg.nn.Sign(o as any), valid: (_a, _b, o) => o === undefined || ((o.grad === undefined || GRADS.includes(o.grad)) && (o.clipValue === undefined || (fin(o.clipValue) && o.clipValue > 0)) && (o.beta === undefined || (fin(o.beta) && o.beta > 0))), opts: optionBag({ grad: fc.constantFrom(...GRADS, 'x'), clipValue: fc.constantFrom(1, 0, -1), beta: fc.constantFrom(5, 0) }) },
+  { name: 'Sign', make: (_a, _b, o) => new sg.nn.Sign(o as any), valid: (_a, _b, o) => o === undefined || ((o.grad === undefined || GRADS.includes(o.grad)) && (o.clipValue === undefined || f32pos(o.clipValue)) && (o.beta === undefined || f32pos(o.beta))), opts: optionBag({ grad: fc.constantFrom(...GRADS, 'x'), clipValue: fc.constantFrom(1, 0, -1), beta: fc.constantFrom(5, 0) }) },
 ];
 
 describe('constructors', () => {
-  prop(['sg.nn.Linear', 'sg.nn.BinaryLinear', 'sg.nn.QuantLinear', 'sg.nn.BatchNorm1d', 'sg.nn.Hardtanh', 'sg.nn.Dropout', 'sg.nn.VectorQuantizer', 'sg.nn.Sign', 'sg.nn.Module#registerParameter', 'sg.nn.Module#registerBuffer', 'sg.nn.Module#replaceTensor', 'sg.nn.Module#dispose'],
+  prop(['sg.nn.Linear', 'sg.nn.BinaryLinear', 'sg.nn.QuantLinear', 'sg.nn.BatchNorm1d', 'sg.nn.Hardtanh', 'sg.nn.Dropout', 'sg.nn.VectorQuantizer', 'sg.nn.Sign', 'sg.nn.Module#registerParameter', 'sg.nn.Module#registerBuffer', 'sg.nn.Module#dispose'],
     'constructors build the documented parameters or reject hostile sizes/options clearly (options checked when given, nothing leaked)', fc.record({
       c: fc.integer({ min: 0, max: CTORS.length - 1 }), a: layerCount, b: layerCount, optsSeed: fc.integer(),
     }).chain((r) => CTORS[r.c].opts.map((o) => ({ ...r, o }))), async ({ c, a, b, o }) => {
       const C = CTORS[c];
       const opts = o as Record<string, any> | null | undefined;
-      const valid = (opts === undefined || isObj(opts)) && C.valid(a, b, isObj(opts) ? opts : undefined);
+      // null options mean the defaults; any other non-object is a wrong type.
+      const valid = (opts === undefined || opts === null || isObj(opts)) && C.valid(a, b, isObj(opts) ? opts : undefined);
       await runCase(() => C.make(a, b, opts), {
-        fn: C.name, expect: valid ? 'ok' : (opts !== undefined && !isObj(opts)) && C.valid(a, b, undefined) ? 'either' : 'error',
+        fn: C.name, expect: valid ? 'ok' : 'error',
         kept: (m) => owned(m),
         check: (m) => {
           if (!(m instanceof sg.nn.Module)) throw new Error(`${C.name} did not build a Module`);
@@ -99,12 +105,12 @@ function linearRef(x: ArrayLike<number>, B: number, I: number, w: ArrayLike<numb
 
 describe('forward passes', () => {
   const layerKind = fc.constantFrom('Linear', 'BinaryLinear', 'BinaryLinearFloat', 'QuantLinear', 'BatchNorm1d', 'ReLU', 'Tanh', 'Sigmoid', 'Hardtanh', 'Flatten', 'Dropout', 'Sequential');
-  prop(['sg.nn.Linear#forward', 'sg.nn.BinaryLinear#forward', 'sg.nn.BinaryLinear#binaryWeight', 'sg.nn.BinaryLinear#channelScales', 'sg.nn.QuantLinear#forward', 'sg.nn.QuantLinear#computeWeightScale', 'sg.nn.QuantLinear#weightScale', 'sg.nn.QuantLinear#quantizedWeight', 'sg.nn.QuantLinear#inputScale', 'sg.nn.QuantLinear#observe',
-    'sg.nn.BatchNorm1d#forward', 'sg.nn.BatchNorm1d#forwardTrain', 'sg.nn.BatchNorm1d#updateRunning', 'sg.nn.ReLU', 'sg.nn.ReLU#apply', 'sg.nn.Tanh', 'sg.nn.Tanh#apply', 'sg.nn.Sigmoid', 'sg.nn.Sigmoid#apply', 'sg.nn.Hardtanh#apply', 'sg.nn.Flatten', 'sg.nn.Flatten#forward', 'sg.nn.Dropout#forward', 'sg.nn.Sequential#forward', 'sg.nn.Module#call'],
-    'forward on good and hostile inputs (wrong width/rank/dtype, NaN/Infinity, empty batch) in train and eval: reference values or a clear error; a rejected call leaves parameters and buffers as they were, and a clean forward still works after', fc.record({
+  prop(['sg.nn.Linear#forward', 'sg.nn.BinaryLinear#forward', 'sg.nn.BinaryLinear#binaryWeight', 'sg.nn.BinaryLinear#channelScales', 'sg.nn.QuantLinear#forward', 'sg.nn.QuantLinear#computeWeightScale', 'sg.nn.QuantLinear#weightScale', 'sg.nn.QuantLinear#quantizedWeight', 'sg.nn.QuantLinear#inputScale',
+    'sg.nn.BatchNorm1d#forward', 'sg.nn.ReLU', 'sg.nn.ReLU#apply', 'sg.nn.Tanh', 'sg.nn.Tanh#apply', 'sg.nn.Sigmoid', 'sg.nn.Sigmoid#apply', 'sg.nn.Hardtanh#apply', 'sg.nn.Flatten', 'sg.nn.Flatten#forward', 'sg.nn.Dropout#forward', 'sg.nn.Sequential#forward', 'sg.nn.Module#call', 'sg.nn.Module#checkAlive'],
+    'forward on good and hostile inputs (wrong width/rank/dtype, NaN/Infinity, empty batch) in train and eval, and on a disposed layer: reference values or a clear error; a rejected call leaves parameters and buffers as they were, and a clean forward still works after', fc.record({
       kind: layerKind, inF: fc.integer({ min: 1, max: 6 }), outF: fc.integer({ min: 1, max: 5 }), batch: dim(5), training: fc.boolean(), grad: fc.boolean(), viaCall: fc.boolean(),
-      xForm: fc.constantFrom('good', 'good', 'good', 'wide', 'rank1', 'rank3', 'int32', 'nan', 'inf', 'hostile'), bad: hostile, seed: fc.integer({ min: 0, max: 999 }),
-    }), async ({ kind, inF, outF, batch, training, grad, viaCall, xForm, bad, seed }) => {
+      xForm: fc.constantFrom('good', 'good', 'good', 'wide', 'rank1', 'rank3', 'int32', 'nan', 'inf', 'hostile'), bad: hostile, seed: fc.integer({ min: 0, max: 999 }), disposed: fc.boolean(),
+    }).map((r) => ({ ...r, disposed: r.disposed && r.seed % 4 === 0 })), async ({ kind, inF, outF, batch, training, grad, viaCall, xForm, bad, seed, disposed }) => {
       const layer: sg.nn.Module =
         kind === 'Linear' ? new sg.nn.Linear(inF, outF, { seed }) :
         kind === 'BinaryLinear' ? new sg.nn.BinaryLinear(inF, outF, { seed, scale: seed % 2 === 0, bias: seed % 3 === 0 }) :
@@ -115,6 +121,8 @@ describe('forward passes', () => {
         kind === 'Hardtanh' ? new sg.nn.Hardtanh(-0.5, 0.75) : kind === 'Flatten' ? new sg.nn.Flatten() : kind === 'Dropout' ? new sg.nn.Dropout(0.3, { seed }) :
         new sg.nn.Sequential(new sg.nn.Linear(inF, outF, { seed }), new sg.nn.ReLU(), new sg.nn.Flatten());
       layer.train(training);
+      // A disposed layer: its parameters and buffers are freed, so a forward must refuse to read them.
+      if (disposed) layer.dispose();
       const vals = (n: number, salt: number) => Array.from({ length: n }, (_, i) => Math.sin(i * 1.7 + seed + salt) * 2);
       const shapeOf = (form: string): number[] => (form === 'wide' ? [batch, inF + 1] : form === 'rank1' ? [inF] : form === 'rank3' ? [batch, inF, 1] : [batch, inF]);
       const xShape = shapeOf(xForm);
@@ -126,11 +134,15 @@ describe('forward passes', () => {
       const state = owned(layer);
       const elementwise = ['ReLU', 'Tanh', 'Sigmoid', 'Hardtanh', 'Dropout', 'Flatten'].includes(kind);
       const dense = !elementwise;
-      const shapeOk = elementwise ? kind !== 'Flatten' || xShape.length >= 1 : xShape.length === 2 && xShape[1] === inF;
+      // BatchNorm1d normalizes [..., features]: every leading axis is a batch axis.
+      const shapeOk = elementwise ? kind !== 'Flatten' || xShape.length >= 1
+        : kind === 'BatchNorm1d' ? xShape.length >= 2 && xShape[xShape.length - 1] === inF
+        : xShape.length === 2 && xShape[1] === inF;
       let ok = xForm !== 'hostile' && xForm !== 'int32' && shapeOk;
       // Flatten is a reshape: it may accept any dtype.
       const flattenInt = kind === 'Flatten' && xForm === 'int32';
       if (kind === 'BatchNorm1d' && training && batch < 2) ok = false;
+      if (disposed && dense) ok = false;
       const nanOk = !(xForm === 'nan' && (kind === 'BinaryLinear') && batch > 0);
       // Non-finite inputs: accepted (propagating) or rejected, but never damaging later calls.
       const special = (xForm === 'nan' || xForm === 'inf') && batch > 0;
@@ -158,7 +170,7 @@ describe('forward passes', () => {
             if (!special) want.forEach((w, i) => expectClose([got[i]], [w], `${kind}[${i}]`, { abs: 1e-5 * r.mag[i] + 1e-6 }));
           } else if (kind === 'BatchNorm1d' && !training && !special) {
             const bn = layer as sg.nn.BatchNorm1d;
-            const want = bnForwardEvalRef(X, batch, inF, bn.runningMean.dataSync() as Float32Array, bn.runningVar.dataSync() as Float32Array, bn.eps, (bn.weight?.dataSync() as Float32Array) ?? null, (bn.bias?.dataSync() as Float32Array) ?? null);
+            const want = bnForwardEvalRef(X, X.length / inF, inF, bn.runningMean.dataSync() as Float32Array, bn.runningVar.dataSync() as Float32Array, bn.eps, (bn.weight?.dataSync() as Float32Array) ?? null, (bn.bias?.dataSync() as Float32Array) ?? null);
             expectClose(y.dataSync(), want, 'BatchNorm1d eval', { ulps: 2 });
           } else if (elementwise && !special) {
             const f = kind === 'ReLU' ? (v: number) => Math.max(v, 0) : kind === 'Tanh' ? Math.tanh : kind === 'Sigmoid' ? (v: number) => 1 / (1 + Math.exp(-v)) : kind === 'Hardtanh' ? (v: number) => Math.min(Math.max(v, -0.5), 0.75) : (v: number) => v;
@@ -171,7 +183,7 @@ describe('forward passes', () => {
         },
       });
       // Rejected or not, a clean forward must still work and leave memory flat.
-      if (dense && !(kind === 'BatchNorm1d' && training) && (xForm !== 'good')) {
+      if (dense && !disposed && !(kind === 'BatchNorm1d' && training) && (xForm !== 'good')) {
         void snap;
         const before = stats();
         const clean = sg.tensor(vals(2 * inF, 5), [2, inF]);
@@ -188,12 +200,15 @@ describe('forward passes', () => {
 });
 
 describe('Module API', () => {
-  prop(['sg.nn.Module', 'sg.nn.Module#stateDict', 'sg.nn.Module#loadStateDict', 'sg.nn.Module#namedParameters', 'sg.nn.Module#namedBuffers', 'sg.nn.Module#parameters', 'sg.nn.Module#binaryParameters', 'sg.nn.Module#nonBinaryParameters', 'sg.nn.Module#param', 'sg.nn.Module#optionalParam', 'sg.nn.Module#buffer'],
-    'loadStateDict copies matching tensors, or rejects missing/extra/wrong-shape/wrong-dtype/disposed/aliased entries without writing anything', fc.record({
-      edit: fc.constantFrom('same', 'fresh', 'missing', 'extra', 'shape', 'dtype', 'disposed', 'hostile', 'null', 'self', 'nonStrictExtra'), strict: fc.oneof(fc.boolean(), fc.constant(undefined), hostile), seed: fc.integer({ min: 0, max: 99 }),
+  prop(['sg.nn.Module', 'sg.nn.Module#stateDict', 'sg.nn.Module#loadStateDict', 'sg.nn.Module#namedParameters', 'sg.nn.Module#namedBuffers', 'sg.nn.Module#parameters', 'sg.nn.Module#binaryParameters', 'sg.nn.Module#nonBinaryParameters', 'sg.nn.Module#param', 'sg.nn.Module#optionalParam', 'sg.nn.Module#buffer',
+    'sg.nn.Module#checkStateValue', 'sg.nn.BatchNorm1d#checkStateValue', 'sg.nn.QuantLinear#checkStateValue', 'sg.nn.VectorQuantizer#checkStateValue'],
+    'loadStateDict copies matching tensors, or rejects missing/extra/wrong-shape/wrong-dtype/disposed/aliased entries and values a layer cannot run with (negative variance or range, non-finite codes, a bad init flag) without writing anything', fc.record({
+      edit: fc.constantFrom('same', 'fresh', 'missing', 'extra', 'shape', 'dtype', 'disposed', 'hostile', 'null', 'self', 'nonStrictExtra', 'range'), strict: fc.oneof(fc.boolean(), fc.constant(undefined), hostile), seed: fc.integer({ min: 0, max: 99 }),
     }), async ({ edit, strict, seed }) => {
-      const m = new sg.nn.Sequential(new sg.nn.BinaryLinear(3, 4, { seed, bias: true }), new sg.nn.BatchNorm1d(4), new sg.nn.Linear(4, 2, { seed: seed + 1 }));
-      const donor = new sg.nn.Sequential(new sg.nn.BinaryLinear(3, 4, { seed: seed + 7, bias: true }), new sg.nn.BatchNorm1d(4), new sg.nn.Linear(4, 2, { seed: seed + 9 }));
+      const build = (s: number) => new sg.nn.Sequential(new sg.nn.BinaryLinear(3, 4, { seed: s, bias: true }), new sg.nn.BatchNorm1d(4), new sg.nn.Linear(4, 2, { seed: s + 1 }),
+        new sg.nn.QuantLinear(2, 2, { seed: s + 2 }), new sg.nn.VectorQuantizer(3, 2, { seed: s + 3 }));
+      const m = build(seed);
+      const donor = build(seed + 7);
       const names = m.parameters().length + m.namedBuffers().length;
       if (Object.keys(m.stateDict()).length !== names) throw new Error('stateDict does not list every parameter and buffer');
       if (m.binaryParameters().length + m.nonBinaryParameters().length !== m.parameters().length || m.binaryParameters().length !== 1) throw new Error('binaryParameters/nonBinaryParameters do not partition parameters');
@@ -202,6 +217,13 @@ describe('Module API', () => {
       const wrong = sg.zeros([5]);
       const wrongD = sg.zeros([4], { dtype: 'int32' });
       const gone = sg.zeros([4]); gone.dispose();
+      // Values each layer refuses to run with (well-typed and well-shaped).
+      const RANGE: [string, () => sg.Tensor][] = [
+        ['1.runningVar', () => sg.tensor([1, -1, 1, 1])], ['1.runningMean', () => sg.tensor([0, Infinity, 0, 0])], ['3.inputRange', () => sg.tensor(-1)],
+        ['4.clusterSize', () => sg.tensor([1, -0.5, 1])], ['4.codebook', () => sg.tensor([[0, 1], [NaN, 0], [1, 1]])], ['4.initialized', () => sg.tensor(2)],
+      ];
+      const [rangeName, rangeMake] = RANGE[seed % RANGE.length];
+      const outOfRange = edit === 'range' ? rangeMake() : null;
       const k0 = '2.bias';
       let state: unknown = dict;
       switch (edit) {
@@ -216,12 +238,14 @@ describe('Module API', () => {
         case 'hostile': dict[k0] = 5; break;
         case 'null': state = null; break;
         case 'self': dict['1.runningVar'] = m.stateDict()['1.runningVar']; break;
+        case 'range': dict[rangeName] = outOfRange; break;
       }
       const strictOpt = edit === 'nonStrictExtra' ? { strict: false } : { strict };
       const isStrict = strictOpt.strict !== false;
       const ok = edit === 'same' || edit === 'fresh' || edit === 'self' || edit === 'nonStrictExtra' || (edit === 'extra' && !isStrict) || (edit === 'missing' && !isStrict);
       await runCase(() => m.loadStateDict(state as any, strictOpt as any), {
-        fn: 'loadStateDict', expect: typeof strictOpt.strict !== 'boolean' && strictOpt.strict !== undefined && edit !== 'shape' && edit !== 'dtype' && edit !== 'disposed' && edit !== 'hostile' && edit !== 'null' ? 'either' : ok ? 'ok' : 'error', state: owned(m), mutates: true,
+        fn: 'loadStateDict', expect: typeof strictOpt.strict !== 'boolean' && strictOpt.strict !== undefined && edit !== 'shape' && edit !== 'dtype' && edit !== 'disposed' && edit !== 'hostile' && edit !== 'null' && edit !== 'range' ? 'either' : ok ? 'ok' : 'error', state: owned(m), mutates: true,
+        args: edit === 'range' && (strictOpt.strict == null || typeof strictOpt.strict === 'boolean') ? [rangeName] : undefined,
         check: () => {
           for (const [name, t] of Object.entries(m.stateDict())) {
             const src = (state as Record<string, sg.Tensor>)[name];
@@ -229,20 +253,45 @@ describe('Module API', () => {
           }
         },
       });
-      free(extra, wrong, wrongD);
+      free(extra, wrong, wrongD, outOfRange);
       m.dispose();
       donor.dispose();
     });
 
-  prop(['sg.summary', 'sg.nn.summary'], 'summary counts parameters of any model, and rejects non-modules clearly', fc.record({ model: fc.oneof(fc.constantFrom('mlp', 'bnn', 'empty'), hostile) }), async ({ model }) => {
-    const m = model === 'mlp' ? new sg.nn.Sequential(new sg.nn.Linear(3, 4), new sg.nn.ReLU(), new sg.nn.Linear(4, 2)) : model === 'bnn' ? new sg.nn.Sequential(new sg.nn.BinaryLinear(5, 3), new sg.nn.BatchNorm1d(3)) : model === 'empty' ? new sg.nn.Sequential() : model;
-    // Buffers (running statistics) count as non-trainable parameters, as in Larq's summary.
-    const want = model === 'mlp' ? 3 * 4 + 4 + 4 * 2 + 2 : model === 'bnn' ? 15 + 3 * 4 : 0;
-    await runCase(() => sg.summary(m as sg.nn.Module), {
-      fn: 'summary', expect: m instanceof sg.nn.Module ? 'ok' : 'error',
-      check: (s) => { if (s.totalParams !== want || typeof s.table !== 'string') throw new Error(`summary: totalParams ${s.totalParams}, want ${want}`); },
+  prop(['sg.summary', 'sg.nn.summary', 'sg.nn.Linear#summaryMacs', 'sg.nn.BinaryLinear#summaryMacs', 'sg.nn.QuantLinear#summaryMacs', 'sg.nn.BatchNorm1d#summaryMacs', 'sg.nn.VectorQuantizer#summaryMacs', 'sg.nn.Dropout#summaryMacs', 'sg.nn.Flatten#summaryMacs',
+    'sg.nn.Sequential#inputWidth', 'sg.nn.Linear#inputWidth', 'sg.nn.BinaryLinear#inputWidth', 'sg.nn.QuantLinear#inputWidth', 'sg.nn.BatchNorm1d#inputWidth', 'sg.nn.VectorQuantizer#inputWidth'],
+    'summary counts parameters and per-sample MACs of any model (input width read from its first layer), and rejects non-modules clearly', fc.record({ model: fc.oneof(fc.constantFrom('mlp', 'bnn', 'empty', 'quant', 'bnFirst', 'vq', 'binaryFloatIn'), hostile), options: fc.constantFrom<unknown>(undefined, null, 5) }), async ({ model, options }) => {
+    const since = stats();
+    const L = sg.nn;
+    const m =
+      model === 'mlp' ? new L.Sequential(new L.Linear(3, 4), new L.ReLU(), new L.Linear(4, 2)) : model === 'bnn' ? new L.Sequential(new L.BinaryLinear(5, 3), new L.BatchNorm1d(3)) :
+      model === 'quant' ? new L.Sequential(new L.QuantLinear(3, 4), new L.ReLU(), new L.QuantLinear(4, 2, { activationBits: null })) :
+      model === 'bnFirst' ? new L.Sequential(new L.BatchNorm1d(3), new L.Flatten(), new L.Dropout(0.5), new L.Linear(3, 2)) :
+      model === 'vq' ? new L.Sequential(new L.VectorQuantizer(5, 3), new L.Linear(3, 2)) :
+      model === 'binaryFloatIn' ? new L.Sequential(new L.BinaryLinear(4, 3, { binarizeInputs: false }), new L.Sign(), new L.BinaryLinear(3, 2)) :
+      model === 'empty' ? new L.Sequential() : model;
+    // Buffers (running statistics, the EMA codebook) count as non-trainable parameters, as in Larq's summary; observer and EMA statistics do not.
+    const want: Record<string, { params: number; macs: { binary: number; binaryWeights: number; int8: number; float: number } }> = {
+      mlp: { params: 3 * 4 + 4 + 4 * 2 + 2, macs: { binary: 0, binaryWeights: 0, int8: 0, float: 3 * 4 + 4 * 2 } },
+      bnn: { params: 15 + 3 * 4, macs: { binary: 15, binaryWeights: 0, int8: 0, float: 3 } },
+      quant: { params: 3 * 4 + 4 + 4 * 2 + 2, macs: { binary: 0, binaryWeights: 0, int8: 12, float: 8 } },
+      bnFirst: { params: 3 * 4 + 3 * 2 + 2, macs: { binary: 0, binaryWeights: 0, int8: 0, float: 3 + 6 } },
+      vq: { params: 5 * 3 + 3 * 2 + 2, macs: { binary: 0, binaryWeights: 0, int8: 0, float: 5 * 3 + 6 } },
+      binaryFloatIn: { params: 12 + 6, macs: { binary: 6, binaryWeights: 12, int8: 0, float: 0 } },
+      empty: { params: 0, macs: { binary: 0, binaryWeights: 0, int8: 0, float: 0 } },
+    };
+    const w = typeof model === 'string' ? want[model] : undefined;
+    await runCase(() => sg.summary(m as sg.nn.Module, options as any), {
+      // null options mean the defaults; a number is a wrong type.
+      // Its traced forward may cache data with the model's tensors (a VQ codebook's norms): bytes are checked once the model is freed.
+      fn: 'summary', caches: true, expect: m instanceof sg.nn.Module && options !== 5 ? 'ok' : 'error',
+      check: (s) => {
+        if (s.totalParams !== w!.params || typeof s.table !== 'string') throw new Error(`summary(${model}): totalParams ${s.totalParams}, want ${w!.params}`);
+        if (JSON.stringify(s.macs) !== JSON.stringify(w!.macs)) throw new Error(`summary(${model}): MACs ${JSON.stringify(s.macs)}, want ${JSON.stringify(w!.macs)}`);
+      },
     });
     if (m instanceof sg.nn.Module) m.dispose();
+    expectNoLeakSince(since, 'summary');
   }, 0.5);
 });
 
@@ -279,11 +328,12 @@ describe('accessors', () => {
 });
 
 describe('VectorQuantizer', () => {
-  prop(['sg.nn.VectorQuantizer#forward', 'sg.nn.VectorQuantizer#quantize', 'sg.nn.VectorQuantizer#kmeans', 'sg.nn.VectorQuantizer#replaceDeadCodes', 'sg.nn.VectorQuantizer#usageStats', 'sg.nn.VectorQuantizer#nextRandom'],
+  prop(['sg.nn.VectorQuantizer#forward', 'sg.nn.VectorQuantizer#quantize'],
     'training and eval batches (empty, NaN, Infinity, wrong width): nearest codes, finite codebook, usage in [0, 1]; a rejected batch leaves codebook and EMA state unchanged', fc.record({
       K: fc.integer({ min: 1, max: 5 }), D: fc.integer({ min: 1, max: 4 }), N: dim(8), ema: fc.boolean(), training: fc.boolean(), kmeansInit: fc.boolean(), zForm: fc.constantFrom('good', 'good', 'nan', 'inf', 'wide'), seed: fc.integer({ min: 0, max: 99 }), twice: fc.boolean(),
     }).chain((r) => matrix(fc.constant(r.N), fc.constant(r.zForm === 'wide' ? r.D + 1 : r.D), finiteF32).map((z) => ({ ...r, z }))),
     async ({ K, D, N, ema, training, kmeansInit, zForm, seed, twice, z }) => {
+      const since = stats();
       const vq = new sg.nn.VectorQuantizer(K, D, { ema, kmeansInit, kmeansIters: 3, seed });
       vq.train(training);
       if ((zForm === 'nan' || zForm === 'inf') && z.data.length) z.data[z.data.length - 1] = zForm === 'nan' ? NaN : -Infinity;
@@ -295,7 +345,8 @@ describe('VectorQuantizer', () => {
         if (twice) { const r2 = vq.quantize(tz); for (const t of [r2.zq, r2.indices, r2.loss, r2.commitmentLoss, r2.codebookLoss]) t.dispose(); }
         return r;
       }, {
-        fn: 'VectorQuantizer', expect: ok ? (N === 0 ? 'either' : 'ok') : special && !training ? 'either' : 'error', state: owned(vq), mutates: training,
+        // The codebook's norms are cached with it (freed with the layer): bytes are checked once the layer is disposed.
+        fn: 'VectorQuantizer', caches: true, expect: ok ? (N === 0 ? 'either' : 'ok') : special && !training ? 'either' : 'error', state: owned(vq), mutates: training,
         check: (r) => {
           const cb = Array.from(vq.codebook.dataSync());
           if (cb.some((v) => !Number.isFinite(v))) throw new Error('VectorQuantizer: codebook holds non-finite values');
@@ -316,6 +367,7 @@ describe('VectorQuantizer', () => {
       });
       free(tz);
       vq.dispose();
+      expectNoLeakSince(since, 'VectorQuantizer');
     }, 2);
 });
 

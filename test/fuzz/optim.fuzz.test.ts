@@ -10,7 +10,10 @@ import { expectClose, expectNoLeakSince, f32, free, prop, runCase, stats, useRun
 
 useRuntime();
 
-const isObj = (o: unknown): o is Record<string, any> => o !== null && typeof o === 'object' && !Array.isArray(o);
+/** A plain options bag: not an array, typed array, DataView, Map or Set (those are wrong types, not bags). */
+const isObj = (o: unknown): o is Record<string, any> => o !== null && typeof o === 'object' && !Array.isArray(o) && !ArrayBuffer.isView(o) && !(o instanceof Map) && !(o instanceof Set);
+/** Learning rates, decays and thresholds are used as float32: finite float32 values only. */
+const F32_MAX = 3.4028234663852886e38;
 const fin = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
 const KINDS = ['SGD', 'Adam', 'AdamW', 'Bop'] as const;
 type Kind = (typeof KINDS)[number];
@@ -20,16 +23,16 @@ function build(kind: Kind, params: unknown, options: unknown): sg.optim.Optimize
   return new O(params, options);
 }
 
-/** Whether the options are valid for the optimizer, or null when the bag is not an object. */
-function optionsValid(kind: Kind, o: unknown): boolean | null {
-  if (kind === 'Bop' && o === undefined) return true;
-  if (!isObj(o)) return null;
+/** Whether the options are valid for the optimizer (null or undefined options mean the defaults; any other non-object is a wrong type). */
+function optionsValid(kind: Kind, o: unknown): boolean {
+  if (o === undefined || o === null) o = {};
+  if (!isObj(o)) return false;
   const inRange = (v: unknown, lo: number, hi: number, def: boolean) => (v === undefined ? def : fin(v) && v >= lo && v <= hi);
   switch (kind) {
-    case 'SGD': return inRange(o.lr, 0, Infinity, false) && inRange(o.momentum, 0, 1, true) && inRange(o.weightDecay, 0, Infinity, true);
+    case 'SGD': return inRange(o.lr, 0, F32_MAX, false) && inRange(o.momentum, 0, 1, true) && inRange(o.weightDecay, 0, F32_MAX, true);
     case 'Adam': case 'AdamW':
-      return inRange(o.lr, 0, Infinity, false) && inRange(o.beta1, 0, 1 - 1e-9, true) && inRange(o.beta2, 0, 1 - 1e-12, true) && (o.eps === undefined || (fin(o.eps) && o.eps > 0)) && inRange(o.weightDecay, 0, Infinity, true);
-    default: return inRange(o.gamma, 0, 1, true) && inRange(o.threshold, 0, Infinity, true);
+      return inRange(o.lr, 0, F32_MAX, false) && inRange(o.beta1, 0, 0.999999, true) && inRange(o.beta2, 0, 0.999999999, true) && (o.eps === undefined || (fin(o.eps) && o.eps >= 2 ** -126 && o.eps <= F32_MAX)) && inRange(o.weightDecay, 0, F32_MAX, true);
+    default: return inRange(o.gamma, 0, 1, true) && inRange(o.threshold, 0, F32_MAX, true);
   }
 }
 
@@ -54,11 +57,10 @@ describe('construction', () => {
         : params === 'groups' ? [{ params: [p1] }, { params: [p2], options: { lr: 0.5 } }] : params === 'badGroup' ? [{ params: [p1] }, { params: [p2], options: { lr: -1 } }] : [p1, gone];
       // Bop has no learning rate: a group's lr is meaningless to it, so a bad one may be ignored.
       const paramsOk = params === 'ok' || params === 'groups' || (params === 'badGroup' && kind === 'Bop');
-      const ov = optionsValid(kind, options);
-      const ok = paramsOk && ov === true;
+      const ok = paramsOk && optionsValid(kind, options);
       const snap = [p1, p2];
       await runCase(() => build(kind, P, options), {
-        fn: kind, expect: ok ? 'ok' : (paramsOk && ov === null && options === undefined && kind !== 'Bop') ? 'error' : ov === null && paramsOk ? 'either' : 'error', state: kind === 'Bop' ? [] : snap,
+        fn: kind, expect: ok ? 'ok' : 'error', state: kind === 'Bop' ? [] : snap,
         check: (o) => { if (o.params.length !== 2) throw new Error(`${kind}: ${o.params.length} params, want 2`); },
         kept: (o) => ((o as any)?.slots ?? []).flatMap((sl: { state?: sg.Tensor[] }) => sl.state ?? []),
       });
@@ -67,7 +69,7 @@ describe('construction', () => {
 });
 
 describe('steps', () => {
-  prop(['sg.optim.Optimizer#step', 'sg.optim.Optimizer#beforeStep', 'sg.optim.Optimizer#zeroGrad', 'sg.optim.SGD#update', 'sg.optim.Adam#update', 'sg.optim.Adam#beforeStep', 'sg.optim.Bop#update', 'sg.optim.Bop#beforeStep', 'sg.optim.AdamW'],
+  prop(['sg.optim.Optimizer#step', 'sg.optim.Optimizer#beforeStep', 'sg.optim.Optimizer#zeroGrad', 'sg.optim.SGD#update', 'sg.optim.Adam#update', 'sg.optim.Bop#update', 'sg.optim.Bop#beforeStep', 'sg.optim.AdamW', 'sg.optim.Optimizer#checkStep'],
     'step() matches SGD/Bop twins and a float64 Adam; a gradient of the wrong size, dtype or type (or aliasing its parameter) is a clear error that changes no parameter or state', fc.record({
       kind: fc.constantFrom(...KINDS), n: fc.integer({ min: 1, max: 7 }), steps: fc.integer({ min: 1, max: 3 }), lr: fc.constantFrom(0.1, 1, 0.003),
       b2: fc.constantFrom(0.999, 0.9999, 0.99999), momentum: fc.constantFrom(0, 0.9), wd: fc.constantFrom(0, 0.01), gamma: fc.constantFrom(1e-4, 0.5),
@@ -186,8 +188,9 @@ describe('learning rate', () => {
       const opt = new sg.optim.SGD([p], { lr: 0.2 });
       const tgt: unknown = target === 'opt' ? opt : target === 'null' ? null : { lr: 0.2 };
       const aOk = Number.isInteger(a) && (a as number) >= 1;
-      const bOk = b === undefined || (fin(b) && b >= 0);
-      const ok = which === 'setLr' ? fin(a) && (a as number) >= 0 : target !== 'null' && aOk && bOk;
+      // StepLR's gamma is a decay (0..1: gamma > 1 would grow the lr without bound); CosineLR's minLr is a float32 lr.
+      const bOk = b === undefined || (fin(b) && b >= 0 && b <= (which === 'StepLR' ? 1 : F32_MAX));
+      const ok = which === 'setLr' ? fin(a) && (a as number) >= 0 && (a as number) <= F32_MAX : target !== 'null' && aOk && bOk;
       await runCase(() => {
         if (which === 'setLr') { opt.lr = a as number; return [opt.lr]; }
         const S = which === 'StepLR' ? new sg.optim.StepLR(tgt as any, a as number, b as number) : new sg.optim.CosineLR(tgt as any, a as number, b as number);
