@@ -216,6 +216,33 @@ describe('DataLoader', () => {
       free(x);
     });
 
+  prop(['sg.data.DataLoader', 'sg.data.DataLoader#order', 'sg.seed'],
+    'without a seed, each epoch is a permutation keyed by the default generator: sg.seed(n) replays it (order() and iteration draw alike); a transform passing a source through never frees the source',
+    fc.record({ n: fc.integer({ min: 0, max: 17 }), batchSize: fc.integer({ min: 1, max: 6 }), s: fc.integer({ min: 0, max: 2 ** 32 - 1 }), passThrough: fc.boolean() }),
+    async ({ n, batchSize, s, passThrough }) => {
+      const since = stats();
+      const idx = Int32Array.from({ length: n }, (_, i) => i);
+      const xs = valuesOf('f32', n, s % 1000);
+      const x = sg.tensor(xs, [n]);
+      const extra = sg.tensor([1, 2]);
+      const loader = new sg.data.DataLoader({ i: idx, x }, { batchSize, shuffle: true, transform: passThrough ? (b: { i: sg.Tensor; x: sg.Tensor }) => ({ ...b, extra }) : undefined });
+      sg.seed(s);
+      const drawn = Array.from(loader.order(0));
+      sg.seed(s);
+      const seen: number[] = [];
+      for (const b of loader) {
+        const rows = Array.from(b.i.dataSync());
+        expectClose(b.x.dataSync(), rows.map((r) => xs[r]), 'DataLoader x rows against its index column', { ulps: 0 });
+        if (passThrough && b.extra !== extra) throw new Error('transform result not passed through');
+        seen.push(...rows);
+      }
+      if ([...seen].sort((a, b) => a - b).some((v, i) => v !== i) || seen.length !== n) throw new Error(`unseeded shuffle gave [${seen}], not a permutation of 0..${n - 1}`);
+      if (seen.join() !== drawn.join()) throw new Error(`after sg.seed(${s}) the iteration order [${seen}] differs from order(0) [${drawn}]`);
+      if (x.disposed || extra.disposed) throw new Error('DataLoader freed a source or a tensor its transform passed through');
+      free(x, extra);
+      expectNoLeakSince(since, 'DataLoader (unseeded shuffle)');
+    }, 0.5);
+
   prop(['sg.data.DataLoader#batchOf', 'sg.data.DataLoader'],
     'batchOf(rows) and transform give the rows of the sources (transform intermediates freed, its result the caller\'s); a row that is not a sample index is a clear error',
     fc.record({
@@ -327,7 +354,9 @@ describe('training', () => {
       opt2.zeroGrad();
       const infos: sg.StepInfo[] = [];
       const before = stats();
-      await runCase(() => sg.fit(model, loader, { optimizer: opt, loss, epochs, progress: false, clipGradNorm: clip, onStep: (i) => { infos.push(i); } }), {
+      const valLoader = new sg.data.DataLoader({ x, y }, { batchSize: predictBatch });
+      const metricsArg = loss === 'crossEntropy' ? ['accuracy' as const] : undefined;
+      await runCase(() => sg.fit(model, loader, { optimizer: opt, loss, epochs, progress: false, clipGradNorm: clip, validation: valLoader, metrics: metricsArg, onStep: (i) => { infos.push(i); } }), {
         fn: 'fit', expect: 'ok', state: paramState(model, opt), mutates: true,
         check: (h) => {
           const per = dropLast ? Math.floor(d.n / batchSize) : Math.ceil(d.n / batchSize);
@@ -344,6 +373,13 @@ describe('training', () => {
           if (clip !== undefined) expectClose(infos.map((i) => i.gradNorm ?? NaN), stepNorms, 'fit gradNorm', { rel: 1e-12, abs: 0 });
           model.parameters().forEach((p, i) => expectClose(p.dataSync(), twin.parameters()[i].dataSync(), `fit parameter ${i} against the hand-written loop`, { ulps: 0 }));
           if (model.parameters().some((p) => p.grad !== null)) throw new Error('fit left gradients on the parameters');
+          if ((h.validation.loss ?? []).length !== epochs || (metricsArg && (h.metrics.accuracy.length !== epochs || (h.validation.accuracy ?? []).length !== epochs))) throw new Error(`fit history: validation ${JSON.stringify(h.validation)}, metrics ${JSON.stringify(h.metrics)} for ${epochs} epochs`);
+          if (epochs > 0) {
+            // The last epoch's validation ran on the final parameters: it is evaluate's answer.
+            const ev = sg.evaluate(model, valLoader, { loss, metrics: metricsArg ? ['loss', 'accuracy'] : ['loss'] });
+            expectClose([h.validation.loss[epochs - 1]], [ev.loss], 'fit validation loss against evaluate', { ulps: 0 });
+            if (metricsArg) expectClose([h.validation.accuracy[epochs - 1]], [ev.accuracy], 'fit validation accuracy against evaluate', { ulps: 0 });
+          }
         },
       });
       const mid = stats();
