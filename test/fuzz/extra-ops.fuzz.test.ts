@@ -279,6 +279,44 @@ describe('pow', () => {
       free(A, B);
     }, 2);
 
+  prop(['sg.pow'],
+    'gradients on random broadcasts are the documented ones in float64, summed over broadcast axes: b·a^(b−1) (0 where b = 0) for a, a^b·ln a (0 where a = 0 and a^b is finite) for b; backward leaves only the two gradients',
+    broadcastPair.chain(([sa, sb]) => fc.record({
+      sa: fc.constant(sa), sb: fc.constant(sb),
+      a: valuesFor('float32', size(sa), fc.oneof({ weight: 4, arbitrary: fc.float({ min: Math.fround(0.1), max: 4, noNaN: true }) }, { weight: 1, arbitrary: fc.constantFrom(0, -2, -0.5, 1) }).map(f32)),
+      b: valuesFor('float32', size(sb), fc.oneof(fc.integer({ min: -2, max: 3 }), fc.constantFrom(0.5, -0.5, 1.5)).map(f32)),
+    })), async ({ sa, sb, a, b }) => {
+      const since = stats();
+      const A = sg.tensor(a, sa, { requiresGrad: true });
+      const B = sg.tensor(b, sb, { requiresGrad: true });
+      const out = broadcastShape(sa, sb);
+      const ga = new Float64Array(a.length); const gaMag = new Float64Array(a.length);
+      const gb = new Float64Array(b.length); const gbMag = new Float64Array(b.length);
+      for (let i = 0; i < size(out); i++) {
+        const ia = sourceIndex(i, out, sa); const ib = sourceIndex(i, out, sb);
+        const x = a[ia]; const e = b[ib];
+        const y = Math.pow(x, e);
+        const da = e === 0 ? 0 : e * Math.pow(x, e - 1);
+        const db = x === 0 && Number.isFinite(y) ? 0 : y * Math.log(x);
+        ga[ia] += da; gaMag[ia] += Math.abs(da);
+        gb[ib] += db; gbMag[ib] += Math.abs(db);
+      }
+      sg.tidy(() => sg.sum(sg.pow(A, B)).backward());
+      const cmp = (g: sg.Tensor | null, want: Float64Array, mag: Float64Array, what: string) => {
+        if (!(g instanceof sg.Tensor)) throw new Error(`pow: no gradient for ${what}`);
+        expectShape(g, what === 'a' ? sa : sb, 'float32', `pow grad ${what}`);
+        const got = g.dataSync();
+        want.forEach((w, i) => {
+          const ok = Number.isFinite(w) ? Math.abs(got[i] - w) <= 2e-5 * mag[i] + 1e-30 : Object.is(got[i], w) || (Number.isNaN(got[i]) && Number.isNaN(w));
+          if (!ok) throw new Error(`pow grad ${what}[${i}]: got ${got[i]}, float64 ${w}`);
+        });
+      };
+      cmp(A.grad, ga, gaMag, 'a');
+      cmp(B.grad, gb, gbMag, 'b');
+      free(A, B);
+      expectNoLeakSince(since, 'pow backward');
+    });
+
   prop(['sg.pow', 'sg.Tensor#pow'],
     'hostile operands (non-tensors, int32 tensors, disposed tensors, shapes that do not broadcast) are clear errors naming pow',
     fc.record({ which: fc.constantFrom('a', 'b'), form: fc.constantFrom('hostile', 'int32', 'disposed', 'shape'), bad: hostile, method: fc.boolean() }),
