@@ -43,6 +43,11 @@ describe('random state', () => {
       if (sg.rngState().counter !== unseeded) throw new Error(`rngState().counter is ${sg.rngState().counter} after ${unseeded} unseeded calls`);
       if (counter !== undefined) await runCase(() => sg.setRngState({ seed: s, counter }), { fn: 'setRngState', expect: 'ok' });
       const st = sg.rngState();
+      // The snapshot is a copy: writing to it does not move the generator.
+      const probe = sg.rngState();
+      probe.counter += 5;
+      probe.seed = (probe.seed + 1) >>> 0;
+      if (!sameState(sg.rngState(), st)) throw new Error('writing to an rngState() object changed the generator');
       const a = after.map(draw);
       await runCase(() => sg.setRngState(st), { fn: 'setRngState', expect: 'ok' });
       const b = after.map(draw);

@@ -243,6 +243,36 @@ describe('DataLoader', () => {
       expectNoLeakSince(since, 'DataLoader (unseeded shuffle)');
     }, 0.5);
 
+  prop(['sg.data.DataLoader'],
+    'a transform that throws at batch k: the error reaches the loop, the batches before it were right, nothing leaks, and the next epoch starts over',
+    fc.record({ n: fc.integer({ min: 1, max: 12 }), batchSize: fc.integer({ min: 1, max: 5 }), k: fc.integer({ min: 0, max: 4 }) }),
+    async ({ n, batchSize, k }) => {
+      const since = stats();
+      const xs = valuesOf('f32', n * 2, k);
+      const x = sg.tensor(xs, [n, 2]);
+      const boom = new Error('transform failed');
+      let calls = 0;
+      let failing = true;
+      const loader = new sg.data.DataLoader(x, { batchSize, transform: (b: sg.Tensor) => { if (failing && calls++ === k) { sg.mul(b, 2); throw boom; } return sg.neg(b); } });
+      let err: unknown = null;
+      let seen = 0;
+      try {
+        for (const b of loader) {
+          const want = xs.slice(seen * batchSize * 2, (seen * batchSize + b.shape[0]) * 2).map((v) => -v);
+          expectClose(b.dataSync(), want, `DataLoader batch ${seen} before the failing transform`, { ulps: 0 });
+          seen++;
+        }
+      } catch (e) { err = e; }
+      const batches = loader.length;
+      if (k < batches ? err !== boom || seen !== k : err !== null || seen !== batches) throw new Error(`DataLoader: transform failing at batch ${k} of ${batches}: ${seen} batches, error ${String((err as Error)?.message)}`);
+      failing = false;
+      let again = 0;
+      for (const _ of loader) again++;
+      if (again !== batches || loader.epoch !== 2) throw new Error(`DataLoader after a failed epoch: ${again} batches, epoch ${loader.epoch}`);
+      free(x);
+      expectNoLeakSince(since, 'DataLoader (throwing transform)');
+    }, 0.5);
+
   prop(['sg.data.DataLoader#batchOf', 'sg.data.DataLoader'],
     'batchOf(rows) and transform give the rows of the sources (transform intermediates freed, its result the caller\'s); a row that is not a sample index is a clear error',
     fc.record({
@@ -482,6 +512,9 @@ describe('training', () => {
       const d: Data = { n: 3, inF: 2, outF: 2, xs: [1, 2, 3, 4, 5, 6], labels: [0, 1, 1], targets: [] };
       const { x, y, loader } = loaderOf(d, 'crossEntropy', 2);
       const model = new sg.nn.Linear(2, 2, { seed: 1 });
+      // The caller's train/eval mode is user state: kept by evaluate and predict, whatever happens.
+      const wasTraining = badNumber === 0;
+      model.train(wasTraining);
       const opt = new sg.optim.SGD(model.parameters(), { lr: 0.1 });
       let m: unknown = model;
       let data: unknown = fn === 'predict' ? x : loader;
@@ -523,6 +556,7 @@ describe('training', () => {
         // fit may fail after training steps (bad validation batches): the last step's gradients then stay on the
         // parameters (its documented contract frees them only at the end), so memory is checked once they are freed.
       }, { fn: fns, expect: expectKind, args: expectKind === 'error' && args.length ? args : undefined, state: expectKind === 'either' ? [] : [x, y, ...model.parameters()], mutates: expectKind === 'either', frees: fn === 'fit' });
+      if (fn !== 'fit' && model.training !== wasTraining) throw new Error(`${fn} left the model in ${model.training ? 'train' : 'eval'} mode`);
       opt.zeroGrad();
       free(x, y, model.parameters());
       opt.dispose();
