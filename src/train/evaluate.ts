@@ -3,6 +3,7 @@ import { DataLoader } from '../data/loader.js';
 import { checkNumber, describe } from '../tensor/checks.js';
 import { tensor } from '../tensor/creation.js';
 import { readOptions } from '../tensor/options.js';
+import { tidy } from '../tensor/scope.js';
 import type { AnyTypedArray } from '../tensor/dtypes.js';
 import { Tensor } from '../tensor/tensor.js';
 import { batchesOf, batchSamples, forEachBatch, forwardOf, inEvalMode, resolveLoss, resolveMetrics, splitBatch, type LossArg, type MetricsArg, type ModelLike } from './common.js';
@@ -87,10 +88,14 @@ export function predict(model: ModelLike, data: Tensor | Iterable<unknown>, pred
     let rowShape: readonly number[] | null = null;
     let dtype: Tensor['dtype'] = 'float32';
     let rows = 0;
-    forEachBatch(batches, (batch) => noGrad(() => {
-      const { x } = splitBatch(batch, op);
+    const outputOf = (x: unknown): Tensor => {
       const out = forward(x);
       if (!(out instanceof Tensor) || out.rank === 0) throw new Error(`${op}: the model must return one tensor with a batch axis, got ${describe(out)}`);
+      return out;
+    };
+    forEachBatch(batches, (batch) => noGrad(() => {
+      const { x } = splitBatch(batch, op);
+      const out = outputOf(x);
       const shape = out.shape.slice(1);
       if (rowShape === null) {
         rowShape = shape;
@@ -101,6 +106,14 @@ export function predict(model: ModelLike, data: Tensor | Iterable<unknown>, pred
       parts.push(out.dataSync());
       rows += out.shape[0];
     }), () => {});
+    // A tensor of 0 rows makes no batch: one forward of it gives the output's row shape and dtype ([0, classes], not [0]).
+    if (rowShape === null && data instanceof Tensor) {
+      tidy(() => noGrad(() => {
+        const out = outputOf(data);
+        rowShape = out.shape.slice(1);
+        dtype = out.dtype;
+      }));
+    }
     const shape = [rows, ...(rowShape ?? [])];
     const total = parts.reduce((n, p) => n + p.length, 0);
     const flat = dtype === 'float32' ? new Float32Array(total) : dtype === 'int32' ? new Int32Array(total) : dtype === 'int8' ? new Int8Array(total) : new Uint8Array(total);
