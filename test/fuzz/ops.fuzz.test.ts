@@ -2,10 +2,10 @@
 import fc from 'fast-check';
 import { describe } from 'vitest';
 import * as sg from '../../src/index.js';
-import { Binary, Unary } from '../../src/kernels/codes.js';
+import { Binary, Unary } from '../../src/kernels/codes.generated.js';
 import { binaryScalarRef, unaryScalarRef } from '../../src/reference/elementwise.js';
-import { roundHalfEven } from '../../src/reference/quant.js';
-import { maxAxisRef, softmaxRowsRef } from '../../src/reference/reduce.js';
+import { roundHalfEven } from '../../src/reference/hard.js';
+import { f32MaxAxisRef as maxAxisRef, f32SoftmaxRowsRef as softmaxRowsRef } from '../../src/reference/reduce.js';
 import { anyF32, anyRankShape, anyTensor, DTYPES, finiteF32, floatTensor, hostile, make, matrix, optionBag, shape, tensorOf, dim } from './arbitraries.js';
 import { expectClose, expectShape, f32, free, prop, runCase, strides, useRuntime } from './oracle.js';
 

@@ -3,7 +3,8 @@
 import fc from 'fast-check';
 import { describe } from 'vitest';
 import * as sg from '../../src/index.js';
-import { approxSignBackwardRef, fakeQuantBackwardRef, fakeQuantRef, rangeMaskBackwardRef, roundHalfEven, swishSignBackwardRef } from '../../src/reference/quant.js';
+import { f32ApproxSignBackwardRef as approxSignBackwardRef, f32RangeMaskBackwardRef as rangeMaskBackwardRef, f32SwishSignBackwardRef as swishSignBackwardRef, roundHalfEven } from '../../src/reference/hard.js';
+import { f32FakeQuantBackwardRef as fakeQuantBackwardRef, f32FakeQuantRef as fakeQuantRef } from '../../src/reference/quant.js';
 import { anyF32, dim, finiteF32, floatTensor, hostile, make, matrix, numberOption, optionBag, shape, tensorOf, type TensorSpec } from './arbitraries.js';
 import { expectClose, expectShape, f32, free, prop, runCase, useRuntime } from './oracle.js';
 
