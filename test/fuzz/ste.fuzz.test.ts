@@ -6,7 +6,7 @@ import * as sg from '../../src/index.js';
 import { f32ApproxSignBackwardRef as approxSignBackwardRef, f32RangeMaskBackwardRef as rangeMaskBackwardRef, f32SwishSignBackwardRef as swishSignBackwardRef, roundHalfEven } from '../../src/reference/hard.js';
 import { f32FakeQuantBackwardRef as fakeQuantBackwardRef, f32FakeQuantRef as fakeQuantRef } from '../../src/reference/quant.js';
 import { anyF32, dim, finiteF32, floatTensor, hostile, make, matrix, numberOption, optionBag, shape, tensorOf, type TensorSpec } from './arbitraries.js';
-import { expectClose, expectShape, f32, free, prop, runCase, useRuntime } from './oracle.js';
+import { expectClose, expectNoLeakSince, expectShape, f32, free, prop, runCase, stats, useRuntime } from './oracle.js';
 
 useRuntime();
 
@@ -106,13 +106,16 @@ describe('rounding and quantization', () => {
   }), async ({ x, options }) => {
     const t = make(x, true);
     const o = options as Record<string, any> | null | undefined;
-    const signed = isObj(o) && o.signed !== undefined ? o.signed : true;
+    // Null option fields mean the default (the one options rule).
+    const signed = isObj(o) ? o.signed ?? true : true;
     const bits = isObj(o) && Number.isInteger(o.bits) ? o.bits : NaN;
     const qmin = signed ? -(2 ** (bits - 1)) : 0;
     const qmax = signed ? 2 ** (bits - 1) - 1 : 2 ** bits - 1;
-    const zp = isObj(o) && o.zeroPoint !== undefined ? o.zeroPoint : 0;
+    const zp = isObj(o) ? o.zeroPoint ?? 0 : 0;
     const scale = isObj(o) ? o.scale : undefined;
-    const scaleOk = fin(scale) && f32(scale) > 0 && Number.isFinite(f32(scale));
+    // The outer level times the float32 scale must stay finite in float32, or some inputs would come out as ±Infinity.
+    const reach = Number.isInteger(zp) ? Math.max(zp - qmin, qmax - zp) : 0;
+    const scaleOk = fin(scale) && f32(scale) > 0 && Number.isFinite(f32(scale)) && f32(scale) * reach <= 3.4028234663852886e38;
     const ok = isObj(o) && typeof signed === 'boolean' && Number.isInteger(bits) && bits >= (signed ? 2 : 1) && bits <= 16 && scaleOk && Number.isInteger(zp) && zp >= qmin && zp <= qmax && !x.data.some(Number.isNaN);
     await runCase(() => forwardBackward(t, (v) => sg.ste.quantize(v, o as any)), {
       fn: 'quantize', expect: ok ? 'ok' : isObj(o) && (typeof signed === 'boolean') ? 'error' : 'either', state: [t], mutates: true, kept: () => [t.grad],
@@ -244,15 +247,18 @@ describe('vector quantization', () => {
   prop(['sg.ste.vq'], 'vq: each index attains the true (float64) minimum distance, zq = chosen rows, losses are the mean squared distances; empty batches and NaN are clear errors', fc.record({
     io: vqInputs, beta: numberOption(fc.double({ min: 0, max: 2, noNaN: true })), grad: fc.boolean(), aliasCodebook: fc.boolean(),
   }), async ({ io: [z, cb], beta, grad, aliasCodebook }) => {
+    const since = stats();
     const tz = make(z, grad);
     const tc = aliasCodebook && z.shape[1] === cb.shape[1] ? tz : make(cb);
     const cbSpec: TensorSpec = tc === tz ? z : cb;
     const [N, D] = z.shape;
     const K = cbSpec.shape[0];
-    const betaOk = beta === undefined || (fin(beta) && beta >= 0);
+    // beta is used in float32: a value past float32's range is rejected, like every scale.
+    const betaOk = beta == null || (fin(beta) && beta >= 0 && beta <= 3.4028234663852886e38);
     const ok = betaOk && K > 0 && N > 0;
     await runCase(() => sg.ste.vq(tz, tc, { beta: beta as number }), {
-      fn: 'vq', expect: ok ? 'ok' : !betaOk ? 'error' : K === 0 && N > 0 ? 'error' : N === 0 ? 'either' : 'error', state: [tz, tc],
+      // The codebook's row norms are cached with its storage (as for vqNearest): bytes are checked once the inputs are freed.
+      fn: 'vq', caches: true, expect: ok ? 'ok' : !betaOk ? 'error' : K === 0 && N > 0 ? 'error' : N === 0 ? 'either' : 'error', state: [tz, tc],
       check: (r) => {
         const zs = Array.from(tz.dataSync());
         const cs = Array.from(tc.dataSync());
@@ -269,10 +275,11 @@ describe('vector quantization', () => {
         const mse = sq / (N * D);
         if (Number.isFinite(mse) && mse < 1e37) {
           expectClose([r.codebookLoss.item()], [mse], 'codebookLoss', { abs: 1e-5 * mse + 1e-30, rel: 1e-4 });
-          expectClose([r.commitmentLoss.item()], [(beta === undefined ? 0.25 : (beta as number)) * mse], 'commitmentLoss', { abs: 1e-5 * mse + 1e-30, rel: 1e-4 });
+          expectClose([r.commitmentLoss.item()], [((beta as number | null | undefined) ?? 0.25) * mse], 'commitmentLoss', { abs: 1e-5 * mse + 1e-30, rel: 1e-4 });
         }
       },
     });
     free(tz, tc);
+    expectNoLeakSince(since, 'vq');
   }, 2);
 });
