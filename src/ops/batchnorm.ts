@@ -6,6 +6,7 @@ import { markModified } from '../tensor/derived.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { binaryRaw } from './elementwise.js';
 import { sumAxesRaw } from './reduce.js';
+import { rawF32, viewOf } from '../tensor/tensor.js';
 
 // Batch normalization, forward and backward, over the last (channel) axis of
 // x [..., C]: every leading axis is a batch axis, so x is read as rows
@@ -105,13 +106,13 @@ function rowsOf(x: Tensor): number {
 
 /** x [R, C] rows, as a view (to dispose). */
 function asRows(x: Tensor, rows: number): Tensor {
-  return x.view([rows, x.shape[x.rank - 1]]);
+  return viewOf(x, [rows, x.shape[x.rank - 1]]);
 }
 
 /** t with another shape of the same size; t itself is released. */
 function reshaped(t: Tensor, shape: readonly number[]): Tensor {
   if (t.shape.length === shape.length && t.shape.every((d, i) => d === shape[i])) return t;
-  const v = t.view(shape);
+  const v = viewOf(t, shape);
   t.dispose();
   return v;
 }
@@ -119,7 +120,7 @@ function reshaped(t: Tensor, shape: readonly number[]): Tensor {
 /** The first feature whose batch mean or variance is not finite, or null. */
 function firstNonFinite(mean: Tensor, variance: Tensor): { feature: number; stat: string; value: number } | null {
   for (const [stat, t] of [['mean', mean], ['variance', variance]] as const) {
-    const v = t.rawF32();
+    const v = rawF32(t);
     for (let i = 0; i < v.length; i++) if (!Number.isFinite(v[i])) return { feature: i, stat, value: v[i] };
   }
   return null;
