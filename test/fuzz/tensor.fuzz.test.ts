@@ -229,6 +229,58 @@ describe('scopes', () => {
   });
 });
 
+describe('default generator state', () => {
+  const seedValue = fc.oneof({ weight: 4, arbitrary: fc.integer({ min: 0, max: 2 ** 32 - 1 }) }, { weight: 1, arbitrary: fc.constantFrom(0, 2 ** 32 - 1) }, { weight: 2, arbitrary: hostile }, { weight: 1, arbitrary: fc.constantFrom(2 ** 32, -1, 1.5) });
+  const stateArg = fc.oneof(
+    { weight: 3, arbitrary: fc.record({ seed: seedValue, counter: fc.oneof(fc.nat(1000), fc.constantFrom(Number.MAX_SAFE_INTEGER), hostile) }) },
+    { weight: 1, arbitrary: hostile },
+  );
+  const isSeed = (v: unknown) => typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 2 ** 32 - 1;
+  prop(['sg.seed', 'sg.rngState', 'sg.setRngState'], 'seed/rngState/setRngState: a seed or a saved state replays the same unseeded draws; hostile seeds and states are clear errors that leave the state as it was', fc.record({
+    which: fc.constantFrom('seed', 'setRngState'), n: seedValue, state: stateArg, draws: fc.integer({ min: 0, max: 3 }),
+  }), async ({ which, n, state, draws }) => {
+    // Each case starts from a seeded generator: an earlier case may have left it at its last stream.
+    sg.seed(draws * 7919);
+    const draw = () => { const t = sg.rand([5]); const v = Array.from(t.dataSync()); t.dispose(); return v; };
+    for (let i = 0; i < draws; i++) draw();
+    const saved = sg.rngState();
+    if (!isSeed(saved.seed) || !Number.isInteger(saved.counter) || saved.counter < 0) throw new Error(`rngState() = ${JSON.stringify(saved)}`);
+    const next = draw();
+    sg.setRngState(saved);
+    const again = draw();
+    expectClose(again, next, 'rand after setRngState(rngState())', { signedZero: true });
+    sg.setRngState(saved);
+    const st = state as { seed?: unknown; counter?: unknown } | null;
+    const ok = which === 'seed' ? isSeed(n) : st !== null && typeof st === 'object' && !Array.isArray(st) && isSeed(st.seed) && typeof st.counter === 'number' && Number.isInteger(st.counter) && st.counter >= 0 && st.counter <= Number.MAX_SAFE_INTEGER;
+    await runCase(() => (which === 'seed' ? sg.seed(n as number) : sg.setRngState(state as sg.RngState)), {
+      fn: which, expect: ok ? 'ok' : 'error', args: ok ? undefined : which === 'seed' ? ['n'] : ['state'],
+      check: () => {
+        const now = sg.rngState();
+        const want = which === 'seed' ? { seed: n, counter: 0 } : { seed: st!.seed, counter: st!.counter };
+        if (now.seed !== want.seed || now.counter !== want.counter) throw new Error(`${which}: rngState() is ${JSON.stringify(now)}, want ${JSON.stringify(want)}`);
+        if (now.counter === Number.MAX_SAFE_INTEGER) {
+          // The last stream: the counter cannot step exactly, so the next unseeded call is refused (not a repeat).
+          let err: unknown = null;
+          try { draw(); } catch (e) { err = e; }
+          expectClearError(err, 'rand');
+          const after = sg.rngState();
+          if (after.counter !== now.counter || after.seed !== now.seed) throw new Error('a refused draw moved the generator');
+          return;
+        }
+        // The same state always gives the same draws.
+        const a = draw();
+        sg.setRngState(now);
+        expectClose(draw(), a, `${which}: replay`, { signedZero: true });
+      },
+    });
+    if (!ok) {
+      const now = sg.rngState();
+      if (now.seed !== saved.seed || now.counter !== saved.counter) throw new Error(`rejected ${which} changed the generator state: ${JSON.stringify(saved)} -> ${JSON.stringify(now)}`);
+      expectClose(draw(), next, `rand after a rejected ${which}`, { signedZero: true });
+    }
+  }, 0.5);
+});
+
 describe('Tensor methods', () => {
   // view/alive/raw* are host-internal functions of src/tensor/tensor.ts (viewOf, storageOf, rawF32, ...), not Tensor
   // methods, and attach is gone (saved tensors belong to the tape): the public Tensor's own methods are these.
