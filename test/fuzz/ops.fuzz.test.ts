@@ -7,7 +7,7 @@ import { binaryScalarRef, unaryScalarRef } from '../../src/reference/elementwise
 import { roundHalfEven } from '../../src/reference/hard.js';
 import { f32MaxAxisRef as maxAxisRef, f32SoftmaxRowsRef as softmaxRowsRef } from '../../src/reference/reduce.js';
 import { anyF32, anyRankShape, anyTensor, DTYPES, finiteF32, floatTensor, hostile, make, matrix, optionBag, shape, tensorOf, dim } from './arbitraries.js';
-import { expectClose, expectShape, f32, free, prop, runCase, strides, useRuntime } from './oracle.js';
+import { expectClose, expectShape, f32, free, prop, runCase, strides, ulpDistance, useRuntime } from './oracle.js';
 
 useRuntime();
 
@@ -149,6 +149,73 @@ describe('elementwise', () => {
       });
       free(ta, tb);
     }, 1.5);
+});
+
+describe('pow', () => {
+  const base = fc.oneof({ weight: 4, arbitrary: anyF32 }, { weight: 2, arbitrary: fc.double({ min: -3, max: 3, noNaN: true }).map(f32) });
+  const exponent = fc.oneof({ weight: 3, arbitrary: fc.double({ min: -4, max: 4, noNaN: true }).map(f32) }, { weight: 3, arbitrary: fc.constantFrom(0, -0, 1, -1, 2, 3, 0.5, -0.5, 0.25, NaN, Infinity, -Infinity) }, { weight: 1, arbitrary: anyF32 });
+  /** ulps between float32 values, NaN only matching NaN; ±Infinity is one ulp past ±3.4028235e38 (the rounding edge). */
+  const expectPow = (got: ArrayLike<number>, want: ArrayLike<number>, what: string, ulps: number) => {
+    for (let i = 0; i < want.length; i++) {
+      if (ulpDistance(got[i], want[i]) > ulps) throw new Error(`${what}[${i}]: got ${got[i]}, want ${want[i]} (±${ulps} ulps)`);
+    }
+  };
+  prop(['sg.pow', 'sg.Tensor#pow'], 'pow broadcasts and matches float64 pow rounded to float32 (2 ulps, NaN for a negative base with a fractional exponent); scalars either side; bad operands are clear errors', fc.record({
+    a: floatTensor({ maxRank: 3, maxDim: 4, maxSize: 48 }, base), form: fc.constantFrom('tensor', 'tensor', 'scalarB', 'scalarA', 'alias', 'hostileB', 'intB'),
+    s: exponent, bad: hostile, method: fc.boolean(),
+  }).chain((r) => partnerShape(r.a.shape).chain((bs) => tensorOf(fc.constant(bs), 'float32', exponent).map((b) => ({ ...r, b })))),
+  async ({ a, b, form, s, bad, method }) => {
+    const ta = make(a);
+    const tb = form === 'intB' ? sg.tensor(b.data.map(() => 2), b.shape, { dtype: 'int32' }) : make(b);
+    const A: unknown = form === 'scalarA' ? s : ta;
+    const B: unknown = form === 'scalarB' ? s : form === 'alias' ? ta : form === 'hostileB' ? bad : tb;
+    const shapeA = typeof A === 'number' ? [] : a.shape;
+    const shapeB = typeof B === 'number' ? [] : form === 'alias' ? a.shape : b.shape;
+    const dataA = typeof A === 'number' ? [A] : a.data.map(f32);
+    const dataB = typeof B === 'number' ? [B] : form === 'alias' ? a.data.map(f32) : b.data.map(f32);
+    const out = broadcast(shapeA, shapeB);
+    const valid = out !== null && form !== 'hostileB' && form !== 'intB';
+    const useMethod = method && A instanceof sg.Tensor;
+    await runCase(() => call(useMethod, 'pow', A, B), {
+      fn: 'pow', expect: valid ? 'ok' : form === 'hostileB' && typeof bad === 'number' ? 'either' : 'error', state: [ta, tb],
+      check: (y: sg.Tensor) => {
+        expectShape(y, out!, 'float32', 'pow');
+        const x1 = readBroadcast(dataA, shapeA, out!);
+        const x2 = readBroadcast(dataB, shapeB, out!);
+        expectPow(y.dataSync(), x1.map((v, i) => f32(Math.pow(f32(v), f32(x2[i])))), 'pow', 2);
+      },
+    });
+    free(ta, tb);
+  }, 2);
+
+  prop(['sg.pow', 'sg.Tensor#pow', 'sg.backward'], 'pow gradients: b·a^(b−1) to the base and a^b·ln a to the exponent (float64 references), and only the leaves\' gradients stay alive', fc.record({
+    a: floatTensor({ maxRank: 2, maxDim: 4, maxSize: 16 }, fc.double({ min: 0.25, max: 3, noNaN: true })), expScalar: fc.boolean(), s: fc.double({ min: -3, max: 3, noNaN: true }),
+  }).chain((r) => tensorOf(fc.constant(r.a.shape), 'float32', fc.double({ min: -3, max: 3, noNaN: true })).map((b) => ({ ...r, b }))),
+  async ({ a, b, expScalar, s }) => {
+    const ta = make(a, true);
+    const tb = make(b, true);
+    const B = expScalar ? f32(s) : tb;
+    await runCase(() => {
+      const y = (B === tb ? ta.pow(tb) : sg.pow(ta, B)) as sg.Tensor;
+      const l = sg.sum(y);
+      sg.backward(l);
+      return [y, l];
+    }, {
+      fn: 'pow', expect: 'ok', mutates: true, kept: () => [ta.grad, tb.grad],
+      check: () => {
+        const A = a.data.map(f32);
+        const E = expScalar ? A.map(() => f32(s)) : b.data.map(f32);
+        expectShape(ta.grad!, a.shape, 'float32', 'pow da');
+        expectClose(ta.grad!.dataSync(), A.map((v, i) => (E[i] === 0 ? 0 : E[i] * Math.pow(v, E[i] - 1))), 'pow da', { abs: 1e-6, rel: 1e-5 });
+        if (expScalar) {
+          if (tb.grad !== null) throw new Error('pow: a scalar exponent gave the exponent tensor a gradient');
+        } else {
+          expectClose(tb.grad!.dataSync(), A.map((v, i) => Math.pow(v, E[i]) * Math.log(v)), 'pow db', { abs: 1e-6, rel: 1e-5 });
+        }
+      },
+    });
+    free(ta, tb);
+  }, 1);
 });
 
 describe('chains', () => {
