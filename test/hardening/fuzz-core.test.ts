@@ -47,3 +47,28 @@ test('the default generator refuses to step past 2^53 - 1 instead of replaying o
   t.dispose();
   sg.seed(0);
 });
+
+test('batchNorm: null options mean the defaults, an eps that vanishes in float32 and running statistics aliasing an input are clear errors that change nothing', () => {
+  const x = sg.tensor([[1, 1], [1, 1], [1, 1]]);
+  const w = sg.ones([2]);
+  const b = sg.zeros([2]);
+  const rm = sg.tensor([0.5, 0.5]);
+  const rv = sg.tensor([2, 2]);
+  try {
+    // Was: "batchNorm: options must be an object, got null".
+    expect(errorOf(() => sg.batchNorm(x, null))).toMatch(/^batchNorm: eval mode \(training: false\) needs runningMean and runningVar/);
+    const y = sg.batchNorm(x, { runningMean: rm, runningVar: rv, training: null as unknown as boolean, eps: null as unknown as number });
+    expect(Array.from(y.dataSync())).toEqual(new Array(6).fill(Math.fround(Math.fround(0.5) / Math.fround(Math.sqrt(Math.fround(2 + 1e-5))))));
+    y.dispose();
+    // Was: accepted; eps rounds to 0 in float32 and a constant channel came out NaN (0 / 0).
+    expect(errorOf(() => sg.batchNorm(x, { training: true, eps: 1e-50 }))).toMatch(/^batchNorm: eps = 1e-50 must be a positive normal float32/);
+    // Was: accepted; the in-place running update rewrote the layer's weight.
+    expect(errorOf(() => sg.batchNorm(x, { training: true, weight: w, bias: b, runningMean: w, runningVar: rv }))).toMatch(/^batchNorm: runningMean shares memory with weight/);
+    expect(errorOf(() => sg.batchNorm(x, { training: true, runningMean: rm, runningVar: rm }))).toMatch(/^batchNorm: runningMean and runningVar must be two different tensors/);
+    expect(Array.from(w.dataSync())).toEqual([1, 1]);
+    expect(Array.from(rm.dataSync())).toEqual([0.5, 0.5]);
+    expect(Array.from(rv.dataSync())).toEqual([2, 2]);
+  } finally {
+    for (const t of [x, w, b, rm, rv]) t.dispose();
+  }
+});
