@@ -218,6 +218,90 @@ describe('pow', () => {
   }, 1);
 });
 
+describe('batchNorm', () => {
+  const stat = fc.constantFrom('none', 'both', 'both', 'both', 'both', 'both', 'both', 'onlyMean', 'sameTensor', 'wrongShape', 'int32', 'aliasWeight');
+  prop(['sg.batchNorm'], 'batchNorm over the last axis: eval is the float32 chain ((x - mean) / sqrt(var + eps)) * weight + bias bit for bit, training matches float64 batch statistics and updates the running ones; bad options, shapes and aliasing are clear errors that change nothing', fc.record({
+    // Mostly batches with rows and channels (the edge shapes, 0- and 1-sized, come from floatTensor).
+    x: fc.oneof(
+      { weight: 3, arbitrary: tensorOf(fc.array(fc.integer({ min: 1, max: 5 }), { minLength: 2, maxLength: 3 }), 'float32', fc.double({ min: -8, max: 8, noNaN: true })) },
+      { weight: 1, arbitrary: floatTensor({ minRank: 1, maxRank: 3, maxDim: 5, maxSize: 60 }, fc.double({ min: -8, max: 8, noNaN: true })) },
+    ), grad: fc.boolean(),
+    training: fc.oneof({ weight: 12, arbitrary: fc.boolean() }, { weight: 1, arbitrary: fc.constantFrom<unknown>(undefined, null, 'yes', 1) }),
+    momentum: fc.oneof({ weight: 8, arbitrary: fc.constantFrom<unknown>(undefined, 0, 0.1, 1, 0.5) }, { weight: 1, arbitrary: fc.constantFrom<unknown>(null, -0.1, 1.5, NaN, 'x') }),
+    eps: fc.oneof({ weight: 8, arbitrary: fc.constantFrom<unknown>(undefined, 1e-5, 1e-3, 0.5) }, { weight: 1, arbitrary: fc.constantFrom<unknown>(null, 0, -1, NaN, Infinity, 1e-50, 1e39, 'x') }),
+    affine: fc.constantFrom('none', 'none', 'both', 'both', 'both', 'onlyWeight', 'wrongShape'), running: stat,
+    form: fc.constantFrom('bag', 'bag', 'bag', 'bag', 'bag', 'bag', 'bag', 'bag', 'null', 'none', 'hostile'), bad: hostile, special: fc.constantFrom('none', 'none', 'none', 'none', 'none', 'none', 'inf'),
+  }), async ({ x, grad, training, momentum, eps, affine, running, form, bad, special }) => {
+    if (special === 'inf' && x.data.length) x.data[0] = Infinity;
+    const C = x.shape[x.shape.length - 1];
+    const R = x.shape.slice(0, -1).reduce((n, d) => n * d, 1);
+    // With a gradient, eval runs the recorded op chain; without, the fused kernel: both must give the chain's bits.
+    const tx = make(x, grad);
+    const chan = (f: (c: number) => number) => sg.tensor(Array.from({ length: C }, (_, c) => f(c)), [C]);
+    const w = affine === 'none' ? null : affine === 'wrongShape' ? sg.ones([C + 1]) : chan((c) => 0.5 + c / 3);
+    const b = affine === 'both' || affine === 'wrongShape' ? chan((c) => c / 4 - 0.3) : null;
+    const rm = running === 'none' ? null : running === 'aliasWeight' && w !== null ? w : running === 'wrongShape' ? sg.zeros([C + 2]) : running === 'int32' ? sg.zeros([C], { dtype: 'int32' }) : chan((c) => c / 5 - 0.2);
+    const rv = running === 'none' || running === 'onlyMean' ? null : running === 'sameTensor' ? rm : chan((c) => 1 + c / 2);
+    const opts: unknown = form === 'null' ? null : form === 'none' ? undefined : form === 'hostile' ? bad : { training, momentum, eps, weight: w, bias: b, runningMean: rm, runningVar: rv };
+    const bag = form === 'bag';
+    const tr = bag ? training ?? false : false;
+    const mom = bag ? momentum ?? 0.1 : 0.1;
+    const ep = bag ? eps ?? 1e-5 : 1e-5;
+    const hostileBag = form === 'hostile' && bad !== null && bad !== undefined && (typeof bad !== 'object' || Array.isArray(bad) || ArrayBuffer.isView(bad) || bad instanceof Map || bad instanceof Set);
+    const given = { w: bag ? w : null, b: bag ? b : null, rm: bag ? rm : null, rv: bag ? rv : null };
+    const optsOk = !hostileBag && typeof tr === 'boolean' && typeof mom === 'number' && mom >= 0 && mom <= 1 && typeof ep === 'number' && Number.isFinite(ep) && ep >= 1.1754943508222875e-38 && ep <= 3.4028234663852886e38;
+    const affineOk = (given.w === null) === (given.b === null) && (given.w === null || (affine === 'both'));
+    const runOk = (given.rm === null) === (given.rv === null) && (given.rm === null || running === 'both' || (running === 'aliasWeight' && given.w === null));
+    const ok = optsOk && affineOk && runOk && (tr ? R >= 2 && special === 'none' : given.rm !== null);
+    const users = [tx, w, b, rm, rv].filter((t): t is sg.Tensor => t !== null);
+    const before = { rm: rm && rm.dtype === 'float32' ? Array.from(rm.dataSync()) : null, rv: rv && rv.dtype === 'float32' ? Array.from(rv.dataSync()) : null };
+    await runCase(() => sg.batchNorm(tx, opts as any), {
+      fn: 'batchNorm', expect: ok ? 'ok' : 'error', state: users, mutates: ok && tr && given.rm !== null,
+      check: (y: sg.Tensor) => {
+        expectShape(y, x.shape, 'float32', 'batchNorm');
+        const X = Array.from(tx.dataSync());
+        const W = given.w ? Array.from(given.w.dataSync()) : null;
+        const B = given.b ? Array.from(given.b.dataSync()) : null;
+        const got = y.dataSync();
+        if (!tr) {
+          // Eval: the float32 op chain, each op rounded, bit for bit.
+          const M = before.rm!;
+          const V = before.rv!;
+          const want = X.map((v, i) => {
+            const c = i % C;
+            const xhat = f32(f32(v - M[c]) / f32(Math.sqrt(f32(V[c] + f32(ep as number)))));
+            return W && B ? f32(f32(xhat * W[c]) + B[c]) : xhat;
+          });
+          expectClose(got, want, 'batchNorm eval');
+          return;
+        }
+        for (let c = 0; c < C; c++) {
+          let m = 0;
+          for (let r = 0; r < R; r++) m += X[r * C + c];
+          m /= R;
+          let v = 0;
+          for (let r = 0; r < R; r++) v += (X[r * C + c] - m) ** 2;
+          v /= R;
+          const inv = 1 / Math.sqrt(v + (ep as number));
+          for (let r = 0; r < R; r++) {
+            const xhat = (X[r * C + c] - m) * inv;
+            const want = W && B ? xhat * W[c] + B[c] : xhat;
+            // x - mean in float32 is off by an ulp of x, magnified by 1/sqrt(var + eps).
+            expectClose([got[r * C + c]], [want], `batchNorm train [${r}, ${c}]`, { abs: 4e-6 * 8 * inv * (W ? Math.abs(W[c]) : 1) + 1e-5, rel: 1e-4 });
+          }
+          if (given.rm && given.rv) {
+            const m2 = Array.from(given.rm.dataSync());
+            const v2 = Array.from(given.rv.dataSync());
+            expectClose([m2[c]], [(1 - (mom as number)) * before.rm![c] + (mom as number) * m], `runningMean[${c}]`, { abs: 1e-5, rel: 1e-4 });
+            expectClose([v2[c]], [(1 - (mom as number)) * before.rv![c] + (mom as number) * v * R / (R - 1)], `runningVar[${c}]`, { abs: 1e-5, rel: 1e-4 });
+          }
+        }
+      },
+    });
+    free(...users);
+  }, 2);
+});
+
 describe('chains', () => {
   const step = fc.record({ op: fc.constantFrom(...BINARY, ...UNARY), a: fc.nat(), b: fc.nat() });
   prop(['sg.add', 'sg.mul', 'sg.neg', 'sg.Tensor#add', 'sg.Tensor#sub'], 'outputs fed back as inputs (the same tensor as both operands, results of results): every step matches the twins, and all intermediates are freed', fc.record({
