@@ -560,7 +560,8 @@ describe('losses', () => {
   }), async ({ op, x, axis, method }) => {
     const t = make(x);
     const r = x.shape.length;
-    const ok = r > 0 && (axis === undefined || axis === -1 || axis === r - 1);
+    // A null axis is an omitted optional argument: the last axis.
+    const ok = r > 0 && (axis == null || axis === -1 || axis === r - 1);
     await runCase(() => call(method, op, t, axis), {
       fn: op, expect: ok ? 'ok' : 'error', state: [t],
       check: (y: sg.Tensor) => {

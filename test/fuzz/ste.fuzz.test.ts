@@ -30,6 +30,10 @@ function forwardBackward(x: sg.Tensor, op: (x: sg.Tensor) => sg.Tensor): sg.Tens
   return y;
 }
 
+const F32_MAX = 3.4028234663852886e38;
+/** A finite positive value that stays a normal float32 (what checkNumber's { positive, f32 } accepts). */
+const posF32 = (v: unknown): boolean => typeof v === 'number' && Number.isFinite(v) && v >= 2 ** -126 && v <= F32_MAX;
+
 const surrogate = (grad: string, x: Float32Array, clipValue: number, beta: number): Float32Array => {
   const dy = new Float32Array(x.length).fill(1);
   const dx = new Float32Array(x.length);
@@ -48,7 +52,8 @@ describe('sign family', () => {
     const t = make(x, true);
     const o = options as Record<string, any> | null | undefined;
     const hasNaN = x.data.some((v) => Number.isNaN(v));
-    const optsOk = o === undefined || (isObj(o) && (o.grad === undefined || GRADS.includes(o.grad)) && (o.clipValue === undefined || (fin(o.clipValue) && o.clipValue > 0)) && (o.beta === undefined || (fin(o.beta) && o.beta > 0)));
+    // Null options/fields mean the defaults; clipValue and beta are used in float32, so they must be normal positive float32 values.
+    const optsOk = o == null || (isObj(o) && (o.grad == null || GRADS.includes(o.grad)) && (o.clipValue == null || posF32(o.clipValue)) && (o.beta == null || posF32(o.beta)));
     const certainBad = isObj(o) && !optsOk;
     const name = op === 'sign' ? (asLayer ? ['sign', 'Sign'] : ['sign']) : asLayer ? ['binarize', 'Binarize'] : ['binarize'];
     await runCase(() => {
@@ -61,7 +66,7 @@ describe('sign family', () => {
         const xs = Float32Array.from(x.data);
         expectClose(y.dataSync(), Array.from(xs, (v) => (op === 'sign' ? (v > 0 ? 1 : v < 0 ? -1 : 0) : v < 0 ? -1 : 1)), op);
         const g = isObj(o) && o.grad !== undefined ? o.grad : 'identity';
-        expectClose(t.grad!.dataSync(), surrogate(g, xs, isObj(o) && o.clipValue !== undefined ? o.clipValue : 1, isObj(o) && o.beta !== undefined ? o.beta : 5), `${op} grad (${g})`, { ulps: g === 'swish' ? 16 : 4 });
+        expectClose(t.grad!.dataSync(), surrogate(g, xs, isObj(o) && o.clipValue != null ? o.clipValue : 1, isObj(o) && o.beta != null ? o.beta : 5), `${op} grad (${g})`, { ulps: g === 'swish' ? 16 : 4 });
       },
     });
     free(t);
@@ -73,14 +78,14 @@ describe('sign family', () => {
     const t = make(x, true);
     const o = options as Record<string, any> | null | undefined;
     const hasNaN = x.data.some((v) => Number.isNaN(v));
-    const optsOk = o === undefined || (isObj(o) && (o.threshold === undefined || (fin(o.threshold) && o.threshold >= 0)) && (o.grad === undefined || o.grad === 'identity' || o.grad === 'clipped') && (o.clipValue === undefined || (fin(o.clipValue) && o.clipValue > 0)));
+    const optsOk = o == null || (isObj(o) && (o.threshold == null || (fin(o.threshold) && o.threshold >= 0 && o.threshold <= F32_MAX)) && (o.grad == null || o.grad === 'identity' || o.grad === 'clipped') && (o.clipValue == null || posF32(o.clipValue)));
     await runCase(() => forwardBackward(t, (v) => sg.ste.ternarize(v, o as any)), {
       fn: 'ternarize', expect: optsOk && !hasNaN ? 'ok' : isObj(o) || hasNaN ? 'error' : 'either', state: [t], mutates: true, kept: () => [t.grad],
       check: (y) => {
-        const th = f32(isObj(o) && o.threshold !== undefined ? o.threshold : 0.05);
+        const th = f32(isObj(o) && o.threshold != null ? o.threshold : 0.05);
         const xs = Float32Array.from(x.data);
         expectClose(y.dataSync(), Array.from(xs, (v) => (v > th ? 1 : v < -th ? -1 : 0)), 'ternarize');
-        expectClose(t.grad!.dataSync(), surrogate(isObj(o) && o.grad ? o.grad : 'identity', xs, isObj(o) && o.clipValue !== undefined ? o.clipValue : 1, 5), 'ternarize grad');
+        expectClose(t.grad!.dataSync(), surrogate(isObj(o) && o.grad ? o.grad : 'identity', xs, isObj(o) && o.clipValue != null ? o.clipValue : 1, 5), 'ternarize grad');
       },
     });
     free(t);
@@ -115,7 +120,8 @@ describe('rounding and quantization', () => {
     const scale = isObj(o) ? o.scale : undefined;
     // The outer level times the float32 scale must stay finite in float32, or some inputs would come out as ±Infinity.
     const reach = Number.isInteger(zp) ? Math.max(zp - qmin, qmax - zp) : 0;
-    const scaleOk = fin(scale) && f32(scale) > 0 && Number.isFinite(f32(scale)) && f32(scale) * reach <= 3.4028234663852886e38;
+    // A subnormal scale (1e-40) would lose precision in float32: the scale must be a normal float32.
+    const scaleOk = posF32(scale) && f32(scale) * reach <= F32_MAX;
     const ok = isObj(o) && typeof signed === 'boolean' && Number.isInteger(bits) && bits >= (signed ? 2 : 1) && bits <= 16 && scaleOk && Number.isInteger(zp) && zp >= qmin && zp <= qmax && !x.data.some(Number.isNaN);
     await runCase(() => forwardBackward(t, (v) => sg.ste.quantize(v, o as any)), {
       fn: 'quantize', expect: ok ? 'ok' : isObj(o) && (typeof signed === 'boolean') ? 'error' : 'either', state: [t], mutates: true, kept: () => [t.grad],

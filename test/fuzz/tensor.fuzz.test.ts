@@ -46,14 +46,15 @@ describe('creation', () => {
     // Nested arrays show their shape only down to the first empty level.
     const zeroAt = spec.shape.indexOf(0);
     const dataShape = dataForm === 'nested' ? (zeroAt >= 0 ? spec.shape.slice(0, zeroAt + 1) : spec.shape) : [flatLen];
-    const finalShape = shapeArg === undefined ? (dataForm === 'flat' ? [flatLen] : dataShape) : shapeArg;
+    // A null shape is an omitted optional argument: the shape comes from the data.
+    const finalShape = shapeArg == null ? (dataForm === 'flat' ? [flatLen] : dataShape) : shapeArg;
     const shapeOk = validShape(finalShape) && sizeOf(finalShape as number[]) === flatLen && (dataForm !== 'nested' || spec.shape.length <= 8);
     const rg = isPlainObject(opts) ? opts.requiresGrad : undefined;
-    const rgOk = rg === undefined || rg === false || (rg === true && dtype === 'float32');
+    const rgOk = rg == null || rg === false || (rg === true && dtype === 'float32');
     const valuesOk = dtypeOk && stored(spec.dtype, spec.data).every((v) => fits(dtype, v));
     const dataOk = dataForm !== 'hostile';
     const valid = optsOk && dtypeOk && shapeOk && rgOk && valuesOk && dataOk;
-    const certain = valid || (opts !== null && (!dtypeOk || (!shapeOk && dataOk && validShape(finalShape)) || (dataOk && !valuesOk && dtypeOk)) && (typeof rg === 'boolean' || rg === undefined));
+    const certain = valid || (opts !== null && (!dtypeOk || (!shapeOk && dataOk && validShape(finalShape)) || (dataOk && !valuesOk && dtypeOk)) && (typeof rg === 'boolean' || rg == null));
     await runCase(() => sg.tensor(data as number[], shapeArg as number[], opts as sg.TensorOptions), {
       fn: 'tensor', expect: valid ? (isPlainObject(opts) && opts.dtype === null ? 'either' : 'ok') : certain ? 'error' : 'either',
       check: (t) => {
@@ -361,7 +362,7 @@ describe('runtime', () => {
       form === 'hostileWasm' ? { wasm: arg } :
       form === 'badMemory' ? { wasm: wasmBytes, initialMemoryBytes: arg } : { module: arg };
     // The options rule: a null bag or a null field (wasm, module, initialMemoryBytes) means the default.
-    const okExpected = form === 'bytes' || ((form === 'hostileOpts' || form === 'hostileWasm') && arg == null) || (form === 'badMemory' && (arg == null || (typeof arg === 'number' && arg >= 0 && arg < 2 ** 31))) || (form === 'badModule' && arg == null);
+    const okExpected = form === 'bytes' || ((form === 'hostileOpts' || form === 'hostileWasm') && arg == null) || (form === 'badMemory' && (arg == null || (typeof arg === 'number' && Number.isInteger(arg) && arg >= 0 && arg < 2 ** 31))) || (form === 'badModule' && arg == null);
     let err: unknown = null;
     try {
       await fresh.init(opts as sg.InitOptions);
