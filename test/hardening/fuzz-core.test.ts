@@ -72,3 +72,21 @@ test('batchNorm: null options mean the defaults, an eps that vanishes in float32
     for (const t of [x, w, b, rm, rv]) t.dispose();
   }
 });
+
+test('init: a valid wasm module without the kernels, and wasm bytes in a DataView, give clear answers (were internal TypeErrors)', async () => {
+  const { vi } = await import('vitest');
+  const { readFileSync } = await import('node:fs');
+  const bytes = readFileSync(new URL('../../dist/snapgrad.simd.wasm', import.meta.url));
+  vi.resetModules();
+  const fresh = (await import('../../src/index.js')) as typeof sg;
+  // The 8-byte header alone is a valid, empty module. Was: "kernels.heap_base is not a function".
+  await expect(fresh.init({ wasm: bytes.subarray(0, 8) })).rejects.toThrow(/^init: the wasm module does not match this version of snapgrad \(it lacks \d+ of the kernels, e.g. heap_base/);
+  // Was: "WebAssembly.compile(): Argument 0 must be a buffer source".
+  const copy = new Uint8Array(bytes);
+  await fresh.init({ wasm: new DataView(copy.buffer) as unknown as Uint8Array });
+  const a = fresh.tensor([[1, 2], [3, 4]]);
+  const c = fresh.matmul(a, a);
+  expect(Array.from(c.dataSync())).toEqual([7, 10, 15, 22]);
+  a.dispose();
+  c.dispose();
+});
