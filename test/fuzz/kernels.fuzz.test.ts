@@ -32,7 +32,8 @@ const channelArg = (n: number, valid: fc.Arbitrary<number>) => fc.oneof(
 
 /** Expands a channel argument as the contract says, or null when it must be rejected. */
 function channels(v: unknown, n: number, fallback: number | null, positive: boolean): number[] | null {
-  if (v === undefined) return fallback === null ? null : new Array(n).fill(fallback);
+  // null is an omitted option field (the default; none for a required scale).
+  if (v == null) return fallback === null ? null : new Array(n).fill(fallback);
   const list = typeof v === 'number' ? [v] : Array.isArray(v) || v instanceof Float32Array ? Array.from(v as ArrayLike<number>) : null;
   if (!list || (list.length !== 1 && list.length !== n)) return null;
   // Every given value is checked, even when there are no channels to apply it to.
@@ -199,14 +200,14 @@ describe('int8 GEMMs and quantization', () => {
     }
     const qd = which === 'q' ? (dtype ?? 'int8') : dtype === 'uint8' ? 'uint8' : 'int8';
     const t = which === 'q' ? make(x) : sg.tensor(x.data.map((v, i) => (qd === 'uint8' ? i % 256 : (i % 256) - 128)), x.shape, { dtype: qd as any });
-    const list = (v: unknown) => (v === undefined || typeof v === 'number' ? 1 : Array.isArray(v) || v instanceof Float32Array ? (v as ArrayLike<number>).length : 1);
+    const list = (v: unknown) => (v == null || typeof v === 'number' ? 1 : Array.isArray(v) || v instanceof Float32Array ? (v as ArrayLike<number>).length : 1);
     const pc = list(scale) !== 1 || list(zp) !== 1;
     const ch = pc ? R : 1;
-    const symmetric = which === 'q' && qd === 'int8' && zp === undefined;
+    const symmetric = which === 'q' && qd === 'int8' && zp == null;
     const [qmin, qmax] = qd === 'uint8' ? [0, 255] : symmetric ? [-127, 127] : [-128, 127];
     const sc = channels(scale, ch, null, true);
     const zz = channels(zp, ch, 0, false);
-    const zpGiven = zp === undefined ? [] : typeof zp === 'number' ? [zp] : Array.isArray(zp) || zp instanceof Float32Array ? Array.from(zp as ArrayLike<number>) : [NaN];
+    const zpGiven = zp == null ? [] : typeof zp === 'number' ? [zp] : Array.isArray(zp) || zp instanceof Float32Array ? Array.from(zp as ArrayLike<number>) : [NaN];
     const zpOk = zz !== null && zpGiven.every((v) => Number.isInteger(v) && v >= qmin && v <= qmax);
     const dtOk = which === 'dq' || qd === 'int8' || qd === 'uint8';
     const ok = optsForm === 'bag' && dtOk && sc !== null && zpOk && !(which === 'q' && nan);

@@ -252,7 +252,7 @@ describe('batchNorm', () => {
     const optsOk = !hostileBag && typeof tr === 'boolean' && typeof mom === 'number' && mom >= 0 && mom <= 1 && typeof ep === 'number' && Number.isFinite(ep) && ep >= 1.1754943508222875e-38 && ep <= 3.4028234663852886e38;
     const affineOk = (given.w === null) === (given.b === null) && (given.w === null || (affine === 'both'));
     const runOk = (given.rm === null) === (given.rv === null) && (given.rm === null || running === 'both' || (running === 'aliasWeight' && given.w === null));
-    const ok = optsOk && affineOk && runOk && (tr ? R >= 2 && special === 'none' : given.rm !== null);
+    const ok = optsOk && affineOk && runOk && (tr ? R >= 2 && (special === 'none' || x.data.length === 0) : given.rm !== null);
     const users = [tx, w, b, rm, rv].filter((t): t is sg.Tensor => t !== null);
     const before = { rm: rm && rm.dtype === 'float32' ? Array.from(rm.dataSync()) : null, rv: rv && rv.dtype === 'float32' ? Array.from(rv.dataSync()) : null };
     await runCase(() => sg.batchNorm(tx, opts as any), {
@@ -496,7 +496,7 @@ describe('shape ops', () => {
     const args: unknown[] = hostileEntry && ts.length > 0 ? [...ts.slice(0, -1), bad] : ts;
     const first = parts[0];
     const r = first?.shape.length ?? 0;
-    const ax = axis === undefined ? 0 : axis;
+    const ax = axis == null ? 0 : axis; // null: the optional axis omitted
     const axOk = typeof ax === 'number' && Number.isInteger(ax) && ax >= -r && ax < r;
     const a = axOk ? ((ax as number) + r) % r : -1;
     const ok = !hostileEntry && parts.length > 0 && axOk && parts.every((p) => p.dtype === first.dtype && p.shape.length === r && p.shape.every((d, k) => k === a || d === first.shape[k]));
@@ -770,15 +770,19 @@ describe('autograd', () => {
     let calls = 0;
     const fn = (a: sg.Tensor) => { if (throws && ++calls > 1) throw new Error('user fn failed'); return f(a); };
     const o = opts as Record<string, unknown> | null | undefined;
-    const num = (v: unknown, def: number, pos: boolean) => v === undefined ? true : typeof v === 'number' && Number.isFinite(v) && (pos ? v > 0 : v >= 0);
-    const optsOk = o === undefined || (isObj(o) && num(o.eps, 1e-2, true) && num(o.atol, 1e-3, false) && num(o.rtol, 1e-2, false));
+    const num = (v: unknown, def: number, pos: boolean) => v == null ? true : typeof v === 'number' && Number.isFinite(v) && (pos ? v > 0 : v >= 0);
+    const optsOk = o == null || (isObj(o) && num(o.eps, 1e-2, true) && num(o.atol, 1e-3, false) && num(o.rtol, 1e-2, false));
     const optsCertainBad = isObj(o) && !optsOk;
     await runCase(() => sg.gradcheck(fn, [t], o as sg.GradcheckOptions), {
       // A throwing fn may surface as the user's own error: what matters then is that x and x.grad are restored.
       fn: throws ? ['gradcheck', 'user fn failed'] : 'gradcheck', expect: throws ? 'error' : optsCertainBad ? 'error' : 'either', state: [t, g0],
       check: (r) => {
         const eps = (isObj(o) && typeof o.eps === 'number') ? o.eps : 1e-2;
-        if (wrong && r.ok) throw new Error(`gradcheck said ok for a gradient 200x too large (eps ${eps})`);
+        // The error 597x² (|x| >= 0.5) is beyond any atol <= 0.5 with rtol <= 100; a caller who asks for a looser
+        // tolerance (rtol 2^31) gets what they asked for.
+        const atol = isObj(o) && typeof o.atol === 'number' ? o.atol : 1e-3;
+        const rtol = isObj(o) && typeof o.rtol === 'number' ? o.rtol : 1e-2;
+        if (wrong && r.ok && atol <= 0.5 && rtol <= 100) throw new Error(`gradcheck said ok for a gradient 200x too large (eps ${eps}, atol ${atol}, rtol ${rtol})`);
         if (!wrong && !r.ok && eps >= 1e-3 && eps <= 1e-2 && (!isObj(o) || ((o.atol ?? 1e-3) as number) >= 1e-3 && ((o.rtol ?? 1e-2) as number) >= 1e-2)) {
           throw new Error(`gradcheck failed a correct gradient: ${JSON.stringify(r)}`);
         }

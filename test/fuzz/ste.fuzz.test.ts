@@ -145,7 +145,7 @@ describe('rounding and quantization', () => {
     const t = make(x, grad);
     const o = options as Record<string, any> | null | undefined;
     const bits = isObj(o) && Number.isInteger(o.bits) ? o.bits : NaN;
-    const mode = isObj(o) && o.mode !== undefined ? o.mode : 'activations';
+    const mode = isObj(o) && o.mode != null ? o.mode : 'activations';
     const ok = isObj(o) && Number.isInteger(bits) && bits >= 1 && bits <= 16 && (mode === 'activations' || mode === 'weights');
     const n = x.data.length;
     await runCase(() => (grad ? forwardBackward(t, (v) => sg.ste.dorefa(v, o as any)) : sg.ste.dorefa(t, o as any)), {
@@ -166,7 +166,9 @@ describe('rounding and quantization', () => {
         const got = y.dataSync();
         for (let i = 0; i < n; i++) {
           const step = mode === 'weights' ? 2 / L : 1 / L;
-          if (!(Math.abs(got[i] - want[i]) <= 1e-5 || (bits > 1 && Math.abs(Math.abs(got[i] - want[i]) - step) <= 1e-5))) throw new Error(`dorefa[${i}] (${mode}, bits ${bits}): got ${got[i]}, want ${want[i]} for x = ${xs[i]}`);
+          // 1-bit weights are ±E|w|, any magnitude: the float32 mean is within a relative 1e-5 of the float64 one.
+          const tol = 1e-5 * Math.max(1, Math.abs(want[i]));
+          if (!(Math.abs(got[i] - want[i]) <= tol || (bits > 1 && Math.abs(Math.abs(got[i] - want[i]) - step) <= 1e-5))) throw new Error(`dorefa[${i}] (${mode}, bits ${bits}): got ${got[i]}, want ${want[i]} for x = ${xs[i]}`);
         }
       },
     });
@@ -202,7 +204,7 @@ describe('choices', () => {
     const t = make(x, grad);
     const o = options as Record<string, any> | null | undefined;
     const c = x.shape[x.shape.length - 1];
-    const tauOk = !isObj(o) || o.tau === undefined || (fin(o.tau) && o.tau > 0);
+    const tauOk = !isObj(o) || o.tau == null || posF32(o.tau);
     const seedOk = !isObj(o) || o.seed === undefined || (Number.isInteger(o.seed) && o.seed >= 0 && o.seed <= 2 ** 32 - 1);
     const hardOk = !isObj(o) || o.hard === undefined || typeof o.hard === 'boolean';
     const ok = c > 0 && tauOk && seedOk && hardOk && (o === undefined || isObj(o));
@@ -281,7 +283,11 @@ describe('vector quantization', () => {
         const mse = sq / (N * D);
         if (Number.isFinite(mse) && mse < 1e37) {
           expectClose([r.codebookLoss.item()], [mse], 'codebookLoss', { abs: 1e-5 * mse + 1e-30, rel: 1e-4 });
-          expectClose([r.commitmentLoss.item()], [((beta as number | null | undefined) ?? 0.25) * mse], 'commitmentLoss', { abs: 1e-5 * mse + 1e-30, rel: 1e-4 });
+          const commitment = ((beta as number | null | undefined) ?? 0.25) * mse;
+          // beta · mse past float32's range is +Infinity in float32 (IEEE overflow), not a wrong answer.
+          if (commitment > 3.4e38) {
+            if (!(r.commitmentLoss.item() >= 3.4e38)) throw new Error(`commitmentLoss: got ${r.commitmentLoss.item()}, want ${commitment} (beyond float32: Infinity)`);
+          } else expectClose([r.commitmentLoss.item()], [commitment], 'commitmentLoss', { abs: 1e-5 * commitment + 1e-30, rel: 1e-4 });
         }
       },
     });

@@ -121,9 +121,10 @@ describe('creation', () => {
     const optsSeedOk = !isPlainObject(opts) || seedOk;
     if (which === 'rand') {
       if (isPlainObject(opts)) { opts.low = lo; opts.high = hi; }
-      const low = isPlainObject(opts) && lo !== undefined ? lo : 0;
-      const high = isPlainObject(opts) && hi !== undefined ? hi : 1;
-      valid = num(low) && num(high) && (high as number) > (low as number);
+      const low = isPlainObject(opts) && lo != null ? lo : 0;
+      const high = isPlainObject(opts) && hi != null ? hi : 1;
+      // The bounds are float32 values: past ±3.4028235e38 they are rejected, not rounded to ±Infinity.
+      valid = num(low) && num(high) && (high as number) > (low as number) && Math.abs(low as number) <= 3.4028234663852886e38 && Math.abs(high as number) <= 3.4028234663852886e38;
       within = (v) => v >= Math.fround(low as number) && v <= Math.fround(high as number) && Number.isFinite(v);
       call = () => sg.rand(s as number[], opts as any);
     } else if (which === 'randn') {
