@@ -601,7 +601,9 @@ describe('losses', () => {
           const lse = m + Math.log(row.reduce((s, v) => s + Math.exp(v - m), 0));
           total += lse - row[ls[b]];
         }
-        expectClose([y.item()], [total / B], 'crossEntropy', { abs: 1e-5 * (1 + Math.abs(total / B)) });
+        // logSoftmax computes x - max in float32: each row is off by up to an ulp or two of its logits' spread (0.06 at 1e6).
+        const spread = Math.max(0, ...Array.from({ length: B }, (_, b) => { const row = xs.slice(b * C, (b + 1) * C); return Math.max(...row) - Math.min(...row); }));
+        expectClose([y.item()], [total / B], 'crossEntropy', { abs: 1e-5 * (1 + Math.abs(total / B)) + 4 * spread * 2 ** -24 });
       },
     });
     free(x, l);
@@ -690,7 +692,9 @@ describe('autograd', () => {
       const preGrad = t.grad ? Array.from(t.grad.dataSync()) : null;
       const n = x.data.length;
       const expectGrad = (add: number) => (preGrad ?? new Array(n).fill(0)).map((v) => v + add);
-      const ok = form === 'scalar' || form === 'withGrad' || form === 'twice' || form === 'method';
+      // A null/undefined grad is an omitted one: fine for a one-element root (as torch's numel() == 1), an error otherwise.
+      const omitted = form === 'hostileGrad' && bad == null;
+      const ok = form === 'scalar' || form === 'withGrad' || form === 'twice' || form === 'method' || (omitted && n === 1);
       await runCase(() => {
         const y = sg.mul(t, 2);
         const made: sg.Tensor[] = [y];
@@ -712,7 +716,7 @@ describe('autograd', () => {
         }
         return made;
       }, {
-        fn: ['backward'], expect: ok ? 'ok' : form === 'hostileGrad' && bad === undefined ? 'either' : 'error', state: [t], mutates: true,
+        fn: ['backward'], expect: ok ? 'ok' : 'error', state: [t], mutates: true,
         kept: () => (preGrad ? [] : [t.grad]),
         check: () => {
           if (!t.grad) throw new Error('backward: no gradient on the leaf');
