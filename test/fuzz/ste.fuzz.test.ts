@@ -261,8 +261,8 @@ describe('vector quantization', () => {
     const cbSpec: TensorSpec = tc === tz ? z : cb;
     const [N, D] = z.shape;
     const K = cbSpec.shape[0];
-    // beta is used in float32: a value past float32's range is rejected, like every scale.
-    const betaOk = beta == null || (fin(beta) && beta >= 0 && beta <= 3.4028234663852886e38);
+    // beta is used in float32: 0, or a normal float32 value (one past the range or below the normal range is rejected, like every scale).
+    const betaOk = beta == null || beta === 0 || posF32(beta);
     const ok = betaOk && K > 0 && N > 0;
     await runCase(() => sg.ste.vq(tz, tc, { beta: beta as number }), {
       // The codebook's row norms are cached with its storage (as for vqNearest): bytes are checked once the inputs are freed.

@@ -90,3 +90,17 @@ test('init: a valid wasm module without the kernels, and wasm bytes in a DataVie
   a.dispose();
   c.dispose();
 });
+
+test('ste.vq: a nonzero beta below the float32 normal range is a clear error (it rounded to 0: a zero commitment loss)', () => {
+  const z = sg.tensor([[1e18, 0]]);
+  const cb = sg.tensor([[0, 0], [1, 1]]);
+  try {
+    expect(errorOf(() => sg.ste.vq(z, cb, { beta: 1e-60 }))).toMatch(/^ste\.vq: beta = 1e-60 must be 0 or a normal float32 value/);
+    const r = sg.ste.vq(z, cb, { beta: 0 });
+    expect(r.commitmentLoss.item()).toBe(0);
+    for (const t of [r.zq, r.indices, r.commitmentLoss, r.codebookLoss]) t.dispose();
+  } finally {
+    z.dispose();
+    cb.dispose();
+  }
+});
