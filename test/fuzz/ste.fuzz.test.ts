@@ -65,8 +65,20 @@ describe('sign family', () => {
         expectShape(y, x.shape, 'float32', op);
         const xs = Float32Array.from(x.data);
         expectClose(y.dataSync(), Array.from(xs, (v) => (op === 'sign' ? (v > 0 ? 1 : v < 0 ? -1 : 0) : v < 0 ? -1 : 1)), op);
-        const g = isObj(o) && o.grad !== undefined ? o.grad : 'identity';
-        expectClose(t.grad!.dataSync(), surrogate(g, xs, isObj(o) && o.clipValue != null ? o.clipValue : 1, isObj(o) && o.beta != null ? o.beta : 5), `${op} grad (${g})`, { ulps: g === 'swish' ? 16 : 4 });
+        const g = isObj(o) && o.grad != null ? o.grad : 'identity';
+        const beta = isObj(o) && o.beta != null ? o.beta : 5;
+        const want = surrogate(g, xs, isObj(o) && o.clipValue != null ? o.clipValue : 1, beta);
+        const got = t.grad!.dataSync();
+        if (g !== 'swish') expectClose(got, want, `${op} grad (${g})`, { ulps: 4 });
+        else {
+          // Swish's 2 - bx·tanh(bx/2) cancels near |bx| = 2.4: the kernel's tanh/cosh (not the engine's) may differ by an
+          // ulp there, which the cancellation magnifies. Allow 16 ulps plus a few ulps of the cancelled term.
+          for (let i = 0; i < xs.length; i++) {
+            const bx = f32(beta) * xs[i];
+            const term = Math.abs((f32(beta) * bx * Math.tanh(bx / 2)) / (1 + Math.cosh(bx)));
+            expectClose([got[i]], [want[i]], `${op} grad (swish)[${i}]`, { ulps: 16, abs: 8 * 2 ** -24 * (Number.isFinite(term) ? term : 0) });
+          }
+        }
       },
     });
     free(t);
@@ -287,7 +299,11 @@ describe('vector quantization', () => {
           // beta · mse past float32's range is +Infinity in float32 (IEEE overflow), not a wrong answer.
           if (commitment > 3.4e38) {
             if (!(r.commitmentLoss.item() >= 3.4e38)) throw new Error(`commitmentLoss: got ${r.commitmentLoss.item()}, want ${commitment} (beyond float32: Infinity)`);
-          } else expectClose([r.commitmentLoss.item()], [commitment], 'commitmentLoss', { abs: 1e-5 * commitment + 1e-30, rel: 1e-4 });
+          } else {
+            // A mean of subnormal squares is exact only to float32's subnormal step (2^-149) per operation; beta scales that error too.
+            const b = (beta as number | null | undefined) ?? 0.25;
+            expectClose([r.commitmentLoss.item()], [commitment], 'commitmentLoss', { abs: 1e-5 * commitment + 1e-30 + b * 2 ** -146, rel: 1e-4 });
+          }
         }
       },
     });
