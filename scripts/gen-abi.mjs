@@ -88,6 +88,7 @@ function wrap(prefix, parts, suffix, width = 118) {
 function abiSource(root) {
   const out = [HEADER, '', '/**', ' * The wasm module\'s exports, as the host calls them. Pointers are byte', ' * offsets into the host-owned memory; sizes are element counts.', ' * Grouped by kernel family (one assembly/ file each).', ' */', 'export interface WasmExports {', '  memory: WebAssembly.Memory;'];
   const seen = new Set(['memory']);
+  const fnNames = [];
   for (const file of exportedFiles(root)) {
     const { fns, globals } = parseExports(file, readFileSync(join(root, 'assembly', file), 'utf8'));
     if (fns.length + globals.length === 0) continue;
@@ -100,12 +101,17 @@ function abiSource(root) {
     for (const f of fns) {
       if (seen.has(f.name)) throw new Error(`gen-abi: ${f.name} is exported twice`);
       seen.add(f.name);
+      fnNames.push(f.name);
       if (f.doc.length === 1) out.push(`  /** ${f.doc[0]} */`);
       else if (f.doc.length > 1) out.push('  /**', ...f.doc.map((d) => (d ? `   * ${d}` : '   *')), '   */');
       out.push(...wrap(`  ${f.name}(`, f.args.map((a) => `${a.name}: ${a.type}`), `): ${f.ret};`));
     }
   }
   out.push('}', '');
+  // The loader checks a module against this list before using it: bytes from another build fail clearly, not with a TypeError.
+  out.push('/** Every function export of WasmExports, for the loader\'s check of a module. */');
+  out.push(...wrap('export const WASM_FUNCTION_EXPORTS = [', fnNames.map((n) => `'${n}'`), '] as const;'));
+  out.push('');
   return out.join('\n');
 }
 

@@ -1,7 +1,7 @@
 import { f32Affine } from '../kernels/elementwise.js';
 import { checkFloat, checkTensor, describe } from '../tensor/checks.js';
 import { collect, trackInScope } from '../tensor/scope.js';
-import { Tensor } from '../tensor/tensor.js';
+import { Tensor, viewOf } from '../tensor/tensor.js';
 import { noGrad, record, willRecord } from './tape.js';
 
 /**
@@ -11,7 +11,7 @@ import { noGrad, record, willRecord } from './tape.js';
  */
 export function stopGradient(x: Tensor): Tensor {
   checkTensor(x, 'stopGradient', 'x');
-  return x.view(x.shape);
+  return viewOf(x, x.shape);
 }
 
 /** Alias of {@link stopGradient} (PyTorch's name); one implementation. */
@@ -55,7 +55,7 @@ export function customGrad(spec: CustomGradSpec): (...inputs: Tensor[]) => Tenso
     if (!(out instanceof Tensor)) throw failed(`${name}: forward must return a Tensor, got ${describe(out)}`);
     if (willRecord(inputs) && out.dtype !== 'float32') throw failed(`${name}: forward output must be float32, got ${out.dtype}`);
     let y = out;
-    if (inputs.includes(out) || saved.includes(out)) y = out.view(out.shape);
+    if (inputs.includes(out) || saved.includes(out)) y = viewOf(out, out.shape);
     return record(y, name, inputs, (dy) => {
       const grads = spec.backward(dy, inputs, saved, y);
       if (!Array.isArray(grads) || grads.length !== inputs.length) {

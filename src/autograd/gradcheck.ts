@@ -5,6 +5,7 @@ import { tidy } from '../tensor/scope.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { sum } from '../ops/reduce.js';
 import { backward, noGrad } from './tape.js';
+import { rawF32 } from '../tensor/tensor.js';
 
 /** Smallest finite-difference step accepted: below it float32 differences are mostly rounding noise. */
 export const GRADCHECK_MIN_EPS = 1e-6;
@@ -53,7 +54,7 @@ export function gradcheck(fn: (...inputs: Tensor[]) => Tensor, inputs: Tensor[],
       checkFloat(y, 'gradcheck', 'fn result');
       const total = y.size === 1 ? y : sum(y);
       backward(total);
-      return inputs.map((t) => (t.grad ? Float64Array.from(t.grad.rawF32()) : new Float64Array(t.size)));
+      return inputs.map((t) => (t.grad ? Float64Array.from(rawF32(t.grad)) : new Float64Array(t.size)));
     });
   } finally {
     // The caller's gradients are put back whatever happened.
@@ -67,7 +68,7 @@ export function gradcheck(fn: (...inputs: Tensor[]) => Tensor, inputs: Tensor[],
     tidy(() => noGrad(() => {
       const y = fn(...inputs);
       checkFloat(y, 'gradcheck', 'fn result');
-      const data = y.rawF32();
+      const data = rawF32(y);
       let s = 0;
       for (let i = 0; i < data.length; i++) s += data[i];
       return s;
@@ -79,7 +80,7 @@ export function gradcheck(fn: (...inputs: Tensor[]) => Tensor, inputs: Tensor[],
   let worstExcess = -Infinity;
   inputs.forEach((t, k) => {
     for (let i = 0; i < t.size; i++) {
-      const x0 = t.rawF32()[i];
+      const x0 = rawF32(t)[i];
       const xp = Math.fround(x0 + eps);
       const xm = Math.fround(x0 - eps);
       if (!(xp > xm)) {
@@ -88,15 +89,15 @@ export function gradcheck(fn: (...inputs: Tensor[]) => Tensor, inputs: Tensor[],
       let fp: number;
       let fm: number;
       try {
-        t.rawF32()[i] = xp;
+        rawF32(t)[i] = xp;
         markModified(t);
         fp = evalSum();
-        t.rawF32()[i] = xm;
+        rawF32(t)[i] = xm;
         markModified(t);
         fm = evalSum();
       } finally {
         // The input is restored even if fn throws.
-        t.rawF32()[i] = x0;
+        rawF32(t)[i] = x0;
         markModified(t);
       }
       const numeric = (fp - fm) / (xp - xm);

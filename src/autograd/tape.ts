@@ -1,6 +1,6 @@
 import { ones } from '../tensor/creation.js';
 import { collect, disposeOnThrow, trackInScope, untrack } from '../tensor/scope.js';
-import { nextTensorId, Tensor, type GradNode } from '../tensor/tensor.js';
+import { type GradNode, nextTensorId, storageOf, Tensor, viewOf } from '../tensor/tensor.js';
 import { checkFloat, describe } from '../tensor/checks.js';
 import { accumulate } from './accumulate.js';
 
@@ -153,15 +153,15 @@ export function backward(root: Tensor, grad?: Tensor | null): void {
     if (grad.shape.length !== root.shape.length || grad.shape.some((d, i) => d !== root.shape[i])) {
       throw new Error(`backward: grad must have the tensor's shape [${root.shape}], got [${grad.shape}]`);
     }
-    seed = grad.view(grad.shape);
+    seed = viewOf(grad, grad.shape);
   }
   const order = topologicalOrder(root);
   for (const t of order) {
     const g = t.node === null ? (t.grad as unknown) : null;
     if (g === null || g === undefined || (g instanceof Tensor && g.disposed)) continue;
-    if (!(g instanceof Tensor) || g.dtype !== 'float32' || g.size !== t.size || g.alive() === t.alive()) {
+    if (!(g instanceof Tensor) || g.dtype !== 'float32' || g.size !== t.size || storageOf(g) === storageOf(t)) {
       seed.dispose();
-      const what = g instanceof Tensor && !g.disposed && g.alive() === t.alive() ? 'the tensor itself (or a view of it)' : describe(g);
+      const what = g instanceof Tensor && !g.disposed && storageOf(g) === storageOf(t) ? 'the tensor itself (or a view of it)' : describe(g);
       throw new Error(`backward: the .grad of leaf tensor #${t.id} (shape [${t.shape}]) must be null or a separate float32 tensor of that shape to accumulate into, got ${what}; set it to null (or dispose it) first`);
     }
   }

@@ -1,7 +1,7 @@
 import { checkNumber, describe } from '../tensor/checks.js';
 import { readOptions } from '../tensor/options.js';
 import type { DType } from '../tensor/dtypes.js';
-import { empty, type Tensor } from '../tensor/tensor.js';
+import { empty, rawF32, rawI32, rawView, type Tensor } from '../tensor/tensor.js';
 import { maybeGunzip, outsideWasmMemory, readLimits, readSource, type ByteSource, type GunzipLimits, type SizeFromHead } from './source.js';
 
 /**
@@ -113,25 +113,25 @@ export function parseIdxAs(bytes: Uint8Array, name: string, limit: number | unde
   const dv = new DataView(data.buffer, data.byteOffset, data.byteLength);
   // Views are made after the allocation above and used before anything else allocates.
   switch (header.typeCode) {
-    case 0x08: (out.rawView() as Uint8Array).set(data.subarray(0, count)); break;
-    case 0x09: (out.rawView() as Int8Array).set(new Int8Array(data.buffer, data.byteOffset, count)); break;
+    case 0x08: (rawView(out) as Uint8Array).set(data.subarray(0, count)); break;
+    case 0x09: (rawView(out) as Int8Array).set(new Int8Array(data.buffer, data.byteOffset, count)); break;
     case 0x0b: {
-      const v = out.rawI32();
+      const v = rawI32(out);
       for (let i = 0; i < count; i++) v[i] = dv.getInt16(2 * i, false);
       break;
     }
     case 0x0c: {
-      const v = out.rawI32();
+      const v = rawI32(out);
       for (let i = 0; i < count; i++) v[i] = dv.getInt32(4 * i, false);
       break;
     }
     case 0x0d: {
-      const v = out.rawF32();
+      const v = rawF32(out);
       for (let i = 0; i < count; i++) v[i] = dv.getFloat32(4 * i, false);
       break;
     }
     default: {
-      const v = out.rawF32();
+      const v = rawF32(out);
       for (let i = 0; i < count; i++) v[i] = dv.getFloat64(8 * i, false);
     }
   }

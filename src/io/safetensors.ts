@@ -1,6 +1,6 @@
 import { checkTensor, describe } from '../tensor/checks.js';
 import { bytesPerElement, type DType } from '../tensor/dtypes.js';
-import { empty, Tensor } from '../tensor/tensor.js';
+import { empty, rawBytes, rawF32, rawI32, Tensor } from '../tensor/tensor.js';
 import { outsideWasmMemory, readSource, type ByteSource } from './source.js';
 
 /**
@@ -107,7 +107,7 @@ export function saveSafetensors(tensors: Record<string, Tensor> | Map<string, Te
   let at = 8 + headerLength;
   for (const t of list) {
     // Wasm memory is little-endian, which is what the format stores.
-    const data = t.rawBytes();
+    const data = rawBytes(t);
     out.set(data, at);
     at += data.length;
   }
@@ -314,7 +314,7 @@ function validateValues(bytes: Uint8Array, dataStart: number, e: Entry, fail: (w
 
 /** The raw bits of a float32 tensor's elements, to write converted half floats into. */
 function f32Bits(t: Tensor): Uint32Array {
-  const v = t.rawF32();
+  const v = rawF32(t);
   return new Uint32Array(v.buffer, v.byteOffset, v.length);
 }
 
@@ -325,7 +325,7 @@ function fillTensor(t: Tensor, bytes: Uint8Array, dataStart: number, e: Entry): 
   const dv = new DataView(src.buffer, src.byteOffset, src.byteLength);
   switch (e.stored) {
     case 'F32': case 'I32': case 'I8': case 'U8': case 'BOOL':
-      t.rawBytes().set(src);
+      rawBytes(t).set(src);
       return;
     case 'F16': {
       const out = f32Bits(t);
@@ -338,12 +338,12 @@ function fillTensor(t: Tensor, bytes: Uint8Array, dataStart: number, e: Entry): 
       return;
     }
     case 'F64': {
-      const out = t.rawF32();
+      const out = rawF32(t);
       for (let i = 0; i < n; i++) out[i] = dv.getFloat64(8 * i, true);
       return;
     }
     case 'I64': {
-      const out = t.rawI32();
+      const out = rawI32(t);
       for (let i = 0; i < n; i++) out[i] = dv.getInt32(8 * i, true);
       return;
     }

@@ -1,7 +1,7 @@
 import { rt } from '../runtime/context.js';
 import { writeArgs } from '../runtime/views.js';
 import type { DType } from '../tensor/dtypes.js';
-import { empty, type Tensor } from '../tensor/tensor.js';
+import { empty, rawView, type Tensor } from '../tensor/tensor.js';
 import { Binary, Unary, type BinaryName, type UnaryName } from './codes.generated.js';
 import { expectF32, expectSameSize } from './internal/checks.js';
 import { collapseAxes } from './internal/strided.js';
@@ -81,7 +81,7 @@ export function fill(t: Tensor, value: number): void {
   const { kernels } = rt();
   if (t.dtype === 'float32') kernels.f32_fill(t.offset, t.size, value);
   else if (t.dtype === 'int32') kernels.i32_fill(t.offset, t.size, value);
-  else t.rawView().fill(value);
+  else rawView(t).fill(value);
 }
 
 /** The number of NaNs in float32 x. */

@@ -1,7 +1,7 @@
 import { rt } from '../runtime/context.js';
 import { checkDType, checkFloat, describe, F32_MAX, F32_MIN_NORMAL } from '../tensor/checks.js';
 import { boolOption, readOptions } from '../tensor/options.js';
-import { empty, Tensor } from '../tensor/tensor.js';
+import { empty, rawF32, Tensor } from '../tensor/tensor.js';
 import { channelValues, withFloatArgs, type ChannelValues } from './internal/args.js';
 import { rejectNaN } from './nan.js';
 
@@ -109,7 +109,7 @@ export function int8Scales(x: Tensor, options: ScalesOptions | null = {}): Tenso
   const { rows, cols } = channelsOf(x, perChannel);
   const out = empty(perChannel ? [rows] : [], 'float32');
   if (rows > 0) rt().kernels.absmax_rows_f32(x.offset, rows, cols, out.offset);
-  const v = out.rawF32();
+  const v = rawF32(out);
   for (let i = 0; i < rows; i++) v[i] = v[i] > 0 ? Math.fround(v[i] / 127) : 1;
   for (let i = 0; i < rows; i++) {
     if (v[i] === Infinity) {

@@ -3,7 +3,7 @@ import { f32View, i32View } from '../runtime/views.js';
 import { checkDType, checkFloat, checkNumber, checkRank } from '../tensor/checks.js';
 import { readOptions } from '../tensor/options.js';
 import { cachedDerived, markModified } from '../tensor/derived.js';
-import { empty, type Tensor } from '../tensor/tensor.js';
+import { empty, storageOf, type Tensor } from '../tensor/tensor.js';
 import { rejectNaN } from './nan.js';
 import { produce, withWorkspace } from './workspace.js';
 
@@ -105,7 +105,7 @@ function checkNoAliasing(op: string, args: Record<string, Tensor>): void {
   const names = Object.keys(args);
   for (let i = 0; i < names.length; i++) {
     for (let j = i + 1; j < names.length; j++) {
-      if (args[names[i]].alive() === args[names[j]].alive()) {
+      if (storageOf(args[names[i]]) === storageOf(args[names[j]])) {
         throw new Error(`${op}: ${names[i]} and ${names[j]} share memory (the same tensor or views of one); each must be a separate tensor, e.g. pass ${names[j]}.mul(1) for a copy`);
       }
     }

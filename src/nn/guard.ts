@@ -1,5 +1,5 @@
 import { checkNumber, describe } from '../tensor/checks.js';
-import { Tensor } from '../tensor/tensor.js';
+import { rawF32, Tensor } from '../tensor/tensor.js';
 
 // Argument checks shared by the layers, optimizers and schedules: each runs
 // before anything is allocated or written, so a rejected call changes nothing.
@@ -15,7 +15,7 @@ export function seedOption(seed: unknown, op: string): number | undefined {
 
 /** Throws naming the first element of a float32 tensor that is NaN or ±Infinity. */
 export function checkFinite(x: Tensor, op: string, arg: string, fix: string): void {
-  const v = x.rawF32();
+  const v = rawF32(x);
   for (let i = 0; i < v.length; i++) {
     if (!Number.isFinite(v[i])) throw new Error(`${op}: ${arg} must be finite, but element ${i} is ${v[i]}; ${fix}`);
   }
@@ -30,7 +30,7 @@ export function checkInputTensor(x: unknown, op: string, arg = 'x'): Tensor {
 
 /** loadStateDict's check of a value a layer depends on: finite, and at least `min` when given. */
 export function checkStateRange(v: Tensor, op: string, name: string, min?: number): void {
-  const data = v.rawF32();
+  const data = rawF32(v);
   for (let i = 0; i < data.length; i++) {
     const x = data[i];
     if (!Number.isFinite(x) || (min !== undefined && x < min)) {

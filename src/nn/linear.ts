@@ -20,6 +20,7 @@ import { rejectNaN } from '../kernels/nan.js';
 import { checkStateRange, F32_MAX, seedOption } from './guard.js';
 import { glorotBound, layerSeed, uniformInit } from './init.js';
 import { Module } from './module.js';
+import { rawF32 } from '../tensor/tensor.js';
 
 /** Most input or output features of a layer (a weight of 2^16 x 2^16 float32 is 16 GiB, beyond wasm memory anyway). */
 export const MAX_FEATURES = 2 ** 16;
@@ -305,7 +306,7 @@ export class QuantLinear extends Module {
     if (!this.learnScale) return stopGradient(this.computeWeightScale());
     const s = this.param('weightScale');
     // An optimizer step can drive a learned scale to 0, below it or to NaN: dividing by it would give silent NaNs.
-    const v = s.rawF32();
+    const v = rawF32(s);
     for (let i = 0; i < v.length; i++) {
       if (!(v[i] > 0 && v[i] < Infinity)) {
         throw new Error(`QuantLinear: the learned weightScale element ${i} is ${v[i]}, but it must be finite and > 0; lower the learning rate of the scales or reload a good state with loadStateDict`);

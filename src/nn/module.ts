@@ -1,7 +1,7 @@
 import { markModified } from '../tensor/derived.js';
 import { checkTensor, describe } from '../tensor/checks.js';
 import { keep } from '../tensor/scope.js';
-import { Tensor } from '../tensor/tensor.js';
+import { rawBytes, Tensor } from '../tensor/tensor.js';
 import { f32Clip } from '../kernels/elementwise.js';
 import { boolOption, readOptions } from '../tensor/options.js';
 
@@ -191,7 +191,7 @@ export abstract class Module {
       if (!has(own, name)) continue;
       const dst = own[name];
       if (dst === undefined) continue;
-      dst.rawBytes().set(src.rawBytes());
+      rawBytes(dst).set(rawBytes(src));
       markModified(dst);
     }
   }

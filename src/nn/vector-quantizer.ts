@@ -11,6 +11,7 @@ import { checkFinite, checkInputTensor, checkStateRange, F32_MAX, seedOption } f
 import { layerSeed } from './init.js';
 import { Module } from './module.js';
 import type { Macs } from '../freeze/types.js';
+import { rawF32, rawI32 } from '../tensor/tensor.js';
 
 export interface VectorQuantizerOptions {
   /** Commitment weight (default 0.25). */
@@ -151,8 +152,8 @@ export class VectorQuantizer extends Module {
     const K = this.numCodes;
     const codebook = this.codebook;
     {
-      const zv = z.rawF32();
-      const cv = codebook.rawF32();
+      const zv = rawF32(z);
+      const cv = rawF32(codebook);
       const nearest = new Float64Array(N).fill(Infinity);
       let pick = Math.floor(this.#nextRandom() * N);
       for (let k = 0; k < K; k++) {
@@ -183,8 +184,8 @@ export class VectorQuantizer extends Module {
     const counts = new Float64Array(K);
     for (let iter = 0; iter < this.kmeansIters; iter++) {
       const idx = vqNearest(z, codebook);
-      const iv = idx.rawI32();
-      const zv = z.rawF32();
+      const iv = rawI32(idx);
+      const zv = rawF32(z);
       const sums = new Float64Array(K * D);
       counts.fill(0);
       for (let i = 0; i < N; i++) {
@@ -193,15 +194,15 @@ export class VectorQuantizer extends Module {
         for (let d = 0; d < D; d++) sums[k * D + d] += zv[i * D + d];
       }
       idx.dispose();
-      const cv = codebook.rawF32();
+      const cv = rawF32(codebook);
       for (let k = 0; k < K; k++) if (counts[k] > 0) for (let d = 0; d < D; d++) cv[k * D + d] = sums[k * D + d] / counts[k];
       markModified(codebook);
     }
     if (this.ema) {
       // Start the EMA statistics from the k-means clusters.
-      const cs = this.buffer('clusterSize').rawF32();
-      const es = this.buffer('embedSum').rawF32();
-      const cv = codebook.rawF32();
+      const cs = rawF32(this.buffer('clusterSize'));
+      const es = rawF32(this.buffer('embedSum'));
+      const cv = rawF32(codebook);
       for (let k = 0; k < K; k++) {
         cs[k] = counts[k];
         for (let d = 0; d < D; d++) es[k * D + d] = cv[k * D + d] * counts[k];
@@ -209,7 +210,7 @@ export class VectorQuantizer extends Module {
       markModified(this.buffer('clusterSize'));
       markModified(this.buffer('embedSum'));
     }
-    this.buffer('initialized').rawF32()[0] = 1;
+    rawF32(this.buffer('initialized'))[0] = 1;
   }
 
   /** Codes whose EMA cluster size is below the threshold take a random batch vector. */
@@ -217,10 +218,10 @@ export class VectorQuantizer extends Module {
     const [N, D] = z.shape;
     if (N === 0) return;
     const K = this.numCodes;
-    const cs = this.buffer('clusterSize').rawF32();
-    const es = this.buffer('embedSum').rawF32();
-    const cv = this.codebook.rawF32();
-    const zv = z.rawF32();
+    const cs = rawF32(this.buffer('clusterSize'));
+    const es = rawF32(this.buffer('embedSum'));
+    const cv = rawF32(this.codebook);
+    const zv = rawF32(z);
     let replaced = 0;
     for (let k = 0; k < K; k++) {
       if (cs[k] >= this.deadCodeThreshold) continue;
@@ -243,7 +244,7 @@ export class VectorQuantizer extends Module {
     const n = indices.size;
     if (n === 0) return { perplexity: 0, usage: 0 };
     const counts = new Float64Array(this.numCodes);
-    const iv = indices.rawI32();
+    const iv = rawI32(indices);
     for (let i = 0; i < n; i++) counts[iv[i]]++;
     let entropy = 0;
     let used = 0;

@@ -2,10 +2,12 @@ import { record, willRecord } from '../autograd/tape.js';
 import { bnBackwardTrain, bnForwardEval, bnForwardTrain } from '../kernels/batchnorm.js';
 import { f32Affine, f32Axpy, f32Unary } from '../kernels/elementwise.js';
 import { checkFloat, checkNumber, describe } from '../tensor/checks.js';
+import { readOptions } from '../tensor/options.js';
 import { markModified } from '../tensor/derived.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { binaryRaw } from './elementwise.js';
 import { sumAxesRaw } from './reduce.js';
+import { rawF32, storageOf, viewOf } from '../tensor/tensor.js';
 
 // Batch normalization, forward and backward, over the last (channel) axis of
 // x [..., C]: every leading axis is a batch axis, so x is read as rows
@@ -46,28 +48,38 @@ export interface BatchNormOpOptions {
  * that order. Gradients flow to x, weight and bias; the running statistics
  * are constants.
  */
-export function batchNorm(x: Tensor, options: BatchNormOpOptions = {}): Tensor {
+export function batchNorm(x: Tensor, options: BatchNormOpOptions | null = {}): Tensor {
   return batchNormOp('batchNorm', x, options);
 }
 
 /** batchNorm with errors named after `op` (the layers call it under their own name). */
-export function batchNormOp(op: string, x: Tensor, options: BatchNormOpOptions): Tensor {
+export function batchNormOp(op: string, x: Tensor, optionsArg: BatchNormOpOptions | null | undefined): Tensor {
   checkFloat(x, op, 'x');
-  if (options === null || typeof options !== 'object') throw new Error(`${op}: options must be an object, got ${describe(options)}`);
+  const options = readOptions<BatchNormOpOptions>(optionsArg, op);
   if (x.rank === 0) throw new Error(`${op}: x must have a channel axis (the last), got a scalar`);
   const C = x.shape[x.rank - 1];
   const rows = rowsOf(x);
   const training = options.training ?? false;
   if (typeof training !== 'boolean') throw new Error(`${op}: training must be a boolean, got ${describe(training)}`);
   const momentum = checkNumber(options.momentum ?? 0.1, op, 'momentum', { min: 0, max: 1 });
-  const eps = checkNumber(options.eps ?? 1e-5, op, 'eps', { positive: true });
+  // eps is added in float32: one that rounds to 0 (or overflows) would divide a constant channel by 0.
+  const eps = checkNumber(options.eps ?? 1e-5, op, 'eps', { positive: true, f32: true });
   const weight = perChannel(options.weight, op, 'weight', C);
   const bias = perChannel(options.bias, op, 'bias', C);
   if ((weight === null) !== (bias === null)) throw new Error(`${op}: weight and bias must be given together (the affine transform) or both left out`);
   const runningMean = perChannel(options.runningMean, op, 'runningMean', C);
   const runningVar = perChannel(options.runningVar, op, 'runningVar', C);
   if ((runningMean === null) !== (runningVar === null)) throw new Error(`${op}: runningMean and runningVar must be given together or both left out`);
-  if (runningMean !== null && runningMean === runningVar) throw new Error(`${op}: runningMean and runningVar must be two different tensors`);
+  if (runningMean !== null && runningVar !== null) {
+    // Training writes the running statistics in place: they must not share memory with each other or with what is read.
+    const read: [string, Tensor | null][] = [['x', x], ['weight', weight], ['bias', bias]];
+    if (storageOf(runningMean) === storageOf(runningVar)) throw new Error(`${op}: runningMean and runningVar must be two different tensors (not the same tensor or views of one)`);
+    for (const [name, t] of read) {
+      for (const [rname, r] of [['runningMean', runningMean], ['runningVar', runningVar]] as const) {
+        if (t !== null && storageOf(t) === storageOf(r)) throw new Error(`${op}: ${rname} shares memory with ${name}; pass a separate tensor (e.g. ${name}.mul(1) for a copy)`);
+      }
+    }
+  }
   if (training) {
     if (rows < 2) throw new Error(`${op}: training needs a batch of at least 2 rows, got ${rows} (rows: the product of the leading dimensions of x, shape [${x.shape}]); use bigger batches, or eval mode to normalize single examples with the running statistics`);
     return trainForward(op, x, rows, weight, bias, runningMean, runningVar, momentum, eps);
@@ -105,13 +117,13 @@ function rowsOf(x: Tensor): number {
 
 /** x [R, C] rows, as a view (to dispose). */
 function asRows(x: Tensor, rows: number): Tensor {
-  return x.view([rows, x.shape[x.rank - 1]]);
+  return viewOf(x, [rows, x.shape[x.rank - 1]]);
 }
 
 /** t with another shape of the same size; t itself is released. */
 function reshaped(t: Tensor, shape: readonly number[]): Tensor {
   if (t.shape.length === shape.length && t.shape.every((d, i) => d === shape[i])) return t;
-  const v = t.view(shape);
+  const v = viewOf(t, shape);
   t.dispose();
   return v;
 }
@@ -119,7 +131,7 @@ function reshaped(t: Tensor, shape: readonly number[]): Tensor {
 /** The first feature whose batch mean or variance is not finite, or null. */
 function firstNonFinite(mean: Tensor, variance: Tensor): { feature: number; stat: string; value: number } | null {
   for (const [stat, t] of [['mean', mean], ['variance', variance]] as const) {
-    const v = t.rawF32();
+    const v = rawF32(t);
     for (let i = 0; i < v.length; i++) if (!Number.isFinite(v[i])) return { feature: i, stat, value: v[i] };
   }
   return null;

@@ -4,7 +4,7 @@ import { f32Affine, f32Binary, f32Clip, f32Unary, f32UnaryBackward } from '../ke
 import { f32RangeMaskBackward } from '../kernels/hard.js';
 import { checkFloat, checkNumber, describe } from '../tensor/checks.js';
 import { full } from '../tensor/creation.js';
-import { empty, Tensor } from '../tensor/tensor.js';
+import { empty, rawF32, Tensor, viewOf } from '../tensor/tensor.js';
 import { broadcastShapes, broadcastStrides } from './broadcast.js';
 import { sumToShape } from './reduce.js';
 
@@ -110,7 +110,7 @@ function gradA(name: BinaryName, dy: Tensor, a: Tensor, b: Tensor): Tensor {
   switch (name) {
     case 'add':
     case 'sub':
-      return dy.view(dy.shape);
+      return viewOf(dy, dy.shape);
     case 'mul':
       return binaryRaw('mul', dy, b);
     case 'div':
@@ -125,7 +125,7 @@ function gradA(name: BinaryName, dy: Tensor, a: Tensor, b: Tensor): Tensor {
 function gradB(name: BinaryName, dy: Tensor, a: Tensor, b: Tensor, y: Tensor): Tensor {
   switch (name) {
     case 'add':
-      return dy.view(dy.shape);
+      return viewOf(dy, dy.shape);
     case 'sub':
       return affine(dy, -1, 0);
     case 'mul':
@@ -162,9 +162,9 @@ function selectGrad(name: BinaryName, dy: Tensor, a: Tensor, b: Tensor, forA: bo
   const mask = empty(shape, 'float32');
   const s = binaryRaw('sub', picked, self);
   const o = binaryRaw('sub', picked, other);
-  const sv = s.rawF32();
-  const ov = o.rawF32();
-  const mv = mask.rawF32();
+  const sv = rawF32(s);
+  const ov = rawF32(o);
+  const mv = rawF32(mask);
   for (let i = 0; i < mv.length; i++) mv[i] = sv[i] === 0 && (forA || ov[i] !== 0) ? 1 : 0;
   picked.dispose();
   s.dispose();

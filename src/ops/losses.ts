@@ -3,7 +3,7 @@ import { f32Affine } from '../kernels/elementwise.js';
 import { f32PickRows, f32PickRowsBackward, f32SoftmaxRows, f32SoftmaxRowsBackward } from '../kernels/reduce.js';
 import { i32FindOutOfRange } from '../kernels/shape.js';
 import { checkAxis, checkDType, checkFloat } from '../tensor/checks.js';
-import { empty, Tensor } from '../tensor/tensor.js';
+import { empty, Tensor, viewOf } from '../tensor/tensor.js';
 import { broadcastShapes } from './broadcast.js';
 import { mean } from './reduce.js';
 import { square, sub } from './elementwise.js';
@@ -61,7 +61,7 @@ function crossEntropyRows(logits: Tensor, labels: Tensor): Tensor {
     const logp = logSoftmax(logits);
     const picked = f32PickRows(logp, labels);
     // The tape keeps its own view of the labels: the caller may dispose theirs before backward.
-    const saved = labels.view(labels.shape);
+    const saved = viewOf(labels, labels.shape);
     const nll = record(picked, 'pick', [logp], (dy) => [f32PickRowsBackward(dy, saved, C)], { saved: [saved] });
     const m = mean(nll);
     const loss = f32Affine(m, -1, 0);

@@ -5,6 +5,7 @@ import { checkAxis, checkFloat, describe } from '../tensor/checks.js';
 import { boolOption, readOptions } from '../tensor/options.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { materializeBroadcast } from './broadcast.js';
+import { viewOf } from '../tensor/tensor.js';
 
 export interface ReduceOptions {
   /** Axis or axes to reduce (negative counts from the end); all axes when omitted. */
@@ -39,8 +40,8 @@ export function sumAxesRaw(x: Tensor, axes: number[], keepDims: boolean): Tensor
     cur = next;
   }
   const finalShape = reducedShape(x.shape, axes, keepDims);
-  if (cur === x) return x.view(finalShape);
-  const out = cur.view(finalShape);
+  if (cur === x) return viewOf(x, finalShape);
+  const out = viewOf(cur, finalShape);
   cur.dispose();
   return out;
 }
@@ -52,9 +53,9 @@ export function sumToShape(g: Tensor, shape: readonly number[]): Tensor {
   for (let i = 0; i < g.rank; i++) {
     if (i < lead || (shape[i - lead] === 1 && g.shape[i] !== 1)) axes.push(i);
   }
-  if (axes.length === 0) return g.view(shape);
+  if (axes.length === 0) return viewOf(g, shape);
   const s = sumAxesRaw(g, axes, true);
-  const out = s.view(shape);
+  const out = viewOf(s, shape);
   s.dispose();
   return out;
 }
@@ -67,7 +68,7 @@ export function sum(x: Tensor, options: ReduceOptions | null = {}): Tensor {
   const keepShape = reducedShape(x.shape, axes, true);
   const y = sumAxesRaw(x, axes, keepDims);
   return record(y, 'sum', [x], (dy) => {
-    const dk = dy.view(keepShape);
+    const dk = viewOf(dy, keepShape);
     const dx = materializeBroadcast(dk, x.shape);
     dk.dispose();
     return [dx];
@@ -87,7 +88,7 @@ export function mean(x: Tensor, options: ReduceOptions | null = {}): Tensor {
   const y = f32Affine(s, scale, 0);
   s.dispose();
   return record(y, 'mean', [x], (dy) => {
-    const dk = dy.view(keepShape);
+    const dk = viewOf(dy, keepShape);
     const dx = materializeBroadcast(dk, x.shape);
     dk.dispose();
     return [f32Affine(dx, scale, 0, dx)];
@@ -111,7 +112,7 @@ function axisOptions(x: Tensor, options: AxisOptions | null, op: string): { axis
 }
 
 function singleAxis(x: Tensor, axis: number | undefined): { t: Tensor; axis: number; flat: boolean } {
-  if (axis === undefined) return { t: x.view([x.size]), axis: 0, flat: true };
+  if (axis === undefined) return { t: viewOf(x, [x.size]), axis: 0, flat: true };
   return { t: x, axis, flat: false };
 }
 
@@ -126,14 +127,14 @@ export function max(x: Tensor, options: AxisOptions | null = {}): Tensor {
   const keepShape = flat ? x.shape.map(() => 1) : x.shape.map((d, i) => (i === axis ? 1 : d));
   let y = r.values;
   if (opts.keepDims) {
-    y = r.values.view(keepShape);
+    y = viewOf(r.values, keepShape);
     r.values.dispose();
   }
   const { indices } = r;
   return record(y, 'max', [x], (dy) => {
     const dx = f32MaxAxisBackward(dy, indices, maxShape, axis);
     if (!flat) return [dx];
-    const shaped = dx.view(x.shape);
+    const shaped = viewOf(dx, x.shape);
     dx.dispose();
     return [shaped];
   }, { saved: [indices] });
@@ -150,7 +151,7 @@ export function argmax(x: Tensor, options: AxisOptions | null = {}): Tensor {
   r.values.dispose();
   if (!opts.keepDims) return r.indices;
   const keepShape = flat ? x.shape.map(() => 1) : x.shape.map((d, i) => (i === axis ? 1 : d));
-  const out = r.indices.view(keepShape);
+  const out = viewOf(r.indices, keepShape);
   r.indices.dispose();
   return out;
 }

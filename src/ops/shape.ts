@@ -3,7 +3,7 @@ import { convert, f32CountNaN, fill } from '../kernels/elementwise.js';
 import { copyStrided, f32ScatterAddRows, gatherRows, transpose32 } from '../kernels/shape.js';
 import { checkAxis, checkDType, checkShape, checkTensor, describe, MAX_RANK } from '../tensor/checks.js';
 import { bytesPerElement, type DType } from '../tensor/dtypes.js';
-import { empty, sizeOf, type Tensor } from '../tensor/tensor.js';
+import { empty, sizeOf, type Tensor, viewOf } from '../tensor/tensor.js';
 import { contiguousStrides } from './broadcast.js';
 
 /** Same data, new shape (one entry may be -1 to infer it). Shares memory with x. */
@@ -29,8 +29,8 @@ export function reshape(x: Tensor, shape: number[]): Tensor {
   if (sizeOf(target) !== x.size) {
     throw new Error(`reshape: shape [${shape}] has ${sizeOf(target)} elements but x (shape [${x.shape}]) has ${x.size}`);
   }
-  const y = x.view(target);
-  return record(y, 'reshape', [x], (dy) => [dy.view(x.shape)]);
+  const y = viewOf(x, target);
+  return record(y, 'reshape', [x], (dy) => [viewOf(dy, x.shape)]);
 }
 
 /** Permutes axes (default: reverses them). */
@@ -143,7 +143,7 @@ export function gather(x: Tensor, indices: Tensor): Tensor {
   }
   const y = gatherRows(x, indices, 'gather');
   // The tape keeps its own view of the indices: the caller may dispose theirs before backward.
-  const saved = indices.view(indices.shape);
+  const saved = viewOf(indices, indices.shape);
   return record(y, 'gather', [x], (dy) => [f32ScatterAddRows(dy, saved, x.shape)], { saved: [saved] });
 }
 
@@ -154,7 +154,7 @@ export function gather(x: Tensor, indices: Tensor): Tensor {
  */
 export function cast(x: Tensor, dtype: DType): Tensor {
   checkTensor(x, 'cast', 'x');
-  if (dtype === x.dtype) return x.view(x.shape);
+  if (dtype === x.dtype) return viewOf(x, x.shape);
   if (dtype === 'int32' && x.dtype === 'float32') {
     const nan = f32CountNaN(x);
     if (nan > 0) throw new Error(`cast: x contains ${nan} NaN value(s), which have no int32 value`);

@@ -1,5 +1,5 @@
 import { instantiate } from '@assemblyscript/loader';
-import type { WasmExports } from './abi.generated.js';
+import { WASM_FUNCTION_EXPORTS, type WasmExports } from './abi.generated.js';
 import { Allocator } from './allocator.js';
 import { isInitialized, rt, setRuntime } from './context.js';
 import { detectRuntime, hasSimd, type RuntimeName } from './environment.js';
@@ -107,6 +107,11 @@ async function doInit(options: InitOptions): Promise<Info> {
   }
   // The loader wraps exports for its string/array helpers; the kernels take
   // only numbers, so the raw exports are called directly (no per-call wrapper).
+  const exportsFound = result.instance.exports as Record<string, unknown>;
+  const missing = WASM_FUNCTION_EXPORTS.filter((name) => typeof exportsFound[name] !== 'function');
+  if (missing.length > 0) {
+    throw new Error(`init: the wasm module does not match this version of snapgrad (it lacks ${missing.length} of the kernels, e.g. ${missing.slice(0, 3).join(', ')}); pass dist/${WASM_FILE} from the same package version`);
+  }
   const kernels = result.instance.exports as unknown as WasmExports;
   const allocator = new Allocator(memory, kernels.heap_base());
   const argBlock = allocator.alloc(ARG_BLOCK_BYTES);
@@ -126,6 +131,8 @@ async function resolveSource(wasm: WasmSource, runtime: RuntimeName): Promise<Bu
       throw new Error(`init: could not load options.wasm from ${url.href} (${msg}); pass the path or URL of dist/${WASM_FILE}, or its bytes`);
     }
   }
+  // WebAssembly.compile takes ArrayBuffers and typed arrays but not every view (a DataView): pass the bytes as a Uint8Array.
+  if (ArrayBuffer.isView(wasm)) return new Uint8Array(wasm.buffer, wasm.byteOffset, wasm.byteLength);
   if (isBufferSource(wasm)) return wasm;
   const response: unknown = await wasm;
   if (!isResponseLike(response)) throw new Error(`init: options.wasm resolved to ${describe(response)}; a Promise passed as options.wasm must resolve to a Response (e.g. fetch(url))`);

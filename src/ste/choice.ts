@@ -7,7 +7,7 @@ import { fill } from '../kernels/elementwise.js';
 import { checkFloat, checkNumber } from '../tensor/checks.js';
 import { randomDraw, Stream, type RandomDraw } from '../tensor/random.js';
 import { boolOption, readOptions } from '../tensor/options.js';
-import { empty, type Tensor } from '../tensor/tensor.js';
+import { empty, rawF32, rawI32, type Tensor } from '../tensor/tensor.js';
 import { identityGrad } from './straight.js';
 
 /** One-hot of the row-wise argmax (first index on ties), no tape. */
@@ -17,8 +17,8 @@ function oneHotOfArgmax(x: Tensor): Tensor {
   const y = empty(x.shape, 'float32');
   fill(y, 0);
   const rows = idx.size;
-  const iv = idx.rawI32();
-  const yv = y.rawF32();
+  const iv = rawI32(idx);
+  const yv = rawF32(y);
   for (let r = 0; r < rows; r++) yv[r * c + iv[r]] = 1;
   idx.dispose();
   return y;

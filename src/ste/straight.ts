@@ -1,6 +1,6 @@
 import { customGrad } from '../autograd/custom.js';
 import { checkFloat, describe } from '../tensor/checks.js';
-import { Tensor } from '../tensor/tensor.js';
+import { Tensor, viewOf } from '../tensor/tensor.js';
 
 /**
  * The generic straight-through estimator, x + stopGradient(hardFn(x) - x):
@@ -26,5 +26,5 @@ export function straightThrough(x: Tensor, hardFn: (x: Tensor) => Tensor): Tenso
 
 /** The identity surrogate gradient: dy itself, as a new tensor sharing its memory (no copy). */
 export function identityGrad(dy: Tensor): Tensor {
-  return dy.view(dy.shape);
+  return viewOf(dy, dy.shape);
 }

@@ -39,6 +39,8 @@ export function vq(z: Tensor, codebook: Tensor, options: VqOptions | null = {}):
   checkRank(codebook, op, 'codebook', 2);
   const o = readOptions<VqOptions>(options, op);
   const beta = checkNumber(o.beta ?? 0.25, op, 'beta', { min: 0, f32: true });
+  // beta scales the loss in float32: a nonzero beta below the normal range would round to 0 or lose its digits.
+  if (beta > 0 && beta < 2 ** -126) throw new Error(`${op}: beta = ${beta} must be 0 or a normal float32 value (>= ${2 ** -126}); smaller values round to 0 or lose precision in float32`);
   const [N, D] = z.shape;
   const [K, Dc] = codebook.shape;
   if (Dc !== D) throw new Error(`${op}: codebook must have D = ${D} columns like z (shape [${z.shape}]), got shape [${codebook.shape}]`);

@@ -6,7 +6,7 @@ import { boolOption, readOptions } from './options.js';
 import type { AnyTypedArray, DType } from './dtypes.js';
 import { isDType } from './dtypes.js';
 import { randomDraw, Stream, type RandomDraw } from './random.js';
-import { empty, sizeOf, type Tensor } from './tensor.js';
+import { empty, rawView, sizeOf, type Tensor } from './tensor.js';
 
 export interface TensorOptions {
   dtype?: DType;
@@ -114,7 +114,7 @@ function flatten(data: unknown): { flat: ArrayLike<number>; inferred: number[] }
 
 /** Copies values into a tensor's memory (the view is made after allocation). */
 export function writeData(t: Tensor, flat: ArrayLike<number>): void {
-  t.rawView().set(flat);
+  rawView(t).set(flat);
 }
 
 export function full(shape: number[], value: number, options: TensorOptions | null = {}): Tensor {

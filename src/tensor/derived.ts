@@ -1,6 +1,7 @@
 import { rt } from '../runtime/context.js';
 import { checkTensor } from './checks.js';
 import type { Tensor } from './tensor.js';
+import { storageOf } from './tensor.js';
 
 /**
  * Caches data derived from a tensor (bit-packed weights, codebook norms, ...)
@@ -13,7 +14,7 @@ import type { Tensor } from './tensor.js';
  * filled by `compute`.
  */
 export function cachedDerived(t: Tensor, key: string, bytes: number, compute: (offset: number) => void): number {
-  const s = t.alive();
+  const s = storageOf(t);
   const map = (s.derived ??= new Map());
   const fullKey = `${key}|${t.dtype}[${t.shape.join(',')}]`;
   const entry = map.get(fullKey);
@@ -40,5 +41,5 @@ export function cachedDerived(t: Tensor, key: string, bytes: number, compute: (o
 /** Call after writing into a tensor's memory in place: derived caches become stale. */
 export function markModified(t: Tensor): void {
   checkTensor(t, 'markModified', 't');
-  t.alive().version++;
+  storageOf(t).version++;
 }

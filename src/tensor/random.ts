@@ -106,6 +106,11 @@ export function randomDraw(seedOption: unknown, op: string, stream: number): Ran
   }
   const base = defaultSeed();
   const k = counter;
+  // Past 2^53 - 1 the counter cannot step exactly (k + 1 === k): every call would replay one stream,
+  // and rngState() would report a counter setRngState() refuses.
+  if (k >= Number.MAX_SAFE_INTEGER) {
+    throw new Error(`${op}: the default generator has drawn its last stream (state.counter = ${k}, at most 2^53 - 1); restart it with seed(n) or setRngState(), or pass { seed } to this call`);
+  }
   // Streams are 32-bit; past 2^32 calls the seed moves on instead of repeating streams.
   const high = Math.floor(k / 2 ** 32);
   return {

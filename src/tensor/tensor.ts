@@ -45,6 +45,9 @@ export function liveTensorCount(): number {
   return tensorsAlive;
 }
 
+/** Reads a tensor's private storage; set by Tensor's static block, used by storageOf below. */
+let storageSlot: (t: Tensor) => Storage | null;
+
 export class Tensor {
   readonly id: number;
   readonly shape: readonly number[];
@@ -77,66 +80,17 @@ export class Tensor {
 
   /** Byte offset of the data in wasm memory. Throws if the tensor was disposed. */
   get offset(): number {
-    return this.alive().offset;
+    return storageOf(this).offset;
   }
 
   get rank(): number {
     return this.shape.length;
   }
 
-  /** The storage, for making views that share it. */
-  alive(): Storage {
-    if (this.storage === null) {
-      throw new Error(`tensor #${this.id} (shape [${this.shape}], ${this.dtype}) was disposed and cannot be used`);
-    }
-    return this.storage;
-  }
-
-  /** A new tensor object sharing this tensor's memory, with another shape of the same size. */
-  view(shape: readonly number[]): Tensor {
-    const s = this.alive();
-    if (sizeOf(shape) !== this.size) throw new Error(`internal: view of [${this.shape}] as [${shape}] changes the size`);
-    s.refs++;
-    return new Tensor(s, shape, this.dtype);
-  }
-
   /** Copies the data out to a new JS typed array (safe to keep). */
   dataSync(): AnyTypedArray {
     if (this.storage === null) throw new Error(`dataSync: tensor #${this.id} (shape [${this.shape}], ${this.dtype}) was disposed and cannot be used`);
-    return this.rawView().slice();
-  }
-
-  // Raw views: typed arrays over this tensor's elements in wasm memory, no
-  // copy, for host code that reads or writes in place (call markModified
-  // after writing). Any call that may allocate can grow the memory and detach
-  // them: use one at once and never keep it.
-
-  /** @internal A raw view typed by dtype (see above). */
-  rawView(): AnyTypedArray {
-    const off = this.offset;
-    switch (this.dtype) {
-      case 'float32': return f32View(off, this.size);
-      case 'int32': return i32View(off, this.size);
-      case 'int8': return i8View(off, this.size);
-      default: return u8View(off, this.size);
-    }
-  }
-
-  /** @internal A raw Float32Array view of a float32 tensor. */
-  rawF32(): Float32Array {
-    if (this.dtype !== 'float32') throw new Error(`internal: rawF32 of a ${this.dtype} tensor`);
-    return f32View(this.offset, this.size);
-  }
-
-  /** @internal A raw Int32Array view of an int32 tensor. */
-  rawI32(): Int32Array {
-    if (this.dtype !== 'int32') throw new Error(`internal: rawI32 of a ${this.dtype} tensor`);
-    return i32View(this.offset, this.size);
-  }
-
-  /** @internal A raw view of the tensor's bytes, whatever its dtype. */
-  rawBytes(): Uint8Array {
-    return u8View(this.offset, this.size * bytesPerElement(this.dtype));
+    return rawView(this).slice();
   }
 
   /** The data as nested JS arrays following the shape (a number for a scalar). */
@@ -184,6 +138,62 @@ export class Tensor {
   toString(): string {
     return this.disposed ? `Tensor(#${this.id} disposed)` : `Tensor(${JSON.stringify(this.toArray())}, shape=[${this.shape}], dtype=${this.dtype})`;
   }
+
+  static {
+    storageSlot = (t) => t.storage;
+  }
+}
+
+// Host-internal access to a tensor's memory. These are functions of this
+// module, not Tensor methods, so they never appear on the public Tensor
+// (src/index.ts does not export them): only the library's own modules reach them.
+
+/** The storage, for making views that share it and for aliasing checks. Throws if the tensor was disposed. */
+export function storageOf(t: Tensor): Storage {
+  const s = storageSlot(t);
+  if (s === null) throw new Error(`tensor #${t.id} (shape [${t.shape}], ${t.dtype}) was disposed and cannot be used`);
+  return s;
+}
+
+/** A new tensor object sharing t's memory, with another shape of the same size. */
+export function viewOf(t: Tensor, shape: readonly number[]): Tensor {
+  const s = storageOf(t);
+  if (sizeOf(shape) !== t.size) throw new Error(`internal: view of [${t.shape}] as [${shape}] changes the size`);
+  s.refs++;
+  return new Tensor(s, shape, t.dtype);
+}
+
+// Raw views: typed arrays over a tensor's elements in wasm memory, no copy,
+// for host code that reads or writes in place (call markModified after
+// writing). Any call that may allocate can grow the memory and detach them:
+// use one at once and never keep it.
+
+/** A raw view typed by dtype (see above). */
+export function rawView(t: Tensor): AnyTypedArray {
+  const off = t.offset;
+  switch (t.dtype) {
+    case 'float32': return f32View(off, t.size);
+    case 'int32': return i32View(off, t.size);
+    case 'int8': return i8View(off, t.size);
+    default: return u8View(off, t.size);
+  }
+}
+
+/** A raw Float32Array view of a float32 tensor. */
+export function rawF32(t: Tensor): Float32Array {
+  if (t.dtype !== 'float32') throw new Error(`internal: rawF32 of a ${t.dtype} tensor`);
+  return f32View(t.offset, t.size);
+}
+
+/** A raw Int32Array view of an int32 tensor. */
+export function rawI32(t: Tensor): Int32Array {
+  if (t.dtype !== 'int32') throw new Error(`internal: rawI32 of a ${t.dtype} tensor`);
+  return i32View(t.offset, t.size);
+}
+
+/** A raw view of a tensor's bytes, whatever its dtype. */
+export function rawBytes(t: Tensor): Uint8Array {
+  return u8View(t.offset, t.size * bytesPerElement(t.dtype));
 }
 
 export function sizeOf(shape: readonly number[]): number {

@@ -203,7 +203,11 @@ describe('batchNorm op', () => {
       expect(() => sg.batchNorm(sg.zeros([1, 1, 3]), train)).toThrow(/batchNorm: training needs a batch of at least 2 rows, got 1/);
       expect(() => sg.batchNorm(x, {})).toThrow(/batchNorm: eval mode \(training: false\) needs runningMean and runningVar/);
       expect(() => sg.batchNorm(sg.tensor(1), train)).toThrow(/batchNorm: x must have a channel axis/);
-      expect(() => sg.batchNorm(x, null as unknown as object)).toThrow(/batchNorm: options must be an object/);
+      // null options mean the defaults (the one options rule): eval mode, which needs the running statistics.
+      expect(() => sg.batchNorm(x, null)).toThrow(/batchNorm: eval mode \(training: false\) needs runningMean and runningVar/);
+      expect(() => sg.batchNorm(x, [] as unknown as object)).toThrow(/batchNorm: options must be an object/);
+      expect(() => sg.batchNorm(x, { ...train, eps: 1e-50 })).toThrow(/batchNorm: eps = 1e-50 must be a positive normal float32/);
+      expect(() => sg.batchNorm(x, { ...train, runningMean: w, weight: w, bias: b })).toThrow(/batchNorm: runningMean shares memory with weight/);
       expectExact(flat(runningMean), [1, 2, 3], 'runningMean untouched');
       expectExact(flat(runningVar), [4, 5, 6], 'runningVar untouched');
     });

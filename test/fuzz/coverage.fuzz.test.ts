@@ -4,11 +4,43 @@
 // the `covers` list of some prop(...) in test/fuzz/*.fuzz.test.ts. A new
 // export without a property fails here.
 import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { expect, test } from 'vitest';
 import * as sg from '../../src/index.js';
 
+/**
+ * Members declared `protected` or `private` in src/ (and so absent from the
+ * public type declarations), per class, with each class's parent: such members
+ * are not part of the public surface and need no property (they are reached
+ * through the public methods that call them).
+ */
+function nonPublicMembers(): Map<string, { parent: string | null; names: Set<string> }> {
+  const out = new Map<string, { parent: string | null; names: Set<string> }>();
+  const root = fileURLToPath(new URL('../../src/', import.meta.url));
+  const files = (readdirSync(root, { recursive: true }) as string[]).filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts'));
+  for (const f of files) {
+    const text = readFileSync(join(root, f), 'utf8');
+    for (const m of text.matchAll(/^export (?:abstract )?class (\w+)(?:<[^>]*>)?(?: extends (\w+))?[^\n]*\{\n([\s\S]*?)^\}/gm)) {
+      const names = new Set<string>();
+      for (const d of m[3].matchAll(/^ {2}(?:(?:static|override|readonly|abstract|async) )*(?:protected|private) (?:(?:static|override|readonly|abstract|async) )*(?:get |set )?#?(\w+)/gm)) names.add(d[1]);
+      out.set(m[1], { parent: m[2] ?? null, names });
+    }
+  }
+  return out;
+}
+
+const NON_PUBLIC = nonPublicMembers();
+
+function isNonPublic(cls: string, member: string): boolean {
+  for (let c: string | null = cls; c !== null; c = NON_PUBLIC.get(c)?.parent ?? null) {
+    if (NON_PUBLIC.get(c)?.names.has(member)) return true;
+  }
+  return false;
+}
+
 /** Public names of everything reachable from the package's exports, with the value each names. */
-export function enumerateExports(): Map<string, unknown> {
+export function enumerateExports(includeNonPublic = false): Map<string, unknown> {
   const out = new Map<string, unknown>();
   const walk = (obj: Record<string, unknown>, path: string) => {
     for (const key of Object.keys(obj).sort()) {
@@ -19,7 +51,7 @@ export function enumerateExports(): Map<string, unknown> {
         const proto = (v as { prototype?: object }).prototype;
         if (proto && Object.getOwnPropertyNames(proto).length > 1) {
           for (const m of Object.getOwnPropertyNames(proto)) {
-            if (m === 'constructor') continue;
+            if (m === 'constructor' || (!includeNonPublic && isNonPublic((v as { name: string }).name, m))) continue;
             const d = Object.getOwnPropertyDescriptor(proto, m)!;
             out.set(`${name}#${m}`, d.value ?? d.get ?? d.set);
           }
@@ -62,9 +94,18 @@ test('every public export (functions, namespaces, classes, methods, accessors) h
 });
 
 test('every name a property claims to cover is a real export', () => {
-  const exports = enumerateExports();
+  // A property may also cover protected members (reached through subclasses), so they count as real here.
+  const exports = enumerateExports(true);
   const stale = [...declaredCovers().entries()].filter(([n]) => !exports.has(n)).map(([n, f]) => `${n} (${f})`);
   expect(stale, 'covers lists naming no export').toEqual([]);
+});
+
+test('protected and private members are not public exports', () => {
+  const names = [...enumerateExports().keys()];
+  expect(isNonPublic('Module', 'checkAlive')).toBe(true);
+  expect(names).not.toContain('sg.nn.Module#checkAlive');
+  expect(names).not.toContain('sg.nn.BatchNorm1d#checkStateValue');
+  expect(names).toContain('sg.nn.Module#parameters');
 });
 
 test('the enumeration sees the namespaces and the chainable Tensor methods', () => {

@@ -2,12 +2,12 @@
 import fc from 'fast-check';
 import { describe } from 'vitest';
 import * as sg from '../../src/index.js';
-import { Binary, Unary } from '../../src/kernels/codes.js';
+import { Binary, Unary } from '../../src/kernels/codes.generated.js';
 import { binaryScalarRef, unaryScalarRef } from '../../src/reference/elementwise.js';
-import { roundHalfEven } from '../../src/reference/quant.js';
-import { maxAxisRef, softmaxRowsRef } from '../../src/reference/reduce.js';
+import { roundHalfEven } from '../../src/reference/hard.js';
+import { f32MaxAxisRef as maxAxisRef, f32SoftmaxRowsRef as softmaxRowsRef } from '../../src/reference/reduce.js';
 import { anyF32, anyRankShape, anyTensor, DTYPES, finiteF32, floatTensor, hostile, make, matrix, optionBag, shape, tensorOf, dim } from './arbitraries.js';
-import { expectClose, expectShape, f32, free, prop, runCase, strides, useRuntime } from './oracle.js';
+import { expectClose, expectShape, f32, free, prop, runCase, strides, ulpDistance, useRuntime } from './oracle.js';
 
 useRuntime();
 
@@ -151,6 +151,157 @@ describe('elementwise', () => {
     }, 1.5);
 });
 
+describe('pow', () => {
+  const base = fc.oneof({ weight: 4, arbitrary: anyF32 }, { weight: 2, arbitrary: fc.double({ min: -3, max: 3, noNaN: true }).map(f32) });
+  const exponent = fc.oneof({ weight: 3, arbitrary: fc.double({ min: -4, max: 4, noNaN: true }).map(f32) }, { weight: 3, arbitrary: fc.constantFrom(0, -0, 1, -1, 2, 3, 0.5, -0.5, 0.25, NaN, Infinity, -Infinity) }, { weight: 1, arbitrary: anyF32 });
+  /** ulps between float32 values, NaN only matching NaN; ±Infinity is one ulp past ±3.4028235e38 (the rounding edge). */
+  const expectPow = (got: ArrayLike<number>, want: ArrayLike<number>, what: string, ulps: number) => {
+    for (let i = 0; i < want.length; i++) {
+      if (ulpDistance(got[i], want[i]) > ulps) throw new Error(`${what}[${i}]: got ${got[i]}, want ${want[i]} (±${ulps} ulps)`);
+    }
+  };
+  prop(['sg.pow', 'sg.Tensor#pow'], 'pow broadcasts and matches float64 pow rounded to float32 (2 ulps, NaN for a negative base with a fractional exponent); scalars either side; bad operands are clear errors', fc.record({
+    a: floatTensor({ maxRank: 3, maxDim: 4, maxSize: 48 }, base), form: fc.constantFrom('tensor', 'tensor', 'scalarB', 'scalarA', 'alias', 'hostileB', 'intB'),
+    s: exponent, bad: hostile, method: fc.boolean(),
+  }).chain((r) => partnerShape(r.a.shape).chain((bs) => tensorOf(fc.constant(bs), 'float32', exponent).map((b) => ({ ...r, b })))),
+  async ({ a, b, form, s, bad, method }) => {
+    const ta = make(a);
+    const tb = form === 'intB' ? sg.tensor(b.data.map(() => 2), b.shape, { dtype: 'int32' }) : make(b);
+    const A: unknown = form === 'scalarA' ? s : ta;
+    const B: unknown = form === 'scalarB' ? s : form === 'alias' ? ta : form === 'hostileB' ? bad : tb;
+    const shapeA = typeof A === 'number' ? [] : a.shape;
+    const shapeB = typeof B === 'number' ? [] : form === 'alias' ? a.shape : b.shape;
+    const dataA = typeof A === 'number' ? [A] : a.data.map(f32);
+    const dataB = typeof B === 'number' ? [B] : form === 'alias' ? a.data.map(f32) : b.data.map(f32);
+    const out = broadcast(shapeA, shapeB);
+    const valid = out !== null && form !== 'hostileB' && form !== 'intB';
+    const useMethod = method && A instanceof sg.Tensor;
+    await runCase(() => call(useMethod, 'pow', A, B), {
+      fn: 'pow', expect: valid ? 'ok' : form === 'hostileB' && typeof bad === 'number' ? 'either' : 'error', state: [ta, tb],
+      check: (y: sg.Tensor) => {
+        expectShape(y, out!, 'float32', 'pow');
+        const x1 = readBroadcast(dataA, shapeA, out!);
+        const x2 = readBroadcast(dataB, shapeB, out!);
+        expectPow(y.dataSync(), x1.map((v, i) => f32(Math.pow(f32(v), f32(x2[i])))), 'pow', 2);
+      },
+    });
+    free(ta, tb);
+  }, 2);
+
+  prop(['sg.pow', 'sg.Tensor#pow', 'sg.backward'], 'pow gradients: b·a^(b−1) to the base and a^b·ln a to the exponent (float64 references), and only the leaves\' gradients stay alive', fc.record({
+    a: floatTensor({ maxRank: 2, maxDim: 4, maxSize: 16 }, fc.double({ min: 0.25, max: 3, noNaN: true })), expScalar: fc.boolean(), s: fc.double({ min: -3, max: 3, noNaN: true }),
+  }).chain((r) => tensorOf(fc.constant(r.a.shape), 'float32', fc.double({ min: -3, max: 3, noNaN: true })).map((b) => ({ ...r, b }))),
+  async ({ a, b, expScalar, s }) => {
+    const ta = make(a, true);
+    const tb = make(b, true);
+    const B = expScalar ? f32(s) : tb;
+    await runCase(() => {
+      const y = (B === tb ? ta.pow(tb) : sg.pow(ta, B)) as sg.Tensor;
+      const l = sg.sum(y);
+      sg.backward(l);
+      return [y, l];
+    }, {
+      fn: 'pow', expect: 'ok', mutates: true, kept: () => [ta.grad, tb.grad],
+      check: () => {
+        const A = a.data.map(f32);
+        const E = expScalar ? A.map(() => f32(s)) : b.data.map(f32);
+        expectShape(ta.grad!, a.shape, 'float32', 'pow da');
+        expectClose(ta.grad!.dataSync(), A.map((v, i) => (E[i] === 0 ? 0 : E[i] * Math.pow(v, E[i] - 1))), 'pow da', { abs: 1e-6, rel: 1e-5 });
+        if (expScalar) {
+          if (tb.grad !== null) throw new Error('pow: a scalar exponent gave the exponent tensor a gradient');
+        } else {
+          expectClose(tb.grad!.dataSync(), A.map((v, i) => Math.pow(v, E[i]) * Math.log(v)), 'pow db', { abs: 1e-6, rel: 1e-5 });
+        }
+      },
+    });
+    free(ta, tb);
+  }, 1);
+});
+
+describe('batchNorm', () => {
+  const stat = fc.constantFrom('none', 'both', 'both', 'both', 'both', 'both', 'both', 'onlyMean', 'sameTensor', 'wrongShape', 'int32', 'aliasWeight');
+  prop(['sg.batchNorm'], 'batchNorm over the last axis: eval is the float32 chain ((x - mean) / sqrt(var + eps)) * weight + bias bit for bit, training matches float64 batch statistics and updates the running ones; bad options, shapes and aliasing are clear errors that change nothing', fc.record({
+    // Mostly batches with rows and channels (the edge shapes, 0- and 1-sized, come from floatTensor).
+    x: fc.oneof(
+      { weight: 3, arbitrary: tensorOf(fc.array(fc.integer({ min: 1, max: 5 }), { minLength: 2, maxLength: 3 }), 'float32', fc.double({ min: -8, max: 8, noNaN: true })) },
+      { weight: 1, arbitrary: floatTensor({ minRank: 1, maxRank: 3, maxDim: 5, maxSize: 60 }, fc.double({ min: -8, max: 8, noNaN: true })) },
+    ), grad: fc.boolean(),
+    training: fc.oneof({ weight: 12, arbitrary: fc.boolean() }, { weight: 1, arbitrary: fc.constantFrom<unknown>(undefined, null, 'yes', 1) }),
+    momentum: fc.oneof({ weight: 8, arbitrary: fc.constantFrom<unknown>(undefined, 0, 0.1, 1, 0.5) }, { weight: 1, arbitrary: fc.constantFrom<unknown>(null, -0.1, 1.5, NaN, 'x') }),
+    eps: fc.oneof({ weight: 8, arbitrary: fc.constantFrom<unknown>(undefined, 1e-5, 1e-3, 0.5) }, { weight: 1, arbitrary: fc.constantFrom<unknown>(null, 0, -1, NaN, Infinity, 1e-50, 1e39, 'x') }),
+    affine: fc.constantFrom('none', 'none', 'both', 'both', 'both', 'onlyWeight', 'wrongShape'), running: stat,
+    form: fc.constantFrom('bag', 'bag', 'bag', 'bag', 'bag', 'bag', 'bag', 'bag', 'null', 'none', 'hostile'), bad: hostile, special: fc.constantFrom('none', 'none', 'none', 'none', 'none', 'none', 'inf'),
+  }), async ({ x, grad, training, momentum, eps, affine, running, form, bad, special }) => {
+    if (special === 'inf' && x.data.length) x.data[0] = Infinity;
+    const C = x.shape[x.shape.length - 1];
+    const R = x.shape.slice(0, -1).reduce((n, d) => n * d, 1);
+    // With a gradient, eval runs the recorded op chain; without, the fused kernel: both must give the chain's bits.
+    const tx = make(x, grad);
+    const chan = (f: (c: number) => number) => sg.tensor(Array.from({ length: C }, (_, c) => f(c)), [C]);
+    const w = affine === 'none' ? null : affine === 'wrongShape' ? sg.ones([C + 1]) : chan((c) => 0.5 + c / 3);
+    const b = affine === 'both' || affine === 'wrongShape' ? chan((c) => c / 4 - 0.3) : null;
+    const rm = running === 'none' ? null : running === 'aliasWeight' && w !== null ? w : running === 'wrongShape' ? sg.zeros([C + 2]) : running === 'int32' ? sg.zeros([C], { dtype: 'int32' }) : chan((c) => c / 5 - 0.2);
+    const rv = running === 'none' || running === 'onlyMean' ? null : running === 'sameTensor' ? rm : chan((c) => 1 + c / 2);
+    const opts: unknown = form === 'null' ? null : form === 'none' ? undefined : form === 'hostile' ? bad : { training, momentum, eps, weight: w, bias: b, runningMean: rm, runningVar: rv };
+    const bag = form === 'bag';
+    const tr = bag ? training ?? false : false;
+    const mom = bag ? momentum ?? 0.1 : 0.1;
+    const ep = bag ? eps ?? 1e-5 : 1e-5;
+    const hostileBag = form === 'hostile' && bad !== null && bad !== undefined && (typeof bad !== 'object' || Array.isArray(bad) || ArrayBuffer.isView(bad) || bad instanceof Map || bad instanceof Set);
+    const given = { w: bag ? w : null, b: bag ? b : null, rm: bag ? rm : null, rv: bag ? rv : null };
+    const optsOk = !hostileBag && typeof tr === 'boolean' && typeof mom === 'number' && mom >= 0 && mom <= 1 && typeof ep === 'number' && Number.isFinite(ep) && ep >= 1.1754943508222875e-38 && ep <= 3.4028234663852886e38;
+    const affineOk = (given.w === null) === (given.b === null) && (given.w === null || (affine === 'both'));
+    const runOk = (given.rm === null) === (given.rv === null) && (given.rm === null || running === 'both' || (running === 'aliasWeight' && given.w === null));
+    const ok = optsOk && affineOk && runOk && (tr ? R >= 2 && (special === 'none' || x.data.length === 0) : given.rm !== null);
+    const users = [tx, w, b, rm, rv].filter((t): t is sg.Tensor => t !== null);
+    const before = { rm: rm && rm.dtype === 'float32' ? Array.from(rm.dataSync()) : null, rv: rv && rv.dtype === 'float32' ? Array.from(rv.dataSync()) : null };
+    await runCase(() => sg.batchNorm(tx, opts as any), {
+      fn: 'batchNorm', expect: ok ? 'ok' : 'error', state: users, mutates: ok && tr && given.rm !== null,
+      check: (y: sg.Tensor) => {
+        expectShape(y, x.shape, 'float32', 'batchNorm');
+        const X = Array.from(tx.dataSync());
+        const W = given.w ? Array.from(given.w.dataSync()) : null;
+        const B = given.b ? Array.from(given.b.dataSync()) : null;
+        const got = y.dataSync();
+        if (!tr) {
+          // Eval: the float32 op chain, each op rounded, bit for bit.
+          const M = before.rm!;
+          const V = before.rv!;
+          const want = X.map((v, i) => {
+            const c = i % C;
+            const xhat = f32(f32(v - M[c]) / f32(Math.sqrt(f32(V[c] + f32(ep as number)))));
+            return W && B ? f32(f32(xhat * W[c]) + B[c]) : xhat;
+          });
+          expectClose(got, want, 'batchNorm eval');
+          return;
+        }
+        for (let c = 0; c < C; c++) {
+          let m = 0;
+          for (let r = 0; r < R; r++) m += X[r * C + c];
+          m /= R;
+          let v = 0;
+          for (let r = 0; r < R; r++) v += (X[r * C + c] - m) ** 2;
+          v /= R;
+          const inv = 1 / Math.sqrt(v + (ep as number));
+          for (let r = 0; r < R; r++) {
+            const xhat = (X[r * C + c] - m) * inv;
+            const want = W && B ? xhat * W[c] + B[c] : xhat;
+            // x - mean in float32 is off by an ulp of x, magnified by 1/sqrt(var + eps).
+            expectClose([got[r * C + c]], [want], `batchNorm train [${r}, ${c}]`, { abs: 4e-6 * 8 * inv * (W ? Math.abs(W[c]) : 1) + 1e-5, rel: 1e-4 });
+          }
+          if (given.rm && given.rv) {
+            const m2 = Array.from(given.rm.dataSync());
+            const v2 = Array.from(given.rv.dataSync());
+            expectClose([m2[c]], [(1 - (mom as number)) * before.rm![c] + (mom as number) * m], `runningMean[${c}]`, { abs: 1e-5, rel: 1e-4 });
+            expectClose([v2[c]], [(1 - (mom as number)) * before.rv![c] + (mom as number) * v * R / (R - 1)], `runningVar[${c}]`, { abs: 1e-5, rel: 1e-4 });
+          }
+        }
+      },
+    });
+    free(...users);
+  }, 2);
+});
+
 describe('chains', () => {
   const step = fc.record({ op: fc.constantFrom(...BINARY, ...UNARY), a: fc.nat(), b: fc.nat() });
   prop(['sg.add', 'sg.mul', 'sg.neg', 'sg.Tensor#add', 'sg.Tensor#sub'], 'outputs fed back as inputs (the same tensor as both operands, results of results): every step matches the twins, and all intermediates are freed', fc.record({
@@ -194,7 +345,8 @@ describe('reductions', () => {
       const t = make(x);
       const options = opts === 'null' ? null : opts === 'none' ? undefined : { axis, keepDims };
       const r = x.shape.length;
-      const ax = opts === 'bag' ? axis : undefined;
+      // Null options and null option fields mean the default (every axis for sum/mean, the whole tensor for max/argmax).
+      const ax = opts === 'bag' && axis !== null ? axis : undefined;
       const single = op === 'max' || op === 'argmax';
       let axes: number[] | null;
       if (ax === undefined) axes = single ? null : x.shape.map((_, i) => i);
@@ -209,9 +361,9 @@ describe('reductions', () => {
       const count = axes === null ? x.data.length : axes.reduce((n, a) => n * (x.shape[a] ?? 1), 1);
       const emptyBad = (op !== 'sum') && count === 0;
       const keep = opts === 'bag' && keepDims === true;
-      const valid = !badAxis && !emptyBad && opts !== 'null';
+      const valid = !badAxis && !emptyBad;
       await runCase(() => call(method, op, t, options), {
-        fn: op, expect: scalarAxis ? 'either' : valid ? 'ok' : opts === 'null' && !emptyBad ? 'either' : 'error', args: badAxis && !scalarAxis ? ['axis'] : undefined, state: [t],
+        fn: op, expect: scalarAxis ? 'either' : valid ? 'ok' : 'error', args: badAxis && !scalarAxis ? ['axis'] : undefined, state: [t],
         check: (y: sg.Tensor) => {
           if (scalarAxis) return;
           const red = axes ?? x.shape.map((_, i) => i);
@@ -314,11 +466,13 @@ describe('shape ops', () => {
   }), async ({ x, begin, size, method }) => {
     const t = make(x);
     const r = x.shape.length;
-    let ok = Array.isArray(begin) && begin.length <= r && (size === undefined || (Array.isArray(size) && size.length === begin.length));
-    const b = x.shape.map((_, i) => (begin as unknown[])[i] ?? 0);
+    // A null size means "to the end" (an optional argument); entries of begin/size are positions, not options: null there is an error,
+    // and only dimensions past the end of begin/size take the defaults.
+    let ok = Array.isArray(begin) && begin.length <= r && (size == null || (Array.isArray(size) && size.length === begin.length));
+    const b = x.shape.map((_, i) => (i < (begin as unknown[]).length ? (begin as unknown[])[i] : 0));
     // Model arithmetic on numbers only: hostile entries (Symbol, BigInt, objects) must not throw here.
     const num = (v: unknown) => (typeof v === 'number' ? v : NaN);
-    const s = x.shape.map((d, i) => { const w = (size as unknown[] | undefined)?.[i] ?? -1; return w === -1 ? d - num(b[i]) : w; });
+    const s = x.shape.map((d, i) => { const w = Array.isArray(size) && i < size.length ? size[i] : -1; return w === -1 ? d - num(b[i]) : w; });
     if (ok) ok = x.shape.every((d, i) => Number.isInteger(b[i]) && (b[i] as number) >= 0 && (b[i] as number) <= d && Number.isInteger(s[i]) && (s[i] as number) >= 0 && (b[i] as number) + (s[i] as number) <= d);
     await runCase(() => call(method, 'slice', t, begin, size), {
       fn: 'slice', expect: ok ? 'ok' : 'error', state: [t],
@@ -342,7 +496,7 @@ describe('shape ops', () => {
     const args: unknown[] = hostileEntry && ts.length > 0 ? [...ts.slice(0, -1), bad] : ts;
     const first = parts[0];
     const r = first?.shape.length ?? 0;
-    const ax = axis === undefined ? 0 : axis;
+    const ax = axis == null ? 0 : axis; // null: the optional axis omitted
     const axOk = typeof ax === 'number' && Number.isInteger(ax) && ax >= -r && ax < r;
     const a = axOk ? ((ax as number) + r) % r : -1;
     const ok = !hostileEntry && parts.length > 0 && axOk && parts.every((p) => p.dtype === first.dtype && p.shape.length === r && p.shape.every((d, k) => k === a || d === first.shape[k]));
@@ -406,7 +560,8 @@ describe('losses', () => {
   }), async ({ op, x, axis, method }) => {
     const t = make(x);
     const r = x.shape.length;
-    const ok = r > 0 && (axis === undefined || axis === -1 || axis === r - 1);
+    // A null axis is an omitted optional argument: the last axis.
+    const ok = r > 0 && (axis == null || axis === -1 || axis === r - 1);
     await runCase(() => call(method, op, t, axis), {
       fn: op, expect: ok ? 'ok' : 'error', state: [t],
       check: (y: sg.Tensor) => {
@@ -432,8 +587,9 @@ describe('losses', () => {
     const ok = B > 0 && useLab.length === B && inRange && dtype === 'int32';
     const either = B > 0 && useLab.length === B && dtype === 'uint8' && useLab.every((v) => Math.abs(v) < C);
     await runCase(() => sg.crossEntropy(x, l), {
-      // Rejected uint8 labels must say how to fix it (labels.cast('int32')).
-      fn: 'crossEntropy', expect: ok ? 'ok' : either ? 'either' : 'error', args: either ? ['cast'] : dtype !== 'int32' ? ['labels'] : undefined, state: [x, l],
+      // Rejected uint8 labels must say how to fix it (labels.cast('int32')). uint8 labels are class indices like int32
+      // (accepted), so only float32 labels make the error about the labels whatever else is wrong (an empty batch, say).
+      fn: 'crossEntropy', expect: ok ? 'ok' : either ? 'either' : 'error', args: either ? ['cast'] : dtype === 'float32' ? ['labels'] : undefined, state: [x, l],
       check: (y) => {
         expectShape(y, [], 'float32', 'crossEntropy');
         const xs = Array.from(x.dataSync());
@@ -445,7 +601,10 @@ describe('losses', () => {
           const lse = m + Math.log(row.reduce((s, v) => s + Math.exp(v - m), 0));
           total += lse - row[ls[b]];
         }
-        expectClose([y.item()], [total / B], 'crossEntropy', { abs: 1e-5 * (1 + Math.abs(total / B)) });
+        // The float32 log-softmax (the kernel and its twin) rounds at the scale of the row's logits (x - (max + log Σ)):
+        // each row may be off by a few ulps of its largest |logit| (0.06 at 1e6).
+        const scale = Math.max(0, ...xs.map(Math.abs));
+        expectClose([y.item()], [total / B], 'crossEntropy', { abs: 1e-5 * (1 + Math.abs(total / B)) + 4 * scale * 2 ** -24 });
       },
     });
     free(x, l);
@@ -534,7 +693,9 @@ describe('autograd', () => {
       const preGrad = t.grad ? Array.from(t.grad.dataSync()) : null;
       const n = x.data.length;
       const expectGrad = (add: number) => (preGrad ?? new Array(n).fill(0)).map((v) => v + add);
-      const ok = form === 'scalar' || form === 'withGrad' || form === 'twice' || form === 'method';
+      // A null/undefined grad is an omitted one: fine for a one-element root (as torch's numel() == 1), an error otherwise.
+      const omitted = form === 'hostileGrad' && bad == null;
+      const ok = form === 'scalar' || form === 'withGrad' || form === 'twice' || form === 'method' || (omitted && n === 1);
       await runCase(() => {
         const y = sg.mul(t, 2);
         const made: sg.Tensor[] = [y];
@@ -556,7 +717,7 @@ describe('autograd', () => {
         }
         return made;
       }, {
-        fn: ['backward'], expect: ok ? 'ok' : form === 'hostileGrad' && bad === undefined ? 'either' : 'error', state: [t], mutates: true,
+        fn: ['backward'], expect: ok ? 'ok' : 'error', state: [t], mutates: true,
         kept: () => (preGrad ? [] : [t.grad]),
         check: () => {
           if (!t.grad) throw new Error('backward: no gradient on the leaf');
@@ -614,15 +775,19 @@ describe('autograd', () => {
     let calls = 0;
     const fn = (a: sg.Tensor) => { if (throws && ++calls > 1) throw new Error('user fn failed'); return f(a); };
     const o = opts as Record<string, unknown> | null | undefined;
-    const num = (v: unknown, def: number, pos: boolean) => v === undefined ? true : typeof v === 'number' && Number.isFinite(v) && (pos ? v > 0 : v >= 0);
-    const optsOk = o === undefined || (isObj(o) && num(o.eps, 1e-2, true) && num(o.atol, 1e-3, false) && num(o.rtol, 1e-2, false));
+    const num = (v: unknown, def: number, pos: boolean) => v == null ? true : typeof v === 'number' && Number.isFinite(v) && (pos ? v > 0 : v >= 0);
+    const optsOk = o == null || (isObj(o) && num(o.eps, 1e-2, true) && num(o.atol, 1e-3, false) && num(o.rtol, 1e-2, false));
     const optsCertainBad = isObj(o) && !optsOk;
     await runCase(() => sg.gradcheck(fn, [t], o as sg.GradcheckOptions), {
       // A throwing fn may surface as the user's own error: what matters then is that x and x.grad are restored.
       fn: throws ? ['gradcheck', 'user fn failed'] : 'gradcheck', expect: throws ? 'error' : optsCertainBad ? 'error' : 'either', state: [t, g0],
       check: (r) => {
         const eps = (isObj(o) && typeof o.eps === 'number') ? o.eps : 1e-2;
-        if (wrong && r.ok) throw new Error(`gradcheck said ok for a gradient 200x too large (eps ${eps})`);
+        // The error 597x² (|x| >= 0.5) is beyond any atol <= 0.5 with rtol <= 100; a caller who asks for a looser
+        // tolerance (rtol 2^31) gets what they asked for.
+        const atol = isObj(o) && typeof o.atol === 'number' ? o.atol : 1e-3;
+        const rtol = isObj(o) && typeof o.rtol === 'number' ? o.rtol : 1e-2;
+        if (wrong && r.ok && atol <= 0.5 && rtol <= 100) throw new Error(`gradcheck said ok for a gradient 200x too large (eps ${eps}, atol ${atol}, rtol ${rtol})`);
         if (!wrong && !r.ok && eps >= 1e-3 && eps <= 1e-2 && (!isObj(o) || ((o.atol ?? 1e-3) as number) >= 1e-3 && ((o.rtol ?? 1e-2) as number) >= 1e-2)) {
           throw new Error(`gradcheck failed a correct gradient: ${JSON.stringify(r)}`);
         }
