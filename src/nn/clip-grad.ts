@@ -6,7 +6,7 @@ import { checkFloat, checkNumber, describe } from '../tensor/checks.js';
 import { markModified } from '../tensor/derived.js';
 import { boolOption, readOptions } from '../tensor/options.js';
 import { tidy } from '../tensor/scope.js';
-import { Tensor } from '../tensor/tensor.js';
+import { rawF32, Tensor } from '../tensor/tensor.js';
 
 export interface ClipGradNormOptions {
   /** Throw when the total norm is NaN or infinite (default false: the gradients are left unchanged). */
@@ -66,7 +66,7 @@ export function clipGradNorm(params: Tensor | Iterable<Tensor>, maxNorm: number,
     const tiny = Math.fround(coef) < 1.1754943508222875e-38;
     for (const g of grads) {
       if (tiny) {
-        const v = g.rawF32();
+        const v = rawF32(g);
         for (let i = 0; i < v.length; i++) v[i] *= coef;
       } else {
         f32Affine(g, coef, 0, g);

@@ -5,7 +5,7 @@ import { checkFloat, checkNumber, describe } from '../tensor/checks.js';
 import { zeros } from '../tensor/creation.js';
 import { markModified } from '../tensor/derived.js';
 import { keep } from '../tensor/scope.js';
-import { Tensor } from '../tensor/tensor.js';
+import { rawBytes, Tensor } from '../tensor/tensor.js';
 import { readOptions } from '../tensor/options.js';
 import { F32_MAX } from './guard.js';
 import { applyConstraint, infoOf } from './module.js';
@@ -224,7 +224,7 @@ export abstract class Optimizer<H extends { lr: number } = { lr: number }> {
     const writeExtra = this.planExtraState(values, op, `${path}.values`);
     return () => {
       this.slots.forEach((s, i) => s.state.forEach((dst, k) => {
-        dst.rawBytes().set((tensors[`${i}.${names[k]}`] as Tensor).rawBytes());
+        rawBytes(dst).set(rawBytes(tensors[`${i}.${names[k]}`] as Tensor));
       }));
       // Slots share their group's options object: assigning in place updates both.
       this.groups.forEach((g, gi) => {
