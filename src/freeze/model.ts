@@ -64,8 +64,14 @@ export class FrozenModel {
     );
   }
 
-  /** Whether every stage that reads the input (through Flatten) takes uint8 values. */
+  /** Whether every stage that reads the input (through Flatten) takes uint8 values (the stages never change: computed once). */
   private takesUint8(): boolean {
+    return (this.uint8Input ??= this.readsUint8());
+  }
+
+  private uint8Input: boolean | undefined;
+
+  private readsUint8(): boolean {
     const accepts = (value: number): boolean => {
       const readers = this.stages.map((s, i) => ({ s, i })).filter(({ i }) => this.inputs[i].includes(value));
       return readers.length > 0 && readers.every(({ s, i }) => s.acceptsUint8 === true || (s.type === 'flatten' && accepts(i + 1)));

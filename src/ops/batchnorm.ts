@@ -97,9 +97,9 @@ export function batchNormOp(op: string, x: Tensor, optionsArg: BatchNormOpOption
  */
 export function batchNormEval(x: Tensor, mean: Tensor, variance: Tensor, weight: Tensor | null, bias: Tensor | null, eps: number): Tensor {
   const affineParams = weight !== null && bias !== null;
-  const x2 = asRows(x, rowsOf(x));
+  const x2 = asRows(x, x.rank === 2 ? x.shape[0] : rowsOf(x));
   const y = bnForwardEval(x2, mean, variance, affineParams ? weight : null, affineParams ? bias : null, eps);
-  x2.dispose();
+  releaseRows(x2, x);
   return reshaped(y, x.shape);
 }
 
@@ -115,9 +115,14 @@ function rowsOf(x: Tensor): number {
   return x.shape.slice(0, -1).reduce((n, d) => n * d, 1);
 }
 
-/** x [R, C] rows, as a view (to dispose). */
+/** x as [R, C] rows: x itself when it already is 2-D (the common case: no view to make), else a view. */
 function asRows(x: Tensor, rows: number): Tensor {
-  return viewOf(x, [rows, x.shape[x.rank - 1]]);
+  return x.rank === 2 ? x : viewOf(x, [rows, x.shape[x.rank - 1]]);
+}
+
+/** Releases what asRows(t) made (nothing when it returned t). */
+function releaseRows(rowsView: Tensor, t: Tensor): void {
+  if (rowsView !== t) rowsView.dispose();
 }
 
 /** t with another shape of the same size; t itself is released. */
@@ -142,7 +147,7 @@ function trainForward(op: string, x: Tensor, rows: number, weight: Tensor | null
   runningMean: Tensor | null, runningVar: Tensor | null, momentum: number, eps: number): Tensor {
   const x2 = asRows(x, rows);
   const { y, xhat, mean, variance, invstd } = bnForwardTrain(x2, weight, bias, eps);
-  x2.dispose();
+  releaseRows(x2, x);
   // A NaN or Infinity in x (or values whose variance overflows float32) shows in the batch
   // statistics: refused before anything reaches the running statistics.
   const bad = firstNonFinite(mean, variance);
@@ -164,7 +169,7 @@ function trainForward(op: string, x: Tensor, rows: number, weight: Tensor | null
   return record(reshaped(y, x.shape), 'batchNorm', affineParams ? [x, weight, bias] : [x], (dy) => {
     const dy2 = asRows(dy, rows);
     const { dx, dgamma, dbeta } = bnBackwardTrain(dy2, xhat, invstd, weight);
-    dy2.dispose();
+    releaseRows(dy2, dy);
     const dxs = reshaped(dx, x.shape);
     if (affineParams) return [dxs, dgamma, dbeta];
     dgamma.dispose();
@@ -182,7 +187,7 @@ function evalChain(x: Tensor, rows: number, runningMean: Tensor, runningVar: Ten
   weight: Tensor | null, bias: Tensor | null, eps: number): Tensor {
   const x2 = asRows(x, rows);
   const centered = binaryRaw('sub', x2, runningMean);
-  x2.dispose();
+  releaseRows(x2, x);
   const shifted = f32Affine(runningVar, 1, eps);
   const std = f32Unary('sqrt', shifted);
   shifted.dispose();
@@ -192,7 +197,7 @@ function evalChain(x: Tensor, rows: number, runningMean: Tensor, runningVar: Ten
     return record(reshaped(xhat, x.shape), 'batchNorm', [x], (dy) => {
       const dy2 = asRows(dy, rows);
       const dx = binaryRaw('div', dy2, std);
-      dy2.dispose();
+      releaseRows(dy2, dy);
       return [reshaped(dx, x.shape)];
     }, { saved: [std] });
   }
@@ -214,7 +219,7 @@ function evalChain(x: Tensor, rows: number, runningMean: Tensor, runningVar: Ten
       prod.dispose();
     }
     const db = bias.requiresGrad ? sumAxesRaw(dy2, [0], false) : null;
-    dy2.dispose();
+    releaseRows(dy2, dy);
     return [dx, dw, db];
   }, { saved: [xhat, std] });
 }
