@@ -6,7 +6,7 @@ import { describe, expect, test } from 'vitest';
 import { Compare, Unary } from '../../src/kernels/codes.generated.js';
 import { broadcastShapes, broadcastStrides } from '../../src/ops/broadcast.js';
 import { f32CompareRef, f32UnaryRef, f32WhereRef } from '../../src/reference/elementwise.js';
-import { expectClose, expectExact, Prng } from '../support/kernel-harness.js';
+import { expectClose, expectExact, kernels, Prng, SIZES, withArena } from '../support/kernel-harness.js';
 import { expectNoLeaks, useSnapgrad } from '../support/setup.js';
 
 const sg = useSnapgrad();
@@ -97,6 +97,47 @@ describe('comparisons', () => {
       d.dispose();
       expect(() => sg.lt(d, 0)).toThrow(/lt: a/);
     });
+  });
+});
+
+describe('f32_compare and f32_where kernels on raw strides', () => {
+  test('transposed (non-unit) strides, scalar operands and every size match the twins; no write outside the outputs', () => {
+    const rng = new Prng(16);
+    const cases: { dims: number[]; sc: number[]; sa: number[]; sb: number[]; na: number; nb: number; nc: number }[] = [];
+    for (const n of SIZES) for (const [sa, sb] of [[1, 1], [1, 0], [0, 1], [0, 0], [2, 1], [1, 3]]) {
+      cases.push({ dims: [n], sc: [rng.pick([0, 1])], sa: [sa], sb: [sb], na: sa ? sa * n + 1 : 1, nb: sb ? sb * n + 1 : 1, nc: n + 1 });
+    }
+    for (const [r, c] of [[3, 5], [2, 17], [7, 33], [1, 16]]) {
+      // a stored [c, r] and read transposed; b a column vector; cond transposed too.
+      cases.push({ dims: [r, c], sc: [1, r], sa: [1, r], sb: [1, 0], na: r * c, nb: r, nc: r * c });
+    }
+    for (const k of cases) {
+      const total = k.dims.reduce((p, d) => p * d, 1);
+      const a = rng.f32WithSpecials(k.na, -2, 2, SPECIALS);
+      const b = rng.f32WithSpecials(k.nb, -2, 2, SPECIALS);
+      for (let i = 0; i < a.length; i++) if (rng.bool(0.3)) a[i] = b[rng.int(0, b.length)];
+      const cond = Uint8Array.from({ length: k.nc }, () => rng.pick([0, 1, 9]));
+      for (const op of Object.values(Compare)) {
+        const want = new Uint8Array(total);
+        f32CompareRef(op, a, b, want, k.dims, k.sa, k.sb);
+        const got = withArena((m) => {
+          const [pd, psa, psb] = [m.i32(k.dims), m.i32(k.sa), m.i32(k.sb)];
+          const out = m.alloc(total);
+          kernels().f32_compare(op, m.put(a), m.put(b), out, k.dims.length, pd, psa, psb);
+          return m.read(Uint8Array, out, total);
+        });
+        expectExact(got, want, `f32_compare op ${op} dims [${k.dims}] strides [${k.sa}] [${k.sb}]`);
+      }
+      const want = new Float32Array(total);
+      f32WhereRef(cond, a, b, want, k.dims, k.sc, k.sa, k.sb);
+      const got = withArena((m) => {
+        const [pd, psc, psa, psb] = [m.i32(k.dims), m.i32(k.sc), m.i32(k.sa), m.i32(k.sb)];
+        const out = m.alloc(4 * total);
+        kernels().f32_where(m.put(cond), m.put(a), m.put(b), out, k.dims.length, pd, psc, psa, psb);
+        return m.readF32(out, total);
+      });
+      expectExact(got, want, `f32_where dims [${k.dims}] strides [${k.sc}] [${k.sa}] [${k.sb}]`);
+    }
   });
 });
 
