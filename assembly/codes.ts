@@ -14,6 +14,8 @@ export const UNARY_SIGMOID: i32 = 5;
 export const UNARY_SQUARE: i32 = 6;
 export const UNARY_SQRT: i32 = 7;
 export const UNARY_ABS: i32 = 8;
+export const UNARY_SOFTPLUS: i32 = 9;     // max(x, 0) + log1p(exp(-|x|)), Mathf
+export const UNARY_LOG_SIGMOID: i32 = 10; // min(x, 0) - log1p(exp(-|x|)), Mathf
 
 // f32_binary (elementwise.ts)
 export const BINARY_ADD: i32 = 0;
@@ -32,3 +34,11 @@ export const HARD_SIGN: i32 = 0;      // -1, 0, +1 (sign(0) = 0, sign(NaN) = NaN
 export const HARD_BINARIZE: i32 = 1;  // -1, +1 (0 -> +1)
 export const HARD_ROUND: i32 = 2;     // round half to even
 export const HARD_FLOOR: i32 = 3;
+
+// f32_compare (elementwise.ts): uint8 masks, 1 where the IEEE comparison holds (NaN: only ne holds)
+export const COMPARE_GT: i32 = 0;
+export const COMPARE_GE: i32 = 1;
+export const COMPARE_LT: i32 = 2;
+export const COMPARE_LE: i32 = 3;
+export const COMPARE_EQ: i32 = 4;
+export const COMPARE_NE: i32 = 5;

@@ -1,6 +1,8 @@
 import {
   BINARY_ADD, BINARY_DIV, BINARY_MAXIMUM, BINARY_MINIMUM, BINARY_MUL, BINARY_POW, BINARY_POW_DBASE, BINARY_POW_DEXP, BINARY_SUB,
   UNARY_ABS, UNARY_EXP, UNARY_LOG, UNARY_NEG, UNARY_RELU, UNARY_SIGMOID, UNARY_SQRT, UNARY_SQUARE, UNARY_TANH,
+  UNARY_LOG_SIGMOID, UNARY_SOFTPLUS,
+  COMPARE_EQ, COMPARE_GE, COMPARE_GT, COMPARE_LE, COMPARE_LT, COMPARE_NE,
 } from "./codes";
 import { outerOffset } from "./strided";
 
@@ -22,7 +24,10 @@ import { outerOffset } from "./strided";
     case UNARY_SIGMOID: return <f32>1 / (<f32>1 + Mathf.exp(-x));
     case UNARY_SQUARE: return x * x;
     case UNARY_SQRT: return Mathf.sqrt(x);
-    default: return Mathf.abs(x);
+    case UNARY_ABS: return Mathf.abs(x);
+    // Stable for any |x|: exp(-|x|) never overflows, and log1p keeps the tail's bits.
+    case UNARY_SOFTPLUS: return max<f32>(x, 0) + Mathf.log1p(Mathf.exp(-Mathf.abs(x)));
+    default: return min<f32>(x, 0) - Mathf.log1p(Mathf.exp(-Mathf.abs(x))); // UNARY_LOG_SIGMOID
   }
 }
 
@@ -40,7 +45,8 @@ import { outerOffset } from "./strided";
 
 @inline function unaryLoop(op: i32, x: usize, y: usize, n: i32): void {
   let i = 0;
-  if (op != UNARY_EXP && op != UNARY_LOG && op != UNARY_TANH && op != UNARY_SIGMOID) {
+  if (op != UNARY_EXP && op != UNARY_LOG && op != UNARY_TANH && op != UNARY_SIGMOID
+      && op != UNARY_SOFTPLUS && op != UNARY_LOG_SIGMOID) {
     for (; i + 4 <= n; i += 4) {
       const o = <usize>i << 2;
       v128.store(y + o, unaryVector(op, v128.load(x + o)));
@@ -62,6 +68,8 @@ export function f32_unary(op: i32, x: usize, y: usize, n: i32): void {
     case UNARY_SIGMOID: unaryLoop(UNARY_SIGMOID, x, y, n); break;
     case UNARY_SQUARE: unaryLoop(UNARY_SQUARE, x, y, n); break;
     case UNARY_SQRT: unaryLoop(UNARY_SQRT, x, y, n); break;
+    case UNARY_SOFTPLUS: unaryLoop(UNARY_SOFTPLUS, x, y, n); break;
+    case UNARY_LOG_SIGMOID: unaryLoop(UNARY_LOG_SIGMOID, x, y, n); break;
     default: unaryLoop(UNARY_ABS, x, y, n);
   }
 }
@@ -77,8 +85,16 @@ export function f32_unary(op: i32, x: usize, y: usize, n: i32): void {
     case UNARY_SIGMOID: return dy * y * (<f32>1 - y);
     case UNARY_SQUARE: return dy * <f32>2 * x;
     case UNARY_SQRT: return dy * <f32>0.5 / y;
-    default: return x > 0 ? dy : (x < 0 ? -dy : <f32>0);
+    case UNARY_ABS: return x > 0 ? dy : (x < 0 ? -dy : <f32>0);
+    case UNARY_SOFTPLUS: return dy * stableSigmoid(x);
+    default: return dy * stableSigmoid(-x); // UNARY_LOG_SIGMOID: d/dx log σ(x) = σ(-x)
   }
+}
+
+// σ(x) without overflow or 0/0: exp of a non-positive argument only.
+@inline function stableSigmoid(x: f32): f32 {
+  const e = Mathf.exp(-Mathf.abs(x));
+  return x >= 0 ? <f32>1 / (<f32>1 + e) : e / (<f32>1 + e);
 }
 
 @inline function unaryGradLoop(op: i32, x: usize, y: usize, dy: usize, dx: usize, n: i32): void {
@@ -98,6 +114,8 @@ export function f32_unary_backward(op: i32, x: usize, y: usize, dy: usize, dx: u
     case UNARY_SIGMOID: unaryGradLoop(UNARY_SIGMOID, x, y, dy, dx, n); break;
     case UNARY_SQUARE: unaryGradLoop(UNARY_SQUARE, x, y, dy, dx, n); break;
     case UNARY_SQRT: unaryGradLoop(UNARY_SQRT, x, y, dy, dx, n); break;
+    case UNARY_SOFTPLUS: unaryGradLoop(UNARY_SOFTPLUS, x, y, dy, dx, n); break;
+    case UNARY_LOG_SIGMOID: unaryGradLoop(UNARY_LOG_SIGMOID, x, y, dy, dx, n); break;
     default: unaryGradLoop(UNARY_ABS, x, y, dy, dx, n);
   }
 }
@@ -230,6 +248,124 @@ export function f32_binary(op: i32, a: usize, b: usize, out: usize, ndim: i32,
     const ao = outerOffset(r, last, dims, aStrides);
     const bo = outerOffset(r, last, dims, bStrides);
     binaryRowDispatch(op, a + (<usize>ao << 2), sa, b + (<usize>bo << 2), sb, out + (<usize>(r * n) << 2), n);
+  }
+}
+
+// ---- comparisons and select ---------------------------------------------
+// Same layout as f32_binary: out is contiguous over dims, operands are read
+// through element strides (0 on broadcast axes).
+
+@inline function compareScalar(op: i32, a: f32, b: f32): bool {
+  switch (op) {
+    case COMPARE_GT: return a > b;
+    case COMPARE_GE: return a >= b;
+    case COMPARE_LT: return a < b;
+    case COMPARE_LE: return a <= b;
+    case COMPARE_EQ: return a == b;
+    default: return a != b; // COMPARE_NE
+  }
+}
+
+// Lane masks are all ones or all zeros, as i32.
+@inline function compareVector(op: i32, a: v128, b: v128): v128 {
+  switch (op) {
+    case COMPARE_GT: return f32x4.gt(a, b);
+    case COMPARE_GE: return f32x4.ge(a, b);
+    case COMPARE_LT: return f32x4.lt(a, b);
+    case COMPARE_LE: return f32x4.le(a, b);
+    case COMPARE_EQ: return f32x4.eq(a, b);
+    default: return f32x4.ne(a, b);
+  }
+}
+
+/** Sixteen i32 lane masks (-1/0) narrowed to sixteen uint8 0/1 values. */
+@inline function packMasks(m0: v128, m1: v128, m2: v128, m3: v128): v128 {
+  const lo = i16x8.narrow_i32x4_s(m0, m1);
+  const hi = i16x8.narrow_i32x4_s(m2, m3);
+  return v128.and(i8x16.narrow_i16x8_s(lo, hi), i8x16.splat(1));
+}
+
+// a and b each step by 0 (a broadcast scalar) or 1 (contiguous) in the vector body.
+@inline function compareRow(op: i32, a: usize, sa: i32, b: usize, sb: i32, out: usize, n: i32): void {
+  let i = 0;
+  if ((sa == 0 || sa == 1) && (sb == 0 || sb == 1)) {
+    const ga = <usize>sa << 2;
+    const gb = <usize>sb << 2;
+    for (; i + 16 <= n; i += 16) {
+      const pa = a + (<usize>(i * sa) << 2);
+      const pb = b + (<usize>(i * sb) << 2);
+      const m0 = compareVector(op, sa ? v128.load(pa) : v128.load32_splat(pa), sb ? v128.load(pb) : v128.load32_splat(pb));
+      const m1 = compareVector(op, sa ? v128.load(pa + 4 * ga) : v128.load32_splat(pa), sb ? v128.load(pb + 4 * gb) : v128.load32_splat(pb));
+      const m2 = compareVector(op, sa ? v128.load(pa + 8 * ga) : v128.load32_splat(pa), sb ? v128.load(pb + 8 * gb) : v128.load32_splat(pb));
+      const m3 = compareVector(op, sa ? v128.load(pa + 12 * ga) : v128.load32_splat(pa), sb ? v128.load(pb + 12 * gb) : v128.load32_splat(pb));
+      v128.store(out + <usize>i, packMasks(m0, m1, m2, m3));
+    }
+  }
+  for (; i < n; i++) {
+    store<u8>(out + <usize>i, <u8>compareScalar(op,
+      load<f32>(a + (<usize>(i * sa) << 2)), load<f32>(b + (<usize>(i * sb) << 2))));
+  }
+}
+
+/** out (uint8, 0/1) = a op b with broadcasting, op one of the COMPARE_ codes. */
+export function f32_compare(op: i32, a: usize, b: usize, out: usize, ndim: i32,
+                            dims: usize, aStrides: usize, bStrides: usize): void {
+  const last = ndim - 1;
+  const n = load<i32>(dims + (<usize>last << 2));
+  const sa = load<i32>(aStrides + (<usize>last << 2));
+  const sb = load<i32>(bStrides + (<usize>last << 2));
+  let rows = 1;
+  for (let d = 0; d < last; d++) rows *= load<i32>(dims + (<usize>d << 2));
+  if (n == 0) return;
+  for (let r = 0; r < rows; r++) {
+    const pa = a + (<usize>outerOffset(r, last, dims, aStrides) << 2);
+    const pb = b + (<usize>outerOffset(r, last, dims, bStrides) << 2);
+    const po = out + <usize>(r * n);
+    switch (op) {
+      case COMPARE_GT: compareRow(COMPARE_GT, pa, sa, pb, sb, po, n); break;
+      case COMPARE_GE: compareRow(COMPARE_GE, pa, sa, pb, sb, po, n); break;
+      case COMPARE_LT: compareRow(COMPARE_LT, pa, sa, pb, sb, po, n); break;
+      case COMPARE_LE: compareRow(COMPARE_LE, pa, sa, pb, sb, po, n); break;
+      case COMPARE_EQ: compareRow(COMPARE_EQ, pa, sa, pb, sb, po, n); break;
+      default: compareRow(COMPARE_NE, pa, sa, pb, sb, po, n);
+    }
+  }
+}
+
+/**
+ * out (f32) = cond ? a : b with broadcasting; cond is uint8 (nonzero selects a).
+ * The vector body covers the all-contiguous row: 4 cond bytes widen to lane masks.
+ */
+export function f32_where(cond: usize, a: usize, b: usize, out: usize, ndim: i32,
+                          dims: usize, cStrides: usize, aStrides: usize, bStrides: usize): void {
+  const last = ndim - 1;
+  const n = load<i32>(dims + (<usize>last << 2));
+  const sc = load<i32>(cStrides + (<usize>last << 2));
+  const sa = load<i32>(aStrides + (<usize>last << 2));
+  const sb = load<i32>(bStrides + (<usize>last << 2));
+  let rows = 1;
+  for (let d = 0; d < last; d++) rows *= load<i32>(dims + (<usize>d << 2));
+  if (n == 0) return;
+  for (let r = 0; r < rows; r++) {
+    const pc = cond + <usize>outerOffset(r, last, dims, cStrides);
+    const pa = a + (<usize>outerOffset(r, last, dims, aStrides) << 2);
+    const pb = b + (<usize>outerOffset(r, last, dims, bStrides) << 2);
+    const po = out + (<usize>(r * n) << 2);
+    let i = 0;
+    if (sc == 1 && sa == 1 && sb == 1) {
+      for (; i + 4 <= n; i += 4) {
+        const c = v128.load32_zero(pc + <usize>i);
+        const mask = i32x4.ne(i32x4.extend_low_i16x8_u(i16x8.extend_low_i8x16_u(c)), i32x4.splat(0));
+        const o = <usize>i << 2;
+        v128.store(po + o, v128.bitselect(v128.load(pa + o), v128.load(pb + o), mask));
+      }
+    }
+    for (; i < n; i++) {
+      const v = load<u8>(pc + <usize>(i * sc)) != 0
+        ? load<f32>(pa + (<usize>(i * sa) << 2))
+        : load<f32>(pb + (<usize>(i * sb) << 2));
+      store<f32>(po + (<usize>i << 2), v);
+    }
   }
 }
 

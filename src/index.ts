@@ -28,6 +28,7 @@ export { softmax, logSoftmax } from './freeze/traced.js';
 export { batchNorm, type BatchNormOpOptions } from './ops/batchnorm.js';
 // sign/round/floor with their true gradient (0); sg.ste.sign/round/floor pass a surrogate gradient.
 export { sign, round, floor } from './freeze/traced.js';
+export { softplus, logSigmoid, gt, ge, lt, le, eq, ne, where, bceWithLogits, klCategorical } from './freeze/traced.js';
 
 export * as ste from './freeze/traced-ste.js';
 export * as nn from './nn/index.js';

@@ -1,5 +1,6 @@
 import { detach, stopGradient } from '../autograd/custom.js';
 import { floor, round, sign } from '../ops/discrete.js';
+import * as div_ from '../ops/divergence.js';
 import * as ew from '../ops/elementwise.js';
 import * as losses from '../ops/losses.js';
 import { matmul } from '../ops/matmul.js';
@@ -26,6 +27,8 @@ export const REPLAYABLE_OPS: Readonly<Record<string, (...args: any[]) => Tensor>
   stopGradient, detach,
   'ste.sign': ste.sign, 'ste.binarize': ste.binarize, 'ste.round': ste.round, 'ste.floor': ste.floor,
   'ste.quantize': ste.quantize, 'ste.ternarize': ste.ternarize, 'ste.dorefa': ste.dorefa, 'ste.argmaxOneHot': ste.argmaxOneHot,
+  softplus: ew.softplus, logSigmoid: ew.logSigmoid, gt: ew.gt, ge: ew.ge, lt: ew.lt, le: ew.le, eq: ew.eq, ne: ew.ne, where: ew.where,
+  bceWithLogits: div_.bceWithLogits, klCategorical: div_.klCategorical,
 });
 
 /** Tensor methods (a.add(b), x.reshape(...)) and the table entry each one replays as. */
@@ -36,4 +39,5 @@ export const TRACED_METHODS: Readonly<Record<string, string>> = Object.freeze({
   sum: 'sum', mean: 'mean', max: 'max', argmax: 'argmax',
   reshape: 'reshape', transpose: 'transpose', slice: 'slice', gather: 'gather', cast: 'cast',
   softmax: 'softmax', logSoftmax: 'logSoftmax', detach: 'detach',
+  softplus: 'softplus', logSigmoid: 'logSigmoid', gt: 'gt', ge: 'ge', lt: 'lt', le: 'le', eq: 'eq', ne: 'ne',
 });

@@ -3,6 +3,7 @@ import '../ops/methods.js';
 import { Tensor } from '../tensor/tensor.js';
 import { detach as detachOp, stopGradient as stopGradientOp } from '../autograd/custom.js';
 import * as discrete from '../ops/discrete.js';
+import * as div_ from '../ops/divergence.js';
 import * as ew from '../ops/elementwise.js';
 import * as losses from '../ops/losses.js';
 import { matmul as matmulOp } from '../ops/matmul.js';
@@ -50,6 +51,17 @@ export const round = traced('round', discrete.round);
 export const floor = traced('floor', discrete.floor);
 export const stopGradient = traced('stopGradient', stopGradientOp);
 export const detach = traced('detach', detachOp);
+export const softplus = traced('softplus', ew.softplus);
+export const logSigmoid = traced('logSigmoid', ew.logSigmoid);
+export const gt = traced('gt', ew.gt);
+export const ge = traced('ge', ew.ge);
+export const lt = traced('lt', ew.lt);
+export const le = traced('le', ew.le);
+export const eq = traced('eq', ew.eq);
+export const ne = traced('ne', ew.ne);
+export const where = traced('where', ew.where);
+export const bceWithLogits = traced('bceWithLogits', div_.bceWithLogits);
+export const klCategorical = traced('klCategorical', div_.klCategorical);
 
 // Tensor methods: wrap the installed ones (ops/methods.ts) in place.
 const proto = Tensor.prototype as unknown as Record<string, (...args: unknown[]) => unknown>;

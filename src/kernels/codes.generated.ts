@@ -11,7 +11,9 @@ export const UNARY_SIGMOID = 5;
 export const UNARY_SQUARE = 6;
 export const UNARY_SQRT = 7;
 export const UNARY_ABS = 8;
-export const Unary = { neg: UNARY_NEG, relu: UNARY_RELU, exp: UNARY_EXP, log: UNARY_LOG, tanh: UNARY_TANH, sigmoid: UNARY_SIGMOID, square: UNARY_SQUARE, sqrt: UNARY_SQRT, abs: UNARY_ABS } as const;
+export const UNARY_SOFTPLUS = 9;
+export const UNARY_LOG_SIGMOID = 10;
+export const Unary = { neg: UNARY_NEG, relu: UNARY_RELU, exp: UNARY_EXP, log: UNARY_LOG, tanh: UNARY_TANH, sigmoid: UNARY_SIGMOID, square: UNARY_SQUARE, sqrt: UNARY_SQRT, abs: UNARY_ABS, softplus: UNARY_SOFTPLUS, logSigmoid: UNARY_LOG_SIGMOID } as const;
 export type UnaryName = keyof typeof Unary;
 
 export const BINARY_ADD = 0;
@@ -32,3 +34,12 @@ export const HARD_ROUND = 2;
 export const HARD_FLOOR = 3;
 export const Hard = { sign: HARD_SIGN, binarize: HARD_BINARIZE, round: HARD_ROUND, floor: HARD_FLOOR } as const;
 export type HardName = keyof typeof Hard;
+
+export const COMPARE_GT = 0;
+export const COMPARE_GE = 1;
+export const COMPARE_LT = 2;
+export const COMPARE_LE = 3;
+export const COMPARE_EQ = 4;
+export const COMPARE_NE = 5;
+export const Compare = { gt: COMPARE_GT, ge: COMPARE_GE, lt: COMPARE_LT, le: COMPARE_LE, eq: COMPARE_EQ, ne: COMPARE_NE } as const;
+export type CompareName = keyof typeof Compare;

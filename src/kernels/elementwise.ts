@@ -2,7 +2,7 @@ import { rt } from '../runtime/context.js';
 import { writeArgs } from '../runtime/views.js';
 import type { DType } from '../tensor/dtypes.js';
 import { empty, rawView, type Tensor } from '../tensor/tensor.js';
-import { Binary, Unary, type BinaryName, type UnaryName } from './codes.generated.js';
+import { Binary, Compare, Unary, type BinaryName, type CompareName, type UnaryName } from './codes.generated.js';
 import { expectF32, expectSameSize } from './internal/checks.js';
 import { collapseAxes } from './internal/strided.js';
 
@@ -72,6 +72,48 @@ export function f32Binary(name: BinaryName, a: Tensor, aStrides: readonly number
   const c = collapseAxes(shape, [aStrides as number[], bStrides as number[]]);
   const [dims, sa, sb] = writeArgs(c.dims, c.strides[0], c.strides[1]);
   rt().kernels.f32_binary(Binary[name], a.offset, b.offset, out.offset, c.dims.length, dims, sa, sb);
+  return out;
+}
+
+/** Throws (internal) unless every strided operand stays inside its tensor over `shape`. */
+function checkReach(binding: string, shape: readonly number[], operands: readonly [Tensor, readonly number[]][]): void {
+  const reach = (strides: readonly number[]) => shape.reduce((last, d, i) => last + (d - 1) * strides[i], 0);
+  if (operands.some(([t, s]) => s.length !== shape.length || reach(s) >= t.size)) {
+    throw new Error(`internal: ${binding}: strides do not fit ${operands.map(([t]) => `[${t.shape}]`).join(', ')} over [${shape}]`);
+  }
+}
+
+/**
+ * uint8 mask (0/1) of a ∘ b over `shape` for one of gt ge lt le eq ne, a and b
+ * float32 read through element strides (0 on broadcast axes).
+ */
+export function f32Compare(name: CompareName, a: Tensor, aStrides: readonly number[], b: Tensor, bStrides: readonly number[],
+                           shape: readonly number[]): Tensor {
+  expectF32(a, 'f32Compare', 'a');
+  expectF32(b, 'f32Compare', 'b');
+  const size = shape.reduce((p, d) => p * d, 1);
+  if (size > 0) checkReach('f32Compare', shape, [[a, aStrides], [b, bStrides]]);
+  const out = empty(shape, 'uint8');
+  if (size === 0) return out;
+  const c = collapseAxes(shape, [aStrides as number[], bStrides as number[]]);
+  const [dims, sa, sb] = writeArgs(c.dims, c.strides[0], c.strides[1]);
+  rt().kernels.f32_compare(Compare[name], a.offset, b.offset, out.offset, c.dims.length, dims, sa, sb);
+  return out;
+}
+
+/** float32 cond ? a : b over `shape`, cond uint8 (nonzero picks a), every operand read through element strides. */
+export function f32Where(cond: Tensor, cStrides: readonly number[], a: Tensor, aStrides: readonly number[], b: Tensor,
+                         bStrides: readonly number[], shape: readonly number[]): Tensor {
+  if (cond.dtype !== 'uint8') throw new Error(`internal: f32Where: cond must be uint8, got ${cond.dtype}`);
+  expectF32(a, 'f32Where', 'a');
+  expectF32(b, 'f32Where', 'b');
+  const size = shape.reduce((p, d) => p * d, 1);
+  if (size > 0) checkReach('f32Where', shape, [[cond, cStrides], [a, aStrides], [b, bStrides]]);
+  const out = empty(shape, 'float32');
+  if (size === 0) return out;
+  const c = collapseAxes(shape, [cStrides as number[], aStrides as number[], bStrides as number[]]);
+  const [dims, sc, sa, sb] = writeArgs(c.dims, c.strides[0], c.strides[1], c.strides[2]);
+  rt().kernels.f32_where(cond.offset, a.offset, b.offset, out.offset, c.dims.length, dims, sc, sa, sb);
   return out;
 }
 

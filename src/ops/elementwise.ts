@@ -1,11 +1,11 @@
 import { record } from '../autograd/tape.js';
-import type { BinaryName, UnaryName } from '../kernels/codes.generated.js';
-import { f32Affine, f32Binary, f32Clip, f32Unary, f32UnaryBackward } from '../kernels/elementwise.js';
+import type { BinaryName, CompareName, UnaryName } from '../kernels/codes.generated.js';
+import { f32Affine, f32Binary, f32Clip, f32Compare, f32Unary, f32UnaryBackward, f32Where } from '../kernels/elementwise.js';
 import { f32RangeMaskBackward } from '../kernels/hard.js';
 import { checkFloat, checkNumber, describe } from '../tensor/checks.js';
 import { full } from '../tensor/creation.js';
 import { empty, rawF32, Tensor, viewOf } from '../tensor/tensor.js';
-import { broadcastShapes, broadcastStrides } from './broadcast.js';
+import { broadcastShapes, broadcastStrides, contiguousStrides } from './broadcast.js';
 import { sumToShape } from './reduce.js';
 
 export type TensorLike = Tensor | number;
@@ -29,6 +29,11 @@ export const square = (x: Tensor): Tensor => unary('square', x);
 export const sqrt = (x: Tensor): Tensor => unary('sqrt', x);
 /** |x|; its gradient at 0 is 0. */
 export const abs = (x: Tensor): Tensor => unary('abs', x);
+
+/** log(1 + e^x), computed as max(x, 0) + log1p(e^(−|x|)) (no overflow for any x); gradient σ(x). */
+export const softplus = (x: Tensor): Tensor => unary('softplus', x);
+/** log σ(x) = −softplus(−x), computed as min(x, 0) − log1p(e^(−|x|)); gradient σ(−x). */
+export const logSigmoid = (x: Tensor): Tensor => unary('logSigmoid', x);
 
 /** Clamps to [min, max]; the gradient passes where min <= x <= max and is 0 outside. */
 export function clip(x: Tensor, min: number, max: number): Tensor {
@@ -189,4 +194,77 @@ export const minimum = (a: TensorLike, b: TensorLike): Tensor => binary('minimum
  */
 export const pow = (a: TensorLike, b: TensorLike): Tensor => binary('pow', a, b);
 
+// ---- comparisons and where ----------------------------------------------
 
+function compare(name: CompareName, a: TensorLike, b: TensorLike): Tensor {
+  // Any number compares, NaN and ±Infinity included (NaN: false, except under ne).
+  if (typeof a !== 'number') asTensor(a, name, 'a');
+  if (typeof b !== 'number') asTensor(b, name, 'b');
+  if (typeof a === 'number' && typeof b === 'number') throw new Error(`${name}: a and b are both numbers; pass at least one Tensor`);
+  const shape = broadcastShapes(typeof a === 'number' ? [] : a.shape, typeof b === 'number' ? [] : b.shape, name);
+  const at = typeof a === 'number' ? full([], a) : a;
+  const bt = typeof b === 'number' ? full([], b) : b;
+  try {
+    return f32Compare(name, at, broadcastStrides(at.shape, shape), bt, broadcastStrides(bt.shape, shape), shape);
+  } finally {
+    if (at !== a) at.dispose();
+    if (bt !== b) bt.dispose();
+  }
+}
+
+/** a > b elementwise with broadcasting: a uint8 mask of 0/1 (NaN compares false). No gradient. */
+export const gt = (a: TensorLike, b: TensorLike): Tensor => compare('gt', a, b);
+/** a >= b as a uint8 0/1 mask (see gt). */
+export const ge = (a: TensorLike, b: TensorLike): Tensor => compare('ge', a, b);
+/** a < b as a uint8 0/1 mask (see gt). */
+export const lt = (a: TensorLike, b: TensorLike): Tensor => compare('lt', a, b);
+/** a <= b as a uint8 0/1 mask (see gt). */
+export const le = (a: TensorLike, b: TensorLike): Tensor => compare('le', a, b);
+/** a == b as a uint8 0/1 mask (see gt; +0 equals −0). */
+export const eq = (a: TensorLike, b: TensorLike): Tensor => compare('eq', a, b);
+/** a != b as a uint8 0/1 mask; NaN is unequal to everything, itself included. */
+export const ne = (a: TensorLike, b: TensorLike): Tensor => compare('ne', a, b);
+
+/**
+ * cond ? a : b elementwise, broadcasting cond, a and b together. cond is a uint8
+ * mask (nonzero picks a, as gt/eq/... return) or a float32 tensor (nonzero picks
+ * a; NaN is nonzero). The gradient flows to a where cond holds and to b elsewhere;
+ * cond gets none.
+ */
+export function where(cond: Tensor, a: TensorLike, b: TensorLike): Tensor {
+  if (!(cond instanceof Tensor)) throw new Error(`where: cond must be a uint8 or float32 Tensor, got ${describe(cond)}`);
+  if (cond.disposed) throw new Error('where: cond is a disposed tensor');
+  if (cond.dtype !== 'uint8' && cond.dtype !== 'float32') {
+    throw new Error(`where: cond must be a uint8 mask or a float32 tensor, got ${cond.dtype} (convert it with cast(cond, 'float32') or compare it, e.g. ne(cond, 0))`);
+  }
+  checkOperand(a, 'where', 'a');
+  checkOperand(b, 'where', 'b');
+  const shape = broadcastShapes(broadcastShapes(cond.shape, typeof a === 'number' ? [] : a.shape, 'where'),
+    typeof b === 'number' ? [] : b.shape, 'where');
+  // The tape keeps its own mask (a view of a uint8 cond): the caller may dispose cond before backward.
+  const mask = cond.dtype === 'uint8' ? viewOf(cond, cond.shape) : compare('ne', cond, 0);
+  const at = asTensor(a, 'where', 'a');
+  const bt = asTensor(b, 'where', 'b');
+  const ms = broadcastStrides(mask.shape, shape);
+  let y: Tensor;
+  try {
+    y = f32Where(mask, ms, at, broadcastStrides(at.shape, shape), bt, broadcastStrides(bt.shape, shape), shape);
+  } catch (e) {
+    mask.dispose();
+    throw e;
+  } finally {
+    if (typeof a === 'number') at.dispose();
+    if (typeof b === 'number') bt.dispose();
+  }
+  return record(y, 'where', [at, bt], (dy) => {
+    const zero = full([], 0);
+    const flat = contiguousStrides(shape);
+    try {
+      const da = at.requiresGrad ? reduceGrad(f32Where(mask, ms, dy, flat, zero, [...shape].fill(0), shape), at.shape) : null;
+      const db = bt.requiresGrad ? reduceGrad(f32Where(mask, ms, zero, [...shape].fill(0), dy, flat, shape), bt.shape) : null;
+      return [da, db];
+    } finally {
+      zero.dispose();
+    }
+  }, { saved: [mask] });
+}

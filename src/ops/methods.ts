@@ -45,6 +45,14 @@ declare module '../tensor/tensor.js' {
     backward(grad?: Tensor | null): void;
     /** A tensor with the same value, cut from the tape. */
     detach(): Tensor;
+    softplus(): Tensor;
+    logSigmoid(): Tensor;
+    gt(b: TensorLike): Tensor;
+    ge(b: TensorLike): Tensor;
+    lt(b: TensorLike): Tensor;
+    le(b: TensorLike): Tensor;
+    eq(b: TensorLike): Tensor;
+    ne(b: TensorLike): Tensor;
   }
 }
 
@@ -80,3 +88,11 @@ p.softmax = function (axis) { return losses.softmax(this, axis); };
 p.logSoftmax = function (axis) { return losses.logSoftmax(this, axis); };
 p.backward = function (grad) { backward(this, grad); };
 p.detach = function () { return detach(this); };
+p.softplus = function () { return ew.softplus(this); };
+p.logSigmoid = function () { return ew.logSigmoid(this); };
+p.gt = function (b) { return ew.gt(this, b); };
+p.ge = function (b) { return ew.ge(this, b); };
+p.lt = function (b) { return ew.lt(this, b); };
+p.le = function (b) { return ew.le(this, b); };
+p.eq = function (b) { return ew.eq(this, b); };
+p.ne = function (b) { return ew.ne(this, b); };

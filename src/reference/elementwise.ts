@@ -11,7 +11,7 @@
  *
  * Op codes are those of assembly/codes.ts.
  */
-import { Binary, Unary } from '../kernels/codes.generated.js';
+import { Binary, Compare, Unary } from '../kernels/codes.generated.js';
 
 const f = Math.fround;
 
@@ -26,8 +26,17 @@ export function unaryScalarRef(op: number, x: number): number {
     case Unary.sigmoid: return f(1 / f(1 + f(Math.exp(-x))));
     case Unary.square: return f(x * x);
     case Unary.sqrt: return f(Math.sqrt(x));
-    default: return Math.abs(x);
+    case Unary.abs: return Math.abs(x);
+    // max(x, 0) + log1p(exp(-|x|)) and min(x, 0) - log1p(exp(-|x|)), each step rounded to float32.
+    case Unary.softplus: return f(Math.max(x, 0) + f(Math.log1p(f(Math.exp(-Math.abs(x))))));
+    default: return f(Math.min(x, 0) - f(Math.log1p(f(Math.exp(-Math.abs(x)))))); // logSigmoid
   }
+}
+
+/** σ(x) as the kernel forms it for softplus' and logSigmoid' gradients: exp(-|x|) only. */
+function stableSigmoidRef(x: number): number {
+  const e = f(Math.exp(-Math.abs(x)));
+  return x >= 0 ? f(1 / f(1 + e)) : f(e / f(1 + e));
 }
 
 export function f32UnaryRef(op: number, x: Float32Array, y: Float32Array): void {
@@ -50,7 +59,9 @@ export function unaryGradScalarRef(op: number, x: number, y: number, dy: number)
     case Unary.sigmoid: return f(f(dy * y) * f(1 - y));
     case Unary.square: return f(f(dy * 2) * x);
     case Unary.sqrt: return f(f(dy * 0.5) / y);
-    default: return x > 0 ? dy : x < 0 ? -dy : 0;
+    case Unary.abs: return x > 0 ? dy : x < 0 ? -dy : 0;
+    case Unary.softplus: return f(dy * stableSigmoidRef(x));
+    default: return f(dy * stableSigmoidRef(-x)); // logSigmoid: σ(-x)
   }
 }
 
@@ -115,6 +126,43 @@ export function f32BinaryRef(op: number, a: Float32Array, b: Float32Array, out: 
       index[d] = 0;
     }
   }
+}
+
+/** Walks out's index space (contiguous over dims) and yields each operand's element offset. */
+function forEachStrided(dims: readonly number[], stridesList: readonly (readonly number[])[], fn: (i: number, offsets: number[]) => void): void {
+  const total = dims.reduce((p, d) => p * d, 1);
+  const index = new Array(dims.length).fill(0);
+  for (let i = 0; i < total; i++) {
+    fn(i, stridesList.map((s) => index.reduce((o, k, d) => o + k * s[d], 0)));
+    for (let d = dims.length - 1; d >= 0; d--) {
+      if (++index[d] < dims[d]) break;
+      index[d] = 0;
+    }
+  }
+}
+
+/** One comparison: IEEE semantics, so NaN compares false except under ne. */
+export function compareScalarRef(op: number, a: number, b: number): number {
+  switch (op) {
+    case Compare.gt: return a > b ? 1 : 0;
+    case Compare.ge: return a >= b ? 1 : 0;
+    case Compare.lt: return a < b ? 1 : 0;
+    case Compare.le: return a <= b ? 1 : 0;
+    case Compare.eq: return a === b ? 1 : 0;
+    default: return a !== b ? 1 : 0;
+  }
+}
+
+/** out (uint8 0/1, contiguous over dims) = a op b, a and b read through element strides, as f32_compare does. */
+export function f32CompareRef(op: number, a: Float32Array, b: Float32Array, out: Uint8Array,
+                              dims: readonly number[], aStrides: readonly number[], bStrides: readonly number[]): void {
+  forEachStrided(dims, [aStrides, bStrides], (i, [ao, bo]) => { out[i] = compareScalarRef(op, a[ao], b[bo]); });
+}
+
+/** out (float32) = cond ? a : b, cond uint8 (nonzero selects a), all read through element strides, as f32_where does. */
+export function f32WhereRef(cond: Uint8Array, a: Float32Array, b: Float32Array, out: Float32Array, dims: readonly number[],
+                            cStrides: readonly number[], aStrides: readonly number[], bStrides: readonly number[]): void {
+  forEachStrided(dims, [cStrides, aStrides, bStrides], (i, [co, ao, bo]) => { out[i] = cond[co] !== 0 ? a[ao] : b[bo]; });
 }
 
 /** y += a*x */
