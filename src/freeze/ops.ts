@@ -26,6 +26,7 @@ export const REPLAYABLE_OPS: Readonly<Record<string, (...args: any[]) => Tensor>
   stopGradient, detach,
   'ste.sign': ste.sign, 'ste.binarize': ste.binarize, 'ste.round': ste.round, 'ste.floor': ste.floor,
   'ste.quantize': ste.quantize, 'ste.ternarize': ste.ternarize, 'ste.dorefa': ste.dorefa, 'ste.argmaxOneHot': ste.argmaxOneHot,
+  min: red.min, argmin: red.argmin, logsumexp: losses.logsumexp,
 });
 
 /** Tensor methods (a.add(b), x.reshape(...)) and the table entry each one replays as. */
@@ -36,4 +37,5 @@ export const TRACED_METHODS: Readonly<Record<string, string>> = Object.freeze({
   sum: 'sum', mean: 'mean', max: 'max', argmax: 'argmax',
   reshape: 'reshape', transpose: 'transpose', slice: 'slice', gather: 'gather', cast: 'cast',
   softmax: 'softmax', logSoftmax: 'logSoftmax', detach: 'detach',
+  min: 'min', argmin: 'argmin', logsumexp: 'logsumexp',
 });

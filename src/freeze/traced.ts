@@ -50,6 +50,9 @@ export const round = traced('round', discrete.round);
 export const floor = traced('floor', discrete.floor);
 export const stopGradient = traced('stopGradient', stopGradientOp);
 export const detach = traced('detach', detachOp);
+export const min = traced('min', red.min);
+export const argmin = traced('argmin', red.argmin);
+export const logsumexp = traced('logsumexp', losses.logsumexp);
 
 // Tensor methods: wrap the installed ones (ops/methods.ts) in place.
 const proto = Tensor.prototype as unknown as Record<string, (...args: unknown[]) => unknown>;
