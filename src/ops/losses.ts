@@ -15,7 +15,7 @@ export type SoftmaxAxis = number | number[] | { axis?: number | number[] | null 
 
 function softmaxAxes(x: Tensor, axis: SoftmaxAxis, op: string): number[] {
   let a: unknown = axis;
-  if (axis !== null && typeof axis === 'object' && !Array.isArray(axis)) a = readOptions<{ axis?: number | number[] }>(axis, op).axis;
+  if (axis !== null && typeof axis === 'object' && !Array.isArray(axis)) a = readOptions<{ axis?: number | number[] }>(axis, op, 'axis').axis;
   if (a === undefined || a === null) a = -1;
   if (Array.isArray(a) && a.length === 0) throw new Error(`${op}: axis [] names no axis; pass an axis (e.g. -1) or a list of axes`);
   return normalizeAxes(x, a as number | number[], op);
