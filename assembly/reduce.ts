@@ -171,15 +171,27 @@ export function f32_logsumexp_rows(x: usize, y: usize, rows: i32, n: i32): void 
   }
 }
 
-// dx[r, k] = dy[r] * exp(x[r, k] - y[r]) (the softmax weight); 0 for a row
-// whose y is -inf (every x is -inf there and carries no gradient).
-export function f32_logsumexp_rows_backward(x: usize, y: usize, dy: usize, dx: usize, rows: i32, n: i32): void {
+// dx[r, k] = dy[r] * softmax(x[r])_k, max-shifted as in f32_softmax_rows
+// (exp(x - lse) would round to 1 where lse rounds to the largest x, e.g.
+// [1e30, 1e30]); 0 for a row whose maximum is -inf (all -inf: no gradient).
+export function f32_logsumexp_rows_backward(x: usize, dy: usize, dx: usize, rows: i32, n: i32): void {
   for (let r = 0; r < rows; r++) {
-    const lse = load<f32>(y + (<usize>r << 2));
-    const g = load<f32>(dy + (<usize>r << 2));
-    for (let k = 0; k < n; k++) {
-      const o = <usize>(r * n + k) << 2;
-      store<f32>(dx + o, lse == -Infinity ? <f32>0 : g * Mathf.exp(load<f32>(x + o) - lse));
+    const src = x + (<usize>(r * n) << 2);
+    const dst = dx + (<usize>(r * n) << 2);
+    let m: f32 = -Infinity;
+    if (n > 0) m = load<f32>(src);
+    for (let k = 1; k < n; k++) m = max(m, load<f32>(src + (<usize>k << 2)));
+    if (m == -Infinity) {
+      for (let k = 0; k < n; k++) store<f32>(dst + (<usize>k << 2), 0);
+      continue;
     }
+    let s: f32 = 0;
+    for (let k = 0; k < n; k++) {
+      const e = Mathf.exp(load<f32>(src + (<usize>k << 2)) - m);
+      s += e;
+      store<f32>(dst + (<usize>k << 2), e);
+    }
+    const g = load<f32>(dy + (<usize>r << 2)) / s;
+    for (let k = 0; k < n; k++) store<f32>(dst + (<usize>k << 2), load<f32>(dst + (<usize>k << 2)) * g);
   }
 }

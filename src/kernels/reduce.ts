@@ -89,15 +89,14 @@ export function f32LogsumexpRows(x: Tensor): Tensor {
   return y;
 }
 
-/** The gradient of f32LogsumexpRows: dy[r] * exp(x[r, k] - y[r]). */
-export function f32LogsumexpRowsBackward(x: Tensor, y: Tensor, dy: Tensor): Tensor {
+/** The gradient of f32LogsumexpRows: dy[r] * softmax(x[r]) (recomputed from x, max-shifted). */
+export function f32LogsumexpRowsBackward(x: Tensor, dy: Tensor): Tensor {
   expectF32(x, 'f32LogsumexpRowsBackward', 'x');
   if (x.rank !== 2) throw new Error(`internal: f32LogsumexpRowsBackward: x must be [rows, n], got [${x.shape}]`);
   const [R, n] = x.shape;
-  expectShape(y, [R], 'f32LogsumexpRowsBackward', 'y');
   expectShape(dy, [R], 'f32LogsumexpRowsBackward', 'dy');
   const dx = empty([R, n], 'float32');
-  rt().kernels.f32_logsumexp_rows_backward(x.offset, y.offset, dy.offset, dx.offset, R, n);
+  rt().kernels.f32_logsumexp_rows_backward(x.offset, dy.offset, dx.offset, R, n);
   return dx;
 }
 

@@ -79,7 +79,7 @@ export function logsumexp(x: Tensor, options: ReduceOptions | null = {}): Tensor
     const n = sizeOf(axes.map((a) => x.shape[a]));
     const r = reshape(t, [sizeOf(x.shape.filter((_, i) => !axes.includes(i))), n]);
     const y = f32LogsumexpRows(r);
-    const lse = record(y, 'logsumexp', [r], (dy) => [f32LogsumexpRowsBackward(r, y, dy)]);
+    const lse = record(y, 'logsumexp', [r], (dy) => [f32LogsumexpRowsBackward(r, dy)]);
     return reshape(lse, outShape);
   });
 }

@@ -178,12 +178,22 @@ export function f32LogsumexpRowsRef(x: Float32Array, y: Float32Array, rows: numb
   }
 }
 
-/** dx[r, k] = dy[r] * exp(x[r, k] - y[r]); 0 where y[r] is -inf. */
-export function f32LogsumexpRowsBackwardRef(x: Float32Array, y: Float32Array, dy: Float32Array, dx: Float32Array, rows: number, n: number): void {
+/** dx[r, k] = e_k * (dy[r] / s) with e_k = exp(x[r,k] - m), s = e_0 + e_1 + ..., m the row maximum; 0 where m is -inf. */
+export function f32LogsumexpRowsBackwardRef(x: Float32Array, dy: Float32Array, dx: Float32Array, rows: number, n: number): void {
   const f = Math.fround;
   for (let r = 0; r < rows; r++) {
-    for (let k = 0; k < n; k++) {
-      dx[r * n + k] = y[r] === -Infinity ? 0 : f(dy[r] * f(Math.exp(f(x[r * n + k] - y[r]))));
+    let m = n > 0 ? x[r * n] : -Infinity;
+    for (let k = 1; k < n; k++) m = Math.max(m, x[r * n + k]);
+    if (m === -Infinity) {
+      dx.fill(0, r * n, (r + 1) * n);
+      continue;
     }
+    let s = 0;
+    for (let k = 0; k < n; k++) {
+      dx[r * n + k] = f(Math.exp(f(x[r * n + k] - m)));
+      s = f(s + dx[r * n + k]);
+    }
+    const g = f(dy[r] / s);
+    for (let k = 0; k < n; k++) dx[r * n + k] = f(dx[r * n + k] * g);
   }
 }

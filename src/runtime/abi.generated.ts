@@ -97,10 +97,11 @@ export interface WasmExports {
    */
   f32_logsumexp_rows(x: number, y: number, rows: number, n: number): void;
   /**
-   * dx[r, k] = dy[r] * exp(x[r, k] - y[r]) (the softmax weight); 0 for a row
-   * whose y is -inf (every x is -inf there and carries no gradient).
+   * dx[r, k] = dy[r] * softmax(x[r])_k, max-shifted as in f32_softmax_rows
+   * (exp(x - lse) would round to 1 where lse rounds to the largest x, e.g.
+   * [1e30, 1e30]); 0 for a row whose maximum is -inf (all -inf: no gradient).
    */
-  f32_logsumexp_rows_backward(x: number, y: number, dy: number, dx: number, rows: number, n: number): void;
+  f32_logsumexp_rows_backward(x: number, dy: number, dx: number, rows: number, n: number): void;
 
   // shape.ts
   /**
