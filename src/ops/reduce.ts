@@ -178,12 +178,16 @@ function argExtreme(x: Tensor, options: AxisOptions | null, op: 'argmax' | 'argm
   return out;
 }
 
-/** Maximum along an axis or axes (or of all elements); the gradient goes to the first maximal element. */
+/**
+ * Maximum along an axis or axes (or of all elements). The gradient goes to one
+ * maximal element: the first in row-major order for one axis or all elements;
+ * over a list of axes, the first along each axis in turn (last axis first).
+ */
 export function max(x: Tensor, options: ReduceOptions | null = {}): Tensor {
   return extreme(x, options, 'max');
 }
 
-/** Minimum along an axis or axes (or of all elements); the gradient goes to the first minimal element. */
+/** Minimum along an axis or axes (or of all elements); the gradient goes to one minimal element, chosen as max's. */
 export function min(x: Tensor, options: ReduceOptions | null = {}): Tensor {
   return extreme(x, options, 'min');
 }
