@@ -418,3 +418,28 @@ describe('crossEntropy on [..., C] logits', () => {
     }
   });
 });
+
+describe('freeze replays the new reductions', () => {
+  test('a model using min/argmin/logsumexp/softmax over axes and methods freezes to identical predictions', () => {
+    class M extends sg.nn.Module {
+      forward(x: InstanceType<typeof sg.Tensor>) {
+        const h = x.reshape([-1, 2, 3]);
+        const a = sg.logsumexp(h, { axis: [1, -1] });
+        const b = h.min({ axis: -2 }).softmax({ axis: 0 }).sum({ axis: 1 });
+        const c = sg.argmin(h, { axis: 1 }).cast('float32').sum({ axis: -1 });
+        const d = h.logsumexp({ axis: 2 }).max({ axis: [1] });
+        return sg.add(sg.add(sg.add(a, b), c), sg.mul(d, sg.logSoftmax(sg.min(h, { axis: [1, 2] }), 0))).reshape([-1, 1]);
+      }
+    }
+    const m = new M();
+    const x = sg.tensor(data(24, 2), [4, 6]);
+    const frozen = sg.freeze(m, { example: x });
+    m.eval();
+    const want = sg.tidy(() => m.forward(x).dataSync());
+    const got = sg.tidy(() => frozen.predict(x).dataSync());
+    expectExact(got, want, 'frozen predictions');
+    frozen.dispose();
+    m.dispose();
+    x.dispose();
+  });
+});
