@@ -51,6 +51,25 @@ export function f32_max_axis(x: usize, y: usize, idx: usize, outer: i32, n: i32,
   }
 }
 
+// y[o, i] = min_k x[o, k, i]; idx gets the first k attaining it. The mirror
+// of f32_max_axis (its own loop, not max of -x: negation would flip the sign
+// of a zero tie winner). NaN never wins; f32_max_axis_backward routes dy.
+export function f32_min_axis(x: usize, y: usize, idx: usize, outer: i32, n: i32, inner: i32): void {
+  for (let o = 0; o < outer; o++) {
+    const src = x + (<usize>(o * n * inner) << 2);
+    for (let i = 0; i < inner; i++) {
+      let best = load<f32>(src + (<usize>i << 2));
+      let bestK = 0;
+      for (let k = 1; k < n; k++) {
+        const v = load<f32>(src + (<usize>(k * inner + i) << 2));
+        if (v < best || (best != best && v == v)) { best = v; bestK = k; }
+      }
+      store<f32>(y + (<usize>(o * inner + i) << 2), best);
+      store<i32>(idx + (<usize>(o * inner + i) << 2), bestK);
+    }
+  }
+}
+
 // dx[o, k, i] = (k == idx[o, i]) ? dy[o, i] : 0   (dx must be zeroed by the caller)
 export function f32_max_axis_backward(dy: usize, idx: usize, dx: usize, outer: i32, n: i32, inner: i32): void {
   for (let o = 0; o < outer; o++) {
@@ -133,4 +152,46 @@ export function i32_find_out_of_range(x: usize, n: i32, lo: i32, hi: i32): i32 {
     if (v < lo || v >= hi) return i;
   }
   return -1;
+}
+
+// y[r] = log(sum_k exp(x[r, k])) as m + log(sum_k exp(x[r, k] - m)), m the row
+// maximum: the same arithmetic as f32_softmax_rows' log-softmax shift. A row
+// whose maximum is infinite gives that maximum (an all -inf row is -inf, not
+// the NaN of -inf - -inf); an empty row gives -inf.
+export function f32_logsumexp_rows(x: usize, y: usize, rows: i32, n: i32): void {
+  for (let r = 0; r < rows; r++) {
+    const src = x + (<usize>(r * n) << 2);
+    let m: f32 = -Infinity;
+    if (n > 0) m = load<f32>(src);
+    for (let k = 1; k < n; k++) m = max(m, load<f32>(src + (<usize>k << 2)));
+    if (m == Infinity || m == -Infinity) { store<f32>(y + (<usize>r << 2), m); continue; }
+    let s: f32 = 0;
+    for (let k = 0; k < n; k++) s += Mathf.exp(load<f32>(src + (<usize>k << 2)) - m);
+    store<f32>(y + (<usize>r << 2), m + Mathf.log(s));
+  }
+}
+
+// dx[r, k] = dy[r] * softmax(x[r])_k, max-shifted as in f32_softmax_rows
+// (exp(x - lse) would round to 1 where lse rounds to the largest x, e.g.
+// [1e30, 1e30]); 0 for a row whose maximum is -inf (all -inf: no gradient).
+export function f32_logsumexp_rows_backward(x: usize, dy: usize, dx: usize, rows: i32, n: i32): void {
+  for (let r = 0; r < rows; r++) {
+    const src = x + (<usize>(r * n) << 2);
+    const dst = dx + (<usize>(r * n) << 2);
+    let m: f32 = -Infinity;
+    if (n > 0) m = load<f32>(src);
+    for (let k = 1; k < n; k++) m = max(m, load<f32>(src + (<usize>k << 2)));
+    if (m == -Infinity) {
+      for (let k = 0; k < n; k++) store<f32>(dst + (<usize>k << 2), 0);
+      continue;
+    }
+    let s: f32 = 0;
+    for (let k = 0; k < n; k++) {
+      const e = Mathf.exp(load<f32>(src + (<usize>k << 2)) - m);
+      s += e;
+      store<f32>(dst + (<usize>k << 2), e);
+    }
+    const g = load<f32>(dy + (<usize>r << 2)) / s;
+    for (let k = 0; k < n; k++) store<f32>(dst + (<usize>k << 2), load<f32>(dst + (<usize>k << 2)) * g);
+  }
 }

@@ -25,6 +25,8 @@ export { sum, mean, max, argmax } from './freeze/traced.js';
 export { reshape, transpose, slice, concat, gather, cast } from './freeze/traced.js';
 export { crossEntropy, mse } from './ops/losses.js';
 export { softmax, logSoftmax } from './freeze/traced.js';
+export { min, argmin, logsumexp } from './freeze/traced.js';
+export type { SoftmaxAxis } from './ops/losses.js';
 export { batchNorm, type BatchNormOpOptions } from './ops/batchnorm.js';
 // sign/round/floor with their true gradient (0); sg.ste.sign/round/floor pass a surrogate gradient.
 export { sign, round, floor } from './freeze/traced.js';

@@ -29,6 +29,7 @@ export const REPLAYABLE_OPS: Readonly<Record<string, (...args: any[]) => Tensor>
   'ste.quantize': ste.quantize, 'ste.ternarize': ste.ternarize, 'ste.dorefa': ste.dorefa, 'ste.argmaxOneHot': ste.argmaxOneHot,
   softplus: ew.softplus, logSigmoid: ew.logSigmoid, gt: ew.gt, ge: ew.ge, lt: ew.lt, le: ew.le, eq: ew.eq, ne: ew.ne, where: ew.where,
   bceWithLogits: div_.bceWithLogits, klCategorical: div_.klCategorical,
+  min: red.min, argmin: red.argmin, logsumexp: losses.logsumexp,
 });
 
 /** Tensor methods (a.add(b), x.reshape(...)) and the table entry each one replays as. */
@@ -40,4 +41,5 @@ export const TRACED_METHODS: Readonly<Record<string, string>> = Object.freeze({
   reshape: 'reshape', transpose: 'transpose', slice: 'slice', gather: 'gather', cast: 'cast',
   softmax: 'softmax', logSoftmax: 'logSoftmax', detach: 'detach',
   softplus: 'softplus', logSigmoid: 'logSigmoid', gt: 'gt', ge: 'ge', lt: 'lt', le: 'le', eq: 'eq', ne: 'ne',
+  min: 'min', argmin: 'argmin', logsumexp: 'logsumexp',
 });

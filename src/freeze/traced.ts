@@ -62,6 +62,9 @@ export const ne = traced('ne', ew.ne);
 export const where = traced('where', ew.where);
 export const bceWithLogits = traced('bceWithLogits', div_.bceWithLogits);
 export const klCategorical = traced('klCategorical', div_.klCategorical);
+export const min = traced('min', red.min);
+export const argmin = traced('argmin', red.argmin);
+export const logsumexp = traced('logsumexp', losses.logsumexp);
 
 // Tensor methods: wrap the installed ones (ops/methods.ts) in place.
 const proto = Tensor.prototype as unknown as Record<string, (...args: unknown[]) => unknown>;

@@ -33,6 +33,17 @@ export function f32MaxAxis(x: Tensor, axis: number): { values: Tensor; indices: 
   return { values, indices };
 }
 
+/** Minimum along one axis (removed) and the index of its first occurrence (NaN never wins); f32MaxAxisBackward is its gradient. */
+export function f32MinAxis(x: Tensor, axis: number): { values: Tensor; indices: Tensor } {
+  expectF32(x, 'f32MinAxis', 'x');
+  const { outer, n, inner } = split(x.shape, axis, 'f32MinAxis');
+  const shape = x.shape.filter((_, i) => i !== axis);
+  const values = empty(shape, 'float32');
+  const indices = empty(shape, 'int32');
+  rt().kernels.f32_min_axis(x.offset, values.offset, indices.offset, outer, n, inner);
+  return { values, indices };
+}
+
 /** The gradient of f32MaxAxis: dy routed to the recorded index along `axis` of a zero tensor of `shape`. */
 export function f32MaxAxisBackward(dy: Tensor, indices: Tensor, shape: readonly number[], axis: number): Tensor {
   expectF32(dy, 'f32MaxAxisBackward', 'dy');
@@ -65,6 +76,27 @@ export function f32SoftmaxRowsBackward(y: Tensor, dy: Tensor, log: boolean): Ten
   const r = rows(y);
   const dx = empty(y.shape, 'float32');
   rt().kernels.f32_softmax_rows_backward(y.offset, dy.offset, dx.offset, r.rows, r.n, log ? 1 : 0);
+  return dx;
+}
+
+/** log(sum(exp(x))) of each row of x [rows, n] → [rows]. */
+export function f32LogsumexpRows(x: Tensor): Tensor {
+  expectF32(x, 'f32LogsumexpRows', 'x');
+  if (x.rank !== 2) throw new Error(`internal: f32LogsumexpRows: x must be [rows, n], got [${x.shape}]`);
+  const [R, n] = x.shape;
+  const y = empty([R], 'float32');
+  rt().kernels.f32_logsumexp_rows(x.offset, y.offset, R, n);
+  return y;
+}
+
+/** The gradient of f32LogsumexpRows: dy[r] * softmax(x[r]) (recomputed from x, max-shifted). */
+export function f32LogsumexpRowsBackward(x: Tensor, dy: Tensor): Tensor {
+  expectF32(x, 'f32LogsumexpRowsBackward', 'x');
+  if (x.rank !== 2) throw new Error(`internal: f32LogsumexpRowsBackward: x must be [rows, n], got [${x.shape}]`);
+  const [R, n] = x.shape;
+  expectShape(dy, [R], 'f32LogsumexpRowsBackward', 'dy');
+  const dx = empty([R, n], 'float32');
+  rt().kernels.f32_logsumexp_rows_backward(x.offset, dy.offset, dx.offset, R, n);
   return dx;
 }
 

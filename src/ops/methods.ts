@@ -32,15 +32,18 @@ declare module '../tensor/tensor.js' {
     matmul(b: Tensor, options?: MatmulOptions | null): Tensor;
     sum(options?: red.ReduceOptions | null): Tensor;
     mean(options?: red.ReduceOptions | null): Tensor;
-    max(options?: { axis?: number; keepDims?: boolean } | null): Tensor;
+    max(options?: red.ReduceOptions | null): Tensor;
     argmax(options?: { axis?: number; keepDims?: boolean } | null): Tensor;
     reshape(shape: number[]): Tensor;
     transpose(perm?: number[]): Tensor;
     slice(begin: number[], size?: number[] | null): Tensor;
     gather(indices: Tensor): Tensor;
     cast(dtype: DType): Tensor;
-    softmax(axis?: number | null): Tensor;
-    logSoftmax(axis?: number | null): Tensor;
+    softmax(axis?: losses.SoftmaxAxis): Tensor;
+    logSoftmax(axis?: losses.SoftmaxAxis): Tensor;
+    min(options?: red.ReduceOptions | null): Tensor;
+    argmin(options?: { axis?: number; keepDims?: boolean } | null): Tensor;
+    logsumexp(options?: red.ReduceOptions | null): Tensor;
     /** Backpropagates from this tensor (one element, or pass grad of the same shape). */
     backward(grad?: Tensor | null): void;
     /** A tensor with the same value, cut from the tape. */
@@ -86,6 +89,9 @@ p.gather = function (indices) { return shp.gather(this, indices); };
 p.cast = function (dtype) { return shp.cast(this, dtype); };
 p.softmax = function (axis) { return losses.softmax(this, axis); };
 p.logSoftmax = function (axis) { return losses.logSoftmax(this, axis); };
+p.min = function (options) { return red.min(this, options); };
+p.argmin = function (options) { return red.argmin(this, options); };
+p.logsumexp = function (options) { return losses.logsumexp(this, options); };
 p.backward = function (grad) { backward(this, grad); };
 p.detach = function () { return detach(this); };
 p.softplus = function () { return ew.softplus(this); };

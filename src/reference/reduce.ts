@@ -60,6 +60,25 @@ export function f32MaxAxisRef(x: Float32Array, y: Float32Array, idx: Int32Array,
   }
 }
 
+/** The mirror of f32MaxAxisRef: y = min along the axis, idx its first index; NaN never wins. */
+export function f32MinAxisRef(x: Float32Array, y: Float32Array, idx: Int32Array, outer: number, n: number, inner: number): void {
+  for (let o = 0; o < outer; o++) {
+    for (let i = 0; i < inner; i++) {
+      let best = NaN;
+      let bestK = 0;
+      for (let k = 0; k < n; k++) {
+        const v = x[(o * n + k) * inner + i];
+        if (v < best || (best !== best && v === v)) {
+          best = v;
+          bestK = k;
+        }
+      }
+      y[o * inner + i] = best;
+      idx[o * inner + i] = bestK;
+    }
+  }
+}
+
 /** dx[o, idx[o,i], i] = dy[o, i]; every other element of dx is left untouched (callers zero it). */
 export function f32MaxAxisBackwardRef(dy: Float32Array, idx: Int32Array, dx: Float32Array, outer: number, n: number, inner: number): void {
   for (let o = 0; o < outer; o++) {
@@ -134,4 +153,47 @@ export function f32PickRowsBackwardRef(dy: Float32Array, labels: Int32Array, dx:
 export function i32FindOutOfRangeRef(x: Int32Array, lo: number, hi: number): number {
   for (let i = 0; i < x.length; i++) if (x[i] < lo || x[i] >= hi) return i;
   return -1;
+}
+
+/**
+ * y[r] = m + log(e_0 + e_1 + ...) with e_k = exp(x[r,k] - m) in float32, m the
+ * row maximum (NaN-propagating). An infinite m is the answer itself; an empty
+ * row gives -inf.
+ */
+export function f32LogsumexpRowsRef(x: Float32Array, y: Float32Array, rows: number, n: number): void {
+  const f = Math.fround;
+  for (let r = 0; r < rows; r++) {
+    let m = n > 0 ? x[r * n] : -Infinity;
+    for (let k = 1; k < n; k++) {
+      const v = x[r * n + k];
+      m = m !== m || v !== v ? NaN : Math.max(m, v);
+    }
+    if (m === Infinity || m === -Infinity) {
+      y[r] = m;
+      continue;
+    }
+    let s = 0;
+    for (let k = 0; k < n; k++) s = f(s + f(Math.exp(f(x[r * n + k] - m))));
+    y[r] = f(m + f(Math.log(s)));
+  }
+}
+
+/** dx[r, k] = e_k * (dy[r] / s) with e_k = exp(x[r,k] - m), s = e_0 + e_1 + ..., m the row maximum; 0 where m is -inf. */
+export function f32LogsumexpRowsBackwardRef(x: Float32Array, dy: Float32Array, dx: Float32Array, rows: number, n: number): void {
+  const f = Math.fround;
+  for (let r = 0; r < rows; r++) {
+    let m = n > 0 ? x[r * n] : -Infinity;
+    for (let k = 1; k < n; k++) m = Math.max(m, x[r * n + k]);
+    if (m === -Infinity) {
+      dx.fill(0, r * n, (r + 1) * n);
+      continue;
+    }
+    let s = 0;
+    for (let k = 0; k < n; k++) {
+      dx[r * n + k] = f(Math.exp(f(x[r * n + k] - m)));
+      s = f(s + dx[r * n + k]);
+    }
+    const g = f(dy[r] / s);
+    for (let k = 0; k < n; k++) dx[r * n + k] = f(dx[r * n + k] * g);
+  }
 }

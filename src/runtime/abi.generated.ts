@@ -72,6 +72,12 @@ export interface WasmExports {
    * wins a comparison, so a row of NaNs reports index 0.
    */
   f32_max_axis(x: number, y: number, idx: number, outer: number, n: number, inner: number): void;
+  /**
+   * y[o, i] = min_k x[o, k, i]; idx gets the first k attaining it. The mirror
+   * of f32_max_axis (its own loop, not max of -x: negation would flip the sign
+   * of a zero tie winner). NaN never wins; f32_max_axis_backward routes dy.
+   */
+  f32_min_axis(x: number, y: number, idx: number, outer: number, n: number, inner: number): void;
   /** dx[o, k, i] = (k == idx[o, i]) ? dy[o, i] : 0   (dx must be zeroed by the caller) */
   f32_max_axis_backward(dy: number, idx: number, dx: number, outer: number, n: number, inner: number): void;
   /** Row-wise softmax (log = 0) or log-softmax (log = 1), max-shifted. */
@@ -87,6 +93,19 @@ export interface WasmExports {
   f32_pick_rows_backward(dy: number, labels: number, dx: number, rows: number, n: number): void;
   /** Index of the first element outside [lo, hi), or -1. */
   i32_find_out_of_range(x: number, n: number, lo: number, hi: number): number;
+  /**
+   * y[r] = log(sum_k exp(x[r, k])) as m + log(sum_k exp(x[r, k] - m)), m the row
+   * maximum: the same arithmetic as f32_softmax_rows' log-softmax shift. A row
+   * whose maximum is infinite gives that maximum (an all -inf row is -inf, not
+   * the NaN of -inf - -inf); an empty row gives -inf.
+   */
+  f32_logsumexp_rows(x: number, y: number, rows: number, n: number): void;
+  /**
+   * dx[r, k] = dy[r] * softmax(x[r])_k, max-shifted as in f32_softmax_rows
+   * (exp(x - lse) would round to 1 where lse rounds to the largest x, e.g.
+   * [1e30, 1e30]); 0 for a row whose maximum is -inf (all -inf: no gradient).
+   */
+  f32_logsumexp_rows_backward(x: number, dy: number, dx: number, rows: number, n: number): void;
 
   // shape.ts
   /**
@@ -271,10 +290,11 @@ export const WASM_FUNCTION_EXPORTS = ['heap_base', 'rng_uniform_f32', 'rng_norma
                                       'rng_gumbel_f32', 'f32_unary', 'f32_unary_backward', 'f32_affine', 'f32_clip',
                                       'f32_binary', 'f32_compare', 'f32_where', 'f32_axpy', 'f32_fill', 'i32_fill',
                                       'f32_count_nan', 'u8_to_f32', 'i8_to_f32', 'u8_to_i32', 'i8_to_i32',
-                                      'i32_to_f32', 'f32_to_i32', 'f32_sum_axis', 'f32_max_axis',
+                                      'i32_to_f32', 'f32_to_i32', 'f32_sum_axis', 'f32_max_axis', 'f32_min_axis',
                                       'f32_max_axis_backward', 'f32_softmax_rows', 'f32_softmax_rows_backward',
                                       'f32_pick_rows', 'f32_pick_rows_backward', 'i32_find_out_of_range',
-                                      'copy_strided', 'transpose_32', 'gather_rows', 'f32_scatter_add_rows',
+                                      'f32_logsumexp_rows', 'f32_logsumexp_rows_backward', 'copy_strided',
+                                      'transpose_32', 'gather_rows', 'f32_scatter_add_rows',
                                       'gemm_f32_workspace_bytes', 'gemm_f32_pack_a_4', 'gemm_f32_pack_b_8',
                                       'gemm_f32_4x8__simd', 'gemm_f32', 'pack_bits_f32', 'bits_padding_violations',
                                       'gemm_b1', 'gemm_b1_f32', 'gemm_b1_scaled', 'gemm_b1w_packed_bytes',
