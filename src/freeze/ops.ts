@@ -5,6 +5,7 @@ import * as losses from '../ops/losses.js';
 import { matmul } from '../ops/matmul.js';
 import * as red from '../ops/reduce.js';
 import * as shp from '../ops/shape.js';
+import * as idx from '../ops/indexing.js';
 import * as ste from '../ste/index.js';
 import type { Tensor } from '../tensor/tensor.js';
 
@@ -24,6 +25,7 @@ export const REPLAYABLE_OPS: Readonly<Record<string, (...args: any[]) => Tensor>
   softmax: losses.softmax, logSoftmax: losses.logSoftmax,
   sign, round, floor,
   stopGradient, detach,
+  broadcastTo: shp.broadcastTo, pad: shp.pad, expandDims: shp.expandDims, squeeze: shp.squeeze, stack: shp.stack, oneHot: idx.oneHot, bincount: idx.bincount,
   'ste.sign': ste.sign, 'ste.binarize': ste.binarize, 'ste.round': ste.round, 'ste.floor': ste.floor,
   'ste.quantize': ste.quantize, 'ste.ternarize': ste.ternarize, 'ste.dorefa': ste.dorefa, 'ste.argmaxOneHot': ste.argmaxOneHot,
 });
@@ -36,4 +38,5 @@ export const TRACED_METHODS: Readonly<Record<string, string>> = Object.freeze({
   sum: 'sum', mean: 'mean', max: 'max', argmax: 'argmax',
   reshape: 'reshape', transpose: 'transpose', slice: 'slice', gather: 'gather', cast: 'cast',
   softmax: 'softmax', logSoftmax: 'logSoftmax', detach: 'detach',
+  broadcastTo: 'broadcastTo', pad: 'pad', expandDims: 'expandDims', squeeze: 'squeeze', oneHot: 'oneHot', bincount: 'bincount', split: 'split', topk: 'topk',
 });

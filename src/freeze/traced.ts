@@ -8,6 +8,7 @@ import * as losses from '../ops/losses.js';
 import { matmul as matmulOp } from '../ops/matmul.js';
 import * as red from '../ops/reduce.js';
 import * as shp from '../ops/shape.js';
+import * as idx from '../ops/indexing.js';
 import { TRACED_METHODS } from './ops.js';
 import { traced } from './trace.js';
 
@@ -50,6 +51,16 @@ export const round = traced('round', discrete.round);
 export const floor = traced('floor', discrete.floor);
 export const stopGradient = traced('stopGradient', stopGradientOp);
 export const detach = traced('detach', detachOp);
+export const broadcastTo = traced('broadcastTo', shp.broadcastTo);
+export const pad = traced('pad', shp.pad);
+export const expandDims = traced('expandDims', shp.expandDims);
+export const squeeze = traced('squeeze', shp.squeeze);
+export const stack = traced('stack', shp.stack);
+export const oneHot = traced('oneHot', idx.oneHot);
+export const bincount = traced('bincount', idx.bincount);
+// Several outputs: traced so that freeze() stops with a clear error instead of missing them.
+export const split = traced('split', shp.split);
+export const topk = traced('topk', idx.topk);
 
 // Tensor methods: wrap the installed ones (ops/methods.ts) in place.
 const proto = Tensor.prototype as unknown as Record<string, (...args: unknown[]) => unknown>;
