@@ -280,7 +280,10 @@ export function split(x: Tensor, sizes: number | number[], axis: number | null =
   const n = x.shape[ax];
   let parts: number[];
   if (typeof sizes === 'number') {
-    if (!Number.isInteger(sizes) || sizes < 1) throw new Error(`split: count must be a positive integer, got ${describe(sizes)}`);
+    // Each part is a tensor: more parts than entries along the axis would only add empty ones.
+    if (!Number.isInteger(sizes) || sizes < 1 || sizes > Math.max(n, 1)) {
+      throw new Error(`split: count must be an integer in [1, ${Math.max(n, 1)}] (the size of axis ${ax} of x [${x.shape}]), got ${describe(sizes)}`);
+    }
     if (n % sizes !== 0) throw new Error(`split: axis ${ax} of x [${x.shape}] has size ${n}, which ${sizes} parts do not divide; pass a list of sizes instead`);
     parts = new Array(sizes).fill(n / sizes);
   } else {
