@@ -1,5 +1,6 @@
-// Data movement: strided copies (transpose, slice, broadcast), row gather and
-// its scatter-add. Scalar twin: src/reference/shape.ts.
+// Data movement: strided copies (transpose, slice, broadcast, pad), row and axis
+// gathers with their scatter-adds, top-k, one-hot and bincount.
+// Scalar twin: src/reference/shape.ts.
 
 import { outerOffset } from "./strided";
 

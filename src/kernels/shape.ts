@@ -136,7 +136,7 @@ export function i32MaxValue(x: Tensor): number {
 }
 
 /** Counts of each value of int32 indices in [0, length) (int32), or sums of float32 weights per value (indices already range-checked). */
-export function bincountKernel(indices: Tensor, weights: Tensor | null, length: number): Tensor {
+export function bincount(indices: Tensor, weights: Tensor | null, length: number): Tensor {
   const y = empty([length], weights === null ? 'int32' : 'float32');
   if (length > 0) rt().kernels.bincount(indices.offset, weights === null ? 0 : weights.offset, indices.size, y.offset, length);
   return y;

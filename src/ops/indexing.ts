@@ -1,5 +1,5 @@
 import { record } from '../autograd/tape.js';
-import { copyStrided, bincountKernel, f32OneHot, f32ScatterAddAlong, f32TopkRows, gatherRows, i32FindOutOfRange, i32MaxValue } from '../kernels/shape.js';
+import { bincount as bincountKernel, copyStrided, f32OneHot, f32ScatterAddAlong, f32TopkRows, gatherRows, i32FindOutOfRange, i32MaxValue } from '../kernels/shape.js';
 import { checkAxis, checkDType, checkFloat, checkNumber, MAX_RANK } from '../tensor/checks.js';
 import { readOptions } from '../tensor/options.js';
 import { empty, type Tensor, viewOf } from '../tensor/tensor.js';
