@@ -23,6 +23,8 @@ export { matmul } from './freeze/traced.js';
 export type { ReduceOptions } from './ops/reduce.js';
 export { sum, mean, max, argmax } from './freeze/traced.js';
 export { reshape, transpose, slice, concat, gather, cast } from './freeze/traced.js';
+export { broadcastTo, pad, expandDims, squeeze, stack, split, oneHot, topk, bincount } from './freeze/traced.js';
+export type { TopkOptions, BincountOptions } from './ops/indexing.js';
 export { crossEntropy, mse } from './ops/losses.js';
 export { softmax, logSoftmax } from './freeze/traced.js';
 export { min, argmin, logsumexp } from './freeze/traced.js';

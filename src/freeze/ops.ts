@@ -6,6 +6,7 @@ import * as losses from '../ops/losses.js';
 import { matmul } from '../ops/matmul.js';
 import * as red from '../ops/reduce.js';
 import * as shp from '../ops/shape.js';
+import * as idx from '../ops/indexing.js';
 import * as ste from '../ste/index.js';
 import type { Tensor } from '../tensor/tensor.js';
 
@@ -25,6 +26,7 @@ export const REPLAYABLE_OPS: Readonly<Record<string, (...args: any[]) => Tensor>
   softmax: losses.softmax, logSoftmax: losses.logSoftmax,
   sign, round, floor,
   stopGradient, detach,
+  broadcastTo: shp.broadcastTo, pad: shp.pad, expandDims: shp.expandDims, squeeze: shp.squeeze, stack: shp.stack, oneHot: idx.oneHot, bincount: idx.bincount,
   'ste.sign': ste.sign, 'ste.binarize': ste.binarize, 'ste.round': ste.round, 'ste.floor': ste.floor,
   'ste.quantize': ste.quantize, 'ste.ternarize': ste.ternarize, 'ste.dorefa': ste.dorefa, 'ste.argmaxOneHot': ste.argmaxOneHot,
   softplus: ew.softplus, logSigmoid: ew.logSigmoid, gt: ew.gt, ge: ew.ge, lt: ew.lt, le: ew.le, eq: ew.eq, ne: ew.ne, where: ew.where,
@@ -42,4 +44,5 @@ export const TRACED_METHODS: Readonly<Record<string, string>> = Object.freeze({
   softmax: 'softmax', logSoftmax: 'logSoftmax', detach: 'detach',
   softplus: 'softplus', logSigmoid: 'logSigmoid', gt: 'gt', ge: 'ge', lt: 'lt', le: 'le', eq: 'eq', ne: 'ne',
   min: 'min', argmin: 'argmin', logsumexp: 'logsumexp',
+  broadcastTo: 'broadcastTo', pad: 'pad', expandDims: 'expandDims', squeeze: 'squeeze', oneHot: 'oneHot', bincount: 'bincount', split: 'split', topk: 'topk',
 });

@@ -9,6 +9,7 @@ import * as losses from '../ops/losses.js';
 import { matmul as matmulOp } from '../ops/matmul.js';
 import * as red from '../ops/reduce.js';
 import * as shp from '../ops/shape.js';
+import * as idx from '../ops/indexing.js';
 import { TRACED_METHODS } from './ops.js';
 import { traced } from './trace.js';
 
@@ -65,6 +66,16 @@ export const klCategorical = traced('klCategorical', div_.klCategorical);
 export const min = traced('min', red.min);
 export const argmin = traced('argmin', red.argmin);
 export const logsumexp = traced('logsumexp', losses.logsumexp);
+export const broadcastTo = traced('broadcastTo', shp.broadcastTo);
+export const pad = traced('pad', shp.pad);
+export const expandDims = traced('expandDims', shp.expandDims);
+export const squeeze = traced('squeeze', shp.squeeze);
+export const stack = traced('stack', shp.stack);
+export const oneHot = traced('oneHot', idx.oneHot);
+export const bincount = traced('bincount', idx.bincount);
+// Several outputs: traced so that freeze() stops with a clear error instead of missing them.
+export const split = traced('split', shp.split);
+export const topk = traced('topk', idx.topk);
 
 // Tensor methods: wrap the installed ones (ops/methods.ts) in place.
 const proto = Tensor.prototype as unknown as Record<string, (...args: unknown[]) => unknown>;

@@ -8,6 +8,7 @@ import * as losses from './losses.js';
 import { matmul, type MatmulOptions } from './matmul.js';
 import * as red from './reduce.js';
 import * as shp from './shape.js';
+import * as idx from './indexing.js';
 
 // Chainable forms of the ops: a.matmul(b).relu().sum().
 declare module '../tensor/tensor.js' {
@@ -37,13 +38,21 @@ declare module '../tensor/tensor.js' {
     reshape(shape: number[]): Tensor;
     transpose(perm?: number[]): Tensor;
     slice(begin: number[], size?: number[] | null): Tensor;
-    gather(indices: Tensor): Tensor;
+    gather(indices: Tensor, options?: { axis?: number | null } | null): Tensor;
     cast(dtype: DType): Tensor;
     softmax(axis?: losses.SoftmaxAxis): Tensor;
     logSoftmax(axis?: losses.SoftmaxAxis): Tensor;
     min(options?: red.ReduceOptions | null): Tensor;
     argmin(options?: { axis?: number; keepDims?: boolean } | null): Tensor;
     logsumexp(options?: red.ReduceOptions | null): Tensor;
+    broadcastTo(shape: number[]): Tensor;
+    pad(paddings: [number, number][], options?: { value?: number | null } | null): Tensor;
+    expandDims(axis?: number | null): Tensor;
+    squeeze(axis?: number | number[] | null): Tensor;
+    split(sizes: number | number[], axis?: number | null): Tensor[];
+    topk(k: number, options?: idx.TopkOptions | null): { values: Tensor; indices: Tensor };
+    oneHot(depth: number): Tensor;
+    bincount(options?: idx.BincountOptions | null): Tensor;
     /** Backpropagates from this tensor (one element, or pass grad of the same shape). */
     backward(grad?: Tensor | null): void;
     /** A tensor with the same value, cut from the tape. */
@@ -85,7 +94,7 @@ p.argmax = function (options) { return red.argmax(this, options); };
 p.reshape = function (shape) { return shp.reshape(this, shape); };
 p.transpose = function (perm) { return shp.transpose(this, perm); };
 p.slice = function (begin, size) { return shp.slice(this, begin, size); };
-p.gather = function (indices) { return shp.gather(this, indices); };
+p.gather = function (indices, options) { return shp.gather(this, indices, options); };
 p.cast = function (dtype) { return shp.cast(this, dtype); };
 p.softmax = function (axis) { return losses.softmax(this, axis); };
 p.logSoftmax = function (axis) { return losses.logSoftmax(this, axis); };
@@ -102,3 +111,11 @@ p.lt = function (b) { return ew.lt(this, b); };
 p.le = function (b) { return ew.le(this, b); };
 p.eq = function (b) { return ew.eq(this, b); };
 p.ne = function (b) { return ew.ne(this, b); };
+p.broadcastTo = function (shape) { return shp.broadcastTo(this, shape); };
+p.pad = function (paddings, options) { return shp.pad(this, paddings, options); };
+p.expandDims = function (axis) { return shp.expandDims(this, axis); };
+p.squeeze = function (axis) { return shp.squeeze(this, axis); };
+p.split = function (sizes, axis) { return shp.split(this, sizes, axis); };
+p.topk = function (k, options) { return idx.topk(this, k, options); };
+p.oneHot = function (depth) { return idx.oneHot(this, depth); };
+p.bincount = function (options) { return idx.bincount(this, options); };

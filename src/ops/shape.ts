@@ -1,10 +1,12 @@
-import { record } from '../autograd/tape.js';
+import { composite, record } from '../autograd/tape.js';
 import { convert, f32CountNaN, fill } from '../kernels/elementwise.js';
-import { copyStrided, f32ScatterAddRows, gatherRows, transpose32 } from '../kernels/shape.js';
+import { copyStrided, f32ScatterAddAxis, f32ScatterAddRows, gatherAxis, gatherRows, transpose32 } from '../kernels/shape.js';
 import { checkAxis, checkDType, checkShape, checkTensor, describe, MAX_RANK } from '../tensor/checks.js';
 import { bytesPerElement, type DType } from '../tensor/dtypes.js';
+import { readOptions } from '../tensor/options.js';
 import { empty, sizeOf, type Tensor, viewOf } from '../tensor/tensor.js';
-import { contiguousStrides } from './broadcast.js';
+import { contiguousStrides, materializeBroadcast } from './broadcast.js';
+import { sumToShape } from './reduce.js';
 
 /** Same data, new shape (one entry may be -1 to infer it). Shares memory with x. */
 export function reshape(x: Tensor, shape: number[]): Tensor {
@@ -56,7 +58,10 @@ function permuteRaw(x: Tensor, perm: number[]): Tensor {
   return out;
 }
 
-/** x[begin[0]:begin[0]+size[0], ...]; size -1 means "to the end". Missing trailing axes are taken whole. */
+/**
+ * x[begin[0]:begin[0]+size[0], ...]; size -1 means "to the end". A negative begin counts from the end
+ * (-1 is the last index, as in NumPy). Missing trailing axes are taken whole.
+ */
 export function slice(x: Tensor, begin: number[], size?: number[] | null): Tensor {
   checkTensor(x, 'slice', 'x');
   if (!Array.isArray(begin) || begin.length > x.rank) {
@@ -72,14 +77,17 @@ export function slice(x: Tensor, begin: number[], size?: number[] | null): Tenso
   size?.forEach((v, i) => {
     if (typeof v !== 'number' || !Number.isInteger(v) || v < -1) throw new Error(`slice: size[${i}] must be a non-negative integer or -1 (to the end), got ${describe(v)}`);
   });
-  // + 0 turns -0 into 0.
-  const b = x.shape.map((_, i) => (begin[i] ?? 0) + 0);
+  // A negative begin counts from the end (-1 is the last index); + 0 turns -0 into 0.
+  const b = x.shape.map((d, i) => {
+    const v = begin[i] ?? 0;
+    return v < 0 && v >= -d ? v + d : v + 0;
+  });
   const s = x.shape.map((d, i) => {
     const want = size?.[i] ?? -1;
     return want === -1 ? d - b[i] : want + 0;
   });
   x.shape.forEach((d, i) => {
-    if (!Number.isInteger(b[i]) || b[i] < 0 || b[i] > d) throw new Error(`slice: begin[${i}] = ${b[i]} is out of range [0, ${d}] for x of shape [${x.shape}]`);
+    if (!Number.isInteger(b[i]) || b[i] < 0 || b[i] > d) throw new Error(`slice: begin[${i}] = ${b[i]} is out of range [${-d}, ${d}] for x of shape [${x.shape}] (negative begins count from the end)`);
     if (!Number.isInteger(s[i]) || s[i] < 0 || b[i] + s[i] > d) {
       throw new Error(`slice: size[${i}] = ${size?.[i]} does not fit: begin ${b[i]} + size must be <= ${d} (x has shape [${x.shape}])`);
     }
@@ -133,18 +141,25 @@ export function concat(tensors: Tensor[], axis: number | null = 0): Tensor {
   );
 }
 
-/** Rows of x (along axis 0) picked by int32 indices: out[i] = x[indices[i]]. Output shape indices.shape ++ x.shape[1:]. */
-export function gather(x: Tensor, indices: Tensor): Tensor {
+/**
+ * Picks entries of x along `axis` (default 0, negative counts from the end) by int32 indices:
+ * out[..., i, ...] = x[..., indices[i], ...]. Output shape x.shape[:axis] ++ indices.shape ++ x.shape[axis+1:].
+ * The gradient adds dy back at the picked positions (repeated indices accumulate).
+ */
+export function gather(x: Tensor, indices: Tensor, options: { axis?: number | null } | null = {}): Tensor {
   checkTensor(x, 'gather', 'x');
   checkDType(indices, 'gather', 'indices', 'int32');
+  const opts = readOptions<{ axis: number }>(options, 'gather');
   if (x.rank === 0) throw new Error('gather: x must have at least one dimension, got a scalar');
+  const axis = checkAxis(opts.axis ?? 0, x.rank, 'gather');
   if (indices.rank + x.rank - 1 > MAX_RANK) {
-    throw new Error(`gather: the result would have ${indices.rank + x.rank - 1} dimensions (indices [${indices.shape}] then x's [${x.shape.slice(1)}]); at most ${MAX_RANK} are supported`);
+    throw new Error(`gather: the result would have ${indices.rank + x.rank - 1} dimensions (x [${x.shape}] with axis ${axis} replaced by indices [${indices.shape}]); at most ${MAX_RANK} are supported`);
   }
-  const y = gatherRows(x, indices, 'gather');
+  // Axis 0 keeps its row kernels (whole-row copies, SIMD scatter-add).
+  const y = axis === 0 ? gatherRows(x, indices, 'gather') : gatherAxis(x, indices, axis, 'gather');
   // The tape keeps its own view of the indices: the caller may dispose theirs before backward.
   const saved = viewOf(indices, indices.shape);
-  return record(y, 'gather', [x], (dy) => [f32ScatterAddRows(dy, saved, x.shape)], { saved: [saved] });
+  return record(y, 'gather', [x], (dy) => [axis === 0 ? f32ScatterAddRows(dy, saved, x.shape) : f32ScatterAddAxis(dy, saved, x.shape, axis)], { saved: [saved] });
 }
 
 /**
@@ -162,4 +177,135 @@ export function cast(x: Tensor, dtype: DType): Tensor {
   const y = convert(x, dtype);
   if (y !== null) return y;
   throw new Error(`cast: converting ${x.dtype} to ${describe(dtype)} is not supported (supported: any -> float32, float32/uint8/int8 -> int32)`);
+}
+
+/** x repeated along broadcast axes (NumPy rules: x's shape aligned to the right of `shape`) into a new tensor. */
+export function broadcastTo(x: Tensor, shape: number[]): Tensor {
+  checkTensor(x, 'broadcastTo', 'x');
+  const target = checkShape(shape, 'broadcastTo');
+  const ok = x.rank <= target.length && x.shape.every((d, i) => d === 1 || d === target[target.length - x.rank + i]);
+  if (!ok) throw new Error(`broadcastTo: x of shape [${x.shape}] cannot be broadcast to [${target}] (each dimension of x, aligned right, must be 1 or equal the target's)`);
+  const y = materializeBroadcast(x, target);
+  return record(y, 'broadcastTo', [x], (dy) => [sumToShape(dy, x.shape)]);
+}
+
+/** x with `paddings[i] = [before, after]` entries of `value` (default 0) added around axis i; one pair per axis. */
+export function pad(x: Tensor, paddings: [number, number][], options: { value?: number | null } | null = {}): Tensor {
+  checkTensor(x, 'pad', 'x');
+  const opts = readOptions<{ value: number }>(options, 'pad');
+  if (!Array.isArray(paddings) || paddings.length !== x.rank) {
+    throw new Error(`pad: paddings must be an array of ${x.rank} [before, after] pairs (one per axis of x [${x.shape}]), got ${describe(paddings)}`);
+  }
+  paddings.forEach((pair, i) => {
+    if (!Array.isArray(pair) || pair.length !== 2 || pair.some((v) => typeof v !== 'number' || !Number.isInteger(v) || v < 0)) {
+      throw new Error(`pad: paddings[${i}] must be a pair [before, after] of non-negative integers, got ${describe(pair)}`);
+    }
+  });
+  const value = opts.value ?? 0;
+  if (typeof value !== 'number') throw new Error(`pad: value must be a number, got ${describe(value)}`);
+  const ranges: Record<string, [number, number]> = { int32: [-(2 ** 31), 2 ** 31 - 1], uint8: [0, 255], int8: [-128, 127] };
+  const range = ranges[x.dtype];
+  if (range !== undefined && (!Number.isInteger(value) || value < range[0] || value > range[1])) {
+    throw new Error(`pad: value must be an integer in [${range[0]}, ${range[1]}] for ${x.dtype} x, got ${value}`);
+  }
+  const shape = x.shape.map((d, i) => d + paddings[i][0] + paddings[i][1]);
+  checkShape(shape, 'pad');
+  const outStrides = contiguousStrides(shape);
+  const start = paddings.reduce((acc, p, i) => acc + p[0] * outStrides[i], 0);
+  const y = empty(shape, x.dtype);
+  fill(y, value);
+  if (x.size > 0) copyStrided(x, 0, contiguousStrides(x.shape), y, start, outStrides, x.shape);
+  return record(y, 'pad', [x], (dy) => {
+    const dx = empty(x.shape, 'float32');
+    if (dx.size > 0) copyStrided(dy, start, outStrides, dx, 0, contiguousStrides(x.shape), x.shape);
+    return [dx];
+  });
+}
+
+/** x with a new axis of size 1 at `axis` (in [-(rank+1), rank]; negative counts from the end of the result). Shares memory with x. */
+export function expandDims(x: Tensor, axis: number | null = 0): Tensor {
+  checkTensor(x, 'expandDims', 'x');
+  const ax = checkAxis(axis ?? 0, x.rank + 1, 'expandDims');
+  const shape = x.shape.slice();
+  shape.splice(ax, 0, 1);
+  if (shape.length > MAX_RANK) throw new Error(`expandDims: the result would have ${shape.length} dimensions; at most ${MAX_RANK} are supported`);
+  return reshapeTo(x, shape, 'expandDims');
+}
+
+/** x without size-1 axes: all of them, or those listed in `axis` (a number or an array; each must have size 1). Shares memory with x. */
+export function squeeze(x: Tensor, axis?: number | number[] | null): Tensor {
+  checkTensor(x, 'squeeze', 'x');
+  let drop: number[];
+  if (axis === undefined || axis === null) {
+    drop = x.shape.flatMap((d, i) => (d === 1 ? [i] : []));
+  } else {
+    const list = Array.isArray(axis) ? axis : [axis];
+    drop = list.map((a) => checkAxis(a, x.rank, 'squeeze'));
+    if (new Set(drop).size !== drop.length) throw new Error(`squeeze: axis ${describe(axis)} names an axis twice`);
+    for (const a of drop) {
+      if (x.shape[a] !== 1) throw new Error(`squeeze: axis ${a} of x [${x.shape}] has size ${x.shape[a]}; only size-1 axes can be squeezed`);
+    }
+  }
+  return reshapeTo(x, x.shape.filter((_, i) => !drop.includes(i)), 'squeeze');
+}
+
+function reshapeTo(x: Tensor, shape: number[], name: string): Tensor {
+  const y = viewOf(x, shape);
+  return record(y, name, [x], (dy) => [viewOf(dy, x.shape)]);
+}
+
+/** Joins tensors of one shape and dtype along a new axis (in [-(rank+1), rank]). */
+export function stack(tensors: Tensor[], axis: number | null = 0): Tensor {
+  if (!Array.isArray(tensors) || tensors.length === 0) throw new Error('stack: tensors must be a non-empty array of tensors');
+  tensors.forEach((t, i) => checkTensor(t, 'stack', `tensors[${i}]`));
+  const first = tensors[0];
+  const ax = checkAxis(axis ?? 0, first.rank + 1, 'stack');
+  tensors.forEach((t, i) => {
+    if (t.dtype !== first.dtype) throw new Error(`stack: tensors[${i}] is ${t.dtype} but tensors[0] is ${first.dtype}`);
+    if (t.rank !== first.rank || t.shape.some((d, k) => d !== first.shape[k])) {
+      throw new Error(`stack: tensors[${i}] has shape [${t.shape}] but tensors[0] has [${first.shape}]; stack needs equal shapes`);
+    }
+  });
+  if (first.rank + 1 > MAX_RANK) throw new Error(`stack: the result would have ${first.rank + 1} dimensions; at most ${MAX_RANK} are supported`);
+  return composite(() => concat(tensors.map((t) => expandDims(t, ax)), ax));
+}
+
+/**
+ * Splits x along `axis` (default 0) into `count` equal parts (a number that divides the axis) or into parts of
+ * the listed sizes (which must add up to the axis). Returns an array of new tensors.
+ */
+export function split(x: Tensor, sizes: number | number[], axis: number | null = 0): Tensor[] {
+  checkTensor(x, 'split', 'x');
+  const ax = checkAxis(axis ?? 0, x.rank, 'split');
+  const n = x.shape[ax];
+  let parts: number[];
+  if (typeof sizes === 'number') {
+    // Each part is a tensor: more parts than entries along the axis would only add empty ones.
+    if (!Number.isInteger(sizes) || sizes < 1 || sizes > Math.max(n, 1)) {
+      throw new Error(`split: count must be an integer in [1, ${Math.max(n, 1)}] (the size of axis ${ax} of x [${x.shape}]), got ${describe(sizes)}`);
+    }
+    if (n % sizes !== 0) throw new Error(`split: axis ${ax} of x [${x.shape}] has size ${n}, which ${sizes} parts do not divide; pass a list of sizes instead`);
+    parts = new Array(sizes).fill(n / sizes);
+  } else {
+    if (!Array.isArray(sizes) || sizes.length === 0 || sizes.some((v) => typeof v !== 'number' || !Number.isInteger(v) || v < 0)) {
+      throw new Error(`split: sizes must be a positive integer count or a non-empty array of non-negative integers, got ${describe(sizes)}`);
+    }
+    const total = sizes.reduce((a, b) => a + b, 0);
+    if (total !== n) throw new Error(`split: sizes [${sizes}] add up to ${total} but axis ${ax} of x [${x.shape}] has size ${n}`);
+    parts = sizes.map((v) => v + 0);
+  }
+  const out: Tensor[] = [];
+  let at = 0;
+  try {
+    for (const p of parts) {
+      const begin = x.shape.map((_, i) => (i === ax ? at : 0));
+      const size = x.shape.map((d, i) => (i === ax ? p : d));
+      out.push(slice(x, begin, size));
+      at += p;
+    }
+  } catch (e) {
+    for (const t of out) t.dispose();
+    throw e;
+  }
+  return out;
 }

@@ -56,3 +56,73 @@ export function f32ScatterAddRowsRef(src: Float32Array, idx: Int32Array, dst: Fl
     for (let k = 0; k < n; k++) dst[d + k] = Math.fround(dst[d + k] + src[i * n + k]);
   }
 }
+
+/** dst[o, i, :] = src[o, idx[i], :] for x viewed as [outer, n, row] (row in elements). */
+export function gatherAxisRef(src: Elements, idx: Int32Array, dst: Elements, outer: number, n: number, row: number): void {
+  for (let o = 0; o < outer; o++) {
+    for (let i = 0; i < idx.length; i++) {
+      for (let k = 0; k < row; k++) dst[(o * idx.length + i) * row + k] = src[(o * n + idx[i]) * row + k];
+    }
+  }
+}
+
+/** dst[o, idx[i], :] += src[o, i, :], i increasing (float32 rounding). */
+export function f32ScatterAddAxisRef(src: Float32Array, idx: Int32Array, dst: Float32Array, outer: number, n: number, row: number): void {
+  for (let o = 0; o < outer; o++) {
+    for (let i = 0; i < idx.length; i++) {
+      for (let k = 0; k < row; k++) {
+        const d = (o * n + idx[i]) * row + k;
+        dst[d] = Math.fround(dst[d] + src[(o * idx.length + i) * row + k]);
+      }
+    }
+  }
+}
+
+/**
+ * The k largest of each row of n values, largest first, NaN above every
+ * number, ties broken by the lower index: a stable sort of each row.
+ */
+export function f32TopkRowsRef(src: Float32Array, rows: number, n: number, k: number, vals: Float32Array, idx: Int32Array): void {
+  const key = (v: number): number => (Number.isNaN(v) ? Infinity : v);
+  for (let r = 0; r < rows; r++) {
+    const order = Array.from({ length: n }, (_, j) => j);
+    const row = src.subarray(r * n, (r + 1) * n);
+    order.sort((a, b) => {
+      const na = Number.isNaN(row[a]);
+      const nb = Number.isNaN(row[b]);
+      if (na !== nb) return na ? -1 : 1;
+      if (!na && key(row[a]) !== key(row[b])) return key(row[b]) - key(row[a]) > 0 ? 1 : -1;
+      return a - b;
+    });
+    for (let i = 0; i < k; i++) {
+      vals[r * k + i] = row[order[i]];
+      idx[r * k + i] = order[i];
+    }
+  }
+}
+
+/** dst[r, idx[r, i]] += src[r, i] over rows of k picked positions out of n. */
+export function f32ScatterAddAlongRef(src: Float32Array, idx: Int32Array, dst: Float32Array, rows: number, k: number, n: number): void {
+  for (let r = 0; r < rows; r++) {
+    for (let i = 0; i < k; i++) dst[r * n + idx[r * k + i]] = Math.fround(dst[r * n + idx[r * k + i]] + src[r * k + i]);
+  }
+}
+
+/** Rows of `depth` zeros with a 1 at each index. */
+export function f32OneHotRef(idx: Int32Array, depth: number): Float32Array {
+  const out = new Float32Array(idx.length * depth);
+  idx.forEach((j, i) => { out[i * depth + j] = 1; });
+  return out;
+}
+
+/** Counts (weights null) or float32 sums of weights per index value, over `length` bins, i increasing. */
+export function bincountRef(idx: Int32Array, weights: Float32Array | null, length: number): Int32Array | Float32Array {
+  if (weights === null) {
+    const out = new Int32Array(length);
+    for (const j of idx) out[j]++;
+    return out;
+  }
+  const out = new Float32Array(length);
+  idx.forEach((j, i) => { out[j] = Math.fround(out[j] + weights[i]); });
+  return out;
+}

@@ -121,6 +121,34 @@ export interface WasmExports {
   gather_rows(src: number, idx: number, dst: number, count: number, rowBytes: number): void;
   /** dst[idx[i], :] += src[i, :] (f32 rows of n elements). */
   f32_scatter_add_rows(src: number, idx: number, dst: number, count: number, n: number): void;
+  /**
+   * dst[o, i, :] = src[o, idx[i], :]: x viewed as [outer, n, row] and gathered
+   * along the middle axis (indices range-checked by the host).
+   */
+  gather_axis(src: number, idx: number, dst: number, outer: number, n: number, count: number, rowBytes: number): void;
+  /**
+   * The gradient of gather_axis: dst[o, idx[i], :] += src[o, i, :] (f32 rows of
+   * `row` elements), i increasing so repeated indices add up in that order.
+   */
+  f32_scatter_add_axis(src: number, idx: number, dst: number, outer: number, n: number, count: number,
+                       row: number): void;
+  /**
+   * The k largest of each row of n f32 values, largest first; NaN counts as
+   * larger than every number, and equal values keep their order (lowest index
+   * first): a candidate displaces an entry only when strictly greater.
+   */
+  f32_topk_rows(src: number, rows: number, n: number, k: number, vals: number, idx: number): void;
+  /** dst[r, idx[r, i]] += src[r, i] for rows of k picked positions out of n. */
+  f32_scatter_add_along(src: number, idx: number, dst: number, rows: number, k: number, n: number): void;
+  /** dst[i, :] = 0 except dst[i, idx[i]] = 1 (indices range-checked by the host). */
+  f32_one_hot(idx: number, dst: number, count: number, depth: number): void;
+  /** Largest of n int32 values, or -1 when n is 0. */
+  i32_max_value(src: number, n: number): number;
+  /**
+   * dst[idx[i]] += 1 (int32 counts) or += w[i] (f32, i increasing) when w != 0,
+   * over dst of `length` entries zeroed first (indices range-checked by the host).
+   */
+  bincount(idx: number, w: number, n: number, dst: number, length: number): void;
 
   // gemm_f32.ts
   gemm_f32_workspace_bytes(M: number, N: number, K: number): number;
@@ -294,18 +322,20 @@ export const WASM_FUNCTION_EXPORTS = ['heap_base', 'rng_uniform_f32', 'rng_norma
                                       'f32_max_axis_backward', 'f32_softmax_rows', 'f32_softmax_rows_backward',
                                       'f32_pick_rows', 'f32_pick_rows_backward', 'i32_find_out_of_range',
                                       'f32_logsumexp_rows', 'f32_logsumexp_rows_backward', 'copy_strided',
-                                      'transpose_32', 'gather_rows', 'f32_scatter_add_rows',
-                                      'gemm_f32_workspace_bytes', 'gemm_f32_pack_a_4', 'gemm_f32_pack_b_8',
-                                      'gemm_f32_4x8__simd', 'gemm_f32', 'pack_bits_f32', 'bits_padding_violations',
-                                      'gemm_b1', 'gemm_b1_f32', 'gemm_b1_scaled', 'gemm_b1w_packed_bytes',
-                                      'gemm_b1w_pack', 'gemm_b1w_f32', 'gemm_s8_packed_b_bytes',
-                                      'gemm_s8_workspace_bytes', 'gemm_s8_pack_b', 'gemm_s8', 'gemm_s8_dequant',
-                                      'gemm_s8_requant', 'f32_hard', 'f32_range_mask_backward',
-                                      'f32_approx_sign_backward', 'f32_swish_sign_backward', 'f32_ternarize',
-                                      'f32_fake_quant', 'f32_fake_quant_backward', 'quant_s8_f32', 'dequant_s8_f32',
-                                      'absmax_rows_f32', 'vq_codebook_norms', 'vq_nearest_workspace_bytes',
-                                      'vq_nearest', 'vq_ema_workspace_bytes', 'vq_ema_update', 'adam_update',
-                                      'bop_update', 'threshold_pack_f32', 'bn_forward_train', 'bn_backward_train',
+                                      'transpose_32', 'gather_rows', 'f32_scatter_add_rows', 'gather_axis',
+                                      'f32_scatter_add_axis', 'f32_topk_rows', 'f32_scatter_add_along',
+                                      'f32_one_hot', 'i32_max_value', 'bincount', 'gemm_f32_workspace_bytes',
+                                      'gemm_f32_pack_a_4', 'gemm_f32_pack_b_8', 'gemm_f32_4x8__simd', 'gemm_f32',
+                                      'pack_bits_f32', 'bits_padding_violations', 'gemm_b1', 'gemm_b1_f32',
+                                      'gemm_b1_scaled', 'gemm_b1w_packed_bytes', 'gemm_b1w_pack', 'gemm_b1w_f32',
+                                      'gemm_s8_packed_b_bytes', 'gemm_s8_workspace_bytes', 'gemm_s8_pack_b',
+                                      'gemm_s8', 'gemm_s8_dequant', 'gemm_s8_requant', 'f32_hard',
+                                      'f32_range_mask_backward', 'f32_approx_sign_backward',
+                                      'f32_swish_sign_backward', 'f32_ternarize', 'f32_fake_quant',
+                                      'f32_fake_quant_backward', 'quant_s8_f32', 'dequant_s8_f32', 'absmax_rows_f32',
+                                      'vq_codebook_norms', 'vq_nearest_workspace_bytes', 'vq_nearest',
+                                      'vq_ema_workspace_bytes', 'vq_ema_update', 'adam_update', 'bop_update',
+                                      'threshold_pack_f32', 'bn_forward_train', 'bn_backward_train',
                                       'bn_forward_eval', 'gemm_u8b1_packed_w_bytes', 'gemm_u8b1_workspace_bytes',
                                       'gemm_u8b1_pack_w', 'gemm_u8b1_check_f32', 'gemm_u8b1',
                                       'gemm_u8b1_f32'] as const;

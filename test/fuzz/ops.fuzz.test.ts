@@ -469,7 +469,8 @@ describe('shape ops', () => {
     // A null size means "to the end" (an optional argument); entries of begin/size are positions, not options: null there is an error,
     // and only dimensions past the end of begin/size take the defaults.
     let ok = Array.isArray(begin) && begin.length <= r && (size == null || (Array.isArray(size) && size.length === begin.length));
-    const b = x.shape.map((_, i) => (i < (begin as unknown[]).length ? (begin as unknown[])[i] : 0));
+    // A negative begin in [-d, -1] counts from the end (issue 11).
+    const b = x.shape.map((d, i) => { const v = i < (begin as unknown[]).length ? (begin as unknown[])[i] : 0; return typeof v === 'number' && v < 0 && v >= -d ? v + d : v; });
     // Model arithmetic on numbers only: hostile entries (Symbol, BigInt, objects) must not throw here.
     const num = (v: unknown) => (typeof v === 'number' ? v : NaN);
     const s = x.shape.map((d, i) => { const w = Array.isArray(size) && i < size.length ? size[i] : -1; return w === -1 ? d - num(b[i]) : w; });

@@ -3,7 +3,10 @@
 // exact; the scatter-add adds in index order, so it is exact too.
 import { beforeAll, describe, test } from 'vitest';
 import { collapseAxes } from '../../src/kernels/internal/strided.js';
-import { copyStridedRef, gatherRowsRef, f32ScatterAddRowsRef, transpose32Ref } from '../../src/reference/shape.js';
+import {
+  bincountRef, copyStridedRef, f32OneHotRef, f32ScatterAddAlongRef, f32ScatterAddAxisRef, f32TopkRowsRef, gatherAxisRef, gatherRowsRef,
+  f32ScatterAddRowsRef, transpose32Ref,
+} from '../../src/reference/shape.js';
 import { init } from '../../src/runtime/loader.js';
 import { expectExact, kernels, Prng, SIZES, stridesOf, withArena } from '../support/kernel-harness.js';
 
@@ -144,6 +147,102 @@ describe('gather_rows and f32_scatter_add_rows', () => {
           return a.readF32(pd, dstRows * n);
         });
         expectExact(got, want, `f32_scatter_add_rows n=${n} count=${count} into ${dstRows} rows, idx [${idx}]`);
+      }
+    }
+  });
+});
+
+describe('gather_axis, f32_scatter_add_axis, f32_topk_rows, f32_scatter_add_along, f32_one_hot, bincount', () => {
+  test('gather_axis and its scatter-add: random [outer, n, row] with 0/1/prime sizes and repeated indices', () => {
+    const rng = new Prng(40);
+    for (let k = 0; k < 150; k++) {
+      const outer = rng.pick([0, 1, 2, 3, 7]);
+      const n = rng.pick([1, 2, 5, 13]);
+      const row = rng.pick([0, 1, 3, 4, 17, 33]);
+      const count = rng.pick([0, 1, 2, 5, 9]);
+      const idx = Int32Array.from({ length: count }, () => (rng.bool(0.3) ? n - 1 : rng.int(0, n)));
+      const src = rng.f32Array(outer * n * row, -10, 10);
+      const want = new Float32Array(outer * count * row);
+      gatherAxisRef(src, idx, want, outer, n, row);
+      const got = withArena((a) => {
+        const pd = a.alloc(4 * want.length);
+        kernels().gather_axis(a.put(src), a.put(idx), pd, outer, n, count, 4 * row);
+        return a.readF32(pd, want.length);
+      });
+      expectExact(got, want, `gather_axis outer ${outer} n ${n} row ${row} idx [${idx}]`);
+      const dy = rng.f32Array(outer * count * row, -10, 10).map((v) => v * 10 ** rng.int(-4, 5));
+      const dst0 = rng.f32Array(outer * n * row, -1, 1);
+      const wantDx = dst0.slice();
+      f32ScatterAddAxisRef(dy, idx, wantDx, outer, n, row);
+      const gotDx = withArena((a) => {
+        const pd = a.put(dst0);
+        kernels().f32_scatter_add_axis(a.put(dy), a.put(idx), pd, outer, n, count, row);
+        return a.readF32(pd, dst0.length);
+      });
+      expectExact(gotDx, wantDx, `f32_scatter_add_axis outer ${outer} n ${n} row ${row} idx [${idx}]`);
+    }
+  });
+
+  test('f32_topk_rows equals a stable descending sort (NaN first, ties by index) for every k, and its scatter-add', () => {
+    const rng = new Prng(41);
+    for (const n of [1, 2, 3, 7, 13, 31, 64]) {
+      for (const rows of [0, 1, 3]) {
+        const src = rng.f32Array(rows * n, -3, 3).map((v) => (rng.bool(0.3) ? Math.round(v) : v));
+        for (let i = 0; i < src.length; i++) if (rng.bool(0.05)) src[i] = rng.pick([NaN, Infinity, -Infinity, -0]);
+        for (const k of [0, 1, 2, Math.min(5, n), n].filter((v) => v <= n)) {
+          const wv = new Float32Array(rows * k);
+          const wi = new Int32Array(rows * k);
+          f32TopkRowsRef(src, rows, n, k, wv, wi);
+          const [gv, gi] = withArena((a) => {
+            const pv = a.alloc(4 * rows * k);
+            const pi = a.alloc(4 * rows * k);
+            kernels().f32_topk_rows(a.put(src), rows, n, k, pv, pi);
+            return [a.readF32(pv, rows * k), a.readI32(pi, rows * k)];
+          });
+          expectExact(gv, wv, `f32_topk_rows values rows ${rows} n ${n} k ${k}`);
+          expectExact(gi, wi, `f32_topk_rows indices rows ${rows} n ${n} k ${k}`);
+          const dy = rng.f32Array(rows * k, -2, 2);
+          const want = new Float32Array(rows * n);
+          f32ScatterAddAlongRef(dy, wi, want, rows, k, n);
+          const got = withArena((a) => {
+            const pd = a.put(new Float32Array(rows * n));
+            kernels().f32_scatter_add_along(a.put(dy), a.put(wi), pd, rows, k, n);
+            return a.readF32(pd, rows * n);
+          });
+          expectExact(got, want, `f32_scatter_add_along rows ${rows} n ${n} k ${k}`);
+        }
+      }
+    }
+  });
+
+  test('f32_one_hot, i32_max_value and bincount (counts and weights, in index order) over 0/1/prime sizes', () => {
+    const rng = new Prng(42);
+    for (const count of [0, 1, 2, 7, 31, 100]) {
+      for (const depth of [1, 2, 5, 17]) {
+        const idx = Int32Array.from({ length: count }, () => rng.int(0, depth));
+        const want = f32OneHotRef(idx, depth);
+        const got = withArena((a) => {
+          const pd = a.put(new Float32Array(count * depth).fill(7));
+          kernels().f32_one_hot(a.put(idx), pd, count, depth);
+          return a.readF32(pd, count * depth);
+        });
+        expectExact(got, want, `f32_one_hot count ${count} depth ${depth}`);
+        const max = withArena((a) => kernels().i32_max_value(a.put(idx), count));
+        expectExact(Int32Array.of(max), Int32Array.of(count === 0 ? -1 : Math.max(...idx)), `i32_max_value of [${idx}]`);
+        const length = depth + rng.int(0, 3);
+        const w = rng.f32Array(count, -5, 5).map((v) => v * 10 ** rng.int(-3, 4));
+        const counts = withArena((a) => {
+          const pd = a.put(new Int32Array(length).fill(9));
+          kernels().bincount(a.put(idx), 0, count, pd, length);
+          return a.readI32(pd, length);
+        });
+        expectExact(counts, bincountRef(idx, null, length) as Int32Array, `bincount counts of [${idx}] over ${length}`);
+        const sums = withArena((a) => {
+          const pd = a.put(new Float32Array(length).fill(9));
+          kernels().bincount(a.put(idx), a.put(w), count, pd, length);
+          return a.readF32(pd, length);
+        });
+        expectExact(sums, bincountRef(idx, w, length) as Float32Array, `bincount weights of [${idx}] over ${length}`);
       }
     }
   });
