@@ -36,11 +36,16 @@ export abstract class Module {
   private readonly ownBuffers = new Map<string, Tensor>();
   private readonly children = new Map<string, Module>();
 
-  abstract forward(x: Tensor): Tensor;
+  /**
+   * The layer's computation. Most layers take and return one tensor; a model
+   * may take several (`forward(a, b)`) and return several (an array or an
+   * object of tensors).
+   */
+  abstract forward(...inputs: any[]): any;
 
-  /** Same as forward(x). */
-  call(x: Tensor): Tensor {
-    return this.forward(x);
+  /** Same as forward(...inputs), typed by the subclass's forward. */
+  call(...inputs: Parameters<this['forward']>): ReturnType<this['forward']> {
+    return this.forward(...inputs) as ReturnType<this['forward']>;
   }
 
   protected registerParameter(name: string, t: Tensor, info: ParamInfo = { bits: 32 }): Tensor {
