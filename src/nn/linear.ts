@@ -44,7 +44,9 @@ const SIGN_GRADS: readonly SignGrad[] = ['identity', 'clipped', 'approx', 'swish
 function checkInput(op: string, x: Tensor, inFeatures: number): void {
   checkFloat(x, op, 'x');
   if (x.rank === 0 || x.shape[x.rank - 1] !== inFeatures) {
-    throw new Error(`${op}: x must have shape [..., ${inFeatures}] (features on the last axis), got [${x.shape}]`);
+    // An image batch [batch, h, w] whose rows hold inFeatures values: the usual fix is a Flatten before the layer.
+    const hint = x.rank > 2 && x.shape.slice(1).reduce((a, b) => a * b, 1) === inFeatures ? '; flatten it first (nn.Flatten)' : '';
+    throw new Error(`${op}: x must have shape [..., ${inFeatures}] (features on the last axis), got [${x.shape}]${hint}`);
   }
 }
 
