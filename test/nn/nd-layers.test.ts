@@ -325,3 +325,33 @@ describe('Identity, function steps and multi-tensor modules', () => {
 });
 
 type Module = InstanceType<typeof sg.nn.Module>;
+
+describe('freeze and summary trace through a child module called with several inputs', () => {
+  test('a transparent two-input child gets both inputs while traced; the frozen model predicts what the model computes', () => {
+    class Mix extends sg.nn.Module {
+      forward(a: Tensor, b: Tensor): Tensor {
+        return sg.add(a, sg.mul(b, 0.5));
+      }
+    }
+    class Net extends sg.nn.Module {
+      readonly lin = this.registerModule('lin', new sg.nn.Linear(3, 4, { seed: 12 }));
+      readonly mix = this.registerModule('mix', new Mix());
+      forward(x: Tensor): Tensor {
+        const y = this.lin.call(x);
+        return this.mix.call(y, sg.relu(y));
+      }
+    }
+    const net = new Net();
+    const example = input(seededArray(6, 13), [2, 3]);
+    const frozen = sg.freeze(net, { example });
+    const s = sg.summary(net, { example });
+    expect(s.layers.length).toBeGreaterThan(0);
+    sg.tidy(() => {
+      net.eval();
+      expect(values(frozen.predict(example))).toEqual(values(net.call(example)));
+    });
+    frozen.dispose();
+    example.dispose();
+    net.dispose();
+  });
+});
