@@ -326,6 +326,21 @@ describe('Identity, function steps and multi-tensor modules', () => {
 
 type Module = InstanceType<typeof sg.nn.Module>;
 
+describe('dtype errors name the fix', () => {
+  test('loadStateDict with a value of another dtype or shape says how to convert it; nothing is written', () => {
+    const lin = new sg.nn.Linear(2, 3, { seed: 1 });
+    const before = values(lin.weight);
+    const asInt = sg.tensor([1, 2, 3, 4, 5, 6], [3, 2], { dtype: 'int32' });
+    const flat = sg.tensor([1, 2, 3, 4, 5, 6], [6], { dtype: 'int32' });
+    const bias = sg.zeros([3]);
+    expect(() => lin.loadStateDict({ weight: asInt, bias })).toThrow(/loadStateDict: state\["weight"\] is int32 \[3,2\], expected float32 \[3,2\]; convert it with value\.cast\('float32'\)$/);
+    expect(() => lin.loadStateDict({ weight: flat, bias })).toThrow(/convert it with value\.cast\('float32'\)\.reshape\(\[3,2\]\)$/);
+    expect(values(lin.weight)).toEqual(before);
+    for (const t of [asInt, flat, bias]) t.dispose();
+    lin.dispose();
+  });
+});
+
 describe('freeze and summary trace through a child module called with several inputs', () => {
   test('a transparent two-input child gets both inputs while traced; the frozen model predicts what the model computes', () => {
     class Mix extends sg.nn.Module {
