@@ -12,6 +12,9 @@ useRuntime();
 
 const size = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
 
+/** n values taken from data in turn (shapes may need more values than were drawn). */
+const cycle = (data: readonly number[], n: number): number[] => Array.from({ length: n }, (_, i) => data[i % data.length]);
+
 /** A layer from its constructor, or null after checking the rejection is a clear error naming the layer (and one of args). */
 function construct<M>(make: () => M, fn: string, args: string[]): M | null {
   try {
@@ -104,7 +107,7 @@ describe('LayerNorm', () => {
       const b = l.bias ? Array.from(l.bias.dataSync()) : null;
       const width = Math.max(0, D + widthOff);
       const s = [...lead, width];
-      const x = sg.tensor(data.slice(0, size(s)).map((v) => (dtype === 'float32' ? v : Math.trunc(Math.abs(v)))), s, { dtype });
+      const x = sg.tensor(cycle(data, size(s)).map((v) => (dtype === 'float32' ? v : Math.trunc(Math.abs(v)))), s, { dtype });
       const xv = Array.from(x.dataSync());
       await runCase(() => l.forward(x), {
         fn: 'LayerNorm.forward', expect: dtype === 'float32' && widthOff === 0 ? 'ok' : 'error', args: ['x'], state: [x, l.weight, l.bias],
@@ -160,8 +163,8 @@ describe('Identity, Sequential with functions, multi-input call, dense layers on
       const model = new sg.nn.Sequential((t: sg.Tensor) => sg.mul(t, 1), layer, (t) => sg.add(t, 0));
       const width = Math.max(0, inF + widthOff);
       const s = [...lead, width];
-      const x = sg.tensor(data.slice(0, size(s)), s);
-      const rows = sg.tensor(data.slice(0, size(s)), [size(lead), width]);
+      const x = sg.tensor(cycle(data, size(s)), s);
+      const rows = sg.tensor(cycle(data, size(s)), [size(lead), width]);
       await runCase(() => model.call(x), {
         fn: [`${kind}`, 'Sequential'], expect: widthOff === 0 ? 'ok' : 'error', args: ['x'], state: [x, ...layer.parameters()],
         check: (y) => {

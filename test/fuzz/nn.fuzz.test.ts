@@ -74,9 +74,10 @@ describe('constructors', () => {
     }, 2);
 
   prop(['sg.nn.Sequential', 'sg.nn.Module#registerModule', 'sg.nn.Module#modules', 'sg.nn.Module#namedModules', 'sg.nn.Module#train', 'sg.nn.Module#eval'],
-    'Sequential takes Modules only; train/eval reach every child', fc.record({ layers: fc.array(fc.oneof(fc.constantFrom('relu', 'tanh', 'linear', 'flatten'), hostile), { maxLength: 4 }), mode: fc.oneof(fc.boolean(), hostile) }), async ({ layers, mode }) => {
+    'Sequential takes Modules and functions only; train/eval reach every child', fc.record({ layers: fc.array(fc.oneof(fc.constantFrom('relu', 'tanh', 'linear', 'flatten'), hostile), { maxLength: 4 }), mode: fc.oneof(fc.boolean(), hostile) }), async ({ layers, mode }) => {
       const built = layers.map((l) => (l === 'relu' ? new sg.nn.ReLU() : l === 'tanh' ? new sg.nn.Tanh() : l === 'linear' ? new sg.nn.Linear(2, 2, { seed: 1 }) : l === 'flatten' ? new sg.nn.Flatten() : l));
-      const allModules = built.every((m) => m instanceof sg.nn.Module);
+      // A plain function is a step too (it becomes a parameterless child module).
+      const allModules = built.every((m) => m instanceof sg.nn.Module || typeof m === 'function');
       await runCase(() => {
         const s = new sg.nn.Sequential(...(built as sg.nn.Module[]));
         s.train(mode as boolean);
