@@ -40,7 +40,8 @@ export class Embedding extends Module {
   forward(indices: Tensor): Tensor {
     checkInputTensor(indices, 'Embedding', 'indices');
     if (indices.dtype !== 'int32' && indices.dtype !== 'uint8') {
-      const fix = indices.dtype === 'float32' ? "; convert it with indices.cast('int32')" : '';
+      // freeze() and summary() trace on float32 inputs: that case is named too, since the cast is not the caller's to make there.
+      const fix = indices.dtype === 'float32' ? "; convert it with indices.cast('int32') (freeze and summary trace models on float32 inputs, so a model that starts with an Embedding has no frozen form)" : '';
       throw new Error(`Embedding.forward: indices must be int32 or uint8, got ${indices.dtype}${fix}`);
     }
     this.checkAlive();

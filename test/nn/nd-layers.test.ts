@@ -171,8 +171,12 @@ describe('Embedding', () => {
     const model = new sg.nn.Sequential(new sg.nn.Embedding(10, 4));
     expect(model.layers[0] instanceof sg.nn.Embedding).toBe(true);
     expect((model.layers[0] as InstanceType<typeof sg.nn.Embedding>).summaryMacs()).toEqual({ binary: 0, binaryWeights: 0, int8: 0, float: 0 });
-    const ex = sg.tensor([1, 2], [2], { dtype: 'int32' });
-    expect(() => sg.freeze(model, { example: ex })).toThrow(/Embedding|frozen form|float32/);
+    const ex = sg.tensor([1, 2], [2], { dtype: 'uint8' });
+    expect(() => sg.freeze(model, { example: ex })).toThrow(/^Embedding\.forward: indices must be int32 or uint8, got float32; .*a model that starts with an Embedding has no frozen form/);
+    // Inside a model, after float layers, it is an atomic layer without a frozen form.
+    const ln = new sg.nn.Sequential(new sg.nn.Linear(3, 4), new sg.nn.LayerNorm(4));
+    expect(() => sg.freeze(ln)).toThrow(/^freeze: layer 1 \(LayerNorm\) has no frozen form/);
+    ln.dispose();
     ex.dispose();
     model.dispose();
   });
