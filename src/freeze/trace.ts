@@ -176,15 +176,16 @@ export function traceModel(model: Module, example: Tensor, op: string): Trace {
     const forward = m.forward;
     const name = names.get(m)!;
     const declared = isDeclared(m);
-    (m as { forward: Module['forward'] }).forward = function (this: Module, x: Tensor): Tensor {
+    // A module may take several inputs (forward(a, b)): the extra ones are passed through untouched.
+    (m as { forward: Module['forward'] }).forward = function (this: Module, x: Tensor, ...rest: unknown[]): Tensor {
       const r = active;
-      if (r === null || r.depth > 0) return forward.call(this, x);
+      if (r === null || r.depth > 0) return forward.call(this, x, ...rest);
       if (!declared) {
         // Transparent: its ops are recorded; what it returns must be one of them.
         r.owners.push(name);
         let out: Tensor;
         try {
-          out = forward.call(this, x);
+          out = forward.call(this, x, ...rest);
         } finally {
           r.owners.pop();
         }
@@ -196,7 +197,7 @@ export function traceModel(model: Module, example: Tensor, op: string): Trace {
       r.depth++;
       let out: Tensor;
       try {
-        out = forward.call(this, x);
+        out = forward.call(this, x, ...rest);
       } finally {
         r.depth--;
       }

@@ -5,7 +5,7 @@ import { checkFloat, checkNumber, describe } from '../tensor/checks.js';
 import { rand } from '../tensor/creation.js';
 import { f32Affine } from '../kernels/elementwise.js';
 import { f32Hard } from '../kernels/hard.js';
-import type { Tensor } from '../tensor/tensor.js';
+import { Tensor } from '../tensor/tensor.js';
 import { composite, noGrad } from '../autograd/tape.js';
 import { choiceOption, readOptions } from '../tensor/options.js';
 import { checkInputTensor, F32_MAX, seedOption } from './guard.js';
@@ -15,12 +15,35 @@ import { Module } from './module.js';
 
 const NO_MACS: Macs = Object.freeze({ binary: 0, binaryWeights: 0, int8: 0, float: 0 });
 
-/** Applies its child modules in order; children are named "0", "1", ... */
+/** A step of a Sequential: a module, or a plain function of the previous step's output. */
+export type SequentialStep = Module | ((x: Tensor) => Tensor);
+
+/** Wraps a plain function as a step; it has no parameters and is traced through by freeze/summary. */
+class FunctionStep extends Module {
+  constructor(readonly fn: (x: Tensor) => Tensor, private readonly index: number) {
+    super();
+  }
+
+  forward(x: Tensor): Tensor {
+    const y: unknown = this.fn(x);
+    if (!(y instanceof Tensor)) throw new Error(`Sequential: step ${this.index} (a function) must return a Tensor, got ${describe(y)}`);
+    return y;
+  }
+}
+
+/**
+ * Applies its steps in order; children are named "0", "1", ... A step is a
+ * Module or a plain function (x) => Tensor.
+ */
 export class Sequential extends Module {
-  constructor(...layers: Module[]) {
+  constructor(...layers: SequentialStep[]) {
     super();
     layers.forEach((m, i) => {
-      if (!(m instanceof Module)) throw new Error(`Sequential: layer ${i} must be a Module, got ${describe(m)}`);
+      if (typeof m === 'function' && !(m instanceof Module)) {
+        this.registerModule(String(i), new FunctionStep(m, i));
+        return;
+      }
+      if (!(m instanceof Module)) throw new Error(`Sequential: layer ${i} must be a Module or a function (x) => Tensor, got ${describe(m)}`);
       this.registerModule(String(i), m);
     });
   }
@@ -34,7 +57,11 @@ export class Sequential extends Module {
     // The outputs of inner layers are intermediates: tied to the result (freed with it) or freed now.
     return composite(() => {
       let y = x;
-      for (const m of this.modules()) y = m.forward(y);
+      this.modules().forEach((m, i) => {
+        const out: unknown = m.forward(y);
+        if (!(out instanceof Tensor)) throw new Error(`Sequential: layer ${i} (${m.constructor.name}) must return one Tensor to feed the next layer, got ${describe(out)}`);
+        y = out;
+      });
       return y;
     });
   }
@@ -185,6 +212,24 @@ export class Dropout extends Module {
   }
 
   /** The identity in eval mode: no stage. */
+  freezeStage(): null {
+    return null;
+  }
+
+  summaryMacs(): Macs {
+    return { ...NO_MACS };
+  }
+}
+
+/** Returns its input unchanged (a placeholder layer, e.g. an optional block switched off). */
+export class Identity extends Module {
+  forward(x: Tensor): Tensor {
+    checkInputTensor(x, 'Identity');
+    // A new tensor (a view of x, any dtype), so the caller may dispose input and output independently; gradients pass through.
+    return reshape(x, [...x.shape]);
+  }
+
+  /** The identity: no stage. */
   freezeStage(): null {
     return null;
   }

@@ -1,6 +1,7 @@
 import { composite, noGrad } from '../autograd/tape.js';
 import { abs, add, clip, div, mul } from '../ops/elementwise.js';
 import { matmul } from '../ops/matmul.js';
+import { reshape } from '../ops/shape.js';
 import { signMatmul, uint8SignMatmul } from '../ops/sign-matmul.js';
 import { max as maxOp, mean as meanOp } from '../ops/reduce.js';
 import { stopGradient } from '../autograd/custom.js';
@@ -33,19 +34,32 @@ function checkFeatures(op: string, inFeatures: number, outFeatures: number): voi
   }
 }
 
-/** Rows of a [batch, features] input (the batch). */
+/** Rows of a [..., features] input: the product of the leading axes (1 for a single example [features]). */
 function rows(input: readonly number[]): number {
-  return input.length === 0 ? 1 : input[0];
+  return input.slice(0, -1).reduce((a, b) => a * b, 1);
 }
 
 const SIGN_GRADS: readonly SignGrad[] = ['identity', 'clipped', 'approx', 'swish'];
 
 function checkInput(op: string, x: Tensor, inFeatures: number): void {
   checkFloat(x, op, 'x');
-  if (x.rank !== 2 || x.shape[1] !== inFeatures) {
-    const hint = x.rank === 1 && x.shape[0] === inFeatures ? `; for one example use x.reshape([1, ${inFeatures}])` : x.rank > 2 ? '; flatten it first (nn.Flatten)' : '';
-    throw new Error(`${op}: x must have shape [batch, ${inFeatures}], got [${x.shape}]${hint}`);
+  if (x.rank === 0 || x.shape[x.rank - 1] !== inFeatures) {
+    // An image batch [batch, h, w] whose rows hold inFeatures values: the usual fix is a Flatten before the layer.
+    const hint = x.rank > 2 && x.shape.slice(1).reduce((a, b) => a * b, 1) === inFeatures ? '; flatten it first (nn.Flatten)' : '';
+    throw new Error(`${op}: x must have shape [..., ${inFeatures}] (features on the last axis), got [${x.shape}]${hint}`);
   }
+}
+
+/**
+ * Runs a layer's 2-D computation on [..., in]: the leading axes are flattened
+ * to rows (a 2-D input goes through as it is, so its result is bit-identical)
+ * and the output [rows, out] is reshaped back to [..., out]. Call inside composite().
+ */
+function onRows(x: Tensor, outFeatures: number, f: (rows2d: Tensor) => Tensor): Tensor {
+  if (x.rank === 2) return f(x);
+  const lead = x.shape.slice(0, -1);
+  const y = f(reshape(x, [rows(x.shape), x.shape[x.rank - 1]]));
+  return reshape(y, [...lead, outFeatures]);
 }
 
 export interface LinearOptions {
@@ -77,11 +91,11 @@ export class Linear extends Module {
   forward(x: Tensor): Tensor {
     checkInput('Linear', x, this.inFeatures);
     this.checkAlive();
-    return composite(() => {
-      const y = matmul(x, this.weight, { transposeB: true });
+    return composite(() => onRows(x, this.outFeatures, (x2) => {
+      const y = matmul(x2, this.weight, { transposeB: true });
       const b = this.bias;
       return b ? add(y, b) : y;
-    });
+    }));
   }
 
   /** Frozen form: the float32 weights, copied. */
@@ -179,16 +193,16 @@ export class BinaryLinear extends Module {
     // Binarized inputs: NaN has no sign; refused here so the error names the layer, not the STE inside it.
     if (this.binarizeInputs) rejectNaN(x, 'BinaryLinear', 'x');
     // The uint8 kernel rejects non-integer inputs only after the weights are binarized: composite() frees those then.
-    return composite(() => {
+    return composite(() => onRows(x, this.outFeatures, (x2) => {
       const wb = binarize(this.weight, { grad: this.weightGrad });
       // With binary inputs every product is ±1: the forward pass runs on XNOR-popcount.
       let y = this.binarizeInputs
-        ? signMatmul(binarize(x, { grad: this.inputGrad }), wb)
-        : this.uint8Inputs ? uint8SignMatmul(x, wb, 'BinaryLinear') : matmul(x, wb, { transposeB: true });
+        ? signMatmul(binarize(x2, { grad: this.inputGrad }), wb)
+        : this.uint8Inputs ? uint8SignMatmul(x2, wb, 'BinaryLinear') : matmul(x2, wb, { transposeB: true });
       if (this.scale) y = mul(y, stopGradient(this.channelScales()));
       const b = this.bias;
       return b ? add(y, b) : y;
-    });
+    }));
   }
 
   /**
@@ -350,12 +364,12 @@ export class QuantLinear extends Module {
     this.checkAlive();
     if (this.activationBits !== null && this.training) this.#observe(x);
     const s = this.inputScale();
-    return composite(() => {
-      const xq = s === null ? x : quantize(x, { bits: this.activationBits!, scale: s });
+    return composite(() => onRows(x, this.outFeatures, (x2) => {
+      const xq = s === null ? x2 : quantize(x2, { bits: this.activationBits!, scale: s });
       const y = matmul(xq, this.quantizedWeight(), { transposeB: true });
       const b = this.bias;
       return b ? add(y, b) : y;
-    });
+    }));
   }
 
   /** Frozen form: int8 weights with per-channel scales (one value repeated for a per-tensor scale). */

@@ -25,6 +25,14 @@ export function applyConstraint(p: Tensor): void {
   if (clip !== undefined) f32Clip(p, -clip, clip, p);
 }
 
+/** How to turn a state value into what the model holds, where cast()/reshape() can. */
+function stateFix(src: Tensor, dst: Tensor): string {
+  const steps: string[] = [];
+  if (src.dtype !== dst.dtype && (dst.dtype === 'float32' || (dst.dtype === 'int32' && src.dtype !== 'int32'))) steps.push(`.cast('${dst.dtype}')`);
+  if (src.size === dst.size && (src.shape.length !== dst.shape.length || src.shape.some((d, i) => d !== dst.shape[i]))) steps.push(`.reshape([${dst.shape}])`);
+  return steps.length ? `; convert it with value${steps.join('')}` : '';
+}
+
 /**
  * Base of every layer. A module owns parameters (trainable, requiresGrad),
  * buffers (state such as running statistics) and child modules; all are
@@ -36,11 +44,16 @@ export abstract class Module {
   private readonly ownBuffers = new Map<string, Tensor>();
   private readonly children = new Map<string, Module>();
 
-  abstract forward(x: Tensor): Tensor;
+  /**
+   * The layer's computation. Most layers take and return one tensor; a model
+   * may take several (`forward(a, b)`) and return several (an array or an
+   * object of tensors).
+   */
+  abstract forward(...inputs: any[]): any;
 
-  /** Same as forward(x). */
-  call(x: Tensor): Tensor {
-    return this.forward(x);
+  /** Same as forward(...inputs), typed by the subclass's forward. */
+  call(...inputs: Parameters<this['forward']>): ReturnType<this['forward']> {
+    return this.forward(...inputs) as ReturnType<this['forward']>;
   }
 
   protected registerParameter(name: string, t: Tensor, info: ParamInfo = { bits: 32 }): Tensor {
@@ -183,7 +196,7 @@ export abstract class Module {
       const dst = own[name];
       checkTensor(src, 'loadStateDict', `state["${name}"]`);
       if (src.dtype !== dst.dtype || src.shape.length !== dst.shape.length || src.shape.some((d, i) => d !== dst.shape[i])) {
-        throw new Error(`loadStateDict: state["${name}"] is ${src.dtype} [${src.shape}], expected ${dst.dtype} [${dst.shape}]`);
+        throw new Error(`loadStateDict: state["${name}"] is ${src.dtype} [${src.shape}], expected ${dst.dtype} [${dst.shape}]${stateFix(src, dst)}`);
       }
       this.checkStateValue(name, src);
     }

@@ -60,7 +60,7 @@ export function sameShape(a: readonly unknown[], b: readonly number[]): boolean 
 /** A float32 state tensor of the given shape with finite values; returns a copy of its values. */
 export function checkStateTensor(x: unknown, shape: readonly number[], op: string, path: string): Float32Array {
   const t = checkTensor(x, op, path);
-  if (t.dtype !== 'float32' || !sameShape(t.shape, shape)) throw new Error(`${op}: ${path} is ${t.dtype} [${t.shape}], expected float32 [${shape}] like its parameter`);
+  if (t.dtype !== 'float32' || !sameShape(t.shape, shape)) throw new Error(`${op}: ${path} is ${t.dtype} [${t.shape}], expected float32 [${shape}] like its parameter${t.dtype !== 'float32' ? "; convert it with .cast('float32')" : ''}`);
   const data = t.dataSync() as Float32Array;
   const bad = data.findIndex((v) => !Number.isFinite(v));
   if (bad >= 0) throw new Error(`${op}: ${path} holds ${data[bad]} at index ${bad}; optimizer state must be finite`);

@@ -73,6 +73,14 @@ describe('examples learn on a subset of MNIST', () => {
     }
   });
 
+  test('hard-attention: the argmaxOneHot choice learns to read the marked position', () => {
+    const out = runExample('hard-attention', ['--steps', '300', '--test', '1000']);
+    const m = out.match(/test accuracy (\d+\.\d+)%\s+marked position chosen (\d+\.\d+)%/);
+    expect(m, out).not.toBeNull();
+    expect(Number(m![1])).toBeGreaterThanOrEqual(90); // chance: 25%
+    expect(Number(m![2])).toBeGreaterThan(80); // chance: 12.5%
+  });
+
   test('demo: the seed examples print, and the binary network learns', () => {
     const out = runExample('demo', ['--steps', '200']);
     expect(out).toContain('ste.sign([-1.5, 0, 0.5, 2])        = [-1,0,1,1]   gradient of sum = [1,1,1,1]');

@@ -74,9 +74,10 @@ describe('constructors', () => {
     }, 2);
 
   prop(['sg.nn.Sequential', 'sg.nn.Module#registerModule', 'sg.nn.Module#modules', 'sg.nn.Module#namedModules', 'sg.nn.Module#train', 'sg.nn.Module#eval'],
-    'Sequential takes Modules only; train/eval reach every child', fc.record({ layers: fc.array(fc.oneof(fc.constantFrom('relu', 'tanh', 'linear', 'flatten'), hostile), { maxLength: 4 }), mode: fc.oneof(fc.boolean(), hostile) }), async ({ layers, mode }) => {
+    'Sequential takes Modules and functions only; train/eval reach every child', fc.record({ layers: fc.array(fc.oneof(fc.constantFrom('relu', 'tanh', 'linear', 'flatten'), hostile), { maxLength: 4 }), mode: fc.oneof(fc.boolean(), hostile) }), async ({ layers, mode }) => {
       const built = layers.map((l) => (l === 'relu' ? new sg.nn.ReLU() : l === 'tanh' ? new sg.nn.Tanh() : l === 'linear' ? new sg.nn.Linear(2, 2, { seed: 1 }) : l === 'flatten' ? new sg.nn.Flatten() : l));
-      const allModules = built.every((m) => m instanceof sg.nn.Module);
+      // A plain function is a step too (it becomes a parameterless child module).
+      const allModules = built.every((m) => m instanceof sg.nn.Module || typeof m === 'function');
       await runCase(() => {
         const s = new sg.nn.Sequential(...(built as sg.nn.Module[]));
         s.train(mode as boolean);
@@ -137,7 +138,7 @@ describe('forward passes', () => {
       // BatchNorm1d normalizes [..., features]: every leading axis is a batch axis.
       const shapeOk = elementwise ? kind !== 'Flatten' || xShape.length >= 1
         : kind === 'BatchNorm1d' ? xShape.length >= 2 && xShape[xShape.length - 1] === inF
-        : xShape.length === 2 && xShape[1] === inF;
+        : xShape.length >= 1 && xShape[xShape.length - 1] === inF; // dense layers take [..., in]
       let ok = xForm !== 'hostile' && xForm !== 'int32' && shapeOk;
       // Flatten is a reshape: it may accept any dtype.
       const flattenInt = kind === 'Flatten' && xForm === 'int32';
@@ -161,11 +162,15 @@ describe('forward passes', () => {
         kept: () => [...state.map((t) => t.grad), x instanceof sg.Tensor ? x.grad : null],
         check: (y) => {
           const X = Float32Array.from(xi ? xs.map(Math.round) : xs);
+          // Dense layers map [..., in] to [..., out] (rows = the product of the leading axes); Sequential flattens that to 2-D.
+          const rows = X.length / inF;
+          const denseShape = [...xShape.slice(0, -1), outF];
+          const seqShape = [denseShape[0], denseShape.slice(1).reduce((a, b) => a * b, 1)];
           if (kind === 'Linear' || kind === 'Sequential') {
             const L = (kind === 'Linear' ? layer : layer.modules()[0]) as sg.nn.Linear;
-            const r = linearRef(X, batch, inF, L.weight.dataSync(), outF, L.bias?.dataSync() ?? null);
+            const r = linearRef(X, rows, inF, L.weight.dataSync(), outF, L.bias?.dataSync() ?? null);
             const want = kind === 'Linear' ? r.y : r.y.map((v) => Math.max(v, 0));
-            expectShape(y, [batch, outF], 'float32', kind);
+            expectShape(y, kind === 'Linear' ? denseShape : seqShape, 'float32', kind);
             const got = y.dataSync();
             if (!special) want.forEach((w, i) => expectClose([got[i]], [w], `${kind}[${i}]`, { abs: 1e-5 * r.mag[i] + 1e-6 }));
           } else if (kind === 'BatchNorm1d' && !training && !special) {
@@ -177,7 +182,7 @@ describe('forward passes', () => {
             if (kind !== 'Dropout' || !training) expectClose(y.dataSync(), Array.from(X, f), kind, { abs: 1e-6, ulps: 3 });
             else if (Array.from(y.dataSync()).some((v, i) => v !== 0 && Math.abs(v - X[i] / 0.7) > 1e-5 * Math.abs(X[i]) + 1e-6)) throw new Error('Dropout: kept values are not x / (1 - p)');
           } else if (kind.startsWith('BinaryLinear') || kind === 'QuantLinear') {
-            expectShape(y, [batch, outF], 'float32', kind);
+            expectShape(y, denseShape, 'float32', kind);
             if (!special && Array.from(y.dataSync()).some((v) => !Number.isFinite(v))) throw new Error(`${kind}: non-finite output for finite input`);
           }
         },

@@ -233,7 +233,7 @@ describe('freeze', () => {
     for (const bad of [Infinity, 0, 2.5, -1, NaN, '9']) {
       expect(() => sg.freeze(lin, { integerInputMax: bad as any })).toThrow(/^freeze: options.integerInputMax must be an integer in \[1, 2\^24\]/);
     }
-    sg.tidy(() => expect(() => sg.freeze(lin, { example: sg.tensor([1, 2, 3, 4], [2, 2]) })).toThrow(/^Linear: x must have shape \[batch, 3\], got \[2,2\]/));
+    sg.tidy(() => expect(() => sg.freeze(lin, { example: sg.tensor([1, 2, 3, 4], [2, 2]) })).toThrow(/^Linear: x must have shape \[\.\.\., 3\] \(features on the last axis\), got \[2,2\]/));
     expect(() => sg.freeze(new nn.Sequential(new nn.ReLU()))).toThrow(/^freeze: options.example is required for this model/);
     lin.dispose();
     vqModel.dispose();

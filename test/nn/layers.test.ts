@@ -134,8 +134,8 @@ describe('Linear', () => {
   test('bad inputs are rejected naming the argument', () => {
     const lin = new sg.nn.Linear(3, 2);
     sg.tidy(() => {
-      expect(() => lin.forward(sg.zeros([2, 4]))).toThrow(/Linear: x must have shape \[batch, 3\]/);
-      expect(() => lin.forward(sg.zeros([3]))).toThrow(/Linear: x/);
+      expect(() => lin.forward(sg.zeros([2, 4]))).toThrow(/Linear: x must have shape \[\.\.\., 3\]/);
+      expect(() => lin.forward(sg.zeros([]))).toThrow(/Linear: x/);
       expect(() => lin.forward(sg.tensor([1, 2, 3], [1, 3], { dtype: 'int32' }))).toThrow(/Linear.*x/);
       const d = sg.zeros([1, 3]);
       d.dispose();
@@ -313,7 +313,7 @@ describe('BinaryLinear', () => {
     expect(() => new sg.nn.BinaryLinear(3, 2, { clip: NaN })).toThrow(/BinaryLinear.*clip/);
     const layer = new sg.nn.BinaryLinear(3, 2);
     sg.tidy(() => {
-      expect(() => layer.forward(sg.zeros([2, 2]))).toThrow(/BinaryLinear: x must have shape \[batch, 3\]/);
+      expect(() => layer.forward(sg.zeros([2, 2]))).toThrow(/BinaryLinear: x must have shape \[\.\.\., 3\]/);
     });
     layer.dispose();
   });
