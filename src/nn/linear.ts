@@ -8,7 +8,7 @@ import { stopGradient } from '../autograd/custom.js';
 import { binarize, type SignGrad } from '../ste/sign.js';
 import { quantize, round as steRound } from '../ste/quantize.js';
 import { fill } from '../kernels/elementwise.js';
-import { checkFloat, checkNumber } from '../tensor/checks.js';
+import { checkDType, checkFloat, checkNumber } from '../tensor/checks.js';
 import { zeros, full } from '../tensor/creation.js';
 import { tidy } from '../tensor/scope.js';
 import type { Tensor } from '../tensor/tensor.js';
@@ -41,8 +41,9 @@ function rows(input: readonly number[]): number {
 
 const SIGN_GRADS: readonly SignGrad[] = ['identity', 'clipped', 'approx', 'swish'];
 
-function checkInput(op: string, x: Tensor, inFeatures: number): void {
-  checkFloat(x, op, 'x');
+function checkInput(op: string, x: Tensor, inFeatures: number, acceptUint8 = false): void {
+  if (acceptUint8 && (x as Tensor | null)?.dtype === 'uint8') checkDType(x, op, 'x', 'uint8');
+  else checkFloat(x, op, 'x');
   if (x.rank === 0 || x.shape[x.rank - 1] !== inFeatures) {
     // An image batch [batch, h, w] whose rows hold inFeatures values: the usual fix is a Flatten before the layer.
     const hint = x.rank > 2 && x.shape.slice(1).reduce((a, b) => a * b, 1) === inFeatures ? '; flatten it first (nn.Flatten)' : '';
@@ -188,7 +189,8 @@ export class BinaryLinear extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    checkInput('BinaryLinear', x, this.inFeatures);
+    // Raw pixels may come as they are: a uint8 tensor (no float copy) when the layer declares uint8Inputs.
+    checkInput('BinaryLinear', x, this.inFeatures, this.uint8Inputs);
     this.checkAlive();
     // Binarized inputs: NaN has no sign; refused here so the error names the layer, not the STE inside it.
     if (this.binarizeInputs) rejectNaN(x, 'BinaryLinear', 'x');

@@ -3,6 +3,7 @@ import { packBits } from '../kernels/bitpack.js';
 import { binaryMatmulF32 } from '../kernels/gemm_b1.js';
 import { uint8BinaryMatmulF32 } from '../kernels/gemm_u8b1.js';
 import { matmul } from './matmul.js';
+import { cast } from './shape.js';
 import type { Tensor } from '../tensor/tensor.js';
 
 // Products x · wbᵀ of BinaryLinear whose forward pass runs on a bit kernel
@@ -13,8 +14,19 @@ import type { Tensor } from '../tensor/tensor.js';
 function recordProduct(y: Tensor, name: string, x: Tensor, wb: Tensor): Tensor {
   return record(y, name, [x, wb], (dy) => [
     x.requiresGrad ? matmul(dy, wb) : null,
-    wb.requiresGrad ? matmul(dy, x, { transposeA: true }) : null,
+    wb.requiresGrad ? weightGrad(dy, x) : null,
   ]);
+}
+
+/** dw = dyᵀ · x; uint8 inputs (raw pixels) are widened to float32 for it (exact). */
+function weightGrad(dy: Tensor, x: Tensor): Tensor {
+  if (x.dtype === 'float32') return matmul(dy, x, { transposeA: true });
+  const xf = cast(x, 'float32');
+  try {
+    return matmul(dy, xf, { transposeA: true });
+  } finally {
+    xf.dispose();
+  }
 }
 
 /** Runs kernel on wb packed to bits; the bits are freed whatever happens. */
