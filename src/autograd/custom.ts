@@ -53,7 +53,7 @@ export function customGrad(spec: CustomGradSpec): (...inputs: Tensor[]) => Tenso
       return new Error(message);
     };
     if (!(out instanceof Tensor)) throw failed(`${name}: forward must return a Tensor, got ${describe(out)}`);
-    if (willRecord(inputs) && out.dtype !== 'float32') throw failed(`${name}: forward output must be float32, got ${out.dtype}`);
+    if (willRecord(inputs) && out.dtype !== 'float32') throw failed(`${name}: forward output must be float32 (gradients are float32), got ${out.dtype}; return out.cast('float32') from forward`);
     let y = out;
     if (inputs.includes(out) || saved.includes(out)) y = viewOf(out, out.shape);
     return record(y, name, inputs, (dy) => {

@@ -115,7 +115,7 @@ export function concat(tensors: Tensor[], axis: number | null = 0): Tensor {
   }
   const ax = checkAxis(axis, first.rank, 'concat');
   tensors.forEach((t, i) => {
-    if (t.dtype !== first.dtype) throw new Error(`concat: tensors[${i}] is ${t.dtype} but tensors[0] is ${first.dtype}`);
+    if (t.dtype !== first.dtype) throw new Error(`concat: tensors[${i}] is ${t.dtype} but tensors[0] is ${first.dtype}; convert it with tensors[${i}].cast('${first.dtype}')`);
     if (t.rank !== first.rank || t.shape.some((d, k) => k !== ax && d !== first.shape[k])) {
       throw new Error(`concat: tensors[${i}] has shape [${t.shape}], which does not match [${first.shape}] outside axis ${ax}`);
     }
@@ -261,7 +261,7 @@ export function stack(tensors: Tensor[], axis: number | null = 0): Tensor {
   const first = tensors[0];
   const ax = checkAxis(axis ?? 0, first.rank + 1, 'stack');
   tensors.forEach((t, i) => {
-    if (t.dtype !== first.dtype) throw new Error(`stack: tensors[${i}] is ${t.dtype} but tensors[0] is ${first.dtype}`);
+    if (t.dtype !== first.dtype) throw new Error(`stack: tensors[${i}] is ${t.dtype} but tensors[0] is ${first.dtype}; convert it with tensors[${i}].cast('${first.dtype}')`);
     if (t.rank !== first.rank || t.shape.some((d, k) => d !== first.shape[k])) {
       throw new Error(`stack: tensors[${i}] has shape [${t.shape}] but tensors[0] has [${first.shape}]; stack needs equal shapes`);
     }

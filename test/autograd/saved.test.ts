@@ -62,7 +62,7 @@ describe('saved tensors', () => {
       backward: (dy) => [dy],
     });
     let out: Tensor | null = null;
-    expect(() => { out = bad(x); }).toThrow(/customGrad: forward output must be float32, got int32/);
+    expect(() => { out = bad(x); }).toThrow(/customGrad: forward output must be float32 \(gradients are float32\), got int32/);
     expect(out).toBeNull();
     expect(sg.memoryStats()).toEqual(start);
     const notATensor = sg.customGrad({ forward: ([t]) => { sg.mul(t, 3); return 7 as unknown as Tensor; }, backward: (dy) => [dy] });

@@ -235,7 +235,7 @@ describe('every differentiable core op leaves only its result, and nothing after
     // A hardFn that returns the wrong shape, a customGrad forward that returns int32 on the tape.
     expect(() => sg.ste.straightThrough(x, (v) => sg.reshape(sg.mul(v, 1), [3, 1]))).toThrow(/^ste\.straightThrough: hardFn must return a float32 tensor of x's shape/);
     const bad = sg.customGrad({ forward: ([v]) => sg.cast(v, 'int32'), backward: (dy) => [dy] });
-    expect(() => bad(x)).toThrow(/^customGrad: forward output must be float32, got int32/);
+    expect(() => bad(x)).toThrow(/^customGrad: forward output must be float32 \(gradients are float32\), got int32/);
     const savesNumber = sg.customGrad({ name: 'saver', forward: ([v], save) => { const t = sg.mul(v, 2); save(5 as any); return t; }, backward: (dy) => [dy] });
     expect(() => savesNumber(x)).toThrow(/^saver: save\(t\) must be a Tensor, got 5/);
     expect(footprint()).toEqual(start);
