@@ -12,7 +12,7 @@ import * as idx from './indexing.js';
 
 // Chainable forms of the ops: a.matmul(b).relu().sum().
 declare module '../tensor/tensor.js' {
-  interface Tensor {
+  interface Tensor<D extends DType = DType> {
     add(b: TensorLike): Tensor;
     sub(b: TensorLike): Tensor;
     mul(b: TensorLike): Tensor;
@@ -39,7 +39,7 @@ declare module '../tensor/tensor.js' {
     transpose(perm?: number[]): Tensor;
     slice(begin: number[], size?: number[] | null): Tensor;
     gather(indices: Tensor, options?: { axis?: number | null } | null): Tensor;
-    cast(dtype: DType): Tensor;
+    cast<D extends DType>(dtype: D): Tensor<D>;
     softmax(axis?: losses.SoftmaxAxis): Tensor;
     logSoftmax(axis?: losses.SoftmaxAxis): Tensor;
     min(options?: red.ReduceOptions | null): Tensor;

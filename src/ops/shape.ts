@@ -167,7 +167,11 @@ export function gather(x: Tensor, indices: Tensor, options: { axis?: number | nu
  * float32 to int32: truncation toward zero, saturating. Other conversions are
  * not offered (use quantizeInt8 for int8).
  */
-export function cast(x: Tensor, dtype: DType): Tensor {
+export function cast<D extends DType>(x: Tensor, dtype: D): Tensor<D> {
+  return castTo(x, dtype) as Tensor<D>;
+}
+
+function castTo(x: Tensor, dtype: DType): Tensor {
   checkTensor(x, 'cast', 'x');
   if (dtype === x.dtype) return viewOf(x, x.shape);
   if (dtype === 'int32' && x.dtype === 'float32') {

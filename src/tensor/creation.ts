@@ -8,8 +8,8 @@ import { isDType } from './dtypes.js';
 import { randomDraw, Stream, type RandomDraw } from './random.js';
 import { empty, rawView, sizeOf, type Tensor } from './tensor.js';
 
-export interface TensorOptions {
-  dtype?: DType;
+export interface TensorOptions<D extends DType = DType> {
+  dtype?: D;
   requiresGrad?: boolean;
 }
 
@@ -34,7 +34,7 @@ const RANGES: Record<DType, [number, number]> = {
 };
 
 /** Creates a tensor from nested arrays, a typed array or a number, copying the data into wasm memory. */
-export function tensor(data: NestedNumbers | AnyTypedArray | ArrayLike<number>, shape?: number[] | null, options: TensorOptions | null = {}): Tensor {
+export function tensor<D extends DType = 'float32'>(data: NestedNumbers | AnyTypedArray | ArrayLike<number>, shape?: number[] | null, options: TensorOptions<D> | null = {}): Tensor<D> {
   const o = readOptions<TensorOptions>(options, 'tensor');
   const dtype = o.dtype ?? inferDType(data);
   if (!isDType(dtype)) throw new Error(`tensor: dtype must be one of float32, int32, int8, uint8, got ${describe(dtype)}`);
@@ -56,7 +56,8 @@ export function tensor(data: NestedNumbers | AnyTypedArray | ArrayLike<number>, 
   const t = empty(finalShape, dtype);
   writeData(t, flat);
   t.requiresGrad = requiresGrad;
-  return t;
+  // The dtype was read from options.dtype (float32 without one), so it is D.
+  return t as Tensor<D>;
 }
 
 /** Reads requiresGrad before anything is allocated: only float32 tensors can carry a gradient. */
@@ -117,16 +118,16 @@ export function writeData(t: Tensor, flat: ArrayLike<number>): void {
   rawView(t).set(flat);
 }
 
-export function full(shape: number[], value: number, options: TensorOptions | null = {}): Tensor {
-  return filled('full', shape, value, options);
+export function full<D extends DType = 'float32'>(shape: number[], value: number, options: TensorOptions<D> | null = {}): Tensor<D> {
+  return filled('full', shape, value, options) as Tensor<D>;
 }
 
-export function zeros(shape: number[], options: TensorOptions | null = {}): Tensor {
-  return filled('zeros', shape, 0, options);
+export function zeros<D extends DType = 'float32'>(shape: number[], options: TensorOptions<D> | null = {}): Tensor<D> {
+  return filled('zeros', shape, 0, options) as Tensor<D>;
 }
 
-export function ones(shape: number[], options: TensorOptions | null = {}): Tensor {
-  return filled('ones', shape, 1, options);
+export function ones<D extends DType = 'float32'>(shape: number[], options: TensorOptions<D> | null = {}): Tensor<D> {
+  return filled('ones', shape, 1, options) as Tensor<D>;
 }
 
 function filled(op: string, shape: number[], value: number, options: TensorOptions | null): Tensor {
@@ -158,7 +159,7 @@ function checkF32(v: unknown, op: string, arg: string): number {
 }
 
 /** Validates everything, then allocates and fills: a rejected call allocates nothing and leaves the default generator as it was. */
-function randomFloat(op: string, shape: unknown, options: RandomOptions, fill: (t: Tensor, at: RandomDraw) => void): Tensor {
+function randomFloat(op: string, shape: unknown, options: RandomOptions, fill: (t: Tensor, at: RandomDraw) => void): Tensor<'float32'> {
   const s = checkShape(shape, op);
   if (options.dtype !== undefined && options.dtype !== 'float32') throw new Error(`${op}: dtype must be float32, got ${describe(options.dtype)}`);
   const draw = randomDraw(options.seed, op, Stream.creation);
@@ -174,7 +175,7 @@ function randomFloat(op: string, shape: unknown, options: RandomOptions, fill: (
  * on that seed only (the same bits in every runtime); without, they come from
  * the default generator (see `seed`).
  */
-export function randn(shape: number[], options?: RandomOptions & { mean?: number; std?: number }): Tensor {
+export function randn(shape: number[], options?: RandomOptions & { mean?: number; std?: number }): Tensor<'float32'> {
   const o = randomOptions(options, 'randn');
   const mean = checkF32(o.mean ?? 0, 'randn', 'mean');
   const std = checkF32(o.std ?? 1, 'randn', 'std');
@@ -183,7 +184,7 @@ export function randn(shape: number[], options?: RandomOptions & { mean?: number
 }
 
 /** Uniform samples in [low, high) (default [0, 1)); seeds as for randn. */
-export function rand(shape: number[], options?: RandomOptions & { low?: number; high?: number }): Tensor {
+export function rand(shape: number[], options?: RandomOptions & { low?: number; high?: number }): Tensor<'float32'> {
   const o = randomOptions(options, 'rand');
   const low = checkF32(o.low ?? 0, 'rand', 'low');
   const high = checkF32(o.high ?? 1, 'rand', 'high');
@@ -194,7 +195,7 @@ export function rand(shape: number[], options?: RandomOptions & { low?: number; 
 }
 
 /** Uniform integers in [low, high) as int32; seeds as for randn. */
-export function randint(shape: number[], low: number, high: number, options?: RandomOptions): Tensor {
+export function randint(shape: number[], low: number, high: number, options?: RandomOptions): Tensor<'int32'> {
   const o = randomOptions(options, 'randint');
   const s = checkShape(shape, 'randint');
   checkNumber(low, 'randint', 'low', { integer: true, min: RANGES.int32[0], max: RANGES.int32[1] });

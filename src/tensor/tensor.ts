@@ -1,6 +1,6 @@
 import { rt } from '../runtime/context.js';
 import { f32View, i32View, i8View, u8View } from '../runtime/views.js';
-import type { AnyTypedArray, DType } from './dtypes.js';
+import type { AnyTypedArray, DType, TypedArrayFor } from './dtypes.js';
 import { bytesPerElement } from './dtypes.js';
 import { trackInScope, untrack } from './scope.js';
 
@@ -48,10 +48,16 @@ export function liveTensorCount(): number {
 /** Reads a tensor's private storage; set by Tensor's static block, used by storageOf below. */
 let storageSlot: (t: Tensor) => Storage | null;
 
-export class Tensor {
+/**
+ * A tensor in wasm memory. `D` is its dtype as a type, where the creation
+ * function or op fixes it (`zeros([2], { dtype: 'int32' })` is a
+ * `Tensor<'int32'>`, ops on floats give `Tensor<'float32'>`); plain `Tensor`
+ * is any dtype.
+ */
+export class Tensor<D extends DType = DType> {
   readonly id: number;
   readonly shape: readonly number[];
-  readonly dtype: DType;
+  readonly dtype: D;
   readonly size: number;
   /** Gradient accumulated by backward() (leaf tensors only). */
   grad: Tensor | null = null;
@@ -63,7 +69,7 @@ export class Tensor {
   private storage: Storage | null;
 
   /** @internal use the creation functions (tensor, zeros, ...) */
-  constructor(storage: Storage, shape: readonly number[], dtype: DType) {
+  constructor(storage: Storage, shape: readonly number[], dtype: D) {
     if (!(storage instanceof Storage)) throw new Error('Tensor: tensors are made by tensor(), zeros(), ones(), full() or the ops, not with new Tensor()');
     this.id = nextId++;
     this.storage = storage;
@@ -88,9 +94,9 @@ export class Tensor {
   }
 
   /** Copies the data out to a new JS typed array (safe to keep). */
-  dataSync(): AnyTypedArray {
+  dataSync(): TypedArrayFor<D> {
     if (this.storage === null) throw new Error(`dataSync: tensor #${this.id} (shape [${this.shape}], ${this.dtype}) was disposed and cannot be used`);
-    return rawView(this).slice();
+    return rawView(this).slice() as TypedArrayFor<D>;
   }
 
   /** The data as nested JS arrays following the shape (a number for a scalar). */
@@ -203,7 +209,7 @@ export function sizeOf(shape: readonly number[]): number {
 }
 
 /** Allocates an uninitialized tensor. */
-export function empty(shape: readonly number[], dtype: DType = 'float32'): Tensor {
+export function empty<D extends DType = 'float32'>(shape: readonly number[], dtype: D = 'float32' as D): Tensor<D> {
   // Ops check ranks with their own names first; this guard keeps any path from making a tensor no kernel can walk.
   if (shape.length > 8) throw new Error(`tensor of shape [${shape}] has ${shape.length} dimensions; at most 8 are supported`);
   const bytes = sizeOf(shape) * bytesPerElement(dtype);
