@@ -6,7 +6,7 @@ import { describe } from 'vitest';
 import * as sg from '../../src/index.js';
 import { ulpDistance } from '../support/kernel-harness.js';
 import { anyF32, hostile, hostileOption, shape, valuesFor } from './arbitraries.js';
-import { bytesOf, expectNoLeakSince, expectShape, f32, free, prop, runCase, stats, strides, useRuntime } from './oracle.js';
+import { bytesOf, expectNoLeakSince, expectShape, f32, free, prop, runCase, stats, sourceIndex, strides, useRuntime } from './oracle.js';
 
 useRuntime();
 
@@ -234,18 +234,6 @@ function broadcastShape(a: readonly number[], b: readonly number[]): number[] {
   });
 }
 
-/** Flat index into a (shape s) of output position `idx` of shape `out`, broadcasting. */
-function sourceIndex(idx: number, out: readonly number[], s: readonly number[]): number {
-  const os = strides(out);
-  const ss = strides(s);
-  let at = 0;
-  for (let k = 0; k < out.length; k++) {
-    const coord = Math.floor(idx / os[k]) % out[k];
-    const j = k - (out.length - s.length);
-    if (j >= 0 && s[j] !== 1) at += coord * ss[j];
-  }
-  return at;
-}
 
 function expectUlps(got: ArrayLike<number>, want: ArrayLike<number>, what: string, ulps: number, inputs: (i: number) => string): void {
   if (got.length !== want.length) throw new Error(`${what}: ${got.length} values, want ${want.length}`);

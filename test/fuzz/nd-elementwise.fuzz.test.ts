@@ -5,7 +5,7 @@ import fc from 'fast-check';
 import { describe } from 'vitest';
 import * as sg from '../../src/index.js';
 import { anyF32, finiteF32, hostile, shape, valuesFor } from './arbitraries.js';
-import { expectClose, expectNoLeakSince, expectShape, f32, free, prop, runCase, stats, strides, useRuntime } from './oracle.js';
+import { expectClose, expectNoLeakSince, expectShape, f32, free, prop, runCase, stats, sourceIndex, strides, useRuntime } from './oracle.js';
 
 useRuntime();
 
@@ -24,18 +24,6 @@ function jointShape(shapes: readonly (readonly number[])[]): number[] {
   });
 }
 
-/** Flat index into an operand of shape s for output position idx of shape out (broadcasting). */
-function sourceIndex(idx: number, out: readonly number[], s: readonly number[]): number {
-  const os = strides(out);
-  const ss = strides(s);
-  let at = 0;
-  for (let k = 0; k < out.length; k++) {
-    const coord = Math.floor(idx / os[k]) % out[k];
-    const j = k - (out.length - s.length);
-    if (j >= 0 && s[j] !== 1) at += coord * ss[j];
-  }
-  return at;
-}
 
 const COMPARISONS = {
   gt: (a: number, b: number) => a > b, ge: (a: number, b: number) => a >= b, lt: (a: number, b: number) => a < b,

@@ -312,3 +312,16 @@ export function strides(shape: readonly number[]): number[] {
 }
 
 export const f32 = Math.fround;
+
+/** Flat index into an operand of shape s for output position idx of shape out (broadcasting). */
+export function sourceIndex(idx: number, out: readonly number[], s: readonly number[]): number {
+  const os = strides(out);
+  const ss = strides(s);
+  let at = 0;
+  for (let k = 0; k < out.length; k++) {
+    const coord = Math.floor(idx / os[k]) % out[k];
+    const j = k - (out.length - s.length);
+    if (j >= 0 && s[j] !== 1) at += coord * ss[j];
+  }
+  return at;
+}

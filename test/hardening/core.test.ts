@@ -2,27 +2,13 @@
 // every example the hostile-input run reported, plus the same classes swept over neighbours.
 import { describe, expect, test } from 'vitest';
 import { expectNoLeaks, useSnapgrad } from '../support/setup.js';
+import { errorOf } from '../support/errors.js';
 
 const sg = useSnapgrad();
 expectNoLeaks();
 
 type T = InstanceType<typeof sg.Tensor>;
 
-/** The Error fn throws (never a TypeError, RangeError or wasm trap) — and a failed call leaks nothing. */
-function errorOf(fn: () => unknown): string {
-  const before = sg.memoryStats();
-  let thrown: unknown = null;
-  try {
-    fn();
-  } catch (err) {
-    thrown = err;
-  }
-  expect(thrown, 'expected an error').not.toBeNull();
-  expect((thrown as Error).constructor).toBe(Error);
-  const after = sg.memoryStats();
-  expect({ bytes: after.bytesInUse, tensors: after.tensorsAlive }, `failed call leaked: ${(thrown as Error).message}`).toEqual({ bytes: before.bytesInUse, tensors: before.tensorsAlive });
-  return (thrown as Error).message;
-}
 
 /** Runs make(), which returns the tensors it leaves alive, and checks that nothing else stayed alive. */
 function leavesOnly(make: () => T[]): T[] {

@@ -2,24 +2,11 @@
 // found in the code after the hardening merges.
 import { expect, test } from 'vitest';
 import { expectNoLeaks, useSnapgrad } from '../support/setup.js';
+import { errorOf } from '../support/errors.js';
 
 const sg = useSnapgrad();
 expectNoLeaks();
 
-function errorOf(fn: () => unknown): string {
-  const before = sg.memoryStats();
-  let thrown: unknown = null;
-  try {
-    fn();
-  } catch (err) {
-    thrown = err;
-  }
-  expect(thrown, 'expected an error').not.toBeNull();
-  expect((thrown as Error).constructor).toBe(Error);
-  const after = sg.memoryStats();
-  expect({ bytes: after.bytesInUse, tensors: after.tensorsAlive }).toEqual({ bytes: before.bytesInUse, tensors: before.tensorsAlive });
-  return (thrown as Error).message;
-}
 
 const draw = () => {
   const t = sg.rand([3]);
