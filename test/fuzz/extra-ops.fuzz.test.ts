@@ -6,7 +6,7 @@ import { describe } from 'vitest';
 import * as sg from '../../src/index.js';
 import { ulpDistance } from '../support/kernel-harness.js';
 import { anyF32, hostile, hostileOption, shape, valuesFor } from './arbitraries.js';
-import { bytesOf, expectNoLeakSince, expectShape, f32, free, prop, runCase, stats, sourceIndex, strides, useRuntime } from './oracle.js';
+import { bytesOf, expectNoLeakSince, expectShape, f32, free, prop, runCase, stats, sourceIndex, useRuntime } from './oracle.js';
 
 useRuntime();
 

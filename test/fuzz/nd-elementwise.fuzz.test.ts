@@ -5,7 +5,7 @@ import fc from 'fast-check';
 import { describe } from 'vitest';
 import * as sg from '../../src/index.js';
 import { anyF32, finiteF32, hostile, shape, valuesFor } from './arbitraries.js';
-import { expectClose, expectNoLeakSince, expectShape, f32, free, prop, runCase, stats, sourceIndex, strides, useRuntime } from './oracle.js';
+import { expectClose, expectNoLeakSince, expectShape, f32, free, prop, runCase, stats, sourceIndex, useRuntime } from './oracle.js';
 
 useRuntime();
 
