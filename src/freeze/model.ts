@@ -40,24 +40,26 @@ export class FrozenModel {
     return noGrad(() =>
       tidy(() => {
         const values: Activation[] = [{ kind: 'float', t: x }];
-        this.stages.forEach((s, i) => {
-          const ins = this.inputs[i].map((v) => values[v]);
+        for (let i = 0; i < this.stages.length; i++) {
+          const s = this.stages[i];
+          const refs = this.inputs[i];
+          const a = values[refs[0]];
           const want = s.inputFeatures;
           if (want !== undefined) {
-            const a = ins[0];
             const got = a.kind === 'bits' ? a.k : a.t.rank === 2 ? a.t.shape[1] : -1;
             if (got !== want) {
               const shape = a.kind === 'bits' ? `[${a.t.shape[0]}, ${a.k}]` : `[${a.t.shape}]`;
-              throw new Error(`FrozenModel.predict: stage ${i} (${s.type}) takes [batch, ${want}] inputs, got ${shape}${this.inputs[i][0] === 0 ? ' (x has the wrong number of features)' : ''}`);
+              throw new Error(`FrozenModel.predict: stage ${i} (${s.type}) takes [batch, ${want}] inputs, got ${shape}${refs[0] === 0 ? ' (x has the wrong number of features)' : ''}`);
             }
           }
           try {
-            values.push(s.run(...ins));
+            // One input is the common case: no argument array to build.
+            values.push(refs.length === 1 ? s.run(a) : s.run(...refs.map((v) => values[v])));
           } catch (err) {
             const msg = (err as Error).message;
             throw new Error(msg.startsWith('FrozenModel.predict') ? msg : `FrozenModel.predict: stage ${i} (${s.type}): ${msg}`);
           }
-        });
+        }
         const y = asFloat(values[values.length - 1]);
         return y === x ? mul(x, 1) : y;
       }),
