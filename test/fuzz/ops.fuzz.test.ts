@@ -6,7 +6,7 @@ import { Binary, Unary } from '../../src/kernels/codes.generated.js';
 import { binaryScalarRef, unaryScalarRef } from '../../src/reference/elementwise.js';
 import { roundHalfEven } from '../../src/reference/hard.js';
 import { f32MaxAxisRef as maxAxisRef, f32SoftmaxRowsRef as softmaxRowsRef } from '../../src/reference/reduce.js';
-import { anyF32, anyRankShape, anyTensor, DTYPES, finiteF32, floatTensor, hostile, make, matrix, optionBag, shape, tensorOf, dim } from './arbitraries.js';
+import { anyF32, anyRankShape, anyTensor, DTYPES, finiteF32, floatTensor, hostile, make, matrix, optionBag, shape, tensorOf, dim, type TensorSpec } from './arbitraries.js';
 import { expectClose, expectShape, f32, free, prop, runCase, strides, ulpDistance, useRuntime } from './oracle.js';
 
 useRuntime();
@@ -92,17 +92,8 @@ describe('elementwise', () => {
       s: anyF32, bad: hostile, method: fc.boolean(), seed: fc.integer(),
     }).chain((r) => partnerShape(r.a.shape).chain((bs) => tensorOf(fc.constant(bs), 'float32').map((b) => ({ ...r, b })))),
     async ({ op, a, b, form, s, bad, method }) => {
-      const ta = make(a);
-      const tb = form === 'intB' ? sg.tensor(b.data.map(() => 1), b.shape, { dtype: 'int32' }) : make(b);
-      const A: unknown = form === 'scalarA' ? s : ta;
-      const B: unknown = form === 'scalarB' ? s : form === 'alias' ? ta : form === 'hostileB' ? bad : tb;
-      const shapeA = typeof A === 'number' ? [] : a.shape;
-      const shapeB = typeof B === 'number' ? [] : form === 'alias' ? a.shape : b.shape;
-      const dataA = typeof A === 'number' ? [A] : a.data.map(f32);
-      const dataB = typeof B === 'number' ? [B] : form === 'alias' ? a.data.map(f32) : b.data.map(f32);
-      const out = broadcast(shapeA, shapeB);
-      const numberOk = (v: unknown) => typeof v !== 'number' || true;
-      const valid = out !== null && form !== 'hostileB' && form !== 'intB' && numberOk(A) && numberOk(B);
+      const { ta, tb, A, B, shapeA, shapeB, dataA, dataB, out } = binaryOperands(a, b, form, s, bad, 1);
+      const valid = out !== null && form !== 'hostileB' && form !== 'intB';
       // A scalar operand is any float: NaN and ±Infinity are values, not errors (either is accepted for them).
       const special = (typeof A === 'number' && !Number.isFinite(A)) || (typeof B === 'number' && !Number.isFinite(B));
       const useMethod = method && A instanceof sg.Tensor;
@@ -165,15 +156,7 @@ describe('pow', () => {
     s: exponent, bad: hostile, method: fc.boolean(),
   }).chain((r) => partnerShape(r.a.shape).chain((bs) => tensorOf(fc.constant(bs), 'float32', exponent).map((b) => ({ ...r, b })))),
   async ({ a, b, form, s, bad, method }) => {
-    const ta = make(a);
-    const tb = form === 'intB' ? sg.tensor(b.data.map(() => 2), b.shape, { dtype: 'int32' }) : make(b);
-    const A: unknown = form === 'scalarA' ? s : ta;
-    const B: unknown = form === 'scalarB' ? s : form === 'alias' ? ta : form === 'hostileB' ? bad : tb;
-    const shapeA = typeof A === 'number' ? [] : a.shape;
-    const shapeB = typeof B === 'number' ? [] : form === 'alias' ? a.shape : b.shape;
-    const dataA = typeof A === 'number' ? [A] : a.data.map(f32);
-    const dataB = typeof B === 'number' ? [B] : form === 'alias' ? a.data.map(f32) : b.data.map(f32);
-    const out = broadcast(shapeA, shapeB);
+    const { ta, tb, A, B, shapeA, shapeB, dataA, dataB, out } = binaryOperands(a, b, form, s, bad, 2);
     const valid = out !== null && form !== 'hostileB' && form !== 'intB';
     const useMethod = method && A instanceof sg.Tensor;
     await runCase(() => call(useMethod, 'pow', A, B), {
@@ -804,4 +787,19 @@ describe('autograd', () => {
   });
 });
 
-
+/**
+ * The operands of a binary-op case: tensors a and b, or a number on one side
+ * (scalarA / scalarB), a as both (alias), a hostile b, or an int32 b filled with
+ * `intFill` (intB); with the shapes and float32 data the reference reads.
+ */
+function binaryOperands(a: TensorSpec, b: TensorSpec, form: string, s: number, bad: unknown, intFill: number) {
+  const ta = make(a);
+  const tb = form === 'intB' ? sg.tensor(b.data.map(() => intFill), b.shape, { dtype: 'int32' }) : make(b);
+  const A: unknown = form === 'scalarA' ? s : ta;
+  const B: unknown = form === 'scalarB' ? s : form === 'alias' ? ta : form === 'hostileB' ? bad : tb;
+  const shapeA: number[] = typeof A === 'number' ? [] : [...a.shape];
+  const shapeB: number[] = typeof B === 'number' ? [] : form === 'alias' ? [...a.shape] : [...b.shape];
+  const dataA = typeof A === 'number' ? [A] : a.data.map(f32);
+  const dataB = typeof B === 'number' ? [B] : form === 'alias' ? a.data.map(f32) : b.data.map(f32);
+  return { ta, tb, A, B, shapeA, shapeB, dataA, dataB, out: broadcast(shapeA, shapeB) };
+}

@@ -7,7 +7,7 @@ import { describe, expect, test } from 'vitest';
 import { packBitsRef, packedWordsRef } from '../../src/reference/bitpack.js';
 import { binaryMatmulRef, binaryMatmulScaledRef, binaryWeightsMatmulRef, gemmB1Ref, gemmB1wF32Ref, type GemmB1Mode, type GemmB1RefArgs } from '../../src/reference/gemm_b1.js';
 import { binaryMatmulF32 } from '../../src/kernels/gemm_b1.js';
-import { expectExact, kernels, Prng, withArena, type Arena } from '../support/kernel-harness.js';
+import { expectExact, kernels, Prng, withArena, type Arena, gridTiles, type Tile } from '../support/kernel-harness.js';
 import { expectNoLeaks, useSnapgrad } from '../support/setup.js';
 
 const sg = useSnapgrad();
@@ -230,7 +230,6 @@ describe('binaryWeightsMatmul (BinaryConnect)', () => {
 
 // ---- the driver contract, on the raw exports ----------------------------------
 
-type Tile = { m0: number; m1: number; n0: number; n1: number };
 type B1Op = GemmB1Mode | 'b1w';
 
 interface B1Case { op: B1Op; M: number; N: number; K: number; padA?: number; padB?: number; padC?: number; batch?: number; bcastA?: boolean; bcastB?: boolean; lead?: number }
@@ -295,16 +294,6 @@ function checkB1(c: B1Case, seed: number, tile?: Tile): void {
   withArena((arena) => expectExact(runB1(arena, x, [t]), twinB1(x, t), `${JSON.stringify(c)} tile ${JSON.stringify(t)} seed ${seed}`));
 }
 
-/** Rows and columns cut at the given points; every rectangle of the grid, in a shuffled order. */
-function gridTiles(M: number, N: number, rowCuts: number[], colCuts: number[], seed: number): Tile[] {
-  const cuts = (xs: number[], max: number) => [...new Set([0, ...xs.filter((v) => v < max), max])].sort((a, b) => a - b);
-  const rows = cuts(rowCuts, M), cols = cuts(colCuts, N);
-  const tiles: Tile[] = [];
-  for (let i = 0; i + 1 < rows.length; i++) for (let j = 0; j + 1 < cols.length; j++) tiles.push({ m0: rows[i], m1: rows[i + 1], n0: cols[j], n1: cols[j + 1] });
-  const rng = new Prng(seed);
-  for (let i = tiles.length - 1; i > 0; i--) { const k = rng.int(0, i + 1); [tiles[i], tiles[k]] = [tiles[k], tiles[i]]; }
-  return tiles;
-}
 
 const OPS: B1Op[] = ['int32', 'float32', 'scaled', 'b1w'];
 

@@ -7,7 +7,7 @@ import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
 import { rt } from '../../src/runtime/context.js';
 import { affineRef, gemmS8Ref, int8MatmulRef, requantizeRef, type GemmS8Mode, type GemmS8RefArgs } from '../../src/reference/gemm_s8.js';
-import { expectExact, kernels, Prng, withArena, type Arena } from '../support/kernel-harness.js';
+import { expectExact, kernels, Prng, withArena, type Arena, gridTiles, type Tile } from '../support/kernel-harness.js';
 import { expectNoLeaks, useSnapgrad } from '../support/setup.js';
 
 const sg = useSnapgrad();
@@ -214,7 +214,6 @@ function buildS8(c: S8Case, rng: Prng): S8Built {
   return { c, args, A, B, C, mult, add };
 }
 
-type Tile = { m0: number; m1: number; n0: number; n1: number };
 
 /** Packs each B of the batch, then runs one call per tile, each with a workspace of exactly its rows. */
 function runS8(arena: Arena, x: S8Built, tiles: Tile[]): S8Built['C'] {
@@ -311,13 +310,3 @@ describe('gemm_s8 driver: leading dimensions, batches, tiles', () => {
   });
 });
 
-/** Rows and columns cut at the given points; every rectangle of the grid, in a shuffled order. */
-function gridTiles(M: number, N: number, rowCuts: number[], colCuts: number[], seed: number): Tile[] {
-  const cuts = (xs: number[], max: number) => [...new Set([0, ...xs.filter((v) => v < max), max])].sort((a, b) => a - b);
-  const rows = cuts(rowCuts, M), cols = cuts(colCuts, N);
-  const tiles: Tile[] = [];
-  for (let i = 0; i + 1 < rows.length; i++) for (let j = 0; j + 1 < cols.length; j++) tiles.push({ m0: rows[i], m1: rows[i + 1], n0: cols[j], n1: cols[j + 1] });
-  const rng = new Prng(seed);
-  for (let i = tiles.length - 1; i > 0; i--) { const k = rng.int(0, i + 1); [tiles[i], tiles[k]] = [tiles[k], tiles[i]]; }
-  return tiles;
-}

@@ -8,7 +8,7 @@ import { packBitsRef, packedWordsRef } from '../../src/reference/bitpack.js';
 import { gemmU8B1Ref, uint8BinaryMatmulRef, type GemmU8B1RefArgs } from '../../src/reference/gemm_u8b1.js';
 import { uint8BinaryMatmulF32 } from '../../src/kernels/gemm_u8b1.js';
 import { i32View } from '../../src/runtime/views.js';
-import { expectExact, kernels, Prng, withArena, type Arena } from '../support/kernel-harness.js';
+import { expectExact, kernels, Prng, withArena, type Arena, gridTiles, type Tile } from '../support/kernel-harness.js';
 import { expectNoLeaks, useSnapgrad } from '../support/setup.js';
 
 const sg = useSnapgrad();
@@ -151,7 +151,6 @@ describe('uint8BinaryMatmul', () => {
 
 // ---- the driver contract, on the raw exports ----------------------------------
 
-type Tile = { m0: number; m1: number; n0: number; n1: number };
 
 interface U8Case { M: number; N: number; K: number; f32: boolean; out: 'int32' | 'float32'; padA?: number; padB?: number; padC?: number; batch?: number; bcastA?: boolean; bcastB?: boolean; lead?: number }
 interface U8Built { c: U8Case; args: GemmU8B1RefArgs; words: number; X: Uint8Array | Float32Array; B: Int32Array; C: Int32Array | Float32Array }
@@ -203,16 +202,6 @@ function checkU8(c: U8Case, seed: number, tile?: Tile): void {
   withArena((arena) => expectExact(runU8(arena, x, [t]), twinU8(x, t), `${JSON.stringify(c)} tile ${JSON.stringify(t)} seed ${seed}`));
 }
 
-/** Rows and columns cut at the given points; every rectangle of the grid, in a shuffled order. */
-function gridTiles(M: number, N: number, rowCuts: number[], colCuts: number[], seed: number): Tile[] {
-  const cuts = (xs: number[], max: number) => [...new Set([0, ...xs.filter((v) => v < max), max])].sort((a, b) => a - b);
-  const rows = cuts(rowCuts, M), cols = cuts(colCuts, N);
-  const tiles: Tile[] = [];
-  for (let i = 0; i + 1 < rows.length; i++) for (let j = 0; j + 1 < cols.length; j++) tiles.push({ m0: rows[i], m1: rows[i + 1], n0: cols[j], n1: cols[j + 1] });
-  const rng = new Prng(seed);
-  for (let i = tiles.length - 1; i > 0; i--) { const k = rng.int(0, i + 1); [tiles[i], tiles[k]] = [tiles[k], tiles[i]]; }
-  return tiles;
-}
 
 describe('gemm_u8b1 driver: leading dimensions, batches, tiles', () => {
   test('edge dims, K not a multiple of 4/16/32/128, ld past the rows, unaligned offsets, uint8 and float32 x', () => {

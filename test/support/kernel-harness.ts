@@ -205,3 +205,17 @@ export function stridesOf(dims: readonly number[]): number[] {
   }
   return s;
 }
+
+/** An output tile of a GEMM: rows m0..m1, columns n0..n1 (half-open). */
+export type Tile = { m0: number; m1: number; n0: number; n1: number };
+
+/** Rows and columns cut at the given points; every rectangle of the grid, in a shuffled order. */
+export function gridTiles(M: number, N: number, rowCuts: number[], colCuts: number[], seed: number): Tile[] {
+  const cuts = (xs: number[], max: number) => [...new Set([0, ...xs.filter((v) => v < max), max])].sort((a, b) => a - b);
+  const rows = cuts(rowCuts, M), cols = cuts(colCuts, N);
+  const tiles: Tile[] = [];
+  for (let i = 0; i + 1 < rows.length; i++) for (let j = 0; j + 1 < cols.length; j++) tiles.push({ m0: rows[i], m1: rows[i + 1], n0: cols[j], n1: cols[j + 1] });
+  const rng = new Prng(seed);
+  for (let i = tiles.length - 1; i > 0; i--) { const k = rng.int(0, i + 1); [tiles[i], tiles[k]] = [tiles[k], tiles[i]]; }
+  return tiles;
+}
