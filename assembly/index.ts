@@ -17,5 +17,6 @@ export * from "./optim";
 export * from "./threshold";
 export * from "./batchnorm";
 export * from "./gemm_u8b1";
+export * from "./conv";
 export * from "./conv_b1";
 export * from "./conv_int";

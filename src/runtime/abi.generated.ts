@@ -312,6 +312,14 @@ export interface WasmExports {
                 strideX: number, strideW: number, strideC: number, m0: number, m1: number, n0: number, n1: number,
                 work: number): void;
 
+  // conv.ts
+  conv_f32_im2col(x: number, H: number, W: number, C: number, c0: number, cg: number, kh: number, kw: number,
+                  strideH: number, strideW: number, dilationH: number, dilationW: number, padTop: number,
+                  padLeft: number, outH: number, outW: number, r0: number, r1: number, cols: number): void;
+  conv_f32_col2im(cols: number, H: number, W: number, C: number, c0: number, cg: number, kh: number, kw: number,
+                  strideH: number, strideW: number, dilationH: number, dilationW: number, padTop: number,
+                  padLeft: number, outH: number, outW: number, r0: number, r1: number, dx: number): void;
+
   // conv_b1.ts
   pack_hwio_bits_f32(w: number, taps: number, Cin: number, Cout: number, aligned: number, out: number,
                      ldo: number): number;
@@ -359,7 +367,7 @@ export const WASM_FUNCTION_EXPORTS = ['heap_base', 'rng_uniform_f32', 'rng_norma
                                       'threshold_pack_f32', 'bn_forward_train', 'bn_backward_train',
                                       'bn_forward_eval', 'gemm_u8b1_packed_w_bytes', 'gemm_u8b1_workspace_bytes',
                                       'gemm_u8b1_pack_w', 'gemm_u8b1_check_f32', 'gemm_u8b1', 'gemm_u8b1_f32',
-                                      'pack_hwio_bits_f32', 'im2col_b1', 'conv_b1_pad_table',
-                                      'conv_b1_workspace_bytes', 'conv_b1', 'maxpool_b1', 'im2col_u8', 'im2col_s8',
-                                      'conv_u8b1_workspace_bytes', 'conv_u8b1', 'conv_s8_workspace_bytes',
-                                      'conv_s8'] as const;
+                                      'conv_f32_im2col', 'conv_f32_col2im', 'pack_hwio_bits_f32', 'im2col_b1',
+                                      'conv_b1_pad_table', 'conv_b1_workspace_bytes', 'conv_b1', 'maxpool_b1',
+                                      'im2col_u8', 'im2col_s8', 'conv_u8b1_workspace_bytes', 'conv_u8b1',
+                                      'conv_s8_workspace_bytes', 'conv_s8'] as const;
