@@ -8,7 +8,7 @@ import {
   binaryConv2d, binaryMaxPool2d, channelWords, convWeightWords, packChannels, packConvWeights,
 } from '../../src/kernels/conv_binary.js';
 import { windowGeometry, type Window2dOptions } from '../../src/ops/conv-geometry.js';
-import { convB1Ref, im2colB1Ref, maxPoolB1Ref, packHwioBitsRef, type ConvGeometryRef, type ConvOutRef } from '../../src/reference/conv_binary.js';
+import { binaryConv2dRef, im2colB1Ref, binaryMaxPool2dRef, packHwioBitsRef, type ConvGeometryRef, type ConvOutRef } from '../../src/reference/conv_binary.js';
 import { errorOf } from '../support/errors.js';
 import { expectExact, kernels, Prng, withArena, type Arena } from '../support/kernel-harness.js';
 import { expectNoLeaks, useSnapgrad } from '../support/setup.js';
@@ -121,7 +121,7 @@ describe('binaryConv2d', () => {
         const got = y.dataSync();
         const what = `${JSON.stringify(k)} padValue ${padValue}`;
         expectExact(got, Int32Array.from(convF64(g, xd, wd, k.Cout, padValue)), what);
-        expectExact(got, convB1Ref(g, xw, ww, ww.length / Math.max(k.Cout, 1), k.Cout, padValue, { kind: 'int32' }), `twin ${what}`);
+        expectExact(got, binaryConv2dRef(g, xw, ww, ww.length / Math.max(k.Cout, 1), k.Cout, padValue, { kind: 'int32' }), `twin ${what}`);
         y.dispose();
       }
       xb.dispose();
@@ -145,7 +145,7 @@ describe('binaryConv2d', () => {
         const yf = binaryConv2d(xb, wb, { ...opts, output: 'float32', scale, bias });
         expect(yf.dtype).toBe('float32');
         const outF: ConvOutRef = { kind: 'float32', scale, bias };
-        expectExact(yf.dataSync(), convB1Ref(g, xw, ww, ldw, k.Cout, padValue, outF), `float32 ${what}`);
+        expectExact(yf.dataSync(), binaryConv2dRef(g, xw, ww, ldw, k.Cout, padValue, outF), `float32 ${what}`);
         const yb = binaryConv2d(xb, wb, { ...opts, output: 'bits', threshold: thr, direction: dir });
         expect(yb.shape).toEqual([k.N, g.outH, g.outW, channelWords(k.Cout)]);
         const bits = new Uint32Array(yb.dataSync().buffer.slice(0));
@@ -158,7 +158,7 @@ describe('binaryConv2d', () => {
           if (dir[co] > 0 ? v < thr[co] : v > thr[co]) want[m * cw + (co >> 5)] |= 1 << (co & 31);
         });
         expectExact(bits, want, `bits ${what}`);
-        expectExact(bits, convB1Ref(g, xw, ww, ldw, k.Cout, padValue, { kind: 'bits', threshold: thr, direction: dir }), `bits twin ${what}`);
+        expectExact(bits, binaryConv2dRef(g, xw, ww, ldw, k.Cout, padValue, { kind: 'bits', threshold: thr, direction: dir }), `bits twin ${what}`);
         yf.dispose();
         yb.dispose();
       }
@@ -257,7 +257,7 @@ describe('binaryMaxPool2d', () => {
       const fx = sg.tensor(fm, [k.N, g.outH, g.outW, k.C]);
       const want = packChannels(fx);
       expectExact(p.dataSync(), want.dataSync(), `max pool ${JSON.stringify(k)} ${JSON.stringify(o)}`);
-      expectExact(new Uint32Array(p.dataSync().buffer.slice(0)), maxPoolB1Ref(g, new Uint32Array(xb.dataSync().buffer.slice(0))), `twin ${JSON.stringify(o)}`);
+      expectExact(new Uint32Array(p.dataSync().buffer.slice(0)), binaryMaxPool2dRef(g, new Uint32Array(xb.dataSync().buffer.slice(0))), `twin ${JSON.stringify(o)}`);
       for (const t of [x, xb, p, fx, want]) t.dispose();
     });
   });
@@ -342,7 +342,7 @@ describe('raw exports on canary-guarded buffers', () => {
               kernels().conv_b1(mode, geo, a.put(xw), w, ldw, k.Cout, out, pad, a.f32(scale), a.f32(bias), a.put(thr), a.put(dir), work, chunk);
               a.checkGuards();
               const got = mode === 0 ? a.readI32(out, M * width) : mode === 1 ? a.readF32(out, M * width) : a.read(Uint32Array, out, M * width);
-              expectExact(got, convB1Ref(g, xw, ww, ldw, k.Cout, padValue, o), `${JSON.stringify(k)} mode ${mode} chunk ${chunk} padValue ${padValue}`);
+              expectExact(got, binaryConv2dRef(g, xw, ww, ldw, k.Cout, padValue, o), `${JSON.stringify(k)} mode ${mode} chunk ${chunk} padValue ${padValue}`);
             });
           }
         }
