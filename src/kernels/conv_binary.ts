@@ -36,6 +36,8 @@ import { produce, withWorkspace } from './workspace.js';
 //   integers, so frozen BinaryLinear-style thresholds work unchanged).
 // * binaryMaxPool2d(xBits, { channels, size, stride, padding }): max of ±1 =
 //   AND of the packed words over the window's taps inside the input.
+// * flattenPackedChannels(xBits, { channels }) -> packBits rows [N, ceil(H·W·C/128)·4]
+//   in NHWC flatten order: the input of a binary dense layer after the convs.
 // * packConvWeightsU8(w HWIO float) -> int32 [Cout, ceil(K/128)·4]: packBits
 //   of the [Cout, K] matrix, K = (ky·kw + kx)·Cin + c contiguous; with
 //   uint8Conv2d(x uint8 NHWC, wBits, { kernelSize, ... output }): exact
@@ -303,6 +305,26 @@ export function binaryConv2d(xBits: Tensor, wBits: Tensor, options: BinaryConv2d
       kernels.conv_b1(out.code, geo, xBits.offset, wBits.offset, ldw, Cout, result.offset, pad, s, b, t, d, work, chunk);
     });
   });
+}
+
+/**
+ * Flattens packed NHWC activations [N, H, W, ceil(C/32)] of C channels into
+ * packBits rows [N, packedWords(H·W·C)] (element (y·W + x)·C + c, the NHWC
+ * flatten order), the input of a binary dense layer after a conv stack.
+ */
+export function flattenPackedChannels(xBits: Tensor, options: { channels: number }): Tensor {
+  const op = 'flattenPackedChannels';
+  const o = readOptions<{ channels: number }>(options, op);
+  if (o.channels === undefined) throw new Error(`${op}: options.channels is required (the real channel count C of xBits)`);
+  const C = checkNumber(o.channels, op, 'channels', { integer: true, min: 0, max: 2 ** 31 - 1 });
+  const [N, H, W] = checkPackedInput(xBits, C, op, 'xBits');
+  const K = H * W * C;
+  if (K > 2 ** 31 - 1) throw new Error(`${op}: H·W·C = ${K} is too large for one packed row`);
+  const words = Math.ceil(K / 128) * 4;
+  const result = empty([N, words], 'int32');
+  if (result.size === 0) return result;
+  rt().kernels.flatten_bits_nhwc(xBits.offset, N, H * W, C, result.offset, words);
+  return result;
 }
 
 export interface BinaryMaxPool2dOptions extends Window2dOptions {

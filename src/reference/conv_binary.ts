@@ -208,3 +208,18 @@ export function int8Conv2dRef(g: ConvGeometryRef, x: ArrayLike<number>, zp: numb
   }
   return out;
 }
+
+/** flatten_bits_nhwc (binding flattenPackedChannels): row n's element p·C + c = channel c of pixel p, rows of `words` words. */
+export function flattenPackedChannelsRef(x: ArrayLike<number>, N: number, P: number, C: number, words: number): Uint32Array {
+  const cw = Math.ceil(C / 32);
+  const out = new Uint32Array(N * words);
+  for (let n = 0; n < N; n++) {
+    for (let p = 0; p < P; p++) {
+      for (let c = 0; c < C; c++) {
+        const j = p * C + c;
+        if ((x[(n * P + p) * cw + (c >>> 5)] >>> (c & 31)) & 1) out[n * words + (j >>> 5)] |= 1 << (j & 31);
+      }
+    }
+  }
+  return out;
+}

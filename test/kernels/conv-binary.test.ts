@@ -5,10 +5,10 @@
 // canary-guarded buffers with small chunk sizes.
 import { describe, expect, test } from 'vitest';
 import {
-  binaryConv2d, binaryMaxPool2d, channelWords, convWeightWords, packChannels, packConvWeights,
+  binaryConv2d, binaryMaxPool2d, channelWords, convWeightWords, flattenPackedChannels, packChannels, packConvWeights,
 } from '../../src/kernels/conv_binary.js';
 import { windowGeometry, type Window2dOptions } from '../../src/ops/conv-geometry.js';
-import { binaryConv2dRef, im2colB1Ref, binaryMaxPool2dRef, packHwioBitsRef, type ConvGeometryRef, type ConvOutRef } from '../../src/reference/conv_binary.js';
+import { binaryConv2dRef, flattenPackedChannelsRef, im2colB1Ref, binaryMaxPool2dRef, packHwioBitsRef, type ConvGeometryRef, type ConvOutRef } from '../../src/reference/conv_binary.js';
 import { errorOf } from '../support/errors.js';
 import { expectExact, kernels, Prng, withArena, type Arena } from '../support/kernel-harness.js';
 import { expectNoLeaks, useSnapgrad } from '../support/setup.js';
@@ -274,6 +274,35 @@ describe('binaryMaxPool2d', () => {
   });
 });
 
+describe('flattenPackedChannels', () => {
+  test('equals packBits of the flattened NHWC floats and the twin, for C at word edges', () => {
+    const shapes: [number, number, number, number][] = [[1, 1, 1, 1], [3, 2, 3, 1], [2, 5, 3, 31], [2, 3, 3, 32], [1, 7, 7, 33], [2, 4, 3, 64], [1, 3, 5, 100], [0, 3, 3, 5], [2, 1, 1, 128], [1, 2, 2, 0]];
+    shapes.forEach(([N, H, W, C], i) => {
+      const xd = data(N * H * W * C, 900 + i);
+      const x = sg.tensor(xd, [N, H, W, C]);
+      const xb = packChannels(x);
+      const flat = flattenPackedChannels(xb, { channels: C });
+      const x2 = sg.tensor(xd, [N, H * W * C]);
+      const want = sg.packBits(x2);
+      expect(flat.shape).toEqual(want.shape);
+      expectExact(flat.dataSync(), want.dataSync(), `[${N},${H},${W},${C}]`);
+      const words = flat.shape[1];
+      expectExact(new Uint32Array(flat.dataSync().buffer.slice(0)), flattenPackedChannelsRef(new Uint32Array(xb.dataSync().buffer.slice(0)), N, H * W, C, words), `twin [${N},${H},${W},${C}]`);
+      for (const t of [x, xb, flat, x2, want]) t.dispose();
+    });
+  });
+
+  test('errors', () => {
+    const x = sg.tensor(data(2 * 2 * 2 * 40, 1), [2, 2, 2, 40]);
+    const xb = packChannels(x);
+    expect(errorOf(() => flattenPackedChannels(xb, {} as any))).toMatch(/flattenPackedChannels: options.channels is required/);
+    expect(errorOf(() => flattenPackedChannels(xb, { channels: 33 }))).toMatch(/flattenPackedChannels: xBits has \d+ pixels? with 1 bits past channel 33/);
+    expect(errorOf(() => flattenPackedChannels(x, { channels: 40 }))).toMatch(/flattenPackedChannels: xBits must be int32/);
+    x.dispose();
+    xb.dispose();
+  });
+});
+
 describe('raw exports on canary-guarded buffers', () => {
   function geoI32(g: ConvGeometryRef): Int32Array {
     const b = new Int32Array(16);
@@ -347,6 +376,29 @@ describe('raw exports on canary-guarded buffers', () => {
           }
         }
       }
+    });
+  });
+  test('maxpool_b1 and flatten_bits_nhwc write only their outputs', () => {
+    CASES.forEach((k, i) => {
+      const g = geometry(k, { ...k.opts, padding: 'same' });
+      const cw = Math.ceil(k.C / 32);
+      const rng = new Prng(1000 + i);
+      const tail = k.C % 32 === 0 ? 0xffffffff : 2 ** (k.C % 32) - 1;
+      const x = new Uint32Array(k.N * k.H * k.W * cw).map((_, j) => ((rng.next() * 2 ** 32) >>> 0) & (j % cw === cw - 1 ? tail : 0xffffffff));
+      const M = k.N * g.outH * g.outW;
+      withArena((a) => {
+        const out = a.alloc(Math.max(M * cw * 4, 4));
+        kernels().maxpool_b1(a.put(geoI32(g)), a.put(x), out);
+        a.checkGuards();
+        expectExact(a.read(Uint32Array, out, M * cw), binaryMaxPool2dRef(g, x), `maxpool_b1 ${JSON.stringify(k)}`);
+      });
+      const P = k.H * k.W, words = Math.ceil((P * k.C) / 128) * 4;
+      withArena((a) => {
+        const out = a.alloc(Math.max(k.N * words * 4, 4));
+        kernels().flatten_bits_nhwc(a.put(x), k.N, P, k.C, out, words);
+        a.checkGuards();
+        expectExact(a.read(Uint32Array, out, k.N * words), flattenPackedChannelsRef(x, k.N, P, k.C, words), `flatten_bits_nhwc ${JSON.stringify(k)}`);
+      });
     });
   });
 });
