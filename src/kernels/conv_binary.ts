@@ -242,37 +242,43 @@ function outputShape(code: number, N: number, g: Geometry2d, Cout: number): numb
   return [N, g.outH, g.outW, code === OUT_CODE.bits ? Math.ceil(Cout / 32) : Cout];
 }
 
+/** Pixels classed along one axis by which kernel taps read inside the input: class per output, taps per class, interior class (-1: none). */
+function tapClasses(out: number, k: number, stride: number, dil: number, pad: number, size: number) {
+  const ids = new Map<string, number>();
+  const cls = new Int32Array(out);
+  const taps: number[] = [];
+  for (let o = 0; o < out; o++) {
+    let key = '';
+    for (let j = 0; j < k; j++) { const i = o * stride - pad + j * dil; key += i >= 0 && i < size ? '1' : '0'; }
+    if (!ids.has(key)) { ids.set(key, ids.size); for (const ch of key) taps.push(ch === '1' ? 1 : 0); }
+    cls[o] = ids.get(key)!;
+  }
+  return { cls, taps: Int32Array.from(taps), count: ids.size, interior: ids.get('1'.repeat(k)) ?? -1 };
+}
+
 /**
  * Zero-padding correction block of (geometry, weights), cached with wBits
  * (assembly/conv_common.ts finishTile: row classes, column classes, header,
- * table). Pixels are classed by which kernel rows / columns read inside the
- * input; null when no pixel reads padding.
+ * table); 0 without padding. The valid taps of a row are a run whose ends
+ * move monotonically with the output row, so there are at most 2·kh + 1 row
+ * classes (and 2·kw + 1 column classes): the block size is known before the
+ * classes are computed, which happens only when the cache misses.
  */
 function padBlock(wBits: Tensor, g: Geometry2d, geo: number, Cout: number, C: number): number {
-  const classes = (out: number, k: number, stride: number, dil: number, pad: number, size: number) => {
-    const ids = new Map<string, number>();
-    const cls = new Int32Array(out);
-    const taps: number[] = [];
-    for (let o = 0; o < out; o++) {
-      const flags = Array.from({ length: k }, (_, j) => { const i = o * stride - pad + j * dil; return i >= 0 && i < size ? 1 : 0; });
-      const key = flags.join('');
-      if (!ids.has(key)) { ids.set(key, ids.size); taps.push(...flags); }
-      cls[o] = ids.get(key)!;
-    }
-    return { cls, taps: Int32Array.from(taps), count: ids.size, interior: ids.get('1'.repeat(k)) ?? -1 };
-  };
-  const r = classes(g.outH, g.kh, g.strideH, g.dilationH, g.padTop, g.inH);
-  const c = classes(g.outW, g.kw, g.strideW, g.dilationW, g.padLeft, g.inW);
-  if (r.count === 1 && r.interior === 0 && c.count === 1 && c.interior === 0) return 0;
+  if (g.padTop + g.padBottom + g.padLeft + g.padRight === 0) return 0;
+  const head = g.outH + g.outW + 4;
+  const tableInts = Math.min(g.outH, 2 * g.kh + 1) * Math.min(g.outW, 2 * g.kw + 1) * Cout;
   const key = `conv_b1.pad:${[g.inH, g.inW, g.kh, g.kw, g.strideH, g.strideW, g.dilationH, g.dilationW, g.padTop, g.padLeft, g.outH, g.outW, C]}`;
-  const tableInts = r.count * c.count * Cout;
-  return cachedDerived(wBits, key, (g.outH + g.outW + 4 + tableInts) * 4, (off) => {
-    const v = i32View(off, g.outH + g.outW + 4);
+  return cachedDerived(wBits, key, (head + tableInts) * 4, (off) => {
+    const r = tapClasses(g.outH, g.kh, g.strideH, g.dilationH, g.padTop, g.inH);
+    const c = tapClasses(g.outW, g.kw, g.strideW, g.dilationW, g.padLeft, g.inW);
+    if (r.count * c.count * Cout > tableInts) throw new Error(`internal: binaryConv2d: ${r.count} x ${c.count} padding classes exceed the bound`);
+    const v = i32View(off, head);
     v.set(r.cls, 0);
     v.set(c.cls, g.outH);
     v.set([r.count, c.count, r.interior, c.interior], g.outH + g.outW);
     withArgs([r.taps, c.taps], 0, ([rowTaps, colTaps]) => {
-      rt().kernels.conv_b1_pad_table(geo, wBits.offset, wBits.shape[1], Cout, rowTaps, r.count, colTaps, c.count, off + (g.outH + g.outW + 4) * 4);
+      rt().kernels.conv_b1_pad_table(geo, wBits.offset, wBits.shape[1], Cout, rowTaps, r.count, colTaps, c.count, off + head * 4);
     });
   });
 }

@@ -129,6 +129,35 @@ describe('binaryConv2d', () => {
     });
   });
 
+  test('random geometries (strides, dilations, explicit and same padding, kernels past the input) equal the float64 convolution', () => {
+    const rng = new Prng(4242);
+    let ran = 0;
+    for (let t = 0; t < 80; t++) {
+      const kh = rng.int(1, 6), kw = rng.int(1, 6);
+      const dilation: [number, number] = [rng.int(1, 4), rng.int(1, 4)];
+      const stride: [number, number] = [rng.int(1, 5), rng.int(1, 5)];
+      const H = rng.int(1, 12), W = rng.int(1, 12);
+      const padding = rng.bool() ? 'same' as const : [[rng.int(0, 6), rng.int(0, 6)], [rng.int(0, 6), rng.int(0, 6)]] as [[number, number], [number, number]];
+      const opts = { stride, dilation, padding };
+      const spanH = (kh - 1) * dilation[0] + 1, spanW = (kw - 1) * dilation[1] + 1;
+      const g0 = windowGeometry('t', H, W, kh, kw, { ...opts, padding: 'same' });
+      const [pt, pb, pl, pr] = padding === 'same' ? [g0.padTop, g0.padBottom, g0.padLeft, g0.padRight] : [padding[0][0], padding[0][1], padding[1][0], padding[1][1]];
+      if (H + pt + pb < spanH || W + pl + pr < spanW) continue;
+      const k = c(rng.int(1, 3), H, W, rng.pick([1, 5, 32, 33]), rng.int(1, 6), kh, kw, opts);
+      const { xd, wd, xb, wb } = inputs(k, 5000 + t);
+      const g = geometry(k);
+      ran++;
+      for (const padValue of [0, 1] as const) {
+        const y = binaryConv2d(xb, wb, { inChannels: k.C, kernelSize: [kh, kw], padValue, ...opts });
+        expectExact(y.dataSync(), Int32Array.from(convF64(g, xd, wd, k.Cout, padValue)), `${JSON.stringify(k)} padValue ${padValue}`);
+        y.dispose();
+      }
+      xb.dispose();
+      wb.dispose();
+    }
+    expect(ran).toBeGreaterThan(50);
+  });
+
   test('float32 output = f32(dot)·scale + bias, and packed-bits output by thresholds, equal the twin', () => {
     CASES.forEach((k, i) => {
       const { xd, wd, xb, wb, xw, ww } = inputs(k, 200 + i);
