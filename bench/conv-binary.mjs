@@ -15,6 +15,8 @@ import * as esbuild from 'esbuild';
 import { formatTable, measure, seededFloats } from './harness.mjs';
 
 const quick = process.argv.includes('--quick');
+const ROUNDS = quick ? 2 : 5;
+const median = (xs) => xs.slice().sort((a, b) => a - b)[xs.length >> 1];
 const root = new URL('..', import.meta.url);
 
 async function loadLibrary() {
@@ -23,8 +25,8 @@ async function loadLibrary() {
     bundle: true, write: false, format: 'esm', platform: 'node', logLevel: 'error',
   });
   const lib = await import(`data:text/javascript;base64,${Buffer.from(built.outputFiles[0].text).toString('base64')}`);
-  const info = await lib.init({ wasm: readFileSync(new URL('dist/snapgrad.simd.wasm', root)) });
-  return { sg: lib, conv: lib.conv, info };
+  await lib.init({ wasm: readFileSync(new URL('dist/snapgrad.simd.wasm', root)) });
+  return { sg: lib, conv: lib.conv };
 }
 
 const SHAPES = quick
@@ -32,8 +34,8 @@ const SHAPES = quick
   : [[64, 14, 14, 64, 64], [64, 7, 7, 128, 128], [1, 14, 14, 64, 64], [1, 7, 7, 128, 128]];
 
 async function main() {
-  const { sg, conv, info } = await loadLibrary();
-  const rows = [];
+  const { sg, conv } = await loadLibrary();
+  const rows = [], cpuRows = [];
   const results = [];
   for (const [N, H, W, C, Cout] of SHAPES) {
     const sign = (v) => (v < 0 ? -1 : 1);
@@ -59,22 +61,38 @@ async function main() {
       ['binary f32 out, pad 0', () => conv.binaryConv2d(xb, wb, { ...base, padValue: 0, output: 'float32', scale, bias }).dispose()],
       ['binary bits out, pad 0', () => conv.binaryConv2d(xb, wb, { ...base, padValue: 0, output: 'bits', threshold, direction }).dispose()],
     ];
-    const ms = {};
-    for (const [name, fn] of contenders) ms[name] = (await measure(fn, { warmup: 3, minRepeats: 9, minTimeMs: quick ? 300 : 1000 })).medianMs;
+    // Rounds interleave the contenders so machine noise hits them alike; each round's median counts.
+    // CPU time (process.cpuUsage) is reported next to wall time: on a shared machine it is the steadier of the two.
+    const wall = {}, cpu = {};
+    for (const [name] of contenders) { wall[name] = []; cpu[name] = []; }
+    for (let r = 0; r < ROUNDS; r++) {
+      for (const [name, fn] of contenders) {
+        const c0 = process.cpuUsage();
+        const m = await measure(fn, { warmup: 2, minRepeats: 5, minTimeMs: quick ? 150 : 400 });
+        const c = process.cpuUsage(c0);
+        wall[name].push(m.medianMs);
+        cpu[name].push((c.user + c.system) / 1000 / (m.repeats + 2));
+      }
+    }
     for (const t of [x, w, xb, wb]) t.dispose();
-    const f32 = ms['f32 conv2d'];
+    const ms = Object.fromEntries(contenders.map(([name]) => [name, median(wall[name])]));
+    const cpuMs = Object.fromEntries(contenders.map(([name]) => [name, median(cpu[name])]));
     const shape = `[${N},${H},${W},${C}]->${Cout}`;
-    const row = { shape };
-    for (const [name] of contenders) row[name] = name === 'f32 conv2d' ? `${f32.toFixed(3)} ms` : `${ms[name].toFixed(3)} ms (${(f32 / ms[name]).toFixed(1)}x)`;
-    rows.push(row);
-    results.push({ N, H, W, C, Cout, kernel: 3, padding: 'same', ms });
+    const cell = (t, name) => (name === 'f32 conv2d' ? `${t[name].toFixed(3)}` : `${t[name].toFixed(3)} (${(t['f32 conv2d'] / t[name]).toFixed(1)}x)`);
+    rows.push(Object.fromEntries([['shape', shape], ...contenders.map(([name]) => [name, cell(ms, name)])]));
+    cpuRows.push(Object.fromEntries([['shape', shape], ...contenders.map(([name]) => [name, cell(cpuMs, name)])]));
+    results.push({ N, H, W, C, Cout, kernel: 3, padding: 'same', wallMs: ms, cpuMs });
   }
   const loadAvg = os.loadavg().map((v) => v.toFixed(2)).join(' ');
-  console.log(`Binary conv vs f32 conv2d of the same ±1 values (3x3 'same', median ms, speedup over f32 in parentheses, 1 thread)`);
-  console.log(`node ${process.version}, ${os.cpus()[0]?.model ?? 'cpu'}, simd ${info?.simd ?? 'yes'}, load average ${loadAvg}`);
-  console.log(formatTable(rows, ['shape', ...Object.keys(rows[0]).filter((k) => k !== 'shape')]));
+  const columns = Object.keys(rows[0]);
+  console.log(`Binary conv vs f32 conv2d of the same ±1 values (3x3 'same', ms per call, speedup over f32 in parentheses, 1 thread)`);
+  console.log(`node ${process.version}, ${os.cpus()[0]?.model ?? 'cpu'}, load average ${loadAvg} (at the end)`);
+  console.log('\nWall time (median of round medians):');
+  console.log(formatTable(rows, columns));
+  console.log('\nCPU time of this process (median of rounds):');
+  console.log(formatTable(cpuRows, columns));
   mkdirSync(new URL('bench/results/', root), { recursive: true });
-  writeFileSync(new URL('bench/results/conv-binary.json', root), JSON.stringify({ date: new Date().toISOString(), node: process.version, cpu: os.cpus()[0]?.model, loadavg: os.loadavg(), quick, results }, null, 2) + '\n');
+  writeFileSync(new URL('bench/results/conv-binary.json', root), JSON.stringify({ date: new Date().toISOString(), node: process.version, cpu: os.cpus()[0]?.model, loadavgAtEnd: os.loadavg(), quick, results }, null, 2) + '\n');
 }
 
 await main();
