@@ -11,7 +11,8 @@ import { produce, withWorkspace } from './workspace.js';
 
 // Convolution kernels for frozen binary and quantized conv nets (kernels:
 // assembly/conv_b1.ts, assembly/conv_int.ts; twins: reference/conv_binary.ts).
-// Geometry comes only from ops/conv-geometry.ts (windowGeometry).
+// Geometry comes only from ops/conv-geometry.ts (windowGeometry). groups = 1
+// only: none of these kernels splits channels into groups.
 //
 // Contracts (what a layer or a freeze stage builds on):
 //
