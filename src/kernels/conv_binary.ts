@@ -147,7 +147,7 @@ function checkPackedInput(x: Tensor, C: number, op: string, arg: string): [numbe
   return [N, H, W];
 }
 
-/** Checks packed conv weights [Cout, ldw]: every bit outside the taps' Cin channels must be 0. */
+/** Checks the dtype and shape of packed conv weights [Cout, ldw]; returns Cout. */
 function checkPackedWeights(wBits: Tensor, kh: number, kw: number, Cin: number, op: string): number {
   checkDType(wBits, op, 'wBits', 'int32');
   checkRank(wBits, op, 'wBits', 2);
@@ -156,20 +156,32 @@ function checkPackedWeights(wBits: Tensor, kh: number, kw: number, Cin: number, 
   if (ldw !== want) {
     throw new Error(`${op}: wBits must have convWeightWords(${kh}, ${kw}, ${Cin}) = ${want} words per output channel, got shape [${wBits.shape}] (pack with packConvWeights)`);
   }
-  const cw = Math.ceil(Cin / 32);
-  const taps = kh * kw;
-  const tailMask = Cin % 32 === 0 ? 0 : ~((1 << (Cin % 32)) - 1) >>> 0;
-  const v = i32View(wBits.offset, wBits.size);
-  let bad = 0;
-  for (let co = 0; co < Cout; co++) {
-    let acc = 0;
-    const row = co * ldw;
-    if (tailMask !== 0) for (let t = 0; t < taps; t++) acc |= v[row + t * cw + cw - 1] & tailMask;
-    for (let i = taps * cw; i < ldw; i++) acc |= v[row + i];
-    if (acc !== 0) bad++;
-  }
-  if (bad > 0) throw new Error(`${op}: wBits has ${bad} output channel${bad > 1 ? 's' : ''} with 1 bits outside the ${Cin} input channels of a tap; padding bits must be 0 (pack with packConvWeights)`);
   return Cout;
+}
+
+/**
+ * Checks that every bit of packed conv weights outside the taps' Cin channels
+ * is 0, once per version of wBits (an empty cache entry records it: a frozen
+ * model calls with the same weights). Called after all other validation, so
+ * a call that fails later leaves no entry behind.
+ */
+function checkWeightTails(wBits: Tensor, kh: number, kw: number, Cin: number, op: string): void {
+  const [Cout, ldw] = wBits.shape;
+  cachedDerived(wBits, `conv_b1.checked:${kh},${kw},${Cin}`, 16, () => {
+    const cw = Math.ceil(Cin / 32);
+    const taps = kh * kw;
+    const tailMask = Cin % 32 === 0 ? 0 : ~((1 << (Cin % 32)) - 1) >>> 0;
+    const v = i32View(wBits.offset, wBits.size);
+    let bad = 0;
+    for (let co = 0; co < Cout; co++) {
+      let acc = 0;
+      const row = co * ldw;
+      if (tailMask !== 0) for (let t = 0; t < taps; t++) acc |= v[row + t * cw + cw - 1] & tailMask;
+      for (let i = taps * cw; i < ldw; i++) acc |= v[row + i];
+      if (acc !== 0) bad++;
+    }
+    if (bad > 0) throw new Error(`${op}: wBits has ${bad} output channel${bad > 1 ? 's' : ''} with 1 bits outside the ${Cin} input channels of a tap; padding bits must be 0 (pack with packConvWeights)`);
+  });
 }
 
 export type ConvOutput = 'int32' | 'float32' | 'bits';
@@ -204,7 +216,9 @@ function numbersOf(v: unknown, n: number, op: string, arg: string): number[] {
   } else if (Array.isArray(v) || v instanceof Float32Array || v instanceof Int32Array) values = v;
   else throw new Error(`${op}: ${arg} must be a number, an array of numbers or a tensor, got ${describe(v)}`);
   if (values.length !== 1 && values.length !== n) throw new Error(`${op}: ${arg} must have 1 value or ${n} (one per output channel), got ${values.length}`);
-  return Array.from({ length: n }, (_, i) => values[values.length === 1 ? 0 : i]);
+  const out = new Array<number>(n);
+  for (let i = 0; i < n; i++) out[i] = values[values.length === 1 ? 0 : i];
+  return out;
 }
 
 interface OutputArgs { code: number; arrays: (Int32Array | Float32Array)[] }
@@ -300,6 +314,7 @@ export function binaryConv2d(xBits: Tensor, wBits: Tensor, options: BinaryConv2d
   const K = kh * kw * C;
   if (K > 2 ** 24) throw new Error(`${op}: kh·kw·inChannels = ${K} is too large (at most ${2 ** 24} bits per patch)`);
   const out = outputArgs(o, Cout, K, op);
+  checkWeightTails(wBits, kh, kw, C, op);
   const result = empty(outputShape(out.code, N, g, Cout), out.code === OUT_CODE.float32 ? 'float32' : 'int32');
   const M = N * g.outH * g.outW;
   if (M === 0 || Cout === 0) return result;
