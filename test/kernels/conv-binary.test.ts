@@ -104,8 +104,15 @@ describe('packChannels and packConvWeights', () => {
     expect(errorOf(() => packChannels(x))).toMatch(/packChannels: x contains 1 NaN value; NaN has no sign/);
     const w = sg.tensor([NaN, NaN, 1, 1], [1, 1, 2, 2]);
     expect(errorOf(() => packConvWeights(w))).toMatch(/packConvWeights: w contains 2 NaN values/);
+    const m = sg.zeros([3, 4]);
+    expect(errorOf(() => packChannels(m))).toMatch(/packChannels: x must be 4-D/);
+    expect(errorOf(() => packConvWeights(m))).toMatch(/packConvWeights: w must be 4-D/);
+    const i = sg.tensor(new Int32Array(4), [1, 1, 2, 2], { dtype: 'int32' });
+    expect(errorOf(() => packChannels(i))).toMatch(/packChannels: x must be float32/);
     x.dispose();
     w.dispose();
+    m.dispose();
+    i.dispose();
   });
 });
 
