@@ -1,5 +1,6 @@
 // Layers and training utilities, exported as `nn` (modules) and `optim` (optimizers, schedules).
-export { Module, type ParamInfo } from './module.js';
+export { Module, type ParamInfo, type LoadStateDictOptions, type StateDictOptions } from './module.js';
+export type { TorchLayoutOptions } from './torch-state.js';
 export { Linear, BinaryLinear, QuantLinear, type LinearOptions, type BinaryLinearOptions, type QuantLinearOptions } from './linear.js';
 export { BatchNorm1d, type BatchNormOptions } from './batchnorm.js';
 export { Sequential, ReLU, Tanh, Sigmoid, Hardtanh, Sign, Binarize, Flatten, Dropout, Identity, type SequentialStep } from './layers.js';
