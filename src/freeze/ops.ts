@@ -4,6 +4,7 @@ import * as div_ from '../ops/divergence.js';
 import * as ew from '../ops/elementwise.js';
 import * as losses from '../ops/losses.js';
 import { matmul } from '../ops/matmul.js';
+import { conv2d } from '../ops/conv.js';
 import * as red from '../ops/reduce.js';
 import * as shp from '../ops/shape.js';
 import * as idx from '../ops/indexing.js';
@@ -32,6 +33,7 @@ export const REPLAYABLE_OPS: Readonly<Record<string, (...args: any[]) => Tensor>
   softplus: ew.softplus, logSigmoid: ew.logSigmoid, gt: ew.gt, ge: ew.ge, lt: ew.lt, le: ew.le, eq: ew.eq, ne: ew.ne, where: ew.where,
   bceWithLogits: div_.bceWithLogits, klCategorical: div_.klCategorical,
   min: red.min, argmin: red.argmin, logsumexp: losses.logsumexp,
+  conv2d,
 });
 
 /** Tensor methods (a.add(b), x.reshape(...)) and the table entry each one replays as. */

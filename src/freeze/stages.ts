@@ -7,6 +7,8 @@ import { quantizeInt8 } from '../kernels/quant_s8.js';
 import { batchNormEval } from '../nn/batchnorm.js';
 import { add, clip, mul, relu, sigmoid, tanh } from '../ops/elementwise.js';
 import { matmul } from '../ops/matmul.js';
+import { conv2d } from '../ops/conv.js';
+import type { Padding2d } from '../ops/conv-geometry.js';
 import { reshape } from '../ops/shape.js';
 import { sign } from '../ste/sign.js';
 import { describe } from '../tensor/checks.js';
@@ -545,6 +547,65 @@ export class OpStage implements FrozenStage {
   }
 }
 
+// ---- float convolution -----------------------------------------------------------
+
+/** Largest kernel, stride, dilation or padding read from a file (as conv-geometry accepts). */
+const MAX_WINDOW = 2 ** 16;
+
+/** nn.Conv2d kept in float32: conv2d with the copied HWIO weight, then the bias, as in eval mode. */
+export class Conv2dStage implements FrozenStage {
+  readonly type = 'conv2d';
+  readonly config: {
+    inChannels: number; outChannels: number; kernelSize: [number, number]; stride: [number, number];
+    padding: Padding2d; dilation: [number, number]; groups: number; bias: boolean;
+  };
+
+  constructor(readonly tensors: Record<string, Tensor>, config: Config, where: string) {
+    const c = new Checker(where, config, tensors);
+    const inChannels = c.int('inChannels', 1, MAX_FEATURES);
+    const outChannels = c.int('outChannels', 1, MAX_FEATURES);
+    const groups = c.int('groups', 1, MAX_FEATURES);
+    if (inChannels % groups !== 0 || outChannels % groups !== 0) throw new Error(`${where}: config.groups (${groups}) must divide config.inChannels (${inChannels}) and config.outChannels (${outChannels})`);
+    const pairOf = (key: string, min: number): [number, number] => {
+      const v = config[key];
+      if (!Array.isArray(v) || v.length !== 2 || !v.every((d) => Number.isInteger(d) && d >= min && d <= MAX_WINDOW)) {
+        throw new Error(`${where}: config.${key} must be a pair [h, w] of integers in [${min}, ${MAX_WINDOW}], got ${describe(v)}`);
+      }
+      return [v[0], v[1]];
+    };
+    const kernelSize = pairOf('kernelSize', 1);
+    const stride = pairOf('stride', 1);
+    const dilation = pairOf('dilation', 1);
+    const p = config.padding;
+    let padding: Padding2d;
+    if (p === 'same' || p === 'valid') padding = p;
+    else if (Array.isArray(p) && p.length === 2 && p.every((side) => Array.isArray(side) && side.length === 2 && side.every((d) => Number.isInteger(d) && d >= 0 && d <= MAX_WINDOW))) {
+      padding = [[p[0][0], p[0][1]], [p[1][0], p[1][1]]];
+    } else throw new Error(`${where}: config.padding must be 'same', 'valid' or [[top, bottom], [left, right]], got ${describe(p)}`);
+    const bias = flag(c, 'bias', 'bias');
+    c.tensor('weight', 'float32', [kernelSize[0], kernelSize[1], inChannels / groups, outChannels]);
+    if (bias) c.tensor('bias', 'float32', [outChannels]);
+    c.only(bias ? ['weight', 'bias'] : ['weight']);
+    this.config = { inChannels, outChannels, kernelSize, stride, padding, dilation, groups, bias };
+  }
+
+  get description(): string {
+    const c = this.config;
+    return `${c.inChannels} -> ${c.outChannels}, ${c.kernelSize[0]}x${c.kernelSize[1]} conv${c.groups > 1 ? `, ${c.groups} groups` : ''}, float32`;
+  }
+
+  outputWidth(): number | null {
+    return null;
+  }
+
+  run(a: Activation): Activation {
+    const c = this.config;
+    const { weight, bias } = this.tensors;
+    const y = conv2d(asFloat(a), weight, { stride: c.stride, padding: structuredClone(c.padding), dilation: c.dilation, groups: c.groups });
+    return { kind: 'float', t: bias ? add(y, bias) : y };
+  }
+}
+
 type StageFactory = (tensors: Record<string, Tensor>, config: Config, where: string) => FrozenStage;
 
 const floatStage = (type: string): StageFactory => (tensors, config, where) => new FloatStage(type, tensors, config, where);
@@ -558,6 +619,7 @@ const STAGE_TYPES: Readonly<Record<string, StageFactory>> = Object.freeze({
   'binary-dense': (tensors, config, where) => new BinaryDenseStage(tensors, config, where),
   'int8-dense': (tensors, config, where) => new Int8DenseStage(tensors, config, where),
   op: (tensors, config, where) => new OpStage(tensors, config, where),
+  conv2d: (tensors, config, where) => new Conv2dStage(tensors, config, where),
   ...Object.fromEntries(['linear', 'batchnorm', 'relu', 'tanh', 'sigmoid', 'hardtanh', 'sign', 'binarize', 'flatten'].map((t) => [t, floatStage(t)])),
 });
 

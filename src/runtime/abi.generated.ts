@@ -311,6 +311,14 @@ export interface WasmExports {
   gemm_u8b1_f32(K: number, x: number, ldx: number, xF32: number, w: number, c: number, ldc: number, batch: number,
                 strideX: number, strideW: number, strideC: number, m0: number, m1: number, n0: number, n1: number,
                 work: number): void;
+
+  // conv.ts
+  conv_f32_im2col(x: number, H: number, W: number, C: number, c0: number, cg: number, kh: number, kw: number,
+                  strideH: number, strideW: number, dilationH: number, dilationW: number, padTop: number,
+                  padLeft: number, outH: number, outW: number, r0: number, r1: number, cols: number): void;
+  conv_f32_col2im(cols: number, H: number, W: number, C: number, c0: number, cg: number, kh: number, kw: number,
+                  strideH: number, strideW: number, dilationH: number, dilationW: number, padTop: number,
+                  padLeft: number, outH: number, outW: number, r0: number, r1: number, dx: number): void;
 }
 
 /** Every function export of WasmExports, for the loader's check of a module. */
@@ -337,5 +345,5 @@ export const WASM_FUNCTION_EXPORTS = ['heap_base', 'rng_uniform_f32', 'rng_norma
                                       'vq_ema_workspace_bytes', 'vq_ema_update', 'adam_update', 'bop_update',
                                       'threshold_pack_f32', 'bn_forward_train', 'bn_backward_train',
                                       'bn_forward_eval', 'gemm_u8b1_packed_w_bytes', 'gemm_u8b1_workspace_bytes',
-                                      'gemm_u8b1_pack_w', 'gemm_u8b1_check_f32', 'gemm_u8b1',
-                                      'gemm_u8b1_f32'] as const;
+                                      'gemm_u8b1_pack_w', 'gemm_u8b1_check_f32', 'gemm_u8b1', 'gemm_u8b1_f32',
+                                      'conv_f32_im2col', 'conv_f32_col2im'] as const;
