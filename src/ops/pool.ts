@@ -56,7 +56,12 @@ function geometry(op: string, x: Tensor, options: unknown): Geometry2d {
  * window (row-major order); overlapping windows accumulate.
  */
 export function maxPool2d(x: Tensor, options: Pool2dOptions): Tensor {
-  const g = geometry('maxPool2d', x, options);
+  return maxPool2dOp('maxPool2d', x, options);
+}
+
+/** maxPool2d with errors named after `op` (the layers call it under their own name). */
+export function maxPool2dOp(op: string, x: Tensor, options: Pool2dOptions): Tensor {
+  const g = geometry(op, x, options);
   const grad = willRecord([x]);
   const { y, indices } = f32MaxPool2d(x, g, grad);
   if (indices === null) return y;
@@ -69,13 +74,22 @@ export function maxPool2d(x: Tensor, options: Pool2dOptions): Tensor {
  * count_include_pad=True differs where windows overlap padding).
  */
 export function avgPool2d(x: Tensor, options: Pool2dOptions): Tensor {
-  const g = geometry('avgPool2d', x, options);
+  return avgPool2dOp('avgPool2d', x, options);
+}
+
+/** avgPool2d with errors named after `op`. */
+export function avgPool2dOp(op: string, x: Tensor, options: Pool2dOptions): Tensor {
+  const g = geometry(op, x, options);
   return record(f32AvgPool2d(x, g), 'avgPool2d', [x], (dy) => [f32AvgPool2dBackward(dy, g, x.shape)]);
 }
 
 /** Mean over H and W of x [N, H, W, C] -> [N, C]. */
 export function globalAvgPool2d(x: Tensor): Tensor {
-  const op = 'globalAvgPool2d';
+  return globalAvgPool2dOp('globalAvgPool2d', x);
+}
+
+/** globalAvgPool2d with errors named after `op`. */
+export function globalAvgPool2dOp(op: string, x: Tensor): Tensor {
   checkFloat(x, op, 'x');
   if (x.rank !== 4) throw new Error(`${op}: x must be an NHWC image batch [N, H, W, C] (rank 4), got shape [${x.shape}]`);
   const [N, H, W, C] = x.shape;
@@ -85,7 +99,7 @@ export function globalAvgPool2d(x: Tensor): Tensor {
   const pooled = f32AvgPool2d(x, g);
   const y = viewOf(pooled, [N, C]);
   pooled.dispose();
-  return record(y, op, [x], (dy) => {
+  return record(y, 'globalAvgPool2d', [x], (dy) => {
     const d4 = viewOf(dy, [N, 1, 1, C]);
     try {
       return [f32AvgPool2dBackward(d4, g, x.shape)];
