@@ -2,7 +2,8 @@
 export { Module, type ParamInfo, type LoadStateDictOptions, type StateDictOptions } from './module.js';
 export type { TorchLayoutOptions } from './torch-state.js';
 export { Linear, BinaryLinear, QuantLinear, type LinearOptions, type BinaryLinearOptions, type QuantLinearOptions } from './linear.js';
-export { BatchNorm1d, type BatchNormOptions } from './batchnorm.js';
+export { BatchNorm1d, BatchNorm2d, type BatchNormOptions } from './batchnorm.js';
+export { MaxPool2d, AvgPool2d, GlobalAvgPool2d, type Pool2dLayerOptions } from './pool.js';
 export { Sequential, ReLU, Tanh, Sigmoid, Hardtanh, Sign, Binarize, Flatten, Dropout, Identity, type SequentialStep } from './layers.js';
 export { VectorQuantizer, type VectorQuantizerOptions, type QuantizeResult } from './vector-quantizer.js';
 export { summary, type ModelSummary, type LayerSummary, type SummaryOptions } from './summary.js';
