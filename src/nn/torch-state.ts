@@ -93,6 +93,11 @@ function columnSource(rows: number, g: Geometry): Int32Array {
   return src;
 }
 
+/** Names for an error message: the first ten, and how many more. */
+function list(names: string[]): string {
+  return names.length > 10 ? `${names.slice(0, 10).join(', ')} and ${names.length - 10} more` : names.join(', ');
+}
+
 /** A parameter named weight (the dotted name's last part). */
 function isWeight(name: string): boolean {
   return name === 'weight' || name.endsWith('.weight');
@@ -257,7 +262,12 @@ export function fromTorchState(model: Module, state: Record<string, Tensor>, opt
     const missing = maps.filter((m) => !has(m.torchName)).map((m) => m.torchName + (m.torchName !== m.name ? ` (snapgrad "${m.name}")` : ''));
     const unexpected = Object.keys(state).filter((k) => !byTorch.has(k) && !isCounter(k));
     if (missing.length || unexpected.length) {
-      throw new Error(`${op}: the PyTorch state does not match the model: ${[missing.length ? `missing ${missing.join(', ')}` : '', unexpected.length ? `unexpected ${unexpected.join(', ')}` : ''].filter(Boolean).join('; ')}. Build the snapgrad model with the torch module tree's structure (Sequential indices, attribute names), or pass { strict: false } to load a partial state`);
+      // nn.DataParallel and DistributedDataParallel save every name under "module.".
+      const wrapped = unexpected.length > 0 && unexpected.every((k) => k.startsWith('module.') && (byTorch.has(k.slice(7)) || isCounter(k.slice(7))));
+      const fix = wrapped
+        ? 'the names carry the "module." prefix of nn.DataParallel: drop it from every key (or save net.module.state_dict() in PyTorch)'
+        : "build the snapgrad model with the torch module tree's structure (Sequential indices, attribute names), or pass { strict: false } to load a partial state";
+      throw new Error(`${op}: the PyTorch state does not match the model: ${[missing.length ? `missing ${list(missing)}` : '', unexpected.length ? `unexpected ${list(unexpected)}` : ''].filter(Boolean).join('; ')}; ${fix}`);
     }
   }
   const present = maps.filter((m) => has(m.torchName));

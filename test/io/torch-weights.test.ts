@@ -126,7 +126,11 @@ describe('error paths: clear messages, nothing changed, nothing leaked', () => {
     await expectRejected((s) => {
       delete s['1.running_var'];
       return s;
-    }, /loadStateDict: the PyTorch state does not match the model: missing 1\.running_var \(snapgrad "1\.runningVar"\).*strict: false/);
+    }, /loadStateDict: the PyTorch state does not match the model: missing 1\.running_var \(snapgrad "1\.runningVar"\); build the snapgrad model with the torch module tree's structure .*strict: false/);
+  });
+
+  test('names under nn.DataParallel\'s "module." prefix: the fix says so', async () => {
+    await expectRejected((s) => Object.fromEntries(Object.entries(s).map(([k, t]) => [`module.${k}`, t])), /missing 0\.weight, 0\.bias.*; unexpected module\.0\.bias.*"module\." prefix of nn\.DataParallel: drop it from every key/);
   });
 
   test('unexpected key (snapgrad names are not PyTorch names)', async () => {
