@@ -18,3 +18,4 @@ export * from "./threshold";
 export * from "./batchnorm";
 export * from "./gemm_u8b1";
 export * from "./conv";
+export * from "./pool";
