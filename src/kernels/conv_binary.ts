@@ -5,6 +5,7 @@ import { checkDType, checkFloat, checkNumber, checkRank, describe, F32_MAX } fro
 import { cachedDerived } from '../tensor/derived.js';
 import { choiceOption, readOptions } from '../tensor/options.js';
 import { empty, Tensor } from '../tensor/tensor.js';
+import { dequantizeArgs, INT8_MAX_K, requantizeArgs } from './gemm_s8.js';
 import { channelValues, type ChannelValues } from './internal/args.js';
 import { produce, withWorkspace } from './workspace.js';
 
@@ -381,6 +382,55 @@ export function uint8Conv2d(x: Tensor, wBits: Tensor, options: Uint8Conv2dOption
     const chunk = chunkRows(M, K, Cout * 4);
     withArgs([geoBlock(g, N, C, C), ...out.arrays], kernels.conv_u8b1_workspace_bytes(K, chunk, Cout), ([geo, s, b, t, d], work) => {
       kernels.conv_u8b1(out.code, geo, x.offset, patterns, Cout, result.offset, s, b, t, d, work, chunk);
+    });
+  });
+}
+
+export interface Int8Conv2dOptions extends Window2dOptions {
+  /** The input's zero point: the value of a padded tap (an int8). Default 0. */
+  zeroPoint?: number;
+  /** 'int32' (default): the sums; 'float32': int8MatmulDequantize's epilogue; 'int8': int8MatmulRequantize's. */
+  output?: 'int32' | 'float32' | 'int8';
+  scaleA?: number;
+  scaleB?: ChannelValues;
+  bias?: ChannelValues;
+  scaleOut?: number;
+}
+
+/**
+ * int8 NHWC x [N, H, W, C] times int8 HWIO weights w [kh, kw, C, Cout] with
+ * padded taps = zeroPoint -> [N, oH, oW, Cout]: int32 sums, or float32 / int8
+ * by the epilogues of int8MatmulDequantize / int8MatmulRequantize (same
+ * options). The packed weights are cached with w.
+ */
+export function int8Conv2d(x: Tensor, w: Tensor, options: Int8Conv2dOptions | null = {}): Tensor {
+  const op = 'int8Conv2d';
+  const o = readOptions<Int8Conv2dOptions>(options, op);
+  checkDType(x, op, 'x', 'int8');
+  checkRank(x, op, 'x', 4);
+  checkDType(w, op, 'w', 'int8');
+  checkRank(w, op, 'w', 4);
+  const [N, H, W, C] = x.shape;
+  const [kh, kw, Cin, Cout] = w.shape;
+  if (Cin !== C) throw new Error(`${op}: w must be [kh, kw, ${C}, Cout] for an input of ${C} channels, got shape [${w.shape}]`);
+  const K = kh * kw * C;
+  if (K > INT8_MAX_K) throw new Error(`${op}: kh·kw·C = ${K} is too large; int32 sums of int8 products may overflow past ${INT8_MAX_K}`);
+  const zp = o.zeroPoint === undefined ? 0 : checkNumber(o.zeroPoint, op, 'zeroPoint', { integer: true, min: -128, max: 127 });
+  const output = choiceOption(o.output, op, 'output', ['int32', 'float32', 'int8'] as const, 'int32');
+  const mode = output === 'int32' ? 0 : output === 'float32' ? 1 : 2;
+  const g = windowGeometry(op, H, W, kh, kw, o);
+  const ep = mode === 0 ? { mult: new Float32Array(0), add: new Float32Array(0) } : mode === 1 ? dequantizeArgs(o, Cout, K, op) : requantizeArgs(o, Cout, op);
+  const result = empty([N, g.outH, g.outW, Cout], output);
+  const M = N * g.outH * g.outW;
+  if (M === 0 || Cout === 0) return result;
+  const { kernels } = rt();
+  return produce(result, () => {
+    const packedB = cachedDerived(w, 'conv_s8.packB', kernels.gemm_s8_packed_b_bytes(Cout, K), (off) => {
+      kernels.gemm_s8_pack_b(w.offset, Cout, Cout, K, 0, off);
+    });
+    const chunk = chunkRows(M, 3 * K, 0);
+    withArgs([geoBlock(g, N, C, C), ep.mult, ep.add], kernels.conv_s8_workspace_bytes(K, chunk), ([geo, m, d], work) => {
+      kernels.conv_s8(mode, geo, x.offset, zp, packedB, Cout, result.offset, m, d, work, chunk);
     });
   });
 }
