@@ -18,6 +18,9 @@ import type { DType } from '../tensor/dtypes.js';
 import { keep } from '../tensor/scope.js';
 import { Tensor } from '../tensor/tensor.js';
 import { REPLAYABLE_OPS } from './ops.js';
+import { flattenImage, unpackImage } from './bits.js';
+import { packChannels } from '../kernels/conv_binary.js';
+import { BinaryConv2dStage, Int8Conv2dStage } from './conv-stages.js';
 import type { Activation, FrozenStage, FuseInfo } from './types.js';
 
 // The stage types of a frozen model. Each type validates its config and its
@@ -25,7 +28,7 @@ import type { Activation, FrozenStage, FuseInfo } from './types.js';
 // one loaded by FrozenModel.fromState pass the same checks before anything runs.
 
 /** Largest integer |sum| a float32 accumulator holds exactly. */
-const EXACT_SUM = 2 ** 24;
+export const EXACT_SUM = 2 ** 24;
 /** Bound on feature counts read from a file (2^24: larger layers would not fit wasm memory anyway). */
 const MAX_FEATURES = 2 ** 24;
 /** Bound on a window side or stride read from a file (as conv-geometry's). */
@@ -34,6 +37,7 @@ const MAX_WINDOW = 2 ** 16;
 const POOL_STAGES: readonly string[] = ['maxpool2d', 'avgpool2d', 'globalavgpool2d'];
 
 export function asFloat(a: Activation): Tensor {
+  if (a.kind === 'bits' && a.t.rank === 4) return unpackImage(a.t, a.k);
   return a.kind === 'float' ? a.t : unpackBitsF32(a.t, a.k, 'FrozenModel.predict');
 }
 
@@ -46,7 +50,7 @@ function asBits(a: Activation): { t: Tensor; k: number } {
 
 type Config = Record<string, unknown>;
 
-class Checker {
+export class Checker {
   constructor(readonly where: string, readonly config: Config, readonly tensors: Record<string, Tensor>) {
     if (config === null || typeof config !== 'object' || Array.isArray(config)) throw new Error(`${where}: config must be an object, got ${describe(config)}`);
   }
@@ -114,7 +118,7 @@ class Checker {
 }
 
 /** Optional-tensor flags: explicit in version 2 configs, read from which tensors exist in version 1 files. */
-function flag(c: Checker, key: string, ...names: string[]): boolean {
+export function flag(c: Checker, key: string, ...names: string[]): boolean {
   if (c.config[key] !== undefined) return c.bool(key);
   const present = names.filter((n) => c.has(n));
   if (present.length !== 0 && present.length !== names.length) {
@@ -270,7 +274,7 @@ const f32 = Math.fround;
  * operations in the same order as the eval kernels
  * ((x - mean) / sqrt(var + eps)) * weight + bias.
  */
-function foldThresholds(t: Record<string, Tensor>, eps: number, N: number, range: number): { threshold: Float32Array; direction: Int32Array } {
+export function foldThresholds(t: Record<string, Tensor>, eps: number, N: number, range: number): { threshold: Float32Array; direction: Int32Array } {
   const read = (x: Tensor | undefined) => (x ? (x.dataSync() as Float32Array) : null);
   const mean = read(t.bnMean)!;
   const variance = read(t.bnVar)!;
@@ -475,10 +479,10 @@ export class FloatStage implements FrozenStage {
 
   run(a: Activation): Activation {
     const t = this.tensors;
-    if (this.type === 'binarize') return a.kind === 'bits' ? a : { kind: 'bits', t: packBits(a.t), k: a.t.shape[1] };
+    if (this.type === 'binarize') return a.kind === 'bits' ? a : a.t.rank === 4 ? { kind: 'bits', t: packChannels(a.t), k: a.t.shape[3] } : { kind: 'bits', t: packBits(a.t), k: a.t.shape[1] };
     if (this.type === 'flatten') {
-      // Bits stay bits: a [batch, k] row is already flat.
-      if (a.kind === 'bits') return a;
+      // Bits stay bits: a [batch, k] row is already flat; packed images become rows.
+      if (a.kind === 'bits') return a.t.rank === 4 ? { kind: 'bits', ...flattenImage(a.t, a.k) } : a;
       // The width is computed, not inferred (-1): an empty batch has no elements to infer it from.
       const rest = a.t.shape.slice(1).reduce((x, y) => x * y, 1);
       return { kind: 'float', t: reshape(a.t, [a.t.shape[0], rest]) };
@@ -662,6 +666,8 @@ const STAGE_TYPES: Readonly<Record<string, StageFactory>> = Object.freeze({
   'int8-dense': (tensors, config, where) => new Int8DenseStage(tensors, config, where),
   op: (tensors, config, where) => new OpStage(tensors, config, where),
   conv2d: (tensors, config, where) => new Conv2dStage(tensors, config, where),
+  'binary-conv2d': (tensors, config, where) => new BinaryConv2dStage(tensors, config, where),
+  'int8-conv2d': (tensors, config, where) => new Int8Conv2dStage(tensors, config, where),
   ...Object.fromEntries(['linear', 'batchnorm', 'relu', 'tanh', 'sigmoid', 'hardtanh', 'sign', 'binarize', 'flatten', ...POOL_STAGES].map((t) => [t, floatStage(t)])),
 });
 
