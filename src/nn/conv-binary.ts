@@ -250,6 +250,10 @@ export class BinaryConv2d extends Module {
       padValue: this.binarizeInputs ? this.padValue : 0,
       scale: this.scale,
       bias: this.bias !== null,
+      threshold: false,
+      bnEps: null,
+      bnAffine: false,
+      pool: null,
     });
   }
 
