@@ -204,7 +204,7 @@ export class BinaryConv2d extends Module {
 
   /** XNOR-Net scales mean|W_c| per output channel, shape [outChannels] (no tape). */
   channelScales(): Tensor {
-    return noGrad(() => meanOp(abs(this.weight), { axis: [0, 1, 2] }));
+    return tidy(() => noGrad(() => meanOp(abs(this.weight), { axis: [0, 1, 2] })));
   }
 
   forward(x: Tensor): Tensor {

@@ -97,11 +97,11 @@ export class QuantConv2d extends Module {
 
   /** max|W| / qmax per output channel ([out]) or per tensor ([1]) (no tape). */
   computeWeightScale(w: Tensor = this.weight): Tensor {
-    return noGrad(() => {
+    return tidy(() => noGrad(() => {
       const m = this.perChannel ? maxOp(abs(w), { axis: [0, 1, 2] }) : reshape(maxOp(abs(w)), [1]);
       // A channel of zeros would give scale 0: use a tiny positive scale instead.
       return add(div(m, this.weightQmax), 1e-12);
-    });
+    }));
   }
 
   /** The weight scales in use: learned, or max|W| / qmax. */

@@ -12,20 +12,22 @@ export interface RefGeometry {
 /** TF 'same' / 'valid' / explicit padding, as conv-geometry.ts defines it (restated here independently). */
 export function refGeometry(
   [N, H, W, C]: number[], [kh, kw, cg, O]: number[],
-  o: { stride?: number; dilation?: number; padding?: 'same' | 'valid' | [[number, number], [number, number]] },
+  o: { stride?: number | [number, number]; dilation?: number | [number, number]; padding?: 'same' | 'valid' | [[number, number], [number, number]] },
 ): RefGeometry {
-  const s = o.stride ?? 1, d = o.dilation ?? 1;
-  const spanH = (kh - 1) * d + 1, spanW = (kw - 1) * d + 1;
+  const [sh, sw] = typeof o.stride === 'number' ? [o.stride, o.stride] : o.stride ?? [1, 1];
+  const [dh, dw] = typeof o.dilation === 'number' ? [o.dilation, o.dilation] : o.dilation ?? [1, 1];
+  const spanH = (kh - 1) * dh + 1, spanW = (kw - 1) * dw + 1;
   let pt = 0, pb = 0, pl = 0, pr = 0;
   if (o.padding === 'same') {
-    const th = Math.max(0, (Math.ceil(H / s) - 1) * s + spanH - H), tw = Math.max(0, (Math.ceil(W / s) - 1) * s + spanW - W);
+    const th = Math.max(0, (Math.ceil(H / sh) - 1) * sh + spanH - H), tw = Math.max(0, (Math.ceil(W / sw) - 1) * sw + spanW - W);
     pt = Math.floor(th / 2); pb = th - pt; pl = Math.floor(tw / 2); pr = tw - pl;
   } else if (Array.isArray(o.padding)) {
     [[pt, pb], [pl, pr]] = o.padding;
   }
   return {
-    N, H, W, C, kh, kw, O, groups: C / cg, strideH: s, strideW: s, dilationH: d, dilationW: d, padTop: pt, padLeft: pl,
-    outH: Math.floor((H + pt + pb - spanH) / s) + 1, outW: Math.floor((W + pl + pr - spanW) / s) + 1,
+    N, H, W, C, kh, kw, O, groups: C / cg, strideH: sh, strideW: sw, dilationH: dh, dilationW: dw, padTop: pt, padLeft: pl,
+    // a window that does not fit the padded input gives outH or outW <= 0
+    outH: Math.floor((H + pt + pb - spanH) / sh) + 1, outW: Math.floor((W + pl + pr - spanW) / sw) + 1,
   };
 }
 
