@@ -95,7 +95,8 @@ interface PoolConfig {
   at: 'dot' | 'output';
 }
 
-function readPool(v: unknown, outH: number, outW: number, where: string): { pool: PoolConfig; g: Geometry2d } | null {
+/** Reads and checks a fused pool's config: its window must fit the conv's output (windowGeometry throws otherwise). */
+function readPool(v: unknown, outH: number, outW: number, where: string): PoolConfig | null {
   if (v === null || v === undefined) return null;
   const bad = () => new Error(`${where}: config.pool must be null or { size: [h, w], stride: [h, w], padding: [[top, bottom], [left, right]], at: 'dot' | 'output' } with each padding smaller than the window, got ${describe(v)}`);
   const p = v as Record<string, unknown>;
@@ -106,7 +107,8 @@ function readPool(v: unknown, outH: number, outW: number, where: string): { pool
   const padding = p.padding as [[number, number], [number, number]];
   if (!Array.isArray(padding) || padding.length !== 2 || !padding.every((side, axis) => isPair(side, 0) && side.every((d: number) => d < size[axis]))) throw bad();
   const pool: PoolConfig = { size: [size[0], size[1]], stride: [(p.stride as number[])[0], (p.stride as number[])[1]], padding: [[padding[0][0], padding[0][1]], [padding[1][0], padding[1][1]]], at: p.at };
-  return { pool, g: windowGeometry(where, outH, outW, pool.size[0], pool.size[1], { stride: pool.stride, padding: pool.padding }) };
+  windowGeometry(where, outH, outW, pool.size[0], pool.size[1], { stride: pool.stride, padding: pool.padding });
+  return pool;
 }
 
 /** A maxpool2d stage's window resolved against an outH x outW input, or null when the window does not fit it. */
@@ -150,7 +152,6 @@ export class BinaryConv2dStage implements FrozenStage {
   readonly type = 'binary-conv2d';
   readonly config: BinaryConvConfig & Config;
   readonly #g: Geometry2d;
-  readonly #poolG: Geometry2d | null;
 
   constructor(readonly tensors: Record<string, Tensor>, config: Config, where: string) {
     const c = new Checker(where, config, tensors);
@@ -193,12 +194,11 @@ export class BinaryConv2dStage implements FrozenStage {
       }
     }
     c.only(names);
-    const pooled = readPool(config.pool, g.outH, g.outW, where);
-    if (pooled?.pool.at === 'output' && !threshold && bnEps === null) throw new Error(`${where}: config.pool.at 'output' needs a batch norm or thresholds (a pool on the sums is 'dot')`);
+    const pool = readPool(config.pool, g.outH, g.outW, where);
+    if (pool?.at === 'output' && !threshold && bnEps === null) throw new Error(`${where}: config.pool.at 'output' needs a batch norm or thresholds (a pool on the sums is 'dot')`);
     if (K * (uint8Inputs ? 255 : 1) > EXACT_SUM && (binarizeInputs || uint8Inputs)) throw new Error(`${where}: kh·kw·inChannels/groups = ${K} is too large for exact float32 sums`);
     this.#g = g;
-    this.#poolG = pooled?.g ?? null;
-    this.config = { ...conv, binarizeInputs, uint8Inputs, padValue, scale, bias, threshold, bnEps, bnAffine, pool: pooled?.pool ?? null };
+    this.config = { ...conv, binarizeInputs, uint8Inputs, padValue, scale, bias, threshold, bnEps, bnAffine, pool };
   }
 
   get acceptsUint8(): boolean {
@@ -261,7 +261,6 @@ export class BinaryConv2dStage implements FrozenStage {
     const n = checkImage(a, c, this.type);
     const g = this.#g;
     const pool = c.pool;
-    const poolG = this.#poolG;
     const bitsPool = (bits: Tensor): Tensor => (pool ? binaryMaxPool2d(bits, { channels: c.outChannels, size: pool.size, stride: pool.stride, padding: pool.padding }) : bits);
     // Thresholds on the output: straight to packed bits.
     if (c.threshold && pool?.at !== 'dot') {
