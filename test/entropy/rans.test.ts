@@ -1,5 +1,18 @@
 import { describe, expect, it } from 'vitest';
-import { frequencyTable, ransDecode, ransEncode } from '../../src/entropy/index.js';
+import { frequencyTable, RansDecoder, RansEncoder, type FrequencyTable } from '../../src/entropy/index.js';
+
+function ransEncode(symbols: number[], tableOf: number[], tables: FrequencyTable[]): Uint8Array {
+  const e = new RansEncoder();
+  symbols.forEach((s, i) => e.put(s, tables[tableOf[i]]));
+  return e.finish();
+}
+
+function ransDecode(stream: Uint8Array, tableOf: number[], tables: FrequencyTable[]): number[] {
+  const d = new RansDecoder(stream);
+  const out = tableOf.map((k) => d.get(tables[k]));
+  d.finish();
+  return out;
+}
 
 /** A small deterministic generator (mulberry32) so cases are reproducible without the library's RNG. */
 function rng(seed: number): () => number {
@@ -78,13 +91,15 @@ describe('rANS', () => {
     const symbols = Array.from({ length: 400 }, (_, i) => (i * 7) % 4);
     const tableOf = new Array(400).fill(0);
     const stream = ransEncode(symbols, tableOf, [t]);
-    expect(() => ransDecode(stream.subarray(0, stream.length - 1), tableOf, [t])).toThrow(/ransDecode: stream (ended|does not end)/);
-    expect(() => ransDecode(new Uint8Array([...stream, 0]), tableOf, [t])).toThrow(/ransDecode: stream does not end where 400 symbols end \(1 bytes left\)/);
-    expect(() => ransDecode(stream, tableOf.slice(1), [t])).toThrow(/ransDecode: stream does not end/);
-    expect(() => ransDecode(new Uint8Array([0, 0, 0, 0]), [], [t])).toThrow(/does not start with a valid rANS state/);
-    expect(() => ransEncode([4], [0], [t])).toThrow(/ransEncode: symbols\[0\] must be an integer in \[0, 3\]/);
-    expect(() => ransEncode([0], [1], [t])).toThrow(/ransEncode: tableOf\[0\] must be an index into tables \(0\.\.0\)/);
-    expect(() => ransEncode([0, 1], [0], [t])).toThrow(/ransEncode: tableOf must have one table index per symbol \(2\)/);
-    expect(() => ransEncode([0], [0], [{ precision: 16, freqs: new Uint32Array([5]), starts: new Uint32Array([0, 5]) }])).toThrow(/ransEncode: tables\[0\] is not a valid FrequencyTable/);
+    expect(() => ransDecode(stream.subarray(0, stream.length - 1), tableOf, [t])).toThrow(/RansDecoder.(get: stream ended|finish: stream does not end)/);
+    expect(() => ransDecode(new Uint8Array([...stream, 0]), tableOf, [t])).toThrow(/RansDecoder.finish: stream does not end after these 400 symbols \(1 bytes left\)/);
+    expect(() => ransDecode(stream, tableOf.slice(1), [t])).toThrow(/RansDecoder.finish: stream does not end/);
+    expect(() => new RansDecoder(new Uint8Array([0, 0, 0, 0]))).toThrow(/RansDecoder: stream does not start with a valid rANS state/);
+    expect(() => new RansDecoder(new Uint8Array(3))).toThrow(/RansDecoder: stream has 3 bytes/);
+    expect(() => new RansEncoder().put(4, t)).toThrow(/RansEncoder.put: symbol must be an integer in \[0, 3\]/);
+    expect(() => new RansEncoder().put(0, { precision: 16, freqs: new Uint32Array([5]), starts: new Uint32Array([0, 5]) })).toThrow(/RansEncoder.put: table is not a valid FrequencyTable/);
+    const e = new RansEncoder();
+    e.finish();
+    expect(() => e.put(0, t)).toThrow(/finish\(\) was already called/);
   });
 });
