@@ -222,15 +222,19 @@ export class EntropyBottleneck extends Module {
     const n = shape.reduce((a, b) => a * b, 1);
     if (n > 2 ** 28) throw new Error(`${op}: shape [${shape}] has ${n} elements; at most 2^28 can be decoded`);
     const codes = this.codes();
-    const dec = new RansDecoder(stream);
     const flat = flatTable();
     const out = new Float32Array(n);
-    for (let i = 0; i < n; i++) {
-      const { lo, hi, table } = codes[i % this.channels];
-      const s = dec.get(table);
-      out[i] = s <= hi - lo ? lo + s : dec.get(flat) * 65536 + dec.get(flat) - 2 ** 31;
+    try {
+      const dec = new RansDecoder(stream);
+      for (let i = 0; i < n; i++) {
+        const { lo, hi, table } = codes[i % this.channels];
+        const s = dec.get(table);
+        out[i] = s <= hi - lo ? lo + s : dec.get(flat) * 65536 + dec.get(flat) - 2 ** 31;
+      }
+      dec.finish();
+    } catch (e) {
+      throw new Error(`${op}: stream does not hold ${n} latents of shape [${shape}] coded by this model (${(e as Error).message})`);
     }
-    dec.finish();
     return tensor(out, shape);
   }
 
