@@ -11,3 +11,4 @@ export { FrozenModel } from '../freeze/model.js';
 export type { FrozenStage, Activation } from '../freeze/types.js';
 export { Embedding, type EmbeddingOptions } from './embedding.js';
 export { LayerNorm, type LayerNormOptions } from './layernorm.js';
+export { EntropyBottleneck, type EntropyBottleneckOptions, type BottleneckResult, type RoundingMode } from './entropy-bottleneck.js';
