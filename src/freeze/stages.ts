@@ -6,10 +6,10 @@ import { uint8BinaryMatmulF32 } from '../kernels/gemm_u8b1.js';
 import { quantizeInt8 } from '../kernels/quant_s8.js';
 import { batchNormEval } from '../nn/batchnorm.js';
 import { add, clip, mul, relu, sigmoid, tanh } from '../ops/elementwise.js';
-import type { Padding2d } from '../ops/conv-geometry.js';
 import { matmul } from '../ops/matmul.js';
 import { conv2d } from '../ops/conv.js';
-import { avgPool2d, globalAvgPool2d, maxPool2d } from '../ops/pool.js';
+import type { Padding2d } from '../ops/conv-geometry.js';
+import { avgPool2d, globalAvgPool2d, maxPool2d, type Pool2dOptions } from '../ops/pool.js';
 import { reshape } from '../ops/shape.js';
 import { sign } from '../ste/sign.js';
 import { describe } from '../tensor/checks.js';
@@ -31,8 +31,9 @@ import type { Activation, FrozenStage, FuseInfo } from './types.js';
 export const EXACT_SUM = 2 ** 24;
 /** Bound on feature counts read from a file (2^24: larger layers would not fit wasm memory anyway). */
 const MAX_FEATURES = 2 ** 24;
-/** Bound on a window side or stride read from a file (as conv-geometry's). */
-const MAX_WINDOW = 2 ** 16;
+/** Bound on a pool window side or stride read from a file (as conv-geometry's). */
+const MAX_POOL_WINDOW = 2 ** 16;
+type PoolPadding = NonNullable<Pool2dOptions['padding']>;
 /** Pooling stages over NHWC images (float, replaying ops/pool.ts). */
 const POOL_STAGES: readonly string[] = ['maxpool2d', 'avgpool2d', 'globalavgpool2d'];
 
@@ -83,12 +84,12 @@ export class Checker {
   /** A window size or stride: [h, w] integers >= min. */
   pair(key: string, min: number): [number, number] {
     const v = this.config[key];
-    if (!Array.isArray(v) || v.length !== 2 || !v.every((d) => Number.isInteger(d) && d >= min && d <= MAX_WINDOW)) this.fail(key, `a pair [h, w] of integers in [${min}, ${MAX_WINDOW}]`);
+    if (!Array.isArray(v) || v.length !== 2 || !v.every((d) => Number.isInteger(d) && d >= min && d <= MAX_POOL_WINDOW)) this.fail(key, `a pair [h, w] of integers in [${min}, ${MAX_POOL_WINDOW}]`);
     return [v[0], v[1]];
   }
 
   /** A pool padding: 'same', 'valid' or [[top, bottom], [left, right]], each side smaller than the window. */
-  padding(key: string, size: [number, number]): Padding2d {
+  padding(key: string, size: [number, number]): PoolPadding {
     const v = this.config[key];
     if (v === 'same' || v === 'valid') return v;
     const ok = Array.isArray(v) && v.length === 2 && v.every((side, axis) => Array.isArray(side) && side.length === 2 && side.every((d) => Number.isInteger(d) && d >= 0 && d < size[axis]));
@@ -494,7 +495,7 @@ export class FloatStage implements FrozenStage {
     }
     if (this.images && x.rank !== 4) throw new Error(`${this.type} stage takes NHWC images [N, H, W, C], got [${x.shape}]`);
     if (this.type === 'maxpool2d' || this.type === 'avgpool2d') {
-      const window = { size: this.config.size as [number, number], stride: this.config.stride as [number, number], padding: this.config.padding as Padding2d };
+      const window = { size: this.config.size as [number, number], stride: this.config.stride as [number, number], padding: this.config.padding as PoolPadding };
       return { kind: 'float', t: this.type === 'maxpool2d' ? maxPool2d(x, window) : avgPool2d(x, window) };
     }
     if (this.type === 'globalavgpool2d') return { kind: 'float', t: globalAvgPool2d(x) };
@@ -597,6 +598,9 @@ export class OpStage implements FrozenStage {
 }
 
 // ---- float convolution -----------------------------------------------------------
+
+/** Largest kernel, stride, dilation or padding read from a file (as conv-geometry accepts). */
+const MAX_WINDOW = 2 ** 16;
 
 /** nn.Conv2d kept in float32: conv2d with the copied HWIO weight, then the bias, as in eval mode. */
 export class Conv2dStage implements FrozenStage {
