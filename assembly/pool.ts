@@ -18,6 +18,13 @@ function hi(o: i32, stride: i32, pad: i32, k: i32, size: i32): i32 {
   return min(o * stride - pad + k, size);
 }
 
+// Lanes where v replaces the running maximum: greater, or best is NaN and v is not.
+// @ts-ignore: decorator
+@inline
+function wins(v: v128, best: v128): v128 {
+  return v128.or(f32x4.gt(v, best), v128.and(f32x4.ne(best, best), f32x4.eq(v, v)));
+}
+
 // y[n, oy, ox, c] = max over the window's valid cells; idx (when not 0)
 // gets the cell h * W + w of the first maximum in row-major window order.
 // NaN never wins (as f32_max_axis): a NaN is kept only when every cell is NaN.
@@ -34,6 +41,33 @@ export function f32_maxpool2d(x: usize, y: usize, idx: usize, N: i32, H: i32, W:
         const o = (<usize>(((n * outH + oy) * outW + ox) * C)) << 2;
         const first = h0 * W + w0;
         let c = 0;
+        // 16 channels per walk over the window (4 vectors in registers), then 4, then one:
+        // the window loop's overhead is shared, and each element still sees the cells in order.
+        for (; c + 16 <= C; c += 16) {
+          const col = <usize>c << 2;
+          const p0 = img + (<usize>(first * C) << 2) + col;
+          let b0 = v128.load(p0), b1 = v128.load(p0, 16), b2 = v128.load(p0, 32), b3 = v128.load(p0, 48);
+          let i0 = i32x4.splat(first), i1 = i0, i2 = i0, i3 = i0;
+          for (let h = h0; h < h1; h++) {
+            for (let w = h == h0 ? w0 + 1 : w0; w < w1; w++) {
+              const cell = h * W + w;
+              const p = img + (<usize>(cell * C) << 2) + col;
+              const ci = i32x4.splat(cell);
+              const v0 = v128.load(p), v1 = v128.load(p, 16), v2 = v128.load(p, 32), v3 = v128.load(p, 48);
+              const m0 = wins(v0, b0), m1 = wins(v1, b1), m2 = wins(v2, b2), m3 = wins(v3, b3);
+              b0 = v128.bitselect(v0, b0, m0); i0 = v128.bitselect(ci, i0, m0);
+              b1 = v128.bitselect(v1, b1, m1); i1 = v128.bitselect(ci, i1, m1);
+              b2 = v128.bitselect(v2, b2, m2); i2 = v128.bitselect(ci, i2, m2);
+              b3 = v128.bitselect(v3, b3, m3); i3 = v128.bitselect(ci, i3, m3);
+            }
+          }
+          const q = y + o + col;
+          v128.store(q, b0); v128.store(q, b1, 16); v128.store(q, b2, 32); v128.store(q, b3, 48);
+          if (idx) {
+            const r = idx + o + col;
+            v128.store(r, i0); v128.store(r, i1, 16); v128.store(r, i2, 32); v128.store(r, i3, 48);
+          }
+        }
         for (; c + 4 <= C; c += 4) {
           const col = <usize>c << 2;
           let best = v128.load(img + (<usize>(first * C) << 2) + col);
@@ -42,7 +76,7 @@ export function f32_maxpool2d(x: usize, y: usize, idx: usize, N: i32, H: i32, W:
             for (let w = h == h0 ? w0 + 1 : w0; w < w1; w++) {
               const cell = h * W + w;
               const v = v128.load(img + (<usize>(cell * C) << 2) + col);
-              const take = v128.or(f32x4.gt(v, best), v128.and(f32x4.ne(best, best), f32x4.eq(v, v)));
+              const take = wins(v, best);
               best = v128.bitselect(v, best, take);
               bestI = v128.bitselect(i32x4.splat(cell), bestI, take);
             }
@@ -100,14 +134,31 @@ export function f32_avgpool2d(x: usize, y: usize, N: i32, H: i32, W: i32, C: i32
         const w1 = hi(ox, sw, padL, kw, W);
         const count = <f32>((h1 - h0) * (w1 - w0));
         const o = (<usize>(((n * outH + oy) * outW + ox) * C)) << 2;
+        const vc = f32x4.splat(count);
         let c = 0;
+        for (; c + 16 <= C; c += 16) {
+          const col = <usize>c << 2;
+          let s0 = f32x4.splat(0), s1 = s0, s2 = s0, s3 = s0;
+          for (let h = h0; h < h1; h++) {
+            for (let w = w0; w < w1; w++) {
+              const p = img + (<usize>((h * W + w) * C) << 2) + col;
+              s0 = f32x4.add(s0, v128.load(p));
+              s1 = f32x4.add(s1, v128.load(p, 16));
+              s2 = f32x4.add(s2, v128.load(p, 32));
+              s3 = f32x4.add(s3, v128.load(p, 48));
+            }
+          }
+          const q = y + o + col;
+          v128.store(q, f32x4.div(s0, vc)); v128.store(q, f32x4.div(s1, vc), 16);
+          v128.store(q, f32x4.div(s2, vc), 32); v128.store(q, f32x4.div(s3, vc), 48);
+        }
         for (; c + 4 <= C; c += 4) {
           const col = <usize>c << 2;
           let s = f32x4.splat(0);
           for (let h = h0; h < h1; h++) {
             for (let w = w0; w < w1; w++) s = f32x4.add(s, v128.load(img + (<usize>((h * W + w) * C) << 2) + col));
           }
-          v128.store(y + o + col, f32x4.div(s, f32x4.splat(count)));
+          v128.store(y + o + col, f32x4.div(s, vc));
         }
         for (; c < C; c++) {
           const col = <usize>c << 2;
@@ -137,10 +188,26 @@ export function f32_avgpool2d_backward(dy: usize, dx: usize, N: i32, H: i32, W: 
         const w1 = hi(ox, sw, padL, kw, W);
         const count = <f32>((h1 - h0) * (w1 - w0));
         const o = (<usize>(((n * outH + oy) * outW + ox) * C)) << 2;
+        const vc = f32x4.splat(count);
         let c = 0;
+        for (; c + 16 <= C; c += 16) {
+          const col = <usize>c << 2;
+          const d = dy + o + col;
+          const g0 = f32x4.div(v128.load(d), vc), g1 = f32x4.div(v128.load(d, 16), vc);
+          const g2 = f32x4.div(v128.load(d, 32), vc), g3 = f32x4.div(v128.load(d, 48), vc);
+          for (let h = h0; h < h1; h++) {
+            for (let w = w0; w < w1; w++) {
+              const at = img + (<usize>((h * W + w) * C) << 2) + col;
+              v128.store(at, f32x4.add(v128.load(at), g0));
+              v128.store(at, f32x4.add(v128.load(at, 16), g1), 16);
+              v128.store(at, f32x4.add(v128.load(at, 32), g2), 32);
+              v128.store(at, f32x4.add(v128.load(at, 48), g3), 48);
+            }
+          }
+        }
         for (; c + 4 <= C; c += 4) {
           const col = <usize>c << 2;
-          const g = f32x4.div(v128.load(dy + o + col), f32x4.splat(count));
+          const g = f32x4.div(v128.load(dy + o + col), vc);
           for (let h = h0; h < h1; h++) {
             for (let w = w0; w < w1; w++) {
               const at = img + (<usize>((h * W + w) * C) << 2) + col;

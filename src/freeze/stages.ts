@@ -6,10 +6,10 @@ import { uint8BinaryMatmulF32 } from '../kernels/gemm_u8b1.js';
 import { quantizeInt8 } from '../kernels/quant_s8.js';
 import { batchNormEval } from '../nn/batchnorm.js';
 import { add, clip, mul, relu, sigmoid, tanh } from '../ops/elementwise.js';
-import type { Padding2d } from '../ops/conv-geometry.js';
 import { matmul } from '../ops/matmul.js';
 import { conv2d } from '../ops/conv.js';
-import { avgPool2d, globalAvgPool2d, maxPool2d } from '../ops/pool.js';
+import type { Padding2d } from '../ops/conv-geometry.js';
+import { avgPool2d, globalAvgPool2d, maxPool2d, type Pool2dOptions } from '../ops/pool.js';
 import { reshape } from '../ops/shape.js';
 import { sign } from '../ste/sign.js';
 import { describe } from '../tensor/checks.js';
@@ -18,6 +18,9 @@ import type { DType } from '../tensor/dtypes.js';
 import { keep } from '../tensor/scope.js';
 import { Tensor } from '../tensor/tensor.js';
 import { REPLAYABLE_OPS } from './ops.js';
+import { flattenImage, unpackImage } from './bits.js';
+import { packChannels } from '../kernels/conv_binary.js';
+import { BinaryConv2dStage, Int8Conv2dStage } from './conv-stages.js';
 import type { Activation, FrozenStage, FuseInfo } from './types.js';
 
 // The stage types of a frozen model. Each type validates its config and its
@@ -25,15 +28,17 @@ import type { Activation, FrozenStage, FuseInfo } from './types.js';
 // one loaded by FrozenModel.fromState pass the same checks before anything runs.
 
 /** Largest integer |sum| a float32 accumulator holds exactly. */
-const EXACT_SUM = 2 ** 24;
+export const EXACT_SUM = 2 ** 24;
 /** Bound on feature counts read from a file (2^24: larger layers would not fit wasm memory anyway). */
 const MAX_FEATURES = 2 ** 24;
-/** Bound on a window side or stride read from a file (as conv-geometry's). */
-const MAX_WINDOW = 2 ** 16;
+/** Bound on a pool window side or stride read from a file (as conv-geometry's). */
+const MAX_POOL_WINDOW = 2 ** 16;
+type PoolPadding = NonNullable<Pool2dOptions['padding']>;
 /** Pooling stages over NHWC images (float, replaying ops/pool.ts). */
 const POOL_STAGES: readonly string[] = ['maxpool2d', 'avgpool2d', 'globalavgpool2d'];
 
 export function asFloat(a: Activation): Tensor {
+  if (a.kind === 'bits' && a.t.rank === 4) return unpackImage(a.t, a.k);
   return a.kind === 'float' ? a.t : unpackBitsF32(a.t, a.k, 'FrozenModel.predict');
 }
 
@@ -46,7 +51,7 @@ function asBits(a: Activation): { t: Tensor; k: number } {
 
 type Config = Record<string, unknown>;
 
-class Checker {
+export class Checker {
   constructor(readonly where: string, readonly config: Config, readonly tensors: Record<string, Tensor>) {
     if (config === null || typeof config !== 'object' || Array.isArray(config)) throw new Error(`${where}: config must be an object, got ${describe(config)}`);
   }
@@ -79,12 +84,12 @@ class Checker {
   /** A window size or stride: [h, w] integers >= min. */
   pair(key: string, min: number): [number, number] {
     const v = this.config[key];
-    if (!Array.isArray(v) || v.length !== 2 || !v.every((d) => Number.isInteger(d) && d >= min && d <= MAX_WINDOW)) this.fail(key, `a pair [h, w] of integers in [${min}, ${MAX_WINDOW}]`);
+    if (!Array.isArray(v) || v.length !== 2 || !v.every((d) => Number.isInteger(d) && d >= min && d <= MAX_POOL_WINDOW)) this.fail(key, `a pair [h, w] of integers in [${min}, ${MAX_POOL_WINDOW}]`);
     return [v[0], v[1]];
   }
 
   /** A pool padding: 'same', 'valid' or [[top, bottom], [left, right]], each side smaller than the window. */
-  padding(key: string, size: [number, number]): Padding2d {
+  padding(key: string, size: [number, number]): PoolPadding {
     const v = this.config[key];
     if (v === 'same' || v === 'valid') return v;
     const ok = Array.isArray(v) && v.length === 2 && v.every((side, axis) => Array.isArray(side) && side.length === 2 && side.every((d) => Number.isInteger(d) && d >= 0 && d < size[axis]));
@@ -114,7 +119,7 @@ class Checker {
 }
 
 /** Optional-tensor flags: explicit in version 2 configs, read from which tensors exist in version 1 files. */
-function flag(c: Checker, key: string, ...names: string[]): boolean {
+export function flag(c: Checker, key: string, ...names: string[]): boolean {
   if (c.config[key] !== undefined) return c.bool(key);
   const present = names.filter((n) => c.has(n));
   if (present.length !== 0 && present.length !== names.length) {
@@ -270,7 +275,7 @@ const f32 = Math.fround;
  * operations in the same order as the eval kernels
  * ((x - mean) / sqrt(var + eps)) * weight + bias.
  */
-function foldThresholds(t: Record<string, Tensor>, eps: number, N: number, range: number): { threshold: Float32Array; direction: Int32Array } {
+export function foldThresholds(t: Record<string, Tensor>, eps: number, N: number, range: number): { threshold: Float32Array; direction: Int32Array } {
   const read = (x: Tensor | undefined) => (x ? (x.dataSync() as Float32Array) : null);
   const mean = read(t.bnMean)!;
   const variance = read(t.bnVar)!;
@@ -475,10 +480,10 @@ export class FloatStage implements FrozenStage {
 
   run(a: Activation): Activation {
     const t = this.tensors;
-    if (this.type === 'binarize') return a.kind === 'bits' ? a : { kind: 'bits', t: packBits(a.t), k: a.t.shape[1] };
+    if (this.type === 'binarize') return a.kind === 'bits' ? a : a.t.rank === 4 ? { kind: 'bits', t: packChannels(a.t), k: a.t.shape[3] } : { kind: 'bits', t: packBits(a.t), k: a.t.shape[1] };
     if (this.type === 'flatten') {
-      // Bits stay bits: a [batch, k] row is already flat.
-      if (a.kind === 'bits') return a;
+      // Bits stay bits: a [batch, k] row is already flat; packed images become rows.
+      if (a.kind === 'bits') return a.t.rank === 4 ? { kind: 'bits', ...flattenImage(a.t, a.k) } : a;
       // The width is computed, not inferred (-1): an empty batch has no elements to infer it from.
       const rest = a.t.shape.slice(1).reduce((x, y) => x * y, 1);
       return { kind: 'float', t: reshape(a.t, [a.t.shape[0], rest]) };
@@ -490,7 +495,7 @@ export class FloatStage implements FrozenStage {
     }
     if (this.images && x.rank !== 4) throw new Error(`${this.type} stage takes NHWC images [N, H, W, C], got [${x.shape}]`);
     if (this.type === 'maxpool2d' || this.type === 'avgpool2d') {
-      const window = { size: this.config.size as [number, number], stride: this.config.stride as [number, number], padding: this.config.padding as Padding2d };
+      const window = { size: this.config.size as [number, number], stride: this.config.stride as [number, number], padding: this.config.padding as PoolPadding };
       return { kind: 'float', t: this.type === 'maxpool2d' ? maxPool2d(x, window) : avgPool2d(x, window) };
     }
     if (this.type === 'globalavgpool2d') return { kind: 'float', t: globalAvgPool2d(x) };
@@ -594,6 +599,9 @@ export class OpStage implements FrozenStage {
 
 // ---- float convolution -----------------------------------------------------------
 
+/** Largest kernel, stride, dilation or padding read from a file (as conv-geometry accepts). */
+const MAX_WINDOW = 2 ** 16;
+
 /** nn.Conv2d kept in float32: conv2d with the copied HWIO weight, then the bias, as in eval mode. */
 export class Conv2dStage implements FrozenStage {
   readonly type = 'conv2d';
@@ -662,6 +670,8 @@ const STAGE_TYPES: Readonly<Record<string, StageFactory>> = Object.freeze({
   'int8-dense': (tensors, config, where) => new Int8DenseStage(tensors, config, where),
   op: (tensors, config, where) => new OpStage(tensors, config, where),
   conv2d: (tensors, config, where) => new Conv2dStage(tensors, config, where),
+  'binary-conv2d': (tensors, config, where) => new BinaryConv2dStage(tensors, config, where),
+  'int8-conv2d': (tensors, config, where) => new Int8Conv2dStage(tensors, config, where),
   ...Object.fromEntries(['linear', 'batchnorm', 'relu', 'tanh', 'sigmoid', 'hardtanh', 'sign', 'binarize', 'flatten', ...POOL_STAGES].map((t) => [t, floatStage(t)])),
 });
 

@@ -26,9 +26,10 @@ abstract class BatchNormBase extends Module {
   readonly eps: number;
   readonly affine: boolean;
 
-  constructor(protected readonly op: string, readonly numFeatures: number, options: BatchNormOptions | null) {
+  /** `countArg`: the constructor's name for numFeatures, used in its error. */
+  constructor(protected readonly op: string, countArg: string, readonly numFeatures: number, options: BatchNormOptions | null) {
     super();
-    checkNumber(numFeatures, op, op === 'BatchNorm2d' ? 'numChannels' : 'numFeatures', { integer: true, min: 1, max: 2 ** 24 });
+    checkNumber(numFeatures, op, countArg, { integer: true, min: 1, max: 2 ** 24 });
     const o = readOptions<BatchNormOptions>(options, op);
     this.momentum = checkNumber(o.momentum ?? 0.1, op, 'momentum', { min: 0, max: 1 });
     // eps must stay a normal float32: one that rounds to 0 divides by 0 for a constant feature.
@@ -116,7 +117,7 @@ abstract class BatchNormBase extends Module {
  */
 export class BatchNorm1d extends BatchNormBase {
   constructor(numFeatures: number, options: BatchNormOptions | null = {}) {
-    super('BatchNorm1d', numFeatures, options);
+    super('BatchNorm1d', 'numFeatures', numFeatures, options);
   }
 
   protected checkShape(x: Tensor): void {
@@ -138,7 +139,7 @@ export class BatchNorm1d extends BatchNormBase {
  */
 export class BatchNorm2d extends BatchNormBase {
   constructor(numChannels: number, options: BatchNormOptions | null = {}) {
-    super('BatchNorm2d', numChannels, options);
+    super('BatchNorm2d', 'numChannels', numChannels, options);
   }
 
   /** The channel count (C of [N, H, W, C]); the same value as numFeatures. */

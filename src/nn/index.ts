@@ -13,3 +13,6 @@ export type { FrozenStage, Activation } from '../freeze/types.js';
 export { Embedding, type EmbeddingOptions } from './embedding.js';
 export { LayerNorm, type LayerNormOptions } from './layernorm.js';
 export { Conv2d, type Conv2dLayerOptions } from './conv.js';
+export { BinaryConv2d, type BinaryConv2dOptions, type ConvLayerOptions } from './conv-binary.js';
+export { QuantConv2d, type QuantConv2dOptions } from './conv-quant.js';
+export { EntropyBottleneck, type EntropyBottleneckOptions, type BottleneckResult, type RoundingMode } from './entropy-bottleneck.js';
