@@ -393,6 +393,27 @@ describe('conv net with batch norm (the PyTorch fixture)', () => {
     model.dispose();
   });
 
+  test('BinaryConv2d, QuantConv2d, BinaryLinear and QuantLinear take the PyTorch weights exactly like their float twins', async () => {
+    const state = await torchState('torch-conv.safetensors');
+    const ref = convNet();
+    ref.loadStateDict(state, { from: 'torch', inputShape: IMAGE });
+    const model = new sg.nn.Sequential(
+      new sg.nn.QuantConv2d(1, 4, 3, { padding: [[1, 1], [1, 1]] }),
+      new sg.nn.BatchNorm2d(4), new sg.nn.ReLU(), new sg.nn.MaxPool2d(2),
+      new sg.nn.BinaryConv2d(4, 6, [3, 2], { stride: 2, padding: [[1, 1], [0, 0]], groups: 2, bias: true, binarizeInputs: false }),
+      new sg.nn.BatchNorm2d(6), new sg.nn.ReLU(), new sg.nn.Flatten(),
+      new sg.nn.BinaryLinear(72, 16, { binarizeInputs: false, bias: true }), new sg.nn.BatchNorm1d(16), new sg.nn.ReLU(), new sg.nn.QuantLinear(16, 5),
+    );
+    // The quantizers' own state (activation ranges) has no PyTorch counterpart: strict loading names it.
+    const extra = Object.keys(model.stateDict()).filter((k) => !(k in ref.stateDict()));
+    expect(extra.length).toBeGreaterThan(0);
+    expect(() => model.loadStateDict(state, { from: 'torch', inputShape: IMAGE })).toThrow(new RegExp(`missing .*${extra[0].replace('.', '\\.')}`));
+    model.loadStateDict(state, { from: 'torch', inputShape: IMAGE, strict: false });
+    for (const [k, t] of Object.entries(ref.stateDict())) expect(bytesOf(model.stateDict()[k]), k).toEqual(bytesOf(t));
+    ref.dispose();
+    model.dispose();
+  });
+
   test('binary and quantized dense layers hold latent float weights in the same layout: a BinaryLinear after a flatten is permuted like a Linear', () => {
     const F = 2 * 3 * 4;
     const w = sg.tensor(Array.from({ length: 3 * F }, (_, i) => Math.fround(Math.sin(i + 0.5) * 0.9)), [3, F]);
