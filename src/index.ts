@@ -28,6 +28,8 @@ export type { TopkOptions, BincountOptions } from './ops/indexing.js';
 export { crossEntropy, mse } from './ops/losses.js';
 export { softmax, logSoftmax } from './freeze/traced.js';
 export { min, argmin, logsumexp } from './freeze/traced.js';
+export type { Conv2dOptions } from './ops/conv.js';
+export { conv2d } from './freeze/traced.js';
 export type { SoftmaxAxis } from './ops/losses.js';
 export { batchNorm, type BatchNormOpOptions } from './ops/batchnorm.js';
 // sign/round/floor with their true gradient (0); sg.ste.sign/round/floor pass a surrogate gradient.

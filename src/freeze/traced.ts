@@ -7,6 +7,7 @@ import * as div_ from '../ops/divergence.js';
 import * as ew from '../ops/elementwise.js';
 import * as losses from '../ops/losses.js';
 import { matmul as matmulOp } from '../ops/matmul.js';
+import { conv2d as conv2dOp } from '../ops/conv.js';
 import * as red from '../ops/reduce.js';
 import * as shp from '../ops/shape.js';
 import * as idx from '../ops/indexing.js';
@@ -80,6 +81,7 @@ export const globalAvgPool2d = traced('globalAvgPool2d', pool.globalAvgPool2d);
 // Several outputs: traced so that freeze() stops with a clear error instead of missing them.
 export const split = traced('split', shp.split);
 export const topk = traced('topk', idx.topk);
+export const conv2d = traced('conv2d', conv2dOp);
 
 // Tensor methods: wrap the installed ones (ops/methods.ts) in place.
 const proto = Tensor.prototype as unknown as Record<string, (...args: unknown[]) => unknown>;

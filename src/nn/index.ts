@@ -1,5 +1,6 @@
 // Layers and training utilities, exported as `nn` (modules) and `optim` (optimizers, schedules).
-export { Module, type ParamInfo } from './module.js';
+export { Module, type ParamInfo, type LoadStateDictOptions, type StateDictOptions } from './module.js';
+export type { TorchLayoutOptions } from './torch-state.js';
 export { Linear, BinaryLinear, QuantLinear, type LinearOptions, type BinaryLinearOptions, type QuantLinearOptions } from './linear.js';
 export { BatchNorm1d, BatchNorm2d, type BatchNormOptions } from './batchnorm.js';
 export { MaxPool2d, AvgPool2d, GlobalAvgPool2d, type Pool2dLayerOptions } from './pool.js';
@@ -11,4 +12,7 @@ export { FrozenModel } from '../freeze/model.js';
 export type { FrozenStage, Activation } from '../freeze/types.js';
 export { Embedding, type EmbeddingOptions } from './embedding.js';
 export { LayerNorm, type LayerNormOptions } from './layernorm.js';
+export { Conv2d, type Conv2dLayerOptions } from './conv.js';
+export { BinaryConv2d, type BinaryConv2dOptions, type ConvLayerOptions } from './conv-binary.js';
+export { QuantConv2d, type QuantConv2dOptions } from './conv-quant.js';
 export { EntropyBottleneck, type EntropyBottleneckOptions, type BottleneckResult, type RoundingMode } from './entropy-bottleneck.js';

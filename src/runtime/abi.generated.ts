@@ -312,6 +312,14 @@ export interface WasmExports {
                 strideX: number, strideW: number, strideC: number, m0: number, m1: number, n0: number, n1: number,
                 work: number): void;
 
+  // conv.ts
+  conv_f32_im2col(x: number, H: number, W: number, C: number, c0: number, cg: number, kh: number, kw: number,
+                  strideH: number, strideW: number, dilationH: number, dilationW: number, padTop: number,
+                  padLeft: number, outH: number, outW: number, r0: number, r1: number, cols: number): void;
+  conv_f32_col2im(cols: number, H: number, W: number, C: number, c0: number, cg: number, kh: number, kw: number,
+                  strideH: number, strideW: number, dilationH: number, dilationW: number, padTop: number,
+                  padLeft: number, outH: number, outW: number, r0: number, r1: number, dx: number): void;
+
   // pool.ts
   /**
    * y[n, oy, ox, c] = max over the window's valid cells; idx (when not 0)
@@ -337,6 +345,27 @@ export interface WasmExports {
    */
   f32_avgpool2d_backward(dy: number, dx: number, N: number, H: number, W: number, C: number, kh: number, kw: number,
                          sh: number, sw: number, padT: number, padL: number, outH: number, outW: number): void;
+
+  // conv_b1.ts
+  pack_hwio_bits_f32(w: number, taps: number, Cin: number, Cout: number, aligned: number, out: number,
+                     ldo: number): number;
+  im2col_b1(geo: number, x: number, row0: number, row1: number, out: number, ldo: number): void;
+  conv_b1_pad_table(geo: number, w: number, ldw: number, Cout: number, rowTaps: number, nRC: number, colTaps: number,
+                    nCC: number, out: number): void;
+  conv_b1_workspace_bytes(chunk: number, ldw: number, Cout: number): number;
+  conv_b1(mode: number, geo: number, x: number, w: number, ldw: number, Cout: number, out: number, pad: number,
+          scale: number, bias: number, thr: number, dir: number, work: number, chunk: number): void;
+  maxpool_b1(geo: number, x: number, out: number): void;
+
+  // conv_int.ts
+  im2col_u8(geo: number, x: number, row0: number, row1: number, out: number): void;
+  im2col_s8(geo: number, x: number, zp: number, row0: number, row1: number, out: number): void;
+  conv_u8b1_workspace_bytes(K: number, chunk: number, Cout: number): number;
+  conv_u8b1(mode: number, geo: number, x: number, patterns: number, Cout: number, out: number, scale: number,
+            bias: number, thr: number, dir: number, work: number, chunk: number): void;
+  conv_s8_workspace_bytes(K: number, chunk: number): number;
+  conv_s8(mode: number, geo: number, x: number, zp: number, packedB: number, Cout: number, out: number, mult: number,
+          add: number, work: number, chunk: number): void;
 }
 
 /** Every function export of WasmExports, for the loader's check of a module. */
@@ -364,5 +393,9 @@ export const WASM_FUNCTION_EXPORTS = ['heap_base', 'rng_uniform_f32', 'rng_norma
                                       'threshold_pack_f32', 'bn_forward_train', 'bn_backward_train',
                                       'bn_forward_eval', 'gemm_u8b1_packed_w_bytes', 'gemm_u8b1_workspace_bytes',
                                       'gemm_u8b1_pack_w', 'gemm_u8b1_check_f32', 'gemm_u8b1', 'gemm_u8b1_f32',
-                                      'f32_maxpool2d', 'f32_maxpool2d_backward', 'f32_avgpool2d',
-                                      'f32_avgpool2d_backward'] as const;
+                                      'conv_f32_im2col', 'conv_f32_col2im', 'f32_maxpool2d',
+                                      'f32_maxpool2d_backward', 'f32_avgpool2d', 'f32_avgpool2d_backward',
+                                      'pack_hwio_bits_f32', 'im2col_b1', 'conv_b1_pad_table',
+                                      'conv_b1_workspace_bytes', 'conv_b1', 'maxpool_b1', 'im2col_u8', 'im2col_s8',
+                                      'conv_u8b1_workspace_bytes', 'conv_u8b1', 'conv_s8_workspace_bytes',
+                                      'conv_s8'] as const;
