@@ -8,9 +8,8 @@ import { mean, sum } from '../ops/reduce.js';
 import { reshape } from '../ops/shape.js';
 import { binarize } from '../ste/sign.js';
 import { checkDType, checkFloat, checkNumber, F32_MAX } from '../tensor/checks.js';
-import { full } from '../tensor/creation.js';
+import { tensor } from '../tensor/creation.js';
 import { readOptions } from '../tensor/options.js';
-import { keep } from '../tensor/scope.js';
 import { empty, rawF32, rawI32, type Tensor } from '../tensor/tensor.js';
 import type { FreezeContext, FrozenStage, Macs } from '../freeze/types.js';
 import { checkInputTensor } from './guard.js';
@@ -72,8 +71,8 @@ export class LFQ extends Module {
   readonly commitmentWeight: number;
   readonly temperature: number;
   readonly codebookSize: number;
-  /** {−1, 1}^codeDim in index order, [2^codeDim, codeDim] (only with the entropy loss). */
-  #implicit: Tensor | null = null;
+  /** {−1, 1}^codeDim in index order, [2^codeDim, codeDim] (only with the entropy loss); each entropy's graph makes its own tensor of it. */
+  #implicit: Float32Array | null = null;
 
   constructor(readonly codeDim: number, options: LFQOptions | null = {}) {
     super();
@@ -91,10 +90,9 @@ export class LFQ extends Module {
     this.codebookSize = 2 ** codeDim;
     if (this.entropyLossWeight > 0) {
       const K = this.codebookSize;
-      const c = full([K, codeDim], -1);
-      const cv = rawF32(c);
+      const cv = new Float32Array(K * codeDim).fill(-1);
       for (let k = 0; k < K; k++) for (let i = 0; i < codeDim; i++) if ((k >>> i) & 1) cv[k * codeDim + i] = 1;
-      this.#implicit = keep(c);
+      this.#implicit = cv;
     }
   }
 
@@ -172,11 +170,6 @@ export class LFQ extends Module {
     return this.codeDim;
   }
 
-  override dispose(): void {
-    this.#implicit?.dispose();
-    super.dispose();
-  }
-
   /**
    * p = softmax(−‖z − c‖² / τ) over the implicit codes, computed as
    * softmax(2 z·cᵀ / τ) (‖z‖² and ‖c‖² = codeDim are constant along a row).
@@ -184,7 +177,8 @@ export class LFQ extends Module {
    */
   #entropies(z: Tensor): { perSampleEntropy: Tensor; codebookEntropy: Tensor; entropyLoss: Tensor } {
     const implicit = this.#implicit!;
-    const logits = (): Tensor => affine(matmul(reshape(z, [-1, this.codeDim]), implicit, { transposeB: true }), 2 / this.temperature, 0);
+    const codes = (): Tensor => tensor(implicit, [this.codebookSize, this.codeDim]);
+    const logits = (): Tensor => affine(matmul(reshape(z, [-1, this.codeDim]), codes(), { transposeB: true }), 2 / this.temperature, 0);
     const perSampleEntropy = composite(() => {
       const l = logits();
       return neg(mean(sum(mul(softmax(l), logSoftmax(l)), { axis: -1 })));
@@ -216,7 +210,6 @@ export class LFQ extends Module {
     checkFloat(z, op, 'z');
     this.#checkShape(z, op, 'z');
     if (z.size === 0) throw new Error(`${op}: z has no rows (shape [${z.shape}]); skip empty batches`);
-    if (this.#implicit?.disposed) throw new Error(`${op}: the layer was disposed (by dispose()); make a new layer`);
     rejectNaN(z, op, 'z');
   }
 }
