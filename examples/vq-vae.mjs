@@ -120,6 +120,6 @@ const images = sg.tidy(() => {
   return [...Array.from({ length: shown }, (_, i) => a.subarray(i * 784, (i + 1) * 784)), ...Array.from({ length: shown }, (_, i) => b.subarray(i * 784, (i + 1) * 784))];
 });
 const grid = imageGrid(images, shown);
-writeFileSync(flags.out, encodeGrayPng(grid.pixels, grid.width, grid.height));
+writeFileSync(flags.out, await encodeGrayPng(grid.pixels, grid.width, grid.height));
 console.log(`wrote ${flags.out} (top: test images, bottom: reconstructions)`);
 console.log(`test reconstruction MSE ${mse.toFixed(4)}, codebook perplexity ${perplexity.toFixed(1)} of ${quantizer.size}, codes used ${((100 * used) / quantizer.size).toFixed(1)}% in ${Math.round((now() - start) / 1000)} s`);

@@ -89,4 +89,24 @@ describe('examples learn on a subset of MNIST', () => {
     expect(acc).toBeGreaterThan(50); // chance: 25%
     expect(out).toMatch(/memory after cleanup: \{"bytesInUse":0,"tensorsAlive":0/);
   });
+
+  test('compress: three roundings learn, the rANS stream decodes exactly within 2% of the estimate, RD plots are written', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'snapgrad-compress-'));
+    try {
+      const out = runExample('compress', ['--epochs', '1', '--limit-train', '3000', '--limit-test', '300', '--lambdas', '8,32', '--out', join(dir, 'c')]);
+      for (const mode of ['ste', 'noise', 'mixed']) expect(out).toMatch(new RegExp(`^${mode}: bits/image .*decoded exactly: yes`, 'm'));
+      const last = out.trim().split('\n').pop()!;
+      const m = last.match(/^bits\/image (\d+\.\d) \(estimated (\d+\.\d)\), MSE (\d\.\d{4}), PSNR (\d+\.\d\d) dB$/);
+      expect(m, last).not.toBeNull();
+      const [actual, estimate, mse, psnr] = m!.slice(1).map(Number);
+      expect(Math.abs(actual - estimate) / estimate).toBeLessThan(0.02);
+      expect(mse).toBeLessThan(0.09); // the all-zero image scores about 0.11
+      expect(psnr).toBeCloseTo(10 * Math.log10(1 / mse), 0);
+      expect(readFileSync(join(dir, 'c-rd.svg'), 'utf8')).toMatch(/^<svg[\s\S]*<polyline[\s\S]*<\/svg>\n$/);
+      expect([...readFileSync(join(dir, 'c-rd.png')).subarray(0, 8)]).toEqual([137, 80, 78, 71, 13, 10, 26, 10]);
+      expect(readFileSync(join(dir, 'c-loss.svg'), 'utf8').match(/<polyline/g)!.length).toBe(3);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
