@@ -4,7 +4,7 @@
 // writes a PNG of originals above reconstructions. The quantizer is one of:
 //   vq   nearest of --codes learned codes of dimension --dim (EMA codebook, k-means init, dead-code replacement; default)
 //   rvq  --stages residual stages of such codebooks (perplexity and usage are the stages' means)
-//   fsq  finite scalar quantization with --levels (default 8,6,5: 240 implicit codes, latent dimension 3)
+//   fsq  finite scalar quantization with --levels (default 8,6,5: 240 implicit codes, latent dimension 3; the encoder ends in a batch norm)
 //   lfq  lookup-free quantization with --lfq-bits channels (default 8: 256 implicit codes) and its entropy loss
 // --rotation-trick passes the gradient through vq/rvq codes by the rotation trick instead of straight through.
 //
@@ -57,7 +57,10 @@ function makeQuantizer(kind) {
 
 // The latent width each quantizer takes; the seeds go encoder, quantizer, decoder (the default vq run is unchanged).
 const D = { vq: flags.dim, rvq: flags.dim, fsq: flags.levels.split(',').length, lfq: flags.lfqBits }[flags.quantizer];
-const encoder = new nn.Sequential(new nn.Linear(784, 512, { seed: seed++ }), new nn.ReLU(), new nn.Linear(512, L * D, { seed: seed++ }));
+// FSQ's bound is a tanh: the encoder ends in a batch norm so that z stays near unit scale (unnormalized, z grows
+// until tanh saturates, its gradient vanishes and a handful of corner codes are left).
+const encoder = new nn.Sequential(new nn.Linear(784, 512, { seed: seed++ }), new nn.ReLU(), new nn.Linear(512, L * D, { seed: seed++ }),
+  ...(flags.quantizer === 'fsq' ? [new nn.BatchNorm1d(L * D)] : []));
 const quantizer = makeQuantizer(flags.quantizer);
 const decoder = new nn.Sequential(new nn.Linear(L * D, 512, { seed: seed++ }), new nn.ReLU(), new nn.Linear(512, 784, { seed: seed++ }), new nn.Sigmoid());
 const optimizer = new optim.Adam([...encoder.parameters(), ...quantizer.m.parameters(), ...decoder.parameters()], { lr: flags.lr });
