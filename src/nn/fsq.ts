@@ -12,18 +12,6 @@ import { Module } from './module.js';
 export const FSQ_MAX_DIM = 32;
 export const FSQ_MAX_CODES = 2 ** 30;
 
-/**
- * Mentzer et al. 2023 (Table 1): the levels they recommend for a target
- * codebook size 2^bits (products 240, 1000, 4375, 15360, 64000).
- */
-export const FSQ_RECOMMENDED_LEVELS: Readonly<Record<8 | 10 | 12 | 14 | 16, readonly number[]>> = Object.freeze({
-  8: Object.freeze([8, 6, 5]),
-  10: Object.freeze([8, 5, 5, 5]),
-  12: Object.freeze([7, 5, 5, 5, 5]),
-  14: Object.freeze([8, 8, 8, 6, 5]),
-  16: Object.freeze([8, 8, 8, 5, 5, 5]),
-});
-
 /** Keeps the bound's outer levels from reaching tanh's asymptotes (the paper's eps). */
 const BOUND_EPS = 1e-3;
 
@@ -47,6 +35,18 @@ export interface FsqResult {
  * which freeze() replays as float op stages.
  */
 export class FSQ extends Module {
+  /**
+   * The levels Mentzer et al. 2023 recommend (Table 1) for a target codebook
+   * size 2^bits, keyed by bits; the products are 240, 1000, 4375, 15360, 64000.
+   */
+  static readonly recommendedLevels: Readonly<Record<8 | 10 | 12 | 14 | 16, readonly number[]>> = Object.freeze({
+    8: Object.freeze([8, 6, 5]),
+    10: Object.freeze([8, 5, 5, 5]),
+    12: Object.freeze([7, 5, 5, 5, 5]),
+    14: Object.freeze([8, 8, 8, 6, 5]),
+    16: Object.freeze([8, 8, 8, 5, 5, 5]),
+  });
+
   readonly levels: readonly number[];
   readonly dim: number;
   /** Π levels: the size of the implicit codebook. */

@@ -12,5 +12,5 @@ export { Embedding, type EmbeddingOptions } from './embedding.js';
 export { LayerNorm, type LayerNormOptions } from './layernorm.js';
 export { EntropyBottleneck, type EntropyBottleneckOptions, type BottleneckResult, type RoundingMode } from './entropy-bottleneck.js';
 export { ResidualVQ, type ResidualQuantizeResult } from './residual-vq.js';
-export { FSQ, FSQ_RECOMMENDED_LEVELS, type FsqResult } from './fsq.js';
+export { FSQ, type FsqResult } from './fsq.js';
 export { LFQ, type LFQOptions, type LfqResult } from './lfq.js';

@@ -11,7 +11,7 @@ import { f32Affine } from '../kernels/elementwise.js';
 import { checkFloat, checkNumber, checkRank } from '../tensor/checks.js';
 import { boolOption, readOptions } from '../tensor/options.js';
 import { randomDraw, Stream, type RandomDraw } from '../tensor/random.js';
-import { disposeOnThrow } from '../tensor/scope.js';
+import { disposeOnThrow, tidy } from '../tensor/scope.js';
 import { empty, rawF32, type Tensor } from '../tensor/tensor.js';
 import { identityGrad } from './straight.js';
 
@@ -51,7 +51,7 @@ const NORM_EPS2 = 1e-24;
 
 /** Rows divided by sqrt(‖row‖² + 1e-24): unit rows, and a zero row stays 0 with a finite gradient. */
 export function l2Normalize(x: Tensor): Tensor {
-  return div(x, sqrt(add(sum(square(x), { axis: -1, keepDims: true }), NORM_EPS2)));
+  return composite(() => div(x, sqrt(add(sum(square(x), { axis: -1, keepDims: true }), NORM_EPS2))));
 }
 
 /**
@@ -147,21 +147,20 @@ function quantizeRowsWith(z: Tensor, codebook: Tensor, beta: number, op: string,
 function sampleCodes(z: Tensor, codebook: Tensor, tau: number, draw: RandomDraw, op: string): Tensor {
   const N = z.shape[0];
   const K = codebook.shape[0];
-  const zz = sum(square(z), { axis: -1, keepDims: true });
-  const cc = reshape(sum(square(codebook), { axis: -1 }), [1, K]);
-  const zc = matmul(z, codebook, { transposeB: true });
-  const dist = add(sub(zz, affine(zc, 2, 0)), cc);
-  const dv = rawF32(dist);
-  for (let i = 0; i < dv.length; i++) {
-    if (!Number.isFinite(dv[i])) throw new Error(`${op}: the squared distance of z row ${Math.floor(i / K)} to code ${i % K} overflows float32 (${dv[i]}); scale z and the codebook down, or use temperature 0 (nearest code, exact for any finite values)`);
-  }
-  const logits = affine(sub(min(dist, { axis: -1, keepDims: true }), dist), 1 / tau, 0);
-  const noise = empty([N, K], 'float32');
-  rngGumbelF32(noise, draw);
-  draw.commit();
-  const idx = argmax(add(logits, noise), { axis: -1 });
-  for (const t of [zz, cc, zc, dist, logits, noise]) t.dispose();
-  return idx;
+  return tidy(() => {
+    const zz = sum(square(z), { axis: -1, keepDims: true });
+    const cc = reshape(sum(square(codebook), { axis: -1 }), [1, K]);
+    const dist = add(sub(zz, affine(matmul(z, codebook, { transposeB: true }), 2, 0)), cc);
+    const dv = rawF32(dist);
+    for (let i = 0; i < dv.length; i++) {
+      if (!Number.isFinite(dv[i])) throw new Error(`${op}: the squared distance of z row ${Math.floor(i / K)} to code ${i % K} overflows float32 (${dv[i]}); scale z and the codebook down, or use temperature 0 (nearest code, exact for any finite values)`);
+    }
+    const logits = affine(sub(min(dist, { axis: -1, keepDims: true }), dist), 1 / tau, 0);
+    const noise = empty([N, K], 'float32');
+    rngGumbelF32(noise, draw);
+    draw.commit();
+    return argmax(add(logits, noise), { axis: -1 });
+  });
 }
 
 /**

@@ -97,7 +97,7 @@ describe('nn.FSQ', () => {
   test('the recommended level sets of the paper (Table 1) and their codebook sizes', () => {
     const want: Record<number, [number[], number]> = { 8: [[8, 6, 5], 240], 10: [[8, 5, 5, 5], 1000], 12: [[7, 5, 5, 5, 5], 4375], 14: [[8, 8, 8, 6, 5], 15360], 16: [[8, 8, 8, 5, 5, 5], 64000] };
     for (const [bits, [levels, size]] of Object.entries(want)) {
-      expect(sg.nn.FSQ_RECOMMENDED_LEVELS[Number(bits) as 8]).toEqual(levels);
+      expect(sg.nn.FSQ.recommendedLevels[Number(bits) as 8]).toEqual(levels);
       const fsq = new sg.nn.FSQ(levels);
       expect(fsq.codebookSize).toBe(size);
       // Close to 2^bits, not at most: 4375 for 2^12.
