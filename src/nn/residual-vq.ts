@@ -40,10 +40,12 @@ export interface ResidualQuantizeResult {
  * VectorQuantizer with the shared options (its own seed, derived from the
  * layer's), so EMA or gradient codebooks, k-means init, dead-code
  * replacement, the rotation trick, cosine codebooks and sampling work per
- * stage. As in vector-quantize-pytorch, the residuals stop the gradient of
- * earlier codes, so each stage passes its own gradient to z (n·dy in total
- * with the plain straight-through estimator) and every stage's commitment
- * loss reaches the encoder.
+ * stage. The residuals stop the gradient of earlier codes (as recent
+ * vector-quantize-pytorch does; Encodec and its early versions subtract the
+ * straight-through code instead, which cancels every stage's path but the
+ * first), so each stage passes its own gradient to z (n·dy in total with the
+ * plain straight-through estimator) and every stage's commitment loss
+ * reaches the encoder.
  */
 export class ResidualVQ extends Module {
   readonly stages: readonly VectorQuantizer[];
