@@ -17,3 +17,4 @@ export * from "./optim";
 export * from "./threshold";
 export * from "./batchnorm";
 export * from "./gemm_u8b1";
+export * from "./pool";

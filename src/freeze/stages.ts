@@ -7,6 +7,7 @@ import { quantizeInt8 } from '../kernels/quant_s8.js';
 import { batchNormEval } from '../nn/batchnorm.js';
 import { add, clip, mul, relu, sigmoid, tanh } from '../ops/elementwise.js';
 import { matmul } from '../ops/matmul.js';
+import { avgPool2d, globalAvgPool2d, maxPool2d, type Pool2dOptions } from '../ops/pool.js';
 import { reshape } from '../ops/shape.js';
 import { sign } from '../ste/sign.js';
 import { describe } from '../tensor/checks.js';
@@ -25,6 +26,11 @@ import type { Activation, FrozenStage, FuseInfo } from './types.js';
 const EXACT_SUM = 2 ** 24;
 /** Bound on feature counts read from a file (2^24: larger layers would not fit wasm memory anyway). */
 const MAX_FEATURES = 2 ** 24;
+/** Bound on a pool window side or stride read from a file (as conv-geometry's). */
+const MAX_POOL_WINDOW = 2 ** 16;
+type PoolPadding = NonNullable<Pool2dOptions['padding']>;
+/** Pooling stages over NHWC images (float, replaying ops/pool.ts). */
+const POOL_STAGES: readonly string[] = ['maxpool2d', 'avgpool2d', 'globalavgpool2d'];
 
 export function asFloat(a: Activation): Tensor {
   return a.kind === 'float' ? a.t : unpackBitsF32(a.t, a.k, 'FrozenModel.predict');
@@ -67,6 +73,22 @@ class Checker {
     if (v === null && opts.nullable) return null;
     if (typeof v !== 'number' || !Number.isFinite(v) || (opts.positive && !(v > 0))) this.fail(key, `a finite${opts.positive ? ' positive' : ''} number${opts.nullable ? ' or null' : ''}`);
     return v;
+  }
+
+  /** A window size or stride: [h, w] integers >= min. */
+  pair(key: string, min: number): [number, number] {
+    const v = this.config[key];
+    if (!Array.isArray(v) || v.length !== 2 || !v.every((d) => Number.isInteger(d) && d >= min && d <= MAX_POOL_WINDOW)) this.fail(key, `a pair [h, w] of integers in [${min}, ${MAX_POOL_WINDOW}]`);
+    return [v[0], v[1]];
+  }
+
+  /** A pool padding: 'same', 'valid' or [[top, bottom], [left, right]], each side smaller than the window. */
+  padding(key: string, size: [number, number]): PoolPadding {
+    const v = this.config[key];
+    if (v === 'same' || v === 'valid') return v;
+    const ok = Array.isArray(v) && v.length === 2 && v.every((side, axis) => Array.isArray(side) && side.length === 2 && side.every((d) => Number.isInteger(d) && d >= 0 && d < size[axis]));
+    if (!ok) this.fail(key, `'same', 'valid' or [[top, bottom], [left, right]] with integers in [0, window size)`);
+    return [[v[0][0], v[0][1]], [v[1][0], v[1][1]]];
   }
 
   has(name: string): boolean {
@@ -360,7 +382,7 @@ const ELEMENTWISE: Record<string, (x: Tensor, c: Config) => Tensor> = {
   sign: (x) => sign(x),
 };
 
-/** A float layer kept as is (copied weights): Linear, BatchNorm1d, activations, Flatten, Sign, Binarize. */
+/** A float layer kept as is (copied weights): Linear, BatchNorm1d/2d, activations, Flatten, Sign, Binarize, pools. */
 export class FloatStage implements FrozenStage {
   readonly config: Config;
   /** Feature count (linear: inputs; batchnorm: channels). */
@@ -388,11 +410,21 @@ export class FloatStage implements FrozenStage {
         const rm = tensors.runningMean;
         const features = config.features === undefined && rm instanceof Tensor && rm.rank === 1 ? rm.shape[0] : c.int('features', 1, MAX_FEATURES);
         const affine = flag(c, 'affine', 'weight', 'bias');
+        // BatchNorm2d: NHWC images [N, H, W, features], normalized over the last axis.
+        const spatial = c.bool('spatial', false);
         const names = affine ? ['runningMean', 'runningVar', 'weight', 'bias'] : ['runningMean', 'runningVar'];
         for (const n of names) c.tensor(n, 'float32', [features]);
         c.only(names);
-        this.config = { eps, features, affine };
+        this.config = spatial ? { eps, features, affine, spatial } : { eps, features, affine };
         this.features = features;
+        break;
+      }
+      case 'maxpool2d': case 'avgpool2d': {
+        const size = c.pair('size', 1);
+        const stride = c.pair('stride', 1);
+        const padding = c.padding('padding', size);
+        c.only([]);
+        this.config = { size, stride, padding };
         break;
       }
       case 'hardtanh': {
@@ -403,7 +435,7 @@ export class FloatStage implements FrozenStage {
         this.config = { min, max };
         break;
       }
-      case 'relu': case 'tanh': case 'sigmoid': case 'sign': case 'binarize': case 'flatten':
+      case 'relu': case 'tanh': case 'sigmoid': case 'sign': case 'binarize': case 'flatten': case 'globalavgpool2d':
         c.only([]);
         this.config = {};
         break;
@@ -412,8 +444,13 @@ export class FloatStage implements FrozenStage {
     }
   }
 
+  /** Images (pools, BatchNorm2d) have no fixed row width. */
+  private get images(): boolean {
+    return POOL_STAGES.includes(this.type) || this.config.spatial === true;
+  }
+
   get inputFeatures(): number | undefined {
-    return this.features ?? undefined;
+    return this.images ? undefined : this.features ?? undefined;
   }
 
   get binarizesInput(): boolean {
@@ -422,6 +459,7 @@ export class FloatStage implements FrozenStage {
 
   outputWidth(input: number | null): number | null {
     if (this.type === 'linear') return this.outFeatures;
+    if (this.images) return null;
     if (this.type === 'batchnorm') return this.features;
     // Elementwise stages keep the width; flatten of an unknown shape gives an unknown width.
     return this.type === 'flatten' ? null : input;
@@ -429,7 +467,8 @@ export class FloatStage implements FrozenStage {
 
   get description(): string {
     if (this.type === 'linear') return `${this.config.inFeatures} -> ${this.config.outFeatures}, float32`;
-    if (this.type === 'batchnorm') return `${this.features} channels, float32`;
+    if (this.type === 'batchnorm') return `${this.features} channels${this.config.spatial ? ' (NHWC images)' : ''}, float32`;
+    if (this.type === 'maxpool2d' || this.type === 'avgpool2d') return `${this.type} ${(this.config.size as number[]).join('x')}, stride ${(this.config.stride as number[]).join('x')}, padding ${JSON.stringify(this.config.padding)}, float32`;
     return this.type;
   }
 
@@ -448,12 +487,19 @@ export class FloatStage implements FrozenStage {
       const y = matmul(x, t.weight, { transposeB: true });
       return { kind: 'float', t: t.bias ? add(y, t.bias) : y };
     }
+    if (this.images && x.rank !== 4) throw new Error(`${this.type} stage takes NHWC images [N, H, W, C], got [${x.shape}]`);
+    if (this.type === 'maxpool2d' || this.type === 'avgpool2d') {
+      const window = { size: this.config.size as [number, number], stride: this.config.stride as [number, number], padding: this.config.padding as PoolPadding };
+      return { kind: 'float', t: this.type === 'maxpool2d' ? maxPool2d(x, window) : avgPool2d(x, window) };
+    }
+    if (this.type === 'globalavgpool2d') return { kind: 'float', t: globalAvgPool2d(x) };
+    if (this.type === 'batchnorm' && this.config.spatial && x.shape[3] !== this.features) throw new Error(`batchnorm stage takes NHWC images [N, H, W, ${this.features}], got [${x.shape}]`);
     if (this.type === 'batchnorm') return { kind: 'float', t: batchNormEval(x, t.runningMean, t.runningVar, t.weight ?? null, t.bias ?? null, this.config.eps as number) };
     return { kind: 'float', t: ELEMENTWISE[this.type](x, this.config) };
   }
 
   outputIntegerMax(inputs: (number | null)[]): number | null {
-    if (this.type === 'relu' || this.type === 'flatten') return inputs[0];
+    if (this.type === 'relu' || this.type === 'flatten' || this.type === 'maxpool2d') return inputs[0];
     if (this.type === 'sign' || this.type === 'binarize') return 1;
     return null;
   }
@@ -558,7 +604,7 @@ const STAGE_TYPES: Readonly<Record<string, StageFactory>> = Object.freeze({
   'binary-dense': (tensors, config, where) => new BinaryDenseStage(tensors, config, where),
   'int8-dense': (tensors, config, where) => new Int8DenseStage(tensors, config, where),
   op: (tensors, config, where) => new OpStage(tensors, config, where),
-  ...Object.fromEntries(['linear', 'batchnorm', 'relu', 'tanh', 'sigmoid', 'hardtanh', 'sign', 'binarize', 'flatten'].map((t) => [t, floatStage(t)])),
+  ...Object.fromEntries(['linear', 'batchnorm', 'relu', 'tanh', 'sigmoid', 'hardtanh', 'sign', 'binarize', 'flatten', ...POOL_STAGES].map((t) => [t, floatStage(t)])),
 });
 
 /** Builds (and validates) a stage by type: the one registry freeze() and FrozenModel.fromState share. */

@@ -311,6 +311,32 @@ export interface WasmExports {
   gemm_u8b1_f32(K: number, x: number, ldx: number, xF32: number, w: number, c: number, ldc: number, batch: number,
                 strideX: number, strideW: number, strideC: number, m0: number, m1: number, n0: number, n1: number,
                 work: number): void;
+
+  // pool.ts
+  /**
+   * y[n, oy, ox, c] = max over the window's valid cells; idx (when not 0)
+   * gets the cell h * W + w of the first maximum in row-major window order.
+   * NaN never wins (as f32_max_axis): a NaN is kept only when every cell is NaN.
+   */
+  f32_maxpool2d(x: number, y: number, idx: number, N: number, H: number, W: number, C: number, kh: number,
+                kw: number, sh: number, sw: number, padT: number, padL: number, outH: number, outW: number): void;
+  /**
+   * dx = 0, then dx[n, idx, c] += dy[n, p, c] for every output position p in
+   * order (overlapping windows accumulate). Scatter by index: no vector form.
+   */
+  f32_maxpool2d_backward(dy: number, idx: number, dx: number, N: number, HW: number, outHW: number, C: number): void;
+  /**
+   * y[n, oy, ox, c] = (sum of the window's valid cells, in row-major order) / count
+   * of valid cells: padding is not counted (TF/Keras semantics).
+   */
+  f32_avgpool2d(x: number, y: number, N: number, H: number, W: number, C: number, kh: number, kw: number, sh: number,
+                sw: number, padT: number, padL: number, outH: number, outW: number): void;
+  /**
+   * dx = 0, then for every output position in order, dy / count is added to
+   * each valid cell of its window (overlapping windows accumulate).
+   */
+  f32_avgpool2d_backward(dy: number, dx: number, N: number, H: number, W: number, C: number, kh: number, kw: number,
+                         sh: number, sw: number, padT: number, padL: number, outH: number, outW: number): void;
 }
 
 /** Every function export of WasmExports, for the loader's check of a module. */
@@ -337,5 +363,6 @@ export const WASM_FUNCTION_EXPORTS = ['heap_base', 'rng_uniform_f32', 'rng_norma
                                       'vq_ema_workspace_bytes', 'vq_ema_update', 'adam_update', 'bop_update',
                                       'threshold_pack_f32', 'bn_forward_train', 'bn_backward_train',
                                       'bn_forward_eval', 'gemm_u8b1_packed_w_bytes', 'gemm_u8b1_workspace_bytes',
-                                      'gemm_u8b1_pack_w', 'gemm_u8b1_check_f32', 'gemm_u8b1',
-                                      'gemm_u8b1_f32'] as const;
+                                      'gemm_u8b1_pack_w', 'gemm_u8b1_check_f32', 'gemm_u8b1', 'gemm_u8b1_f32',
+                                      'f32_maxpool2d', 'f32_maxpool2d_backward', 'f32_avgpool2d',
+                                      'f32_avgpool2d_backward'] as const;
