@@ -104,6 +104,14 @@ export class LFQ extends Module {
 
   quantize(z: Tensor): LfqResult {
     this.#check(z, 'LFQ.quantize');
+    if (this.#implicit !== null) {
+      // The entropy's logits 2·z·c/τ must stay finite, or the softmax gives NaN.
+      const limit = (3e38 * this.temperature) / (2 * this.codeDim);
+      const v = rawF32(z);
+      for (let i = 0; i < v.length; i++) {
+        if (!(Math.abs(v[i]) <= limit)) throw new Error(`LFQ.quantize: z element ${i} is ${v[i]}; with the entropy loss (temperature ${this.temperature}, codeDim ${this.codeDim}) |z| must be <= ${limit.toPrecision(3)} so that its logits stay finite in float32`);
+      }
+    }
     const codes = binarize(z);
     const indices = noGrad(() => this.codesToIndices(codes));
     const commitmentLoss = composite(() => affine(mse(z, stopGradient(codes)), this.commitmentWeight, 0));

@@ -112,6 +112,7 @@ describe('nn.LFQ', () => {
       expect(() => lfq.quantize(sg.tensor([1, 2, 3], [1, 3]))).toThrow(/LFQ\.quantize: z must have shape \[\.\.\., 2\] \(codeDim channels\), got \[1,3\]/);
       expect(() => lfq.forward(sg.tensor([NaN, 1], [1, 2]))).toThrow(/NaN/);
       expect(() => lfq.quantize(sg.tensor([], [0, 2]))).toThrow(/LFQ\.quantize: z has no rows/);
+      expect(() => lfq.quantize(sg.tensor([Infinity, 0], [1, 2]))).toThrow(/LFQ\.quantize: z element 0 is Infinity; with the entropy loss \(temperature 0\.01, codeDim 2\) \|z\| must be <= 7\.50e\+35/);
       expect(() => lfq.codesToIndices(sg.tensor([1, 0.5], [1, 2]))).toThrow(/LFQ\.codesToIndices: codes element 1 is 0\.5; LFQ codes are -1 or 1/);
       expect(() => lfq.indicesToCodes(sg.tensor([4], [1], { dtype: 'int32' }))).toThrow(/LFQ\.indicesToCodes: indices\[0\] = 4 is outside \[0, 2\^2\)/);
     });

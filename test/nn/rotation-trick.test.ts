@@ -204,6 +204,22 @@ describe('stochastic code sampling', () => {
     }
   });
 
+  test('over 3000 seeds, one row\'s sampled code follows the softmax within 4.5 standard errors', () => {
+    const M = 3000;
+    const C = [0, 0, 1, 1, -1, 0.5];
+    const zrow = [0.2, 0.4];
+    const d2 = [0, 1, 2].map((k) => (zrow[0] - C[2 * k]) ** 2 + (zrow[1] - C[2 * k + 1]) ** 2);
+    const ex = d2.map((d) => Math.exp(-d / 0.7));
+    const p = ex.map((v) => v / ex.reduce((a, b) => a + b, 0));
+    const counts = [0, 0, 0];
+    sg.tidy(() => {
+      const z = sg.tensor(zrow, [1, 2]);
+      const book = sg.tensor(C, [3, 2]);
+      for (let s = 0; s < M; s++) sg.tidy(() => { counts[sg.ste.vq(z, book, { temperature: 0.7, seed: s }).indices.dataSync()[0]]++; });
+    });
+    p.forEach((pk, k) => expect(Math.abs(counts[k] / M - pk), `code ${k}`).toBeLessThanOrEqual(4.5 * Math.sqrt((pk * (1 - pk)) / M)));
+  });
+
   test('nn.VectorQuantizer samples only in training; eval takes the nearest code', () => {
     const vq = own(new sg.nn.VectorQuantizer(6, 2, { temperature: 50, seed: 5, kmeansInit: false, ema: false }));
     sg.tidy(() => {
