@@ -16,3 +16,6 @@ export { Conv2d, type Conv2dLayerOptions } from './conv.js';
 export { BinaryConv2d, type BinaryConv2dOptions, type ConvLayerOptions } from './conv-binary.js';
 export { QuantConv2d, type QuantConv2dOptions } from './conv-quant.js';
 export { EntropyBottleneck, type EntropyBottleneckOptions, type BottleneckResult, type RoundingMode } from './entropy-bottleneck.js';
+export { ResidualVQ, type ResidualQuantizeResult } from './residual-vq.js';
+export { FSQ, type FsqResult } from './fsq.js';
+export { LFQ, type LFQOptions, type LfqResult } from './lfq.js';
