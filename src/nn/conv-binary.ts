@@ -3,6 +3,7 @@ import { stopGradient } from '../autograd/custom.js';
 import { round } from '../ops/discrete.js';
 import { abs, add, clip, mul, ne } from '../ops/elementwise.js';
 import { conv2d } from '../ops/conv.js';
+import { signConv2d } from '../ops/sign-conv.js';
 import { pair, windowGeometry, type Geometry2d, type Padding2d } from '../ops/conv-geometry.js';
 import { mean as meanOp, sum } from '../ops/reduce.js';
 import { cast, pad } from '../ops/shape.js';
@@ -143,8 +144,9 @@ export interface BinaryConv2dOptions extends ConvLayerOptions {
  * [kh, kw, inChannels/groups, outChannels]: the conv counterpart of
  * BinaryLinear (latent float weights binarized in the forward pass, 0 -> +1,
  * trained through the surrogate gradient; binary, float or uint8 inputs; XNOR
- * scale; latent clipping). The forward pass is conv2d of the ±1 values (float
- * sums of ±1 are exact integers), so its outputs are the binary conv's.
+ * scale; latent clipping). Outputs are the float conv of the ±1 values (sums
+ * of ±1 are exact integers); with binary inputs (groups 1) the forward pass
+ * computes them on packed bits, the backward pass is conv2d's.
  */
 export class BinaryConv2d extends Module {
   readonly kernelSize: [number, number];
@@ -218,11 +220,13 @@ export class BinaryConv2d extends Module {
     return composite(() => {
       const wb = binarize(this.weight, { grad: this.weightGrad });
       const xin = this.binarizeInputs ? binarize(x, { grad: this.inputGrad }) : x.dtype === 'uint8' ? cast(x, 'float32') : x;
+      // ±1 inputs and weights: the forward pass runs on XNOR-popcount (exact integers, the float conv's values).
+      const conv = (input: Tensor, padding: Padding2d) => (this.binarizeInputs && s.groups === 1
+        ? signConv2d(input, wb, { stride: s.stride, dilation: s.dilation, padding })
+        : conv2d(input, wb, { stride: s.stride, dilation: s.dilation, groups: s.groups, padding }));
       const padded = g.padTop + g.padBottom + g.padLeft + g.padRight > 0;
       // One-padding: the ±1 input is padded with +1, then the window runs over it without padding.
-      let y = this.padValue === 1 && padded
-        ? conv2d(pad(xin, padSpec(g), { value: 1 }), wb, { stride: s.stride, dilation: s.dilation, groups: s.groups, padding: 'valid' })
-        : conv2d(xin, wb, { stride: s.stride, dilation: s.dilation, groups: s.groups, padding: [[g.padTop, g.padBottom], [g.padLeft, g.padRight]] });
+      let y = this.padValue === 1 && padded ? conv(pad(xin, padSpec(g), { value: 1 }), 'valid') : conv(xin, [[g.padTop, g.padBottom], [g.padLeft, g.padRight]]);
       if (this.scale) y = mul(y, stopGradient(this.channelScales()));
       const b = this.bias;
       return b ? add(y, b) : y;
