@@ -259,3 +259,10 @@ describe('frozen conv models as files', () => {
     frozen.dispose();
   });
 });
+
+test('a conv model needs an example to freeze or summarize; the error says how to slice one image', () => {
+  const model = new nn.Sequential(new nn.BinaryConv2d(1, 2, 3, { seed: 1 }), new nn.Flatten());
+  expect(() => sg.freeze(model)).toThrow(/freeze: options\.example is required for this model.*\(images: x\.slice\(\[0, 0, 0, 0\], \[1, h, w, channels\]\)\)/);
+  expect(() => sg.summary(model)).toThrow(/summary: options\.example is required/);
+  model.dispose();
+});
