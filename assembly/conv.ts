@@ -37,14 +37,16 @@
   }
 }
 
-// First kernel column whose input column iw0 + j·d is >= 0.
+// First kernel column whose input column iw0 + j·d is >= 0 (no division for d = 1).
 @inline function firstInside(iw0: i32, d: i32, kw: i32): i32 {
-  return iw0 >= 0 ? 0 : min(kw, (d - 1 - iw0) / d);
+  if (iw0 >= 0) return 0;
+  return min(kw, d == 1 ? -iw0 : (d - 1 - iw0) / d);
 }
 
 // One past the last kernel column whose input column is < W.
 @inline function lastInside(iw0: i32, d: i32, kw: i32, W: i32): i32 {
-  return iw0 >= W ? 0 : min(kw, (W - 1 - iw0) / d + 1);
+  if (iw0 >= W) return 0;
+  return min(kw, d == 1 ? W - iw0 : (W - 1 - iw0) / d + 1);
 }
 
 /**
@@ -56,15 +58,16 @@ export function conv_f32_im2col(x: usize, H: i32, W: i32, C: i32, c0: i32, cg: i
                                 kh: i32, kw: i32, strideH: i32, strideW: i32, dilationH: i32, dilationW: i32,
                                 padTop: i32, padLeft: i32, outH: i32, outW: i32,
                                 r0: i32, r1: i32, cols: usize): void {
+  if (r0 >= r1) return;
   const hw = outH * outW;
   const run = dilationW == 1 && cg == C;
   const rowLen = kw * cg;
   let dst = cols;
+  // (n, oh, ow) of row r0, then stepped without divisions
+  let n = r0 / hw;
+  let oh = (r0 - n * hw) / outW;
+  let ow = r0 - n * hw - oh * outW;
   for (let r = r0; r < r1; r++) {
-    const n = r / hw;
-    const rem = r - n * hw;
-    const oh = rem / outW;
-    const ow = rem - oh * outW;
     const ih0 = oh * strideH - padTop;
     const iw0 = ow * strideW - padLeft;
     const j0 = firstInside(iw0, dilationW, kw);
@@ -88,6 +91,10 @@ export function conv_f32_im2col(x: usize, H: i32, W: i32, C: i32, c0: i32, cg: i
       }
       dst += <usize>rowLen << 2;
     }
+    if (++ow == outW) {
+      ow = 0;
+      if (++oh == outH) { oh = 0; n++; }
+    }
   }
 }
 
@@ -101,15 +108,16 @@ export function conv_f32_col2im(cols: usize, H: i32, W: i32, C: i32, c0: i32, cg
                                 kh: i32, kw: i32, strideH: i32, strideW: i32, dilationH: i32, dilationW: i32,
                                 padTop: i32, padLeft: i32, outH: i32, outW: i32,
                                 r0: i32, r1: i32, dx: usize): void {
+  if (r0 >= r1) return;
   const hw = outH * outW;
   const run = dilationW == 1 && cg == C;
   const rowLen = kw * cg;
   let src = cols;
+  // (n, oh, ow) of row r0, then stepped without divisions
+  let n = r0 / hw;
+  let oh = (r0 - n * hw) / outW;
+  let ow = r0 - n * hw - oh * outW;
   for (let r = r0; r < r1; r++) {
-    const n = r / hw;
-    const rem = r - n * hw;
-    const oh = rem / outW;
-    const ow = rem - oh * outW;
     const ih0 = oh * strideH - padTop;
     const iw0 = ow * strideW - padLeft;
     const j0 = firstInside(iw0, dilationW, kw);
@@ -127,6 +135,10 @@ export function conv_f32_col2im(cols: usize, H: i32, W: i32, C: i32, c0: i32, cg
         }
       }
       src += <usize>rowLen << 2;
+    }
+    if (++ow == outW) {
+      ow = 0;
+      if (++oh == outH) { oh = 0; n++; }
     }
   }
 }
