@@ -142,3 +142,98 @@ export function conv_f32_col2im(cols: usize, H: i32, W: i32, C: i32, c0: i32, cg
     }
   }
 }
+
+// ---- direct forward for short windows ---------------------------------------
+
+/**
+ * Workspace of conv_f32_direct_4x8__simd: C zero floats (the padding pixel)
+ * and the addresses of 4 pixels' window taps.
+ */
+export function conv_f32_direct_workspace_bytes(C: i32, kh: i32, kw: i32): i32 {
+  return (C + 4 * kh * kw) * 4 + 16;
+}
+
+/**
+ * y[r, 0..Cout) for output pixels r in [r0, r1), groups = 1, straight from
+ * the NHWC input (no im2col, no packing): 4 pixels x 8 output channels per
+ * step, like gemm_f32_4x8__simd, with A read through the addresses of each
+ * pixel's window taps (padding taps read a row of zeros). For K = kh·kw·C <=
+ * 256 (one GEMM k-block) every sum runs from +0 over k = (i, j, c) ascending,
+ * padding products included: the bits of im2col + gemm_f32. The host calls it
+ * only then, with Cout a multiple of 8; w is HWIO [kh, kw, C, Cout].
+ * work: conv_f32_direct_workspace_bytes(C, kh, kw) bytes, 16-byte aligned.
+ */
+export function conv_f32_direct_4x8__simd(x: usize, H: i32, W: i32, C: i32,
+                                          kh: i32, kw: i32, strideH: i32, strideW: i32, dilationH: i32, dilationW: i32,
+                                          padTop: i32, padLeft: i32, outH: i32, outW: i32,
+                                          r0: i32, r1: i32, w: usize, Cout: i32, y: usize, work: usize): void {
+  if (r0 >= r1) return;
+  const zero = work;
+  zeroF32(zero, C);
+  const ind = work + (<usize>C << 2);
+  const taps = kh * kw;
+  const ldw = <usize>Cout << 2;
+  const hw = outH * outW;
+  let n = r0 / hw;
+  let oh = (r0 - n * hw) / outW;
+  let ow = r0 - n * hw - oh * outW;
+  for (let r = r0; r < r1; r += 4) {
+    const np = min(4, r1 - r);
+    // tap addresses of the block's pixels (missing pixels of a tail block read zeros)
+    for (let p = 0; p < 4; p++) {
+      if (p < np) {
+        const ih0 = oh * strideH - padTop, iw0 = ow * strideW - padLeft;
+        for (let i = 0; i < kh; i++) {
+          const ih = ih0 + i * dilationH;
+          for (let j = 0; j < kw; j++) {
+            const iw = iw0 + j * dilationW;
+            const inside = ih >= 0 && ih < H && iw >= 0 && iw < W;
+            store<u32>(ind + (<usize>(((i * kw + j) << 2) + p) << 2),
+                       inside ? <u32>(x + (<usize>(((n * H + ih) * W + iw) * C) << 2)) : <u32>zero);
+          }
+        }
+        if (++ow == outW) {
+          ow = 0;
+          if (++oh == outH) { oh = 0; n++; }
+        }
+      } else {
+        for (let t = 0; t < taps; t++) store<u32>(ind + (<usize>((t << 2) + p) << 2), <u32>zero);
+      }
+    }
+    const yrow = y + (<usize>r * <usize>Cout << 2);
+    for (let col = 0; col < Cout; col += 8) {
+      let c00 = f32x4.splat(0), c01 = f32x4.splat(0);
+      let c10 = f32x4.splat(0), c11 = f32x4.splat(0);
+      let c20 = f32x4.splat(0), c21 = f32x4.splat(0);
+      let c30 = f32x4.splat(0), c31 = f32x4.splat(0);
+      let wp = w + (<usize>col << 2);
+      for (let t = 0; t < taps; t++) {
+        const tp = ind + (<usize>t << 4);
+        let a0p = <usize>load<u32>(tp), a1p = <usize>load<u32>(tp, 4);
+        let a2p = <usize>load<u32>(tp, 8), a3p = <usize>load<u32>(tp, 12);
+        for (let c = 0; c < C; c++) {
+          const b0 = v128.load(wp), b1 = v128.load(wp, 16);
+          const a0 = v128.load32_splat(a0p);
+          c00 = f32x4.add(c00, f32x4.mul(a0, b0));
+          c01 = f32x4.add(c01, f32x4.mul(a0, b1));
+          const a1 = v128.load32_splat(a1p);
+          c10 = f32x4.add(c10, f32x4.mul(a1, b0));
+          c11 = f32x4.add(c11, f32x4.mul(a1, b1));
+          const a2 = v128.load32_splat(a2p);
+          c20 = f32x4.add(c20, f32x4.mul(a2, b0));
+          c21 = f32x4.add(c21, f32x4.mul(a2, b1));
+          const a3 = v128.load32_splat(a3p);
+          c30 = f32x4.add(c30, f32x4.mul(a3, b0));
+          c31 = f32x4.add(c31, f32x4.mul(a3, b1));
+          a0p += 4; a1p += 4; a2p += 4; a3p += 4;
+          wp += ldw;
+        }
+      }
+      let yp = yrow + (<usize>col << 2);
+      v128.store(yp, c00); v128.store(yp, c01, 16);
+      if (np > 1) { yp += ldw; v128.store(yp, c10); v128.store(yp, c11, 16); }
+      if (np > 2) { yp += ldw; v128.store(yp, c20); v128.store(yp, c21, 16); }
+      if (np > 3) { yp += ldw; v128.store(yp, c30); v128.store(yp, c31, 16); }
+    }
+  }
+}

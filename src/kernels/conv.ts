@@ -24,6 +24,27 @@ export interface ConvF32Shape {
  */
 export const CONV_F32_CHUNK_FLOATS = 1 << 18;
 
+/**
+ * Largest window size kh·kw·Cin the direct kernel takes: one k-block of the
+ * f32 GEMM (KC), within which its sums have the GEMM's order and bits.
+ */
+export const CONV_F32_DIRECT_MAX_K = 256;
+
+/** The direct kernel runs groups = 1, Cout a multiple of 8, K <= CONV_F32_DIRECT_MAX_K (first layers, narrow windows). */
+function direct(s: ConvF32Shape): boolean {
+  return s.groups === 1 && s.cout % 8 === 0 && s.kh * s.kw * s.cin <= CONV_F32_DIRECT_MAX_K;
+}
+
+/** The direct kernel on output pixels [r0, r1) of x, w, y (byte offsets): y rows are Cout apart. */
+export function convF32Direct(s: ConvF32Shape, r0: number, r1: number, x: number, w: number, y: number): void {
+  checkRange(s, 0, s.cin, r0, r1, 'convF32Direct');
+  if (!direct(s)) throw new Error(`convF32Direct: needs groups = 1, Cout a multiple of 8 and kh·kw·Cin <= ${CONV_F32_DIRECT_MAX_K}, got ${JSON.stringify(s)}`);
+  const { kernels } = rt();
+  withWorkspace(kernels.conv_f32_direct_workspace_bytes(s.cin, s.kh, s.kw), (work) =>
+    kernels.conv_f32_direct_4x8__simd(x, s.inH, s.inW, s.cin, s.kh, s.kw, s.strideH, s.strideW, s.dilationH, s.dilationW,
+                                      s.padTop, s.padLeft, s.outH, s.outW, r0, r1, w, s.cout, y, work));
+}
+
 /** A 1x1 window with stride 1 and no padding reads the NHWC rows as they are: no im2col. */
 function pointwise(s: ConvF32Shape): boolean {
   return s.kh === 1 && s.kw === 1 && s.strideH === 1 && s.strideW === 1 && s.padTop === 0 && s.padLeft === 0 && s.outH === s.inH && s.outW === s.inW;
@@ -95,6 +116,7 @@ export function conv2dF32(x: Tensor, w: Tensor, s: ConvF32Shape, chunkFloats = C
       gemmF32({ M: rows, N: og, K: cg, a: x.offset, lda: s.cin, b: w.offset, ldb: cout, c: y.offset, ldc: cout, batch: G, strideA: cg, strideB: og, strideC: og });
       return;
     }
+    if (direct(s)) return convF32Direct(s, 0, rows, x.offset, w.offset, y.offset);
     const chunk = Math.min(chunkRows(s, chunkFloats), rows);
     withWorkspace(G * chunk * K * 4, (cols) => {
       for (let r0 = 0; r0 < rows; r0 += chunk) {
