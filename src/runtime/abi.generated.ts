@@ -324,6 +324,18 @@ export interface WasmExports {
                             strideW: number, dilationH: number, dilationW: number, padTop: number, padLeft: number,
                             outH: number, outW: number, r0: number, r1: number, w: number, Cout: number, y: number,
                             work: number): void;
+  conv_f32_dw_workspace_bytes(C: number, m: number, kh: number, kw: number): number;
+  conv_f32_dw__simd(x: number, H: number, W: number, C: number, m: number, kh: number, kw: number, strideH: number,
+                    strideW: number, dilationH: number, dilationW: number, padTop: number, padLeft: number,
+                    outH: number, outW: number, r0: number, r1: number, w: number, y: number, work: number): void;
+  conv_f32_dw_backward_input__simd(dy: number, H: number, W: number, C: number, m: number, kh: number, kw: number,
+                                   strideH: number, strideW: number, dilationH: number, dilationW: number,
+                                   padTop: number, padLeft: number, outH: number, outW: number, r0: number,
+                                   r1: number, w: number, dx: number, work: number): void;
+  conv_f32_dw_backward_filter__simd(x: number, H: number, W: number, C: number, m: number, kh: number, kw: number,
+                                    strideH: number, strideW: number, dilationH: number, dilationW: number,
+                                    padTop: number, padLeft: number, outH: number, outW: number, rows: number,
+                                    chunk: number, dy: number, dw: number, work: number): void;
 }
 
 /** Every function export of WasmExports, for the loader's check of a module. */
@@ -352,4 +364,6 @@ export const WASM_FUNCTION_EXPORTS = ['heap_base', 'rng_uniform_f32', 'rng_norma
                                       'bn_forward_eval', 'gemm_u8b1_packed_w_bytes', 'gemm_u8b1_workspace_bytes',
                                       'gemm_u8b1_pack_w', 'gemm_u8b1_check_f32', 'gemm_u8b1', 'gemm_u8b1_f32',
                                       'conv_f32_im2col', 'conv_f32_col2im', 'conv_f32_direct_workspace_bytes',
-                                      'conv_f32_direct_4x8__simd'] as const;
+                                      'conv_f32_direct_4x8__simd', 'conv_f32_dw_workspace_bytes',
+                                      'conv_f32_dw__simd', 'conv_f32_dw_backward_input__simd',
+                                      'conv_f32_dw_backward_filter__simd'] as const;
