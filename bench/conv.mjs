@@ -9,7 +9,9 @@
 // with respect to the filter throws "not registered for backend 'wasm'"), so
 // its weight gradient runs as the wasm Conv3DBackpropFilterV2 kernel on a
 // depth-1 volume, the one native filter-gradient kernel it has; its input
-// gradient is tf.conv2dTranspose (Conv2DBackpropInput).
+// gradient is tf.conv2dTranspose (Conv2DBackpropInput). The depthwise row
+// compares tf.depthwiseConv2d forward only (no depthwise gradient kernels in
+// tfjs-wasm).
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import * as esbuild from 'esbuild';
@@ -35,6 +37,7 @@ const SHAPES = [
   { name: 'conv2 14x14x32 -> 64, 3x3 same', x: [64, 14, 14, 32], k: 3, cout: 64 },
   { name: 'conv3 7x7x64 -> 64, 3x3 same', x: [64, 7, 7, 64], k: 3, cout: 64 },
   { name: '1x1 14x14x64 -> 64', x: [64, 14, 14, 64], k: 1, cout: 64 },
+  { name: 'depthwise 14x14x32, 3x3 same', x: [64, 14, 14, 32], k: 3, cout: 32, groups: 32 },
 ];
 
 const median = (xs) => xs.slice().sort((a, b) => a - b)[xs.length >> 1];
@@ -44,9 +47,10 @@ function warmUp() {
   const start = performance.now();
   while (performance.now() - start < 1500) {
     for (const s of SHAPES) {
-      const x = sg.ones([4, ...s.x.slice(1)]), w = sg.ones([s.k, s.k, s.x[3], s.cout]);
-      const shape = sg.conv2dShape(x, w, { padding: 'same' });
-      const y = sg.conv2d(x, w, { padding: 'same' });
+      const g = s.groups ?? 1;
+      const x = sg.ones([4, ...s.x.slice(1)]), w = sg.ones([s.k, s.k, s.x[3] / g, s.cout]);
+      const shape = sg.conv2dShape(x, w, { padding: 'same', groups: g });
+      const y = sg.conv2d(x, w, { padding: 'same', groups: g });
       sg.conv2dF32BackwardInput(y, w, shape).dispose();
       sg.conv2dF32BackwardFilter(x, y, shape).dispose();
       for (const t of [x, w, y]) t.dispose();
@@ -59,41 +63,42 @@ const rounds = quick ? 1 : 3;
 const rows = [];
 for (const s of SHAPES) {
   const [N, H, W, C] = s.x;
-  const ws = [s.k, s.k, C, s.cout];
-  const flops = 2 * N * H * W * s.cout * s.k * s.k * C;
-  const xd = seededFloats(N * H * W * C, 1), wd = seededFloats(s.k * s.k * C * s.cout, 2), dyd = seededFloats(N * H * W * s.cout, 3);
+  const groups = s.groups ?? 1;
+  const opts = { padding: 'same', groups };
+  const ws = [s.k, s.k, C / groups, s.cout];
+  const flops = 2 * N * H * W * s.cout * s.k * s.k * (C / groups);
+  const xd = seededFloats(N * H * W * C, 1), wd = seededFloats(s.k * s.k * (C / groups) * s.cout, 2), dyd = seededFloats(N * H * W * s.cout, 3);
   const x = sg.tensor(xd, s.x), w = sg.tensor(wd, ws), dy = sg.tensor(dyd, [N, H, W, s.cout]);
-  const shape = sg.conv2dShape(x, w, { padding: 'same' });
-  const tx = tf.tensor(xd, s.x), tw = tf.tensor(wd, ws), tdy = tf.tensor(dyd, [N, H, W, s.cout]);
+  const shape = sg.conv2dShape(x, w, opts);
+  // tfjs: depthwise filters are [kh, kw, C, multiplier], i.e. the same values as HWIO [kh, kw, 1, C] at multiplier 1
+  const tx = tf.tensor(xd, s.x), tw = tf.tensor(wd, groups === 1 ? ws : [s.k, s.k, C, s.cout / C]), tdy = tf.tensor(dyd, [N, H, W, s.cout]);
   const tx5 = tf.reshape(tx, [N, 1, H, W, C]), tdy5 = tf.reshape(tdy, [N, 1, H, W, s.cout]);
+  const tfForward = () => (groups === 1 ? tf.conv2d(tx, tw, 1, 'same') : tf.depthwiseConv2d(tx, tw, 1, 'same'));
+  // tfjs-wasm registers no depthwise gradient kernels: those rows have no peer
+  const tfDx = groups === 1 ? () => tf.conv2dTranspose(tdy, tw, s.x, 1, 'same') : null;
+  const tfDw = groups === 1 ? () => tf.engine().runKernel('Conv3DBackpropFilterV2', { x: tx5, dy: tdy5 }, { strides: [1, 1, 1], pad: 'same', filterShape: [1, s.k, s.k, C, s.cout] }) : null;
   const cases = {
-    forward: [() => sg.conv2d(x, w, { padding: 'same' }).dispose(), () => tf.conv2d(tx, tw, 1, 'same').dispose()],
-    'dx (input grad)': [() => sg.conv2dF32BackwardInput(dy, w, shape).dispose(), () => tf.conv2dTranspose(tdy, tw, s.x, 1, 'same').dispose()],
-    'dW (weight grad)': [
-      () => sg.conv2dF32BackwardFilter(x, dy, shape).dispose(),
-      () => tf.engine().runKernel('Conv3DBackpropFilterV2', { x: tx5, dy: tdy5 }, { strides: [1, 1, 1], pad: 'same', filterShape: [1, s.k, s.k, C, s.cout] }).dispose(),
-    ],
-  };
-  // check once that the peers compute the same thing (catches a wrong peer call)
-  const agree = (a, b) => a.every((v, i) => Math.abs(v - b[i]) <= 1e-3 * (1 + Math.abs(b[i])));
-  const checks = {
-    forward: agree(sg.tidy(() => sg.conv2d(x, w, { padding: 'same' }).dataSync()), tf.tidy(() => tf.conv2d(tx, tw, 1, 'same').dataSync())),
-    'dx (input grad)': agree(sg.tidy(() => sg.conv2dF32BackwardInput(dy, w, shape).dataSync()), tf.tidy(() => tf.conv2dTranspose(tdy, tw, s.x, 1, 'same').dataSync())),
-    'dW (weight grad)': agree(sg.tidy(() => sg.conv2dF32BackwardFilter(x, dy, shape).dataSync()),
-      tf.tidy(() => tf.engine().runKernel('Conv3DBackpropFilterV2', { x: tx5, dy: tdy5 }, { strides: [1, 1, 1], pad: 'same', filterShape: [1, s.k, s.k, C, s.cout] }).dataSync())),
+    forward: [() => sg.conv2d(x, w, opts), tfForward],
+    'dx (input grad)': [() => sg.conv2dF32BackwardInput(dy, w, shape), tfDx],
+    'dW (weight grad)': [() => sg.conv2dF32BackwardFilter(x, dy, shape), tfDw],
   };
   for (const [what, [fs, ft]] of Object.entries(cases)) {
+    // check once that the peer computes the same thing (catches a wrong peer call)
+    const agree = ft === null ? '—' : (() => {
+      const a = sg.tidy(() => fs().dataSync()), b = tf.tidy(() => ft().dataSync());
+      return a.length === b.length && a.every((v, i) => Math.abs(v - b[i]) <= 1e-3 * (1 + Math.abs(b[i]))) ? 'yes' : 'NO';
+    })();
     const t = { sg: [], tf: [] };
     for (let r = 0; r < rounds; r++) {
-      t.sg.push((await measure(fs, { minRepeats: 5, minTimeMs: 300 })).medianMs);
-      t.tf.push((await measure(ft, { minRepeats: 5, minTimeMs: 300 })).medianMs);
+      t.sg.push((await measure(() => fs().dispose(), { minRepeats: 5, minTimeMs: 300 })).medianMs);
+      if (ft) t.tf.push((await measure(() => ft().dispose(), { minRepeats: 5, minTimeMs: 300 })).medianMs);
     }
-    const a = median(t.sg), b = median(t.tf);
+    const a = median(t.sg), b = ft ? median(t.tf) : null;
     rows.push({
       shape: `${s.name} (batch ${N})`, pass: what,
       'snapgrad ms': a.toFixed(2), 'snapgrad GFLOP/s': gops(flops, a).toFixed(1),
-      'tfjs-wasm ms': b.toFixed(2), 'tfjs-wasm GFLOP/s': gops(flops, b).toFixed(1),
-      'speedup vs tfjs': `${(b / a).toFixed(2)}x`, agree: checks[what] ? 'yes' : 'NO',
+      'tfjs-wasm ms': b === null ? 'no kernel' : b.toFixed(2), 'tfjs-wasm GFLOP/s': b === null ? '—' : gops(flops, b).toFixed(1),
+      'speedup vs tfjs': b === null ? '—' : `${(b / a).toFixed(2)}x`, agree,
     });
   }
   for (const t of [x, w, dy]) t.dispose();
