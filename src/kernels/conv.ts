@@ -24,30 +24,12 @@ export interface ConvF32Shape {
  */
 export const CONV_F32_CHUNK_FLOATS = 1 << 18;
 
-/**
- * Largest window size kh·kw·Cin the direct kernel takes: one k-block of the
- * f32 GEMM (KC), within which its sums have the GEMM's order and bits.
- */
-export const CONV_F32_DIRECT_MAX_K = 256;
-
-/** The direct kernel runs groups = 1, Cout a multiple of 8, K <= CONV_F32_DIRECT_MAX_K (first layers, narrow windows). */
-function direct(s: ConvF32Shape): boolean {
-  return s.groups === 1 && s.cout % 8 === 0 && s.kh * s.kw * s.cin <= CONV_F32_DIRECT_MAX_K;
-}
-
-/** The direct kernel on output pixels [r0, r1) of x, w, y (byte offsets): y rows are Cout apart. */
-export function convF32Direct(s: ConvF32Shape, r0: number, r1: number, x: number, w: number, y: number): void {
-  checkRange(s, 0, s.cin, r0, r1, 'convF32Direct');
-  if (!direct(s)) throw new Error(`convF32Direct: needs groups = 1, Cout a multiple of 8 and kh·kw·Cin <= ${CONV_F32_DIRECT_MAX_K}, got ${JSON.stringify(s)}`);
-  const { kernels } = rt();
-  withWorkspace(kernels.conv_f32_direct_workspace_bytes(s.cin, s.kh, s.kw), (work) =>
-    kernels.conv_f32_direct_4x8__simd(x, s.inH, s.inW, s.cin, s.kh, s.kw, s.strideH, s.strideW, s.dilationH, s.dilationW,
-                                      s.padTop, s.padLeft, s.outH, s.outW, r0, r1, w, s.cout, y, work));
-}
+/** Most taps, and most outputs per input channel, of the depthwise kernels: one k-block of the f32 GEMM, within which their sums have its order and bits. */
+export const CONV_F32_DW_MAX = 256;
 
 /** The depthwise kernels run groups = Cin > 1 with at most 256 taps and 256 outputs per input channel (one GEMM k-block). */
 function depthwise(s: ConvF32Shape): boolean {
-  return s.groups === s.cin && s.groups > 1 && s.kh * s.kw <= CONV_F32_DIRECT_MAX_K && s.cout / s.groups <= CONV_F32_DIRECT_MAX_K;
+  return s.groups === s.cin && s.groups > 1 && s.kh * s.kw <= CONV_F32_DW_MAX && s.cout / s.groups <= CONV_F32_DW_MAX;
 }
 
 /** The depthwise kernels' geometry arguments after the first pointer. */
@@ -57,7 +39,7 @@ function dwArgs(s: ConvF32Shape): [number, number, number, number, number, numbe
 
 function checkDepthwise(s: ConvF32Shape, op: string): void {
   checkShape(s, op);
-  if (!depthwise(s)) throw new Error(`${op}: needs groups = Cin > 1, at most ${CONV_F32_DIRECT_MAX_K} taps and outputs per channel, got ${JSON.stringify(s)}`);
+  if (!depthwise(s)) throw new Error(`${op}: needs groups = Cin > 1, at most ${CONV_F32_DW_MAX} taps and outputs per channel, got ${JSON.stringify(s)}`);
 }
 
 /** Depthwise forward on output pixels [r0, r1) of x, w, y (byte offsets). */
@@ -160,7 +142,6 @@ export function conv2dF32(x: Tensor, w: Tensor, s: ConvF32Shape, chunkFloats = C
       gemmF32({ M: rows, N: og, K: cg, a: x.offset, lda: s.cin, b: w.offset, ldb: cout, c: y.offset, ldc: cout, batch: G, strideA: cg, strideB: og, strideC: og });
       return;
     }
-    if (direct(s)) return convF32Direct(s, 0, rows, x.offset, w.offset, y.offset);
     if (depthwise(s)) return convF32Depthwise(s, 0, rows, x.offset, w.offset, y.offset);
     const chunk = Math.min(chunkRows(s, chunkFloats), rows);
     withWorkspace(G * chunk * K * 4, (cols) => {

@@ -65,28 +65,6 @@ export function convF32Col2imRef(s: ConvF32Shape, c0: number, cg: number, r0: nu
 }
 
 /**
- * Twin of conv_f32_direct_4x8__simd (groups = 1, K = kh·kw·Cin <= 256): rows
- * [r0, r1) of y, each sum from +0 over k = (i, j, c) ascending with padding
- * taps as 0 products, i.e. the bits of im2col + the GEMM's one k-block.
- */
-export function convF32Direct4x8Ref(s: ConvF32Shape, r0: number, r1: number, x: Float32Array, w: Float32Array, y: Float32Array): void {
-  const f = Math.fround;
-  for (let r = r0; r < r1; r++) {
-    for (let o = 0; o < s.cout; o++) {
-      let acc = 0;
-      windowOf(s, r, (pos, n, ih, iw) => {
-        const inside = ih >= 0 && ih < s.inH && iw >= 0 && iw < s.inW;
-        for (let c = 0; c < s.cin; c++) {
-          const xv = inside ? x[((n * s.inH + ih) * s.inW + iw) * s.cin + c] : 0;
-          acc = f(acc + f(xv * w[(pos * s.cin + c) * s.cout + o]));
-        }
-      });
-      y[r * s.cout + o] = acc;
-    }
-  }
-}
-
-/**
  * Twins of the depthwise kernels conv_f32_dw__simd,
  * conv_f32_dw_backward_input__simd and conv_f32_dw_backward_filter__simd
  * (groups = Cin, m = Cout / Cin, output channel o reads input channel

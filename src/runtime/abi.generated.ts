@@ -319,11 +319,6 @@ export interface WasmExports {
   conv_f32_col2im(cols: number, H: number, W: number, C: number, c0: number, cg: number, kh: number, kw: number,
                   strideH: number, strideW: number, dilationH: number, dilationW: number, padTop: number,
                   padLeft: number, outH: number, outW: number, r0: number, r1: number, dx: number): void;
-  conv_f32_direct_workspace_bytes(C: number, kh: number, kw: number): number;
-  conv_f32_direct_4x8__simd(x: number, H: number, W: number, C: number, kh: number, kw: number, strideH: number,
-                            strideW: number, dilationH: number, dilationW: number, padTop: number, padLeft: number,
-                            outH: number, outW: number, r0: number, r1: number, w: number, Cout: number, y: number,
-                            work: number): void;
   conv_f32_dw_workspace_bytes(C: number, m: number, kh: number, kw: number): number;
   conv_f32_dw__simd(x: number, H: number, W: number, C: number, m: number, kh: number, kw: number, strideH: number,
                     strideW: number, dilationH: number, dilationW: number, padTop: number, padLeft: number,
@@ -363,7 +358,6 @@ export const WASM_FUNCTION_EXPORTS = ['heap_base', 'rng_uniform_f32', 'rng_norma
                                       'threshold_pack_f32', 'bn_forward_train', 'bn_backward_train',
                                       'bn_forward_eval', 'gemm_u8b1_packed_w_bytes', 'gemm_u8b1_workspace_bytes',
                                       'gemm_u8b1_pack_w', 'gemm_u8b1_check_f32', 'gemm_u8b1', 'gemm_u8b1_f32',
-                                      'conv_f32_im2col', 'conv_f32_col2im', 'conv_f32_direct_workspace_bytes',
-                                      'conv_f32_direct_4x8__simd', 'conv_f32_dw_workspace_bytes',
+                                      'conv_f32_im2col', 'conv_f32_col2im', 'conv_f32_dw_workspace_bytes',
                                       'conv_f32_dw__simd', 'conv_f32_dw_backward_input__simd',
                                       'conv_f32_dw_backward_filter__simd'] as const;
