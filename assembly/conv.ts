@@ -72,7 +72,16 @@ export function conv_f32_im2col(x: usize, H: i32, W: i32, C: i32, c0: i32, cg: i
     const iw0 = ow * strideW - padLeft;
     const j0 = firstInside(iw0, dilationW, kw);
     const j1 = max(j0, lastInside(iw0, dilationW, kw, W));
-    for (let i = 0; i < kh; i++) {
+    if (run && j0 == 0 && j1 == kw && ih0 >= 0 && ih0 + (kh - 1) * dilationH < H) {
+      // the whole window is inside the image: kh runs of kw·C floats, no bounds to check
+      let src = x + (<usize>(((n * H + ih0) * W + iw0) * C) << 2);
+      const step = <usize>(dilationH * W * C) << 2;
+      for (let i = 0; i < kh; i++) {
+        copyF32(dst, src, rowLen);
+        dst += <usize>rowLen << 2;
+        src += step;
+      }
+    } else for (let i = 0; i < kh; i++) {
       const ih = ih0 + i * dilationH;
       if (ih < 0 || ih >= H) {
         zeroF32(dst, rowLen);
@@ -122,7 +131,16 @@ export function conv_f32_col2im(cols: usize, H: i32, W: i32, C: i32, c0: i32, cg
     const iw0 = ow * strideW - padLeft;
     const j0 = firstInside(iw0, dilationW, kw);
     const j1 = max(j0, lastInside(iw0, dilationW, kw, W));
-    for (let i = 0; i < kh; i++) {
+    if (run && j0 == 0 && j1 == kw && ih0 >= 0 && ih0 + (kh - 1) * dilationH < H) {
+      // the whole window is inside the image: kh runs of kw·C floats, in the same order
+      let dst = dx + (<usize>(((n * H + ih0) * W + iw0) * C) << 2);
+      const step = <usize>(dilationH * W * C) << 2;
+      for (let i = 0; i < kh; i++) {
+        addF32(dst, src, rowLen);
+        src += <usize>rowLen << 2;
+        dst += step;
+      }
+    } else for (let i = 0; i < kh; i++) {
       const ih = ih0 + i * dilationH;
       if (ih >= 0 && ih < H) {
         const dst = dx + (<usize>(((n * H + ih) * W + iw0 + j0 * dilationW) * C + c0) << 2);
