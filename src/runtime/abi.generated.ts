@@ -368,6 +368,7 @@ export interface WasmExports {
   conv_b1(mode: number, geo: number, x: number, w: number, ldw: number, Cout: number, out: number, pad: number,
           scale: number, bias: number, thr: number, dir: number, work: number, chunk: number): void;
   maxpool_b1(geo: number, x: number, out: number): void;
+  flatten_bits_nhwc(x: number, N: number, P: number, C: number, out: number, words: number): void;
 
   // conv_int.ts
   im2col_u8(geo: number, x: number, row0: number, row1: number, out: number): void;
@@ -410,5 +411,5 @@ export const WASM_FUNCTION_EXPORTS = ['heap_base', 'rng_uniform_f32', 'rng_norma
                                       'conv_f32_dw_backward_filter__simd', 'f32_maxpool2d', 'f32_maxpool2d_backward',
                                       'f32_avgpool2d', 'f32_avgpool2d_backward', 'pack_hwio_bits_f32', 'im2col_b1',
                                       'conv_b1_pad_table', 'conv_b1_workspace_bytes', 'conv_b1', 'maxpool_b1',
-                                      'im2col_u8', 'im2col_s8', 'conv_u8b1_workspace_bytes', 'conv_u8b1',
-                                      'conv_s8_workspace_bytes', 'conv_s8'] as const;
+                                      'flatten_bits_nhwc', 'im2col_u8', 'im2col_s8', 'conv_u8b1_workspace_bytes',
+                                      'conv_u8b1', 'conv_s8_workspace_bytes', 'conv_s8'] as const;
