@@ -8,7 +8,7 @@ import { pair, windowGeometry, type Geometry2d, type Padding2d } from '../ops/co
 import { mean as meanOp, sum } from '../ops/reduce.js';
 import { cast, pad } from '../ops/shape.js';
 import { binarize, type SignGrad } from '../ste/sign.js';
-import { packConvWeights, packConvWeightsU8 } from '../kernels/conv_binary.js';
+import { convWeightWords, packConvWeights, packConvWeightsU8 } from '../kernels/conv_binary.js';
 import { rejectNaN } from '../kernels/nan.js';
 import { checkDType, checkFloat, checkNumber, describe } from '../tensor/checks.js';
 import { zeros } from '../tensor/creation.js';
@@ -187,7 +187,9 @@ export class BinaryConv2d extends Module {
     const seed = layerSeed(seedOption(o.seed, op));
     const perGroup = inChannels / s.groups;
     const bound = Math.min(1, glorotBound(s.kh * s.kw * perGroup, s.kh * s.kw * (outChannels / s.groups)));
-    this.registerParameter('weight', uniformInit([s.kh, s.kw, perGroup, outChannels], bound, seed), { bits: 1, clip: this.clip });
+    // Binary inputs (groups 1) freeze to the packed conv kernel's rows of per-tap channel words; others to 128-bit padded rows.
+    const rowWords = this.binarizeInputs && s.groups === 1 ? convWeightWords(s.kh, s.kw, perGroup) : Math.ceil((s.kh * s.kw * perGroup) / 128) * 4;
+    this.registerParameter('weight', uniformInit([s.kh, s.kw, perGroup, outChannels], bound, seed), { bits: 1, clip: this.clip, frozenBytes: outChannels * rowWords * 4 });
     if (bias) this.registerParameter('bias', zeros([outChannels]));
   }
 
