@@ -90,6 +90,8 @@ describe('freeze: binary CNNs', () => {
         expect([...a1.t.shape, a1.t.dtype]).toEqual([3, 4, 4, 2, 'int32']);
       });
       expectSamePredictions(model, frozen, [pixels([1, 15, 15, 1], 11), pixels([17, 15, 15, 1], 12)]);
+      // an empty batch gives an empty batch of logits
+      sg.tidy(() => expect(frozen.predict(sg.zeros([0, 15, 15, 1])).shape).toEqual([0, 10]));
       // raw uint8 pixels: same logits, no float copy
       sg.tidy(() => {
         const x = pixels([5, 15, 15, 1], 13);
