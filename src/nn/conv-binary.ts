@@ -104,7 +104,7 @@ export function convMacs(s: ConvShape, output: readonly number[]): number {
 }
 
 /** Rejects inputs that are not integers in [0, 255] (raw pixels) before a layer declared uint8Inputs computes on them. */
-export function checkPixels(op: string, x: Tensor): void {
+function checkPixels(op: string, x: Tensor): void {
   if (x.dtype === 'uint8' || x.size === 0) return;
   // NaN != round(NaN) counts as bad, as do fractions and values clipped away.
   const bad = tidy(() => noGrad(() => sum(cast(ne(x, clip(round(x), 0, 255)), 'float32')).item()));
@@ -112,7 +112,7 @@ export function checkPixels(op: string, x: Tensor): void {
 }
 
 /** The NHWC padding of a pad() call for the geometry's padding. */
-export function padSpec(g: Geometry2d): [number, number][] {
+function padSpec(g: Geometry2d): [number, number][] {
   return [[0, 0], [g.padTop, g.padBottom], [g.padLeft, g.padRight], [0, 0]];
 }
 
