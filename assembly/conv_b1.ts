@@ -181,3 +181,42 @@ export function maxpool_b1(geo: usize, x: usize, out: usize): void {
     }
   }
 }
+
+/**
+ * Flattens packed NHWC activations [N, P, Cw] (P = H·W pixels of C channels)
+ * into packBits rows [N, words]: element p·C + c of row n is channel c of
+ * pixel p, so a binary dense layer after a conv stack reads them directly.
+ * Bits past P·C up to `words` words are 0 (words >= ceil(P·C/32)).
+ */
+export function flatten_bits_nhwc(x: usize, N: i32, P: i32, C: i32, out: usize, words: i32): void {
+  const cw = (C + 31) >> 5;
+  for (let n = 0; n < N; n++) {
+    const src = x + (<usize>n * <usize>P * <usize>cw << 2);
+    const dst = out + (<usize>n * <usize>words << 2);
+    if ((C & 31) == 0) {
+      memory.copy(dst, src, <usize>P * <usize>cw << 2);
+      memory.fill(dst + (<usize>P * <usize>cw << 2), 0, <usize>(words - P * cw) << 2);
+      continue;
+    }
+    memory.fill(dst, 0, <usize>words << 2);
+    // acc holds `have` pending bits (low first); whole words are written as they fill.
+    let acc: u64 = 0;
+    let have: u32 = 0;
+    let o = dst;
+    for (let p = 0; p < P; p++) {
+      const px = src + (<usize>p * <usize>cw << 2);
+      for (let i = 0; i < cw; i++) {
+        const bits = i == cw - 1 ? C - (i << 5) : 32;
+        acc |= <u64>load<u32>(px + (<usize>i << 2)) << have;
+        have += <u32>bits;
+        if (have >= 32) {
+          store<u32>(o, <u32>acc);
+          o += 4;
+          acc >>= 32;
+          have -= 32;
+        }
+      }
+    }
+    if (have > 0) store<u32>(o, <u32>acc);
+  }
+}

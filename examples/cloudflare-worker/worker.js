@@ -1,7 +1,7 @@
 // A Cloudflare Worker that classifies handwritten digits with frozen binary
 // networks: POST / runs a binary MLP (model.safetensors, 784-256-256-10, ±1
 // weights, ~41 kB); POST /conv runs a binary CNN (model-conv.safetensors, two
-// 3x3 binary convs with max-pools on packed bits, ~3 kB; train-conv.mjs).
+// 3x3 binary convs with max-pools on packed bits, ~4 kB; train-conv.mjs).
 //
 // POST / or /conv with either
 //   Content-Type: application/octet-stream   N x 784 bytes: 28x28 grayscale images, row-major,

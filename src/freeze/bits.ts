@@ -1,4 +1,5 @@
-import { packBits, packedWords } from '../kernels/bitpack.js';
+import { packedWords } from '../kernels/bitpack.js';
+import { flattenPackedChannels } from '../kernels/conv_binary.js';
 import { unpackBitsF32 } from '../kernels/frozen.js';
 import { pad, reshape, slice } from '../ops/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
@@ -9,11 +10,12 @@ import type { Tensor } from '../tensor/tensor.js';
 // - images: NHWC [N, H, W, ceil(C/32)] words, channels packed per pixel
 //   (the binary conv and max-pool kernels' layout, src/kernels/conv_binary.ts;
 //   packChannels packs float images).
-// A pixel's words are a row's words without the padding to 128 bits, so the
-// two convert by padding or slicing words, never bit by bit.
+// A pixel's words are a row's words without the padding to 128 bits, so per
+// pixel the two convert by padding or slicing words; flattening an image into
+// one row moves bits (flattenPackedChannels).
 
 /** Words per pixel of C channels in the image layout. */
-export function pixelWords(c: number): number {
+function pixelWords(c: number): number {
   return Math.ceil(c / 32);
 }
 
@@ -38,18 +40,8 @@ export function unpackImage(bits: Tensor, c: number): Tensor {
   return reshape(unpackBitsF32(pixelRows(bits, c), c, 'FrozenModel.predict'), [n, h, w, c]);
 }
 
-/**
- * Image bits flattened to rows [N, ceil(H·W·C/128)·4] of k = H·W·C values in
- * NHWC order (what a dense layer after Flatten reads). Whole-word channel
- * counts move words; others are re-packed through ±1 floats.
- */
+/** Image bits flattened to rows [N, ceil(H·W·C/128)·4] of k = H·W·C values in NHWC order (what a dense layer after Flatten reads). */
 export function flattenImage(bits: Tensor, c: number): { t: Tensor; k: number } {
-  const [n, h, w, cw] = bits.shape;
-  const k = h * w * c;
-  if (c % 32 === 0) {
-    const rows = reshape(bits, [n, h * w * cw]);
-    const extra = packedWords(k) - h * w * cw;
-    return { t: extra === 0 ? rows : pad(rows, [[0, 0], [0, extra]]), k };
-  }
-  return { t: packBits(reshape(unpackImage(bits, c), [n, k])), k };
+  const [, h, w] = bits.shape;
+  return { t: flattenPackedChannels(bits, { channels: c }), k: h * w * c };
 }

@@ -67,7 +67,7 @@ export function exampleFor(model: Module, given: Tensor | undefined, op: string)
   const declared = (model as { inputWidth?: () => number | null }).inputWidth;
   const width = typeof declared === 'function' ? declared.call(model) : null;
   if (width === null) {
-    throw new Error(`${op}: options.example is required for this model: its input shape cannot be read from its first layer (${model.constructor.name}); pass an input batch, e.g. { example: x.slice([0, 0], [1, features]) }`);
+    throw new Error(`${op}: options.example is required for this model: its input shape cannot be read from its first layer (${model.constructor.name}); pass an input batch, e.g. { example: x.slice([0, 0], [1, features]) } (images: x.slice([0, 0, 0, 0], [1, h, w, channels]))`);
   }
   return keep(zeros([1, width]));
 }

@@ -337,7 +337,8 @@ function weightWords(c: ConvConfig, binarizeInputs: boolean): number {
  * nn.QuantConv2d frozen: int8 weights [kh·kw·in/groups, outChannels] (HWIO
  * rows) with per-channel scales; with an activation scale the input is
  * quantized to int8 and the int8 conv kernel dequantizes f32(acc)·(sx·sw) + bias;
- * float activations run conv2d on the dequantized weights.
+ * float activations, and grouped convs (the int8 kernel has no groups), run
+ * conv2d on the dequantized weights (and dequantized int8 inputs).
  */
 export class Int8Conv2dStage implements FrozenStage {
   readonly type = 'int8-conv2d';

@@ -11,7 +11,8 @@ import { produce, withWorkspace } from './workspace.js';
 
 // Convolution kernels for frozen binary and quantized conv nets (kernels:
 // assembly/conv_b1.ts, assembly/conv_int.ts; twins: reference/conv_binary.ts).
-// Geometry comes only from ops/conv-geometry.ts (windowGeometry).
+// Geometry comes only from ops/conv-geometry.ts (windowGeometry). groups = 1
+// only: none of these kernels splits channels into groups.
 //
 // Contracts (what a layer or a freeze stage builds on):
 //
@@ -36,6 +37,8 @@ import { produce, withWorkspace } from './workspace.js';
 //   integers, so frozen BinaryLinear-style thresholds work unchanged).
 // * binaryMaxPool2d(xBits, { channels, size, stride, padding }): max of ±1 =
 //   AND of the packed words over the window's taps inside the input.
+// * flattenPackedChannels(xBits, { channels }) -> packBits rows [N, ceil(H·W·C/128)·4]
+//   in NHWC flatten order: the input of a binary dense layer after the convs.
 // * packConvWeightsU8(w HWIO float) -> int32 [Cout, ceil(K/128)·4]: packBits
 //   of the [Cout, K] matrix, K = (ky·kw + kx)·Cin + c contiguous; with
 //   uint8Conv2d(x uint8 NHWC, wBits, { kernelSize, ... output }): exact
@@ -144,7 +147,7 @@ function checkPackedInput(x: Tensor, C: number, op: string, arg: string): [numbe
   return [N, H, W];
 }
 
-/** Checks packed conv weights [Cout, ldw]: every bit outside the taps' Cin channels must be 0. */
+/** Checks the dtype and shape of packed conv weights [Cout, ldw]; returns Cout. */
 function checkPackedWeights(wBits: Tensor, kh: number, kw: number, Cin: number, op: string): number {
   checkDType(wBits, op, 'wBits', 'int32');
   checkRank(wBits, op, 'wBits', 2);
@@ -153,20 +156,32 @@ function checkPackedWeights(wBits: Tensor, kh: number, kw: number, Cin: number, 
   if (ldw !== want) {
     throw new Error(`${op}: wBits must have convWeightWords(${kh}, ${kw}, ${Cin}) = ${want} words per output channel, got shape [${wBits.shape}] (pack with packConvWeights)`);
   }
-  const cw = Math.ceil(Cin / 32);
-  const taps = kh * kw;
-  const tailMask = Cin % 32 === 0 ? 0 : ~((1 << (Cin % 32)) - 1) >>> 0;
-  const v = i32View(wBits.offset, wBits.size);
-  let bad = 0;
-  for (let co = 0; co < Cout; co++) {
-    let acc = 0;
-    const row = co * ldw;
-    if (tailMask !== 0) for (let t = 0; t < taps; t++) acc |= v[row + t * cw + cw - 1] & tailMask;
-    for (let i = taps * cw; i < ldw; i++) acc |= v[row + i];
-    if (acc !== 0) bad++;
-  }
-  if (bad > 0) throw new Error(`${op}: wBits has ${bad} output channel${bad > 1 ? 's' : ''} with 1 bits outside the ${Cin} input channels of a tap; padding bits must be 0 (pack with packConvWeights)`);
   return Cout;
+}
+
+/**
+ * Checks that every bit of packed conv weights outside the taps' Cin channels
+ * is 0, once per version of wBits (an empty cache entry records it: a frozen
+ * model calls with the same weights). Called after all other validation, so
+ * a call that fails later leaves no entry behind.
+ */
+function checkWeightTails(wBits: Tensor, kh: number, kw: number, Cin: number, op: string): void {
+  const [Cout, ldw] = wBits.shape;
+  cachedDerived(wBits, `conv_b1.checked:${kh},${kw},${Cin}`, 16, () => {
+    const cw = Math.ceil(Cin / 32);
+    const taps = kh * kw;
+    const tailMask = Cin % 32 === 0 ? 0 : ~((1 << (Cin % 32)) - 1) >>> 0;
+    const v = i32View(wBits.offset, wBits.size);
+    let bad = 0;
+    for (let co = 0; co < Cout; co++) {
+      let acc = 0;
+      const row = co * ldw;
+      if (tailMask !== 0) for (let t = 0; t < taps; t++) acc |= v[row + t * cw + cw - 1] & tailMask;
+      for (let i = taps * cw; i < ldw; i++) acc |= v[row + i];
+      if (acc !== 0) bad++;
+    }
+    if (bad > 0) throw new Error(`${op}: wBits has ${bad} output channel${bad > 1 ? 's' : ''} with 1 bits outside the ${Cin} input channels of a tap; padding bits must be 0 (pack with packConvWeights)`);
+  });
 }
 
 export type ConvOutput = 'int32' | 'float32' | 'bits';
@@ -201,7 +216,9 @@ function numbersOf(v: unknown, n: number, op: string, arg: string): number[] {
   } else if (Array.isArray(v) || v instanceof Float32Array || v instanceof Int32Array) values = v;
   else throw new Error(`${op}: ${arg} must be a number, an array of numbers or a tensor, got ${describe(v)}`);
   if (values.length !== 1 && values.length !== n) throw new Error(`${op}: ${arg} must have 1 value or ${n} (one per output channel), got ${values.length}`);
-  return Array.from({ length: n }, (_, i) => values[values.length === 1 ? 0 : i]);
+  const out = new Array<number>(n);
+  for (let i = 0; i < n; i++) out[i] = values[values.length === 1 ? 0 : i];
+  return out;
 }
 
 interface OutputArgs { code: number; arrays: (Int32Array | Float32Array)[] }
@@ -240,37 +257,43 @@ function outputShape(code: number, N: number, g: Geometry2d, Cout: number): numb
   return [N, g.outH, g.outW, code === OUT_CODE.bits ? Math.ceil(Cout / 32) : Cout];
 }
 
+/** Pixels classed along one axis by which kernel taps read inside the input: class per output, taps per class, interior class (-1: none). */
+function tapClasses(out: number, k: number, stride: number, dil: number, pad: number, size: number) {
+  const ids = new Map<string, number>();
+  const cls = new Int32Array(out);
+  const taps: number[] = [];
+  for (let o = 0; o < out; o++) {
+    let key = '';
+    for (let j = 0; j < k; j++) { const i = o * stride - pad + j * dil; key += i >= 0 && i < size ? '1' : '0'; }
+    if (!ids.has(key)) { ids.set(key, ids.size); for (const ch of key) taps.push(ch === '1' ? 1 : 0); }
+    cls[o] = ids.get(key)!;
+  }
+  return { cls, taps: Int32Array.from(taps), count: ids.size, interior: ids.get('1'.repeat(k)) ?? -1 };
+}
+
 /**
  * Zero-padding correction block of (geometry, weights), cached with wBits
  * (assembly/conv_common.ts finishTile: row classes, column classes, header,
- * table). Pixels are classed by which kernel rows / columns read inside the
- * input; null when no pixel reads padding.
+ * table); 0 without padding. The valid taps of a row are a run whose ends
+ * move monotonically with the output row, so there are at most 2·kh + 1 row
+ * classes (and 2·kw + 1 column classes): the block size is known before the
+ * classes are computed, which happens only when the cache misses.
  */
 function padBlock(wBits: Tensor, g: Geometry2d, geo: number, Cout: number, C: number): number {
-  const classes = (out: number, k: number, stride: number, dil: number, pad: number, size: number) => {
-    const ids = new Map<string, number>();
-    const cls = new Int32Array(out);
-    const taps: number[] = [];
-    for (let o = 0; o < out; o++) {
-      const flags = Array.from({ length: k }, (_, j) => { const i = o * stride - pad + j * dil; return i >= 0 && i < size ? 1 : 0; });
-      const key = flags.join('');
-      if (!ids.has(key)) { ids.set(key, ids.size); taps.push(...flags); }
-      cls[o] = ids.get(key)!;
-    }
-    return { cls, taps: Int32Array.from(taps), count: ids.size, interior: ids.get('1'.repeat(k)) ?? -1 };
-  };
-  const r = classes(g.outH, g.kh, g.strideH, g.dilationH, g.padTop, g.inH);
-  const c = classes(g.outW, g.kw, g.strideW, g.dilationW, g.padLeft, g.inW);
-  if (r.count === 1 && r.interior === 0 && c.count === 1 && c.interior === 0) return 0;
+  if (g.padTop + g.padBottom + g.padLeft + g.padRight === 0) return 0;
+  const head = g.outH + g.outW + 4;
+  const tableInts = Math.min(g.outH, 2 * g.kh + 1) * Math.min(g.outW, 2 * g.kw + 1) * Cout;
   const key = `conv_b1.pad:${[g.inH, g.inW, g.kh, g.kw, g.strideH, g.strideW, g.dilationH, g.dilationW, g.padTop, g.padLeft, g.outH, g.outW, C]}`;
-  const tableInts = r.count * c.count * Cout;
-  return cachedDerived(wBits, key, (g.outH + g.outW + 4 + tableInts) * 4, (off) => {
-    const v = i32View(off, g.outH + g.outW + 4);
+  return cachedDerived(wBits, key, (head + tableInts) * 4, (off) => {
+    const r = tapClasses(g.outH, g.kh, g.strideH, g.dilationH, g.padTop, g.inH);
+    const c = tapClasses(g.outW, g.kw, g.strideW, g.dilationW, g.padLeft, g.inW);
+    if (r.count * c.count * Cout > tableInts) throw new Error(`internal: binaryConv2d: ${r.count} x ${c.count} padding classes exceed the bound`);
+    const v = i32View(off, head);
     v.set(r.cls, 0);
     v.set(c.cls, g.outH);
     v.set([r.count, c.count, r.interior, c.interior], g.outH + g.outW);
     withArgs([r.taps, c.taps], 0, ([rowTaps, colTaps]) => {
-      rt().kernels.conv_b1_pad_table(geo, wBits.offset, wBits.shape[1], Cout, rowTaps, r.count, colTaps, c.count, off + (g.outH + g.outW + 4) * 4);
+      rt().kernels.conv_b1_pad_table(geo, wBits.offset, wBits.shape[1], Cout, rowTaps, r.count, colTaps, c.count, off + head * 4);
     });
   });
 }
@@ -291,6 +314,7 @@ export function binaryConv2d(xBits: Tensor, wBits: Tensor, options: BinaryConv2d
   const K = kh * kw * C;
   if (K > 2 ** 24) throw new Error(`${op}: kh·kw·inChannels = ${K} is too large (at most ${2 ** 24} bits per patch)`);
   const out = outputArgs(o, Cout, K, op);
+  checkWeightTails(wBits, kh, kw, C, op);
   const result = empty(outputShape(out.code, N, g, Cout), out.code === OUT_CODE.float32 ? 'float32' : 'int32');
   const M = N * g.outH * g.outW;
   if (M === 0 || Cout === 0) return result;
@@ -303,6 +327,26 @@ export function binaryConv2d(xBits: Tensor, wBits: Tensor, options: BinaryConv2d
       kernels.conv_b1(out.code, geo, xBits.offset, wBits.offset, ldw, Cout, result.offset, pad, s, b, t, d, work, chunk);
     });
   });
+}
+
+/**
+ * Flattens packed NHWC activations [N, H, W, ceil(C/32)] of C channels into
+ * packBits rows [N, packedWords(H·W·C)] (element (y·W + x)·C + c, the NHWC
+ * flatten order), the input of a binary dense layer after a conv stack.
+ */
+export function flattenPackedChannels(xBits: Tensor, options: { channels: number }): Tensor {
+  const op = 'flattenPackedChannels';
+  const o = readOptions<{ channels: number }>(options, op);
+  if (o.channels === undefined) throw new Error(`${op}: options.channels is required (the real channel count C of xBits)`);
+  const C = checkNumber(o.channels, op, 'channels', { integer: true, min: 0, max: 2 ** 31 - 1 });
+  const [N, H, W] = checkPackedInput(xBits, C, op, 'xBits');
+  const K = H * W * C;
+  if (K > 2 ** 31 - 1) throw new Error(`${op}: H·W·C = ${K} is too large for one packed row`);
+  const words = Math.ceil(K / 128) * 4;
+  const result = empty([N, words], 'int32');
+  if (result.size === 0) return result;
+  rt().kernels.flatten_bits_nhwc(xBits.offset, N, H * W, C, result.offset, words);
+  return result;
 }
 
 export interface BinaryMaxPool2dOptions extends Window2dOptions {

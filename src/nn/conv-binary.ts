@@ -3,11 +3,12 @@ import { stopGradient } from '../autograd/custom.js';
 import { round } from '../ops/discrete.js';
 import { abs, add, clip, mul, ne } from '../ops/elementwise.js';
 import { conv2d } from '../ops/conv.js';
+import { signConv2d } from '../ops/sign-conv.js';
 import { pair, windowGeometry, type Geometry2d, type Padding2d } from '../ops/conv-geometry.js';
 import { mean as meanOp, sum } from '../ops/reduce.js';
 import { cast, pad } from '../ops/shape.js';
 import { binarize, type SignGrad } from '../ste/sign.js';
-import { packConvWeights, packConvWeightsU8 } from '../kernels/conv_binary.js';
+import { convWeightWords, packConvWeights, packConvWeightsU8 } from '../kernels/conv_binary.js';
 import { rejectNaN } from '../kernels/nan.js';
 import { checkDType, checkFloat, checkNumber, describe } from '../tensor/checks.js';
 import { zeros } from '../tensor/creation.js';
@@ -103,7 +104,7 @@ export function convMacs(s: ConvShape, output: readonly number[]): number {
 }
 
 /** Rejects inputs that are not integers in [0, 255] (raw pixels) before a layer declared uint8Inputs computes on them. */
-export function checkPixels(op: string, x: Tensor): void {
+function checkPixels(op: string, x: Tensor): void {
   if (x.dtype === 'uint8' || x.size === 0) return;
   // NaN != round(NaN) counts as bad, as do fractions and values clipped away.
   const bad = tidy(() => noGrad(() => sum(cast(ne(x, clip(round(x), 0, 255)), 'float32')).item()));
@@ -111,7 +112,7 @@ export function checkPixels(op: string, x: Tensor): void {
 }
 
 /** The NHWC padding of a pad() call for the geometry's padding. */
-export function padSpec(g: Geometry2d): [number, number][] {
+function padSpec(g: Geometry2d): [number, number][] {
   return [[0, 0], [g.padTop, g.padBottom], [g.padLeft, g.padRight], [0, 0]];
 }
 
@@ -143,8 +144,9 @@ export interface BinaryConv2dOptions extends ConvLayerOptions {
  * [kh, kw, inChannels/groups, outChannels]: the conv counterpart of
  * BinaryLinear (latent float weights binarized in the forward pass, 0 -> +1,
  * trained through the surrogate gradient; binary, float or uint8 inputs; XNOR
- * scale; latent clipping). The forward pass is conv2d of the ±1 values (float
- * sums of ±1 are exact integers), so its outputs are the binary conv's.
+ * scale; latent clipping). Outputs are the float conv of the ±1 values (sums
+ * of ±1 are exact integers); with binary inputs (groups 1) the forward pass
+ * computes them on packed bits, the backward pass is conv2d's.
  */
 export class BinaryConv2d extends Module {
   readonly kernelSize: [number, number];
@@ -185,7 +187,9 @@ export class BinaryConv2d extends Module {
     const seed = layerSeed(seedOption(o.seed, op));
     const perGroup = inChannels / s.groups;
     const bound = Math.min(1, glorotBound(s.kh * s.kw * perGroup, s.kh * s.kw * (outChannels / s.groups)));
-    this.registerParameter('weight', uniformInit([s.kh, s.kw, perGroup, outChannels], bound, seed), { bits: 1, clip: this.clip });
+    // Binary inputs (groups 1) freeze to the packed conv kernel's rows of per-tap channel words; others to 128-bit padded rows.
+    const rowWords = this.binarizeInputs && s.groups === 1 ? convWeightWords(s.kh, s.kw, perGroup) : Math.ceil((s.kh * s.kw * perGroup) / 128) * 4;
+    this.registerParameter('weight', uniformInit([s.kh, s.kw, perGroup, outChannels], bound, seed), { bits: 1, clip: this.clip, frozenBytes: outChannels * rowWords * 4 });
     if (bias) this.registerParameter('bias', zeros([outChannels]));
   }
 
@@ -218,11 +222,13 @@ export class BinaryConv2d extends Module {
     return composite(() => {
       const wb = binarize(this.weight, { grad: this.weightGrad });
       const xin = this.binarizeInputs ? binarize(x, { grad: this.inputGrad }) : x.dtype === 'uint8' ? cast(x, 'float32') : x;
+      // ±1 inputs and weights: the forward pass runs on XNOR-popcount (exact integers, the float conv's values).
+      const conv = (input: Tensor, padding: Padding2d) => (this.binarizeInputs && s.groups === 1
+        ? signConv2d(input, wb, { stride: s.stride, dilation: s.dilation, padding })
+        : conv2d(input, wb, { stride: s.stride, dilation: s.dilation, groups: s.groups, padding }));
       const padded = g.padTop + g.padBottom + g.padLeft + g.padRight > 0;
       // One-padding: the ±1 input is padded with +1, then the window runs over it without padding.
-      let y = this.padValue === 1 && padded
-        ? conv2d(pad(xin, padSpec(g), { value: 1 }), wb, { stride: s.stride, dilation: s.dilation, groups: s.groups, padding: 'valid' })
-        : conv2d(xin, wb, { stride: s.stride, dilation: s.dilation, groups: s.groups, padding: [[g.padTop, g.padBottom], [g.padLeft, g.padRight]] });
+      let y = this.padValue === 1 && padded ? conv(pad(xin, padSpec(g), { value: 1 }), 'valid') : conv(xin, [[g.padTop, g.padBottom], [g.padLeft, g.padRight]]);
       if (this.scale) y = mul(y, stopGradient(this.channelScales()));
       const b = this.bias;
       return b ? add(y, b) : y;

@@ -12,6 +12,8 @@ export interface ParamInfo {
   bits: number;
   /** Latent weights are clipped to [-clip, clip] after every optimizer step. */
   clip?: number;
+  /** Bytes the frozen form stores, when its layout is not the default (1-bit rows padded to 128 bits; int8; float32). */
+  frozenBytes?: number;
 }
 
 const paramInfo = new WeakMap<Tensor, ParamInfo>();

@@ -26,7 +26,7 @@ function tapPixel(g: ConvGeometryRef, oy: number, ox: number, ky: number, kx: nu
   return iy >= 0 && iy < g.H && ix >= 0 && ix < g.W ? [iy, ix] : null;
 }
 
-/** pack_hwio_bits_f32: float HWIO [taps, Cin, Cout] to bit rows [Cout, ldo] (aligned: per-tap channel words; else contiguous). */
+/** pack_hwio_bits_f32 (bindings packConvWeights: aligned, packConvWeightsU8: contiguous): float HWIO [taps, Cin, Cout] to bit rows [Cout, ldo] (aligned: per-tap channel words; else contiguous). */
 export function packHwioBitsRef(w: ArrayLike<number>, taps: number, Cin: number, Cout: number, aligned: boolean, ldo: number): Uint32Array {
   const cw = Math.ceil(Cin / 32);
   const out = new Uint32Array(Cout * ldo);
@@ -100,11 +100,11 @@ function finish(dots: Int32Array, M: number, Cout: number, o: ConvOutRef): Int32
 }
 
 /**
- * conv_b1: binary convolution of packed x [N, H, W, Cw] with packed weights
+ * conv_b1 (binding binaryConv2d): binary convolution of packed x [N, H, W, Cw] with packed weights
  * [Cout, ldw]; per tap inside the input C - 2·popcount(x XOR w), per padded tap
  * C - 2·popcount(w) with padValue 1 (a +1 input) and 0 with padValue 0.
  */
-export function convB1Ref(g: ConvGeometryRef, x: ArrayLike<number>, w: ArrayLike<number>, ldw: number, Cout: number,
+export function binaryConv2dRef(g: ConvGeometryRef, x: ArrayLike<number>, w: ArrayLike<number>, ldw: number, Cout: number,
                           padValue: 0 | 1, o: ConvOutRef): Int32Array | Float32Array | Uint32Array {
   const cw = Math.ceil(g.C / 32);
   const M = g.N * g.outH * g.outW;
@@ -131,8 +131,8 @@ export function convB1Ref(g: ConvGeometryRef, x: ArrayLike<number>, w: ArrayLike
   return finish(dots, M, Cout, o);
 }
 
-/** maxpool_b1: per channel word, the AND over the window's taps inside the input. */
-export function maxPoolB1Ref(g: ConvGeometryRef, x: ArrayLike<number>): Uint32Array {
+/** maxpool_b1 (binding binaryMaxPool2d): per channel word, the AND over the window's taps inside the input. */
+export function binaryMaxPool2dRef(g: ConvGeometryRef, x: ArrayLike<number>): Uint32Array {
   const cw = Math.ceil(g.C / 32);
   const out = new Uint32Array(g.N * g.outH * g.outW * cw);
   for (let n = 0; n < g.N; n++) {
@@ -154,8 +154,8 @@ export function maxPoolB1Ref(g: ConvGeometryRef, x: ArrayLike<number>): Uint32Ar
   return out;
 }
 
-/** conv_u8b1: Σ over taps inside the input of x·(±1 weight), w bits contiguous along K = (ky·kw + kx)·C + c, rows ldw words apart. */
-export function convU8B1Ref(g: ConvGeometryRef, x: ArrayLike<number>, w: ArrayLike<number>, ldw: number, Cout: number,
+/** conv_u8b1 (binding uint8Conv2d): Σ over taps inside the input of x·(±1 weight), w bits contiguous along K = (ky·kw + kx)·C + c, rows ldw words apart. */
+export function uint8Conv2dRef(g: ConvGeometryRef, x: ArrayLike<number>, w: ArrayLike<number>, ldw: number, Cout: number,
                             o: ConvOutRef): Int32Array | Float32Array | Uint32Array {
   const M = g.N * g.outH * g.outW;
   const dots = new Int32Array(M * Cout);
@@ -181,10 +181,10 @@ export function convU8B1Ref(g: ConvGeometryRef, x: ArrayLike<number>, w: ArrayLi
 }
 
 /**
- * conv_s8: acc = Σ over taps of x·w (padded taps x = zp), w int8 HWIO [K, Cout];
+ * conv_s8 (binding int8Conv2d): acc = Σ over taps of x·w (padded taps x = zp), w int8 HWIO [K, Cout];
  * mode 'int32' acc, 'float32' f32(acc)·mult + add, 'int8' clamp(roundHalfEven(that), -127, 127).
  */
-export function convS8Ref(g: ConvGeometryRef, x: ArrayLike<number>, zp: number, w: ArrayLike<number>, Cout: number,
+export function int8Conv2dRef(g: ConvGeometryRef, x: ArrayLike<number>, zp: number, w: ArrayLike<number>, Cout: number,
                           mode: 'int32' | 'float32' | 'int8', mult: ArrayLike<number> = [], add: ArrayLike<number> = []): Int32Array | Float32Array | Int8Array {
   const M = g.N * g.outH * g.outW;
   const out = mode === 'int32' ? new Int32Array(M * Cout) : mode === 'float32' ? new Float32Array(M * Cout) : new Int8Array(M * Cout);
@@ -204,6 +204,21 @@ export function convS8Ref(g: ConvGeometryRef, x: ArrayLike<number>, zp: number, 
       if (mode === 'int32') { out[m * Cout + co] = acc; continue; }
       const y = f(f(f(acc) * mult[co]) + add[co]);
       out[m * Cout + co] = mode === 'float32' ? y : Math.min(127, Math.max(-127, roundHalfEven(y)));
+    }
+  }
+  return out;
+}
+
+/** flatten_bits_nhwc (binding flattenPackedChannels): row n's element p·C + c = channel c of pixel p, rows of `words` words. */
+export function flattenPackedChannelsRef(x: ArrayLike<number>, N: number, P: number, C: number, words: number): Uint32Array {
+  const cw = Math.ceil(C / 32);
+  const out = new Uint32Array(N * words);
+  for (let n = 0; n < N; n++) {
+    for (let p = 0; p < P; p++) {
+      for (let c = 0; c < C; c++) {
+        const j = p * C + c;
+        if ((x[(n * P + p) * cw + (c >>> 5)] >>> (c & 31)) & 1) out[n * words + (j >>> 5)] |= 1 << (j & 31);
+      }
     }
   }
   return out;

@@ -319,6 +319,18 @@ export interface WasmExports {
   conv_f32_col2im(cols: number, H: number, W: number, C: number, c0: number, cg: number, kh: number, kw: number,
                   strideH: number, strideW: number, dilationH: number, dilationW: number, padTop: number,
                   padLeft: number, outH: number, outW: number, r0: number, r1: number, dx: number): void;
+  conv_f32_dw_workspace_bytes(C: number, m: number, kh: number, kw: number): number;
+  conv_f32_dw__simd(x: number, H: number, W: number, C: number, m: number, kh: number, kw: number, strideH: number,
+                    strideW: number, dilationH: number, dilationW: number, padTop: number, padLeft: number,
+                    outH: number, outW: number, r0: number, r1: number, w: number, y: number, work: number): void;
+  conv_f32_dw_backward_input__simd(dy: number, H: number, W: number, C: number, m: number, kh: number, kw: number,
+                                   strideH: number, strideW: number, dilationH: number, dilationW: number,
+                                   padTop: number, padLeft: number, outH: number, outW: number, r0: number,
+                                   r1: number, w: number, dx: number, work: number): void;
+  conv_f32_dw_backward_filter__simd(x: number, H: number, W: number, C: number, m: number, kh: number, kw: number,
+                                    strideH: number, strideW: number, dilationH: number, dilationW: number,
+                                    padTop: number, padLeft: number, outH: number, outW: number, rows: number,
+                                    chunk: number, dy: number, dw: number, work: number): void;
 
   // pool.ts
   /**
@@ -356,6 +368,7 @@ export interface WasmExports {
   conv_b1(mode: number, geo: number, x: number, w: number, ldw: number, Cout: number, out: number, pad: number,
           scale: number, bias: number, thr: number, dir: number, work: number, chunk: number): void;
   maxpool_b1(geo: number, x: number, out: number): void;
+  flatten_bits_nhwc(x: number, N: number, P: number, C: number, out: number, words: number): void;
 
   // conv_int.ts
   im2col_u8(geo: number, x: number, row0: number, row1: number, out: number): void;
@@ -393,9 +406,10 @@ export const WASM_FUNCTION_EXPORTS = ['heap_base', 'rng_uniform_f32', 'rng_norma
                                       'threshold_pack_f32', 'bn_forward_train', 'bn_backward_train',
                                       'bn_forward_eval', 'gemm_u8b1_packed_w_bytes', 'gemm_u8b1_workspace_bytes',
                                       'gemm_u8b1_pack_w', 'gemm_u8b1_check_f32', 'gemm_u8b1', 'gemm_u8b1_f32',
-                                      'conv_f32_im2col', 'conv_f32_col2im', 'f32_maxpool2d',
-                                      'f32_maxpool2d_backward', 'f32_avgpool2d', 'f32_avgpool2d_backward',
-                                      'pack_hwio_bits_f32', 'im2col_b1', 'conv_b1_pad_table',
-                                      'conv_b1_workspace_bytes', 'conv_b1', 'maxpool_b1', 'im2col_u8', 'im2col_s8',
-                                      'conv_u8b1_workspace_bytes', 'conv_u8b1', 'conv_s8_workspace_bytes',
-                                      'conv_s8'] as const;
+                                      'conv_f32_im2col', 'conv_f32_col2im', 'conv_f32_dw_workspace_bytes',
+                                      'conv_f32_dw__simd', 'conv_f32_dw_backward_input__simd',
+                                      'conv_f32_dw_backward_filter__simd', 'f32_maxpool2d', 'f32_maxpool2d_backward',
+                                      'f32_avgpool2d', 'f32_avgpool2d_backward', 'pack_hwio_bits_f32', 'im2col_b1',
+                                      'conv_b1_pad_table', 'conv_b1_workspace_bytes', 'conv_b1', 'maxpool_b1',
+                                      'flatten_bits_nhwc', 'im2col_u8', 'im2col_s8', 'conv_u8b1_workspace_bytes',
+                                      'conv_u8b1', 'conv_s8_workspace_bytes', 'conv_s8'] as const;

@@ -35,6 +35,23 @@ describe('examples learn on a subset of MNIST', () => {
     expect(out).toMatch(/\d+ samples\/s/);
   });
 
+  test('cloudflare-worker/train-conv: the binary CNN learns, its frozen form (packed convs) gives the same accuracy, and the file loads', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'snapgrad-conv-'));
+    try {
+      const file = join(dir, 'model-conv.safetensors');
+      const out = runExample('cloudflare-worker/train-conv', ['--epochs', '1', '--limit-train', '3000', '--limit-test', '500', '--save', file]);
+      const m = out.trim().split('\n').pop()!.match(/^test accuracy (\d+\.\d+)% \(frozen (\d+\.\d+)%\) in \d+ s; saved [\d.]+ kB to /);
+      expect(m, out).not.toBeNull();
+      expect(Number(m![1])).toBeGreaterThan(50);
+      expect(m![2]).toBe(m![1]);
+      expect(out).toMatch(/binary-conv2d 16 -> 32, 3x3 conv, 1-bit weights, 1-bit inputs, batch norm folded into thresholds -> bits, 2x2 max-pool on bits/);
+      // the saved file is a frozen model: safetensors header naming the format
+      expect(readFileSync(file).toString('latin1')).toContain('snapgrad-frozen');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test('vq-vae: reconstruction improves, most codes are used, a PNG is written', () => {
     const dir = mkdtempSync(join(tmpdir(), 'snapgrad-vq-'));
     try {

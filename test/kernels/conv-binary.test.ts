@@ -5,10 +5,10 @@
 // canary-guarded buffers with small chunk sizes.
 import { describe, expect, test } from 'vitest';
 import {
-  binaryConv2d, binaryMaxPool2d, channelWords, convWeightWords, packChannels, packConvWeights,
+  binaryConv2d, binaryMaxPool2d, channelWords, convWeightWords, flattenPackedChannels, packChannels, packConvWeights,
 } from '../../src/kernels/conv_binary.js';
 import { windowGeometry, type Window2dOptions } from '../../src/ops/conv-geometry.js';
-import { convB1Ref, im2colB1Ref, maxPoolB1Ref, packHwioBitsRef, type ConvGeometryRef, type ConvOutRef } from '../../src/reference/conv_binary.js';
+import { binaryConv2dRef, flattenPackedChannelsRef, im2colB1Ref, binaryMaxPool2dRef, packHwioBitsRef, type ConvGeometryRef, type ConvOutRef } from '../../src/reference/conv_binary.js';
 import { errorOf } from '../support/errors.js';
 import { expectExact, kernels, Prng, withArena, type Arena } from '../support/kernel-harness.js';
 import { expectNoLeaks, useSnapgrad } from '../support/setup.js';
@@ -104,8 +104,15 @@ describe('packChannels and packConvWeights', () => {
     expect(errorOf(() => packChannels(x))).toMatch(/packChannels: x contains 1 NaN value; NaN has no sign/);
     const w = sg.tensor([NaN, NaN, 1, 1], [1, 1, 2, 2]);
     expect(errorOf(() => packConvWeights(w))).toMatch(/packConvWeights: w contains 2 NaN values/);
+    const m = sg.zeros([3, 4]);
+    expect(errorOf(() => packChannels(m))).toMatch(/packChannels: x must be 4-D/);
+    expect(errorOf(() => packConvWeights(m))).toMatch(/packConvWeights: w must be 4-D/);
+    const i = sg.tensor(new Int32Array(4), [1, 1, 2, 2], { dtype: 'int32' });
+    expect(errorOf(() => packChannels(i))).toMatch(/packChannels: x must be float32/);
     x.dispose();
     w.dispose();
+    m.dispose();
+    i.dispose();
   });
 });
 
@@ -121,12 +128,41 @@ describe('binaryConv2d', () => {
         const got = y.dataSync();
         const what = `${JSON.stringify(k)} padValue ${padValue}`;
         expectExact(got, Int32Array.from(convF64(g, xd, wd, k.Cout, padValue)), what);
-        expectExact(got, convB1Ref(g, xw, ww, ww.length / Math.max(k.Cout, 1), k.Cout, padValue, { kind: 'int32' }), `twin ${what}`);
+        expectExact(got, binaryConv2dRef(g, xw, ww, ww.length / Math.max(k.Cout, 1), k.Cout, padValue, { kind: 'int32' }), `twin ${what}`);
         y.dispose();
       }
       xb.dispose();
       wb.dispose();
     });
+  });
+
+  test('random geometries (strides, dilations, explicit and same padding, kernels past the input) equal the float64 convolution', () => {
+    const rng = new Prng(4242);
+    let ran = 0;
+    for (let t = 0; t < 80; t++) {
+      const kh = rng.int(1, 6), kw = rng.int(1, 6);
+      const dilation: [number, number] = [rng.int(1, 4), rng.int(1, 4)];
+      const stride: [number, number] = [rng.int(1, 5), rng.int(1, 5)];
+      const H = rng.int(1, 12), W = rng.int(1, 12);
+      const padding = rng.bool() ? 'same' as const : [[rng.int(0, 6), rng.int(0, 6)], [rng.int(0, 6), rng.int(0, 6)]] as [[number, number], [number, number]];
+      const opts = { stride, dilation, padding };
+      const spanH = (kh - 1) * dilation[0] + 1, spanW = (kw - 1) * dilation[1] + 1;
+      const g0 = windowGeometry('t', H, W, kh, kw, { ...opts, padding: 'same' });
+      const [pt, pb, pl, pr] = padding === 'same' ? [g0.padTop, g0.padBottom, g0.padLeft, g0.padRight] : [padding[0][0], padding[0][1], padding[1][0], padding[1][1]];
+      if (H + pt + pb < spanH || W + pl + pr < spanW) continue;
+      const k = c(rng.int(1, 3), H, W, rng.pick([1, 5, 32, 33]), rng.int(1, 6), kh, kw, opts);
+      const { xd, wd, xb, wb } = inputs(k, 5000 + t);
+      const g = geometry(k);
+      ran++;
+      for (const padValue of [0, 1] as const) {
+        const y = binaryConv2d(xb, wb, { inChannels: k.C, kernelSize: [kh, kw], padValue, ...opts });
+        expectExact(y.dataSync(), Int32Array.from(convF64(g, xd, wd, k.Cout, padValue)), `${JSON.stringify(k)} padValue ${padValue}`);
+        y.dispose();
+      }
+      xb.dispose();
+      wb.dispose();
+    }
+    expect(ran).toBeGreaterThan(50);
   });
 
   test('float32 output = f32(dot)·scale + bias, and packed-bits output by thresholds, equal the twin', () => {
@@ -145,7 +181,7 @@ describe('binaryConv2d', () => {
         const yf = binaryConv2d(xb, wb, { ...opts, output: 'float32', scale, bias });
         expect(yf.dtype).toBe('float32');
         const outF: ConvOutRef = { kind: 'float32', scale, bias };
-        expectExact(yf.dataSync(), convB1Ref(g, xw, ww, ldw, k.Cout, padValue, outF), `float32 ${what}`);
+        expectExact(yf.dataSync(), binaryConv2dRef(g, xw, ww, ldw, k.Cout, padValue, outF), `float32 ${what}`);
         const yb = binaryConv2d(xb, wb, { ...opts, output: 'bits', threshold: thr, direction: dir });
         expect(yb.shape).toEqual([k.N, g.outH, g.outW, channelWords(k.Cout)]);
         const bits = new Uint32Array(yb.dataSync().buffer.slice(0));
@@ -158,7 +194,7 @@ describe('binaryConv2d', () => {
           if (dir[co] > 0 ? v < thr[co] : v > thr[co]) want[m * cw + (co >> 5)] |= 1 << (co & 31);
         });
         expectExact(bits, want, `bits ${what}`);
-        expectExact(bits, convB1Ref(g, xw, ww, ldw, k.Cout, padValue, { kind: 'bits', threshold: thr, direction: dir }), `bits twin ${what}`);
+        expectExact(bits, binaryConv2dRef(g, xw, ww, ldw, k.Cout, padValue, { kind: 'bits', threshold: thr, direction: dir }), `bits twin ${what}`);
         yf.dispose();
         yb.dispose();
       }
@@ -257,7 +293,7 @@ describe('binaryMaxPool2d', () => {
       const fx = sg.tensor(fm, [k.N, g.outH, g.outW, k.C]);
       const want = packChannels(fx);
       expectExact(p.dataSync(), want.dataSync(), `max pool ${JSON.stringify(k)} ${JSON.stringify(o)}`);
-      expectExact(new Uint32Array(p.dataSync().buffer.slice(0)), maxPoolB1Ref(g, new Uint32Array(xb.dataSync().buffer.slice(0))), `twin ${JSON.stringify(o)}`);
+      expectExact(new Uint32Array(p.dataSync().buffer.slice(0)), binaryMaxPool2dRef(g, new Uint32Array(xb.dataSync().buffer.slice(0))), `twin ${JSON.stringify(o)}`);
       for (const t of [x, xb, p, fx, want]) t.dispose();
     });
   });
@@ -269,6 +305,35 @@ describe('binaryMaxPool2d', () => {
     expect(errorOf(() => binaryMaxPool2d(xb, { channels: 1 } as any))).toMatch(/binaryMaxPool2d: options.size is required/);
     expect(errorOf(() => binaryMaxPool2d(xb, { channels: 1, size: 2, padding: [[2, 0], [0, 0]] }))).toMatch(/binaryMaxPool2d: the window at output row 0 lies entirely in the padding/);
     expect(errorOf(() => binaryMaxPool2d(x, { channels: 1, size: 2 }))).toMatch(/binaryMaxPool2d: xBits must be int32/);
+    x.dispose();
+    xb.dispose();
+  });
+});
+
+describe('flattenPackedChannels', () => {
+  test('equals packBits of the flattened NHWC floats and the twin, for C at word edges', () => {
+    const shapes: [number, number, number, number][] = [[1, 1, 1, 1], [3, 2, 3, 1], [2, 5, 3, 31], [2, 3, 3, 32], [1, 7, 7, 33], [2, 4, 3, 64], [1, 3, 5, 100], [0, 3, 3, 5], [2, 1, 1, 128], [1, 2, 2, 0]];
+    shapes.forEach(([N, H, W, C], i) => {
+      const xd = data(N * H * W * C, 900 + i);
+      const x = sg.tensor(xd, [N, H, W, C]);
+      const xb = packChannels(x);
+      const flat = flattenPackedChannels(xb, { channels: C });
+      const x2 = sg.tensor(xd, [N, H * W * C]);
+      const want = sg.packBits(x2);
+      expect(flat.shape).toEqual(want.shape);
+      expectExact(flat.dataSync(), want.dataSync(), `[${N},${H},${W},${C}]`);
+      const words = flat.shape[1];
+      expectExact(new Uint32Array(flat.dataSync().buffer.slice(0)), flattenPackedChannelsRef(new Uint32Array(xb.dataSync().buffer.slice(0)), N, H * W, C, words), `twin [${N},${H},${W},${C}]`);
+      for (const t of [x, xb, flat, x2, want]) t.dispose();
+    });
+  });
+
+  test('errors', () => {
+    const x = sg.tensor(data(2 * 2 * 2 * 40, 1), [2, 2, 2, 40]);
+    const xb = packChannels(x);
+    expect(errorOf(() => flattenPackedChannels(xb, {} as any))).toMatch(/flattenPackedChannels: options.channels is required/);
+    expect(errorOf(() => flattenPackedChannels(xb, { channels: 33 }))).toMatch(/flattenPackedChannels: xBits has \d+ pixels? with 1 bits past channel 33/);
+    expect(errorOf(() => flattenPackedChannels(x, { channels: 40 }))).toMatch(/flattenPackedChannels: xBits must be int32/);
     x.dispose();
     xb.dispose();
   });
@@ -342,11 +407,34 @@ describe('raw exports on canary-guarded buffers', () => {
               kernels().conv_b1(mode, geo, a.put(xw), w, ldw, k.Cout, out, pad, a.f32(scale), a.f32(bias), a.put(thr), a.put(dir), work, chunk);
               a.checkGuards();
               const got = mode === 0 ? a.readI32(out, M * width) : mode === 1 ? a.readF32(out, M * width) : a.read(Uint32Array, out, M * width);
-              expectExact(got, convB1Ref(g, xw, ww, ldw, k.Cout, padValue, o), `${JSON.stringify(k)} mode ${mode} chunk ${chunk} padValue ${padValue}`);
+              expectExact(got, binaryConv2dRef(g, xw, ww, ldw, k.Cout, padValue, o), `${JSON.stringify(k)} mode ${mode} chunk ${chunk} padValue ${padValue}`);
             });
           }
         }
       }
+    });
+  });
+  test('maxpool_b1 and flatten_bits_nhwc write only their outputs', () => {
+    CASES.forEach((k, i) => {
+      const g = geometry(k, { ...k.opts, padding: 'same' });
+      const cw = Math.ceil(k.C / 32);
+      const rng = new Prng(1000 + i);
+      const tail = k.C % 32 === 0 ? 0xffffffff : 2 ** (k.C % 32) - 1;
+      const x = new Uint32Array(k.N * k.H * k.W * cw).map((_, j) => ((rng.next() * 2 ** 32) >>> 0) & (j % cw === cw - 1 ? tail : 0xffffffff));
+      const M = k.N * g.outH * g.outW;
+      withArena((a) => {
+        const out = a.alloc(Math.max(M * cw * 4, 4));
+        kernels().maxpool_b1(a.put(geoI32(g)), a.put(x), out);
+        a.checkGuards();
+        expectExact(a.read(Uint32Array, out, M * cw), binaryMaxPool2dRef(g, x), `maxpool_b1 ${JSON.stringify(k)}`);
+      });
+      const P = k.H * k.W, words = Math.ceil((P * k.C) / 128) * 4;
+      withArena((a) => {
+        const out = a.alloc(Math.max(k.N * words * 4, 4));
+        kernels().flatten_bits_nhwc(a.put(x), k.N, P, k.C, out, words);
+        a.checkGuards();
+        expectExact(a.read(Uint32Array, out, k.N * words), flattenPackedChannelsRef(x, k.N, P, k.C, words), `flatten_bits_nhwc ${JSON.stringify(k)}`);
+      });
     });
   });
 });

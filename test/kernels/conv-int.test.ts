@@ -5,7 +5,7 @@
 import { describe, expect, test } from 'vitest';
 import { channelWords, int8Conv2d, packConvWeightsU8, uint8Conv2d } from '../../src/kernels/conv_binary.js';
 import { windowGeometry, type Window2dOptions } from '../../src/ops/conv-geometry.js';
-import { convS8Ref, convU8B1Ref, im2colS8Ref, im2colU8Ref, packHwioBitsRef, type ConvGeometryRef } from '../../src/reference/conv_binary.js';
+import { int8Conv2dRef, uint8Conv2dRef, im2colS8Ref, im2colU8Ref, packHwioBitsRef, type ConvGeometryRef } from '../../src/reference/conv_binary.js';
 import { errorOf } from '../support/errors.js';
 import { expectExact, kernels, Prng, withArena } from '../support/kernel-harness.js';
 import { expectNoLeaks, useSnapgrad } from '../support/setup.js';
@@ -80,10 +80,10 @@ describe('uint8Conv2d (uint8 pixels x ±1 weights)', () => {
       const y = uint8Conv2d(x, wb, { kernelSize: [k.kh, k.kw], ...k.opts });
       expect(y.shape).toEqual([k.N, g.outH, g.outW, k.Cout]);
       expectExact(y.dataSync(), Int32Array.from(f64), `int32 ${what}`);
-      expectExact(y.dataSync(), convU8B1Ref(g, xd, ww, ldw, k.Cout, { kind: 'int32' }), `twin ${what}`);
+      expectExact(y.dataSync(), uint8Conv2dRef(g, xd, ww, ldw, k.Cout, { kind: 'int32' }), `twin ${what}`);
       const scale = rng.f32Array(k.Cout, -0.1, 0.1), bias = rng.f32Array(k.Cout, -5, 5);
       const yf = uint8Conv2d(x, wb, { kernelSize: [k.kh, k.kw], ...k.opts, output: 'float32', scale, bias });
-      expectExact(yf.dataSync(), convU8B1Ref(g, xd, ww, ldw, k.Cout, { kind: 'float32', scale, bias }), `float32 ${what}`);
+      expectExact(yf.dataSync(), uint8Conv2dRef(g, xd, ww, ldw, k.Cout, { kind: 'float32', scale, bias }), `float32 ${what}`);
       const thr = Array.from({ length: k.Cout }, () => rng.float(-300 * K, 300 * K) / 3);
       const dir = Array.from({ length: k.Cout }, () => rng.pick([1, -1]));
       const yb = uint8Conv2d(x, wb, { kernelSize: [k.kh, k.kw], ...k.opts, output: 'bits', threshold: thr, direction: dir });
@@ -123,7 +123,7 @@ describe('uint8Conv2d (uint8 pixels x ±1 weights)', () => {
           const work = a.alloc(kernels().conv_u8b1_workspace_bytes(K, chunk, k.Cout));
           kernels().conv_u8b1(0, a.put(geoI32(g)), a.put(xd), patterns, k.Cout, out, 0, 0, 0, 0, work, chunk);
           a.checkGuards();
-          expectExact(a.readI32(out, M * k.Cout), convU8B1Ref(g, xd, wbits, ldw, k.Cout, { kind: 'int32' }), `conv_u8b1 ${JSON.stringify(k)} chunk ${chunk}`);
+          expectExact(a.readI32(out, M * k.Cout), uint8Conv2dRef(g, xd, wbits, ldw, k.Cout, { kind: 'int32' }), `conv_u8b1 ${JSON.stringify(k)} chunk ${chunk}`);
         });
       }
     });
@@ -158,16 +158,16 @@ describe('int8Conv2d', () => {
       const y = int8Conv2d(x, w, { zeroPoint: zp, ...k.opts });
       expect(y.shape).toEqual([k.N, g.outH, g.outW, k.Cout]);
       expectExact(y.dataSync(), Int32Array.from(convF64(g, xd, wd, k.Cout, zp)), `int32 ${what}`);
-      expectExact(y.dataSync(), convS8Ref(g, xd, zp, wd, k.Cout, 'int32'), `twin ${what}`);
+      expectExact(y.dataSync(), int8Conv2dRef(g, xd, zp, wd, k.Cout, 'int32'), `twin ${what}`);
       const scaleA = Math.fround(0.02), scaleB = rng.f32Array(k.Cout, 0.001, 0.01), bias = rng.f32Array(k.Cout, -1, 1);
       const mult = Float32Array.from(scaleB, (s) => Math.fround(scaleA * s));
       const yf = int8Conv2d(x, w, { zeroPoint: zp, ...k.opts, output: 'float32', scaleA, scaleB, bias });
-      expectExact(yf.dataSync(), convS8Ref(g, xd, zp, wd, k.Cout, 'float32', mult, bias), `float32 ${what}`);
+      expectExact(yf.dataSync(), int8Conv2dRef(g, xd, zp, wd, k.Cout, 'float32', mult, bias), `float32 ${what}`);
       const scaleOut = Math.fround(0.05);
       const yq = int8Conv2d(x, w, { zeroPoint: zp, ...k.opts, output: 'int8', scaleA, scaleB, bias, scaleOut });
       expect(yq.dtype).toBe('int8');
       const multQ = Float32Array.from(mult, (m) => Math.fround(m / scaleOut)), addQ = Float32Array.from(bias, (b) => Math.fround(b / scaleOut));
-      expectExact(yq.dataSync(), convS8Ref(g, xd, zp, wd, k.Cout, 'int8', multQ, addQ), `int8 ${what}`);
+      expectExact(yq.dataSync(), int8Conv2dRef(g, xd, zp, wd, k.Cout, 'int8', multQ, addQ), `int8 ${what}`);
       for (const t of [x, w, y, yf, yq]) t.dispose();
     });
   });
@@ -194,7 +194,7 @@ describe('int8Conv2d', () => {
           const work = a.alloc(kernels().conv_s8_workspace_bytes(K, chunk));
           kernels().conv_s8(0, a.put(geoI32(g)), a.put(xd), zp, packed, k.Cout, out, 0, 0, work, chunk);
           a.checkGuards();
-          expectExact(a.readI32(out, M * k.Cout), convS8Ref(g, xd, zp, wd, k.Cout, 'int32'), `conv_s8 ${JSON.stringify(k)} chunk ${chunk}`);
+          expectExact(a.readI32(out, M * k.Cout), int8Conv2dRef(g, xd, zp, wd, k.Cout, 'int32'), `conv_s8 ${JSON.stringify(k)} chunk ${chunk}`);
         });
       }
     });

@@ -233,9 +233,16 @@ describe('BinaryConv2d in summary()', () => {
     // layer 3: groups of 4 input channels
     expect(s.layers[2].macs).toEqual({ binary: 13 * 12 * 16 * 9 * 4, binaryWeights: 0, int8: 0, float: 0 });
     expect(s.macs.binary).toBe(13 * 12 * 16 * 15 * 8 + 13 * 12 * 16 * 9 * 4);
-    // 1-bit weights; packed per output channel in rows of 128 bits
+    // the summary's packed bytes are the frozen model's weight bytes
+    const frozen = sg.freeze(model, { example });
+    expect(frozen.sizeBytes).toBe(s.packedBytes);
+    frozen.dispose();
+    // 1-bit weights, stored as the frozen kernel stores them: per output channel, one 32-bit word of 8 channels per tap,
+    // 15 taps padded to 16 words; the grouped layer as 128-bit padded rows of 3·3·4 bits
     expect(s.layers[1].paramsByBits).toEqual({ 1: 3 * 5 * 8 * 16 });
-    expect(s.layers[1].packedBytes).toBe(16 * 16 * Math.ceil((3 * 5 * 8) / 128));
+    expect(s.layers[1].packedBytes).toBe(16 * 16 * 4);
+    expect(s.layers[2].packedBytes).toBe(16 * 16);
+    expect(s.layers[0].packedBytes).toBe(8 * 16);
     example.dispose();
     model.dispose();
   });

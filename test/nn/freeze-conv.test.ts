@@ -90,6 +90,8 @@ describe('freeze: binary CNNs', () => {
         expect([...a1.t.shape, a1.t.dtype]).toEqual([3, 4, 4, 2, 'int32']);
       });
       expectSamePredictions(model, frozen, [pixels([1, 15, 15, 1], 11), pixels([17, 15, 15, 1], 12)]);
+      // an empty batch gives an empty batch of logits
+      sg.tidy(() => expect(frozen.predict(sg.zeros([0, 15, 15, 1])).shape).toEqual([0, 10]));
       // raw uint8 pixels: same logits, no float copy
       sg.tidy(() => {
         const x = pixels([5, 15, 15, 1], 13);
@@ -99,6 +101,26 @@ describe('freeze: binary CNNs', () => {
       frozen.dispose();
       model.dispose();
     }
+  });
+
+  test('LeNet-ish with a float first conv (nn.Conv2d → BN → sign → maxpool → BinaryConv2d → BN → sign → maxpool → flatten → BinaryLinear → BN → Linear): bit for bit', () => {
+    const model = new nn.Sequential(
+      new nn.Conv2d(1, 8, 3, { padding: 'same', seed: 1 }), new nn.BatchNorm2d(8), new nn.Sign(), new nn.MaxPool2d(2),
+      new nn.BinaryConv2d(8, 32, 3, { padding: 'same', seed: 2 }), new nn.BatchNorm2d(32), new nn.Sign(), new nn.MaxPool2d(2),
+      new nn.Flatten(), new nn.BinaryLinear(3 * 3 * 32, 24, { seed: 3 }), new nn.BatchNorm1d(24), new nn.Linear(24, 10, { seed: 4 }),
+    );
+    const images = (n: number, seed: number) => sg.tidy(() => sg.mul(pixels([n, 13, 13, 1], seed), 1 / 255));
+    trainBriefly(model, () => images(12, 5), 10);
+    const example = images(1, 1);
+    const frozen = sg.freeze(model, { example });
+    example.dispose();
+    // the float conv's batch norm and sign stay float; the binary conv reads them, packs once and stays packed
+    expect(frozen.stages.map((s) => s.type)).toEqual(['conv2d', 'batchnorm', 'sign', 'maxpool2d', 'binary-conv2d', 'flatten', 'binary-dense', 'linear']);
+    expect(frozen.stages[4].config.threshold).toBe(true);
+    expect((frozen.stages[4].config.pool as { at: string }).at).toBe('output');
+    expectSamePredictions(model, frozen, [images(1, 11), images(15, 12)]);
+    frozen.dispose();
+    model.dispose();
   });
 
   test('conv → max-pool → BN → sign: the pool runs on the sums when some batch-norm scale is negative, on the bits when none is; both bit for bit', () => {
@@ -258,4 +280,11 @@ describe('frozen conv models as files', () => {
     expect(sg.FrozenModel.fromState(tensors, metadata).stages).toHaveLength(2);
     frozen.dispose();
   });
+});
+
+test('a conv model needs an example to freeze or summarize; the error says how to slice one image', () => {
+  const model = new nn.Sequential(new nn.BinaryConv2d(1, 2, 3, { seed: 1 }), new nn.Flatten());
+  expect(() => sg.freeze(model)).toThrow(/freeze: options\.example is required for this model.*\(images: x\.slice\(\[0, 0, 0, 0\], \[1, h, w, channels\]\)\)/);
+  expect(() => sg.summary(model)).toThrow(/summary: options\.example is required/);
+  model.dispose();
 });
