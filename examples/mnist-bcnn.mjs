@@ -11,37 +11,13 @@
 //                                [--channels 32] [--hidden 256] [--limit-train N] [--limit-test N] [--save model.safetensors]
 import { writeFileSync } from 'node:fs';
 import * as sg from '../dist/snapgrad.js';
-import { loadDataset, megabytes, mnistLoader, now, parseFlags, predictedClasses } from './common.mjs';
+import { binaryCnn, loadDataset, megabytes, mnistLoader, now, parseFlags, predictedClasses } from './common.mjs';
 
 const flags = parseFlags({ epochs: 4, seed: 1, data: '', batch: 128, lr: 0.005, channels: 32, hidden: 256, limitTrain: 0, limitTest: 0, save: '' });
 const start = now();
 const info = await sg.init();
 const data = await loadDataset(flags.data, flags);
 console.log(`snapgrad ${info.build} on ${info.runtime}: MNIST ${data.trainX.shape[0]} train / ${data.testX.shape[0]} test images loaded in ${((now() - start) / 1000).toFixed(1)} s`);
-
-/** 28x28x1 -> conv 3x3 C -> pool -> 14x14xC -> conv 3x3 2C -> pool -> 7x7x2C -> dense H -> 10. */
-function binaryCnn({ channels, hidden, seed }) {
-  const { nn } = sg;
-  let s = seed;
-  const c1 = channels;
-  const c2 = 2 * channels;
-  return new nn.Sequential(
-    (x) => sg.reshape(x, [-1, 28, 28, 1]),
-    new nn.BinaryConv2d(1, c1, 3, { padding: 'same', binarizeInputs: false, uint8Inputs: true, bias: false, seed: s++ }),
-    new nn.MaxPool2d(2),
-    new nn.BatchNorm2d(c1),
-    new nn.Binarize({ grad: 'clipped' }),
-    new nn.BinaryConv2d(c1, c2, 3, { padding: 'same', bias: false, seed: s++ }),
-    new nn.MaxPool2d(2),
-    new nn.BatchNorm2d(c2),
-    new nn.Binarize({ grad: 'clipped' }),
-    new nn.Flatten(),
-    new nn.BinaryLinear(7 * 7 * c2, hidden, { bias: false, seed: s++ }),
-    new nn.BatchNorm1d(hidden),
-    new nn.Binarize({ grad: 'clipped' }),
-    new nn.Linear(hidden, 10, { seed: s++ }),
-  );
-}
 
 const { optim } = sg;
 const model = binaryCnn({ channels: flags.channels, hidden: flags.hidden, seed: flags.seed * 1000 });
