@@ -50,6 +50,8 @@ describe('examples learn on a subset of MNIST', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
   test('mnist-bcnn: the binary CNN learns, freezes to packed convs with identical predictions and is >= 15x smaller', () => {
     const out = runExample('mnist-bcnn', ['--epochs', '1', '--limit-train', '3000', '--limit-test', '500', '--channels', '8', '--hidden', '64']);
     const last = out.trim().split('\n').pop()!;
