@@ -52,6 +52,20 @@ describe('examples learn on a subset of MNIST', () => {
     }
   });
 
+  test('mnist-bcnn: the binary CNN learns, freezes to packed convs with identical predictions and is >= 15x smaller', () => {
+    const out = runExample('mnist-bcnn', ['--epochs', '1', '--limit-train', '3000', '--limit-test', '500', '--channels', '8', '--hidden', '64']);
+    const last = out.trim().split('\n').pop()!;
+    const m = last.match(/^test accuracy (\d+\.\d+)% \(frozen (\d+\.\d+)%\) in \d+ s \(training \d+ s\), weights ([\d.]+) (MB|kB) -> ([\d.]+) (MB|kB)$/);
+    expect(m, last).not.toBeNull();
+    const [, acc, frozenAcc, before, bu, after, au] = m!;
+    expect(Number(acc)).toBeGreaterThan(60); // chance: 10%
+    expect(frozenAcc).toBe(acc);
+    expect(out).toContain("predictions identical to the trained model's: yes");
+    expect(out).toMatch(/binary-conv2d 8 -> 16, 3x3 conv, 1-bit weights, 1-bit inputs, batch norm folded into thresholds -> bits, 2x2 max-pool on bits/);
+    const bytes = (v: string, u: string) => Number(v) * (u === 'MB' ? 1e6 : 1e3);
+    expect(bytes(before, bu) / bytes(after, au)).toBeGreaterThanOrEqual(15); // the float classifier and batch norm stay float32
+  });
+
   test('vq-vae: reconstruction improves, most codes are used, a PNG is written', () => {
     const dir = mkdtempSync(join(tmpdir(), 'snapgrad-vq-'));
     try {
