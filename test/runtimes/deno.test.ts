@@ -42,7 +42,7 @@ describe('Deno', () => {
   test('examples/deno classifies MNIST test images with the frozen model', () => {
     const start = performance.now();
     const out = deno(['run', '--allow-read', '--no-remote', 'examples/deno/main.ts', '500'], ROOT);
-    expect(out).toMatch(/^snapgrad simd128 on deno$/m);
+    expect(out).toMatch(/^snapgrad simd128-threads on deno$/m);
     const m = out.match(/(\d+)\/500 test images correct/);
     expect(m, out).not.toBeNull();
     expect(Number(m![1])).toBeGreaterThanOrEqual(450);

@@ -52,7 +52,7 @@ describe('Node', () => {
     const start = performance.now();
     const saved = join(project.dir, 'model.safetensors');
     const out = execFileSync(process.execPath, [join(ROOT, 'examples/node/main.mjs'), '--train', '3000', '--epochs', '2', '--save', saved], { cwd: ROOT, encoding: 'utf8', timeout: 120_000 });
-    expect(out).toMatch(/^snapgrad simd128 on node$/m);
+    expect(out).toMatch(/^snapgrad simd128-threads on node$/m);
     const m = out.match(/test accuracy (\d+\.\d+)%, frozen (\d+\.\d+)%/);
     expect(m, out).not.toBeNull();
     expect(Number(m![1])).toBeGreaterThan(70);
