@@ -256,7 +256,8 @@ async function workerFactory(runtime: RuntimeName, given: string | URL | undefin
     candidates = [new URL('./snapgrad.worker.js', import.meta.url), new URL(fromSource, here)];
   }
   for (const url of candidates) {
-    if (await exists(url, runtime)) return runtime === 'node' ? nodeWorkerFactory(url) : webWorkerFactory(url);
+    // Deno too: its node:worker_threads workers can be unref'd, its Web Workers keep the process alive.
+    if (await exists(url, runtime)) return runtime === 'node' || runtime === 'deno' ? nodeWorkerFactory(url) : webWorkerFactory(url);
   }
   throw new Error(`the worker script was not found (${candidates.map((u) => u.href).join(', ')}); pass init({ workerUrl })`);
 }
@@ -372,7 +373,7 @@ export function info(): Info {
 export interface SetThreadsOptions {
   /**
    * Kernel calls whose work (multiply-adds or equivalent) is below this stay on
-   * the calling thread; default 2^19 (measured; see bench/threads.mjs). 0 splits every call, as the tests do.
+   * the calling thread; default 2^20 (measured; see bench/threads.mjs). 0 splits every call, as the tests do.
    */
   minParallelCost?: number;
 }

@@ -48,9 +48,9 @@ export interface TileJob {
 /**
  * Below this cost a call stays on the calling thread: waking the workers and
  * waiting for the last tile costs about as much as the work (measured with
- * bench/threads.mjs; the 1x1024x784 GEMV must be no slower with threads on).
+ * bench/threads.mjs; the 1x1024x784 GEMV, 0.8M multiply-adds, must be no slower with threads on: it stays on the caller).
  */
-export const PARALLEL_MIN_COST = 1 << 19;
+export const PARALLEL_MIN_COST = 1 << 20;
 let minCost = PARALLEL_MIN_COST;
 
 /** Sets the cost below which calls stay on the calling thread (0: split every call; tests use it). */

@@ -29,6 +29,8 @@ describe('Deno', () => {
     const start = performance.now();
     const result = parseSuiteOutput(deno(['run', '--allow-read', '--no-remote', 'run.mjs', specifier], project.dir));
     expect(result.runtime).toBe('deno');
+    // Deno runs the threads build: the suite ran at 1-4 threads (expectSameHashes checks they agree).
+    expect(result.threads).toEqual([1, 2, 3, 4]);
     expectSameHashes('deno', result, await nodeHashes());
     console.log(`deno: conformance via ${specifier.startsWith('file:') ? 'path import' : specifier} in ${since(start)} ms`);
   });

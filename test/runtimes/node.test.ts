@@ -15,8 +15,10 @@ describe('Node', () => {
 
   test('the conformance suite runs every case without error, and twice gives the same bits', async () => {
     const start = performance.now();
-    const { runtime, hashes } = await nodeHashes();
+    const { runtime, hashes, threads, threadDiffs } = await nodeHashes();
     expect(runtime).toBe('node');
+    expect(threads).toEqual([1, 2, 3, 4]);
+    expect(threadDiffs).toEqual({ 2: [], 3: [], 4: [] });
     const errors = Object.entries(hashes).filter(([, h]) => !/^[0-9a-f]{8}$/.test(h));
     expect(errors).toEqual([]);
     expect(Object.keys(hashes).length).toBeGreaterThan(100);
