@@ -196,10 +196,11 @@ async function availableCores(runtime: RuntimeName): Promise<number> {
 function threadsBlocker(runtime: RuntimeName): string | null {
   const g = globalThis as any;
   if (runtime === 'workerd') return 'Cloudflare Workers (workerd) have no threads: the single-thread build runs';
-  if (typeof SharedArrayBuffer === 'undefined' || g.crossOriginIsolated === false) {
+  if (runtime === 'browser' && (g.crossOriginIsolated !== true || typeof SharedArrayBuffer === 'undefined')) {
     return 'the page is not cross-origin isolated, so it has no SharedArrayBuffer: serve it with the headers ' +
       'Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp for threads; the single-thread build runs';
   }
+  if (typeof SharedArrayBuffer === 'undefined') return 'this runtime has no SharedArrayBuffer: the single-thread build runs';
   if (runtime !== 'node' && typeof g.Worker !== 'function') return 'this runtime has no Worker: the single-thread build runs';
   try {
     new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true });

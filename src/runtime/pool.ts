@@ -146,7 +146,9 @@ export async function nodeWorkerFactory(script: URL): Promise<WorkerFactory> {
   const spec = 'node:worker_threads';
   const { Worker } = await import(/* @vite-ignore */ spec);
   return (start) => new Promise((resolve, reject) => {
-    const w = new Worker(script);
+    // The parent's Node options minus --input-type, which a worker started from a file rejects.
+    const execArgv = (globalThis as any).process?.execArgv?.filter((a: string) => !a.startsWith('--input-type'));
+    const w = new Worker(script, { execArgv });
     w.unref();
     const fail = (err: unknown) => {
       void w.terminate();
