@@ -99,6 +99,7 @@ describe.skipIf(!hasChromium)('Chromium', () => {
     mkdirSync(appRoot, { recursive: true });
     copyFileSync(join(project.dir, 'browser.mjs'), join(appRoot, 'browser.mjs'));
     copyFileSync(join(project.dir, 'cases.mjs'), join(appRoot, 'cases.mjs'));
+    copyFileSync(join(project.dir, 'threads.mjs'), join(appRoot, 'threads.mjs'));
     writeFileSync(join(appRoot, 'index.html'), BUNDLE_PAGE.replace('./app.js', './browser.mjs'));
     const outDir = join(project.dir, 'vite-app');
     await build({ root: appRoot, base: './', logLevel: 'silent', configFile: false, build: { outDir, target: 'es2022', emptyOutDir: true } });
