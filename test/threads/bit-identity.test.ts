@@ -9,6 +9,8 @@ import { rt } from '../../src/runtime/context.js';
 import { PARALLEL_MIN_COST } from '../../src/runtime/parallel.js';
 import { gemmF32 } from '../../src/kernels/gemm_f32.js';
 import { adamUpdate, bopUpdate } from '../../src/kernels/optim.js';
+import { bnBackwardTrain, bnForwardEval, bnForwardTrain } from '../../src/kernels/batchnorm.js';
+import { bnBackwardTrainRef, bnForwardTrainRef } from '../../src/reference/batchnorm.js';
 import { gemmF32Ref } from '../../src/reference/gemm_f32.js';
 import { binaryMatmulRef, binaryMatmulScaledRef, binaryWeightsMatmulRef } from '../../src/reference/gemm_b1.js';
 import { int8MatmulRef } from '../../src/reference/gemm_s8.js';
@@ -154,6 +156,26 @@ describe('bit-identical at 1-4 threads and equal to the scalar twin', () => {
       const runs = await atEveryThreadCount(() => sg.tidy(() => [sg.vqNearest(sg.tensor(Z, [N, D]), sg.tensor(CB, [K, D])).dataSync()]), N > 4);
       expectSameBits(runs);
       expect(new Int32Array(runs[0][0].buffer)).toEqual(vqNearestRef(Z, N, CB, K, D));
+    });
+  }
+
+  for (const [B, F] of [[1, 1], [3, 5], [17, 131], [128, 1024]] as const) {
+    test(`batch norm statistics, forward (train, eval) and backward over ${B} x ${F}, split over features`, async () => {
+      const X = values(B * F, 21), DY = values(B * F, 22), gamma = values(F, 23, 0.5, 2), beta = values(F, 24);
+      const runs = await atEveryThreadCount(() => sg.tidy(() => {
+        const x = sg.tensor(X, [B, F]), g = sg.tensor(gamma), b = sg.tensor(beta);
+        const f = bnForwardTrain(x, g, b, 1e-5);
+        const bw = bnBackwardTrain(sg.tensor(DY, [B, F]), f.xhat, f.invstd, g);
+        const ev = bnForwardEval(x, f.mean, f.variance, g, b, 1e-5);
+        return [f.y, f.xhat, f.mean, f.variance, f.invstd, bw.dx, bw.dgamma, bw.dbeta, ev].map((t) => t.dataSync());
+      }), F > 4);
+      expectSameBits(runs);
+      const ref = bnForwardTrainRef(X, B, F, 1e-5, gamma, beta);
+      expect(new Float32Array(runs[0][0].buffer)).toEqual(ref.y);
+      expect(new Float32Array(runs[0][2].buffer)).toEqual(ref.mean);
+      const back = bnBackwardTrainRef(DY, ref.xhat, ref.invstd, gamma, B, F);
+      expect(new Float32Array(runs[0][5].buffer)).toEqual(back.dx);
+      expect(new Float32Array(runs[0][6].buffer)).toEqual(back.dgamma);
     });
   }
 
