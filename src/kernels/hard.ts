@@ -1,4 +1,5 @@
 import { rt } from '../runtime/context.js';
+import { parallelTiles, type TileArg } from '../runtime/parallel.js';
 import { empty, type Tensor } from '../tensor/tensor.js';
 import { Hard, type HardName } from './codes.generated.js';
 import { expectF32, expectSameSize } from './internal/checks.js';
@@ -15,9 +16,15 @@ export function f32Hard(name: HardName, x: Tensor, out?: Tensor): { y: Tensor; n
   const y = out ?? empty(x.shape, 'float32');
   expectF32(y, 'f32Hard', 'out');
   expectSameSize(x, y, 'f32Hard', 'x and out');
-  const nan = rt().kernels.f32_hard(Hard[name], x.offset, y.offset, x.size);
+  // The tiles' NaN counts add up (integers: in any order).
+  const nan = parallelTiles({ kernel: 'f32_hard', ...pass(x.size), args: [Hard[name], at(x), at(y), LENGTH] });
   return { y, nan };
 }
+
+/** Element i0 of a float32 tensor, for a tile of elements [i0, i1). */
+const at = (t: Tensor): TileArg => ({ c: t.offset, i0: 4 });
+const LENGTH: TileArg = { i1: 1, i0: -1 };
+const pass = (n: number) => ({ rows: { begin: 0, end: n, align: 64 }, cost: 4 * n });
 
 function backwardOutput(x: Tensor, dy: Tensor, binding: string): Tensor {
   expectF32(x, binding, 'x');
@@ -29,7 +36,7 @@ function backwardOutput(x: Tensor, dy: Tensor, binding: string): Tensor {
 /** dx = dy where lo <= x <= hi, else 0 (the clipped identity: clip, sign's 'clipped' surrogate). */
 export function f32RangeMaskBackward(x: Tensor, dy: Tensor, lo: number, hi: number): Tensor {
   const dx = backwardOutput(x, dy, 'f32RangeMaskBackward');
-  rt().kernels.f32_range_mask_backward(x.offset, dy.offset, dx.offset, x.size, lo, hi);
+  parallelTiles({ kernel: 'f32_range_mask_backward', ...pass(x.size), args: [at(x), at(dy), at(dx), LENGTH, lo, hi] });
   return dx;
 }
 

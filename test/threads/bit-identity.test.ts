@@ -10,6 +10,9 @@ import { PARALLEL_MIN_COST } from '../../src/runtime/parallel.js';
 import { gemmF32 } from '../../src/kernels/gemm_f32.js';
 import { adamUpdate, bopUpdate } from '../../src/kernels/optim.js';
 import { bnBackwardTrain, bnForwardEval, bnForwardTrain } from '../../src/kernels/batchnorm.js';
+import { f32Hard, f32RangeMaskBackward } from '../../src/kernels/hard.js';
+import { thresholdPackF32 } from '../../src/kernels/threshold.js';
+import { thresholdPackRef } from '../../src/reference/threshold.js';
 import { bnBackwardTrainRef, bnForwardTrainRef } from '../../src/reference/batchnorm.js';
 import { gemmF32Ref } from '../../src/reference/gemm_f32.js';
 import { binaryMatmulRef, binaryMatmulScaledRef, binaryWeightsMatmulRef } from '../../src/reference/gemm_b1.js';
@@ -179,6 +182,15 @@ describe('bit-identical at 1-4 threads and equal to the scalar twin', () => {
     });
   }
 
+  for (const [M, N] of [[1, 1], [7, 129], [130, 300]] as const) {
+    test(`threshold packing (frozen batch norm + binarize) of ${M} x ${N}, split over rows`, async () => {
+      const Y = values(M * N, 25), thr = values(N, 26, -0.5, 0.5), dir = Int32Array.from(values(N, 27), (v) => (v < 0 ? -1 : 1));
+      const runs = await atEveryThreadCount(() => sg.tidy(() => [thresholdPackF32(sg.tensor(Y, [M, N]), sg.tensor(thr), sg.tensor(dir, [N], { dtype: 'int32' })).dataSync()]), M > 1);
+      expectSameBits(runs);
+      expect(new Int32Array(runs[0][0].buffer)).toEqual(new Int32Array(thresholdPackRef(Y, thr, dir, M, N).buffer));
+    });
+  }
+
   for (const n of [1, 63, 64, 1000, 4099]) {
     test(`Adam and Bop updates on ${n} parameters, and elementwise passes`, async () => {
       const P = values(n, 16), G = values(n, 17), M = values(n, 18, -0.1, 0.1), V = values(n, 19, 0, 0.01);
@@ -191,7 +203,8 @@ describe('bit-identical at 1-4 threads and equal to the scalar twin', () => {
         const flips = bopUpdate(w, g, bm, 0.1, 0.05);
         const x = sg.tensor(P);
         return [p.dataSync(), m.dataSync(), v.dataSync(), w.dataSync(), bm.dataSync(), Int32Array.of(flips),
-          sg.exp(x).dataSync(), sg.tanh(x).dataSync(), sg.relu(x).dataSync(), sg.clip(x, -0.5, 0.25).dataSync(), sg.mul(x, 3).dataSync()];
+          sg.exp(x).dataSync(), sg.tanh(x).dataSync(), sg.relu(x).dataSync(), sg.clip(x, -0.5, 0.25).dataSync(), sg.mul(x, 3).dataSync(),
+          f32Hard('sign', x).y.dataSync(), f32Hard('round', sg.mul(x, 3)).y.dataSync(), f32RangeMaskBackward(x, g, -0.5, 0.5).dataSync()];
       }), n > 64);
       expectSameBits(runs);
       const p = P.slice(), m = M.slice(), v = V.slice();
