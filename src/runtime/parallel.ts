@@ -130,8 +130,12 @@ export function chooseGrid(R: number, ralign: number, C: number, calign: number,
   const maxC = Math.ceil(C / calign);
   const target = Math.min(threads * TILES_PER_THREAD, maxR * maxC);
   if (target < 2) return null;
-  const ct = Math.max(1, Math.min(maxC, Math.round(Math.sqrt((target * C) / R))));
-  const rtiles = Math.max(1, Math.min(maxR, Math.round(target / ct)));
+  const clamp = (x: number, max: number) => Math.max(1, Math.min(max, Math.round(x)));
+  // The ideal column count, then the rows it leaves, then the columns again: when one axis is
+  // short (a GEMV has one row) the other takes all the tiles instead of the ideal ratio's many.
+  let ct = clamp(Math.sqrt((target * C) / R), maxC);
+  const rtiles = clamp(target / ct, maxR);
+  ct = clamp(target / rtiles, maxC);
   const rstep = Math.ceil(Math.ceil(R / rtiles) / ralign) * ralign;
   const cstep = Math.ceil(Math.ceil(C / ct) / calign) * calign;
   if (Math.ceil(R / rstep) * Math.ceil(C / cstep) < 2) return null;
