@@ -1,4 +1,4 @@
-import { parallelTiles, type TileArg } from '../runtime/parallel.js';
+import { elementAt, parallelTiles, TILE_LENGTH, type TileArg } from '../runtime/parallel.js';
 import { empty, type Tensor } from '../tensor/tensor.js';
 import { expectF32, expectShape } from './internal/checks.js';
 
@@ -6,8 +6,7 @@ import { expectF32, expectShape } from './internal/checks.js';
 // reference/batchnorm.ts). gamma/beta null = no affine parameters.
 
 /** Column f0 of a [B, F] or [F] float32 tensor, for a tile of features [f0, f1). */
-const col = (t: Tensor | null): TileArg => (t === null ? 0 : { c: t.offset, i0: 4 });
-const WIDTH: TileArg = { i1: 1, i0: -1 };
+const col = (t: Tensor | null): TileArg => (t === null ? 0 : elementAt(t.offset));
 /** Features are split in groups of 4 (the kernels' vector width), so every split keeps the full call's bits. */
 const features = (B: number, F: number, passes: number) => ({ rows: { begin: 0, end: F, align: 4 }, cost: passes * B * F });
 
@@ -30,7 +29,7 @@ export function bnForwardTrain(x: Tensor, gamma: Tensor | null, beta: Tensor | n
   const invstd = empty([F], 'float32');
   parallelTiles({
     kernel: 'bn_forward_train', ...features(B, F, 12),
-    args: [col(x), col(y), col(xhat), col(mean), col(variance), col(invstd), col(gamma), col(beta), B, WIDTH, F, eps],
+    args: [col(x), col(y), col(xhat), col(mean), col(variance), col(invstd), col(gamma), col(beta), B, TILE_LENGTH, F, eps],
   });
   return { y, xhat, mean, variance, invstd };
 }
@@ -44,7 +43,7 @@ export function bnBackwardTrain(dy: Tensor, xhat: Tensor, invstd: Tensor, gamma:
   const dbeta = empty([F], 'float32');
   parallelTiles({
     kernel: 'bn_backward_train', ...features(B, F, 12),
-    args: [col(dy), col(xhat), col(invstd), col(gamma), col(dx), col(dgamma), col(dbeta), B, WIDTH, F],
+    args: [col(dy), col(xhat), col(invstd), col(gamma), col(dx), col(dgamma), col(dbeta), B, TILE_LENGTH, F],
   });
   return { dx, dgamma, dbeta };
 }
@@ -55,7 +54,7 @@ export function bnForwardEval(x: Tensor, mean: Tensor, variance: Tensor, gamma: 
   const y = empty([B, F], 'float32');
   parallelTiles({
     kernel: 'bn_forward_eval', ...features(B, F, 8),
-    args: [col(x), col(y), col(mean), col(variance), col(gamma), col(beta), B, WIDTH, F, eps],
+    args: [col(x), col(y), col(mean), col(variance), col(gamma), col(beta), B, TILE_LENGTH, F, eps],
   });
   return y;
 }

@@ -1,7 +1,7 @@
 import { rt } from '../runtime/context.js';
 import { checkDType, checkFloat, checkNumber, checkRank } from '../tensor/checks.js';
 import { empty, type Tensor } from '../tensor/tensor.js';
-import { parallelTiles } from '../runtime/parallel.js';
+import { parallelTiles, TILE_LENGTH } from '../runtime/parallel.js';
 
 // Bit packing (kernel: assembly/bitpack.ts, twin: reference/bitpack.ts).
 //
@@ -32,7 +32,7 @@ export function packBits(x: Tensor): Tensor {
   // Rows pack independently: split over rows; the tiles' NaN counts add up.
   const nan = parallelTiles({
     kernel: 'pack_bits_f32', rows: { begin: 0, end: M, align: 1 }, cost: 2 * M * K,
-    args: [{ c: x.offset, i0: K * 4 }, { i1: 1, i0: -1 }, K, { c: out.offset, i0: words * 4 }, words],
+    args: [{ c: x.offset, i0: K * 4 }, TILE_LENGTH, K, { c: out.offset, i0: words * 4 }, words],
   });
   if (nan > 0) {
     out.dispose();

@@ -1,5 +1,5 @@
 import { rt } from '../runtime/context.js';
-import { parallelTiles, type TileArg } from '../runtime/parallel.js';
+import { elementAt as at, elementPass, parallelTiles, TILE_LENGTH as LENGTH } from '../runtime/parallel.js';
 import { empty, type Tensor } from '../tensor/tensor.js';
 import { Hard, type HardName } from './codes.generated.js';
 import { expectF32, expectSameSize } from './internal/checks.js';
@@ -17,14 +17,11 @@ export function f32Hard(name: HardName, x: Tensor, out?: Tensor): { y: Tensor; n
   expectF32(y, 'f32Hard', 'out');
   expectSameSize(x, y, 'f32Hard', 'x and out');
   // The tiles' NaN counts add up (integers: in any order).
-  const nan = parallelTiles({ kernel: 'f32_hard', ...pass(x.size), args: [Hard[name], at(x), at(y), LENGTH] });
+  const nan = parallelTiles({ kernel: 'f32_hard', ...pass(x.size), args: [Hard[name], at(x.offset), at(y.offset), LENGTH] });
   return { y, nan };
 }
 
-/** Element i0 of a float32 tensor, for a tile of elements [i0, i1). */
-const at = (t: Tensor): TileArg => ({ c: t.offset, i0: 4 });
-const LENGTH: TileArg = { i1: 1, i0: -1 };
-const pass = (n: number) => ({ rows: { begin: 0, end: n, align: 64 }, cost: 4 * n });
+const pass = (n: number) => elementPass(n, 4);
 
 function backwardOutput(x: Tensor, dy: Tensor, binding: string): Tensor {
   expectF32(x, binding, 'x');
@@ -36,7 +33,7 @@ function backwardOutput(x: Tensor, dy: Tensor, binding: string): Tensor {
 /** dx = dy where lo <= x <= hi, else 0 (the clipped identity: clip, sign's 'clipped' surrogate). */
 export function f32RangeMaskBackward(x: Tensor, dy: Tensor, lo: number, hi: number): Tensor {
   const dx = backwardOutput(x, dy, 'f32RangeMaskBackward');
-  parallelTiles({ kernel: 'f32_range_mask_backward', ...pass(x.size), args: [at(x), at(dy), at(dx), LENGTH, lo, hi] });
+  parallelTiles({ kernel: 'f32_range_mask_backward', ...pass(x.size), args: [at(x.offset), at(dy.offset), at(dx.offset), LENGTH, lo, hi] });
   return dx;
 }
 

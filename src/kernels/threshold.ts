@@ -1,4 +1,4 @@
-import { parallelTiles } from '../runtime/parallel.js';
+import { parallelTiles, TILE_LENGTH } from '../runtime/parallel.js';
 import { empty, type Tensor } from '../tensor/tensor.js';
 import { packedWords } from './bitpack.js';
 import { expectF32, expectShape } from './internal/checks.js';
@@ -25,7 +25,7 @@ export function thresholdPackF32(y: Tensor, threshold: Tensor, direction: Tensor
   if (out.size > 0) {
     parallelTiles({
       kernel: 'threshold_pack_f32', rows: { begin: 0, end: M, align: 1 }, cost: 2 * M * N,
-      args: [{ c: y.offset, i0: N * 4 }, threshold.offset, direction.offset, { i1: 1, i0: -1 }, N, { c: out.offset, i0: words * 4 }],
+      args: [{ c: y.offset, i0: N * 4 }, threshold.offset, direction.offset, TILE_LENGTH, N, { c: out.offset, i0: words * 4 }],
     });
   }
   return out;

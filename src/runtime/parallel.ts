@@ -34,6 +34,21 @@ export interface TileAxis {
 
 type KernelName = keyof Omit<WasmExports, 'memory'>;
 
+/** Element i0 of a buffer of `bytes`-byte elements at `offset`, for a tile of elements [i0, i1). */
+export const elementAt = (offset: number, bytes = 4): TileTerm => ({ c: offset, i0: bytes });
+/** The tile's length, i1 - i0. */
+export const TILE_LENGTH: TileTerm = { i1: 1, i0: -1 };
+
+/**
+ * The grid of a pass over n elements, `perElement` multiply-add equivalents
+ * each. Tiles are multiples of 64 elements, so every element keeps the
+ * vector body or scalar tail it has in the full call (tails differ from
+ * bodies in some kernels' last bits).
+ */
+export function elementPass(n: number, perElement: number): { rows: TileAxis; cost: number } {
+  return { rows: { begin: 0, end: n, align: 64 }, cost: perElement * n };
+}
+
 export interface TileJob {
   kernel: KernelName;
   rows: TileAxis;

@@ -11,6 +11,7 @@ import { gemmF32 } from '../../src/kernels/gemm_f32.js';
 import { adamUpdate, bopUpdate } from '../../src/kernels/optim.js';
 import { bnBackwardTrain, bnForwardEval, bnForwardTrain } from '../../src/kernels/batchnorm.js';
 import { f32Hard, f32RangeMaskBackward } from '../../src/kernels/hard.js';
+import { f32FakeQuant, f32FakeQuantBackward, f32Ternarize } from '../../src/kernels/quant.js';
 import { thresholdPackF32 } from '../../src/kernels/threshold.js';
 import { thresholdPackRef } from '../../src/reference/threshold.js';
 import { bnBackwardTrainRef, bnForwardTrainRef } from '../../src/reference/batchnorm.js';
@@ -196,6 +197,7 @@ describe('bit-identical at 1-4 threads and equal to the scalar twin', () => {
       const P = values(n, 16), G = values(n, 17), M = values(n, 18, -0.1, 0.1), V = values(n, 19, 0, 0.01);
       const step = { b1: 0.9, c1: 0.1, b2: 0.999, c2: 0.001, stepSize: 0.01, bc2Sqrt: 0.5, eps: 1e-8, shrink: 1, l2: 0.01, clip: 0.9 };
       const W = values(n, 20).map((v) => (v < 0 ? -1 : 1));
+      const fq = { scale: 0.05, zeroPoint: 3, qmin: -8, qmax: 7 };
       const runs = await atEveryThreadCount(() => sg.tidy(() => {
         const p = sg.tensor(P), g = sg.tensor(G), m = sg.tensor(M), v = sg.tensor(V);
         adamUpdate(p, g, m, v, step);
@@ -204,7 +206,8 @@ describe('bit-identical at 1-4 threads and equal to the scalar twin', () => {
         const x = sg.tensor(P);
         return [p.dataSync(), m.dataSync(), v.dataSync(), w.dataSync(), bm.dataSync(), Int32Array.of(flips),
           sg.exp(x).dataSync(), sg.tanh(x).dataSync(), sg.relu(x).dataSync(), sg.clip(x, -0.5, 0.25).dataSync(), sg.mul(x, 3).dataSync(),
-          f32Hard('sign', x).y.dataSync(), f32Hard('round', sg.mul(x, 3)).y.dataSync(), f32RangeMaskBackward(x, g, -0.5, 0.5).dataSync()];
+          f32Hard('sign', x).y.dataSync(), f32Hard('round', sg.mul(x, 3)).y.dataSync(), f32RangeMaskBackward(x, g, -0.5, 0.5).dataSync(),
+          f32Ternarize(x, 0.3).dataSync(), f32FakeQuant(x, fq).dataSync(), f32FakeQuantBackward(x, g, fq).dataSync()];
       }), n > 64);
       expectSameBits(runs);
       const p = P.slice(), m = M.slice(), v = V.slice();
