@@ -24,6 +24,53 @@ export interface ConvF32Shape {
  */
 export const CONV_F32_CHUNK_FLOATS = 1 << 18;
 
+/** Most taps, and most outputs per input channel, of the depthwise kernels: one k-block of the f32 GEMM, within which their sums have its order and bits. */
+export const CONV_F32_DW_MAX = 256;
+
+/** The depthwise kernels run groups = Cin > 1 with at most 256 taps and 256 outputs per input channel (one GEMM k-block). */
+function depthwise(s: ConvF32Shape): boolean {
+  return s.groups === s.cin && s.groups > 1 && s.kh * s.kw <= CONV_F32_DW_MAX && s.cout / s.groups <= CONV_F32_DW_MAX;
+}
+
+/** The depthwise kernels' geometry arguments after the first pointer. */
+function dwArgs(s: ConvF32Shape): [number, number, number, number, number, number, number, number, number, number, number, number, number, number] {
+  return [s.inH, s.inW, s.cin, s.cout / s.cin, s.kh, s.kw, s.strideH, s.strideW, s.dilationH, s.dilationW, s.padTop, s.padLeft, s.outH, s.outW];
+}
+
+function checkDepthwise(s: ConvF32Shape, op: string): void {
+  checkShape(s, op);
+  if (!depthwise(s)) throw new Error(`${op}: needs groups = Cin > 1, at most ${CONV_F32_DW_MAX} taps and outputs per channel, got ${JSON.stringify(s)}`);
+}
+
+/** Depthwise forward on output pixels [r0, r1) of x, w, y (byte offsets). */
+export function convF32Depthwise(s: ConvF32Shape, r0: number, r1: number, x: number, w: number, y: number): void {
+  checkDepthwise(s, 'convF32Depthwise');
+  checkRange(s, 0, s.cin, r0, r1, 'convF32Depthwise');
+  const { kernels } = rt();
+  withWorkspace(kernels.conv_f32_dw_workspace_bytes(s.cin, s.cout / s.cin, s.kh, s.kw), (work) =>
+    kernels.conv_f32_dw__simd(x, ...dwArgs(s), r0, r1, w, y, work));
+}
+
+/** Depthwise input gradient: adds the contributions of output pixels [r0, r1) of dy into dx (byte offsets). */
+export function convF32DepthwiseBackwardInput(s: ConvF32Shape, r0: number, r1: number, dy: number, w: number, dx: number): void {
+  checkDepthwise(s, 'convF32DepthwiseBackwardInput');
+  checkRange(s, 0, s.cin, r0, r1, 'convF32DepthwiseBackwardInput');
+  const { kernels } = rt();
+  withWorkspace(kernels.conv_f32_dw_workspace_bytes(s.cin, s.cout / s.cin, s.kh, s.kw), (work) =>
+    kernels.conv_f32_dw_backward_input__simd(dy, ...dwArgs(s), r0, r1, w, dx, work));
+}
+
+/** Depthwise weight gradient over all output pixels, summed in chunks of `chunk` rows (byte offsets). */
+export function convF32DepthwiseBackwardFilter(s: ConvF32Shape, chunk: number, x: number, dy: number, dw: number): void {
+  checkDepthwise(s, 'convF32DepthwiseBackwardFilter');
+  const rows = s.N * s.outH * s.outW;
+  if (!Number.isInteger(chunk) || chunk < 1) throw new Error(`convF32DepthwiseBackwardFilter: chunk must be an integer >= 1, got ${chunk}`);
+  if (rows === 0) return;
+  const { kernels } = rt();
+  withWorkspace(kernels.conv_f32_dw_workspace_bytes(s.cin, s.cout / s.cin, s.kh, s.kw), (work) =>
+    kernels.conv_f32_dw_backward_filter__simd(x, ...dwArgs(s), rows, chunk, dy, dw, work));
+}
+
 /** A 1x1 window with stride 1 and no padding reads the NHWC rows as they are: no im2col. */
 function pointwise(s: ConvF32Shape): boolean {
   return s.kh === 1 && s.kw === 1 && s.strideH === 1 && s.strideW === 1 && s.padTop === 0 && s.padLeft === 0 && s.outH === s.inH && s.outW === s.inW;
@@ -95,6 +142,7 @@ export function conv2dF32(x: Tensor, w: Tensor, s: ConvF32Shape, chunkFloats = C
       gemmF32({ M: rows, N: og, K: cg, a: x.offset, lda: s.cin, b: w.offset, ldb: cout, c: y.offset, ldc: cout, batch: G, strideA: cg, strideB: og, strideC: og });
       return;
     }
+    if (depthwise(s)) return convF32Depthwise(s, 0, rows, x.offset, w.offset, y.offset);
     const chunk = Math.min(chunkRows(s, chunkFloats), rows);
     withWorkspace(G * chunk * K * 4, (cols) => {
       for (let r0 = 0; r0 < rows; r0 += chunk) {
@@ -124,6 +172,7 @@ export function conv2dF32BackwardInput(dy: Tensor, w: Tensor, s: ConvF32Shape, c
       return;
     }
     fill(dx, 0);
+    if (depthwise(s)) return convF32DepthwiseBackwardInput(s, 0, rows, dy.offset, w.offset, dx.offset);
     const chunk = Math.min(chunkRows(s, chunkFloats), rows);
     withWorkspace(G * chunk * K * 4, (cols) => {
       for (let r0 = 0; r0 < rows; r0 += chunk) {
@@ -152,6 +201,7 @@ export function conv2dF32BackwardFilter(x: Tensor, dy: Tensor, s: ConvF32Shape, 
                 batch: G, strideA: cg, strideB: og, strideC: og });
       return;
     }
+    if (depthwise(s)) return convF32DepthwiseBackwardFilter(s, Math.min(chunkRows(s, chunkFloats), rows), x.offset, dy.offset, dw.offset);
     const chunk = Math.min(chunkRows(s, chunkFloats), rows);
     withWorkspace(G * chunk * K * 4, (cols) => {
       for (let r0 = 0; r0 < rows; r0 += chunk) {

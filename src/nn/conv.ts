@@ -47,7 +47,7 @@ export function convLayerArgs(op: string, inChannels: number, outChannels: numbe
     throw new Error(`${op}: groups = ${groups} must divide inChannels (${inChannels}) and outChannels (${outChannels})`);
   }
   // Checks stride, dilation and padding now (on an input large enough for any window), not at the first forward.
-  const g = windowGeometry(op, MAX_CHANNELS * 2, MAX_CHANNELS * 2, kernel[0], kernel[1], o);
+  const g = windowGeometry(op, 2 ** 30, 2 ** 30, kernel[0], kernel[1], o);
   const padding: Padding2d = typeof o.padding === 'string' || o.padding === undefined
     ? (o.padding ?? 'valid')
     : [[g.padTop, g.padBottom], [g.padLeft, g.padRight]];

@@ -1,4 +1,4 @@
-import { gemmF32Ref } from './gemm_f32.js';
+import { GEMM_F32_KC, gemmF32Ref } from './gemm_f32.js';
 
 /**
  * Scalar twin of assembly/conv.ts (conv_f32_im2col, conv_f32_col2im) and of
@@ -61,6 +61,65 @@ export function convF32Col2imRef(s: ConvF32Shape, c0: number, cg: number, r0: nu
       const at = dxo + ((n * s.inH + ih) * s.inW + iw) * s.cin + c0;
       for (let c = 0; c < cg; c++) dx[at + c] = Math.fround(dx[at + c] + cols[row + pos * cg + c]);
     });
+  }
+}
+
+/**
+ * Twins of the depthwise kernels conv_f32_dw__simd,
+ * conv_f32_dw_backward_input__simd and conv_f32_dw_backward_filter__simd
+ * (groups = Cin, m = Cout / Cin, output channel o reads input channel
+ * floor(o / m)): written from the definition, in the GEMM path's order.
+ */
+export function convF32DepthwiseRef(s: ConvF32Shape, r0: number, r1: number, x: Float32Array, w: Float32Array, y: Float32Array): void {
+  const f = Math.fround, m = s.cout / s.cin;
+  for (let r = r0; r < r1; r++) {
+    for (let o = 0; o < s.cout; o++) {
+      let acc = 0;
+      windowOf(s, r, (pos, n, ih, iw) => {
+        const inside = ih >= 0 && ih < s.inH && iw >= 0 && iw < s.inW;
+        const xv = inside ? x[((n * s.inH + ih) * s.inW + iw) * s.cin + Math.floor(o / m)] : 0;
+        acc = f(acc + f(xv * w[pos * s.cout + o]));
+      });
+      y[r * s.cout + o] = acc;
+    }
+  }
+}
+
+export function convF32DepthwiseBackwardInputRef(s: ConvF32Shape, r0: number, r1: number, dy: Float32Array, w: Float32Array, dx: Float32Array): void {
+  const f = Math.fround, m = s.cout / s.cin;
+  for (let r = r0; r < r1; r++) {
+    windowOf(s, r, (pos, n, ih, iw) => {
+      if (ih < 0 || ih >= s.inH || iw < 0 || iw >= s.inW) return;
+      for (let c = 0; c < s.cin; c++) {
+        let sum = 0;
+        for (let q = 0; q < m; q++) sum = f(sum + f(dy[r * s.cout + c * m + q] * w[pos * s.cout + c * m + q]));
+        const at = ((n * s.inH + ih) * s.inW + iw) * s.cin + c;
+        dx[at] = f(dx[at] + sum);
+      }
+    });
+  }
+}
+
+export function convF32DepthwiseBackwardFilterRef(s: ConvF32Shape, chunk: number, x: Float32Array, dy: Float32Array, dw: Float32Array): void {
+  const f = Math.fround, m = s.cout / s.cin, rows = s.N * s.outH * s.outW;
+  const taps = s.kh * s.kw;
+  let first = true;
+  for (let c0 = 0; c0 < rows; c0 += chunk) {
+    for (let b0 = c0; b0 < Math.min(rows, c0 + chunk); b0 += GEMM_F32_KC) {
+      const b1 = Math.min(rows, c0 + chunk, b0 + GEMM_F32_KC);
+      const sums = new Float32Array(taps * s.cout);
+      for (let r = b0; r < b1; r++) {
+        windowOf(s, r, (pos, n, ih, iw) => {
+          const inside = ih >= 0 && ih < s.inH && iw >= 0 && iw < s.inW;
+          for (let o = 0; o < s.cout; o++) {
+            const xv = inside ? x[((n * s.inH + ih) * s.inW + iw) * s.cin + Math.floor(o / m)] : 0;
+            sums[pos * s.cout + o] = f(sums[pos * s.cout + o] + f(xv * dy[r * s.cout + o]));
+          }
+        });
+      }
+      for (let i = 0; i < sums.length; i++) dw[i] = first ? sums[i] : f(dw[i] + sums[i]);
+      first = false;
+    }
   }
 }
 

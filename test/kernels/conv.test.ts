@@ -7,10 +7,12 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { init } from '../../src/runtime/loader.js';
 import {
-  conv2dF32, conv2dF32BackwardFilter, conv2dF32BackwardInput, convF32Col2im, convF32Im2col, CONV_F32_CHUNK_FLOATS, type ConvF32Shape,
+  conv2dF32, conv2dF32BackwardFilter, conv2dF32BackwardInput, convF32Col2im,
+  convF32Depthwise, convF32DepthwiseBackwardInput, convF32DepthwiseBackwardFilter, convF32Im2col, CONV_F32_CHUNK_FLOATS, type ConvF32Shape,
 } from '../../src/kernels/conv.js';
 import {
   conv2dF32BackwardFilterRef, conv2dF32BackwardInputRef, conv2dF32Ref, convF32Col2imRef, convF32Im2colRef,
+  convF32DepthwiseRef, convF32DepthwiseBackwardInputRef, convF32DepthwiseBackwardFilterRef,
 } from '../../src/reference/conv.js';
 import { windowGeometry, type Window2dOptions } from '../../src/ops/conv-geometry.js';
 import { expectExact, Prng, withArena } from '../support/kernel-harness.js';
@@ -48,6 +50,16 @@ export const AWKWARD: Case[] = [
   { N: 1, H: 4, W: 9, cin: 2, cout: 3, kh: 4, kw: 9, opts: { dilation: [1, 1] } },
   { N: 2, H: 8, W: 8, cin: 1, cout: 32, kh: 3, kw: 3, opts: { padding: 'same' } },
   { N: 1, H: 10, W: 3, cin: 3, cout: 2, kh: 2, kw: 3, opts: { dilation: [3, 1], padding: [[2, 5], [0, 4]], stride: [1, 2] } },
+  // Cout a multiple of 8 with pixel-count tails, dilation, odd padding, K = 256 and 261 (one GEMM k-block and just over)
+  { N: 3, H: 5, W: 5, cin: 3, cout: 16, kh: 3, kw: 3, opts: { padding: 'same', stride: 2 } },
+  { N: 1, H: 6, W: 5, cin: 5, cout: 8, kh: 2, kw: 3, opts: { dilation: [2, 1], padding: [[1, 2], [0, 1]] } },
+  { N: 2, H: 5, W: 3, cin: 16, cout: 24, kh: 4, kw: 4, opts: { padding: 'same' } },
+  { N: 1, H: 3, W: 3, cin: 29, cout: 8, kh: 3, kw: 3, opts: { padding: 'same' } },
+  { N: 1, H: 1, W: 1, cin: 2, cout: 8, kh: 3, kw: 3, opts: { padding: 'same' } },
+  // depthwise (groups = Cin): channel tails of the 8- and 4-wide loops, multipliers 1 and 3, dilation, strides
+  { N: 2, H: 7, W: 6, cin: 13, cout: 13, kh: 3, kw: 3, groups: 13, opts: { padding: 'same', stride: 2 } },
+  { N: 1, H: 5, W: 5, cin: 8, cout: 8, kh: 5, kw: 5, groups: 8, opts: { padding: 'same', dilation: 2 } },
+  { N: 3, H: 4, W: 5, cin: 4, cout: 12, kh: 2, kw: 3, groups: 4, opts: { padding: [[1, 0], [2, 1]], stride: [1, 2] } },
 ];
 
 const label = (c: Case) => JSON.stringify(c);
@@ -119,6 +131,47 @@ describe('conv_f32_im2col / conv_f32_col2im', () => {
     const s = shapeOf(AWKWARD[2]);
     expect(() => convF32Im2col(s, 1, 3, 0, 1, 0, 0)).toThrow(/convF32Im2col: channels \[1, 4\) must lie in \[0, 3\)/);
     expect(() => convF32Col2im(s, 0, 3, 0, 1000, 0, 0)).toThrow(/convF32Col2im: .*rows \[0, 1000\) in \[0, 70\)/);
+  });
+});
+
+describe('depthwise kernels (conv_f32_dw__simd and its gradients)', () => {
+  it('match their twins, and the twins the im2col + GEMM path, bit for bit (row sub-ranges, chunks of the weight gradient)', () => {
+    let seed = 70;
+    const eligible = AWKWARD.map(shapeOf).filter((s) => s.groups === s.cin && s.groups > 1);
+    expect(eligible.length).toBeGreaterThanOrEqual(4);
+    for (const s of eligible) {
+      const rows = s.N * s.outH * s.outW;
+      const { x, w, dy } = operands(s, seed++);
+      const what = JSON.stringify(s);
+      for (const chunk of [1 << 18, 1, 37]) {
+        const chunkRows = Math.max(1, Math.floor(chunk / (s.kh * s.kw * s.cin)));
+        const y = new Float32Array(rows * s.cout), dx = new Float32Array(x.length), dw = new Float32Array(w.length);
+        convF32DepthwiseRef(s, 0, rows, x, w, y);
+        convF32DepthwiseBackwardInputRef(s, 0, rows, dy, w, dx);
+        convF32DepthwiseBackwardFilterRef(s, chunkRows, x, dy, dw);
+        expectExact(y, conv2dF32Ref(s, x, w, chunk), `twin forward ${what}`);
+        expectExact(dx, conv2dF32BackwardInputRef(s, dy, w, chunk), `twin dx ${what}`);
+        if (rows > 0) expectExact(dw, conv2dF32BackwardFilterRef(s, x, dy, chunk), `twin dw ${what} chunk ${chunk}`);
+        const [r0, r1] = [Math.min(1, rows), Math.max(Math.min(1, rows), rows - 2)];
+        withArena((arena) => {
+          const px = arena.put(x), pw = arena.put(w), pdy = arena.put(dy);
+          const py = arena.put(new Float32Array(y.length).fill(-3));
+          convF32Depthwise(s, r0, r1, px, pw, py);
+          const wantY = new Float32Array(y.length).fill(-3);
+          convF32DepthwiseRef(s, r0, r1, x, w, wantY);
+          expectExact(arena.readF32(py, y.length), wantY, `forward ${what} rows [${r0}, ${r1})`);
+          const dx0 = new Prng(seed).f32Array(x.length);
+          const pdx = arena.put(dx0);
+          convF32DepthwiseBackwardInput(s, r0, r1, pdy, pw, pdx);
+          const wantDx = dx0.slice();
+          convF32DepthwiseBackwardInputRef(s, r0, r1, dy, w, wantDx);
+          expectExact(arena.readF32(pdx, x.length), wantDx, `dx ${what} rows [${r0}, ${r1})`);
+          const pdw = arena.put(new Float32Array(w.length).fill(-3));
+          convF32DepthwiseBackwardFilter(s, chunkRows, px, pdy, pdw);
+          if (rows > 0) expectExact(arena.readF32(pdw, w.length), dw, `dw ${what} chunk rows ${chunkRows}`);
+        });
+      }
+    }
   });
 });
 
