@@ -1,7 +1,7 @@
 // snapgrad: everything public is exported from here.
 import './ops/methods.js';
 
-export { init, info, type InitOptions, type Info } from './runtime/loader.js';
+export { init, info, setThreads, type InitOptions, type Info, type SetThreadsOptions } from './runtime/loader.js';
 export { memoryStats, type MemoryStats } from './runtime/stats.js';
 export { Tensor } from './tensor/tensor.js';
 export type { DType } from './tensor/dtypes.js';

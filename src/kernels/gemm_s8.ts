@@ -4,7 +4,8 @@ import { cachedDerived } from '../tensor/derived.js';
 import { boolOption, readOptions } from '../tensor/options.js';
 import { empty, type Tensor } from '../tensor/tensor.js';
 import { channelValues, withFloatArgs, type ChannelValues } from './internal/args.js';
-import { produce, withWorkspace } from './workspace.js';
+import { parallelTiles, WORKSPACE } from '../runtime/parallel.js';
+import { produce } from './workspace.js';
 
 // int8 GEMM (kernels: assembly/gemm_s8.ts, twin: reference/gemm_s8.ts):
 // int8 x int8 with int32 accumulation. B (the weights) is packed once into
@@ -44,15 +45,40 @@ function checkMultipliers(mult: Float32Array, op: string, what: string): void {
   }
 }
 
-/** Runs one of the gemm_s8 exports (one product, all of C) with packed B and the A workspace. */
-function run(a: Tensor, b: Tensor, o: Operands, out: Tensor, call: (packedB: number, work: number) => void): Tensor {
+type S8Kernel = 'gemm_s8' | 'gemm_s8_dequant' | 'gemm_s8_requant';
+
+/** Channels per packed panel of B (assembly/gemm_s8.ts NR): tiles of the packing start on panels. */
+const S8_NR = 8;
+
+/**
+ * Runs one of the gemm_s8 exports (one product, all of C) with packed B,
+ * split into tiles of C over the worker pool when it pays; `epilogue` are the
+ * per-channel mult and add of the dequantizing forms.
+ */
+function run(a: Tensor, b: Tensor, o: Operands, out: Tensor, kernel: S8Kernel, epilogue: Float32Array[] = []): Tensor {
   if (o.M === 0 || o.N === 0) return out;
   return produce(out, () => {
     const { kernels } = rt();
-    const packedB = cachedDerived(b, `gemm_s8.packB:${o.tb ? 1 : 0}`, kernels.gemm_s8_packed_b_bytes(o.N, o.K), (off) => {
-      kernels.gemm_s8_pack_b(b.offset, o.tb ? o.K : o.N, o.N, o.K, o.tb ? 1 : 0, off);
+    const { M, N, K, tb } = o;
+    const k2 = (K + 1) >> 1;
+    const packedB = cachedDerived(b, `gemm_s8.packB:${tb ? 1 : 0}`, kernels.gemm_s8_packed_b_bytes(N, K), (off) => {
+      // Panels of S8_NR channels are independent: split over channels (k2·4 bytes per channel).
+      const ldb = tb ? K : N;
+      parallelTiles({
+        kernel: 'gemm_s8_pack_b',
+        rows: { begin: 0, end: N, align: S8_NR },
+        cost: 2 * N * K,
+        args: [{ c: b.offset, i0: tb ? ldb : 1 }, ldb, { i1: 1, i0: -1 }, K, tb ? 1 : 0, { c: off, i0: k2 * 4 }],
+      });
     });
-    withWorkspace(kernels.gemm_s8_workspace_bytes(o.M, o.K), (work) => call(packedB, work));
+    withFloatArgs(epilogue, (md) => parallelTiles({
+      kernel,
+      rows: { begin: 0, end: M, align: 4 },
+      cols: { begin: 0, end: N, align: S8_NR },
+      cost: M * N * Math.max(K, 1),
+      workspace: (rows) => kernels.gemm_s8_workspace_bytes(rows, K),
+      args: [K, a.offset, Math.max(K, 1), packedB, out.offset, N, 1, 0, 0, 0, { i0: 1 }, { i1: 1 }, { j0: 1 }, { j1: 1 }, WORKSPACE, ...md],
+    }));
   });
 }
 
@@ -60,7 +86,7 @@ function run(a: Tensor, b: Tensor, o: Operands, out: Tensor, call: (packedB: num
 export function int8Matmul(a: Tensor, b: Tensor, options: Int8MatmulOptions | null = {}): Tensor {
   const o = operands(a, b, options, 'int8Matmul');
   const out = empty([o.M, o.N], 'int32');
-  return run(a, b, o, out, (pb, work) => rt().kernels.gemm_s8(o.K, a.offset, Math.max(o.K, 1), pb, out.offset, o.N, 1, 0, 0, 0, 0, o.M, 0, o.N, work));
+  return run(a, b, o, out, 'gemm_s8');
 }
 
 export interface Int8DequantizeOptions extends Int8MatmulOptions {
@@ -92,8 +118,7 @@ export function int8MatmulDequantize(a: Tensor, b: Tensor, options: Int8Dequanti
     }
   }
   const out = empty([o.M, o.N], 'float32');
-  return run(a, b, o, out, (pb, work) =>
-    withFloatArgs([mult, add], ([m, d]) => rt().kernels.gemm_s8_dequant(o.K, a.offset, Math.max(o.K, 1), pb, out.offset, o.N, 1, 0, 0, 0, 0, o.M, 0, o.N, work, m, d)));
+  return run(a, b, o, out, 'gemm_s8_dequant', [mult, add]);
 }
 
 export interface Int8RequantizeOptions extends Int8DequantizeOptions {
@@ -123,6 +148,5 @@ export function int8MatmulRequantize(a: Tensor, b: Tensor, options: Int8Requanti
     if (!Number.isFinite(add[n])) throw new Error(`${op}: bias${o.N > 1 ? `[${n}]` : ''} / scaleOut overflows float32 (scaleOut = ${so}); use a larger scaleOut or a smaller bias`);
   }
   const out = empty([o.M, o.N], 'int8');
-  return run(a, b, o, out, (pb, work) =>
-    withFloatArgs([mult, add], ([m, d]) => rt().kernels.gemm_s8_requant(o.K, a.offset, Math.max(o.K, 1), pb, out.offset, o.N, 1, 0, 0, 0, 0, o.M, 0, o.N, work, m, d)));
+  return run(a, b, o, out, 'gemm_s8_requant', [mult, add]);
 }

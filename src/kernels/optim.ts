@@ -1,10 +1,16 @@
-import { rt } from '../runtime/context.js';
+import { parallelTiles, type TileArg } from '../runtime/parallel.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { expectF32, expectSameSize } from './internal/checks.js';
 
 // Fused optimizer updates, in place on the parameter and its state (kernels:
 // assembly/optim.ts, twin: reference/optim.ts). The caller marks the
 // parameter modified.
+
+/** Element i0 of a float32 tensor's storage, for a tile of elements [i0, i1). */
+const at = (t: Tensor): TileArg => ({ c: t.offset, i0: 4 });
+const LENGTH: TileArg = { i1: 1, i0: -1 };
+/** A memory-bound pass touches several arrays per element: its cost in multiply-add equivalents. */
+const PASS_COST = 8;
 
 function checkState(p: Tensor, others: Tensor[], binding: string): void {
   expectF32(p, binding, 'param');
@@ -41,12 +47,22 @@ export interface AdamStep {
 /** One Adam / AdamW step on p with gradient g and moments m, v (all updated in place but g). */
 export function adamUpdate(p: Tensor, g: Tensor, m: Tensor, v: Tensor, s: AdamStep): void {
   checkState(p, [g, m, v], 'adamUpdate');
-  rt().kernels.adam_update(p.offset, g.offset, m.offset, v.offset, p.size, s.b1, s.c1, s.b2, s.c2, s.stepSize, s.bc2Sqrt,
-    s.eps, s.shrink, s.l2, -s.clip, s.clip);
+  parallelTiles({
+    kernel: 'adam_update',
+    rows: { begin: 0, end: p.size, align: 64 },
+    cost: PASS_COST * p.size,
+    args: [at(p), at(g), at(m), at(v), LENGTH, s.b1, s.c1, s.b2, s.c2, s.stepSize, s.bc2Sqrt, s.eps, s.shrink, s.l2, -s.clip, s.clip],
+  });
 }
 
 /** One Bop step on ±1 weights w with gradient g and moving average m; returns the number of flips. */
 export function bopUpdate(w: Tensor, g: Tensor, m: Tensor, gamma: number, threshold: number): number {
   checkState(w, [g, m], 'bopUpdate');
-  return rt().kernels.bop_update(w.offset, g.offset, m.offset, w.size, gamma, threshold);
+  // The flip counts of the tiles add up (integers: in any order).
+  return parallelTiles({
+    kernel: 'bop_update',
+    rows: { begin: 0, end: w.size, align: 64 },
+    cost: PASS_COST * w.size,
+    args: [at(w), at(g), at(m), LENGTH, gamma, threshold],
+  });
 }
