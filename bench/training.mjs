@@ -34,7 +34,7 @@ export function batch() {
 }
 
 /** snapgrad: the model of examples/mnist-bnn.mjs; returns a step function. */
-function snapgradStep(sg, data) {
+export function snapgradStep(sg, data) {
   const { optim } = sg;
   const model = binaryMlp();
   model.train();

@@ -270,10 +270,9 @@ export function defaultThreads(cores: number): number {
 
 async function availableCores(runtime: RuntimeName): Promise<number> {
   if (runtime === 'node') {
-    const spec = 'node:os';
-    const os = await import(/* @vite-ignore */ spec);
     // availableParallelism respects the process's CPU affinity (taskset, containers' cpusets).
-    return typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
+    const os = await import('node:os');
+    return os.availableParallelism();
   }
   const n = (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator?.hardwareConcurrency;
   return typeof n === 'number' && n > 0 ? n : 1;

@@ -143,8 +143,7 @@ export function threadCanBlock(): boolean {
 
 /** Starts workers with Node's worker_threads; unref'd so they never keep the process alive. */
 export async function nodeWorkerFactory(script: URL): Promise<WorkerFactory> {
-  const spec = 'node:worker_threads';
-  const { Worker } = await import(/* @vite-ignore */ spec);
+  const { Worker } = await import('node:worker_threads');
   return (start) => new Promise((resolve, reject) => {
     // The parent's Node options minus --input-type, which a worker started from a file rejects.
     const execArgv = (globalThis as any).process?.execArgv?.filter((a: string) => !a.startsWith('--input-type'));

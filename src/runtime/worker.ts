@@ -69,10 +69,10 @@ if (typeof g.WorkerGlobalScope !== 'undefined' || (typeof g.self !== 'undefined'
     void main(e.data, { post: (m) => g.self.postMessage(m), close: () => g.self.close() });
   }, { once: true });
 } else {
-  // Node worker_threads; the specifier is a variable so that bundlers of the browser build leave it alone.
-  const spec = 'node:worker_threads';
-  const { parentPort } = await import(/* @vite-ignore */ spec);
-  parentPort.once('message', (start: WorkerStart) => {
-    void main(start, { post: (m) => parentPort.postMessage(m), close: () => parentPort.close() });
+  // Node worker_threads (and Deno's, which the pool uses there so that workers can be unref'd).
+  const { parentPort } = await import('node:worker_threads');
+  const port = parentPort!;
+  port.once('message', (start: WorkerStart) => {
+    void main(start, { post: (m) => port.postMessage(m), close: () => port.close() });
   });
 }
