@@ -15,6 +15,10 @@
 //     - a general case with K, M and N tails and the full int8 range
 //   relaxed_swizzle                gemm_u8b1 (table lookups, indices 0..15)
 // The first failing case names the reason, which init() reports.
+// The probe's calls run in the engine's baseline tier. Measured on Node 20
+// with the flag: its baseline tier doubles the dot ("u8 < 128" fails) while
+// its optimizing tier saturates instead; both are caught here, but an engine
+// wrong only in its optimizing tier would not be (no API forces a tier-up).
 
 import type { WasmExports } from './abi.generated.js';
 
