@@ -4,10 +4,11 @@
 // bench/training.mjs, and the pool's overhead on a 1x1024x784 GEMV (which
 // stays on the calling thread below the cost threshold). tfjs-wasm
 // (setThreadsCount) runs in its own processes, one per thread count, because
-// its thread count is fixed when its backend starts.
+// its thread count is fixed when its backend starts; so does onnxruntime-web
+// (ort.env.wasm.numThreads) for the int8 GEMM (MatMulInteger).
 // Writes bench/results/threads.json.  Usage: node bench/threads.mjs [--quick]
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import * as sg from '../dist/snapgrad.js';
@@ -18,6 +19,24 @@ const quick = process.argv.includes('--quick');
 const THREADS = [1, 2];
 const median = (xs) => xs.slice().sort((a, b) => a - b)[xs.length >> 1];
 
+/**
+ * Runs `script` as an ES module file next to this one (bare imports resolve through the
+ * repository's node_modules; peers' own worker threads reject node -e's --input-type flag)
+ * and parses the last line it prints, or returns { error }.
+ */
+function runChild(script) {
+  const file = new URL(`./.threads-child-${process.pid}.mjs`, import.meta.url);
+  writeFileSync(file, script);
+  try {
+    const stdout = execFileSync(process.execPath, [fileURLToPath(file)], { encoding: 'utf8', timeout: 300_000 });
+    return JSON.parse(stdout.trim().split('\n').pop());
+  } catch (err) {
+    return { error: String(err.message).split('\n').slice(0, 3).join(' ') };
+  } finally {
+    rmSync(file, { force: true });
+  }
+}
+
 /** tfjs-wasm f32 matmul at `threads` threads, in a child process: GFLOP/s per shape, or the error. */
 function tfjsRun(threads, shapes) {
   const script = `
@@ -25,26 +44,36 @@ function tfjsRun(threads, shapes) {
     const tfw = await import('@tensorflow/tfjs-backend-wasm');
     const { createRequire } = await import('node:module');
     const path = await import('node:path');
-    const { measure } = await import(${JSON.stringify(new URL('./harness.mjs', import.meta.url).href)});
-    const require = createRequire(${JSON.stringify(import.meta.url)});
+    const { measure, seededFloats } = await import(${JSON.stringify(new URL('./harness.mjs', import.meta.url).href)});
+    const require = createRequire(import.meta.url);
     tfw.setWasmPaths(path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm')) + path.sep);
     tfw.setThreadsCount(${threads});
     await tf.setBackend('wasm');
     await tf.ready();
     const out = {};
     for (const [M, N, K] of ${JSON.stringify(shapes)}) {
-      const a = tf.randomUniform([M, K]), b = tf.randomUniform([K, N]);
-      const m = await measure(() => tf.tidy(() => tf.matMul(a, b).dataSync()), { minTimeMs: ${quick ? 300 : 1000} });
+      const a = tf.tensor(seededFloats(M * K, 1), [M, K]), b = tf.tensor(seededFloats(K * N, 2), [K, N]);
+      const m = await measure(() => tf.matMul(a, b).dispose(), { minTimeMs: ${quick ? 300 : 1000} });
       out[M + 'x' + N + 'x' + K] = 2 * M * N * K / (m.medianMs * 1e6);
     }
     out.threads = tfw.getThreadsCount ? tfw.getThreadsCount() : null;
     console.log(JSON.stringify(out));`;
-  try {
-    const stdout = execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 300_000, cwd: fileURLToPath(new URL('..', import.meta.url)) });
-    return JSON.parse(stdout.trim().split('\n').pop());
-  } catch (err) {
-    return { error: String(err.message).split('\n')[0] };
-  }
+  return runChild(script);
+}
+
+/** onnxruntime-web MatMulInteger (int8 x int8 -> int32) at `threads` threads, in a child process: GOP/s, or the error. */
+function ortRun(threads, [M, N, K]) {
+  const script = `
+    const { loadOrt, matMulIntegerModel } = await import(${JSON.stringify(new URL('./onnx.mjs', import.meta.url).href)});
+    const { measure, seededFloats } = await import(${JSON.stringify(new URL('./harness.mjs', import.meta.url).href)});
+    const ort = await loadOrt();
+    ort.env.wasm.numThreads = ${threads};
+    const session = await ort.InferenceSession.create(matMulIntegerModel(${M}, ${N}, ${K}, 'int8'));
+    const A = new ort.Tensor('int8', Int8Array.from(seededFloats(${M * K}, 3), (v) => Math.round(v * 127)), [${M}, ${K}]);
+    const B = new ort.Tensor('int8', Int8Array.from(seededFloats(${K * N}, 4), (v) => Math.round(v * 127)), [${K}, ${N}]);
+    const m = await measure(() => session.run({ A, B }), { minTimeMs: ${quick ? 300 : 1000} });
+    console.log(JSON.stringify({ gops: 2 * ${M * N * K} / (m.medianMs * 1e6), numThreads: ort.env.wasm.numThreads }));`;
+  return runChild(script);
 }
 
 async function main() {
@@ -113,13 +142,24 @@ async function main() {
     }
     return row;
   });
+  const ort = Object.fromEntries(THREADS.map((t) => [t, ortRun(t, [128, 1024, 784])]));
+  const s8 = rows.find((r) => r.kernel === 'gemm_s8');
+  const ortRow = { kernel: 'gemm_s8 vs onnxruntime-web MatMulInteger', shape: s8.shape };
+  for (const t of THREADS) {
+    const ours = s8[`${t === 1 ? '1 thread' : '2 threads'} rate`];
+    ortRow[`snapgrad ${t}T GOP/s`] = ours;
+    ortRow[`ort ${t}T GOP/s`] = ort[t].error ? `n/a (${ort[t].error})` : ort[t].gops.toFixed(1);
+    ortRow[`ratio ${t}T`] = ort[t].error ? 'n/a' : `${(Number(ours) / ort[t].gops).toFixed(2)}x`;
+  }
   const load = os.loadavg();
   const cpu = os.cpus()[0]?.model;
   console.log(`\n## Threads: snapgrad at 1 and 2 threads (${info.runtime}, ${info.build}; ${cpu}, ${os.cpus().length} cores, load average ${load.map((l) => l.toFixed(2)).join(' ')})\n`);
   console.log(formatTable(rows, Object.keys(rows[0])));
   console.log(`\n## f32 GEMM vs tfjs-wasm at equal thread counts (tfjs reported threads: ${THREADS.map((t) => tfjs[t].threads ?? tfjs[t].error).join(', ')})\n`);
   console.log(formatTable(peerRows, Object.keys(peerRows[0])));
-  const result = { date: new Date().toISOString(), machine: { cpu, cores: os.cpus().length, node: process.version, loadavg: load }, build: info.build, rows, peerRows, samples: Object.fromEntries(cases.map((c, i) => [`${c.name} ${c.shape}`, samples[i]])), tfjs };
+  console.log('\n## int8 GEMM vs onnxruntime-web at equal thread counts (numThreads)\n');
+  console.log(formatTable([ortRow], Object.keys(ortRow)));
+  const result = { date: new Date().toISOString(), machine: { cpu, cores: os.cpus().length, node: process.version, loadavg: load }, build: info.build, rows, peerRows, ortRow, samples: Object.fromEntries(cases.map((c, i) => [`${c.name} ${c.shape}`, samples[i]])), tfjs, ort };
   mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
   const out = new URL(quick ? './results/threads.tmp.json' : './results/threads.json', import.meta.url);
   writeFileSync(out, JSON.stringify(result, null, 2) + '\n');

@@ -1,5 +1,5 @@
 import { rt } from '../runtime/context.js';
-import { parallelTiles, type TileArg } from '../runtime/parallel.js';
+import { elementAt as at, elementPass as pass, parallelTiles, TILE_LENGTH as LENGTH } from '../runtime/parallel.js';
 import { writeArgs } from '../runtime/views.js';
 import type { DType } from '../tensor/dtypes.js';
 import { empty, rawView, type Tensor } from '../tensor/tensor.js';
@@ -11,11 +11,6 @@ import { collapseAxes } from './internal/strided.js';
 // Bindings that take `out` write into it (it may be x itself: in place) and
 // return it; without `out` they return a fresh tensor.
 
-/** Element i0 of a tensor with 4-byte elements, for a tile of elements [i0, i1). */
-const at = (t: Tensor): TileArg => ({ c: t.offset, i0: 4 });
-const LENGTH: TileArg = { i1: 1, i0: -1 };
-/** A pass over n elements split into tiles of whole vectors; cost in multiply-add equivalents per element. */
-const pass = (n: number, perElement: number) => ({ rows: { begin: 0, end: n, align: 64 }, cost: perElement * n });
 /** exp, log, tanh, sigmoid cost tens of operations per element; the rest a few. */
 const unaryCost = (name: UnaryName): number => (name === 'neg' || name === 'relu' || name === 'square' || name === 'abs' ? 4 : 32);
 
@@ -30,7 +25,7 @@ function output(x: Tensor, out: Tensor | undefined, binding: string): Tensor {
 /** y = f(x) for one of the unary maps (neg, relu, exp, ...). */
 export function f32Unary(name: UnaryName, x: Tensor): Tensor {
   const y = output(x, undefined, 'f32Unary');
-  parallelTiles({ kernel: 'f32_unary', ...pass(x.size, unaryCost(name)), args: [Unary[name], at(x), at(y), LENGTH] });
+  parallelTiles({ kernel: 'f32_unary', ...pass(x.size, unaryCost(name)), args: [Unary[name], at(x.offset), at(y.offset), LENGTH] });
   return y;
 }
 
@@ -39,28 +34,28 @@ export function f32UnaryBackward(name: UnaryName, x: Tensor, y: Tensor, dy: Tens
   expectSameSize(x, y, 'f32UnaryBackward', 'x and y');
   expectSameSize(x, dy, 'f32UnaryBackward', 'x and dy');
   const dx = output(x, undefined, 'f32UnaryBackward');
-  parallelTiles({ kernel: 'f32_unary_backward', ...pass(x.size, unaryCost(name)), args: [Unary[name], at(x), at(y), at(dy), at(dx), LENGTH] });
+  parallelTiles({ kernel: 'f32_unary_backward', ...pass(x.size, unaryCost(name)), args: [Unary[name], at(x.offset), at(y.offset), at(dy.offset), at(dx.offset), LENGTH] });
   return dx;
 }
 
 /** out = a·x + b (exact for a = 1 or b = 0; a = 1, b = 0 copies). */
 export function f32Affine(x: Tensor, a: number, b: number, out?: Tensor): Tensor {
   const y = output(x, out, 'f32Affine');
-  parallelTiles({ kernel: 'f32_affine', ...pass(x.size, 4), args: [at(x), at(y), LENGTH, a, b] });
+  parallelTiles({ kernel: 'f32_affine', ...pass(x.size, 4), args: [at(x.offset), at(y.offset), LENGTH, a, b] });
   return y;
 }
 
 /** out = min(max(x, lo), hi); NaN stays NaN. */
 export function f32Clip(x: Tensor, lo: number, hi: number, out?: Tensor): Tensor {
   const y = output(x, out, 'f32Clip');
-  parallelTiles({ kernel: 'f32_clip', ...pass(x.size, 4), args: [at(x), at(y), LENGTH, lo, hi] });
+  parallelTiles({ kernel: 'f32_clip', ...pass(x.size, 4), args: [at(x.offset), at(y.offset), LENGTH, lo, hi] });
   return y;
 }
 
 /** y += a·x, in place on y. */
 export function f32Axpy(y: Tensor, x: Tensor, a: number): void {
   output(x, y, 'f32Axpy');
-  parallelTiles({ kernel: 'f32_axpy', ...pass(y.size, 4), args: [at(y), at(x), LENGTH, a] });
+  parallelTiles({ kernel: 'f32_axpy', ...pass(y.size, 4), args: [at(y.offset), at(x.offset), LENGTH, a] });
 }
 
 /**

@@ -5,7 +5,7 @@ import { readOptions } from '../tensor/options.js';
 import { empty, type Tensor } from '../tensor/tensor.js';
 import { checkBits } from './bitpack.js';
 import { channelValues, withFloatArgs, type ChannelValues } from './internal/args.js';
-import { parallelTiles, type TileArg } from '../runtime/parallel.js';
+import { parallelTiles, TILE_LENGTH, type TileArg } from '../runtime/parallel.js';
 import { produce } from './workspace.js';
 
 /** Output channels per panel of the BinaryConnect weights (assembly/gemm_b1.ts B1W_NR). */
@@ -125,7 +125,7 @@ export function binaryWeightsMatmul(x: Tensor, wBits: Tensor, options: BinarySca
         kernel: 'gemm_b1w_pack',
         rows: { begin: 0, end: N, align: B1W_NR },
         cost: 4 * N * used,
-        args: [{ c: wBits.offset, i0: words * 4 }, { i1: 1, i0: -1 }, words, K, { c: off, i0: used * 4 }],
+        args: [{ c: wBits.offset, i0: words * 4 }, TILE_LENGTH, words, K, { c: off, i0: used * 4 }],
       });
     });
     withFloatArgs([scale, bias], ([s, b]) => parallelTiles({

@@ -4,7 +4,7 @@ import { cachedDerived } from '../tensor/derived.js';
 import { boolOption, readOptions } from '../tensor/options.js';
 import { empty, type Tensor } from '../tensor/tensor.js';
 import { channelValues, withFloatArgs, type ChannelValues } from './internal/args.js';
-import { parallelTiles, WORKSPACE } from '../runtime/parallel.js';
+import { parallelTiles, TILE_LENGTH, WORKSPACE } from '../runtime/parallel.js';
 import { produce } from './workspace.js';
 
 // int8 GEMM (kernels: assembly/gemm_s8.ts, twin: reference/gemm_s8.ts):
@@ -69,7 +69,7 @@ function run(a: Tensor, b: Tensor, o: Operands, out: Tensor, kernel: S8Kernel, e
         kernel: 'gemm_s8_pack_b',
         rows: { begin: 0, end: N, align: S8_NR },
         cost: 2 * N * K,
-        args: [{ c: b.offset, i0: tb ? ldb : 1 }, ldb, { i1: 1, i0: -1 }, K, tb ? 1 : 0, { c: off, i0: channelBytes }],
+        args: [{ c: b.offset, i0: tb ? ldb : 1 }, ldb, TILE_LENGTH, K, tb ? 1 : 0, { c: off, i0: channelBytes }],
       });
     });
     withFloatArgs(epilogue, (md) => parallelTiles({

@@ -3,7 +3,7 @@ import { checkDType, checkRank } from '../tensor/checks.js';
 import { cachedDerived } from '../tensor/derived.js';
 import { empty, type Tensor } from '../tensor/tensor.js';
 import { checkBits } from './bitpack.js';
-import { parallelTiles, WORKSPACE } from '../runtime/parallel.js';
+import { parallelTiles, TILE_LENGTH, WORKSPACE } from '../runtime/parallel.js';
 import { produce } from './workspace.js';
 
 /** Output channels per block of weight patterns (assembly/gemm_u8b1.ts). */
@@ -42,7 +42,7 @@ function product(x: Tensor, wBits: Tensor, op: string, dtype: 'int32' | 'float32
         kernel: 'gemm_u8b1_pack_w',
         rows: { begin: 0, end: N, align: U8B1_NR },
         cost: N * groups,
-        args: [{ c: wBits.offset, i0: words * 4 }, { i1: 1, i0: -1 }, words, K, { c: off, i0: groups }],
+        args: [{ c: wBits.offset, i0: words * 4 }, TILE_LENGTH, words, K, { c: off, i0: groups }],
       });
     });
     // Each row's lookup tables are built once per tile: split over rows, and over

@@ -1,4 +1,4 @@
-import { parallelTiles, type TileArg } from '../runtime/parallel.js';
+import { elementAt, elementPass, parallelTiles, TILE_LENGTH as LENGTH } from '../runtime/parallel.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { expectF32, expectSameSize } from './internal/checks.js';
 
@@ -6,9 +6,7 @@ import { expectF32, expectSameSize } from './internal/checks.js';
 // assembly/optim.ts, twin: reference/optim.ts). The caller marks the
 // parameter modified.
 
-/** Element i0 of a float32 tensor's storage, for a tile of elements [i0, i1). */
-const at = (t: Tensor): TileArg => ({ c: t.offset, i0: 4 });
-const LENGTH: TileArg = { i1: 1, i0: -1 };
+const at = (t: Tensor) => elementAt(t.offset);
 /** A memory-bound pass touches several arrays per element: its cost in multiply-add equivalents. */
 const PASS_COST = 8;
 
@@ -49,8 +47,7 @@ export function adamUpdate(p: Tensor, g: Tensor, m: Tensor, v: Tensor, s: AdamSt
   checkState(p, [g, m, v], 'adamUpdate');
   parallelTiles({
     kernel: 'adam_update',
-    rows: { begin: 0, end: p.size, align: 64 },
-    cost: PASS_COST * p.size,
+    ...elementPass(p.size, PASS_COST),
     args: [at(p), at(g), at(m), at(v), LENGTH, s.b1, s.c1, s.b2, s.c2, s.stepSize, s.bc2Sqrt, s.eps, s.shrink, s.l2, -s.clip, s.clip],
   });
 }
@@ -61,8 +58,7 @@ export function bopUpdate(w: Tensor, g: Tensor, m: Tensor, gamma: number, thresh
   // The flip counts of the tiles add up (integers: in any order).
   return parallelTiles({
     kernel: 'bop_update',
-    rows: { begin: 0, end: w.size, align: 64 },
-    cost: PASS_COST * w.size,
+    ...elementPass(w.size, PASS_COST),
     args: [at(w), at(g), at(m), LENGTH, gamma, threshold],
   });
 }

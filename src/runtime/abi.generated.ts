@@ -290,20 +290,20 @@ export interface WasmExports {
    * xhat = (x - mean) * invstd, y = xhat * gamma + beta (gamma/beta 0 = none).
    */
   bn_forward_train(x: number, y: number, xhat: number, mean: number, variance: number, invstd: number, gamma: number,
-                   beta: number, B: number, F: number, eps: number): void;
+                   beta: number, B: number, F: number, ld: number, eps: number): void;
   /**
    * dbeta = Σ_b dy, dgamma = Σ_b dy·xhat,
    * dx = (gamma·invstd / B) · (B·dy − dbeta − xhat·dgamma).
    */
   bn_backward_train(dy: number, xhat: number, invstd: number, gamma: number, dx: number, dgamma: number,
-                    dbeta: number, B: number, F: number): void;
+                    dbeta: number, B: number, F: number, ld: number): void;
   /**
    * Eval mode with the float32 operations, in order, of BatchNorm1d's eval
    * forward: y = ((x - mean) / sqrt(var + eps)) * gamma + beta, each op rounded
    * (gamma/beta 0 = none), so one call gives the bits of the op chain.
    */
   bn_forward_eval(x: number, y: number, mean: number, variance: number, gamma: number, beta: number, B: number,
-                  F: number, eps: number): void;
+                  F: number, ld: number, eps: number): void;
 
   // gemm_u8b1.ts
   gemm_u8b1_packed_w_bytes(N: number, K: number): number;

@@ -134,7 +134,8 @@ async function doInit(options: InitOptions): Promise<Info> {
       (runtime === 'workerd' ? '; import the .wasm with the CompiledWasm module rule (wrangler\'s default for *.wasm), not as Data or Text' : '; pass bytes, a URL or a Response as options.wasm instead'),
     );
   }
-  const wanted = options.threads ?? defaultThreads(await availableCores(runtime));
+  const cores = await availableCores(runtime);
+  const wanted = options.threads ?? defaultThreads(cores);
   const blocker = threadsBlocker(runtime);
   let reason = blocker ?? '';
   let module: WebAssembly.Module;
@@ -171,8 +172,7 @@ async function doInit(options: InitOptions): Promise<Info> {
     }
   }
   instance ??= await instantiate(module, memory);
-  // The loader wraps exports for its string/array helpers; the kernels take
-  // only numbers, so the raw exports are called directly (no per-call wrapper).
+  // The kernels take only numbers: the raw exports are called directly (no per-call wrapper).
   const exportsFound = instance.exports as Record<string, unknown>;
   const missing = WASM_FUNCTION_EXPORTS.filter((name) => typeof exportsFound[name] !== 'function');
   if (missing.length > 0) {
@@ -191,7 +191,8 @@ async function doInit(options: InitOptions): Promise<Info> {
       const factory = await workerFactory(runtime, options.workerUrl);
       pool = new Pool(memory, module, jobBlock, WASM_FUNCTION_EXPORTS, factory, threadCanBlock());
       await pool.resize(wanted);
-      reason = options.threads !== undefined ? `init({ threads: ${wanted} })` : `${wanted === 1 ? 'one core is' : `${wanted} cores are`} available (the default uses up to ${MAX_DEFAULT_THREADS})`;
+      reason = options.threads !== undefined ? `init({ threads: ${wanted} })`
+        : `${cores === 1 ? 'one core is' : `${cores} cores are`} available (the default uses up to ${MAX_DEFAULT_THREADS})`;
     } catch (err) {
       pool?.shutdown();
       pool = null;

@@ -34,6 +34,21 @@ export interface TileAxis {
 
 type KernelName = keyof Omit<WasmExports, 'memory'>;
 
+/** Element i0 of a buffer of `bytes`-byte elements at `offset`, for a tile of elements [i0, i1). */
+export const elementAt = (offset: number, bytes = 4): TileTerm => ({ c: offset, i0: bytes });
+/** The tile's length, i1 - i0. */
+export const TILE_LENGTH: TileTerm = { i1: 1, i0: -1 };
+
+/**
+ * The grid of a pass over n elements, `perElement` multiply-add equivalents
+ * each. Tiles are multiples of 64 elements, so every element keeps the
+ * vector body or scalar tail it has in the full call (tails differ from
+ * bodies in some kernels' last bits).
+ */
+export function elementPass(n: number, perElement: number): { rows: TileAxis; cost: number } {
+  return { rows: { begin: 0, end: n, align: 64 }, cost: perElement * n };
+}
+
 export interface TileJob {
   kernel: KernelName;
   rows: TileAxis;
@@ -46,9 +61,10 @@ export interface TileJob {
 }
 
 /**
- * Below this cost a call stays on the calling thread: waking the workers and
- * waiting for the last tile costs about as much as the work (measured with
- * bench/threads.mjs; the 1x1024x784 GEMV, 0.8M multiply-adds, must be no slower with threads on: it stays on the caller).
+ * Below this cost a call stays on the calling thread. A pool round trip (wake,
+ * split, wait for the last tile) measured 5-15 µs, the time of ~0.2M
+ * multiply-adds on one thread; 2^20 leaves the 1x1024x784 GEMV (0.8M) on the
+ * caller, where it must be no slower with threads on (BENCHMARKS.md, Threads).
  */
 export const PARALLEL_MIN_COST = 1 << 20;
 let minCost = PARALLEL_MIN_COST;
@@ -58,9 +74,7 @@ export function setParallelMinCost(cost: number): void {
   minCost = cost;
 }
 
-export function parallelMinCost(): number {
-  return minCost;
-}
+
 /** Tiles per thread: enough for dynamic claiming to even out uneven tiles and busy cores. */
 const TILES_PER_THREAD = 4;
 /** Workspaces start on separate cache lines. */
@@ -79,12 +93,13 @@ const term = (a: TileArg, i0: number, i1: number, j0: number, j1: number): numbe
 export function parallelTiles(job: TileJob): number {
   const r = rt();
   const { rows } = job;
-  const cols = job.cols ?? { begin: 0, end: 0, align: 1 };
+  // Without columns the grid has one column [0, 1).
+  const cols = job.cols ?? { begin: 0, end: 1, align: 1 };
   const R = rows.end - rows.begin;
-  const C = job.cols ? cols.end - cols.begin : 1;
+  const C = cols.end - cols.begin;
   const fn = r.kernels[job.kernel] as (...args: number[]) => unknown;
   const threads = r.pool?.threads ?? 1;
-  const grid = threads > 1 && job.cost >= minCost && R > 0 && C > 0 ? chooseGrid(R, rows.align, C, job.cols ? cols.align : 1, threads) : null;
+  const grid = threads > 1 && job.cost >= minCost && R > 0 && C > 0 ? chooseGrid(R, rows.align, C, cols.align, threads) : null;
   if (grid === null) {
     return withScratch(job.workspace?.(R, C) ?? 0, (work) => {
       const args = job.args.map((a) => (a === WORKSPACE ? work : term(a, rows.begin, rows.end, cols.begin, cols.end)));
@@ -94,7 +109,7 @@ export function parallelTiles(job: TileJob): number {
   }
   const [rstep, cstep] = grid;
   const rowTiles = Math.ceil(R / rstep);
-  const colTiles = job.cols ? Math.ceil(C / cstep) : 1;
+  const colTiles = Math.ceil(C / cstep);
   const per = job.workspace ? Math.ceil(job.workspace(Math.min(rstep, R), Math.min(cstep, C)) / WORK_ALIGN) * WORK_ALIGN : 0;
   return withScratch(per * threads, (work) => {
     const coeffs: number[] = [];
@@ -103,7 +118,7 @@ export function parallelTiles(job: TileJob): number {
       else if (a === WORKSPACE) coeffs.push(work, 0, 0, 0, 0, per);
       else coeffs.push(a.c ?? 0, a.i0 ?? 0, a.i1 ?? 0, a.j0 ?? 0, a.j1 ?? 0, a.thread ?? 0);
     }
-    const g = [rows.begin, rows.end, rstep, cols.begin, job.cols ? cols.end : 1, job.cols ? cstep : 1];
+    const g = [rows.begin, rows.end, rstep, cols.begin, cols.end, cstep];
     return r.pool!.run(EXPORT_INDEX.get(job.kernel)!, fn, g, rowTiles * colTiles, colTiles, coeffs);
   });
 }
@@ -130,8 +145,12 @@ export function chooseGrid(R: number, ralign: number, C: number, calign: number,
   const maxC = Math.ceil(C / calign);
   const target = Math.min(threads * TILES_PER_THREAD, maxR * maxC);
   if (target < 2) return null;
-  const ct = Math.max(1, Math.min(maxC, Math.round(Math.sqrt((target * C) / R))));
-  const rtiles = Math.max(1, Math.min(maxR, Math.round(target / ct)));
+  const clamp = (x: number, max: number) => Math.max(1, Math.min(max, Math.round(x)));
+  // The ideal column count, then the rows it leaves, then the columns again: when one axis is
+  // short (a GEMV has one row) the other takes all the tiles instead of the ideal ratio's many.
+  let ct = clamp(Math.sqrt((target * C) / R), maxC);
+  const rtiles = clamp(target / ct, maxR);
+  ct = clamp(target / rtiles, maxC);
   const rstep = Math.ceil(Math.ceil(R / rtiles) / ralign) * ralign;
   const cstep = Math.ceil(Math.ceil(C / ct) / calign) * calign;
   if (Math.ceil(R / rstep) * Math.ceil(C / cstep) < 2) return null;

@@ -9,6 +9,12 @@ import { rt } from '../../src/runtime/context.js';
 import { PARALLEL_MIN_COST } from '../../src/runtime/parallel.js';
 import { gemmF32 } from '../../src/kernels/gemm_f32.js';
 import { adamUpdate, bopUpdate } from '../../src/kernels/optim.js';
+import { bnBackwardTrain, bnForwardEval, bnForwardTrain } from '../../src/kernels/batchnorm.js';
+import { f32Hard, f32RangeMaskBackward } from '../../src/kernels/hard.js';
+import { f32FakeQuant, f32FakeQuantBackward, f32Ternarize } from '../../src/kernels/quant.js';
+import { thresholdPackF32 } from '../../src/kernels/threshold.js';
+import { thresholdPackRef } from '../../src/reference/threshold.js';
+import { bnBackwardTrainRef, bnForwardTrainRef } from '../../src/reference/batchnorm.js';
 import { gemmF32Ref } from '../../src/reference/gemm_f32.js';
 import { binaryMatmulRef, binaryMatmulScaledRef, binaryWeightsMatmulRef } from '../../src/reference/gemm_b1.js';
 import { int8MatmulRef } from '../../src/reference/gemm_s8.js';
@@ -157,11 +163,41 @@ describe('bit-identical at 1-4 threads and equal to the scalar twin', () => {
     });
   }
 
+  for (const [B, F] of [[1, 1], [3, 5], [17, 131], [128, 1024]] as const) {
+    test(`batch norm statistics, forward (train, eval) and backward over ${B} x ${F}, split over features`, async () => {
+      const X = values(B * F, 21), DY = values(B * F, 22), gamma = values(F, 23, 0.5, 2), beta = values(F, 24);
+      const runs = await atEveryThreadCount(() => sg.tidy(() => {
+        const x = sg.tensor(X, [B, F]), g = sg.tensor(gamma), b = sg.tensor(beta);
+        const f = bnForwardTrain(x, g, b, 1e-5);
+        const bw = bnBackwardTrain(sg.tensor(DY, [B, F]), f.xhat, f.invstd, g);
+        const ev = bnForwardEval(x, f.mean, f.variance, g, b, 1e-5);
+        return [f.y, f.xhat, f.mean, f.variance, f.invstd, bw.dx, bw.dgamma, bw.dbeta, ev].map((t) => t.dataSync());
+      }), F > 4);
+      expectSameBits(runs);
+      const ref = bnForwardTrainRef(X, B, F, 1e-5, gamma, beta);
+      expect(new Float32Array(runs[0][0].buffer)).toEqual(ref.y);
+      expect(new Float32Array(runs[0][2].buffer)).toEqual(ref.mean);
+      const back = bnBackwardTrainRef(DY, ref.xhat, ref.invstd, gamma, B, F);
+      expect(new Float32Array(runs[0][5].buffer)).toEqual(back.dx);
+      expect(new Float32Array(runs[0][6].buffer)).toEqual(back.dgamma);
+    });
+  }
+
+  for (const [M, N] of [[1, 1], [7, 129], [130, 300]] as const) {
+    test(`threshold packing (frozen batch norm + binarize) of ${M} x ${N}, split over rows`, async () => {
+      const Y = values(M * N, 25), thr = values(N, 26, -0.5, 0.5), dir = Int32Array.from(values(N, 27), (v) => (v < 0 ? -1 : 1));
+      const runs = await atEveryThreadCount(() => sg.tidy(() => [thresholdPackF32(sg.tensor(Y, [M, N]), sg.tensor(thr), sg.tensor(dir, [N], { dtype: 'int32' })).dataSync()]), M > 1);
+      expectSameBits(runs);
+      expect(new Int32Array(runs[0][0].buffer)).toEqual(new Int32Array(thresholdPackRef(Y, thr, dir, M, N).buffer));
+    });
+  }
+
   for (const n of [1, 63, 64, 1000, 4099]) {
     test(`Adam and Bop updates on ${n} parameters, and elementwise passes`, async () => {
       const P = values(n, 16), G = values(n, 17), M = values(n, 18, -0.1, 0.1), V = values(n, 19, 0, 0.01);
       const step = { b1: 0.9, c1: 0.1, b2: 0.999, c2: 0.001, stepSize: 0.01, bc2Sqrt: 0.5, eps: 1e-8, shrink: 1, l2: 0.01, clip: 0.9 };
       const W = values(n, 20).map((v) => (v < 0 ? -1 : 1));
+      const fq = { scale: 0.05, zeroPoint: 3, qmin: -8, qmax: 7 };
       const runs = await atEveryThreadCount(() => sg.tidy(() => {
         const p = sg.tensor(P), g = sg.tensor(G), m = sg.tensor(M), v = sg.tensor(V);
         adamUpdate(p, g, m, v, step);
@@ -169,7 +205,9 @@ describe('bit-identical at 1-4 threads and equal to the scalar twin', () => {
         const flips = bopUpdate(w, g, bm, 0.1, 0.05);
         const x = sg.tensor(P);
         return [p.dataSync(), m.dataSync(), v.dataSync(), w.dataSync(), bm.dataSync(), Int32Array.of(flips),
-          sg.exp(x).dataSync(), sg.tanh(x).dataSync(), sg.relu(x).dataSync(), sg.clip(x, -0.5, 0.25).dataSync(), sg.mul(x, 3).dataSync()];
+          sg.exp(x).dataSync(), sg.tanh(x).dataSync(), sg.relu(x).dataSync(), sg.clip(x, -0.5, 0.25).dataSync(), sg.mul(x, 3).dataSync(),
+          f32Hard('sign', x).y.dataSync(), f32Hard('round', sg.mul(x, 3)).y.dataSync(), f32RangeMaskBackward(x, g, -0.5, 0.5).dataSync(),
+          f32Ternarize(x, 0.3).dataSync(), f32FakeQuant(x, fq).dataSync(), f32FakeQuantBackward(x, g, fq).dataSync()];
       }), n > 64);
       expectSameBits(runs);
       const p = P.slice(), m = M.slice(), v = V.slice();

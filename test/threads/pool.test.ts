@@ -125,3 +125,18 @@ describe('fallback to one thread, without error', () => {
     expect(r.threadsReason).toMatch(/single-thread build.*snapgrad.simd-threads.wasm/);
   });
 });
+
+describe('the tile grid', () => {
+  test('about 4 tiles per thread, shaped by the output: one row takes all its tiles in columns', async () => {
+    const { chooseGrid } = await import('../../src/runtime/parallel.js');
+    const tiles = (R: number, ra: number, C: number, ca: number, t: number) => {
+      const g = chooseGrid(R, ra, C, ca, t);
+      return g === null ? null : { step: g, count: Math.ceil(R / g[0]) * Math.ceil(C / g[1]) };
+    };
+    expect(tiles(1, 4, 1024, 8, 2)).toEqual({ step: [4, 128], count: 8 });
+    expect(tiles(128, 4, 1024, 8, 2)).toEqual({ step: [128, 128], count: 8 });
+    expect(tiles(4096, 64, 1, 1, 2)).toEqual({ step: [512, 1], count: 8 });
+    expect(tiles(3, 4, 5, 8, 4)).toBeNull();
+    expect(tiles(100000, 1, 16, 8, 4)!.count).toBe(16);
+  });
+});
