@@ -7,7 +7,7 @@
 // instead of multiplies. Take the inputs in groups of 4. Which of a group's 4
 // weights are -1 is a 4-bit pattern p; write each pixel as 16·hi + lo; then
 // S adds, per group, TL[p] = Σ_{i in p} lo_i and 16·TH[p] with TH[p] = Σ_{i in p} hi_i.
-// Both tables have 16 entries of at most 60, so one i8x16.swizzle looks up 16
+// Both tables have 16 entries of at most 60, so one swizzle (`lookup`) looks up 16
 // output channels at once (their patterns are the index vector), and 4 groups
 // add up in bytes (<= 240) before widening to u16. Measured on the bench
 // machine this does ~1.9x the MACs per cycle of the pmaddwd int8 GEMV and
@@ -155,6 +155,16 @@ export function gemm_u8b1_check_f32(x: usize, n: i32): i32 {
 }
 
 /**
+ * Table lookup with indices 0..15 (patterns), where plain and relaxed
+ * swizzle agree exactly; the relaxed one lowers to a bare pshufb, the plain
+ * one adds a saturating index fix-up for indices past 15 that never occur.
+ */
+@inline function lookup(table: v128, idx: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return i8x16.relaxed_swizzle(table, idx);
+  return i8x16.swizzle(table, idx);
+}
+
+/**
  * Microkernel: one row x 16 channels over `groups` groups (a multiple of 4):
  * per group one pattern load and two table lookups; bytes widen to u16 every
  * 4 groups. Writes 16 lanes at out.
@@ -165,17 +175,17 @@ export function gemm_u8b1_check_f32(x: usize, n: i32): i32 {
   const end = w + (<usize>groups << 4);
   while (pw < end) {
     let idx = v128.load(pw);
-    let l = i8x16.swizzle(v128.load(pt), idx);
-    let h = i8x16.swizzle(v128.load(pt, 16), idx);
+    let l = lookup(v128.load(pt), idx);
+    let h = lookup(v128.load(pt, 16), idx);
     idx = v128.load(pw, 16);
-    l = i8x16.add(l, i8x16.swizzle(v128.load(pt, 32), idx));
-    h = i8x16.add(h, i8x16.swizzle(v128.load(pt, 48), idx));
+    l = i8x16.add(l, lookup(v128.load(pt, 32), idx));
+    h = i8x16.add(h, lookup(v128.load(pt, 48), idx));
     idx = v128.load(pw, 32);
-    l = i8x16.add(l, i8x16.swizzle(v128.load(pt, 64), idx));
-    h = i8x16.add(h, i8x16.swizzle(v128.load(pt, 80), idx));
+    l = i8x16.add(l, lookup(v128.load(pt, 64), idx));
+    h = i8x16.add(h, lookup(v128.load(pt, 80), idx));
     idx = v128.load(pw, 48);
-    l = i8x16.add(l, i8x16.swizzle(v128.load(pt, 96), idx));
-    h = i8x16.add(h, i8x16.swizzle(v128.load(pt, 112), idx));
+    l = i8x16.add(l, lookup(v128.load(pt, 96), idx));
+    h = i8x16.add(h, lookup(v128.load(pt, 112), idx));
     l0 = i16x8.add(l0, i16x8.extend_low_i8x16_u(l));
     l1 = i16x8.add(l1, i16x8.extend_high_i8x16_u(l));
     h0 = i16x8.add(h0, i16x8.extend_low_i8x16_u(h));

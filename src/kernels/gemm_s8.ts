@@ -60,15 +60,16 @@ function run(a: Tensor, b: Tensor, o: Operands, out: Tensor, kernel: S8Kernel, e
   return produce(out, () => {
     const { kernels } = rt();
     const { M, N, K, tb } = o;
-    const k2 = (K + 1) >> 1;
+    // Bytes per packed channel: the build's panel size over its S8_NR channels (the relaxed build's panels differ).
+    const channelBytes = kernels.gemm_s8_packed_b_bytes(S8_NR, K) / S8_NR;
     const packedB = cachedDerived(b, `gemm_s8.packB:${tb ? 1 : 0}`, kernels.gemm_s8_packed_b_bytes(N, K), (off) => {
-      // Panels of S8_NR channels are independent: split over channels (k2·4 bytes per channel).
+      // Panels of S8_NR channels are independent: split over channels.
       const ldb = tb ? K : N;
       parallelTiles({
         kernel: 'gemm_s8_pack_b',
         rows: { begin: 0, end: N, align: S8_NR },
         cost: 2 * N * K,
-        args: [{ c: b.offset, i0: tb ? ldb : 1 }, ldb, TILE_LENGTH, K, tb ? 1 : 0, { c: off, i0: k2 * 4 }],
+        args: [{ c: b.offset, i0: tb ? ldb : 1 }, ldb, TILE_LENGTH, K, tb ? 1 : 0, { c: off, i0: channelBytes }],
       });
     });
     withFloatArgs(epilogue, (md) => parallelTiles({

@@ -11,6 +11,11 @@ export interface WasmExports {
   // layout.ts
   /** Where the host's heap may start: everything below holds static data. */
   heap_base(): number;
+  /**
+   * 1 in the relaxed-SIMD builds, 0 in the plain ones: the host probes a
+   * relaxed module's results before it trusts them (src/runtime/relaxed-probe.ts).
+   */
+  build_relaxed_simd(): number;
 
   // rng.ts
   /** Value i is drawn from draw offset + i. */
@@ -382,28 +387,28 @@ export interface WasmExports {
 }
 
 /** Every function export of WasmExports, for the loader's check of a module. */
-export const WASM_FUNCTION_EXPORTS = ['heap_base', 'rng_uniform_f32', 'rng_normal_f32', 'rng_int_i32',
-                                      'rng_gumbel_f32', 'f32_unary', 'f32_unary_backward', 'f32_affine', 'f32_clip',
-                                      'f32_binary', 'f32_compare', 'f32_where', 'f32_axpy', 'f32_fill', 'i32_fill',
-                                      'f32_count_nan', 'u8_to_f32', 'i8_to_f32', 'u8_to_i32', 'i8_to_i32',
-                                      'i32_to_f32', 'f32_to_i32', 'f32_sum_axis', 'f32_max_axis', 'f32_min_axis',
-                                      'f32_max_axis_backward', 'f32_softmax_rows', 'f32_softmax_rows_backward',
-                                      'f32_pick_rows', 'f32_pick_rows_backward', 'i32_find_out_of_range',
-                                      'f32_logsumexp_rows', 'f32_logsumexp_rows_backward', 'copy_strided',
-                                      'transpose_32', 'gather_rows', 'f32_scatter_add_rows', 'gather_axis',
-                                      'f32_scatter_add_axis', 'f32_topk_rows', 'f32_scatter_add_along',
-                                      'f32_one_hot', 'i32_max_value', 'bincount', 'gemm_f32_workspace_bytes',
-                                      'gemm_f32_pack_a_4', 'gemm_f32_pack_b_8', 'gemm_f32_4x8__simd', 'gemm_f32',
-                                      'pack_bits_f32', 'bits_padding_violations', 'gemm_b1', 'gemm_b1_f32',
-                                      'gemm_b1_scaled', 'gemm_b1w_packed_bytes', 'gemm_b1w_pack', 'gemm_b1w_f32',
-                                      'gemm_s8_packed_b_bytes', 'gemm_s8_workspace_bytes', 'gemm_s8_pack_b',
-                                      'gemm_s8', 'gemm_s8_dequant', 'gemm_s8_requant', 'f32_hard',
-                                      'f32_range_mask_backward', 'f32_approx_sign_backward',
-                                      'f32_swish_sign_backward', 'f32_ternarize', 'f32_fake_quant',
-                                      'f32_fake_quant_backward', 'quant_s8_f32', 'dequant_s8_f32', 'absmax_rows_f32',
-                                      'vq_codebook_norms', 'vq_nearest_workspace_bytes', 'vq_nearest',
-                                      'vq_ema_workspace_bytes', 'vq_ema_update', 'adam_update', 'bop_update',
-                                      'threshold_pack_f32', 'bn_forward_train', 'bn_backward_train',
+export const WASM_FUNCTION_EXPORTS = ['heap_base', 'build_relaxed_simd', 'rng_uniform_f32', 'rng_normal_f32',
+                                      'rng_int_i32', 'rng_gumbel_f32', 'f32_unary', 'f32_unary_backward',
+                                      'f32_affine', 'f32_clip', 'f32_binary', 'f32_compare', 'f32_where', 'f32_axpy',
+                                      'f32_fill', 'i32_fill', 'f32_count_nan', 'u8_to_f32', 'i8_to_f32', 'u8_to_i32',
+                                      'i8_to_i32', 'i32_to_f32', 'f32_to_i32', 'f32_sum_axis', 'f32_max_axis',
+                                      'f32_min_axis', 'f32_max_axis_backward', 'f32_softmax_rows',
+                                      'f32_softmax_rows_backward', 'f32_pick_rows', 'f32_pick_rows_backward',
+                                      'i32_find_out_of_range', 'f32_logsumexp_rows', 'f32_logsumexp_rows_backward',
+                                      'copy_strided', 'transpose_32', 'gather_rows', 'f32_scatter_add_rows',
+                                      'gather_axis', 'f32_scatter_add_axis', 'f32_topk_rows',
+                                      'f32_scatter_add_along', 'f32_one_hot', 'i32_max_value', 'bincount',
+                                      'gemm_f32_workspace_bytes', 'gemm_f32_pack_a_4', 'gemm_f32_pack_b_8',
+                                      'gemm_f32_4x8__simd', 'gemm_f32', 'pack_bits_f32', 'bits_padding_violations',
+                                      'gemm_b1', 'gemm_b1_f32', 'gemm_b1_scaled', 'gemm_b1w_packed_bytes',
+                                      'gemm_b1w_pack', 'gemm_b1w_f32', 'gemm_s8_packed_b_bytes',
+                                      'gemm_s8_workspace_bytes', 'gemm_s8_pack_b', 'gemm_s8', 'gemm_s8_dequant',
+                                      'gemm_s8_requant', 'f32_hard', 'f32_range_mask_backward',
+                                      'f32_approx_sign_backward', 'f32_swish_sign_backward', 'f32_ternarize',
+                                      'f32_fake_quant', 'f32_fake_quant_backward', 'quant_s8_f32', 'dequant_s8_f32',
+                                      'absmax_rows_f32', 'vq_codebook_norms', 'vq_nearest_workspace_bytes',
+                                      'vq_nearest', 'vq_ema_workspace_bytes', 'vq_ema_update', 'adam_update',
+                                      'bop_update', 'threshold_pack_f32', 'bn_forward_train', 'bn_backward_train',
                                       'bn_forward_eval', 'gemm_u8b1_packed_w_bytes', 'gemm_u8b1_workspace_bytes',
                                       'gemm_u8b1_pack_w', 'gemm_u8b1_check_f32', 'gemm_u8b1', 'gemm_u8b1_f32',
                                       'conv_f32_im2col', 'conv_f32_col2im', 'conv_f32_dw_workspace_bytes',

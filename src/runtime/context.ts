@@ -16,6 +16,8 @@ export interface Runtime {
   readonly pool: Pool | null;
   /** Why this build and thread count (for info()). */
   threadsReason: string;
+  /** Why the relaxed-SIMD build runs or not (for info()). */
+  readonly relaxedReason: string;
   /** Bytes the runtime reserved for itself (argument and job blocks): not the user's. */
   readonly reservedBytes: number;
 }

@@ -1,9 +1,11 @@
 import { WASM_FUNCTION_EXPORTS, type WasmExports } from './abi.generated.js';
 import { Allocator, alignUp } from './allocator.js';
+import { buildFile, buildLabel, chooseBuild, type BuildName } from './builds.js';
 import { isInitialized, rt, setRuntime } from './context.js';
 import { detectRuntime, hasSimd, type RuntimeName } from './environment.js';
 import { JOB_BLOCK_BYTES } from './jobs.js';
 import { PARALLEL_MIN_COST, setParallelMinCost } from './parallel.js';
+import { probeModule } from './relaxed-probe.js';
 import { nodeWorkerFactory, Pool, threadCanBlock, webWorkerFactory, type WorkerFactory } from './pool.js';
 import { ARG_BLOCK_BYTES } from './views.js';
 import { checkNumber, describe } from '../tensor/checks.js';
@@ -26,6 +28,18 @@ export interface InitOptions {
   threads?: number;
   /** Where the worker script (dist/snapgrad.worker.js) is, for bundlers that move it; default: next to this module. */
   workerUrl?: string | URL;
+  /**
+   * Which kernel build to load when init() finds the wasm itself: 'auto' (default) runs the
+   * relaxed-SIMD build where the runtime validates it and its correctness probe passes, else
+   * the plain SIMD build; 'simd' always the plain build; 'relaxed' the relaxed build or an
+   * error saying why it cannot run here.
+   */
+  build?: 'auto' | 'simd' | 'relaxed';
+  /**
+   * For benchmarks only: with build 'relaxed' (or a relaxed module passed in), run it even
+   * though its probe failed. Its int8 GEMMs may then return wrong results.
+   */
+  unsafeRelaxed?: boolean;
 }
 
 export interface Info {
@@ -37,11 +51,15 @@ export interface Info {
   threads: number;
   /** Why this build and this thread count. */
   threadsReason: string;
+  /** Whether the build uses relaxed SIMD (build 'relaxed-simd128' or 'relaxed-simd128-threads'). */
+  relaxed: boolean;
+  /** Why relaxed SIMD is used or not: the probe's verdict, or the option that decided. */
+  relaxedReason: string;
   memoryBytes: number;
 }
 
-const WASM_FILE = 'snapgrad.simd.wasm';
-const THREADS_WASM_FILE = 'snapgrad.simd-threads.wasm';
+const WASM_FILE = buildFile('simd');
+const BUILD_CHOICES = ['auto', 'simd', 'relaxed'];
 const WORKER_FILE = 'snapgrad.worker.js';
 /** Beyond 8 threads the kernels' tiles get too small to pay for the wake-ups on the sizes snapgrad trains. */
 export const MAX_DEFAULT_THREADS = 8;
@@ -51,8 +69,6 @@ const MAX_THREADS = 64;
 const WORKERS_HINT =
   "Import the .wasm file as a module and pass it: import wasm from 'snapgrad/wasm'; await init({ module: wasm }) " +
   "(wrangler compiles *.wasm imports by default; in Miniflare add modulesRules: [{ type: 'CompiledWasm', include: ['**/*.wasm'] }]).";
-const BUILD = 'simd128';
-const THREADS_BUILD = 'simd128-threads';
 
 let pending: Promise<Info> | null = null;
 
@@ -90,6 +106,12 @@ function checkInitOptions(options: unknown): InitOptions {
   if (wu !== undefined && typeof wu !== 'string' && !(wu instanceof URL)) {
     throw new Error(`init: options.workerUrl must be a URL or a string (the location of dist/${WORKER_FILE}), got ${describe(wu)}`);
   }
+  if (o.build !== undefined && !BUILD_CHOICES.includes(o.build as string)) {
+    throw new Error(`init: options.build must be one of ${BUILD_CHOICES.map((b) => `'${b}'`).join(', ')}, got ${describe(o.build)}`);
+  }
+  if (o.unsafeRelaxed !== undefined && typeof o.unsafeRelaxed !== 'boolean') {
+    throw new Error(`init: options.unsafeRelaxed must be a boolean, got ${describe(o.unsafeRelaxed)}`);
+  }
   return o;
 }
 
@@ -117,18 +139,22 @@ async function doInit(options: InitOptions): Promise<Info> {
   const blocker = threadsBlocker(runtime);
   let reason = blocker ?? '';
   let module: WebAssembly.Module;
-  if (options.module !== undefined) module = options.module;
-  else if (options.wasm !== undefined) module = await compile(await resolveSource(options.wasm, runtime));
-  else {
-    let threadsModule: WebAssembly.Module | null = null;
-    if (blocker === null) {
+  let relaxedReason: string;
+  if (options.module !== undefined || options.wasm !== undefined) {
+    module = options.module ?? await compile(await resolveSource(options.wasm!, runtime));
+    relaxedReason = await checkGivenModule(module, blocker === null, options);
+  } else {
+    const relaxed = await loadRelaxed(runtime, blocker === null, options);
+    relaxedReason = relaxed.reason;
+    let chosen: WebAssembly.Module | null = relaxed.module;
+    if (chosen === null && blocker === null) {
       try {
-        threadsModule = await compile(await defaultSource(runtime, THREADS_WASM_FILE));
+        chosen = await compile(await defaultSource(runtime, chooseBuild({ relaxedOk: false, threadsOk: true })));
       } catch (err) {
         reason = `the threads build could not be loaded (${String((err as Error)?.message ?? err)})`;
       }
     }
-    module = threadsModule ?? await compile(await defaultSource(runtime, WASM_FILE));
+    module = chosen ?? await compile(await defaultSource(runtime, 'simd'));
   }
   const pages = Math.max(1, Math.ceil((options.initialMemoryBytes ?? 16 * 2 ** 20) / 65536));
   // The threads build imports a shared memory, the single-thread build a plain one; a module passed by
@@ -173,8 +199,69 @@ async function doInit(options: InitOptions): Promise<Info> {
       reason = `the worker pool could not start (${String((err as Error)?.message ?? err)}); running on one thread`;
     }
   }
-  setRuntime({ kernels, memory, allocator, runtime, build: isShared(memory) ? THREADS_BUILD : BUILD, argBlock, pool, threadsReason: reason, reservedBytes });
+  const build = chooseBuild({ relaxedOk: kernels.build_relaxed_simd() === 1, threadsOk: isShared(memory) });
+  setRuntime({ kernels, memory, allocator, runtime, build: buildLabel(build), argBlock, pool, threadsReason: reason, relaxedReason, reservedBytes });
   return info();
+}
+
+/**
+ * The relaxed-SIMD build (threads or not, as `threadsOk`) when it validates
+ * and passes its probe, else null with the reason; options.build 'relaxed'
+ * turns a failure into an error unless options.unsafeRelaxed.
+ */
+async function loadRelaxed(runtime: RuntimeName, threadsOk: boolean, options: InitOptions): Promise<{ module: WebAssembly.Module | null; reason: string }> {
+  const wanted = options.build ?? 'auto';
+  if (wanted === 'simd') return { module: null, reason: "init({ build: 'simd' }) asked for the plain SIMD build" };
+  const name = chooseBuild({ relaxedOk: true, threadsOk });
+  let module: WebAssembly.Module | null = null;
+  let reason: string;
+  try {
+    const bytes = await sourceBytes(await defaultSource(runtime, name));
+    if (!WebAssembly.validate(bytes)) {
+      reason = 'this runtime does not support relaxed SIMD (WebAssembly.validate rejects the relaxed build)' +
+        (runtime === 'node' ? "; Node 20 has it only behind --experimental-wasm-relaxed-simd, and there its relaxed dot is wrong" : '');
+    } else {
+      module = await compile(bytes);
+      const probe = await probeModule(module, threadsOk);
+      reason = probe.reason;
+      if (probe.ok) return { module, reason };
+    }
+  } catch (err) {
+    reason = `the relaxed build could not be loaded (${String((err as Error)?.message ?? err)})`;
+  }
+  if (wanted === 'relaxed') {
+    if (module !== null && options.unsafeRelaxed === true) return { module, reason: `unsafeRelaxed: running the relaxed build although ${reason}` };
+    throw new Error(`init: options.build 'relaxed' cannot run correctly here: ${reason}. Use build: 'auto' (falls back to the plain SIMD build) or 'simd'` +
+      (module !== null ? '; unsafeRelaxed: true runs it anyway, for benchmarks only (int8 results may be wrong)' : ''));
+  }
+  return { module: null, reason: `${reason}; the plain SIMD build runs` };
+}
+
+/** Probes a module passed to init(): a relaxed build that fails its probe is refused unless options.unsafeRelaxed. */
+async function checkGivenModule(module: WebAssembly.Module, threadsOk: boolean, options: InitOptions): Promise<string> {
+  let probe;
+  try {
+    probe = await probeModule(module, false);
+  } catch (err) {
+    // A threads build links only to a shared memory; anything else is reported by the real instantiation below.
+    if (!(err instanceof WebAssembly.LinkError) || !threadsOk) return 'the module passed to init() could not be probed';
+    probe = await probeModule(module, true);
+  }
+  const given = options.module !== undefined ? 'options.module' : 'options.wasm';
+  if (!probe.relaxed) {
+    if (options.build === 'relaxed') throw new Error(`init: options.build is 'relaxed' but ${given} is a plain SIMD build; pass dist/${buildFile('relaxed')} or omit options.build`);
+    return `${given} is a plain SIMD build`;
+  }
+  if (options.build === 'simd') throw new Error(`init: options.build is 'simd' but ${given} is a relaxed-SIMD build; pass dist/${WASM_FILE} or omit options.build`);
+  if (probe.ok) return `${given} is a relaxed-SIMD build and ${probe.reason}`;
+  if (options.unsafeRelaxed === true) return `unsafeRelaxed: running ${given}, a relaxed-SIMD build, although ${probe.reason}`;
+  throw new Error(`init: ${given} is a relaxed-SIMD build that computes wrongly in this runtime (${probe.reason}); pass dist/${WASM_FILE} instead, or omit it so that init() chooses`);
+}
+
+async function sourceBytes(source: BufferSource | Response): Promise<Uint8Array<ArrayBuffer>> {
+  if (isResponseLike(source)) return new Uint8Array(await (source as Response).arrayBuffer());
+  if (ArrayBuffer.isView(source)) return new Uint8Array(source.buffer as ArrayBuffer, source.byteOffset, source.byteLength);
+  return new Uint8Array(source as ArrayBuffer);
 }
 
 /** Default thread count for `cores` available cores. */
@@ -336,15 +423,20 @@ async function readNodeFile(url: URL): Promise<Uint8Array<ArrayBuffer>> {
  * wasm as an asset. Resolved here, not at module load: in workerd
  * import.meta.url is undefined.
  */
-async function defaultSource(runtime: RuntimeName, file: string): Promise<BufferSource | Response> {
+async function defaultSource(runtime: RuntimeName, build: BuildName): Promise<BufferSource | Response> {
+  const file = buildFile(build);
   if (runtime === 'workerd') {
     throw new Error(`init: in Cloudflare Workers init() needs the wasm module, which cannot be fetched or compiled at run time there. ${WORKERS_HINT}`);
   }
   const here = import.meta.url;
   if (!here) throw new Error('init: cannot locate the wasm file (this runtime gives modules no import.meta.url); pass init({ wasm }) or init({ module })');
   const fromSource = '../../dist/' + file;
-  // Literal URLs, one per build, so that bundlers see both files.
-  const nextTo = file === THREADS_WASM_FILE ? new URL('./snapgrad.simd-threads.wasm', import.meta.url) : new URL('./snapgrad.simd.wasm', import.meta.url);
+  // Literal URLs, one per build, so that bundlers see every file.
+  const nextTo =
+    build === 'simd-threads' ? new URL('./snapgrad.simd-threads.wasm', import.meta.url)
+    : build === 'relaxed' ? new URL('./snapgrad.relaxed.wasm', import.meta.url)
+    : build === 'relaxed-threads' ? new URL('./snapgrad.relaxed-threads.wasm', import.meta.url)
+    : new URL('./snapgrad.simd.wasm', import.meta.url);
   const candidates = [nextTo, new URL(fromSource, here)];
   let lastError: unknown = null;
   for (const url of candidates) {
@@ -367,6 +459,8 @@ export function info(): Info {
     simd: true,
     threads: r.pool?.threads ?? 1,
     threadsReason: r.threadsReason,
+    relaxed: r.build.startsWith('relaxed-'),
+    relaxedReason: r.relaxedReason,
     memoryBytes: r.memory.buffer.byteLength,
   };
 }

@@ -6,7 +6,7 @@ import { runConformanceThreads } from './threads.mjs';
 try {
   const info = await sg.init();
   const { threads, threadDiffs, hashes } = await runConformanceThreads(sg);
-  globalThis.conformance = { runtime: info.runtime, build: info.build, threadsReason: info.threadsReason, crossOriginIsolated: globalThis.crossOriginIsolated, threads, threadDiffs, hashes };
+  globalThis.conformance = { runtime: info.runtime, build: info.build, relaxed: info.relaxed, relaxedReason: info.relaxedReason, threadsReason: info.threadsReason, crossOriginIsolated: globalThis.crossOriginIsolated, threads, threadDiffs, hashes };
 } catch (err) {
   globalThis.conformance = { error: String((err && err.stack) || err) };
 }

@@ -9,6 +9,7 @@ import * as esbuild from 'esbuild';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { serve } from '../../examples/browser/serve.mjs';
+import { snapshotDiff } from '../conformance/snapshot.mjs';
 import { expectSameHashes, nodeHashes, packedProject, ROOT, since, type PackedProject, type SuiteResult } from './support.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -36,7 +37,7 @@ describe.skipIf(!hasChromium)('Chromium', () => {
     // through the exports map; the wasm is copied next to the bundle.
     const esbuildDir = join(project.dir, 'esbuild-app');
     await esbuild.build({ entryPoints: [join(project.dir, 'browser.mjs')], outfile: join(esbuildDir, 'app.js'), bundle: true, format: 'esm', platform: 'browser', target: 'es2022', logLevel: 'silent' });
-    for (const f of ['snapgrad.simd.wasm', 'snapgrad.simd-threads.wasm', 'snapgrad.worker.js']) copyFileSync(join(project.dir, 'node_modules/snapgrad/dist', f), join(esbuildDir, f));
+    for (const f of ['snapgrad.simd.wasm', 'snapgrad.simd-threads.wasm', 'snapgrad.relaxed.wasm', 'snapgrad.relaxed-threads.wasm', 'snapgrad.worker.js']) copyFileSync(join(project.dir, 'node_modules/snapgrad/dist', f), join(esbuildDir, f));
     writeFileSync(join(esbuildDir, 'index.html'), BUNDLE_PAGE);
     server = await serve({ root: ROOT, mounts: { '/esbuild-app/': esbuildDir, '/vite-app/': join(project.dir, 'vite-app') } });
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS, headless: true });
@@ -49,7 +50,7 @@ describe.skipIf(!hasChromium)('Chromium', () => {
   });
 
   /** Runs the suite page at `path`; also returns the URLs the wasm was served from (HTTP 200). */
-  async function runSuite(path: string): Promise<SuiteResult & { crossOriginIsolated: boolean; wasmUrls: string[] }> {
+  async function runSuite(path: string): Promise<SuiteResult & { crossOriginIsolated: boolean; relaxed: boolean; wasmUrls: string[] }> {
     const page = await browser.newPage();
     const errors: string[] = [];
     const wasmUrls: string[] = [];
@@ -73,7 +74,9 @@ describe.skipIf(!hasChromium)('Chromium', () => {
     const start = performance.now();
     const result = await runSuite('/test/conformance/browser.html');
     expect(result.runtime).toBe('browser');
-    expect(result.wasmUrls).toEqual(['/dist/snapgrad.simd-threads.wasm']);
+    // init() fetches the relaxed build for its probe first, and the plain one only where the probe fails.
+    expect(result.wasmUrls).toEqual(result.relaxed ? ['/dist/snapgrad.relaxed-threads.wasm'] : ['/dist/snapgrad.relaxed-threads.wasm', '/dist/snapgrad.simd-threads.wasm']);
+    expect(snapshotDiff(result.hashes, result.relaxed ? 'relaxed' : 'simd')).toEqual([]);
     expect(result.crossOriginIsolated).toBe(true);
     // The isolated page runs the threads build; the suite ran at 1-4 threads (expectSameHashes checks they agree).
     expect(result.threads).toEqual([1, 2, 3, 4]);
@@ -87,7 +90,7 @@ describe.skipIf(!hasChromium)('Chromium', () => {
     expect(bundle).not.toContain('node:');
     const result = await runSuite('/esbuild-app/');
     expect(result.runtime).toBe('browser');
-    expect(result.wasmUrls).toEqual(['/esbuild-app/snapgrad.simd-threads.wasm']);
+    expect(result.wasmUrls).toEqual(result.relaxed ? ['/esbuild-app/snapgrad.relaxed-threads.wasm'] : ['/esbuild-app/snapgrad.relaxed-threads.wasm', '/esbuild-app/snapgrad.simd-threads.wasm']);
     expect(result.threads).toEqual([1, 2, 3, 4]);
     expectSameHashes('chromium (esbuild)', result, await nodeHashes());
   });
@@ -103,12 +106,13 @@ describe.skipIf(!hasChromium)('Chromium', () => {
     writeFileSync(join(appRoot, 'index.html'), BUNDLE_PAGE.replace('./app.js', './browser.mjs'));
     const outDir = join(project.dir, 'vite-app');
     await build({ root: appRoot, base: './', logLevel: 'silent', configFile: false, build: { outDir, target: 'es2022', emptyOutDir: true } });
-    // Vite emits both builds and the worker script as assets (each named by a literal new URL(...)).
-    expect(readdirSync(join(outDir, 'assets')).filter((f) => f.endsWith('.wasm'))).toHaveLength(2);
+    // Vite emits every build and the worker script as assets (each named by a literal new URL(...)).
+    expect(readdirSync(join(outDir, 'assets')).filter((f) => f.endsWith('.wasm'))).toHaveLength(4);
     const result = await runSuite('/vite-app/');
     expect(result.runtime).toBe('browser');
-    expect(result.wasmUrls).toHaveLength(1);
-    expect(result.wasmUrls[0]).toMatch(/^\/vite-app\/assets\/snapgrad\.simd-threads-[\w-]+\.wasm$/);
+    expect(result.wasmUrls).toHaveLength(result.relaxed ? 1 : 2);
+    expect(result.wasmUrls[0]).toMatch(/^\/vite-app\/assets\/snapgrad\.relaxed-threads-[\w-]+\.wasm$/);
+    if (!result.relaxed) expect(result.wasmUrls[1]).toMatch(/^\/vite-app\/assets\/snapgrad\.simd-threads-[\w-]+\.wasm$/);
     expect(result.threads).toEqual([1, 2, 3, 4]);
     expectSameHashes('chromium (vite)', result, await nodeHashes());
     console.log(`chromium: vite build + conformance page ${since(start)} ms`);
