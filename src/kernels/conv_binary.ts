@@ -129,7 +129,7 @@ export function packConvWeightsU8(w: Tensor): Tensor {
   return packHwio(w, 'packConvWeightsU8', false);
 }
 
-/** Number of rows of words [rows, ld] with 1 bits past the first k of any group (see callers). */
+/** Rows of words [rows, words] with a 1 bit at an element >= k (bits_padding_violations); 0 when there is no tail. */
 function tailViolations(x: Tensor, rows: number, words: number, k: number): number {
   if (rows === 0 || words === 0 || k === words * 32) return 0;
   return rt().kernels.bits_padding_violations(x.offset, rows, words, k);
