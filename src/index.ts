@@ -34,6 +34,8 @@ export type { SoftmaxAxis } from './ops/losses.js';
 export { batchNorm, type BatchNormOpOptions } from './ops/batchnorm.js';
 // sign/round/floor with their true gradient (0); sg.ste.sign/round/floor pass a surrogate gradient.
 export { sign, round, floor } from './freeze/traced.js';
+export { maxPool2d, avgPool2d, globalAvgPool2d } from './freeze/traced.js';
+export type { Pool2dOptions } from './ops/pool.js';
 export { softplus, logSigmoid, gt, ge, lt, le, eq, ne, where, bceWithLogits, klCategorical } from './freeze/traced.js';
 
 export * as ste from './freeze/traced-ste.js';
@@ -51,3 +53,5 @@ export type { ChannelValues } from './kernels/internal/args.js';
 export * as data from './data/index.js';
 export * from './train/index.js';
 export * as metrics from './train/metrics-index.js';
+export * as plot from './plot/index.js';
+export * as entropy from './entropy/index.js';

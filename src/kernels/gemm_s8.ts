@@ -79,21 +79,31 @@ export interface Int8DequantizeOptions extends Int8MatmulOptions {
 export function int8MatmulDequantize(a: Tensor, b: Tensor, options: Int8DequantizeOptions): Tensor {
   const op = 'int8MatmulDequantize';
   const o = operands(a, b, options, op);
-  options = readOptions<Int8DequantizeOptions>(options, op) as Int8DequantizeOptions;
-  const mult = channelValues(options.scaleB, o.N, op, 'scaleB', { positive: true });
-  const sa = channelValues(options.scaleA, 1, op, 'scaleA', { positive: true })[0];
-  for (let n = 0; n < o.N; n++) mult[n] = Math.fround(sa * mult[n]);
-  checkMultipliers(mult, op, 'scaleA·scaleB');
-  const add = channelValues(options.bias, o.N, op, 'bias', { fallback: 0 });
-  // |acc| <= K·128·128: the float result must stay finite for every possible int8 input.
-  for (let n = 0; n < o.N; n++) {
-    if (o.K * 16384 * mult[n] + Math.abs(add[n]) > F32_MAX) {
-      throw new Error(`${op}: scaleA·scaleB${o.N > 1 ? ` for channel ${n}` : ''} = ${mult[n]} is too large: sums of ${o.K} int8 products times it (plus bias) can overflow float32; use scales with scaleA·scaleB <= ${(F32_MAX - Math.abs(add[n])) / (Math.max(o.K, 1) * 16384)}`);
-    }
-  }
+  const { mult, add } = dequantizeArgs(options, o.N, o.K, op);
   const out = empty([o.M, o.N], 'float32');
   return run(a, b, o, out, (pb, work) =>
     withFloatArgs([mult, add], ([m, d]) => rt().kernels.gemm_s8_dequant(o.K, a.offset, Math.max(o.K, 1), pb, out.offset, o.N, 1, 0, 0, 0, 0, o.M, 0, o.N, work, m, d)));
+}
+
+/**
+ * The dequantize epilogue of N channels over sums of K int8 products:
+ * mult[n] = f32(scaleA·scaleB[n]), add[n] = bias[n], checked so every output is finite.
+ * (Shared with int8Conv2d in conv_binary.ts.)
+ */
+export function dequantizeArgs(options: unknown, N: number, K: number, op: string): { mult: Float32Array; add: Float32Array } {
+  const o = readOptions<Int8DequantizeOptions>(options, op) as Int8DequantizeOptions;
+  const mult = channelValues(o.scaleB, N, op, 'scaleB', { positive: true });
+  const sa = channelValues(o.scaleA, 1, op, 'scaleA', { positive: true })[0];
+  for (let n = 0; n < N; n++) mult[n] = Math.fround(sa * mult[n]);
+  checkMultipliers(mult, op, 'scaleA·scaleB');
+  const add = channelValues(o.bias, N, op, 'bias', { fallback: 0 });
+  // |acc| <= K·128·128: the float result must stay finite for every possible int8 input.
+  for (let n = 0; n < N; n++) {
+    if (K * 16384 * mult[n] + Math.abs(add[n]) > F32_MAX) {
+      throw new Error(`${op}: scaleA·scaleB${N > 1 ? ` for channel ${n}` : ''} = ${mult[n]} is too large: sums of ${K} int8 products times it (plus bias) can overflow float32; use scales with scaleA·scaleB <= ${(F32_MAX - Math.abs(add[n])) / (Math.max(K, 1) * 16384)}`);
+    }
+  }
+  return { mult, add };
 }
 
 export interface Int8RequantizeOptions extends Int8DequantizeOptions {
@@ -109,20 +119,29 @@ export interface Int8RequantizeOptions extends Int8DequantizeOptions {
 export function int8MatmulRequantize(a: Tensor, b: Tensor, options: Int8RequantizeOptions): Tensor {
   const op = 'int8MatmulRequantize';
   const o = operands(a, b, options, op);
-  options = readOptions<Int8RequantizeOptions>(options, op) as Int8RequantizeOptions;
-  const mult = channelValues(options.scaleB, o.N, op, 'scaleB', { positive: true });
-  const sa = channelValues(options.scaleA, 1, op, 'scaleA', { positive: true })[0];
-  const so = channelValues(options.scaleOut, 1, op, 'scaleOut', { positive: true })[0];
-  const add = channelValues(options.bias, o.N, op, 'bias', { fallback: 0 });
-  for (let n = 0; n < o.N; n++) {
+  const { mult, add } = requantizeArgs(options, o.N, op);
+  const out = empty([o.M, o.N], 'int8');
+  return run(a, b, o, out, (pb, work) =>
+    withFloatArgs([mult, add], ([m, d]) => rt().kernels.gemm_s8_requant(o.K, a.offset, Math.max(o.K, 1), pb, out.offset, o.N, 1, 0, 0, 0, 0, o.M, 0, o.N, work, m, d)));
+}
+
+/**
+ * The requantize epilogue of N channels: mult[n] = f32(f32(scaleA·scaleB[n]) / scaleOut),
+ * add[n] = f32(bias[n] / scaleOut), checked. (Shared with int8Conv2d in conv_binary.ts.)
+ */
+export function requantizeArgs(options: unknown, N: number, op: string): { mult: Float32Array; add: Float32Array } {
+  const o = readOptions<Int8RequantizeOptions>(options, op) as Int8RequantizeOptions;
+  const mult = channelValues(o.scaleB, N, op, 'scaleB', { positive: true });
+  const sa = channelValues(o.scaleA, 1, op, 'scaleA', { positive: true })[0];
+  const so = channelValues(o.scaleOut, 1, op, 'scaleOut', { positive: true })[0];
+  const add = channelValues(o.bias, N, op, 'bias', { fallback: 0 });
+  for (let n = 0; n < N; n++) {
     mult[n] = Math.fround(Math.fround(sa * mult[n]) / so);
     add[n] = Math.fround(add[n] / so);
   }
   checkMultipliers(mult, op, 'scaleA·scaleB / scaleOut');
-  for (let n = 0; n < o.N; n++) {
-    if (!Number.isFinite(add[n])) throw new Error(`${op}: bias${o.N > 1 ? `[${n}]` : ''} / scaleOut overflows float32 (scaleOut = ${so}); use a larger scaleOut or a smaller bias`);
+  for (let n = 0; n < N; n++) {
+    if (!Number.isFinite(add[n])) throw new Error(`${op}: bias${N > 1 ? `[${n}]` : ''} / scaleOut overflows float32 (scaleOut = ${so}); use a larger scaleOut or a smaller bias`);
   }
-  const out = empty([o.M, o.N], 'int8');
-  return run(a, b, o, out, (pb, work) =>
-    withFloatArgs([mult, add], ([m, d]) => rt().kernels.gemm_s8_requant(o.K, a.offset, Math.max(o.K, 1), pb, out.offset, o.N, 1, 0, 0, 0, 0, o.M, 0, o.N, work, m, d)));
+  return { mult, add };
 }

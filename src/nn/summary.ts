@@ -120,8 +120,10 @@ export function summary(model: Module, options: SummaryOptions | null = {}): Mod
       const bits = infoOf(p).bits;
       paramsByBits[bits] = (paramsByBits[bits] ?? 0) + p.size;
       float32Bytes += p.size * 4;
-      // Packed rows are padded to 128 bits; sub-byte widths other than 1 are stored as int8.
-      if (bits === 1) packedBytes += p.shape[0] * Math.ceil(p.size / p.shape[0] / 128) * 16;
+      // Packed rows (one per output: the first axis, the last of an HWIO conv weight) are padded to 128 bits;
+      // sub-byte widths other than 1 are stored as int8.
+      const outputs = p.rank === 4 ? p.shape[3] : p.shape[0];
+      if (bits === 1) packedBytes += outputs * Math.ceil(p.size / outputs / 128) * 16;
       else if (bits <= 8) packedBytes += p.size;
       else packedBytes += p.size * 4;
     }

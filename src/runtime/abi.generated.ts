@@ -331,6 +331,53 @@ export interface WasmExports {
                                     strideH: number, strideW: number, dilationH: number, dilationW: number,
                                     padTop: number, padLeft: number, outH: number, outW: number, rows: number,
                                     chunk: number, dy: number, dw: number, work: number): void;
+
+  // pool.ts
+  /**
+   * y[n, oy, ox, c] = max over the window's valid cells; idx (when not 0)
+   * gets the cell h * W + w of the first maximum in row-major window order.
+   * NaN never wins (as f32_max_axis): a NaN is kept only when every cell is NaN.
+   */
+  f32_maxpool2d(x: number, y: number, idx: number, N: number, H: number, W: number, C: number, kh: number,
+                kw: number, sh: number, sw: number, padT: number, padL: number, outH: number, outW: number): void;
+  /**
+   * dx = 0, then dx[n, idx, c] += dy[n, p, c] for every output position p in
+   * order (overlapping windows accumulate). Scatter by index: no vector form.
+   */
+  f32_maxpool2d_backward(dy: number, idx: number, dx: number, N: number, HW: number, outHW: number, C: number): void;
+  /**
+   * y[n, oy, ox, c] = (sum of the window's valid cells, in row-major order) / count
+   * of valid cells: padding is not counted (TF/Keras semantics).
+   */
+  f32_avgpool2d(x: number, y: number, N: number, H: number, W: number, C: number, kh: number, kw: number, sh: number,
+                sw: number, padT: number, padL: number, outH: number, outW: number): void;
+  /**
+   * dx = 0, then for every output position in order, dy / count is added to
+   * each valid cell of its window (overlapping windows accumulate).
+   */
+  f32_avgpool2d_backward(dy: number, dx: number, N: number, H: number, W: number, C: number, kh: number, kw: number,
+                         sh: number, sw: number, padT: number, padL: number, outH: number, outW: number): void;
+
+  // conv_b1.ts
+  pack_hwio_bits_f32(w: number, taps: number, Cin: number, Cout: number, aligned: number, out: number,
+                     ldo: number): number;
+  im2col_b1(geo: number, x: number, row0: number, row1: number, out: number, ldo: number): void;
+  conv_b1_pad_table(geo: number, w: number, ldw: number, Cout: number, rowTaps: number, nRC: number, colTaps: number,
+                    nCC: number, out: number): void;
+  conv_b1_workspace_bytes(chunk: number, ldw: number, Cout: number): number;
+  conv_b1(mode: number, geo: number, x: number, w: number, ldw: number, Cout: number, out: number, pad: number,
+          scale: number, bias: number, thr: number, dir: number, work: number, chunk: number): void;
+  maxpool_b1(geo: number, x: number, out: number): void;
+
+  // conv_int.ts
+  im2col_u8(geo: number, x: number, row0: number, row1: number, out: number): void;
+  im2col_s8(geo: number, x: number, zp: number, row0: number, row1: number, out: number): void;
+  conv_u8b1_workspace_bytes(K: number, chunk: number, Cout: number): number;
+  conv_u8b1(mode: number, geo: number, x: number, patterns: number, Cout: number, out: number, scale: number,
+            bias: number, thr: number, dir: number, work: number, chunk: number): void;
+  conv_s8_workspace_bytes(K: number, chunk: number): number;
+  conv_s8(mode: number, geo: number, x: number, zp: number, packedB: number, Cout: number, out: number, mult: number,
+          add: number, work: number, chunk: number): void;
 }
 
 /** Every function export of WasmExports, for the loader's check of a module. */
@@ -360,4 +407,8 @@ export const WASM_FUNCTION_EXPORTS = ['heap_base', 'rng_uniform_f32', 'rng_norma
                                       'gemm_u8b1_pack_w', 'gemm_u8b1_check_f32', 'gemm_u8b1', 'gemm_u8b1_f32',
                                       'conv_f32_im2col', 'conv_f32_col2im', 'conv_f32_dw_workspace_bytes',
                                       'conv_f32_dw__simd', 'conv_f32_dw_backward_input__simd',
-                                      'conv_f32_dw_backward_filter__simd'] as const;
+                                      'conv_f32_dw_backward_filter__simd', 'f32_maxpool2d', 'f32_maxpool2d_backward',
+                                      'f32_avgpool2d', 'f32_avgpool2d_backward', 'pack_hwio_bits_f32', 'im2col_b1',
+                                      'conv_b1_pad_table', 'conv_b1_workspace_bytes', 'conv_b1', 'maxpool_b1',
+                                      'im2col_u8', 'im2col_s8', 'conv_u8b1_workspace_bytes', 'conv_u8b1',
+                                      'conv_s8_workspace_bytes', 'conv_s8'] as const;
