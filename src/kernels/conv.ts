@@ -94,6 +94,11 @@ function checkShape(s: ConvF32Shape, op: string): void {
       || s.cin % s.groups !== 0 || s.cout % s.groups !== 0) {
     throw new Error(`${op}: inconsistent convolution shape ${JSON.stringify(s)}`);
   }
+  // input rows and columns the windows reach, relative to the padded origin: the kernels' i32 arithmetic must hold them
+  const reachH = (s.outH - 1) * s.strideH + (s.kh - 1) * s.dilationH + 1, reachW = (s.outW - 1) * s.strideW + (s.kw - 1) * s.dilationW + 1;
+  if (Math.max(reachH, reachW, s.padTop + s.inH, s.padLeft + s.inW) >= 2 ** 31) {
+    throw new Error(`${op}: the windows span ${reachH}x${reachW} pixels of the padded input; more than 2^31 - 1 rows or columns cannot be indexed`);
+  }
   if (s.N * s.inH * s.inW * s.cin >= 2 ** 30 || s.N * s.outH * s.outW * s.cout >= 2 ** 30 || s.kh * s.kw * s.cin * s.cout >= 2 ** 30) {
     throw new Error(`${op}: tensors of 2^30 or more elements exceed wasm memory`);
   }

@@ -33,10 +33,10 @@ export interface Conv2dWindow {
 }
 
 /**
- * Reads and checks the constructor arguments shared by the conv layers:
+ * Reads and checks the constructor arguments of Conv2d:
  * channel counts, kernel size (a number or [kh, kw]) and window options.
  */
-export function convLayerArgs(op: string, inChannels: number, outChannels: number, kernelSize: number | [number, number], options: Conv2dLayerOptions | null):
+function convLayerArgs(op: string, inChannels: number, outChannels: number, kernelSize: number | [number, number], options: Conv2dLayerOptions | null):
     { kernel: [number, number]; window: Conv2dWindow; bias: boolean; seed: number | undefined } {
   checkNumber(inChannels, op, 'inChannels', { integer: true, min: 1, max: MAX_CHANNELS });
   checkNumber(outChannels, op, 'outChannels', { integer: true, min: 1, max: MAX_CHANNELS });
@@ -63,7 +63,7 @@ export function convLayerArgs(op: string, inChannels: number, outChannels: numbe
 }
 
 /** The window as conv2d options (fresh arrays, so callers cannot alias the layer's). */
-export function windowOptions(w: Conv2dWindow): { stride: [number, number]; padding: Padding2d; dilation: [number, number]; groups: number } {
+function windowOptions(w: Conv2dWindow): { stride: [number, number]; padding: Padding2d; dilation: [number, number]; groups: number } {
   const padding: Padding2d = typeof w.padding === 'string' ? w.padding : [[w.padding[0][0], w.padding[0][1]], [w.padding[1][0], w.padding[1][1]]];
   return { stride: [w.stride[0], w.stride[1]], padding, dilation: [w.dilation[0], w.dilation[1]], groups: w.groups };
 }

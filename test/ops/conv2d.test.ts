@@ -149,6 +149,9 @@ describe('conv2d', () => {
     expect(errorOf(() => sg.conv2d(x, w, { padding: 'full' as 'same' }))).toMatch(/^conv2d: padding must be 'same', 'valid'/);
     expect(errorOf(() => sg.conv2d(x, w0))).toMatch(/^conv2d: w must have a window of at least 1x1/);
     expect(errorOf(() => sg.conv2d(x, w, 3 as unknown as {}))).toMatch(/^conv2d: options must be an object/);
+    // a 65536-tap dilated column on a 1x1 image: 'same' padding of ~2^31 pixels, beyond i32 indexing
+    const x1 = t([1, 1, 1, 1]), wTall = t([65536, 1, 1, 1]);
+    expect(errorOf(() => sg.conv2d(x1, wTall, { dilation: [65536, 1], padding: 'same' }))).toMatch(/^conv2d: the windows span 4294901761x1 pixels/);
   });
 });
 
