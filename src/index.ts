@@ -49,3 +49,4 @@ export type { ChannelValues } from './kernels/internal/args.js';
 export * as data from './data/index.js';
 export * from './train/index.js';
 export * as metrics from './train/metrics-index.js';
+export * as estimators from './estimators/index.js';

@@ -1,0 +1,182 @@
+import { composite, noGrad, record } from '../autograd/tape.js';
+import { rngGumbelF32, rngUniformF32 } from '../kernels/rng.js';
+import { add, affine, lt, mul, sigmoid, sub } from '../ops/elementwise.js';
+import { oneHot } from '../ops/indexing.js';
+import { softmax } from '../ops/losses.js';
+import { argmax, sum } from '../ops/reduce.js';
+import { cast } from '../ops/shape.js';
+import { checkFloat, checkNumber, describe } from '../tensor/checks.js';
+import { readOptions } from '../tensor/options.js';
+import { randomDraw, Stream, type RandomDraw } from '../tensor/random.js';
+import { empty, type Tensor } from '../tensor/tensor.js';
+import { identityGrad } from './straight.js';
+
+// Stochastic straight-through estimators for categorical and Bernoulli latents.
+// Each call draws a sample (one-hot rows, or {0, 1}) in the forward pass and
+// gives it the estimator's surrogate gradient in the backward pass. They share
+// one call shape, `op(logits, { tau, seed })`, and the Gumbel stream of
+// gumbelSoftmax: with the same seed, categorical, reinmax and
+// gumbelSoftmax({ hard: true }) draw the same sample.
+
+export interface StochasticOptions {
+  /** Temperature of the surrogate softmax (> 0, default 1). */
+  tau?: number;
+  /**
+   * This call's own seed (the same bits in every runtime; the same seed gives the same sample every
+   * call). Leave it out in a training loop (call `seed(n)` once) so each step draws fresh samples.
+   */
+  seed?: number;
+}
+
+function checkLogits(logits: Tensor, op: string): void {
+  checkFloat(logits, op, 'logits');
+  if (logits.rank === 0 || logits.shape[logits.rank - 1] === 0) {
+    throw new Error(`${op}: logits must have a non-empty last axis (the categories), got shape [${logits.shape}]`);
+  }
+}
+
+function readTau(o: Partial<StochasticOptions>, op: string): number {
+  // 1 / tau is applied in float32: tau must keep it finite and non-zero.
+  return checkNumber(o.tau ?? 1, op, 'tau', { positive: true, f32: true, min: 1 / 3.4e38 });
+}
+
+/**
+ * One-hot rows D ~ Categorical(softmax(logits)) by the Gumbel-max trick, argmax(logits + g), no tape.
+ * NaN logits are rejected here (a NaN row has no distribution).
+ */
+export function sampleOneHot(logits: Tensor, draw: RandomDraw, op: string): Tensor {
+  const c = logits.shape[logits.rank - 1];
+  return noGrad(() => {
+    const noise = empty(logits.shape, 'float32');
+    rngGumbelF32(noise, draw);
+    const perturbed = add(logits, noise);
+    noise.dispose();
+    const idx = argmax(perturbed, { axis: -1 });
+    perturbed.dispose();
+    try {
+      return oneHot(idx, c);
+    } finally {
+      idx.dispose();
+    }
+  });
+}
+
+function rejectNaN(logits: Tensor, op: string): void {
+  const v = logits.dataSync();
+  for (let i = 0; i < v.length; i++) {
+    if (v[i] !== v[i]) throw new Error(`${op}: logits[${i}] is NaN; a categorical needs finite or ±Infinity logits`);
+  }
+}
+
+/**
+ * Straight-through categorical sample (Bengio et al. 2013; the "ST" of the ReinMax paper): the forward
+ * value is a one-hot sample D ~ Categorical(softmax(logits)) along the last axis, the backward pass is
+ * the gradient of softmax(logits / tau). Biased (first-order accurate at best: the ReinMax paper shows
+ * it is a first-order approximation of the true gradient), low variance, one evaluation of the loss.
+ */
+export function categorical(logits: Tensor, options: StochasticOptions | null = {}): Tensor {
+  const op = 'ste.categorical';
+  checkLogits(logits, op);
+  const o = readOptions<StochasticOptions>(options, op);
+  const tau = readTau(o, op);
+  const draw = randomDraw(o.seed, op, Stream.gumbel);
+  rejectNaN(logits, op);
+  return composite(() => {
+    const hard = sampleOneHot(logits, draw, op);
+    draw.commit();
+    const soft = softmax(tau === 1 ? logits : affine(logits, 1 / tau, 0));
+    return record(hard, 'categorical', [soft], (dy) => [identityGrad(dy)]);
+  });
+}
+
+/** J(p)·dy for the softmax Jacobian at p, row-wise over the last axis: p ⊙ (dy − ⟨p, dy⟩). */
+function softmaxJvp(p: Tensor, dy: Tensor): Tensor {
+  const pdy = mul(p, dy);
+  const dot = sum(pdy, { axis: -1, keepDims: true });
+  const centered = sub(dy, dot);
+  const out = mul(p, centered);
+  for (const t of [pdy, dot, centered]) t.dispose();
+  return out;
+}
+
+/**
+ * ReinMax (Liu et al., NeurIPS 2023): a second-order accurate straight-through estimator at the cost of
+ * ST. Forward: a one-hot sample D ~ Categorical(softmax(logits)). Backward, with π0 = softmax(θ) and
+ * π1 = (D + softmax(θ/τ)) / 2: the gradient of π2 = 2·softmax(stopGradient(ln π1 − θ) + θ) − π0/2,
+ * i.e. dθ = 2·J(π1)·dy − ½·J(π0)·dy with J(p) = diag(p) − p pᵀ. Lower bias than ST (Heun's method
+ * instead of Euler's), similar variance; the paper recommends tau ≥ 1.
+ */
+export function reinmax(logits: Tensor, options: StochasticOptions | null = {}): Tensor {
+  const op = 'ste.reinmax';
+  checkLogits(logits, op);
+  const o = readOptions<StochasticOptions>(options, op);
+  const tau = readTau(o, op);
+  const draw = randomDraw(o.seed, op, Stream.gumbel);
+  rejectNaN(logits, op);
+  const hard = sampleOneHot(logits, draw, op);
+  draw.commit();
+  const saved = noGrad(() => {
+    const pi0 = softmax(logits);
+    const softTau = softmax(tau === 1 ? logits : affine(logits, 1 / tau, 0));
+    const both = add(hard, softTau);
+    softTau.dispose();
+    const pi1 = affine(both, 0.5, 0);
+    both.dispose();
+    return [pi0, pi1];
+  });
+  const [pi0, pi1] = saved;
+  return record(hard, 'reinmax', [logits], (dy) => {
+    const a = softmaxJvp(pi1, dy);
+    const b = softmaxJvp(pi0, dy);
+    const a2 = affine(a, 2, 0);
+    const b2 = affine(b, 0.5, 0);
+    const g = sub(a2, b2);
+    for (const t of [a, b, a2, b2]) t.dispose();
+    return [g];
+  }, { saved });
+}
+
+export type BernoulliGrad = 'sigmoid' | 'identity';
+
+export interface BernoulliOptions {
+  /**
+   * The surrogate gradient: 'sigmoid' (default; dy·σ'(x), the sigmoid-adjusted straight-through of Bengio
+   * et al. 2013) or 'identity' (dy itself, Hinton's original straight-through).
+   */
+  grad?: BernoulliGrad;
+  /** This call's own seed (see StochasticOptions.seed). */
+  seed?: number;
+}
+
+/**
+ * Binary stochastic neuron: the forward value is z ~ Bernoulli(sigmoid(logits)) in {0, 1}
+ * (z = 1 where u < sigmoid(logits), u uniform in [0, 1)); the backward pass is straight-through,
+ * through sigmoid(logits) ('sigmoid') or the identity. Biased, low variance.
+ */
+export function bernoulli(logits: Tensor, options: BernoulliOptions | null = {}): Tensor {
+  const op = 'ste.bernoulli';
+  checkFloat(logits, op, 'logits');
+  const o = readOptions<BernoulliOptions>(options, op);
+  const grad = o.grad ?? 'sigmoid';
+  if (grad !== 'sigmoid' && grad !== 'identity') throw new Error(`${op}: grad must be 'sigmoid' or 'identity', got ${describe(grad)}`);
+  const draw = randomDraw(o.seed, op, Stream.bernoulli);
+  const v = logits.dataSync();
+  for (let i = 0; i < v.length; i++) {
+    if (v[i] !== v[i]) throw new Error(`${op}: logits[${i}] is NaN; a Bernoulli needs finite or ±Infinity logits`);
+  }
+  return composite(() => {
+    // With the identity surrogate, sigmoid only serves the sampling threshold: no tape.
+    const p = grad === 'identity' ? noGrad(() => sigmoid(logits)) : sigmoid(logits);
+    const hard = noGrad(() => {
+      const u = empty(logits.shape, 'float32');
+      rngUniformF32(u, draw, 0, 1);
+      const mask = lt(u, p);
+      u.dispose();
+      const z = cast(mask, 'float32');
+      mask.dispose();
+      return z;
+    });
+    draw.commit();
+    return record(hard, 'bernoulli', [grad === 'identity' ? logits : p], (dy) => [identityGrad(dy)]);
+  });
+}
