@@ -47,6 +47,8 @@ export interface CompareOptions extends ExactGradientOptions {
   samples?: number;
   /** Seed of every sample the harness draws (default 0); the default generator is not touched. */
   seed?: number;
+  /** Also return every estimate (EstimatorReport.estimates), e.g. to pool several inputs into one report. */
+  keepEstimates?: boolean;
 }
 
 export interface ExactGradient {
@@ -75,6 +77,8 @@ export interface EstimatorReport {
   cosineOfMean: number;
   /** mean(ĝ), flat [L·C]. */
   mean: Float64Array;
+  /** With keepEstimates: the N estimates, flat [N, L·C]; otherwise null. */
+  estimates: Float64Array | null;
 }
 
 export interface CompareResult extends ExactGradient {
@@ -209,6 +213,38 @@ function readSpec(choice: unknown, i: number, op: string): Required<Omit<Estimat
   return { name: o.name as EstimatorName, tau, samples, baseline, label };
 }
 
+/**
+ * backward(root) that changes no .grad but `leaf`'s: the leaves f reaches besides `leaf` (model
+ * parameters) get their gradients back as they were, so measuring does not disturb training.
+ */
+function backwardInto(root: Tensor, leaf: Tensor): void {
+  const others = new Map<Tensor, Tensor | null>();
+  const seen = new Set<Tensor>([root]);
+  const stack = [root];
+  while (stack.length > 0) {
+    const t = stack.pop()!;
+    if (t.node === null) {
+      if (t !== leaf && t.requiresGrad) others.set(t, t.grad);
+      continue;
+    }
+    for (const input of t.node.inputs) {
+      if (!seen.has(input)) {
+        seen.add(input);
+        stack.push(input);
+      }
+    }
+  }
+  for (const t of others.keys()) t.grad = null;
+  try {
+    backward(root);
+  } finally {
+    for (const [t, g] of others) {
+      if (t.grad !== g) t.grad?.dispose();
+      t.grad = g;
+    }
+  }
+}
+
 /** A seed for (base, estimator, chunk): splitmix32's finalizer over a golden-ratio walk. */
 function mixSeed(base: number, a: number, b: number): number {
   let z = (base + Math.imul(a + 1, 0x9e3779b9) + Math.imul(b + 1, 0x85ebca6b)) >>> 0;
@@ -224,6 +260,7 @@ function mixSeed(base: number, a: number, b: number): number {
  * estimates ĝ_n per estimator (the ST family: the gradient of f(op(θ)) for one sample; reinforce:
  * one K-sample surrogate), and reports relative bias, relative std and cosine similarity to g.
  * Bias shrinks like 1/√N only for an unbiased estimator; for a biased one it levels off at its bias.
+ * f may use model parameters: their .grad is left as it was (only the estimates are kept).
  */
 export function compare(logits: Tensor, f: (z: Tensor) => Tensor, options: CompareOptions): CompareResult {
   const op = 'estimators.compare';
@@ -233,6 +270,9 @@ export function compare(logits: Tensor, f: (z: Tensor) => Tensor, options: Compa
   const specs = o.estimators.map((e, i) => readSpec(e, i, op));
   const N = checkNumber(o.samples ?? 1000, op, 'samples', { integer: true, min: 2, max: 2 ** 20 });
   const base = checkNumber(o.seed ?? 0, op, 'seed', { integer: true, min: 0, max: 2 ** 32 - 1 });
+  const keepEstimates = o.keepEstimates ?? false;
+  if (typeof keepEstimates !== 'boolean') throw new Error(`${op}: keepEstimates must be true or false, got ${describe(keepEstimates)}`);
+  if (keepEstimates && N * L * C > 2 ** 26) throw new Error(`${op}: keepEstimates with ${N} estimates of ${L * C} entries would keep ${N * L * C} numbers (at most 2^26); use fewer samples`);
   const fb = batchedF(f, o.batched ?? false, L, C, op);
   const ex = exact(logits, fb, L, C);
   const g = ex.gradient;
@@ -244,6 +284,7 @@ export function compare(logits: Tensor, f: (z: Tensor) => Tensor, options: Compa
     const chunk = Math.max(1, Math.min(N, Math.floor(2 ** 18 / (D * perEval))));
     // Streaming sums (one pass, no N × D buffer): Σ ĝ_n, Σ ‖ĝ_n‖², Σ cos(ĝ_n, g).
     const sumG = new Float64Array(D);
+    const kept = keepEstimates ? new Float64Array(N * D) : null;
     let sumNorm2 = 0;
     let cosSum = 0;
     for (let start = 0, c = 0; start < N; start += chunk, c++) {
@@ -256,19 +297,20 @@ export function compare(logits: Tensor, f: (z: Tensor) => Tensor, options: Compa
         try {
           if (spec.name === 'reinforce') {
             // The surrogate averages over the n rows: scale back to one estimate per row.
-            backward(reinforce(leaf, fb, { samples: spec.samples, baseline: spec.baseline, seed }));
+            backwardInto(reinforce(leaf, fb, { samples: spec.samples, baseline: spec.baseline, seed }), leaf);
             return Float64Array.from(leaf.grad!.dataSync(), (v) => v * n);
           }
           const z = spec.name === 'st' ? categorical(leaf, { tau: spec.tau, seed })
             : spec.name === 'reinmax' ? reinmax(leaf, { tau: spec.tau, seed })
               : gumbelSoftmax(leaf, { tau: spec.tau, seed, hard: spec.name === 'st-gumbel' });
-          backward(sum(fb(z)));
+          backwardInto(sum(fb(z)), leaf);
           return Float64Array.from(leaf.grad!.dataSync());
         } finally {
           leaf.grad?.dispose();
           leaf.dispose();
         }
       });
+      kept?.set(rows, start * D);
       for (let i = 0; i < n; i++) {
         let dot = 0;
         let n2 = 0;
@@ -300,6 +342,7 @@ export function compare(logits: Tensor, f: (z: Tensor) => Tensor, options: Compa
       cosine: gNorm > 0 ? cosSum / N : NaN,
       cosineOfMean: meanNorm2 > 0 && gNorm > 0 ? cosMeanDot / (Math.sqrt(meanNorm2) * gNorm) : gNorm > 0 ? 0 : NaN,
       mean,
+      estimates: kept,
     };
   });
   return { ...ex, gradientNorm: gNorm, estimators: reports };

@@ -68,6 +68,7 @@ export function reinforce(logits: Tensor, f: (z: Tensor) => Tensor, options: Rei
   if (logits.rank === 0 || logits.shape[logits.rank - 1] === 0) {
     throw new Error(`${op}: logits must have a non-empty last axis (the categories), got shape [${logits.shape}]`);
   }
+  if (logits.size === 0) throw new Error(`${op}: logits (shape [${logits.shape}]) has no elements; the mean of f over no latents is undefined`);
   if (typeof f !== 'function') throw new Error(`${op}: f must be a function of the one-hot sample, got ${describe(f)}`);
   const o = readOptions<ReinforceOptions>(options, op);
   const K = checkNumber(o.samples ?? 2, op, 'samples', { integer: true, min: 1, max: MAX_SAMPLES });

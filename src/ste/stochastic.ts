@@ -117,7 +117,9 @@ export function reinmax(logits: Tensor, options: StochasticOptions | null = {}):
   draw.commit();
   const saved = noGrad(() => {
     const pi0 = softmax(logits);
-    const softTau = softmax(tau === 1 ? logits : affine(logits, 1 / tau, 0));
+    const scaled = tau === 1 ? logits : affine(logits, 1 / tau, 0);
+    const softTau = softmax(scaled);
+    if (scaled !== logits) scaled.dispose();
     const both = add(hard, softTau);
     softTau.dispose();
     const pi1 = affine(both, 0.5, 0);

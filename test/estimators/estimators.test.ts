@@ -183,6 +183,16 @@ describe('estimators.compare', () => {
       expect(e.cosine).toBeLessThanOrEqual(1);
       expect(Number.isFinite(e.std)).toBe(true);
     }
+    expect(r.estimators[0].estimates).toBeNull();
+    // keepEstimates returns the N estimates the summary numbers come from.
+    const kept = sg.estimators.compare(theta, lossOf(1, 3), { estimators: ['reinmax'], samples: 30, seed: 2, batched: true, keepEstimates: true }).estimators[0];
+    const est = kept.estimates!;
+    expect(est.length).toBe(90);
+    for (let d = 0; d < 3; d++) {
+      let m = 0;
+      for (let n = 0; n < 30; n++) m += est[n * 3 + d] / 30;
+      expect(m).toBeCloseTo(kept.mean[d], 12);
+    }
     const flat = sg.estimators.compare(theta, (z) => sg.mul(sg.sum(z, { axis: [1, 2] }), 0), { estimators: ['st'], samples: 4, batched: true });
     expect(flat.gradientNorm).toBe(0);
     expect(flat.estimators[0].bias).toBeNaN();
@@ -191,6 +201,18 @@ describe('estimators.compare', () => {
     expect(() => sg.estimators.compare(theta, lossOf(1, 3), { estimators: ['st'], samples: 1 })).toThrow(/samples must be >= 2/);
     expect(() => sg.estimators.compare(theta, lossOf(1, 3), { estimators: [{ name: 'reinforce', samples: 1 }] })).toThrow(/'loo' needs samples >= 2/);
     theta.dispose();
+  });
+  test("f may use model parameters: compare leaves their .grad as it was (null stays null, a gradient keeps its values)", () => {
+    const theta = sg.tensor([[0.3, -0.1], [0.2, 0.5]]);
+    const w = sg.tensor([[1, -1], [0.5, 2]], undefined, { requiresGrad: true });
+    const v = sg.tensor([0.7, -0.4], undefined, { requiresGrad: true });
+    v.grad = sg.tensor([9, 8]);
+    const f = (z: Tensor) => sg.add(sg.sum(sg.mul(z, w), { axis: [1, 2] }), sg.sum(v));
+    const r = sg.estimators.compare(theta, f, { estimators: ['st', 'reinmax', 'reinforce-loo', 'gumbel-softmax'], samples: 20, batched: true });
+    expect(r.estimators.length).toBe(4);
+    expect(w.grad).toBeNull();
+    expect(Array.from(v.grad!.dataSync())).toEqual([9, 8]);
+    for (const t of [theta, w, v.grad!, v]) t.dispose();
   });
 });
 
@@ -399,5 +421,38 @@ describe('estimators.temperature', () => {
     expect(sg.estimators.temperature(500, { tau0: 2, tauMin: 0.1, rate: 2e-3 })).toBeCloseTo(2 * Math.exp(-1), 6);
     expect(() => sg.estimators.temperature(-1)).toThrow(/estimators\.temperature: step must be >= 0/);
     expect(() => sg.estimators.temperature(1, { tauMin: 0 })).toThrow(/tauMin must be > 0/);
+  });
+});
+
+describe('freeze traces the stochastic ops', () => {
+  test('a model sampling with ste.categorical / ste.reinmax / ste.bernoulli under a fixed seed freezes to the same predictions, also after a save/load round trip', () => {
+    class Sampler extends sg.nn.Module {
+      readonly lin = this.registerModule('lin', new sg.nn.Linear(6, 8, { seed: 5 }));
+      forward(x: Tensor): Tensor {
+        const h = this.lin.forward(x);
+        const a = sg.ste.categorical(sg.reshape(h, [x.shape[0], 2, 4]), { seed: 1, tau: 2 });
+        const b = sg.ste.reinmax(sg.reshape(h, [x.shape[0], 4, 2]), { seed: 2 });
+        const c = sg.ste.bernoulli(h, { seed: 3, grad: 'identity' });
+        return sg.add(sg.add(sg.reshape(a, [x.shape[0], 8]), sg.reshape(b, [x.shape[0], 8])), c);
+      }
+    }
+    const net = new Sampler();
+    const frozen = sg.tidy(() => sg.freeze(net, { example: sg.randn([2, 6], { seed: 1 }) }));
+    const ops = frozen.stages.map((s: any) => (s.type === 'op' ? s.config.op : s.type));
+    expect(ops).toContain('ste.categorical');
+    expect(ops).toContain('ste.reinmax');
+    expect(ops).toContain('ste.bernoulli');
+    const { tensors, metadata } = frozen.state();
+    const loaded = sg.io.parseSafetensors(sg.io.saveSafetensors(tensors, metadata));
+    const again = sg.FrozenModel.fromState(loaded.tensors, loaded.metadata);
+    sg.tidy(() => {
+      const x = sg.randn([5, 6], { seed: 4 });
+      const want = sg.noGrad(() => net.forward(x)).toArray();
+      expect(frozen.predict(x).toArray()).toEqual(want);
+      expect(again.predict(x).toArray()).toEqual(want);
+    });
+    again.dispose();
+    frozen.dispose();
+    net.dispose();
   });
 });
