@@ -9,8 +9,8 @@ import { describe, expect, test } from 'vitest';
 
 const root = new URL('../../', import.meta.url).pathname;
 
-function runExample(name: string, args: string[]): string {
-  return execFileSync(process.execPath, [join(root, 'examples', `${name}.mjs`), ...args], { cwd: root, encoding: 'utf8', timeout: 120_000 });
+function runExample(name: string, args: string[], timeout = 120_000): string {
+  return execFileSync(process.execPath, [join(root, 'examples', `${name}.mjs`), ...args], { cwd: root, encoding: 'utf8', timeout });
 }
 
 function numbers(out: string, re: RegExp): number[] {
@@ -89,4 +89,38 @@ describe('examples learn on a subset of MNIST', () => {
     expect(acc).toBeGreaterThan(50); // chance: 25%
     expect(out).toMatch(/memory after cleanup: \{"bytesInUse":0,"tensorsAlive":0/);
   });
+
+  test('estimators: every estimator trains the categorical VAE on both configs; the JSON holds { elbo, bias, std, cosine } for each', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'snapgrad-est-'));
+    try {
+      const file = join(dir, 'estimators.json');
+      const out = runExample('estimators', ['--epochs', '1', '--limit-train', '1000', '--limit-test', '200', '--batch', '50', '--diag-images', '1', '--diag-samples', '16', '--json', file], 170_000);
+      const names = ['st', 'st-gumbel', 'gumbel-softmax', 'reinmax', 'reinforce-loo'];
+      const json = JSON.parse(readFileSync(file, 'utf8'));
+      expect(Object.keys(json.configs)).toEqual(['8x4', '4x24']);
+      for (const config of ['8x4', '4x24']) {
+        expect(Object.keys(json.configs[config])).toEqual(names);
+        for (const name of names) {
+          const r = json.configs[config][name];
+          // 784·ln 2 = 543 nats is what an untrained decoder (p = 0.5 everywhere) costs: every estimator must beat it.
+          expect(r.elbo.train).toBeLessThan(543);
+          expect(r.elbo.test).toBeLessThan(543);
+          expect(r.elbo.test).toBeGreaterThan(50);
+          if (config === '4x24') {
+            expect([r.bias, r.std, r.cosine]).toEqual([null, null, null]); // 4^24 configurations: no exact gradient
+            continue;
+          }
+          for (const k of ['bias', 'std', 'cosine']) {
+            expect(r[k]).toHaveLength(3);
+            for (const v of r[k]) expect(Number.isFinite(v)).toBe(true);
+          }
+          for (const v of r.cosine) expect(Math.abs(v)).toBeLessThanOrEqual(1);
+        }
+      }
+      for (const name of names) expect(out).toMatch(new RegExp(`^${name}\\s+\\d+\\.\\d+\\s+\\d+\\.\\d+`, 'm'));
+      expect(out).toContain('too large to enumerate');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 180_000);
 });
