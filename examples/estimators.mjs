@@ -7,8 +7,9 @@
 // 4×24 (C = 4, L = 24: C^L = 4^24, too many to enumerate).
 //
 // Estimators: st (ste.categorical), st-gumbel (ste.gumbelSoftmax hard), gumbel-softmax (soft
-// relaxation in training), reinmax (ste.reinmax), reinforce-loo (estimators.reinforce, K samples,
-// leave-one-out baseline). Gumbel temperatures anneal by estimators.temperature from 1 to --tau-min.
+// relaxation in training), gumbel-rao (ste.gumbelRao, --rao-samples conditional noises), reinmax
+// (ste.reinmax), reinforce-loo (estimators.reinforce, --reinforce-samples loss samples, leave-one-out
+// baseline). Gumbel temperatures anneal by estimators.temperature from 1 to --tau-min; st and reinmax use tau = 1.
 //
 // -ELBO (nats per image) is evaluated the same way for every estimator: one hard categorical sample
 // per image (fixed seed), reconstruction BCE summed over pixels + KL. At checkpoints (start, middle,
@@ -17,18 +18,18 @@
 // reconstruction loss w.r.t. the encoder logits (the KL term is exact for every estimator and left out).
 //
 //   node examples/estimators.mjs [--epochs 2] [--seed 1] [--batch 100] [--lr 0.001] [--limit-train 10000]
-//     [--limit-test 2000] [--configs 8x4,4x24] [--estimators st,st-gumbel,gumbel-softmax,reinmax,reinforce-loo]
-//     [--tau-min 0.5] [--reinforce-samples 2] [--diag-images 4] [--diag-samples 512] [--json FILE] [--data DIR]
+//     [--limit-test 2000] [--configs 8x4,4x24] [--estimators st,st-gumbel,gumbel-softmax,gumbel-rao,reinmax,reinforce-loo]
+//     [--tau-min 0.5] [--reinforce-samples 2] [--rao-samples 8] [--diag-images 4] [--diag-samples 512] [--json FILE] [--data DIR]
 import { writeFileSync } from 'node:fs';
 import * as sg from '../dist/snapgrad.js';
 import { loadDataset, mnistLoader, now, parseFlags } from './common.mjs';
 
 const flags = parseFlags({
   epochs: 2, seed: 1, batch: 100, lr: 0.001, limitTrain: 10000, limitTest: 2000, data: '',
-  configs: '8x4,4x24', estimators: 'st,st-gumbel,gumbel-softmax,reinmax,reinforce-loo',
-  tauMin: 0.5, reinforceSamples: 2, diagImages: 4, diagSamples: 512, json: '',
+  configs: '8x4,4x24', estimators: 'st,st-gumbel,gumbel-softmax,gumbel-rao,reinmax,reinforce-loo',
+  tauMin: 0.5, reinforceSamples: 2, raoSamples: 8, diagImages: 4, diagSamples: 512, json: '',
 });
-const ESTIMATORS = ['st', 'st-gumbel', 'gumbel-softmax', 'reinmax', 'reinforce-loo'];
+const ESTIMATORS = ['st', 'st-gumbel', 'gumbel-softmax', 'gumbel-rao', 'reinmax', 'reinforce-loo'];
 const estimators = flags.estimators.split(',');
 for (const e of estimators) if (!ESTIMATORS.includes(e)) throw new Error(`--estimators: unknown estimator ${JSON.stringify(e)}; known: ${ESTIMATORS.join(',')}`);
 const configs = flags.configs.split(',').map((s) => {
@@ -66,6 +67,7 @@ function sampleFor(estimator, logits, tau) {
   if (estimator === 'st') return sg.ste.categorical(logits);
   if (estimator === 'reinmax') return sg.ste.reinmax(logits);
   if (estimator === 'st-gumbel') return sg.ste.gumbelSoftmax(logits, { tau, hard: true });
+  if (estimator === 'gumbel-rao') return sg.ste.gumbelRao(logits, { tau, samples: flags.raoSamples });
   return sg.ste.gumbelSoftmax(logits, { tau });
 }
 
@@ -113,7 +115,8 @@ const diagX = sg.keep(sg.tidy(() => binarize({ x: sg.slice(data.testX, [0, 0], [
 function diagnose(model, estimator, tau) {
   if (model.C ** model.L > 16384 || flags.diagImages === 0) return null;
   const spec = estimator === 'reinforce-loo' ? { name: 'reinforce', baseline: 'loo', samples: flags.reinforceSamples, label: estimator }
-    : { name: estimator, tau: estimator === 'st-gumbel' || estimator === 'gumbel-softmax' ? tau : 1 };
+    : estimator === 'gumbel-rao' ? { name: estimator, tau, samples: flags.raoSamples }
+      : { name: estimator, tau: estimator === 'st-gumbel' || estimator === 'gumbel-softmax' ? tau : 1 };
   const N = flags.diagSamples;
   const parts = [];
   for (let i = 0; i < diagX.shape[0]; i++) {

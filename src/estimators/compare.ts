@@ -2,7 +2,7 @@ import { backward, noGrad } from '../autograd/tape.js';
 import { reshape, slice, stack } from '../ops/shape.js';
 import { sum } from '../ops/reduce.js';
 import { gumbelSoftmax } from '../ste/choice.js';
-import { categorical, reinmax } from '../ste/stochastic.js';
+import { categorical, gumbelRao, reinmax } from '../ste/stochastic.js';
 import { checkFloat, checkNumber, describe } from '../tensor/checks.js';
 import { tensor } from '../tensor/creation.js';
 import { readOptions } from '../tensor/options.js';
@@ -18,13 +18,13 @@ import { reinforce } from './reinforce.js';
 /** Largest latent space the harness enumerates (C^L), as in the ReinMax paper's analysis. */
 export const MAX_CONFIGURATIONS = 16384;
 
-export type EstimatorName = 'st' | 'st-gumbel' | 'gumbel-softmax' | 'reinmax' | 'reinforce';
+export type EstimatorName = 'st' | 'st-gumbel' | 'gumbel-softmax' | 'gumbel-rao' | 'reinmax' | 'reinforce';
 
 export interface EstimatorSpec {
   name: EstimatorName;
-  /** Temperature for st, st-gumbel, gumbel-softmax and reinmax (default 1). */
+  /** Temperature for st, st-gumbel, gumbel-softmax, gumbel-rao and reinmax (default 1). */
   tau?: number;
-  /** reinforce: samples K per estimate (default 2). */
+  /** reinforce: loss samples K per estimate (default 2); gumbel-rao: conditional noises K (default 8). */
   samples?: number;
   /** reinforce: 'loo' (default) or 'none'. */
   baseline?: 'loo' | 'none';
@@ -199,12 +199,12 @@ function readSpec(choice: unknown, i: number, op: string): Required<Omit<Estimat
     return readSpec({ name: choice }, i, op);
   }
   const o = readOptions<EstimatorSpec>(choice, op, `estimators[${i}]`);
-  const names: EstimatorName[] = ['st', 'st-gumbel', 'gumbel-softmax', 'reinmax', 'reinforce'];
+  const names: EstimatorName[] = ['st', 'st-gumbel', 'gumbel-softmax', 'gumbel-rao', 'reinmax', 'reinforce'];
   if (!names.includes(o.name as EstimatorName)) {
     throw new Error(`${op}: estimators[${i}] must be one of ${names.map((n) => `'${n}'`).join(', ')}, 'reinforce-loo', 'reinforce-none' or a spec { name, tau, samples, baseline }, got ${describe(choice)}`);
   }
   const tau = checkNumber(o.tau ?? 1, op, `estimators[${i}].tau`, { positive: true, f32: true, min: 1 / 3.4e38 });
-  const samples = checkNumber(o.samples ?? 2, op, `estimators[${i}].samples`, { integer: true, min: 1, max: 4096 });
+  const samples = checkNumber(o.samples ?? (o.name === 'gumbel-rao' ? 8 : 2), op, `estimators[${i}].samples`, { integer: true, min: 1, max: o.name === 'gumbel-rao' ? 1024 : 4096 });
   const baseline = o.baseline ?? 'loo';
   if (baseline !== 'loo' && baseline !== 'none') throw new Error(`${op}: estimators[${i}].baseline must be 'loo' or 'none', got ${describe(baseline)}`);
   if (o.name === 'reinforce' && baseline === 'loo' && samples < 2) throw new Error(`${op}: estimators[${i}]: baseline 'loo' needs samples >= 2, got ${samples}`);
@@ -281,7 +281,7 @@ export function compare(logits: Tensor, f: (z: Tensor) => Tensor, options: Compa
   const theta = logits.dataSync().slice();
   const reports = specs.map((spec, e): EstimatorReport => {
     const perEval = spec.name === 'reinforce' ? spec.samples : 1;
-    const chunk = Math.max(1, Math.min(N, Math.floor(2 ** 18 / (D * perEval))));
+    const chunk = Math.max(1, Math.min(N, Math.floor(2 ** 18 / (D * (spec.name === 'gumbel-rao' ? spec.samples : perEval)))));
     // Streaming sums (one pass, no N × D buffer): Σ ĝ_n, Σ ‖ĝ_n‖², Σ cos(ĝ_n, g).
     const sumG = new Float64Array(D);
     const kept = keepEstimates ? new Float64Array(N * D) : null;
@@ -302,6 +302,7 @@ export function compare(logits: Tensor, f: (z: Tensor) => Tensor, options: Compa
           }
           const z = spec.name === 'st' ? categorical(leaf, { tau: spec.tau, seed })
             : spec.name === 'reinmax' ? reinmax(leaf, { tau: spec.tau, seed })
+              : spec.name === 'gumbel-rao' ? gumbelRao(leaf, { tau: spec.tau, samples: spec.samples, seed })
               : gumbelSoftmax(leaf, { tau: spec.tau, seed, hard: spec.name === 'st-gumbel' });
           backwardInto(sum(fb(z)), leaf);
           return Float64Array.from(leaf.grad!.dataSync());

@@ -98,7 +98,7 @@ export function reinforce(logits: Tensor, f: (z: Tensor) => Tensor, options: Rei
       const e = expandDims(logits, 0);
       const tiled = broadcastTo(e, [K, ...shape]);
       try {
-        return sampleOneHot(tiled, draw, op);
+        return sampleOneHot(tiled, draw);
       } finally {
         e.dispose();
         tiled.dispose();

@@ -18,3 +18,4 @@ export const argmaxOneHot = traced('ste.argmaxOneHot', argmaxOneHotOp);
 export const categorical = traced('ste.categorical', st.categorical);
 export const reinmax = traced('ste.reinmax', st.reinmax);
 export const bernoulli = traced('ste.bernoulli', st.bernoulli);
+export const gumbelRao = traced('ste.gumbelRao', st.gumbelRao);

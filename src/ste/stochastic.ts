@@ -1,10 +1,10 @@
 import { composite, noGrad, record } from '../autograd/tape.js';
 import { rngGumbelF32, rngUniformF32 } from '../kernels/rng.js';
-import { add, affine, lt, mul, sigmoid, sub } from '../ops/elementwise.js';
+import { add, affine, exp, log, lt, maximum, mul, neg, sigmoid, sub } from '../ops/elementwise.js';
 import { oneHot } from '../ops/indexing.js';
-import { softmax } from '../ops/losses.js';
-import { argmax, sum } from '../ops/reduce.js';
-import { cast } from '../ops/shape.js';
+import { logsumexp, softmax } from '../ops/losses.js';
+import { argmax, mean, sum } from '../ops/reduce.js';
+import { broadcastTo, cast, expandDims } from '../ops/shape.js';
 import { checkFloat, checkNumber, describe } from '../tensor/checks.js';
 import { readOptions } from '../tensor/options.js';
 import { randomDraw, Stream, type RandomDraw } from '../tensor/random.js';
@@ -40,11 +40,8 @@ function readTau(o: Partial<StochasticOptions>, op: string): number {
   return checkNumber(o.tau ?? 1, op, 'tau', { positive: true, f32: true, min: 1 / 3.4e38 });
 }
 
-/**
- * One-hot rows D ~ Categorical(softmax(logits)) by the Gumbel-max trick, argmax(logits + g), no tape.
- * NaN logits are rejected here (a NaN row has no distribution).
- */
-export function sampleOneHot(logits: Tensor, draw: RandomDraw, op: string): Tensor {
+/** One-hot rows D ~ Categorical(softmax(logits)) by the Gumbel-max trick, argmax(logits + g), no tape. */
+export function sampleOneHot(logits: Tensor, draw: RandomDraw): Tensor {
   const c = logits.shape[logits.rank - 1];
   return noGrad(() => {
     const noise = empty(logits.shape, 'float32');
@@ -82,7 +79,7 @@ export function categorical(logits: Tensor, options: StochasticOptions | null = 
   const draw = randomDraw(o.seed, op, Stream.gumbel);
   rejectNaN(logits, op);
   return composite(() => {
-    const hard = sampleOneHot(logits, draw, op);
+    const hard = sampleOneHot(logits, draw);
     draw.commit();
     const soft = softmax(tau === 1 ? logits : affine(logits, 1 / tau, 0));
     return record(hard, 'categorical', [soft], (dy) => [identityGrad(dy)]);
@@ -113,7 +110,7 @@ export function reinmax(logits: Tensor, options: StochasticOptions | null = {}):
   const tau = readTau(o, op);
   const draw = randomDraw(o.seed, op, Stream.gumbel);
   rejectNaN(logits, op);
-  const hard = sampleOneHot(logits, draw, op);
+  const hard = sampleOneHot(logits, draw);
   draw.commit();
   const saved = noGrad(() => {
     const pi0 = softmax(logits);
@@ -181,4 +178,65 @@ export function bernoulli(logits: Tensor, options: BernoulliOptions | null = {})
     draw.commit();
     return record(hard, 'bernoulli', [grad === 'identity' ? logits : p], (dy) => [identityGrad(dy)]);
   });
+}
+
+export interface GumbelRaoOptions extends StochasticOptions {
+  /** Conditional Gumbel samples K averaged in the backward pass (integer in [1, 1024], default 8). */
+  samples?: number;
+}
+
+/**
+ * Gumbel-Rao (Paulus et al., ICLR 2021): the forward value is the one-hot sample D of
+ * ste.categorical (the same D for the same seed); the backward pass is the gradient of
+ * mean_k softmax((logits + g_k) / tau) over K Gumbel noises g_k drawn conditionally on
+ * argmax(logits + g_k) = D. It is the Rao-Blackwellization of ST-Gumbel: the same expected
+ * gradient, lower variance (falling with K), at the cost of K softmaxes (not K evaluations of the loss).
+ * Logits must be finite.
+ */
+export function gumbelRao(logits: Tensor, options: GumbelRaoOptions | null = {}): Tensor {
+  const op = 'ste.gumbelRao';
+  checkLogits(logits, op);
+  const o = readOptions<GumbelRaoOptions>(options, op);
+  const tau = readTau(o, op);
+  const K = checkNumber(o.samples ?? 8, op, 'samples', { integer: true, min: 1, max: 1024 });
+  if (logits.size * K > 2 ** 26) throw new Error(`${op}: ${K} samples of logits [${logits.shape}] would make ${logits.size * K} noise values (at most 2^26); use fewer samples`);
+  const draw = randomDraw(o.seed, op, Stream.gumbel);
+  const v = logits.dataSync();
+  for (let i = 0; i < v.length; i++) {
+    if (!Number.isFinite(v[i])) throw new Error(`${op}: logits[${i}] = ${v[i]}; Gumbel-Rao needs finite logits`);
+  }
+  return composite(() => {
+    const hard = sampleOneHot(logits, draw);
+    const tiledShape = [K, ...logits.shape];
+    // The conditional noise continues the stream after the sample's draws.
+    const extra = { seed: draw.seed, stream: draw.stream, offset: draw.offset + logits.size };
+    const noise = noGrad(() => conditionalGumbel(logits, hard, K, tiledShape, extra));
+    draw.commit();
+    const perturbed = add(logits, noise);
+    const relaxed = softmax(tau === 1 ? perturbed : affine(perturbed, 1 / tau, 0));
+    const surrogate = mean(relaxed, { axis: 0 });
+    return record(hard, 'gumbelRao', [surrogate], (dy) => [identityGrad(dy)]);
+  });
+}
+
+/**
+ * K noises g [K, ...] with argmax(θ + g) = D, each distributed as Gumbel noise conditioned on that
+ * event: with u = θ + g, the top class gets u_D = logsumexp(θ) + G (G ~ Gumbel(0, 1)), every other
+ * class u_i = −log(exp(−θ_i − G_i) + exp(−u_D)), i.e. a Gumbel truncated below u_D.
+ */
+function conditionalGumbel(theta: Tensor, D: Tensor, K: number, shape: number[], at: { seed: number; stream: number; offset: number }): Tensor {
+  const G = empty(shape, 'float32');
+  rngGumbelF32(G, at);
+  const th = broadcastTo(expandDims(theta, 0), shape);
+  const d = broadcastTo(expandDims(D, 0), shape);
+  const lse = logsumexp(th, { axis: -1, keepDims: true });
+  const gTop = sum(mul(d, G), { axis: -1, keepDims: true });
+  const uTop = add(lse, gTop);
+  // −log(e^a + e^b) with a = −θ − G, b = −u_D, computed as −(m + log(e^(a−m) + e^(b−m))).
+  const a = neg(add(th, G));
+  const b = broadcastTo(neg(uTop), shape);
+  const m = maximum(a, b);
+  const rest = neg(add(m, log(add(exp(sub(a, m)), exp(sub(b, m))))));
+  const u = add(mul(d, broadcastTo(uTop, shape)), mul(sub(1, d), rest));
+  return sub(u, th);
 }

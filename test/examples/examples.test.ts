@@ -95,7 +95,7 @@ describe('examples learn on a subset of MNIST', () => {
     try {
       const file = join(dir, 'estimators.json');
       const out = runExample('estimators', ['--epochs', '1', '--limit-train', '1000', '--limit-test', '200', '--batch', '50', '--diag-images', '1', '--diag-samples', '16', '--json', file], 170_000);
-      const names = ['st', 'st-gumbel', 'gumbel-softmax', 'reinmax', 'reinforce-loo'];
+      const names = ['st', 'st-gumbel', 'gumbel-softmax', 'gumbel-rao', 'reinmax', 'reinforce-loo'];
       const json = JSON.parse(readFileSync(file, 'utf8'));
       expect(Object.keys(json.configs)).toEqual(['8x4', '4x24']);
       for (const config of ['8x4', '4x24']) {

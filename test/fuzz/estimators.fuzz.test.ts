@@ -91,6 +91,56 @@ describe('stochastic straight-through ops', () => {
     free(t);
   }, 2);
 
+  prop(['sg.ste.gumbelRao'], 'gumbelRao: the categorical\'s one-hot sample for one seed; the gradient of an average of softmaxes sums to 0 per row; non-finite logits and bad tau/samples/seed are clear errors', fc.record({
+    x: floatTensor({ minRank: 1, maxRank: 3, maxDim: 5 }, fc.oneof({ weight: 8, arbitrary: plainF32 }, { weight: 1, arbitrary: fc.constantFrom(NaN, Infinity, -Infinity) })),
+    grad: fc.boolean(),
+    options: optionBag({ tau: fc.oneof(fc.double({ min: 0.2, max: 4, noNaN: true }), fc.constantFrom(0, -1)), samples: fc.oneof(fc.integer({ min: 1, max: 6 }), fc.constantFrom(0, 1.5, 2000)), seed: fc.oneof(fc.integer({ min: 0, max: 2 ** 32 - 1 }), fc.constantFrom(-1, 0.5)) }),
+  }), async ({ x, grad, options }) => {
+    const t = make(x, grad);
+    const o = options as Record<string, any> | null | undefined;
+    const c = x.shape[x.shape.length - 1];
+    const finite = x.data.every((v) => Number.isFinite(v));
+    const samplesOk = (v: unknown) => v == null || (Number.isInteger(v) && (v as number) >= 1 && (v as number) <= 1024);
+    const optsOk = o == null || (isObj(o) && (o.tau == null || posF32(o.tau)) && samplesOk(o.samples) && seedOk(o.seed));
+    const dy = dyOf(x.data.length);
+    await runCase(() => {
+      const y = sg.ste.gumbelRao(t, o as any);
+      if (grad) {
+        const d = sg.tensor(dy, [...y.shape]);
+        try { sg.backward(y, d); } catch (e) { y.dispose(); throw e; } finally { d.dispose(); }
+      }
+      return y;
+    }, {
+      fn: 'ste.gumbelRao', expect: c === 0 || !finite ? 'error' : optsOk ? 'ok' : isObj(o) ? 'error' : 'either', state: [t], mutates: grad, kept: () => [t.grad],
+      check: (y) => {
+        expectShape(y, x.shape, 'float32', 'gumbelRao');
+        const ys = Array.from(y.dataSync());
+        for (let r = 0; r < ys.length / c; r++) {
+          const row = ys.slice(r * c, (r + 1) * c);
+          if (row.filter((v) => v === 1).length !== 1 || row.filter((v) => v === 0).length !== c - 1) throw new Error(`gumbelRao: row ${r} is not one-hot: ${row}`);
+        }
+        if (isObj(o) && Number.isInteger(o.seed)) {
+          const again = sg.noGrad(() => sg.ste.categorical(t, { seed: o.seed }));
+          const same = Array.from(again.dataSync()).every((v, i) => v === ys[i]);
+          again.dispose();
+          if (!same) throw new Error('gumbelRao and categorical drew different samples for one seed');
+        }
+        if (!grad) return;
+        const g = t.grad!.dataSync();
+        const tau = isObj(o) && o.tau != null ? Math.fround(o.tau) : 1;
+        for (let r = 0; r < ys.length / c; r++) {
+          const row = Array.from(g.subarray(r * c, (r + 1) * c));
+          if (!row.every(Number.isFinite)) throw new Error(`gumbelRao grad row ${r} is not finite: ${row}`);
+          // |J(p)·dy| <= 2·max|dy| per entry, divided by tau; the row sums to 0 up to float32 rounding.
+          const bound = (2 * Math.max(...dy.map(Math.abs))) / tau;
+          if (row.some((v) => Math.abs(v) > bound * (1 + 1e-5))) throw new Error(`gumbelRao grad row ${r} exceeds ${bound}: ${row}`);
+          expectClose([row.reduce((s2, v) => s2 + v, 0)], [0], `gumbelRao grad row ${r} sum`, { abs: 1e-5 * bound * c });
+        }
+      },
+    });
+    free(t);
+  });
+
   prop(['sg.ste.bernoulli'], 'samples in {0, 1} (1 at +Infinity, 0 at -Infinity), reproducible by seed; sigmoid or identity surrogate; NaN and bad options are clear errors', fc.record({
     x: floatTensor({ maxRank: 3, maxDim: 6 }, fc.oneof({ weight: 8, arbitrary: finiteF32 }, { weight: 1, arbitrary: fc.constantFrom(NaN, Infinity, -Infinity) })),
     grad: fc.boolean(),
@@ -216,7 +266,7 @@ describe('estimators', () => {
   prop(['sg.estimators.exactGradient', 'sg.estimators.compare'], 'the exact gradient of a linear loss is J(π_l)·w_l per latent; compare reports every estimator with finite numbers; spaces past 16384 and bad options are clear errors', fc.record({
     L: fc.integer({ min: 0, max: 4 }), C: fc.integer({ min: 0, max: 5 }), big: fc.boolean(),
     vals: fc.array(plainF32, { minLength: 40, maxLength: 40 }),
-    estimators: fc.oneof(fc.subarray(['st', 'st-gumbel', 'gumbel-softmax', 'reinmax', 'reinforce-loo', 'reinforce-none'] as unknown[], { minLength: 1 }), fc.constantFrom<unknown>([], ['bad'], 'st', [{ name: 'reinforce', samples: 1 }], [{ name: 'st', tau: 0 }])),
+    estimators: fc.oneof(fc.subarray(['st', 'st-gumbel', 'gumbel-softmax', 'gumbel-rao', 'reinmax', 'reinforce-loo', 'reinforce-none'] as unknown[], { minLength: 1 }), fc.constantFrom<unknown>([], ['bad'], 'st', [{ name: 'reinforce', samples: 1 }], [{ name: 'st', tau: 0 }])),
     samples: fc.oneof(fc.integer({ min: 2, max: 40 }), fc.constantFrom<unknown>(1, 0.5, 'x', hostileOption)),
     batched: fc.boolean(),
     seed: fc.oneof(fc.integer({ min: 0, max: 2 ** 32 - 1 }), fc.constantFrom<unknown>(-1)),
