@@ -43,7 +43,6 @@ await sg.init();
 const data = await loadDataset(flags.data, flags);
 const binarize = (b) => ({ x: sg.cast(sg.gt(b.x, 127.5), 'float32'), y: b.y });
 const loader = (x, y, options) => new sg.data.DataLoader({ x, y }, { ...options, dtypes: { x: 'float32', y: 'int32' }, transform: binarize });
-const train = loader(data.trainX, data.trainY, { batchSize: flags.batch, shuffle: true, seed: flags.seed, dropLast: true });
 const trainEval = loader(data.trainX, data.trainY, { batchSize: 500 });
 const testEval = loader(data.testX, data.testY, { batchSize: 500 });
 const { nn, optim } = sg;
@@ -152,6 +151,8 @@ function diagnose(model, estimator, tau) {
 }
 
 function train1(config, estimator) {
+  // A fresh loader and generator per run: every estimator sees the same batches in the same order.
+  const train = loader(data.trainX, data.trainY, { batchSize: flags.batch, shuffle: true, seed: flags.seed, dropLast: true });
   sg.seed(flags.seed);
   const model = makeModel(config.L, config.C, flags.seed * 100);
   const params = [...model.encoder.parameters(), ...model.decoder.parameters()];
