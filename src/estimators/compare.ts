@@ -49,6 +49,12 @@ export interface CompareOptions extends ExactGradientOptions {
   seed?: number;
   /** Also return every estimate (EstimatorReport.estimates), e.g. to pool several inputs into one report. */
   keepEstimates?: boolean;
+  /**
+   * Measure against a sampled reference instead of the enumeration (required past 16384
+   * configurations): the mean of this many local-expectation gradients (integer in [2, 65536]),
+   * see CompareResult.reference.
+   */
+  referenceSamples?: number;
 }
 
 export interface ExactGradient {
@@ -82,6 +88,18 @@ export interface EstimatorReport {
 }
 
 export interface CompareResult extends ExactGradient {
+  /**
+   * 'exact': g by enumeration. 'sampled': g is the mean of referenceSamples local-expectation
+   * gradients (Titsias & Lázaro-Gredilla 2015: for a sample z, each latent's C values are summed
+   * exactly with the others held at z; unbiased, L·C evaluations of f per sample), and `value` the
+   * Monte-Carlo mean of f.
+   */
+  reference: 'exact' | 'sampled';
+  /**
+   * The reference's own relative standard error (0 for 'exact'): a bias below about this is
+   * not resolved.
+   */
+  referenceError: number;
   /** ‖g‖; the relative numbers are NaN when it is 0. */
   gradientNorm: number;
   estimators: EstimatorReport[];
@@ -89,14 +107,15 @@ export interface CompareResult extends ExactGradient {
 
 type Batched = (z: Tensor) => Tensor;
 
-function checkLogits(logits: unknown, op: string): [number, number] {
+function checkLogits(logits: unknown, op: string, enumerate = true): [number, number] {
   checkFloat(logits as Tensor, op, 'logits');
   const t = logits as Tensor;
   if (t.rank !== 2 || t.shape[0] === 0 || t.shape[1] === 0) throw new Error(`${op}: logits must be float32 [L, C] (L latents of C categories, both ≥ 1), got shape [${t.shape}]`);
   const [L, C] = t.shape;
   const configurations = C ** L;
-  if (configurations > MAX_CONFIGURATIONS) {
-    throw new Error(`${op}: the latent space has C^L = ${C}^${L} = ${configurations} configurations; exact enumeration is limited to ${MAX_CONFIGURATIONS}`);
+  if (enumerate && configurations > MAX_CONFIGURATIONS) {
+    const hint = op === 'estimators.compare' ? '; pass referenceSamples for a sampled reference' : '';
+    throw new Error(`${op}: the latent space has C^L = ${C}^${L} = ${configurations} configurations; exact enumeration is limited to ${MAX_CONFIGURATIONS}${hint}`);
   }
   const v = t.dataSync();
   for (let i = 0; i < v.length; i++) if (!Number.isFinite(v[i])) throw new Error(`${op}: logits[${i}] = ${v[i]}; the harness needs finite logits`);
@@ -182,6 +201,69 @@ function exact(logits: Tensor, fb: Batched, L: number, C: number): ExactGradient
 }
 
 /**
+ * The local-expectation estimate of ∇_θ E[f(z)], averaged over M samples z ~ p_θ: for each sample
+ * and latent l, Σ_c π_lc f(z with z_l = c) (e_c − π_l). Returns the mean, the mean of f(z) and the
+ * relative standard error of the mean.
+ */
+function sampledReference(logits: Tensor, fb: Batched, L: number, C: number, M: number, seed: number): { value: number; gradient: Float64Array; error: number } {
+  const D = L * C;
+  const pi = softmaxRows(logits.dataSync() as Float32Array, L, C);
+  const theta = logits.dataSync();
+  const samples = tidy(() => noGrad(() => {
+    const tiled = tensor(new Float32Array(M * D).map((_, i) => theta[i % D]), [M, L, C]);
+    return Int32Array.from(argmaxRows(categorical(tiled, { seed }).dataSync(), M * L, C));
+  }));
+  const sum = new Float64Array(D);
+  const sumSq = { v: 0 };
+  let value = 0;
+  const rowsPerSample = L * C;
+  const perChunk = Math.max(1, Math.floor(2 ** 20 / (D * rowsPerSample)));
+  for (let m0 = 0; m0 < M; m0 += perChunk) {
+    const n = Math.min(perChunk, M - m0);
+    const z = new Float32Array(n * rowsPerSample * D);
+    for (let i = 0; i < n; i++) {
+      for (let l = 0; l < L; l++) {
+        for (let c = 0; c < C; c++) {
+          const row = (i * rowsPerSample + l * C + c) * D;
+          for (let k = 0; k < L; k++) z[row + k * C + (k === l ? c : samples[(m0 + i) * L + k])] = 1;
+        }
+      }
+    }
+    const fv = tidy(() => noGrad(() => Float64Array.from(fb(tensor(z, [n * rowsPerSample, L, C])).dataSync())));
+    for (let i = 0; i < n; i++) {
+      const r = new Float64Array(D);
+      for (let l = 0; l < L; l++) {
+        const at = (c: number) => fv[i * rowsPerSample + l * C + c];
+        if (l === 0) value += at(samples[(m0 + i) * L]);
+        for (let c = 0; c < C; c++) {
+          const w = pi[l * C + c] * at(c);
+          for (let k = 0; k < C; k++) r[l * C + k] -= w * pi[l * C + k];
+          r[l * C + c] += w;
+        }
+      }
+      let n2 = 0;
+      for (let d = 0; d < D; d++) {
+        sum[d] += r[d];
+        n2 += r[d] * r[d];
+      }
+      sumSq.v += n2;
+    }
+  }
+  const gradient = sum.map((v) => v / M);
+  const meanNorm2 = gradient.reduce((a, v) => a + v * v, 0);
+  if (!Number.isFinite(value) || !Number.isFinite(sumSq.v)) throw new Error('estimators.compare: f returned non-finite values; the reference is undefined');
+  const spread = Math.max(0, sumSq.v - M * meanNorm2) / (M - 1);
+  return { value: value / M, gradient, error: meanNorm2 > 0 ? Math.sqrt(spread / M / meanNorm2) : NaN };
+}
+
+/** The index of the 1 in each one-hot row. */
+function argmaxRows(oneHot: ArrayLike<number>, rows: number, C: number): Int32Array {
+  const out = new Int32Array(rows);
+  for (let r = 0; r < rows; r++) for (let c = 0; c < C; c++) if (oneHot[r * C + c] === 1) out[r] = c;
+  return out;
+}
+
+/**
  * The exact value and gradient of E_{z ~ p_θ}[f(z)] w.r.t. the logits θ [L, C], where the L latents
  * are independent categoricals softmax(θ_l), by enumerating all C^L ≤ 16384 one-hot configurations
  * z [L, C]: ∇ = Σ_z p(z) f(z) ∇ log p(z). Sums in float64.
@@ -264,8 +346,11 @@ function mixSeed(base: number, a: number, b: number): number {
  */
 export function compare(logits: Tensor, f: (z: Tensor) => Tensor, options: CompareOptions): CompareResult {
   const op = 'estimators.compare';
-  const [L, C] = checkLogits(logits, op);
   const o = readOptions<CompareOptions>(options, op);
+  const sampled = o.referenceSamples !== undefined;
+  const M = sampled ? checkNumber(o.referenceSamples, op, 'referenceSamples', { integer: true, min: 2, max: 65536 }) : 0;
+  const [L, C] = checkLogits(logits, op, !sampled);
+  if (sampled && M * L * C * L * C > 2 ** 31) throw new Error(`${op}: referenceSamples = ${M} with ${L * C} logits would evaluate f on ${M * L * C} samples of ${L * C} entries; use fewer reference samples`);
   if (!Array.isArray(o.estimators) || o.estimators.length === 0) throw new Error(`${op}: options.estimators must be a non-empty array of estimator names or specs, got ${describe(o.estimators)}`);
   const specs = o.estimators.map((e, i) => readSpec(e, i, op));
   const N = checkNumber(o.samples ?? 1000, op, 'samples', { integer: true, min: 2, max: 2 ** 20 });
@@ -274,7 +359,15 @@ export function compare(logits: Tensor, f: (z: Tensor) => Tensor, options: Compa
   if (typeof keepEstimates !== 'boolean') throw new Error(`${op}: keepEstimates must be true or false, got ${describe(keepEstimates)}`);
   if (keepEstimates && N * L * C > 2 ** 26) throw new Error(`${op}: keepEstimates with ${N} estimates of ${L * C} entries would keep ${N * L * C} numbers (at most 2^26); use fewer samples`);
   const fb = batchedF(f, o.batched ?? false, L, C, op);
-  const ex = exact(logits, fb, L, C);
+  let ex: ExactGradient;
+  let referenceError = 0;
+  if (sampled) {
+    const r = sampledReference(logits, fb, L, C, M, mixSeed(base, 2 ** 16, 0));
+    ex = { value: r.value, gradient: r.gradient, configurations: C ** L };
+    referenceError = r.error;
+  } else {
+    ex = exact(logits, fb, L, C);
+  }
   const g = ex.gradient;
   const D = L * C;
   const gNorm = Math.sqrt(g.reduce((s, x) => s + x * x, 0));
@@ -346,5 +439,5 @@ export function compare(logits: Tensor, f: (z: Tensor) => Tensor, options: Compa
       estimates: kept,
     };
   });
-  return { ...ex, gradientNorm: gNorm, estimators: reports };
+  return { ...ex, reference: sampled ? 'sampled' : 'exact', referenceError, gradientNorm: gNorm, estimators: reports };
 }

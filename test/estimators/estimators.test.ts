@@ -216,6 +216,42 @@ describe('estimators.compare', () => {
   });
 });
 
+describe('estimators.compare with a sampled reference', () => {
+  test('the local-expectation reference agrees with the enumeration within its stated error, and serves spaces past 16384', () => {
+    const theta = sg.tensor([[0.6, -0.4, 0.1], [-0.2, 0.8, -0.9]]);
+    const f = lossOf(2, 3);
+    const exact = sg.estimators.exactGradient(theta, f, { batched: true });
+    const r = sg.estimators.compare(theta, f, { estimators: ['st', 'reinforce-loo'], samples: 4000, seed: 2, batched: true, referenceSamples: 2000 });
+    expect(r.reference).toBe('sampled');
+    expect(r.referenceError).toBeGreaterThan(0);
+    expect(r.referenceError).toBeLessThan(0.05);
+    const norm = Math.hypot(...exact.gradient);
+    const dist = Math.hypot(...Array.from(r.gradient, (v, d) => v - exact.gradient[d])) / norm;
+    expect(dist).toBeLessThan(3 * r.referenceError);
+    expect(Math.abs(r.value - exact.value)).toBeLessThan(0.05 * Math.abs(exact.value));
+    // The same conclusions as against the exact gradient: ST biased, REINFORCE not (within both errors).
+    const e = sg.estimators.compare(theta, f, { estimators: ['st', 'reinforce-loo'], samples: 4000, seed: 2, batched: true });
+    expect(e.reference).toBe('exact');
+    expect(e.referenceError).toBe(0);
+    expect(Math.abs(r.estimators[0].bias - e.estimators[0].bias)).toBeLessThan(0.05);
+    expect(r.estimators[1].bias).toBeLessThan(3 * (r.referenceError + r.estimators[1].std / Math.sqrt(4000)));
+    // 4^8 = 65536 configurations: no enumeration, but a sampled reference.
+    const big = sg.tensor(Array.from({ length: 8 }, (_, l) => [0.3 * l - 1, 0.2, -0.1 * l, 0.5]));
+    const w = sg.tensor(Array.from({ length: 32 }, (_, i) => [0.4 * Math.sin(i), 0.4 * Math.cos(2 * i)]));
+    const target = sg.tensor([1, -0.5]);
+    const fb = (z: Tensor) => sg.sum(sg.square(sg.sub(sg.matmul(sg.reshape(z, [z.shape[0], 32]), w), target)), { axis: 1 });
+    expect(() => sg.estimators.compare(big, fb, { estimators: ['st'], batched: true })).toThrow(/exact enumeration is limited to 16384; pass referenceSamples/);
+    const rb = sg.estimators.compare(big, fb, { estimators: ['st', 'reinforce-loo'], samples: 2000, seed: 1, batched: true, referenceSamples: 500 });
+    console.log(`4^8 space: reference error ${rb.referenceError.toFixed(4)}, ‖g‖ ${rb.gradientNorm.toFixed(4)}; st bias ${rb.estimators[0].bias.toFixed(3)}, reinforce-loo bias ${rb.estimators[1].bias.toFixed(3)} std ${rb.estimators[1].std.toFixed(2)}`);
+    expect(rb.configurations).toBe(65536);
+    expect(rb.referenceError).toBeLessThan(0.1);
+    expect(rb.estimators[0].bias).toBeGreaterThan(2 * rb.referenceError);
+    expect(rb.estimators[1].bias).toBeLessThan(3 * (rb.referenceError + rb.estimators[1].std / Math.sqrt(2000)));
+    expect(() => sg.estimators.compare(theta, f, { estimators: ['st'], referenceSamples: 1 })).toThrow(/referenceSamples must be >= 2/);
+    for (const t of [theta, big, w, target]) t.dispose();
+  });
+});
+
 describe('ste.reinmax', () => {
   test("the closed form 2·J(π1)·dy − ½·J(π0)·dy equals the paper's algorithm run literally on the tape, and a hand computation on 1×3", () => {
     const thetaVals = [0.5, -0.3, 1.2];

@@ -270,7 +270,8 @@ describe('estimators', () => {
     samples: fc.oneof(fc.integer({ min: 2, max: 40 }), fc.constantFrom<unknown>(1, 0.5, 'x', hostileOption)),
     batched: fc.boolean(),
     seed: fc.oneof(fc.integer({ min: 0, max: 2 ** 32 - 1 }), fc.constantFrom<unknown>(-1)),
-  }), async ({ L: L0, C, big, vals, estimators, samples, batched, seed }) => {
+    referenceSamples: fc.oneof({ weight: 3, arbitrary: fc.constant<unknown>(undefined) }, { weight: 2, arbitrary: fc.integer({ min: 2, max: 12 }) }, { weight: 1, arbitrary: fc.constantFrom<unknown>(1, 2.5, 'x') }),
+  }), async ({ L: L0, C, big, vals, estimators, samples, batched, seed, referenceSamples }) => {
     const L = big ? 15 : L0;
     const Cc = big ? 2 : C;
     const theta = sg.tensor(Array.from({ length: L * Cc }, (_, i) => vals[i % 40]), [L, Cc]);
@@ -280,6 +281,9 @@ describe('estimators', () => {
     const shapeOk = L >= 1 && Cc >= 1 && Cc ** L <= 16384;
     const estOk = Array.isArray(estimators) && estimators.length > 0 && estimators.every((e) => typeof e === 'string' && e !== 'bad');
     const nOk = Number.isInteger(samples) && (samples as number) >= 2;
+    const refOk = referenceSamples === undefined || (Number.isInteger(referenceSamples) && (referenceSamples as number) >= 2);
+    // With a sampled reference, any non-empty [L, C] is measurable.
+    const compareShapeOk = referenceSamples === undefined ? shapeOk : L >= 1 && Cc >= 1;
     await runCase(() => sg.estimators.exactGradient(theta, f, { batched }), {
       fn: 'estimators.exactGradient', expect: shapeOk ? 'ok' : 'error', state: [theta],
       check: (r) => {
@@ -292,9 +296,18 @@ describe('estimators', () => {
         if (r.configurations !== Cc ** L) throw new Error(`configurations ${r.configurations}, want ${Cc ** L}`);
       },
     });
-    await runCase(() => sg.estimators.compare(theta, f, { estimators: estimators as any, samples: samples as number, seed: seed as number, batched }), {
-      fn: 'estimators.compare', expect: shapeOk && estOk && nOk && seedOk(seed) ? 'ok' : !shapeOk || !nOk || !seedOk(seed) || (Array.isArray(estimators) && estimators.length === 0) ? 'error' : 'either', state: [theta],
+    await runCase(() => sg.estimators.compare(theta, f, { estimators: estimators as any, samples: samples as number, seed: seed as number, batched, referenceSamples: referenceSamples as number }), {
+      fn: 'estimators.compare', expect: compareShapeOk && refOk && estOk && nOk && seedOk(seed) ? 'ok' : !compareShapeOk || !refOk || !nOk || !seedOk(seed) || (Array.isArray(estimators) && estimators.length === 0) ? 'error' : 'either', state: [theta],
       check: (r) => {
+        if (r.reference !== (referenceSamples === undefined ? 'exact' : 'sampled')) throw new Error(`compare reference ${r.reference}`);
+        if (r.reference === 'sampled') {
+          // A linear loss: every local-expectation gradient equals the exact one, J(π_l)·w_l.
+          const xs = Array.from(theta.dataSync());
+          for (let l = 0; l < L; l++) {
+            const want = jvp(softmax64(xs.slice(l * Cc, (l + 1) * Cc)), w.slice(l * Cc, (l + 1) * Cc).map(Math.fround));
+            expectClose(r.gradient.subarray(l * Cc, (l + 1) * Cc), want, `sampled reference latent ${l}`, { abs: 1e-5 * (1 + L * Math.max(...w.map(Math.abs))) });
+          }
+        }
         const names = (estimators as unknown[]).map((e) => (typeof e === 'string' ? e : (e as { name: string }).name));
         if (r.estimators.map((e) => e.label).join() !== names.join()) throw new Error(`compare labels ${r.estimators.map((e) => e.label)}, want ${names}`);
         for (const e of r.estimators) {
