@@ -17,3 +17,7 @@ export * from "./optim";
 export * from "./threshold";
 export * from "./batchnorm";
 export * from "./gemm_u8b1";
+export * from "./conv";
+export * from "./pool";
+export * from "./conv_b1";
+export * from "./conv_int";

@@ -18,7 +18,7 @@ const ONLY = flag('only', '');
 
 async function load(dir) {
   const sg = await import(pathToFileURL(resolve(dir, 'snapgrad.js')).href);
-  await sg.init();
+  await sg.init({ threads: 1 }); // the single-thread tables; bench/threads.mjs measures threads
   return sg;
 }
 

@@ -65,7 +65,7 @@ const agreement = (a, b) => a.reduce((n, v, i) => n + (v === b[i] ? 1 : 0), 0) /
 const median = (xs) => xs.slice().sort((a, b) => a - b)[xs.length >> 1];
 
 async function main() {
-  await sg.init();
+  await sg.init({ threads: 1 }); // the single-thread tables; bench/threads.mjs measures threads
   const t0 = performance.now();
   const data = await loadDataset('', { limitTrain: STEPS * 128, limitTest: 1000 });
   const model = binaryMlp();

@@ -12,7 +12,7 @@ const args = process.argv.slice(2);
 const pick = args.includes('--suite') ? args[args.indexOf('--suite') + 1].split(',') : SUITES;
 const quick = args.includes('--quick');
 
-await sg.init();
+await sg.init({ threads: 1 }); // the single-thread tables; bench/threads.mjs measures threads
 const results = { date: new Date().toISOString(), machine: { cpu: os.cpus()[0]?.model, cores: os.cpus().length, node: process.version }, suites: {} };
 for (const name of pick) {
   const suite = await import(`./suites/${name}.mjs`);

@@ -23,14 +23,14 @@ const DIST_URL = new URL('../dist/snapgrad.js', import.meta.url).href;
 const toValues = (rows) => Object.fromEntries(rows.map((r) => [r.key, r.value]));
 
 async function inNode() {
-  await sg.init();
+  await sg.init({ threads: 1 });
   return runSuite(sg);
 }
 
 function inDeno() {
   if (!existsSync(DENO)) return { skipped: `${DENO} is missing (npm install deno)` };
   const code = `import * as sg from ${JSON.stringify(DIST_URL)}; import { runSuite } from ${JSON.stringify(SUITE_URL)};
-    await sg.init(); console.log(JSON.stringify(runSuite(sg)));`;
+    await sg.init({ threads: 1 }); console.log(JSON.stringify(runSuite(sg)));`;
   const out = execFileSync(DENO, ['eval', '--ext=js', code], { encoding: 'utf8', env: { ...process.env, DENO_NO_UPDATE_CHECK: '1' } });
   return JSON.parse(out.trim().split('\n').pop());
 }

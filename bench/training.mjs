@@ -34,7 +34,7 @@ export function batch() {
 }
 
 /** snapgrad: the model of examples/mnist-bnn.mjs; returns a step function. */
-function snapgradStep(sg, data) {
+export function snapgradStep(sg, data) {
   const { optim } = sg;
   const model = binaryMlp();
   model.train();
@@ -176,7 +176,7 @@ export async function loadTfjsTraining() {
 const median = (xs) => xs.slice().sort((a, b) => a - b)[xs.length >> 1];
 
 async function main() {
-  const info = await sg.init();
+  const info = await sg.init({ threads: 1 }); // single thread, like the tfjs-wasm contenders; bench/threads.mjs measures threads
   const tf = await loadTfjsTraining();
   const data = batch();
   const contenders = [

@@ -41,6 +41,37 @@ export function binaryMlp({ hidden = 1024, seed = 1000, uint8Inputs = true, lib 
 }
 
 /**
+ * The binary CNN of npm run mnist-bcnn, on flat [N, 784] pixels:
+ * 28x28x1 -> conv 3x3 C -> pool -> 14x14xC -> conv 3x3 2C -> pool -> 7x7x2C -> dense H -> 10.
+ * Each conv is conv -> 2x2 max-pool -> batch norm -> sign. The first conv has
+ * binary weights on raw uint8 pixels (exact integer sums), the last dense
+ * layer float weights on binary inputs; everything between is binary weights
+ * and binary activations. `lib` as for binaryMlp.
+ */
+export function binaryCnn({ channels = 32, hidden = 256, seed = 1000, lib = sg } = {}) {
+  const { nn } = lib;
+  let s = seed;
+  const c1 = channels;
+  const c2 = 2 * channels;
+  return new nn.Sequential(
+    (x) => lib.reshape(x, [-1, 28, 28, 1]),
+    new nn.BinaryConv2d(1, c1, 3, { padding: 'same', binarizeInputs: false, uint8Inputs: true, bias: false, seed: s++ }),
+    new nn.MaxPool2d(2),
+    new nn.BatchNorm2d(c1),
+    new nn.Binarize({ grad: 'clipped' }),
+    new nn.BinaryConv2d(c1, c2, 3, { padding: 'same', bias: false, seed: s++ }),
+    new nn.MaxPool2d(2),
+    new nn.BatchNorm2d(c2),
+    new nn.Binarize({ grad: 'clipped' }),
+    new nn.Flatten(),
+    new nn.BinaryLinear(7 * 7 * c2, hidden, { bias: false, seed: s++ }),
+    new nn.BatchNorm1d(hidden),
+    new nn.Binarize({ grad: 'clipped' }),
+    new nn.Linear(hidden, 10, { seed: s++ }),
+  );
+}
+
+/**
  * MNIST (or any IDX dataset of the MNIST layout) as kept tensors, as stored:
  * images uint8 [N, 784] (pixels 0..255), labels uint8 [N]. The loaders below
  * convert each batch.

@@ -13,7 +13,7 @@ const start = now();
 const info = await sg.init();
 const data = await loadDataset(flags.data, flags);
 const nTrain = data.trainX.shape[0];
-console.log(`snapgrad ${info.build} on ${info.runtime}: MNIST ${nTrain} train / ${data.testX.shape[0]} test images loaded in ${((now() - start) / 1000).toFixed(1)} s`);
+console.log(`snapgrad ${info.build} on ${info.runtime} with ${info.threads} thread${info.threads > 1 ? "s" : ""}: MNIST ${nTrain} train / ${data.testX.shape[0]} test images loaded in ${((now() - start) / 1000).toFixed(1)} s`);
 
 // 784 -> H -> H -> 10. Inputs are raw pixels (0..255): the first layer has
 // binary weights and integer inputs, so its sums are exact integers; the

@@ -1,7 +1,7 @@
 // snapgrad: everything public is exported from here.
 import './ops/methods.js';
 
-export { init, info, type InitOptions, type Info } from './runtime/loader.js';
+export { init, info, setThreads, type InitOptions, type Info, type SetThreadsOptions } from './runtime/loader.js';
 export { memoryStats, type MemoryStats } from './runtime/stats.js';
 export { Tensor } from './tensor/tensor.js';
 export type { DType } from './tensor/dtypes.js';
@@ -28,10 +28,14 @@ export type { TopkOptions, BincountOptions } from './ops/indexing.js';
 export { crossEntropy, mse } from './ops/losses.js';
 export { softmax, logSoftmax } from './freeze/traced.js';
 export { min, argmin, logsumexp } from './freeze/traced.js';
+export type { Conv2dOptions } from './ops/conv.js';
+export { conv2d } from './freeze/traced.js';
 export type { SoftmaxAxis } from './ops/losses.js';
 export { batchNorm, type BatchNormOpOptions } from './ops/batchnorm.js';
 // sign/round/floor with their true gradient (0); sg.ste.sign/round/floor pass a surrogate gradient.
 export { sign, round, floor } from './freeze/traced.js';
+export { maxPool2d, avgPool2d, globalAvgPool2d } from './freeze/traced.js';
+export type { Pool2dOptions } from './ops/pool.js';
 export { softplus, logSigmoid, gt, ge, lt, le, eq, ne, where, bceWithLogits, klCategorical } from './freeze/traced.js';
 
 export * as ste from './freeze/traced-ste.js';
@@ -49,4 +53,6 @@ export type { ChannelValues } from './kernels/internal/args.js';
 export * as data from './data/index.js';
 export * from './train/index.js';
 export * as metrics from './train/metrics-index.js';
+export * as plot from './plot/index.js';
+export * as entropy from './entropy/index.js';
 export * as estimators from './estimators/index.js';

@@ -70,7 +70,8 @@ describe('tensors', () => {
   test('info() reports runtime, build and memory', () => {
     const i = sg.info();
     expect(i.runtime).toBe('node');
-    expect(i.build).toBe('simd128');
+    expect(i.build).toBe('simd128-threads');
+    expect(i.threads).toBeGreaterThanOrEqual(1);
     expect(i.simd).toBe(true);
     expect(i.memoryBytes).toBeGreaterThan(0);
   });

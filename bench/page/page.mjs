@@ -138,7 +138,7 @@ function kernelCharts(kernels) {
 }
 
 async function main() {
-  const info = await sg.init();
+  const info = await sg.init({ threads: 1 }); // single thread, like the tfjs-wasm contenders; bench/threads.mjs measures threads
   statusEl.textContent = `running the kernel suite in this browser (${info.build}, ${info.runtime})…`;
   const out = { state: 'running', userAgent: navigator.userAgent, build: info.build, live: [], saved: {}, charts: [] };
   // Let the status line paint before the synchronous suite runs.

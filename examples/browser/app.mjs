@@ -65,8 +65,12 @@ async function main() {
   const batch = setting('batch', 100);
   for (const el of document.querySelectorAll('.hidden-size')) el.textContent = String(hidden);
 
-  const info = await sg.init(); // fetches dist/snapgrad.simd.wasm from next to the module
-  log(`snapgrad ${info.build} in the ${info.runtime}, crossOriginIsolated: ${globalThis.crossOriginIsolated}`);
+  // Fetches dist/snapgrad.simd-threads.wasm from next to the module and starts one worker per extra
+  // core (the page is crossOriginIsolated: serve.mjs sends COOP/COEP). Training runs on this main
+  // thread, which takes its share of every parallel call and spin-waits for the workers' last tiles.
+  const info = await sg.init();
+  document.body.dataset.threads = String(info.threads);
+  log(`snapgrad ${info.build} in the ${info.runtime} with ${info.threads} thread${info.threads > 1 ? 's' : ''} (${info.threadsReason}), crossOriginIsolated: ${globalThis.crossOriginIsolated}`);
   const t0 = performance.now();
   // A path relative to this page: fetched, gunzipped and parsed in the browser.
   const mnist = await sg.io.loadMnist('../data/mnist/', { limitTrain: trainCount, limitTest: testCount });

@@ -1,7 +1,9 @@
-// A Cloudflare Worker that classifies handwritten digits with a frozen binary
-// network (model.safetensors, 784-256-256-10, ±1 weights, ~41 kB).
+// A Cloudflare Worker that classifies handwritten digits with frozen binary
+// networks: POST / runs a binary MLP (model.safetensors, 784-256-256-10, ±1
+// weights, ~41 kB); POST /conv runs a binary CNN (model-conv.safetensors, two
+// 3x3 binary convs with max-pools on packed bits, ~4 kB; train-conv.mjs).
 //
-// POST / with either
+// POST / or /conv with either
 //   Content-Type: application/octet-stream   N x 784 bytes: 28x28 grayscale images, row-major,
 //                                            0 = background, 255 = ink (the MNIST convention)
 //   Content-Type: application/json           { "pixels": [784 numbers 0..255] } or { "pixels": [[784], ...] }
@@ -10,19 +12,28 @@ import * as sg from 'snapgrad';
 // Workers cannot compile wasm from bytes: the module is compiled at deploy
 // time by importing it (wrangler's CompiledWasm rule for *.wasm).
 import wasm from 'snapgrad/wasm';
-// Bundled as an ArrayBuffer by the Data rule in wrangler.toml.
+// Bundled as ArrayBuffers by the Data rule in wrangler.toml.
 import modelBytes from './model.safetensors';
+import convModelBytes from './model-conv.safetensors';
 
 const PIXELS = 784;
-let modelPromise = null;
+/** Each route's model file and the input shape it takes: flat rows, or NHWC images. */
+const MODELS = {
+  '/': { bytes: modelBytes, name: 'model.safetensors', shape: (n) => [n, PIXELS] },
+  '/conv': { bytes: convModelBytes, name: 'model-conv.safetensors', shape: (n) => [n, 28, 28, 1] },
+};
+const loaded = new Map();
 
-function loadModel() {
-  modelPromise ??= (async () => {
-    await sg.init({ module: wasm });
-    const { tensors, metadata } = sg.io.parseSafetensors(new Uint8Array(modelBytes), 'model.safetensors');
-    return sg.FrozenModel.fromState(tensors, metadata);
-  })();
-  return modelPromise;
+function loadModel(path) {
+  if (!loaded.has(path)) {
+    loaded.set(path, (async () => {
+      await sg.init({ module: wasm });
+      const { bytes, name } = MODELS[path];
+      const { tensors, metadata } = sg.io.parseSafetensors(new Uint8Array(bytes), name);
+      return sg.FrozenModel.fromState(tensors, metadata);
+    })());
+  }
+  return loaded.get(path);
 }
 
 class BadRequest extends Error {}
@@ -58,8 +69,10 @@ async function readImages(request) {
 
 export default {
   async fetch(request) {
+    const path = new URL(request.url).pathname;
+    if (!Object.prototype.hasOwnProperty.call(MODELS, path)) return Response.json({ error: `no route ${path}; POST to / (binary MLP) or /conv (binary CNN)` }, { status: 404 });
     if (request.method === 'GET') {
-      return new Response(`POST 28x28 grayscale images (N x ${PIXELS} bytes, or JSON {"pixels": [...]}) to classify them as digits.\n`);
+      return new Response(`POST 28x28 grayscale images (N x ${PIXELS} bytes, or JSON {"pixels": [...]}) to / (binary MLP) or /conv (binary CNN) to classify them as digits.\n`);
     }
     if (request.method !== 'POST') return new Response('use POST', { status: 405, headers: { allow: 'GET, POST' } });
     let images;
@@ -69,10 +82,10 @@ export default {
       if (err instanceof BadRequest) return Response.json({ error: err.message }, { status: 400 });
       throw err;
     }
-    const model = await loadModel();
+    const model = await loadModel(path);
     const n = images.length / PIXELS;
-    // The model was frozen with uint8 inputs: the bytes go in as they are, no float copy.
-    const logits = sg.tidy(() => model.predict(sg.tensor(images, [n, PIXELS], { dtype: 'uint8' })).dataSync().slice());
+    // Both models were frozen with uint8 inputs: the bytes go in as they are, no float copy.
+    const logits = sg.tidy(() => model.predict(sg.tensor(images, MODELS[path].shape(n), { dtype: 'uint8' })).dataSync().slice());
     const predictions = [];
     for (let i = 0; i < n; i++) {
       const row = Array.from(logits.subarray(i * 10, i * 10 + 10));

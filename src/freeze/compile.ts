@@ -34,6 +34,9 @@ export interface FreezeOptions {
   integerInputMax?: number;
 }
 
+/** Stages whose output binarizes like their input: a sign before them folds as a binarize when their readers binarize. */
+const SIGN_TRANSPARENT = new Set(['maxpool2d', 'flatten']);
+
 /** ste.sign / ste.binarize calls (any surrogate options: they only change gradients) become the stages fusion knows. */
 const SIGN_OPS: Record<string, string> = { 'ste.sign': 'sign', 'ste.binarize': 'binarize' };
 
@@ -64,7 +67,7 @@ export function exampleFor(model: Module, given: Tensor | undefined, op: string)
   const declared = (model as { inputWidth?: () => number | null }).inputWidth;
   const width = typeof declared === 'function' ? declared.call(model) : null;
   if (width === null) {
-    throw new Error(`${op}: options.example is required for this model: its input shape cannot be read from its first layer (${model.constructor.name}); pass an input batch, e.g. { example: x.slice([0, 0], [1, features]) }`);
+    throw new Error(`${op}: options.example is required for this model: its input shape cannot be read from its first layer (${model.constructor.name}); pass an input batch, e.g. { example: x.slice([0, 0], [1, features]) } (images: x.slice([0, 0, 0, 0], [1, h, w, channels]))`);
   }
   return keep(zeros([1, width]));
 }
@@ -141,6 +144,7 @@ function moduleStage(n: TraceNode, rawInput: boolean, uint8Inputs: boolean): Fro
     stage: (type, tensors, config) => createStage(type, tensors, config, where),
     rawInput,
     uint8Inputs,
+    inputShape: n.inputShapes[0],
   };
   return tidy(() => m.freezeStage!(ctx));
 }
@@ -179,6 +183,12 @@ function fuseAndPrune(nodes: Node[], output: number, inputMax: number | null): N
   const alias = new Map<number, number>();
   const resolve = (v: number): number => alias.get(v) ?? v;
   const readers = (v: number): number[] => nodes.flatMap((n, k) => (alive[k] && n.inputs.includes(v) ? [k] : []));
+  // Whether every reader of value v binarizes it, also through a max-pool or flatten (sign then max-pool then
+  // binarize equals binarize then max-pool: both give +1 where some value of the window is >= 0).
+  const binarizedBy = (v: number): boolean => {
+    const rs = readers(v);
+    return v !== output && rs.length > 0 && rs.every((r) => nodes[r].stage.binarizesInput === true || (SIGN_TRANSPARENT.has(nodes[r].stage.type) && binarizedBy(r + 1)));
+  };
   const intMax: (number | null)[] = [inputMax];
   nodes.forEach((n) => intMax.push(n.stage.outputIntegerMax?.(n.inputs.map((v) => intMax[v])) ?? null));
   for (let k = 0; k < nodes.length; k++) {
@@ -192,7 +202,7 @@ function fuseAndPrune(nodes: Node[], output: number, inputMax: number | null): N
       if (next.inputs.length !== 1 || node.stage.fuse === undefined) break;
       const nextValue = rs[0] + 1;
       const nextReaders = readers(nextValue);
-      const readersBinarize = nextValue !== output && nextReaders.length > 0 && nextReaders.every((r) => nodes[r].stage.binarizesInput === true);
+      const readersBinarize = binarizedBy(nextValue);
       const fused = node.stage.fuse(next.stage, { inputIntegerMax: intMax[node.inputs[0]], readersBinarize });
       if (fused === null) break;
       const kept = new Set(Object.values(fused.tensors));

@@ -7,6 +7,9 @@ import { quantizeInt8 } from '../kernels/quant_s8.js';
 import { batchNormEval } from '../nn/batchnorm.js';
 import { add, clip, mul, relu, sigmoid, tanh } from '../ops/elementwise.js';
 import { matmul } from '../ops/matmul.js';
+import { conv2d } from '../ops/conv.js';
+import type { Padding2d } from '../ops/conv-geometry.js';
+import { avgPool2d, globalAvgPool2d, maxPool2d, type Pool2dOptions } from '../ops/pool.js';
 import { reshape } from '../ops/shape.js';
 import { sign } from '../ste/sign.js';
 import { describe } from '../tensor/checks.js';
@@ -15,6 +18,9 @@ import type { DType } from '../tensor/dtypes.js';
 import { keep } from '../tensor/scope.js';
 import { Tensor } from '../tensor/tensor.js';
 import { REPLAYABLE_OPS } from './ops.js';
+import { flattenImage, unpackImage } from './bits.js';
+import { packChannels } from '../kernels/conv_binary.js';
+import { BinaryConv2dStage, Int8Conv2dStage } from './conv-stages.js';
 import type { Activation, FrozenStage, FuseInfo } from './types.js';
 
 // The stage types of a frozen model. Each type validates its config and its
@@ -22,11 +28,17 @@ import type { Activation, FrozenStage, FuseInfo } from './types.js';
 // one loaded by FrozenModel.fromState pass the same checks before anything runs.
 
 /** Largest integer |sum| a float32 accumulator holds exactly. */
-const EXACT_SUM = 2 ** 24;
+export const EXACT_SUM = 2 ** 24;
 /** Bound on feature counts read from a file (2^24: larger layers would not fit wasm memory anyway). */
 const MAX_FEATURES = 2 ** 24;
+/** Bound on a pool window side or stride read from a file (as conv-geometry's). */
+const MAX_POOL_WINDOW = 2 ** 16;
+type PoolPadding = NonNullable<Pool2dOptions['padding']>;
+/** Pooling stages over NHWC images (float, replaying ops/pool.ts). */
+const POOL_STAGES: readonly string[] = ['maxpool2d', 'avgpool2d', 'globalavgpool2d'];
 
 export function asFloat(a: Activation): Tensor {
+  if (a.kind === 'bits' && a.t.rank === 4) return unpackImage(a.t, a.k);
   return a.kind === 'float' ? a.t : unpackBitsF32(a.t, a.k, 'FrozenModel.predict');
 }
 
@@ -39,7 +51,7 @@ function asBits(a: Activation): { t: Tensor; k: number } {
 
 type Config = Record<string, unknown>;
 
-class Checker {
+export class Checker {
   constructor(readonly where: string, readonly config: Config, readonly tensors: Record<string, Tensor>) {
     if (config === null || typeof config !== 'object' || Array.isArray(config)) throw new Error(`${where}: config must be an object, got ${describe(config)}`);
   }
@@ -69,6 +81,22 @@ class Checker {
     return v;
   }
 
+  /** A window size or stride: [h, w] integers >= min. */
+  pair(key: string, min: number): [number, number] {
+    const v = this.config[key];
+    if (!Array.isArray(v) || v.length !== 2 || !v.every((d) => Number.isInteger(d) && d >= min && d <= MAX_POOL_WINDOW)) this.fail(key, `a pair [h, w] of integers in [${min}, ${MAX_POOL_WINDOW}]`);
+    return [v[0], v[1]];
+  }
+
+  /** A pool padding: 'same', 'valid' or [[top, bottom], [left, right]], each side smaller than the window. */
+  padding(key: string, size: [number, number]): PoolPadding {
+    const v = this.config[key];
+    if (v === 'same' || v === 'valid') return v;
+    const ok = Array.isArray(v) && v.length === 2 && v.every((side, axis) => Array.isArray(side) && side.length === 2 && side.every((d) => Number.isInteger(d) && d >= 0 && d < size[axis]));
+    if (!ok) this.fail(key, `'same', 'valid' or [[top, bottom], [left, right]] with integers in [0, window size)`);
+    return [[v[0][0], v[0][1]], [v[1][0], v[1][1]]];
+  }
+
   has(name: string): boolean {
     return Object.prototype.hasOwnProperty.call(this.tensors, name);
   }
@@ -91,7 +119,7 @@ class Checker {
 }
 
 /** Optional-tensor flags: explicit in version 2 configs, read from which tensors exist in version 1 files. */
-function flag(c: Checker, key: string, ...names: string[]): boolean {
+export function flag(c: Checker, key: string, ...names: string[]): boolean {
   if (c.config[key] !== undefined) return c.bool(key);
   const present = names.filter((n) => c.has(n));
   if (present.length !== 0 && present.length !== names.length) {
@@ -247,7 +275,7 @@ const f32 = Math.fround;
  * operations in the same order as the eval kernels
  * ((x - mean) / sqrt(var + eps)) * weight + bias.
  */
-function foldThresholds(t: Record<string, Tensor>, eps: number, N: number, range: number): { threshold: Float32Array; direction: Int32Array } {
+export function foldThresholds(t: Record<string, Tensor>, eps: number, N: number, range: number): { threshold: Float32Array; direction: Int32Array } {
   const read = (x: Tensor | undefined) => (x ? (x.dataSync() as Float32Array) : null);
   const mean = read(t.bnMean)!;
   const variance = read(t.bnVar)!;
@@ -360,7 +388,7 @@ const ELEMENTWISE: Record<string, (x: Tensor, c: Config) => Tensor> = {
   sign: (x) => sign(x),
 };
 
-/** A float layer kept as is (copied weights): Linear, BatchNorm1d, activations, Flatten, Sign, Binarize. */
+/** A float layer kept as is (copied weights): Linear, BatchNorm1d/2d, activations, Flatten, Sign, Binarize, pools. */
 export class FloatStage implements FrozenStage {
   readonly config: Config;
   /** Feature count (linear: inputs; batchnorm: channels). */
@@ -388,11 +416,21 @@ export class FloatStage implements FrozenStage {
         const rm = tensors.runningMean;
         const features = config.features === undefined && rm instanceof Tensor && rm.rank === 1 ? rm.shape[0] : c.int('features', 1, MAX_FEATURES);
         const affine = flag(c, 'affine', 'weight', 'bias');
+        // BatchNorm2d: NHWC images [N, H, W, features], normalized over the last axis.
+        const spatial = c.bool('spatial', false);
         const names = affine ? ['runningMean', 'runningVar', 'weight', 'bias'] : ['runningMean', 'runningVar'];
         for (const n of names) c.tensor(n, 'float32', [features]);
         c.only(names);
-        this.config = { eps, features, affine };
+        this.config = spatial ? { eps, features, affine, spatial } : { eps, features, affine };
         this.features = features;
+        break;
+      }
+      case 'maxpool2d': case 'avgpool2d': {
+        const size = c.pair('size', 1);
+        const stride = c.pair('stride', 1);
+        const padding = c.padding('padding', size);
+        c.only([]);
+        this.config = { size, stride, padding };
         break;
       }
       case 'hardtanh': {
@@ -403,7 +441,7 @@ export class FloatStage implements FrozenStage {
         this.config = { min, max };
         break;
       }
-      case 'relu': case 'tanh': case 'sigmoid': case 'sign': case 'binarize': case 'flatten':
+      case 'relu': case 'tanh': case 'sigmoid': case 'sign': case 'binarize': case 'flatten': case 'globalavgpool2d':
         c.only([]);
         this.config = {};
         break;
@@ -412,8 +450,13 @@ export class FloatStage implements FrozenStage {
     }
   }
 
+  /** Images (pools, BatchNorm2d) have no fixed row width. */
+  private get images(): boolean {
+    return POOL_STAGES.includes(this.type) || this.config.spatial === true;
+  }
+
   get inputFeatures(): number | undefined {
-    return this.features ?? undefined;
+    return this.images ? undefined : this.features ?? undefined;
   }
 
   get binarizesInput(): boolean {
@@ -422,6 +465,7 @@ export class FloatStage implements FrozenStage {
 
   outputWidth(input: number | null): number | null {
     if (this.type === 'linear') return this.outFeatures;
+    if (this.images) return null;
     if (this.type === 'batchnorm') return this.features;
     // Elementwise stages keep the width; flatten of an unknown shape gives an unknown width.
     return this.type === 'flatten' ? null : input;
@@ -429,16 +473,17 @@ export class FloatStage implements FrozenStage {
 
   get description(): string {
     if (this.type === 'linear') return `${this.config.inFeatures} -> ${this.config.outFeatures}, float32`;
-    if (this.type === 'batchnorm') return `${this.features} channels, float32`;
+    if (this.type === 'batchnorm') return `${this.features} channels${this.config.spatial ? ' (NHWC images)' : ''}, float32`;
+    if (this.type === 'maxpool2d' || this.type === 'avgpool2d') return `${this.type} ${(this.config.size as number[]).join('x')}, stride ${(this.config.stride as number[]).join('x')}, padding ${JSON.stringify(this.config.padding)}, float32`;
     return this.type;
   }
 
   run(a: Activation): Activation {
     const t = this.tensors;
-    if (this.type === 'binarize') return a.kind === 'bits' ? a : { kind: 'bits', t: packBits(a.t), k: a.t.shape[1] };
+    if (this.type === 'binarize') return a.kind === 'bits' ? a : a.t.rank === 4 ? { kind: 'bits', t: packChannels(a.t), k: a.t.shape[3] } : { kind: 'bits', t: packBits(a.t), k: a.t.shape[1] };
     if (this.type === 'flatten') {
-      // Bits stay bits: a [batch, k] row is already flat.
-      if (a.kind === 'bits') return a;
+      // Bits stay bits: a [batch, k] row is already flat; packed images become rows.
+      if (a.kind === 'bits') return a.t.rank === 4 ? { kind: 'bits', ...flattenImage(a.t, a.k) } : a;
       // The width is computed, not inferred (-1): an empty batch has no elements to infer it from.
       const rest = a.t.shape.slice(1).reduce((x, y) => x * y, 1);
       return { kind: 'float', t: reshape(a.t, [a.t.shape[0], rest]) };
@@ -448,12 +493,19 @@ export class FloatStage implements FrozenStage {
       const y = matmul(x, t.weight, { transposeB: true });
       return { kind: 'float', t: t.bias ? add(y, t.bias) : y };
     }
+    if (this.images && x.rank !== 4) throw new Error(`${this.type} stage takes NHWC images [N, H, W, C], got [${x.shape}]`);
+    if (this.type === 'maxpool2d' || this.type === 'avgpool2d') {
+      const window = { size: this.config.size as [number, number], stride: this.config.stride as [number, number], padding: this.config.padding as PoolPadding };
+      return { kind: 'float', t: this.type === 'maxpool2d' ? maxPool2d(x, window) : avgPool2d(x, window) };
+    }
+    if (this.type === 'globalavgpool2d') return { kind: 'float', t: globalAvgPool2d(x) };
+    if (this.type === 'batchnorm' && this.config.spatial && x.shape[3] !== this.features) throw new Error(`batchnorm stage takes NHWC images [N, H, W, ${this.features}], got [${x.shape}]`);
     if (this.type === 'batchnorm') return { kind: 'float', t: batchNormEval(x, t.runningMean, t.runningVar, t.weight ?? null, t.bias ?? null, this.config.eps as number) };
     return { kind: 'float', t: ELEMENTWISE[this.type](x, this.config) };
   }
 
   outputIntegerMax(inputs: (number | null)[]): number | null {
-    if (this.type === 'relu' || this.type === 'flatten') return inputs[0];
+    if (this.type === 'relu' || this.type === 'flatten' || this.type === 'maxpool2d') return inputs[0];
     if (this.type === 'sign' || this.type === 'binarize') return 1;
     return null;
   }
@@ -545,6 +597,65 @@ export class OpStage implements FrozenStage {
   }
 }
 
+// ---- float convolution -----------------------------------------------------------
+
+/** Largest kernel, stride, dilation or padding read from a file (as conv-geometry accepts). */
+const MAX_WINDOW = 2 ** 16;
+
+/** nn.Conv2d kept in float32: conv2d with the copied HWIO weight, then the bias, as in eval mode. */
+export class Conv2dStage implements FrozenStage {
+  readonly type = 'conv2d';
+  readonly config: {
+    inChannels: number; outChannels: number; kernelSize: [number, number]; stride: [number, number];
+    padding: Padding2d; dilation: [number, number]; groups: number; bias: boolean;
+  };
+
+  constructor(readonly tensors: Record<string, Tensor>, config: Config, where: string) {
+    const c = new Checker(where, config, tensors);
+    const inChannels = c.int('inChannels', 1, MAX_FEATURES);
+    const outChannels = c.int('outChannels', 1, MAX_FEATURES);
+    const groups = c.int('groups', 1, MAX_FEATURES);
+    if (inChannels % groups !== 0 || outChannels % groups !== 0) throw new Error(`${where}: config.groups (${groups}) must divide config.inChannels (${inChannels}) and config.outChannels (${outChannels})`);
+    const pairOf = (key: string, min: number): [number, number] => {
+      const v = config[key];
+      if (!Array.isArray(v) || v.length !== 2 || !v.every((d) => Number.isInteger(d) && d >= min && d <= MAX_WINDOW)) {
+        throw new Error(`${where}: config.${key} must be a pair [h, w] of integers in [${min}, ${MAX_WINDOW}], got ${describe(v)}`);
+      }
+      return [v[0], v[1]];
+    };
+    const kernelSize = pairOf('kernelSize', 1);
+    const stride = pairOf('stride', 1);
+    const dilation = pairOf('dilation', 1);
+    const p = config.padding;
+    let padding: Padding2d;
+    if (p === 'same' || p === 'valid') padding = p;
+    else if (Array.isArray(p) && p.length === 2 && p.every((side) => Array.isArray(side) && side.length === 2 && side.every((d) => Number.isInteger(d) && d >= 0 && d <= MAX_WINDOW))) {
+      padding = [[p[0][0], p[0][1]], [p[1][0], p[1][1]]];
+    } else throw new Error(`${where}: config.padding must be 'same', 'valid' or [[top, bottom], [left, right]], got ${describe(p)}`);
+    const bias = flag(c, 'bias', 'bias');
+    c.tensor('weight', 'float32', [kernelSize[0], kernelSize[1], inChannels / groups, outChannels]);
+    if (bias) c.tensor('bias', 'float32', [outChannels]);
+    c.only(bias ? ['weight', 'bias'] : ['weight']);
+    this.config = { inChannels, outChannels, kernelSize, stride, padding, dilation, groups, bias };
+  }
+
+  get description(): string {
+    const c = this.config;
+    return `${c.inChannels} -> ${c.outChannels}, ${c.kernelSize[0]}x${c.kernelSize[1]} conv${c.groups > 1 ? `, ${c.groups} groups` : ''}, float32`;
+  }
+
+  outputWidth(): number | null {
+    return null;
+  }
+
+  run(a: Activation): Activation {
+    const c = this.config;
+    const { weight, bias } = this.tensors;
+    const y = conv2d(asFloat(a), weight, { stride: c.stride, padding: structuredClone(c.padding), dilation: c.dilation, groups: c.groups });
+    return { kind: 'float', t: bias ? add(y, bias) : y };
+  }
+}
+
 type StageFactory = (tensors: Record<string, Tensor>, config: Config, where: string) => FrozenStage;
 
 const floatStage = (type: string): StageFactory => (tensors, config, where) => new FloatStage(type, tensors, config, where);
@@ -558,7 +669,10 @@ const STAGE_TYPES: Readonly<Record<string, StageFactory>> = Object.freeze({
   'binary-dense': (tensors, config, where) => new BinaryDenseStage(tensors, config, where),
   'int8-dense': (tensors, config, where) => new Int8DenseStage(tensors, config, where),
   op: (tensors, config, where) => new OpStage(tensors, config, where),
-  ...Object.fromEntries(['linear', 'batchnorm', 'relu', 'tanh', 'sigmoid', 'hardtanh', 'sign', 'binarize', 'flatten'].map((t) => [t, floatStage(t)])),
+  conv2d: (tensors, config, where) => new Conv2dStage(tensors, config, where),
+  'binary-conv2d': (tensors, config, where) => new BinaryConv2dStage(tensors, config, where),
+  'int8-conv2d': (tensors, config, where) => new Int8Conv2dStage(tensors, config, where),
+  ...Object.fromEntries(['linear', 'batchnorm', 'relu', 'tanh', 'sigmoid', 'hardtanh', 'sign', 'binarize', 'flatten', ...POOL_STAGES].map((t) => [t, floatStage(t)])),
 });
 
 /** Builds (and validates) a stage by type: the one registry freeze() and FrozenModel.fromState share. */

@@ -7,9 +7,11 @@ import * as div_ from '../ops/divergence.js';
 import * as ew from '../ops/elementwise.js';
 import * as losses from '../ops/losses.js';
 import { matmul as matmulOp } from '../ops/matmul.js';
+import { conv2d as conv2dOp } from '../ops/conv.js';
 import * as red from '../ops/reduce.js';
 import * as shp from '../ops/shape.js';
 import * as idx from '../ops/indexing.js';
+import * as pool from '../ops/pool.js';
 import { TRACED_METHODS } from './ops.js';
 import { traced } from './trace.js';
 
@@ -73,9 +75,13 @@ export const squeeze = traced('squeeze', shp.squeeze);
 export const stack = traced('stack', shp.stack);
 export const oneHot = traced('oneHot', idx.oneHot);
 export const bincount = traced('bincount', idx.bincount);
+export const maxPool2d = traced('maxPool2d', pool.maxPool2d);
+export const avgPool2d = traced('avgPool2d', pool.avgPool2d);
+export const globalAvgPool2d = traced('globalAvgPool2d', pool.globalAvgPool2d);
 // Several outputs: traced so that freeze() stops with a clear error instead of missing them.
 export const split = traced('split', shp.split);
 export const topk = traced('topk', idx.topk);
+export const conv2d = traced('conv2d', conv2dOp);
 
 // Tensor methods: wrap the installed ones (ops/methods.ts) in place.
 const proto = Tensor.prototype as unknown as Record<string, (...args: unknown[]) => unknown>;

@@ -1,6 +1,10 @@
 import type { Tensor } from '../tensor/tensor.js';
 
-/** Activations between frozen stages: float rows, or ±1 rows packed as bits. */
+/**
+ * Activations between frozen stages: float tensors, or ±1 values packed as
+ * bits: rows [rows, ceil(k/128)·4] words, or NHWC images [N, H, W, ceil(k/32)]
+ * words with k channels per pixel (see freeze/bits.ts).
+ */
 export type Activation = { kind: 'float'; t: Tensor } | { kind: 'bits'; t: Tensor; k: number };
 
 /** One step of a frozen model. Stages own their tensors (kept outside tidy scopes). */
@@ -59,6 +63,8 @@ export interface FreezeContext {
   readonly rawInput: boolean;
   /** freeze() was told the model's inputs are uint8 values (raw pixels). */
   readonly uint8Inputs: boolean;
+  /** Shape of the layer's input in the traced forward (e.g. [batch, h, w, c]: conv layers resolve their window against it). */
+  readonly inputShape: readonly number[];
 }
 
 /**

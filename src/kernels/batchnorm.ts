@@ -1,9 +1,14 @@
-import { rt } from '../runtime/context.js';
+import { elementAt, parallelTiles, TILE_LENGTH, type TileArg } from '../runtime/parallel.js';
 import { empty, type Tensor } from '../tensor/tensor.js';
 import { expectF32, expectShape } from './internal/checks.js';
 
 // Batch norm over x [B, F] (kernels: assembly/batchnorm.ts, twin:
 // reference/batchnorm.ts). gamma/beta null = no affine parameters.
+
+/** Column f0 of a [B, F] or [F] float32 tensor, for a tile of features [f0, f1). */
+const col = (t: Tensor | null): TileArg => (t === null ? 0 : elementAt(t.offset));
+/** Features are split in groups of 4 (the kernels' vector width), so every split keeps the full call's bits. */
+const features = (B: number, F: number, passes: number) => ({ rows: { begin: 0, end: F, align: 4 }, cost: passes * B * F });
 
 function checkInputs(x: Tensor, perFeature: (Tensor | null)[], binding: string): [number, number] {
   expectF32(x, binding, 'x');
@@ -22,8 +27,10 @@ export function bnForwardTrain(x: Tensor, gamma: Tensor | null, beta: Tensor | n
   const mean = empty([F], 'float32');
   const variance = empty([F], 'float32');
   const invstd = empty([F], 'float32');
-  rt().kernels.bn_forward_train(x.offset, y.offset, xhat.offset, mean.offset, variance.offset, invstd.offset,
-    gamma?.offset ?? 0, beta?.offset ?? 0, B, F, eps);
+  parallelTiles({
+    kernel: 'bn_forward_train', ...features(B, F, 12),
+    args: [col(x), col(y), col(xhat), col(mean), col(variance), col(invstd), col(gamma), col(beta), B, TILE_LENGTH, F, eps],
+  });
   return { y, xhat, mean, variance, invstd };
 }
 
@@ -34,7 +41,10 @@ export function bnBackwardTrain(dy: Tensor, xhat: Tensor, invstd: Tensor, gamma:
   const dx = empty([B, F], 'float32');
   const dgamma = empty([F], 'float32');
   const dbeta = empty([F], 'float32');
-  rt().kernels.bn_backward_train(dy.offset, xhat.offset, invstd.offset, gamma?.offset ?? 0, dx.offset, dgamma.offset, dbeta.offset, B, F);
+  parallelTiles({
+    kernel: 'bn_backward_train', ...features(B, F, 12),
+    args: [col(dy), col(xhat), col(invstd), col(gamma), col(dx), col(dgamma), col(dbeta), B, TILE_LENGTH, F],
+  });
   return { dx, dgamma, dbeta };
 }
 
@@ -42,6 +52,9 @@ export function bnBackwardTrain(dy: Tensor, xhat: Tensor, invstd: Tensor, gamma:
 export function bnForwardEval(x: Tensor, mean: Tensor, variance: Tensor, gamma: Tensor | null, beta: Tensor | null, eps: number): Tensor {
   const [B, F] = checkInputs(x, [mean, variance, gamma, beta], 'bnForwardEval');
   const y = empty([B, F], 'float32');
-  rt().kernels.bn_forward_eval(x.offset, y.offset, mean.offset, variance.offset, gamma?.offset ?? 0, beta?.offset ?? 0, B, F, eps);
+  parallelTiles({
+    kernel: 'bn_forward_eval', ...features(B, F, 8),
+    args: [col(x), col(y), col(mean), col(variance), col(gamma), col(beta), B, TILE_LENGTH, F, eps],
+  });
   return y;
 }

@@ -1,6 +1,7 @@
 import { rt } from '../runtime/context.js';
 import { checkDType, checkFloat, checkNumber, checkRank } from '../tensor/checks.js';
 import { empty, type Tensor } from '../tensor/tensor.js';
+import { parallelTiles, TILE_LENGTH } from '../runtime/parallel.js';
 
 // Bit packing (kernel: assembly/bitpack.ts, twin: reference/bitpack.ts).
 //
@@ -28,7 +29,11 @@ export function packBits(x: Tensor): Tensor {
   const words = packedWords(K);
   const out = empty([M, words], 'int32');
   if (M === 0 || words === 0) return out;
-  const nan = rt().kernels.pack_bits_f32(x.offset, M, K, out.offset, words);
+  // Rows pack independently: split over rows; the tiles' NaN counts add up.
+  const nan = parallelTiles({
+    kernel: 'pack_bits_f32', rows: { begin: 0, end: M, align: 1 }, cost: 2 * M * K,
+    args: [{ c: x.offset, i0: K * 4 }, TILE_LENGTH, K, { c: out.offset, i0: words * 4 }, words],
+  });
   if (nan > 0) {
     out.dispose();
     throw new Error(`${op}: x contains ${nan} NaN value${nan > 1 ? 's' : ''}; NaN has no sign and cannot be packed`);

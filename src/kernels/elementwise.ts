@@ -1,4 +1,5 @@
 import { rt } from '../runtime/context.js';
+import { elementAt as at, elementPass as pass, parallelTiles, TILE_LENGTH as LENGTH } from '../runtime/parallel.js';
 import { writeArgs } from '../runtime/views.js';
 import type { DType } from '../tensor/dtypes.js';
 import { empty, rawView, type Tensor } from '../tensor/tensor.js';
@@ -9,6 +10,9 @@ import { collapseAxes } from './internal/strided.js';
 // Elementwise kernels (assembly/elementwise.ts, twin: reference/elementwise.ts).
 // Bindings that take `out` write into it (it may be x itself: in place) and
 // return it; without `out` they return a fresh tensor.
+
+/** exp, log, tanh, sigmoid cost tens of operations per element; the rest a few. */
+const unaryCost = (name: UnaryName): number => (name === 'neg' || name === 'relu' || name === 'square' || name === 'abs' ? 4 : 32);
 
 function output(x: Tensor, out: Tensor | undefined, binding: string): Tensor {
   expectF32(x, binding, 'x');
@@ -21,7 +25,7 @@ function output(x: Tensor, out: Tensor | undefined, binding: string): Tensor {
 /** y = f(x) for one of the unary maps (neg, relu, exp, ...). */
 export function f32Unary(name: UnaryName, x: Tensor): Tensor {
   const y = output(x, undefined, 'f32Unary');
-  rt().kernels.f32_unary(Unary[name], x.offset, y.offset, x.size);
+  parallelTiles({ kernel: 'f32_unary', ...pass(x.size, unaryCost(name)), args: [Unary[name], at(x.offset), at(y.offset), LENGTH] });
   return y;
 }
 
@@ -30,28 +34,28 @@ export function f32UnaryBackward(name: UnaryName, x: Tensor, y: Tensor, dy: Tens
   expectSameSize(x, y, 'f32UnaryBackward', 'x and y');
   expectSameSize(x, dy, 'f32UnaryBackward', 'x and dy');
   const dx = output(x, undefined, 'f32UnaryBackward');
-  rt().kernels.f32_unary_backward(Unary[name], x.offset, y.offset, dy.offset, dx.offset, x.size);
+  parallelTiles({ kernel: 'f32_unary_backward', ...pass(x.size, unaryCost(name)), args: [Unary[name], at(x.offset), at(y.offset), at(dy.offset), at(dx.offset), LENGTH] });
   return dx;
 }
 
 /** out = a·x + b (exact for a = 1 or b = 0; a = 1, b = 0 copies). */
 export function f32Affine(x: Tensor, a: number, b: number, out?: Tensor): Tensor {
   const y = output(x, out, 'f32Affine');
-  rt().kernels.f32_affine(x.offset, y.offset, x.size, a, b);
+  parallelTiles({ kernel: 'f32_affine', ...pass(x.size, 4), args: [at(x.offset), at(y.offset), LENGTH, a, b] });
   return y;
 }
 
 /** out = min(max(x, lo), hi); NaN stays NaN. */
 export function f32Clip(x: Tensor, lo: number, hi: number, out?: Tensor): Tensor {
   const y = output(x, out, 'f32Clip');
-  rt().kernels.f32_clip(x.offset, y.offset, x.size, lo, hi);
+  parallelTiles({ kernel: 'f32_clip', ...pass(x.size, 4), args: [at(x.offset), at(y.offset), LENGTH, lo, hi] });
   return y;
 }
 
 /** y += a·x, in place on y. */
 export function f32Axpy(y: Tensor, x: Tensor, a: number): void {
   output(x, y, 'f32Axpy');
-  rt().kernels.f32_axpy(y.offset, x.offset, y.size, a);
+  parallelTiles({ kernel: 'f32_axpy', ...pass(y.size, 4), args: [at(y.offset), at(x.offset), LENGTH, a] });
 }
 
 /**

@@ -5,7 +5,17 @@ import { readOptions } from '../tensor/options.js';
 import { empty, type Tensor } from '../tensor/tensor.js';
 import { checkBits } from './bitpack.js';
 import { channelValues, withFloatArgs, type ChannelValues } from './internal/args.js';
+import { parallelTiles, TILE_LENGTH, type TileArg } from '../runtime/parallel.js';
 import { produce } from './workspace.js';
+
+/** Output channels per panel of the BinaryConnect weights (assembly/gemm_b1.ts B1W_NR). */
+const B1W_NR = 8;
+
+/** Cost of a binary product in f32-multiply-add equivalents: a popcount covers 64 elements in a few instructions. */
+const binaryCost = (M: number, N: number, words: number): number => M * N * Math.max(words, 1) * 4;
+
+/** The tile arguments m0, m1, n0, n1 of a driver. */
+const TILE: TileArg[] = [{ i0: 1 }, { i1: 1 }, { j0: 1 }, { j1: 1 }];
 
 // Binary GEMMs (kernels: assembly/gemm_b1.ts, twin: reference/gemm_b1.ts) on
 // bits packed by packBits. Rows of bBits / wBits are output channels.
@@ -40,8 +50,13 @@ function product(aBits: Tensor, bBits: Tensor, k: number, op: string, dtype: 'in
   const { M, N, k: kk, words } = operands(aBits, bBits, k, op);
   const out = empty([M, N], dtype);
   if (M > 0 && N > 0) {
-    const { kernels } = rt();
-    (dtype === 'int32' ? kernels.gemm_b1 : kernels.gemm_b1_f32)(kk, words, aBits.offset, words, bBits.offset, words, out.offset, N, 1, 0, 0, 0, 0, M, 0, N);
+    parallelTiles({
+      kernel: dtype === 'int32' ? 'gemm_b1' : 'gemm_b1_f32',
+      rows: { begin: 0, end: M, align: 2 },
+      cols: { begin: 0, end: N, align: 2 },
+      cost: binaryCost(M, N, words),
+      args: [kk, words, aBits.offset, words, bBits.offset, words, out.offset, N, 1, 0, 0, 0, ...TILE],
+    });
   }
   return out;
 }
@@ -71,7 +86,13 @@ export function binaryMatmulScaled(aBits: Tensor, bBits: Tensor, k: number, opti
   }
   const out = empty([M, N], 'float32');
   if (M > 0 && N > 0) {
-    withFloatArgs([scale, bias], ([s, b]) => rt().kernels.gemm_b1_scaled(kk, words, aBits.offset, words, bBits.offset, words, out.offset, N, 1, 0, 0, 0, 0, M, 0, N, s, b));
+    withFloatArgs([scale, bias], ([s, b]) => parallelTiles({
+      kernel: 'gemm_b1_scaled',
+      rows: { begin: 0, end: M, align: 2 },
+      cols: { begin: 0, end: N, align: 2 },
+      cost: binaryCost(M, N, words),
+      args: [kk, words, aBits.offset, words, bBits.offset, words, out.offset, N, 1, 0, 0, 0, ...TILE, s, b],
+    }));
   }
   return out;
 }
@@ -97,9 +118,22 @@ export function binaryWeightsMatmul(x: Tensor, wBits: Tensor, options: BinarySca
   if (M === 0 || N === 0) return out;
   return produce(out, () => {
     const { kernels } = rt();
+    const used = (K + 31) >> 5;
     const panels = cachedDerived(wBits, `gemm_b1w.panels:${K}`, kernels.gemm_b1w_packed_bytes(N, K), (off) => {
-      kernels.gemm_b1w_pack(wBits.offset, N, words, K, off);
+      // Panels of B1W_NR channels are independent: split over channels (used·4 bytes per channel).
+      parallelTiles({
+        kernel: 'gemm_b1w_pack',
+        rows: { begin: 0, end: N, align: B1W_NR },
+        cost: 4 * N * used,
+        args: [{ c: wBits.offset, i0: words * 4 }, TILE_LENGTH, words, K, { c: off, i0: used * 4 }],
+      });
     });
-    withFloatArgs([scale, bias], ([s, b]) => kernels.gemm_b1w_f32(K, x.offset, K, panels, out.offset, N, 1, 0, 0, 0, 0, M, 0, N, s, b));
+    withFloatArgs([scale, bias], ([s, b]) => parallelTiles({
+      kernel: 'gemm_b1w_f32',
+      rows: { begin: 0, end: M, align: 4 },
+      cols: { begin: 0, end: N, align: B1W_NR },
+      cost: M * N * Math.max(K, 1),
+      args: [K, x.offset, K, panels, out.offset, N, 1, 0, 0, 0, ...TILE, s, b],
+    }));
   });
 }

@@ -1,5 +1,5 @@
 import { rt } from '../runtime/context.js';
-import { withWorkspace } from './workspace.js';
+import { parallelTiles, WORKSPACE } from '../runtime/parallel.js';
 
 // f32 GEMM binding (kernel: assembly/gemm_f32.ts, twin: reference/gemm_f32.ts).
 
@@ -89,14 +89,23 @@ export function gemmF32Layout(d: GemmF32Desc, op = 'gemmF32'): GemmF32Layout {
   return { M, N, K, transA, transB, lda, ldb, ldc, batch, strideA, strideB, strideC, tile };
 }
 
-/** Runs the f32 GEMM driver on a descriptor; this binding owns the workspace. */
+/**
+ * Runs the f32 GEMM driver on a descriptor, split into tiles of C over the
+ * worker pool when it pays; this binding owns the workspaces (one per thread).
+ */
 export function gemmF32(d: GemmF32Desc): void {
   const l = gemmF32Layout(d);
   const { m0, m1, n0, n1 } = l.tile;
   if (l.batch === 0 || m0 === m1 || n0 === n1) return;
   const { kernels } = rt();
-  withWorkspace(kernels.gemm_f32_workspace_bytes(m1 - m0, n1 - n0, l.K), (work) =>
-    kernels.gemm_f32(l.K, d.a, l.lda, l.transA ? 1 : 0, d.b, l.ldb, l.transB ? 1 : 0,
-                     d.c, l.ldc, d.bias ?? 0, d.accumulate ? 1 : 0,
-                     l.batch, l.strideA, l.strideB, l.strideC, m0, m1, n0, n1, work));
+  const K = l.K;
+  parallelTiles({
+    kernel: 'gemm_f32',
+    rows: { begin: m0, end: m1, align: 4 },
+    cols: { begin: n0, end: n1, align: 8 },
+    cost: l.batch * (m1 - m0) * (n1 - n0) * Math.max(K, 1),
+    workspace: (rows, cols) => kernels.gemm_f32_workspace_bytes(rows, cols, K),
+    args: [K, d.a, l.lda, l.transA ? 1 : 0, d.b, l.ldb, l.transB ? 1 : 0, d.c, l.ldc, d.bias ?? 0, d.accumulate ? 1 : 0,
+           l.batch, l.strideA, l.strideB, l.strideC, { i0: 1 }, { i1: 1 }, { j0: 1 }, { j1: 1 }, WORKSPACE],
+  });
 }

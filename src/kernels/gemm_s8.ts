@@ -4,7 +4,8 @@ import { cachedDerived } from '../tensor/derived.js';
 import { boolOption, readOptions } from '../tensor/options.js';
 import { empty, type Tensor } from '../tensor/tensor.js';
 import { channelValues, withFloatArgs, type ChannelValues } from './internal/args.js';
-import { produce, withWorkspace } from './workspace.js';
+import { parallelTiles, TILE_LENGTH, WORKSPACE } from '../runtime/parallel.js';
+import { produce } from './workspace.js';
 
 // int8 GEMM (kernels: assembly/gemm_s8.ts, twin: reference/gemm_s8.ts):
 // int8 x int8 with int32 accumulation. B (the weights) is packed once into
@@ -44,15 +45,40 @@ function checkMultipliers(mult: Float32Array, op: string, what: string): void {
   }
 }
 
-/** Runs one of the gemm_s8 exports (one product, all of C) with packed B and the A workspace. */
-function run(a: Tensor, b: Tensor, o: Operands, out: Tensor, call: (packedB: number, work: number) => void): Tensor {
+type S8Kernel = 'gemm_s8' | 'gemm_s8_dequant' | 'gemm_s8_requant';
+
+/** Channels per packed panel of B (assembly/gemm_s8.ts NR): tiles of the packing start on panels. */
+const S8_NR = 8;
+
+/**
+ * Runs one of the gemm_s8 exports (one product, all of C) with packed B,
+ * split into tiles of C over the worker pool when it pays; `epilogue` are the
+ * per-channel mult and add of the dequantizing forms.
+ */
+function run(a: Tensor, b: Tensor, o: Operands, out: Tensor, kernel: S8Kernel, epilogue: Float32Array[] = []): Tensor {
   if (o.M === 0 || o.N === 0) return out;
   return produce(out, () => {
     const { kernels } = rt();
-    const packedB = cachedDerived(b, `gemm_s8.packB:${o.tb ? 1 : 0}`, kernels.gemm_s8_packed_b_bytes(o.N, o.K), (off) => {
-      kernels.gemm_s8_pack_b(b.offset, o.tb ? o.K : o.N, o.N, o.K, o.tb ? 1 : 0, off);
+    const { M, N, K, tb } = o;
+    const k2 = (K + 1) >> 1;
+    const packedB = cachedDerived(b, `gemm_s8.packB:${tb ? 1 : 0}`, kernels.gemm_s8_packed_b_bytes(N, K), (off) => {
+      // Panels of S8_NR channels are independent: split over channels (k2·4 bytes per channel).
+      const ldb = tb ? K : N;
+      parallelTiles({
+        kernel: 'gemm_s8_pack_b',
+        rows: { begin: 0, end: N, align: S8_NR },
+        cost: 2 * N * K,
+        args: [{ c: b.offset, i0: tb ? ldb : 1 }, ldb, TILE_LENGTH, K, tb ? 1 : 0, { c: off, i0: k2 * 4 }],
+      });
     });
-    withWorkspace(kernels.gemm_s8_workspace_bytes(o.M, o.K), (work) => call(packedB, work));
+    withFloatArgs(epilogue, (md) => parallelTiles({
+      kernel,
+      rows: { begin: 0, end: M, align: 4 },
+      cols: { begin: 0, end: N, align: S8_NR },
+      cost: M * N * Math.max(K, 1),
+      workspace: (rows) => kernels.gemm_s8_workspace_bytes(rows, K),
+      args: [K, a.offset, Math.max(K, 1), packedB, out.offset, N, 1, 0, 0, 0, { i0: 1 }, { i1: 1 }, { j0: 1 }, { j1: 1 }, WORKSPACE, ...md],
+    }));
   });
 }
 
@@ -60,7 +86,7 @@ function run(a: Tensor, b: Tensor, o: Operands, out: Tensor, call: (packedB: num
 export function int8Matmul(a: Tensor, b: Tensor, options: Int8MatmulOptions | null = {}): Tensor {
   const o = operands(a, b, options, 'int8Matmul');
   const out = empty([o.M, o.N], 'int32');
-  return run(a, b, o, out, (pb, work) => rt().kernels.gemm_s8(o.K, a.offset, Math.max(o.K, 1), pb, out.offset, o.N, 1, 0, 0, 0, 0, o.M, 0, o.N, work));
+  return run(a, b, o, out, 'gemm_s8');
 }
 
 export interface Int8DequantizeOptions extends Int8MatmulOptions {
@@ -79,21 +105,30 @@ export interface Int8DequantizeOptions extends Int8MatmulOptions {
 export function int8MatmulDequantize(a: Tensor, b: Tensor, options: Int8DequantizeOptions): Tensor {
   const op = 'int8MatmulDequantize';
   const o = operands(a, b, options, op);
-  options = readOptions<Int8DequantizeOptions>(options, op) as Int8DequantizeOptions;
-  const mult = channelValues(options.scaleB, o.N, op, 'scaleB', { positive: true });
-  const sa = channelValues(options.scaleA, 1, op, 'scaleA', { positive: true })[0];
-  for (let n = 0; n < o.N; n++) mult[n] = Math.fround(sa * mult[n]);
+  const { mult, add } = dequantizeArgs(options, o.N, o.K, op);
+  const out = empty([o.M, o.N], 'float32');
+  return run(a, b, o, out, 'gemm_s8_dequant', [mult, add]);
+}
+
+/**
+ * The dequantize epilogue of N channels over sums of K int8 products:
+ * mult[n] = f32(scaleA·scaleB[n]), add[n] = bias[n], checked so every output is finite.
+ * (Shared with int8Conv2d in conv_binary.ts.)
+ */
+export function dequantizeArgs(options: unknown, N: number, K: number, op: string): { mult: Float32Array; add: Float32Array } {
+  const o = readOptions<Int8DequantizeOptions>(options, op) as Int8DequantizeOptions;
+  const mult = channelValues(o.scaleB, N, op, 'scaleB', { positive: true });
+  const sa = channelValues(o.scaleA, 1, op, 'scaleA', { positive: true })[0];
+  for (let n = 0; n < N; n++) mult[n] = Math.fround(sa * mult[n]);
   checkMultipliers(mult, op, 'scaleA·scaleB');
-  const add = channelValues(options.bias, o.N, op, 'bias', { fallback: 0 });
+  const add = channelValues(o.bias, N, op, 'bias', { fallback: 0 });
   // |acc| <= K·128·128: the float result must stay finite for every possible int8 input.
-  for (let n = 0; n < o.N; n++) {
-    if (o.K * 16384 * mult[n] + Math.abs(add[n]) > F32_MAX) {
-      throw new Error(`${op}: scaleA·scaleB${o.N > 1 ? ` for channel ${n}` : ''} = ${mult[n]} is too large: sums of ${o.K} int8 products times it (plus bias) can overflow float32; use scales with scaleA·scaleB <= ${(F32_MAX - Math.abs(add[n])) / (Math.max(o.K, 1) * 16384)}`);
+  for (let n = 0; n < N; n++) {
+    if (K * 16384 * mult[n] + Math.abs(add[n]) > F32_MAX) {
+      throw new Error(`${op}: scaleA·scaleB${N > 1 ? ` for channel ${n}` : ''} = ${mult[n]} is too large: sums of ${K} int8 products times it (plus bias) can overflow float32; use scales with scaleA·scaleB <= ${(F32_MAX - Math.abs(add[n])) / (Math.max(K, 1) * 16384)}`);
     }
   }
-  const out = empty([o.M, o.N], 'float32');
-  return run(a, b, o, out, (pb, work) =>
-    withFloatArgs([mult, add], ([m, d]) => rt().kernels.gemm_s8_dequant(o.K, a.offset, Math.max(o.K, 1), pb, out.offset, o.N, 1, 0, 0, 0, 0, o.M, 0, o.N, work, m, d)));
+  return { mult, add };
 }
 
 export interface Int8RequantizeOptions extends Int8DequantizeOptions {
@@ -109,20 +144,28 @@ export interface Int8RequantizeOptions extends Int8DequantizeOptions {
 export function int8MatmulRequantize(a: Tensor, b: Tensor, options: Int8RequantizeOptions): Tensor {
   const op = 'int8MatmulRequantize';
   const o = operands(a, b, options, op);
-  options = readOptions<Int8RequantizeOptions>(options, op) as Int8RequantizeOptions;
-  const mult = channelValues(options.scaleB, o.N, op, 'scaleB', { positive: true });
-  const sa = channelValues(options.scaleA, 1, op, 'scaleA', { positive: true })[0];
-  const so = channelValues(options.scaleOut, 1, op, 'scaleOut', { positive: true })[0];
-  const add = channelValues(options.bias, o.N, op, 'bias', { fallback: 0 });
-  for (let n = 0; n < o.N; n++) {
+  const { mult, add } = requantizeArgs(options, o.N, op);
+  const out = empty([o.M, o.N], 'int8');
+  return run(a, b, o, out, 'gemm_s8_requant', [mult, add]);
+}
+
+/**
+ * The requantize epilogue of N channels: mult[n] = f32(f32(scaleA·scaleB[n]) / scaleOut),
+ * add[n] = f32(bias[n] / scaleOut), checked. (Shared with int8Conv2d in conv_binary.ts.)
+ */
+export function requantizeArgs(options: unknown, N: number, op: string): { mult: Float32Array; add: Float32Array } {
+  const o = readOptions<Int8RequantizeOptions>(options, op) as Int8RequantizeOptions;
+  const mult = channelValues(o.scaleB, N, op, 'scaleB', { positive: true });
+  const sa = channelValues(o.scaleA, 1, op, 'scaleA', { positive: true })[0];
+  const so = channelValues(o.scaleOut, 1, op, 'scaleOut', { positive: true })[0];
+  const add = channelValues(o.bias, N, op, 'bias', { fallback: 0 });
+  for (let n = 0; n < N; n++) {
     mult[n] = Math.fround(Math.fround(sa * mult[n]) / so);
     add[n] = Math.fround(add[n] / so);
   }
   checkMultipliers(mult, op, 'scaleA·scaleB / scaleOut');
-  for (let n = 0; n < o.N; n++) {
-    if (!Number.isFinite(add[n])) throw new Error(`${op}: bias${o.N > 1 ? `[${n}]` : ''} / scaleOut overflows float32 (scaleOut = ${so}); use a larger scaleOut or a smaller bias`);
+  for (let n = 0; n < N; n++) {
+    if (!Number.isFinite(add[n])) throw new Error(`${op}: bias${N > 1 ? `[${n}]` : ''} / scaleOut overflows float32 (scaleOut = ${so}); use a larger scaleOut or a smaller bias`);
   }
-  const out = empty([o.M, o.N], 'int8');
-  return run(a, b, o, out, (pb, work) =>
-    withFloatArgs([mult, add], ([m, d]) => rt().kernels.gemm_s8_requant(o.K, a.offset, Math.max(o.K, 1), pb, out.offset, o.N, 1, 0, 0, 0, 0, o.M, 0, o.N, work, m, d)));
+  return { mult, add };
 }

@@ -3,7 +3,11 @@ import { checkDType, checkRank } from '../tensor/checks.js';
 import { cachedDerived } from '../tensor/derived.js';
 import { empty, type Tensor } from '../tensor/tensor.js';
 import { checkBits } from './bitpack.js';
-import { produce, withWorkspace } from './workspace.js';
+import { parallelTiles, TILE_LENGTH, WORKSPACE } from '../runtime/parallel.js';
+import { produce } from './workspace.js';
+
+/** Output channels per block of weight patterns (assembly/gemm_u8b1.ts). */
+const U8B1_NR = 16;
 
 // uint8 activations times binary weights (kernel: assembly/gemm_u8b1.ts, twin:
 // reference/gemm_u8b1.ts): the first layer of a BNN that sees raw pixels,
@@ -31,11 +35,26 @@ function product(x: Tensor, wBits: Tensor, op: string, dtype: 'int32' | 'float32
   if (M === 0 || N === 0) return out;
   return produce(out, () => {
     const { kernels } = rt();
+    const groups = ((K + 15) >> 4) << 2;
     const patterns = cachedDerived(wBits, `gemm_u8b1.patterns:${K}`, kernels.gemm_u8b1_packed_w_bytes(N, K), (off) => {
-      kernels.gemm_u8b1_pack_w(wBits.offset, N, words, K, off);
+      // Blocks of U8B1_NR channels are independent: split over channels (one byte per group and channel).
+      parallelTiles({
+        kernel: 'gemm_u8b1_pack_w',
+        rows: { begin: 0, end: N, align: U8B1_NR },
+        cost: N * groups,
+        args: [{ c: wBits.offset, i0: words * 4 }, TILE_LENGTH, words, K, { c: off, i0: groups }],
+      });
     });
-    withWorkspace(kernels.gemm_u8b1_workspace_bytes(K), (work) => {
-      (dtype === 'int32' ? kernels.gemm_u8b1 : kernels.gemm_u8b1_f32)(K, x.offset, K, xF32, patterns, out.offset, N, 1, 0, 0, 0, 0, M, 0, N, work);
+    // Each row's lookup tables are built once per tile: split over rows, and over
+    // channels only when there are too few rows to go round.
+    const byRows = M >= 16;
+    parallelTiles({
+      kernel: dtype === 'int32' ? 'gemm_u8b1' : 'gemm_u8b1_f32',
+      rows: { begin: 0, end: M, align: 1 },
+      cols: byRows ? undefined : { begin: 0, end: N, align: U8B1_NR },
+      cost: M * N * Math.max(K, 1),
+      workspace: () => kernels.gemm_u8b1_workspace_bytes(K),
+      args: [K, x.offset, K, xF32, patterns, out.offset, N, 1, 0, 0, 0, { i0: 1 }, { i1: 1 }, byRows ? 0 : { j0: 1 }, byRows ? N : { j1: 1 }, WORKSPACE],
     });
   });
 }

@@ -1,4 +1,5 @@
 import { rt } from '../runtime/context.js';
+import { elementAt as at, elementPass, parallelTiles, TILE_LENGTH as LENGTH } from '../runtime/parallel.js';
 import { empty, type Tensor } from '../tensor/tensor.js';
 import { Hard, type HardName } from './codes.generated.js';
 import { expectF32, expectSameSize } from './internal/checks.js';
@@ -15,9 +16,12 @@ export function f32Hard(name: HardName, x: Tensor, out?: Tensor): { y: Tensor; n
   const y = out ?? empty(x.shape, 'float32');
   expectF32(y, 'f32Hard', 'out');
   expectSameSize(x, y, 'f32Hard', 'x and out');
-  const nan = rt().kernels.f32_hard(Hard[name], x.offset, y.offset, x.size);
+  // The tiles' NaN counts add up (integers: in any order).
+  const nan = parallelTiles({ kernel: 'f32_hard', ...pass(x.size), args: [Hard[name], at(x.offset), at(y.offset), LENGTH] });
   return { y, nan };
 }
+
+const pass = (n: number) => elementPass(n, 4);
 
 function backwardOutput(x: Tensor, dy: Tensor, binding: string): Tensor {
   expectF32(x, binding, 'x');
@@ -29,7 +33,7 @@ function backwardOutput(x: Tensor, dy: Tensor, binding: string): Tensor {
 /** dx = dy where lo <= x <= hi, else 0 (the clipped identity: clip, sign's 'clipped' surrogate). */
 export function f32RangeMaskBackward(x: Tensor, dy: Tensor, lo: number, hi: number): Tensor {
   const dx = backwardOutput(x, dy, 'f32RangeMaskBackward');
-  rt().kernels.f32_range_mask_backward(x.offset, dy.offset, dx.offset, x.size, lo, hi);
+  parallelTiles({ kernel: 'f32_range_mask_backward', ...pass(x.size), args: [at(x.offset), at(dy.offset), at(dx.offset), LENGTH, lo, hi] });
   return dx;
 }
 

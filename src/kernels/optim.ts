@@ -1,10 +1,14 @@
-import { rt } from '../runtime/context.js';
+import { elementAt, elementPass, parallelTiles, TILE_LENGTH as LENGTH } from '../runtime/parallel.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { expectF32, expectSameSize } from './internal/checks.js';
 
 // Fused optimizer updates, in place on the parameter and its state (kernels:
 // assembly/optim.ts, twin: reference/optim.ts). The caller marks the
 // parameter modified.
+
+const at = (t: Tensor) => elementAt(t.offset);
+/** A memory-bound pass touches several arrays per element: its cost in multiply-add equivalents. */
+const PASS_COST = 8;
 
 function checkState(p: Tensor, others: Tensor[], binding: string): void {
   expectF32(p, binding, 'param');
@@ -41,12 +45,20 @@ export interface AdamStep {
 /** One Adam / AdamW step on p with gradient g and moments m, v (all updated in place but g). */
 export function adamUpdate(p: Tensor, g: Tensor, m: Tensor, v: Tensor, s: AdamStep): void {
   checkState(p, [g, m, v], 'adamUpdate');
-  rt().kernels.adam_update(p.offset, g.offset, m.offset, v.offset, p.size, s.b1, s.c1, s.b2, s.c2, s.stepSize, s.bc2Sqrt,
-    s.eps, s.shrink, s.l2, -s.clip, s.clip);
+  parallelTiles({
+    kernel: 'adam_update',
+    ...elementPass(p.size, PASS_COST),
+    args: [at(p), at(g), at(m), at(v), LENGTH, s.b1, s.c1, s.b2, s.c2, s.stepSize, s.bc2Sqrt, s.eps, s.shrink, s.l2, -s.clip, s.clip],
+  });
 }
 
 /** One Bop step on ±1 weights w with gradient g and moving average m; returns the number of flips. */
 export function bopUpdate(w: Tensor, g: Tensor, m: Tensor, gamma: number, threshold: number): number {
   checkState(w, [g, m], 'bopUpdate');
-  return rt().kernels.bop_update(w.offset, g.offset, m.offset, w.size, gamma, threshold);
+  // The flip counts of the tiles add up (integers: in any order).
+  return parallelTiles({
+    kernel: 'bop_update',
+    ...elementPass(w.size, PASS_COST),
+    args: [at(w), at(g), at(m), LENGTH, gamma, threshold],
+  });
 }

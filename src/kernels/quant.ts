@@ -1,4 +1,4 @@
-import { rt } from '../runtime/context.js';
+import { elementAt as at, elementPass, parallelTiles, TILE_LENGTH as LENGTH } from '../runtime/parallel.js';
 import { empty, type Tensor } from '../tensor/tensor.js';
 import { expectF32, expectSameSize } from './internal/checks.js';
 
@@ -13,11 +13,14 @@ export interface FakeQuantParams {
   qmax: number;
 }
 
+/** Rounding and clamping: a few operations per element. */
+const pass = (n: number) => elementPass(n, 8);
+
 /** -1 below -t, +1 above t, 0 in between (inclusive). */
 export function f32Ternarize(x: Tensor, t: number): Tensor {
   expectF32(x, 'f32Ternarize', 'x');
   const y = empty(x.shape, 'float32');
-  rt().kernels.f32_ternarize(x.offset, y.offset, x.size, t);
+  parallelTiles({ kernel: 'f32_ternarize', ...pass(x.size), args: [at(x.offset), at(y.offset), LENGTH, t] });
   return y;
 }
 
@@ -25,7 +28,7 @@ export function f32Ternarize(x: Tensor, t: number): Tensor {
 export function f32FakeQuant(x: Tensor, p: FakeQuantParams): Tensor {
   expectF32(x, 'f32FakeQuant', 'x');
   const y = empty(x.shape, 'float32');
-  rt().kernels.f32_fake_quant(x.offset, y.offset, x.size, p.scale, p.zeroPoint, p.qmin, p.qmax);
+  parallelTiles({ kernel: 'f32_fake_quant', ...pass(x.size), args: [at(x.offset), at(y.offset), LENGTH, p.scale, p.zeroPoint, p.qmin, p.qmax] });
   return y;
 }
 
@@ -34,6 +37,9 @@ export function f32FakeQuantBackward(x: Tensor, dy: Tensor, p: FakeQuantParams):
   expectF32(x, 'f32FakeQuantBackward', 'x');
   expectSameSize(x, dy, 'f32FakeQuantBackward', 'x and dy');
   const dx = empty(x.shape, 'float32');
-  rt().kernels.f32_fake_quant_backward(x.offset, dy.offset, dx.offset, x.size, p.scale, p.zeroPoint, p.qmin, p.qmax);
+  parallelTiles({
+    kernel: 'f32_fake_quant_backward', ...pass(x.size),
+    args: [at(x.offset), at(dy.offset), at(dx.offset), LENGTH, p.scale, p.zeroPoint, p.qmin, p.qmax],
+  });
   return dx;
 }

@@ -1,4 +1,4 @@
-import { rt } from '../runtime/context.js';
+import { parallelTiles, TILE_LENGTH } from '../runtime/parallel.js';
 import { empty, type Tensor } from '../tensor/tensor.js';
 import { packedWords } from './bitpack.js';
 import { expectF32, expectShape } from './internal/checks.js';
@@ -20,6 +20,13 @@ export function thresholdPackF32(y: Tensor, threshold: Tensor, direction: Tensor
   if (direction.dtype !== 'int32') throw new Error(`internal: thresholdPackF32: direction must be int32, got ${direction.dtype}`);
   expectShape(direction, [N], 'thresholdPackF32', 'direction');
   const out = empty([M, packedWords(N)], 'int32');
-  if (out.size > 0) rt().kernels.threshold_pack_f32(y.offset, threshold.offset, direction.offset, M, N, out.offset);
+  const words = packedWords(N);
+  // Rows pack independently: split over rows.
+  if (out.size > 0) {
+    parallelTiles({
+      kernel: 'threshold_pack_f32', rows: { begin: 0, end: M, align: 1 }, cost: 2 * M * N,
+      args: [{ c: y.offset, i0: N * 4 }, threshold.offset, direction.offset, TILE_LENGTH, N, { c: out.offset, i0: words * 4 }],
+    });
+  }
   return out;
 }

@@ -6,6 +6,7 @@ import { cachedDerived, markModified } from '../tensor/derived.js';
 import { empty, storageOf, type Tensor } from '../tensor/tensor.js';
 import { rejectNaN } from './nan.js';
 import { produce, withWorkspace } from './workspace.js';
+import { parallelTiles, TILE_LENGTH, WORKSPACE } from '../runtime/parallel.js';
 
 /** ‖c_k‖² per code, cached with the codebook; computing it also rejects NaN in the codebook (cached alike). */
 function codebookNorms(codebook: Tensor, op: string): number {
@@ -47,7 +48,14 @@ export function nearestCodes(z: Tensor, codebook: Tensor, op: string): Tensor {
       return;
     }
     const { kernels } = rt();
-    withWorkspace(kernels.vq_nearest_workspace_bytes(N, K, D), (work) => kernels.vq_nearest(z.offset, N, codebook.offset, norms, K, D, out.offset, work));
+    // Rows are independent (each tile packs the codebook once): split over rows of z.
+    parallelTiles({
+      kernel: 'vq_nearest',
+      rows: { begin: 0, end: N, align: 4 },
+      cost: N * K * Math.max(D, 1),
+      workspace: (rows) => kernels.vq_nearest_workspace_bytes(rows, K, D),
+      args: [{ c: z.offset, i0: D * 4 }, TILE_LENGTH, codebook.offset, norms, K, D, { c: out.offset, i0: 4 }, WORKSPACE],
+    });
   });
 }
 

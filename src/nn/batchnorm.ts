@@ -16,22 +16,20 @@ export interface BatchNormOptions {
 }
 
 /**
- * Batch normalization over the batch axis of [batch, features] (or of every
- * leading axis of [..., features]), by the `batchNorm` op (ops/batchnorm.ts).
- * Training uses batch statistics (biased variance; fused kernels) and updates
- * running ones (unbiased variance); eval computes, in this order and in
- * float32, ((x - runningMean) / sqrt(runningVar + eps)) * weight + bias — the
- * order freeze() reproduces to fold it exactly into binary thresholds.
+ * What BatchNorm1d and BatchNorm2d share: parameters (weight, bias),
+ * buffers (runningMean, runningVar), options, the `batchNorm` op call and the
+ * frozen stage. Both normalize over the last (channel) axis; they differ only
+ * in the input shapes they accept.
  */
-export class BatchNorm1d extends Module {
+abstract class BatchNormBase extends Module {
   readonly momentum: number;
   readonly eps: number;
   readonly affine: boolean;
 
-  constructor(readonly numFeatures: number, options: BatchNormOptions | null = {}) {
+  /** `countArg`: the constructor's name for numFeatures, used in its error. */
+  constructor(protected readonly op: string, countArg: string, readonly numFeatures: number, options: BatchNormOptions | null) {
     super();
-    const op = 'BatchNorm1d';
-    checkNumber(numFeatures, op, 'numFeatures', { integer: true, min: 1, max: 2 ** 24 });
+    checkNumber(numFeatures, op, countArg, { integer: true, min: 1, max: 2 ** 24 });
     const o = readOptions<BatchNormOptions>(options, op);
     this.momentum = checkNumber(o.momentum ?? 0.1, op, 'momentum', { min: 0, max: 1 });
     // eps must stay a normal float32: one that rounds to 0 divides by 0 for a constant feature.
@@ -46,8 +44,8 @@ export class BatchNorm1d extends Module {
   }
 
   protected override checkStateValue(name: string, value: Tensor, fullName = name): void {
-    if (name === 'runningMean') checkStateRange(value, 'BatchNorm1d', fullName);
-    else if (name === 'runningVar') checkStateRange(value, 'BatchNorm1d', fullName, 0);
+    if (name === 'runningMean') checkStateRange(value, this.op, fullName);
+    else if (name === 'runningVar') checkStateRange(value, this.op, fullName, 0);
     else super.checkStateValue(name, value, fullName);
   }
 
@@ -67,14 +65,15 @@ export class BatchNorm1d extends Module {
     return this.optionalParam('bias');
   }
 
+  /** Throws (naming the layer) when x is not a shape this layer normalizes. */
+  protected abstract checkShape(x: Tensor): void;
+
   forward(x: Tensor): Tensor {
-    checkInputTensor(x, 'BatchNorm1d');
-    checkFloat(x, 'BatchNorm1d', 'x');
-    if (x.rank < 2 || x.shape[x.rank - 1] !== this.numFeatures) {
-      throw new Error(`BatchNorm1d: x must have shape [batch, ${this.numFeatures}] (or [..., ${this.numFeatures}]: every leading axis is a batch axis), got [${x.shape}]`);
-    }
+    checkInputTensor(x, this.op);
+    checkFloat(x, this.op, 'x');
+    this.checkShape(x);
     this.checkAlive();
-    return batchNormOp('BatchNorm1d', x, {
+    return batchNormOp(this.op, x, {
       runningMean: this.runningMean,
       runningVar: this.runningVar,
       weight: this.weight,
@@ -83,6 +82,11 @@ export class BatchNorm1d extends Module {
       momentum: this.momentum,
       eps: this.eps,
     });
+  }
+
+  /** Config entries a subclass adds to the frozen stage. */
+  protected stageConfig(): Record<string, unknown> {
+    return {};
   }
 
   /** Frozen form: the running statistics (and affine parameters), copied; fusion may fold them into thresholds. */
@@ -94,16 +98,64 @@ export class BatchNorm1d extends Module {
       tensors.weight = ctx.copy(w);
       tensors.bias = ctx.copy(b);
     }
-    return ctx.stage('batchnorm', tensors, { eps: this.eps, features: this.numFeatures, affine: w !== null && b !== null });
+    return ctx.stage('batchnorm', tensors, { eps: this.eps, features: this.numFeatures, affine: w !== null && b !== null, ...this.stageConfig() });
   }
 
   /** One multiply-add per element. */
   summaryMacs(input: readonly number[]): Macs {
     return { binary: 0, binaryWeights: 0, int8: 0, float: input.reduce((a, b) => a * b, 1) };
   }
+}
+
+/**
+ * Batch normalization over the batch axis of [batch, features] (or of every
+ * leading axis of [..., features]), by the `batchNorm` op (ops/batchnorm.ts).
+ * Training uses batch statistics (biased variance; fused kernels) and updates
+ * running ones (unbiased variance); eval computes, in this order and in
+ * float32, ((x - runningMean) / sqrt(runningVar + eps)) * weight + bias — the
+ * order freeze() reproduces to fold it exactly into binary thresholds.
+ */
+export class BatchNorm1d extends BatchNormBase {
+  constructor(numFeatures: number, options: BatchNormOptions | null = {}) {
+    super('BatchNorm1d', 'numFeatures', numFeatures, options);
+  }
+
+  protected checkShape(x: Tensor): void {
+    if (x.rank < 2 || x.shape[x.rank - 1] !== this.numFeatures) {
+      throw new Error(`BatchNorm1d: x must have shape [batch, ${this.numFeatures}] (or [..., ${this.numFeatures}]: every leading axis is a batch axis), got [${x.shape}]`);
+    }
+  }
 
   inputWidth(): number {
     return this.numFeatures;
+  }
+}
+
+/**
+ * Batch normalization of NHWC images [N, H, W, C] over the channel (last)
+ * axis: statistics per channel over N·H·W, the same op, parameters
+ * (weight, bias, runningMean, runningVar) and eval arithmetic as BatchNorm1d,
+ * so freeze() folds it after a binary conv the same way. Rank 4 only.
+ */
+export class BatchNorm2d extends BatchNormBase {
+  constructor(numChannels: number, options: BatchNormOptions | null = {}) {
+    super('BatchNorm2d', 'numChannels', numChannels, options);
+  }
+
+  /** The channel count (C of [N, H, W, C]); the same value as numFeatures. */
+  get numChannels(): number {
+    return this.numFeatures;
+  }
+
+  protected checkShape(x: Tensor): void {
+    if (x.rank !== 4 || x.shape[3] !== this.numFeatures) {
+      throw new Error(`BatchNorm2d: x must be an NHWC image batch [N, H, W, ${this.numFeatures}] (rank 4, channels last), got [${x.shape}]${x.rank === 2 ? '; use BatchNorm1d for [batch, features]' : ''}`);
+    }
+  }
+
+  /** The frozen stage normalizes images (no fixed row width). */
+  protected override stageConfig(): Record<string, unknown> {
+    return { spatial: true };
   }
 }
 

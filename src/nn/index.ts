@@ -1,7 +1,9 @@
 // Layers and training utilities, exported as `nn` (modules) and `optim` (optimizers, schedules).
-export { Module, type ParamInfo } from './module.js';
+export { Module, type ParamInfo, type LoadStateDictOptions, type StateDictOptions } from './module.js';
+export type { TorchLayoutOptions } from './torch-state.js';
 export { Linear, BinaryLinear, QuantLinear, type LinearOptions, type BinaryLinearOptions, type QuantLinearOptions } from './linear.js';
-export { BatchNorm1d, type BatchNormOptions } from './batchnorm.js';
+export { BatchNorm1d, BatchNorm2d, type BatchNormOptions } from './batchnorm.js';
+export { MaxPool2d, AvgPool2d, GlobalAvgPool2d, type Pool2dLayerOptions } from './pool.js';
 export { Sequential, ReLU, Tanh, Sigmoid, Hardtanh, Sign, Binarize, Flatten, Dropout, Identity, type SequentialStep } from './layers.js';
 export { VectorQuantizer, type VectorQuantizerOptions, type QuantizeResult } from './vector-quantizer.js';
 export { summary, type ModelSummary, type LayerSummary, type SummaryOptions } from './summary.js';
@@ -10,3 +12,10 @@ export { FrozenModel } from '../freeze/model.js';
 export type { FrozenStage, Activation } from '../freeze/types.js';
 export { Embedding, type EmbeddingOptions } from './embedding.js';
 export { LayerNorm, type LayerNormOptions } from './layernorm.js';
+export { Conv2d, type Conv2dLayerOptions } from './conv.js';
+export { BinaryConv2d, type BinaryConv2dOptions, type ConvLayerOptions } from './conv-binary.js';
+export { QuantConv2d, type QuantConv2dOptions } from './conv-quant.js';
+export { EntropyBottleneck, type EntropyBottleneckOptions, type BottleneckResult, type RoundingMode } from './entropy-bottleneck.js';
+export { ResidualVQ, type ResidualQuantizeResult } from './residual-vq.js';
+export { FSQ, type FsqResult } from './fsq.js';
+export { LFQ, type LFQOptions, type LfqResult } from './lfq.js';

@@ -3,7 +3,8 @@ import { checkTensor, describe } from '../tensor/checks.js';
 import { keep } from '../tensor/scope.js';
 import { rawBytes, Tensor } from '../tensor/tensor.js';
 import { f32Clip } from '../kernels/elementwise.js';
-import { boolOption, readOptions } from '../tensor/options.js';
+import { boolOption, choiceOption, readOptions } from '../tensor/options.js';
+import { fromTorchState, toTorchState, type TorchLayoutOptions } from './torch-state.js';
 
 /** What a parameter is, for optimizers (Bop takes 'binary') and summary(). */
 export interface ParamInfo {
@@ -11,6 +12,8 @@ export interface ParamInfo {
   bits: number;
   /** Latent weights are clipped to [-clip, clip] after every optimizer step. */
   clip?: number;
+  /** Bytes the frozen form stores, when its layout is not the default (1-bit rows padded to 128 bits; int8; float32). */
+  frozenBytes?: number;
 }
 
 const paramInfo = new WeakMap<Tensor, ParamInfo>();
@@ -25,8 +28,31 @@ export function applyConstraint(p: Tensor): void {
   if (clip !== undefined) f32Clip(p, -clip, clip, p);
 }
 
+/** loadStateDict options: strictness, and where the state comes from. */
+export interface LoadStateDictOptions extends TorchLayoutOptions {
+  /** Missing and unexpected names are errors (default true). */
+  strict?: boolean;
+  /** 'torch': a PyTorch state_dict (PyTorch names, OIHW conv weights, [C, H, W] flatten order), converted on load. */
+  from?: 'snapgrad' | 'torch';
+}
+
+/** stateDict options: `to: 'torch'` returns copies in PyTorch names and layouts. */
+export interface StateDictOptions extends TorchLayoutOptions {
+  to?: 'snapgrad' | 'torch';
+}
+
+/** The layout options only mean something with PyTorch layout. */
+function rejectLayout(o: TorchLayoutOptions, op: string, what: string): void {
+  if (o.inputShape !== undefined || o.example !== undefined) throw new Error(`${op}: inputShape and example only apply with ${what}`);
+}
+
 /** How to turn a state value into what the model holds, where cast()/reshape() can. */
 function stateFix(src: Tensor, dst: Tensor): string {
+  // A conv weight in OIHW is a permutation, not a reshape.
+  const s = dst.shape;
+  if (s.length === 4 && src.shape.length === 4 && [s[3], s[2], s[0], s[1]].every((d, i) => d === src.shape[i])) {
+    return `; that is PyTorch's OIHW conv layout (snapgrad's is HWIO [kh, kw, in/groups, out]): load a PyTorch state with loadStateDict(state, { from: 'torch' })`;
+  }
   const steps: string[] = [];
   if (src.dtype !== dst.dtype && (dst.dtype === 'float32' || (dst.dtype === 'int32' && src.dtype !== 'int32'))) steps.push(`.cast('${dst.dtype}')`);
   if (src.size === dst.size && (src.shape.length !== dst.shape.length || src.shape.some((d, i) => d !== dst.shape[i]))) steps.push(`.reshape([${dst.shape}])`);
@@ -160,23 +186,49 @@ export abstract class Module {
     return this.train(false);
   }
 
-  /** Parameters and buffers by dotted name (the tensors themselves, not copies). */
-  stateDict(): Record<string, Tensor> {
+  /**
+   * Parameters and buffers by dotted name (the tensors themselves, not copies).
+   * With { to: 'torch' }: new tensors (yours to dispose) in PyTorch names and
+   * layouts, for io.saveSafetensors and PyTorch's load_state_dict; a model with
+   * convolutions also needs inputShape (see loadStateDict).
+   */
+  stateDict(options: StateDictOptions | null = {}): Record<string, Tensor> {
+    const o = readOptions<StateDictOptions>(options, 'stateDict');
+    if (choiceOption(o.to, 'stateDict', 'to', ['snapgrad', 'torch'] as const, 'snapgrad') === 'torch') return toTorchState(this, o);
+    rejectLayout(o, 'stateDict', "{ to: 'torch' }");
     return Object.fromEntries([...this.namedParameters(), ...this.namedBuffers()]);
   }
 
   /**
    * Copies values into the parameters and buffers (shapes must match). With
    * strict (default), missing and unexpected names are errors.
+   * With { from: 'torch' }, `state` is a PyTorch state_dict (e.g. from
+   * loadSafetensors of a file saved by safetensors.torch.save_file): names and
+   * layouts are converted (src/nn/torch-state.ts). A model with convolutions
+   * also needs { inputShape } (one example's NHWC shape, e.g. [28, 28, 1]) or
+   * { example }: it is traced once to find the flatten before the first dense
+   * layer, whose columns PyTorch orders [C, H, W].
    */
-  loadStateDict(state: Record<string, Tensor> | Map<string, Tensor>, options: { strict?: boolean } | null = {}): void {
-    const strict = boolOption(readOptions<{ strict?: boolean }>(options, 'loadStateDict').strict, 'loadStateDict', 'strict', true);
+  loadStateDict(state: Record<string, Tensor> | Map<string, Tensor>, options: LoadStateDictOptions | null = {}): void {
+    const o = readOptions<LoadStateDictOptions>(options, 'loadStateDict');
+    const strict = boolOption(o.strict, 'loadStateDict', 'strict', true);
+    const from = choiceOption(o.from, 'loadStateDict', 'from', ['snapgrad', 'torch'] as const, 'snapgrad');
+    if (from === 'snapgrad') rejectLayout(o, 'loadStateDict', "{ from: 'torch' }");
     if (state instanceof Map) {
       for (const k of state.keys()) if (typeof k !== 'string') throw new Error(`loadStateDict: the keys of a state Map must be strings, got ${describe(k)}`);
       state = Object.fromEntries(state) as Record<string, Tensor>;
     }
     if (state === null || typeof state !== 'object' || Array.isArray(state) || state instanceof Tensor) {
       throw new Error(`loadStateDict: state must be an object (or Map) of tensors by name, like the one stateDict() returns, got ${describe(state)}`);
+    }
+    if (from === 'torch') {
+      const converted = fromTorchState(this, state, { ...o, strict });
+      try {
+        this.loadStateDict(converted, { strict });
+      } finally {
+        for (const t of Object.values(converted)) t.dispose();
+      }
+      return;
     }
     const own = this.stateDict();
     for (const [name, t] of Object.entries(own)) {

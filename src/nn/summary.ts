@@ -31,8 +31,13 @@ export interface ModelSummary {
 
 /** MACs of a recorded op: the inner dimension times the output size for matmul; elementwise ops count none. */
 function opMacs(node: TraceNode): number {
-  if (node.op !== 'matmul') return 0;
   const shapeOf = (a: TracedArg | undefined): readonly number[] | null => (a === undefined ? null : 'input' in a ? node.inputShapes[a.input] : 'constant' in a ? a.constant.shape : null);
+  if (node.op === 'conv2d') {
+    // each output element is a dot product over the window: kh·kw·Cin/groups (w is HWIO)
+    const w = shapeOf(node.args[1]);
+    return w === null || w.length !== 4 ? 0 : w[0] * w[1] * w[2] * node.shape.reduce((x, y) => x * y, 1);
+  }
+  if (node.op !== 'matmul') return 0;
   const a = shapeOf(node.args[0]);
   const options = node.args[2] !== undefined && 'json' in node.args[2] ? (node.args[2].json as { transposeA?: boolean } | null) : null;
   if (a === null || a.length < 2) return 0;
@@ -115,8 +120,12 @@ export function summary(model: Module, options: SummaryOptions | null = {}): Mod
       const bits = infoOf(p).bits;
       paramsByBits[bits] = (paramsByBits[bits] ?? 0) + p.size;
       float32Bytes += p.size * 4;
-      // Packed rows are padded to 128 bits; sub-byte widths other than 1 are stored as int8.
-      if (bits === 1) packedBytes += p.shape[0] * Math.ceil(p.size / p.shape[0] / 128) * 16;
+      // Packed rows (one per output: the first axis, the last of an HWIO conv weight) are padded to 128 bits;
+      // sub-byte widths other than 1 are stored as int8.
+      const outputs = p.rank === 4 ? p.shape[3] : p.shape[0];
+      const declared = infoOf(p).frozenBytes;
+      if (declared !== undefined) packedBytes += declared;
+      else if (bits === 1) packedBytes += outputs * Math.ceil(p.size / outputs / 128) * 16;
       else if (bits <= 8) packedBytes += p.size;
       else packedBytes += p.size * 4;
     }

@@ -1,7 +1,7 @@
 import { composite, noGrad } from '../autograd/tape.js';
 import { vqEmaUpdate, vqNearest } from '../kernels/vq.js';
 import { add } from '../ops/elementwise.js';
-import { vq, type VqResult } from '../ste/vq.js';
+import { l2Normalize, vq, type VqResult } from '../ste/vq.js';
 import { checkFloat, checkNumber } from '../tensor/checks.js';
 import { full, randn, zeros } from '../tensor/creation.js';
 import { markModified } from '../tensor/derived.js';
@@ -28,6 +28,15 @@ export interface VectorQuantizerOptions {
   kmeansIters?: number;
   /** Codes whose EMA cluster size falls below this are replaced by random batch vectors (default 1; 0 disables). */
   deadCodeThreshold?: number;
+  /** Gradient to z by the rotation trick (Fifty et al. 2025) instead of straight through (default false); see ste.vq. */
+  rotationTrick?: boolean;
+  /** Cosine-similarity codebook: z rows and codes are l2-normalized, nearest = most similar (default false). */
+  cosine?: boolean;
+  /**
+   * In training, sample codes from softmax(−‖z − c‖² / temperature) (default 0: nearest).
+   * Eval mode always takes the nearest code. The draws are seeded by the layer's seed.
+   */
+  temperature?: number;
   seed?: number;
 }
 
@@ -61,6 +70,9 @@ export class VectorQuantizer extends Module {
   readonly kmeansInit: boolean;
   readonly kmeansIters: number;
   readonly deadCodeThreshold: number;
+  readonly rotationTrick: boolean;
+  readonly cosine: boolean;
+  readonly temperature: number;
   private rng: number;
 
   constructor(readonly numCodes: number, readonly dim: number, options: VectorQuantizerOptions | null = {}) {
@@ -78,6 +90,10 @@ export class VectorQuantizer extends Module {
     this.kmeansInit = boolOption(o.kmeansInit, op, 'kmeansInit', true);
     this.kmeansIters = checkNumber(o.kmeansIters ?? 10, op, 'kmeansIters', { integer: true, min: 0, max: MAX_KMEANS_ITERS });
     this.deadCodeThreshold = checkNumber(o.deadCodeThreshold ?? 1, op, 'deadCodeThreshold', { min: 0, max: F32_MAX });
+    this.rotationTrick = boolOption(o.rotationTrick, op, 'rotationTrick');
+    this.cosine = boolOption(o.cosine, op, 'cosine');
+    this.temperature = checkNumber(o.temperature ?? 0, op, 'temperature', { min: 0, max: F32_MAX });
+    if (this.temperature > 0 && this.temperature < 2 ** -126) throw new Error(`${op}: temperature = ${this.temperature} must be 0 (nearest code) or a normal float32 value (>= ${2 ** -126})`);
     this.rng = layerSeed(seedOption(o.seed, op));
     const codebook = randn([numCodes, dim], { seed: this.rng });
     if (this.ema) {
@@ -126,15 +142,27 @@ export class VectorQuantizer extends Module {
     if (z.shape[0] === 0) throw new Error(`VectorQuantizer: z must have at least one row, got shape [${z.shape}]; skip empty batches`);
     // Checked before anything is written: one Infinity would reach the codebook through k-means or the EMA.
     checkFinite(z, 'VectorQuantizer', 'z', 'the codebook and its statistics were left unchanged');
-    if (this.training && this.buffer('initialized').item() === 0 && z.shape[0] > 0) {
-      noGrad(() => this.#kmeans(z));
-    }
-    const result = vq(z, this.codebook, { beta: this.beta });
+    // A cosine codebook's statistics are those of the unit rows (the codes are normalized again at every lookup).
+    const stats = (fn: (rows: Tensor) => void): void =>
+      noGrad(() => {
+        const rows = this.cosine ? l2Normalize(z) : z;
+        try {
+          fn(rows);
+        } finally {
+          if (rows !== z) rows.dispose();
+        }
+      });
+    if (this.training && this.buffer('initialized').item() === 0 && z.shape[0] > 0) stats((rows) => this.#kmeans(rows));
+    const sampling = this.training && this.temperature > 0;
+    const result = vq(z, this.codebook, {
+      beta: this.beta, rotationTrick: this.rotationTrick, cosine: this.cosine,
+      ...(sampling ? { temperature: this.temperature, seed: Math.floor(this.#nextRandom() * 4294967296) } : {}),
+    });
     const { perplexity, usage } = this.#usageStats(result.indices);
     if (this.training && this.ema) {
-      noGrad(() => {
-        vqEmaUpdate(z, result.indices, this.buffer('clusterSize'), this.buffer('embedSum'), this.codebook, { decay: this.decay, epsilon: this.epsilon });
-        if (this.deadCodeThreshold > 0) this.#replaceDeadCodes(z);
+      stats((rows) => {
+        vqEmaUpdate(rows, result.indices, this.buffer('clusterSize'), this.buffer('embedSum'), this.codebook, { decay: this.decay, epsilon: this.epsilon });
+        if (this.deadCodeThreshold > 0) this.#replaceDeadCodes(rows);
       });
     }
     const loss = this.ema ? result.commitmentLoss : add(result.codebookLoss, result.commitmentLoss);

@@ -285,20 +285,20 @@ export interface WasmExports {
    * xhat = (x - mean) * invstd, y = xhat * gamma + beta (gamma/beta 0 = none).
    */
   bn_forward_train(x: number, y: number, xhat: number, mean: number, variance: number, invstd: number, gamma: number,
-                   beta: number, B: number, F: number, eps: number): void;
+                   beta: number, B: number, F: number, ld: number, eps: number): void;
   /**
    * dbeta = Σ_b dy, dgamma = Σ_b dy·xhat,
    * dx = (gamma·invstd / B) · (B·dy − dbeta − xhat·dgamma).
    */
   bn_backward_train(dy: number, xhat: number, invstd: number, gamma: number, dx: number, dgamma: number,
-                    dbeta: number, B: number, F: number): void;
+                    dbeta: number, B: number, F: number, ld: number): void;
   /**
    * Eval mode with the float32 operations, in order, of BatchNorm1d's eval
    * forward: y = ((x - mean) / sqrt(var + eps)) * gamma + beta, each op rounded
    * (gamma/beta 0 = none), so one call gives the bits of the op chain.
    */
   bn_forward_eval(x: number, y: number, mean: number, variance: number, gamma: number, beta: number, B: number,
-                  F: number, eps: number): void;
+                  F: number, ld: number, eps: number): void;
 
   // gemm_u8b1.ts
   gemm_u8b1_packed_w_bytes(N: number, K: number): number;
@@ -311,6 +311,74 @@ export interface WasmExports {
   gemm_u8b1_f32(K: number, x: number, ldx: number, xF32: number, w: number, c: number, ldc: number, batch: number,
                 strideX: number, strideW: number, strideC: number, m0: number, m1: number, n0: number, n1: number,
                 work: number): void;
+
+  // conv.ts
+  conv_f32_im2col(x: number, H: number, W: number, C: number, c0: number, cg: number, kh: number, kw: number,
+                  strideH: number, strideW: number, dilationH: number, dilationW: number, padTop: number,
+                  padLeft: number, outH: number, outW: number, r0: number, r1: number, cols: number): void;
+  conv_f32_col2im(cols: number, H: number, W: number, C: number, c0: number, cg: number, kh: number, kw: number,
+                  strideH: number, strideW: number, dilationH: number, dilationW: number, padTop: number,
+                  padLeft: number, outH: number, outW: number, r0: number, r1: number, dx: number): void;
+  conv_f32_dw_workspace_bytes(C: number, m: number, kh: number, kw: number): number;
+  conv_f32_dw__simd(x: number, H: number, W: number, C: number, m: number, kh: number, kw: number, strideH: number,
+                    strideW: number, dilationH: number, dilationW: number, padTop: number, padLeft: number,
+                    outH: number, outW: number, r0: number, r1: number, w: number, y: number, work: number): void;
+  conv_f32_dw_backward_input__simd(dy: number, H: number, W: number, C: number, m: number, kh: number, kw: number,
+                                   strideH: number, strideW: number, dilationH: number, dilationW: number,
+                                   padTop: number, padLeft: number, outH: number, outW: number, r0: number,
+                                   r1: number, w: number, dx: number, work: number): void;
+  conv_f32_dw_backward_filter__simd(x: number, H: number, W: number, C: number, m: number, kh: number, kw: number,
+                                    strideH: number, strideW: number, dilationH: number, dilationW: number,
+                                    padTop: number, padLeft: number, outH: number, outW: number, rows: number,
+                                    chunk: number, dy: number, dw: number, work: number): void;
+
+  // pool.ts
+  /**
+   * y[n, oy, ox, c] = max over the window's valid cells; idx (when not 0)
+   * gets the cell h * W + w of the first maximum in row-major window order.
+   * NaN never wins (as f32_max_axis): a NaN is kept only when every cell is NaN.
+   */
+  f32_maxpool2d(x: number, y: number, idx: number, N: number, H: number, W: number, C: number, kh: number,
+                kw: number, sh: number, sw: number, padT: number, padL: number, outH: number, outW: number): void;
+  /**
+   * dx = 0, then dx[n, idx, c] += dy[n, p, c] for every output position p in
+   * order (overlapping windows accumulate). Scatter by index: no vector form.
+   */
+  f32_maxpool2d_backward(dy: number, idx: number, dx: number, N: number, HW: number, outHW: number, C: number): void;
+  /**
+   * y[n, oy, ox, c] = (sum of the window's valid cells, in row-major order) / count
+   * of valid cells: padding is not counted (TF/Keras semantics).
+   */
+  f32_avgpool2d(x: number, y: number, N: number, H: number, W: number, C: number, kh: number, kw: number, sh: number,
+                sw: number, padT: number, padL: number, outH: number, outW: number): void;
+  /**
+   * dx = 0, then for every output position in order, dy / count is added to
+   * each valid cell of its window (overlapping windows accumulate).
+   */
+  f32_avgpool2d_backward(dy: number, dx: number, N: number, H: number, W: number, C: number, kh: number, kw: number,
+                         sh: number, sw: number, padT: number, padL: number, outH: number, outW: number): void;
+
+  // conv_b1.ts
+  pack_hwio_bits_f32(w: number, taps: number, Cin: number, Cout: number, aligned: number, out: number,
+                     ldo: number): number;
+  im2col_b1(geo: number, x: number, row0: number, row1: number, out: number, ldo: number): void;
+  conv_b1_pad_table(geo: number, w: number, ldw: number, Cout: number, rowTaps: number, nRC: number, colTaps: number,
+                    nCC: number, out: number): void;
+  conv_b1_workspace_bytes(chunk: number, ldw: number, Cout: number): number;
+  conv_b1(mode: number, geo: number, x: number, w: number, ldw: number, Cout: number, out: number, pad: number,
+          scale: number, bias: number, thr: number, dir: number, work: number, chunk: number): void;
+  maxpool_b1(geo: number, x: number, out: number): void;
+  flatten_bits_nhwc(x: number, N: number, P: number, C: number, out: number, words: number): void;
+
+  // conv_int.ts
+  im2col_u8(geo: number, x: number, row0: number, row1: number, out: number): void;
+  im2col_s8(geo: number, x: number, zp: number, row0: number, row1: number, out: number): void;
+  conv_u8b1_workspace_bytes(K: number, chunk: number, Cout: number): number;
+  conv_u8b1(mode: number, geo: number, x: number, patterns: number, Cout: number, out: number, scale: number,
+            bias: number, thr: number, dir: number, work: number, chunk: number): void;
+  conv_s8_workspace_bytes(K: number, chunk: number): number;
+  conv_s8(mode: number, geo: number, x: number, zp: number, packedB: number, Cout: number, out: number, mult: number,
+          add: number, work: number, chunk: number): void;
 }
 
 /** Every function export of WasmExports, for the loader's check of a module. */
@@ -337,5 +405,11 @@ export const WASM_FUNCTION_EXPORTS = ['heap_base', 'rng_uniform_f32', 'rng_norma
                                       'vq_ema_workspace_bytes', 'vq_ema_update', 'adam_update', 'bop_update',
                                       'threshold_pack_f32', 'bn_forward_train', 'bn_backward_train',
                                       'bn_forward_eval', 'gemm_u8b1_packed_w_bytes', 'gemm_u8b1_workspace_bytes',
-                                      'gemm_u8b1_pack_w', 'gemm_u8b1_check_f32', 'gemm_u8b1',
-                                      'gemm_u8b1_f32'] as const;
+                                      'gemm_u8b1_pack_w', 'gemm_u8b1_check_f32', 'gemm_u8b1', 'gemm_u8b1_f32',
+                                      'conv_f32_im2col', 'conv_f32_col2im', 'conv_f32_dw_workspace_bytes',
+                                      'conv_f32_dw__simd', 'conv_f32_dw_backward_input__simd',
+                                      'conv_f32_dw_backward_filter__simd', 'f32_maxpool2d', 'f32_maxpool2d_backward',
+                                      'f32_avgpool2d', 'f32_avgpool2d_backward', 'pack_hwio_bits_f32', 'im2col_b1',
+                                      'conv_b1_pad_table', 'conv_b1_workspace_bytes', 'conv_b1', 'maxpool_b1',
+                                      'flatten_bits_nhwc', 'im2col_u8', 'im2col_s8', 'conv_u8b1_workspace_bytes',
+                                      'conv_u8b1', 'conv_s8_workspace_bytes', 'conv_s8'] as const;

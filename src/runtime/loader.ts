@@ -1,8 +1,10 @@
-import { instantiate } from '@assemblyscript/loader';
 import { WASM_FUNCTION_EXPORTS, type WasmExports } from './abi.generated.js';
-import { Allocator } from './allocator.js';
+import { Allocator, alignUp } from './allocator.js';
 import { isInitialized, rt, setRuntime } from './context.js';
 import { detectRuntime, hasSimd, type RuntimeName } from './environment.js';
+import { JOB_BLOCK_BYTES } from './jobs.js';
+import { PARALLEL_MIN_COST, setParallelMinCost } from './parallel.js';
+import { nodeWorkerFactory, Pool, threadCanBlock, webWorkerFactory, type WorkerFactory } from './pool.js';
 import { ARG_BLOCK_BYTES } from './views.js';
 import { checkNumber, describe } from '../tensor/checks.js';
 import { readOptions } from '../tensor/options.js';
@@ -16,22 +18,41 @@ export interface InitOptions {
   wasm?: WasmSource;
   /** Initial size of the shared memory in bytes (rounded up to 64 KiB pages). Default 16 MiB. */
   initialMemoryBytes?: number;
+  /**
+   * Threads to compute with, the calling one included. Default: the available
+   * cores, at most 8. Where threads cannot run (Cloudflare Workers, pages that
+   * are not cross-origin isolated) snapgrad runs on one thread without error.
+   */
+  threads?: number;
+  /** Where the worker script (dist/snapgrad.worker.js) is, for bundlers that move it; default: next to this module. */
+  workerUrl?: string | URL;
 }
 
 export interface Info {
   runtime: RuntimeName;
+  /** 'simd128' (single-thread build) or 'simd128-threads' (shared memory, worker pool). */
   build: string;
   simd: boolean;
-  threads: boolean;
+  /** Threads that compute, the calling one included (1: no workers). */
+  threads: number;
+  /** Why this build and this thread count. */
+  threadsReason: string;
   memoryBytes: number;
 }
 
 const WASM_FILE = 'snapgrad.simd.wasm';
+const THREADS_WASM_FILE = 'snapgrad.simd-threads.wasm';
+const WORKER_FILE = 'snapgrad.worker.js';
+/** Beyond 8 threads the kernels' tiles get too small to pay for the wake-ups on the sizes snapgrad trains. */
+export const MAX_DEFAULT_THREADS = 8;
+/** A bound on setThreads / init({ threads }), far above any core count the pool is useful for. */
+const MAX_THREADS = 64;
 /** What to do in Cloudflare Workers (workerd), which compile no wasm at run time: only modules bundled with the Worker run. */
 const WORKERS_HINT =
   "Import the .wasm file as a module and pass it: import wasm from 'snapgrad/wasm'; await init({ module: wasm }) " +
   "(wrangler compiles *.wasm imports by default; in Miniflare add modulesRules: [{ type: 'CompiledWasm', include: ['**/*.wasm'] }]).";
 const BUILD = 'simd128';
+const THREADS_BUILD = 'simd128-threads';
 
 let pending: Promise<Info> | null = null;
 
@@ -64,6 +85,11 @@ function checkInitOptions(options: unknown): InitOptions {
   if (o.initialMemoryBytes !== undefined) {
     checkNumber(o.initialMemoryBytes, 'init', 'options.initialMemoryBytes', { integer: true, min: 0, max: 2 ** 32 - 65536 });
   }
+  if (o.threads !== undefined) checkNumber(o.threads, 'init', 'options.threads', { integer: true, min: 1, max: MAX_THREADS });
+  const wu = o.workerUrl as unknown;
+  if (wu !== undefined && typeof wu !== 'string' && !(wu instanceof URL)) {
+    throw new Error(`init: options.workerUrl must be a URL or a string (the location of dist/${WORKER_FILE}), got ${describe(wu)}`);
+  }
   return o;
 }
 
@@ -86,12 +112,116 @@ async function doInit(options: InitOptions): Promise<Info> {
       (runtime === 'workerd' ? '; import the .wasm with the CompiledWasm module rule (wrangler\'s default for *.wasm), not as Data or Text' : '; pass bytes, a URL or a Response as options.wasm instead'),
     );
   }
-  const source = options.module ?? (options.wasm !== undefined ? await resolveSource(options.wasm, runtime) : await defaultSource(runtime));
+  const cores = await availableCores(runtime);
+  const wanted = options.threads ?? defaultThreads(cores);
+  const blocker = threadsBlocker(runtime);
+  let reason = blocker ?? '';
+  let module: WebAssembly.Module;
+  if (options.module !== undefined) module = options.module;
+  else if (options.wasm !== undefined) module = await compile(await resolveSource(options.wasm, runtime));
+  else {
+    let threadsModule: WebAssembly.Module | null = null;
+    if (blocker === null) {
+      try {
+        threadsModule = await compile(await defaultSource(runtime, THREADS_WASM_FILE));
+      } catch (err) {
+        reason = `the threads build could not be loaded (${String((err as Error)?.message ?? err)})`;
+      }
+    }
+    module = threadsModule ?? await compile(await defaultSource(runtime, WASM_FILE));
+  }
   const pages = Math.max(1, Math.ceil((options.initialMemoryBytes ?? 16 * 2 ** 20) / 65536));
-  const memory = new WebAssembly.Memory({ initial: pages, maximum: 65536 });
-  let result;
+  // The threads build imports a shared memory, the single-thread build a plain one; a module passed by
+  // the user may be either (the JS API does not say which), so where threads could run a shared memory
+  // is tried first. A link error happens before any data is written, so the retry starts clean.
+  let instance: WebAssembly.Instance | null = null;
+  let memory = new WebAssembly.Memory({ initial: pages, maximum: 65536, shared: blocker === null });
+  if (blocker === null) {
+    try {
+      instance = await WebAssembly.instantiate(module, { env: { memory } });
+    } catch (err) {
+      if (!(err instanceof WebAssembly.LinkError)) throw err;
+      if (reason === '') reason = 'init() was given the single-thread build (options.module / options.wasm); pass the threads build (snapgrad.simd-threads.wasm) for threads';
+      memory = new WebAssembly.Memory({ initial: pages, maximum: 65536 });
+    }
+  }
+  instance ??= await instantiate(module, memory);
+  // The kernels take only numbers: the raw exports are called directly (no per-call wrapper).
+  const exportsFound = instance.exports as Record<string, unknown>;
+  const missing = WASM_FUNCTION_EXPORTS.filter((name) => typeof exportsFound[name] !== 'function');
+  if (missing.length > 0) {
+    throw new Error(`init: the wasm module does not match this version of snapgrad (it lacks ${missing.length} of the kernels, e.g. ${missing.slice(0, 3).join(', ')}); pass dist/${WASM_FILE} from the same package version`);
+  }
+  const kernels = instance.exports as unknown as WasmExports;
+  const allocator = new Allocator(memory, kernels.heap_base());
+  const argBlock = allocator.alloc(ARG_BLOCK_BYTES);
+  let reservedBytes = alignUp(ARG_BLOCK_BYTES);
+  let pool: Pool | null = null;
+  if (isShared(memory)) {
+    // The job block is reserved once, through the allocator, like any other block; workers never allocate.
+    const jobBlock = allocator.alloc(JOB_BLOCK_BYTES);
+    reservedBytes += alignUp(JOB_BLOCK_BYTES);
+    try {
+      const factory = await workerFactory(runtime, options.workerUrl);
+      pool = new Pool(memory, module, jobBlock, WASM_FUNCTION_EXPORTS, factory, threadCanBlock());
+      await pool.resize(wanted);
+      reason = options.threads !== undefined ? `init({ threads: ${wanted} })`
+        : `${cores === 1 ? 'one core is' : `${cores} cores are`} available (the default uses up to ${MAX_DEFAULT_THREADS})`;
+    } catch (err) {
+      pool?.shutdown();
+      pool = null;
+      reason = `the worker pool could not start (${String((err as Error)?.message ?? err)}); running on one thread`;
+    }
+  }
+  setRuntime({ kernels, memory, allocator, runtime, build: isShared(memory) ? THREADS_BUILD : BUILD, argBlock, pool, threadsReason: reason, reservedBytes });
+  return info();
+}
+
+/** Default thread count for `cores` available cores. */
+export function defaultThreads(cores: number): number {
+  return Math.max(1, Math.min(MAX_DEFAULT_THREADS, Math.floor(cores) || 1));
+}
+
+async function availableCores(runtime: RuntimeName): Promise<number> {
+  if (runtime === 'node') {
+    // availableParallelism respects the process's CPU affinity (taskset, containers' cpusets).
+    const os = await import('node:os');
+    return os.availableParallelism();
+  }
+  const n = (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator?.hardwareConcurrency;
+  return typeof n === 'number' && n > 0 ? n : 1;
+}
+
+/** Why threads cannot run here, or null when they can. */
+function threadsBlocker(runtime: RuntimeName): string | null {
+  const g = globalThis as any;
+  if (runtime === 'workerd') return 'Cloudflare Workers (workerd) have no threads: the single-thread build runs';
+  if (runtime === 'browser' && (g.crossOriginIsolated !== true || typeof SharedArrayBuffer === 'undefined')) {
+    return 'the page is not cross-origin isolated, so it has no SharedArrayBuffer: serve it with the headers ' +
+      'Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp for threads; the single-thread build runs';
+  }
+  if (typeof SharedArrayBuffer === 'undefined') return 'this runtime has no SharedArrayBuffer: the single-thread build runs';
+  if (runtime !== 'node' && typeof g.Worker !== 'function') return 'this runtime has no Worker: the single-thread build runs';
   try {
-    result = await instantiate(source as any, { env: { memory } });
+    new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true });
+  } catch {
+    return 'this runtime cannot create a shared WebAssembly.Memory: the single-thread build runs';
+  }
+  return null;
+}
+
+function isShared(memory: WebAssembly.Memory): boolean {
+  return typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
+}
+
+async function compile(source: BufferSource | Response | WebAssembly.Module): Promise<WebAssembly.Module> {
+  if (source instanceof WebAssembly.Module) return source;
+  try {
+    if (isResponseLike(source)) {
+      const r = source as Response;
+      return typeof WebAssembly.compileStreaming === 'function' ? await WebAssembly.compileStreaming(r) : await WebAssembly.compile(await r.arrayBuffer());
+    }
+    return await WebAssembly.compile(source as BufferSource);
   } catch (err) {
     const msg = String((err as Error)?.message ?? err);
     if (/code generation disallowed/i.test(msg)) {
@@ -100,23 +230,51 @@ async function doInit(options: InitOptions): Promise<Info> {
     if (err instanceof WebAssembly.CompileError) {
       throw new Error(`init: options.wasm is not a valid WebAssembly module (${msg}); pass the bytes of dist/${WASM_FILE} (or omit options.wasm to load it from next to the module)`);
     }
+    throw err;
+  }
+}
+
+async function instantiate(module: WebAssembly.Module, memory: WebAssembly.Memory): Promise<WebAssembly.Instance> {
+  try {
+    return await WebAssembly.instantiate(module, { env: { memory } });
+  } catch (err) {
+    const msg = String((err as Error)?.message ?? err);
     if (err instanceof WebAssembly.LinkError) {
       throw new Error(`init: the wasm module does not match this version of snapgrad (${msg}); pass dist/${WASM_FILE} from the same package version`);
     }
     throw err;
   }
-  // The loader wraps exports for its string/array helpers; the kernels take
-  // only numbers, so the raw exports are called directly (no per-call wrapper).
-  const exportsFound = result.instance.exports as Record<string, unknown>;
-  const missing = WASM_FUNCTION_EXPORTS.filter((name) => typeof exportsFound[name] !== 'function');
-  if (missing.length > 0) {
-    throw new Error(`init: the wasm module does not match this version of snapgrad (it lacks ${missing.length} of the kernels, e.g. ${missing.slice(0, 3).join(', ')}); pass dist/${WASM_FILE} from the same package version`);
+}
+
+/** The worker script next to this module (dist/), or in dist/ when run from src/. Resolved here, never at module load. */
+async function workerFactory(runtime: RuntimeName, given: string | URL | undefined): Promise<WorkerFactory> {
+  let candidates: URL[];
+  if (given !== undefined) candidates = [given instanceof URL ? given : toUrl(given)];
+  else {
+    const here = import.meta.url;
+    if (!here) throw new Error(`this runtime gives modules no import.meta.url; pass init({ workerUrl }) with the URL of dist/${WORKER_FILE}`);
+    const fromSource = '../../dist/' + WORKER_FILE;
+    candidates = [new URL('./snapgrad.worker.js', import.meta.url), new URL(fromSource, here)];
   }
-  const kernels = result.instance.exports as unknown as WasmExports;
-  const allocator = new Allocator(memory, kernels.heap_base());
-  const argBlock = allocator.alloc(ARG_BLOCK_BYTES);
-  setRuntime({ kernels, memory, allocator, runtime, build: BUILD, argBlock });
-  return info();
+  for (const url of candidates) {
+    // Deno too: its node:worker_threads workers can be unref'd, its Web Workers keep the process alive.
+    if (await exists(url, runtime)) return runtime === 'node' || runtime === 'deno' ? nodeWorkerFactory(url) : webWorkerFactory(url);
+  }
+  throw new Error(`the worker script was not found (${candidates.map((u) => u.href).join(', ')}); pass init({ workerUrl })`);
+}
+
+async function exists(url: URL, runtime: RuntimeName): Promise<boolean> {
+  try {
+    if (url.protocol === 'file:' && runtime === 'node') {
+      await readNodeFile(url);
+      return true;
+    }
+    const response = await fetch(url);
+    await response.body?.cancel();
+    return response.ok;
+  } catch {
+    return false;
+  }
 }
 
 async function resolveSource(wasm: WasmSource, runtime: RuntimeName): Promise<BufferSource | Response | WebAssembly.Module> {
@@ -178,14 +336,16 @@ async function readNodeFile(url: URL): Promise<Uint8Array<ArrayBuffer>> {
  * wasm as an asset. Resolved here, not at module load: in workerd
  * import.meta.url is undefined.
  */
-async function defaultSource(runtime: RuntimeName): Promise<BufferSource | Response> {
+async function defaultSource(runtime: RuntimeName, file: string): Promise<BufferSource | Response> {
   if (runtime === 'workerd') {
     throw new Error(`init: in Cloudflare Workers init() needs the wasm module, which cannot be fetched or compiled at run time there. ${WORKERS_HINT}`);
   }
   const here = import.meta.url;
   if (!here) throw new Error('init: cannot locate the wasm file (this runtime gives modules no import.meta.url); pass init({ wasm }) or init({ module })');
-  const fromSource = '../../dist/' + WASM_FILE;
-  const candidates = [new URL('./snapgrad.simd.wasm', import.meta.url), new URL(fromSource, here)];
+  const fromSource = '../../dist/' + file;
+  // Literal URLs, one per build, so that bundlers see both files.
+  const nextTo = file === THREADS_WASM_FILE ? new URL('./snapgrad.simd-threads.wasm', import.meta.url) : new URL('./snapgrad.simd.wasm', import.meta.url);
+  const candidates = [nextTo, new URL(fromSource, here)];
   let lastError: unknown = null;
   for (const url of candidates) {
     try {
@@ -196,7 +356,7 @@ async function defaultSource(runtime: RuntimeName): Promise<BufferSource | Respo
     }
   }
   const hint = runtime === 'deno' && /NotCapable|PermissionDenied|allow-read/.test(String(lastError)) ? ' (Deno needs --allow-read to read it)' : '';
-  throw new Error(`init: could not load ${WASM_FILE} next to the module${hint} (${candidates.map((u) => u.href).join(', ')}): ${String(lastError)}; pass init({ wasm }) with its URL or bytes`);
+  throw new Error(`init: could not load ${file} next to the module${hint} (${candidates.map((u) => u.href).join(', ')}): ${String(lastError)}; pass init({ wasm }) with its URL or bytes`);
 }
 
 export function info(): Info {
@@ -205,7 +365,34 @@ export function info(): Info {
     runtime: r.runtime,
     build: r.build,
     simd: true,
-    threads: false,
+    threads: r.pool?.threads ?? 1,
+    threadsReason: r.threadsReason,
     memoryBytes: r.memory.buffer.byteLength,
   };
+}
+
+export interface SetThreadsOptions {
+  /**
+   * Kernel calls whose work (multiply-adds or equivalent) is below this stay on
+   * the calling thread; default 2^20 (measured; see bench/threads.mjs). 0 splits every call, as the tests do.
+   */
+  minParallelCost?: number;
+}
+
+/**
+ * Computes with `threads` threads from now on (the calling one included),
+ * starting workers as needed; resolves with info(). Where threads cannot run
+ * (the single-thread build) it stays at 1 thread and info().threadsReason says why.
+ */
+export async function setThreads(threads: number, options: SetThreadsOptions | null = {}): Promise<Info> {
+  checkNumber(threads, 'setThreads', 'threads', { integer: true, min: 1, max: MAX_THREADS });
+  const o = readOptions<SetThreadsOptions>(options, 'setThreads');
+  if (o.minParallelCost !== undefined) {
+    setParallelMinCost(checkNumber(o.minParallelCost, 'setThreads', 'options.minParallelCost', { min: 0 }));
+  }
+  const r = rt();
+  if (r.pool === null) return info();
+  await r.pool.resize(threads);
+  r.threadsReason = `setThreads(${threads})`;
+  return info();
 }

@@ -1,7 +1,5 @@
 import { liveTensorCount } from '../tensor/tensor.js';
-import { alignUp } from './allocator.js';
 import { rt } from './context.js';
-import { ARG_BLOCK_BYTES } from './views.js';
 
 export interface MemoryStats {
   /** Bytes handed out by the allocator (tensors, and nothing else between ops). */
@@ -13,6 +11,6 @@ export interface MemoryStats {
 
 export function memoryStats(): MemoryStats {
   const r = rt();
-  // The argument block is the runtime's own, not the user's.
-  return { bytesInUse: r.allocator.bytesInUse - alignUp(ARG_BLOCK_BYTES), tensorsAlive: liveTensorCount(), memoryBytes: r.memory.buffer.byteLength };
+  // The argument and job blocks are the runtime's own, not the user's.
+  return { bytesInUse: r.allocator.bytesInUse - r.reservedBytes, tensorsAlive: liveTensorCount(), memoryBytes: r.memory.buffer.byteLength };
 }

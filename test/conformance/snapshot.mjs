@@ -4,7 +4,7 @@
 //   node test/conformance/snapshot.mjs --check    (after npm run build)
 //   node test/conformance/snapshot.mjs --write    (only for an intended change; say why in the commit)
 import { readFileSync, writeFileSync } from 'node:fs';
-import { runConformance } from './cases.mjs';
+import { runConformanceThreads } from './threads.mjs';
 
 const file = new URL('./hashes.simd.json', import.meta.url);
 
@@ -18,14 +18,15 @@ export function snapshotDiff(hashes) {
 if (import.meta.url === `file://${process.argv[1]}`) {
   const sg = await import(new URL('../../dist/snapgrad.js', import.meta.url).href);
   await sg.init();
-  const hashes = runConformance(sg);
+  const { threads, threadDiffs, hashes } = await runConformanceThreads(sg);
   if (process.argv.includes('--write')) {
     writeFileSync(file, JSON.stringify(hashes, null, 1) + '\n');
     console.log(`wrote ${Object.keys(hashes).length} hashes`);
   } else {
     const diff = snapshotDiff(hashes);
+    for (const [t, names] of Object.entries(threadDiffs)) for (const n of names) diff.push(`${n}: differs at ${t} threads from 1 thread`);
     for (const line of diff) console.log(line);
-    console.log(`${Object.keys(hashes).length} cases, ${diff.length} differ from the snapshot`);
+    console.log(`${Object.keys(hashes).length} cases at ${threads.join(', ')} threads, ${diff.length} differ from the snapshot`);
     process.exitCode = diff.length === 0 ? 0 : 1;
   }
 }

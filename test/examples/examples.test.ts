@@ -35,6 +35,37 @@ describe('examples learn on a subset of MNIST', () => {
     expect(out).toMatch(/\d+ samples\/s/);
   });
 
+  test('cloudflare-worker/train-conv: the binary CNN learns, its frozen form (packed convs) gives the same accuracy, and the file loads', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'snapgrad-conv-'));
+    try {
+      const file = join(dir, 'model-conv.safetensors');
+      const out = runExample('cloudflare-worker/train-conv', ['--epochs', '1', '--limit-train', '3000', '--limit-test', '500', '--save', file]);
+      const m = out.trim().split('\n').pop()!.match(/^test accuracy (\d+\.\d+)% \(frozen (\d+\.\d+)%\) in \d+ s; saved [\d.]+ kB to /);
+      expect(m, out).not.toBeNull();
+      expect(Number(m![1])).toBeGreaterThan(50);
+      expect(m![2]).toBe(m![1]);
+      expect(out).toMatch(/binary-conv2d 16 -> 32, 3x3 conv, 1-bit weights, 1-bit inputs, batch norm folded into thresholds -> bits, 2x2 max-pool on bits/);
+      // the saved file is a frozen model: safetensors header naming the format
+      expect(readFileSync(file).toString('latin1')).toContain('snapgrad-frozen');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('mnist-bcnn: the binary CNN learns, freezes to packed convs with identical predictions and is >= 15x smaller', () => {
+    const out = runExample('mnist-bcnn', ['--epochs', '1', '--limit-train', '3000', '--limit-test', '500', '--channels', '8', '--hidden', '64']);
+    const last = out.trim().split('\n').pop()!;
+    const m = last.match(/^test accuracy (\d+\.\d+)% \(frozen (\d+\.\d+)%\) in \d+ s \(training \d+ s\), weights ([\d.]+) (MB|kB) -> ([\d.]+) (MB|kB)$/);
+    expect(m, last).not.toBeNull();
+    const [, acc, frozenAcc, before, bu, after, au] = m!;
+    expect(Number(acc)).toBeGreaterThan(60); // chance: 10%
+    expect(frozenAcc).toBe(acc);
+    expect(out).toContain("predictions identical to the trained model's: yes");
+    expect(out).toMatch(/binary-conv2d 8 -> 16, 3x3 conv, 1-bit weights, 1-bit inputs, batch norm folded into thresholds -> bits, 2x2 max-pool on bits/);
+    const bytes = (v: string, u: string) => Number(v) * (u === 'MB' ? 1e6 : 1e3);
+    expect(bytes(before, bu) / bytes(after, au)).toBeGreaterThanOrEqual(15); // the float classifier and batch norm stay float32
+  });
+
   test('vq-vae: reconstruction improves, most codes are used, a PNG is written', () => {
     const dir = mkdtempSync(join(tmpdir(), 'snapgrad-vq-'));
     try {
@@ -90,6 +121,51 @@ describe('examples learn on a subset of MNIST', () => {
     expect(out).toMatch(/memory after cleanup: \{"bytesInUse":0,"tensorsAlive":0/);
   });
 
+  test('compress: three roundings learn, the rANS stream decodes exactly within 2% of the estimate, RD plots are written', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'snapgrad-compress-'));
+    try {
+      const out = runExample('compress', ['--epochs', '1', '--limit-train', '3000', '--limit-test', '300', '--lambdas', '8,32', '--out', join(dir, 'c')]);
+      for (const mode of ['ste', 'noise', 'mixed']) expect(out).toMatch(new RegExp(`^${mode}: bits/image .*decoded exactly: yes`, 'm'));
+      const last = out.trim().split('\n').pop()!;
+      const m = last.match(/^bits\/image (\d+\.\d) \(estimated (\d+\.\d)\), MSE (\d\.\d{4}), PSNR (\d+\.\d\d) dB$/);
+      expect(m, last).not.toBeNull();
+      const [actual, estimate, mse, psnr] = m!.slice(1).map(Number);
+      expect(Math.abs(actual - estimate) / estimate).toBeLessThan(0.02);
+      expect(mse).toBeLessThan(0.09); // the all-zero image scores about 0.11
+      expect(psnr).toBeCloseTo(10 * Math.log10(1 / mse), 0);
+      expect(readFileSync(join(dir, 'c-rd.svg'), 'utf8')).toMatch(/^<svg[\s\S]*<polyline[\s\S]*<\/svg>\n$/);
+      expect([...readFileSync(join(dir, 'c-rd.png')).subarray(0, 8)]).toEqual([137, 80, 78, 71, 13, 10, 26, 10]);
+      expect(readFileSync(join(dir, 'c-loss.svg'), 'utf8').match(/<polyline/g)!.length).toBe(3);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+  test('vq-vae --quantizer vq (rotation trick) | rvq | fsq | lfq: each beats the mean image and reports perplexity and usage', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'snapgrad-quantizers-'));
+    try {
+      const runs: [string[], string, number][] = [
+        [['--quantizer', 'vq', '--rotation-trick'], 'quantizer vq with the rotation trick: 64 codes of dimension 8', 64],
+        [['--quantizer', 'rvq', '--stages', '2'], 'quantizer rvq: 2 stages of 64 codes of dimension 8', 64],
+        [['--quantizer', 'fsq'], 'quantizer fsq: levels [8,6,5], 240 implicit codes', 240],
+        [['--quantizer', 'lfq'], 'quantizer lfq: 8 bits, 256 implicit codes', 256],
+      ];
+      for (const [args, header, size] of runs) {
+        const out = runExample('vq-vae', [...args, '--epochs', '1', '--limit-train', '3000', '--limit-test', '300', '--codes', '64', '--batch', '64', '--lr', '0.003', '--out', join(dir, 'r.png')]);
+        expect(out.split('\n')[0], args.join(' ')).toBe(header);
+        const m = out.match(/test reconstruction MSE (\d+\.\d+), codebook perplexity (\d+\.\d) of (\d+), codes used (\d+\.\d)%/);
+        expect(m, out).not.toBeNull();
+        const [mse, perplexity, of, used] = m!.slice(1).map(Number);
+        expect(mse, args.join(' ')).toBeLessThan(0.064); // predicting the mean image gives about 0.067
+        expect(of).toBe(size);
+        expect(perplexity).toBeGreaterThan(10);
+        expect(used).toBeGreaterThan(15);
+      }
+      expect(() => runExample('vq-vae', ['--quantizer', 'fsq', '--rotation-trick', '--limit-train', '10'])).toThrow(/--rotation-trick applies to the codebook quantizers \(vq, rvq\)/);
+      expect(() => runExample('vq-vae', ['--quantizer', 'pq', '--limit-train', '10'])).toThrow(/--quantizer must be vq, rvq, fsq or lfq, got "pq"/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
   test('estimators: every estimator trains the categorical VAE on both configs; the JSON holds { elbo, bias, std, cosine } for each', () => {
     const dir = mkdtempSync(join(tmpdir(), 'snapgrad-est-'));
     try {

@@ -51,7 +51,7 @@ const owned = (m: sg.nn.Module) => [...m.parameters(), ...m.namedBuffers().map((
 describe('freeze', () => {
   // Also covers the layers' frozen forms, each checked through frozen = trained predictions of the templates that hold them.
   prop(['sg.freeze', 'sg.nn.freeze', 'sg.FrozenModel', 'sg.nn.FrozenModel', 'sg.FrozenModel#predict', 'sg.FrozenModel#takesUint8', 'sg.FrozenModel#summary', 'sg.FrozenModel#sizeBytes', 'sg.FrozenModel#dispose',
-    'sg.nn.Linear#freezeStage', 'sg.nn.BinaryLinear#freezeStage', 'sg.nn.BatchNorm1d#freezeStage', 'sg.nn.QuantLinear#freezeStage', 'sg.nn.Dropout#freezeStage', 'sg.nn.Flatten#freezeStage', 'sg.nn.Hardtanh#stageConfig'],
+    'sg.nn.Linear#freezeStage', 'sg.nn.BinaryLinear#freezeStage', 'sg.nn.QuantLinear#freezeStage', 'sg.nn.Dropout#freezeStage', 'sg.nn.Flatten#freezeStage', 'sg.nn.Hardtanh#stageConfig'],
     'a frozen model predicts what the trained model computes in eval mode; unsupported models and bad options are refused without touching the model', fc.record({
       t: fc.constantFrom(...TEMPLATES), i: fc.integer({ min: 1, max: 40 }), h: fc.integer({ min: 1, max: 12 }), o: fc.integer({ min: 1, max: 5 }), B: fc.integer({ min: 0, max: 4 }), seed: fc.integer({ min: 0, max: 999 }),
       options: fc.oneof(fc.constant(undefined), fc.record({ uint8Inputs: fc.oneof(fc.boolean(), hostile), integerInputMax: fc.oneof(fc.constantFrom(3, 255, 1000), fc.constantFrom<unknown>(Infinity, NaN, -1, 0, 1e300, 'x')) }, { requiredKeys: [] }), fc.constant(null)),

@@ -107,7 +107,7 @@ function linearRef(x: ArrayLike<number>, B: number, I: number, w: ArrayLike<numb
 describe('forward passes', () => {
   const layerKind = fc.constantFrom('Linear', 'BinaryLinear', 'BinaryLinearFloat', 'QuantLinear', 'BatchNorm1d', 'ReLU', 'Tanh', 'Sigmoid', 'Hardtanh', 'Flatten', 'Dropout', 'Sequential');
   prop(['sg.nn.Linear#forward', 'sg.nn.BinaryLinear#forward', 'sg.nn.BinaryLinear#binaryWeight', 'sg.nn.BinaryLinear#channelScales', 'sg.nn.QuantLinear#forward', 'sg.nn.QuantLinear#computeWeightScale', 'sg.nn.QuantLinear#weightScale', 'sg.nn.QuantLinear#quantizedWeight', 'sg.nn.QuantLinear#inputScale',
-    'sg.nn.BatchNorm1d#forward', 'sg.nn.ReLU', 'sg.nn.ReLU#apply', 'sg.nn.Tanh', 'sg.nn.Tanh#apply', 'sg.nn.Sigmoid', 'sg.nn.Sigmoid#apply', 'sg.nn.Hardtanh#apply', 'sg.nn.Flatten', 'sg.nn.Flatten#forward', 'sg.nn.Dropout#forward', 'sg.nn.Sequential#forward', 'sg.nn.Module#call', 'sg.nn.Module#checkAlive'],
+    'sg.nn.ReLU', 'sg.nn.ReLU#apply', 'sg.nn.Tanh', 'sg.nn.Tanh#apply', 'sg.nn.Sigmoid', 'sg.nn.Sigmoid#apply', 'sg.nn.Hardtanh#apply', 'sg.nn.Flatten', 'sg.nn.Flatten#forward', 'sg.nn.Dropout#forward', 'sg.nn.Sequential#forward', 'sg.nn.Module#call', 'sg.nn.Module#checkAlive'],
     'forward on good and hostile inputs (wrong width/rank/dtype, NaN/Infinity, empty batch) in train and eval, and on a disposed layer: reference values or a clear error; a rejected call leaves parameters and buffers as they were, and a clean forward still works after', fc.record({
       kind: layerKind, inF: fc.integer({ min: 1, max: 6 }), outF: fc.integer({ min: 1, max: 5 }), batch: dim(5), training: fc.boolean(), grad: fc.boolean(), viaCall: fc.boolean(),
       xForm: fc.constantFrom('good', 'good', 'good', 'wide', 'rank1', 'rank3', 'int32', 'nan', 'inf', 'hostile'), bad: hostile, seed: fc.integer({ min: 0, max: 999 }), disposed: fc.boolean(),
@@ -206,7 +206,7 @@ describe('forward passes', () => {
 
 describe('Module API', () => {
   prop(['sg.nn.Module', 'sg.nn.Module#stateDict', 'sg.nn.Module#loadStateDict', 'sg.nn.Module#namedParameters', 'sg.nn.Module#namedBuffers', 'sg.nn.Module#parameters', 'sg.nn.Module#binaryParameters', 'sg.nn.Module#nonBinaryParameters', 'sg.nn.Module#param', 'sg.nn.Module#optionalParam', 'sg.nn.Module#buffer',
-    'sg.nn.Module#checkStateValue', 'sg.nn.BatchNorm1d#checkStateValue', 'sg.nn.QuantLinear#checkStateValue', 'sg.nn.VectorQuantizer#checkStateValue'],
+    'sg.nn.Module#checkStateValue', 'sg.nn.QuantLinear#checkStateValue', 'sg.nn.VectorQuantizer#checkStateValue'],
     'loadStateDict copies matching tensors, or rejects missing/extra/wrong-shape/wrong-dtype/disposed/aliased entries and values a layer cannot run with (negative variance or range, non-finite codes, a bad init flag) without writing anything', fc.record({
       edit: fc.constantFrom('same', 'fresh', 'missing', 'extra', 'shape', 'dtype', 'disposed', 'hostile', 'null', 'self', 'nonStrictExtra', 'range'), strict: fc.oneof(fc.boolean(), fc.constant(undefined), hostile), seed: fc.integer({ min: 0, max: 99 }),
     }), async ({ edit, strict, seed }) => {
@@ -263,7 +263,7 @@ describe('Module API', () => {
       donor.dispose();
     });
 
-  prop(['sg.summary', 'sg.nn.summary', 'sg.nn.Linear#summaryMacs', 'sg.nn.BinaryLinear#summaryMacs', 'sg.nn.QuantLinear#summaryMacs', 'sg.nn.BatchNorm1d#summaryMacs', 'sg.nn.VectorQuantizer#summaryMacs', 'sg.nn.Dropout#summaryMacs', 'sg.nn.Flatten#summaryMacs',
+  prop(['sg.summary', 'sg.nn.summary', 'sg.nn.Linear#summaryMacs', 'sg.nn.BinaryLinear#summaryMacs', 'sg.nn.QuantLinear#summaryMacs', 'sg.nn.VectorQuantizer#summaryMacs', 'sg.nn.Dropout#summaryMacs', 'sg.nn.Flatten#summaryMacs',
     'sg.nn.Sequential#inputWidth', 'sg.nn.Linear#inputWidth', 'sg.nn.BinaryLinear#inputWidth', 'sg.nn.QuantLinear#inputWidth', 'sg.nn.BatchNorm1d#inputWidth', 'sg.nn.VectorQuantizer#inputWidth'],
     'summary counts parameters and per-sample MACs of any model (input width read from its first layer), and rejects non-modules clearly', fc.record({ model: fc.oneof(fc.constantFrom('mlp', 'bnn', 'empty', 'quant', 'bnFirst', 'vq', 'binaryFloatIn'), hostile), options: fc.constantFrom<unknown>(undefined, null, 5) }), async ({ model, options }) => {
     const since = stats();
@@ -302,7 +302,7 @@ describe('Module API', () => {
 
 describe('accessors', () => {
   prop(['sg.nn.Linear#weight', 'sg.nn.Linear#bias', 'sg.nn.BinaryLinear#weight', 'sg.nn.BinaryLinear#bias', 'sg.nn.QuantLinear#weight', 'sg.nn.QuantLinear#bias', 'sg.nn.QuantLinear#weightQmax',
-    'sg.nn.BatchNorm1d#runningMean', 'sg.nn.BatchNorm1d#runningVar', 'sg.nn.BatchNorm1d#weight', 'sg.nn.BatchNorm1d#bias', 'sg.nn.Sequential#layers', 'sg.nn.VectorQuantizer#codebook'],
+    'sg.nn.Sequential#layers', 'sg.nn.VectorQuantizer#codebook'],
     'layer accessors return the registered tensors, with the documented shapes, presence and bit widths', fc.record({
       i: fc.integer({ min: 1, max: 6 }), o: fc.integer({ min: 1, max: 6 }), bias: fc.boolean(), bits: fc.integer({ min: 2, max: 8 }), affine: fc.boolean(), ema: fc.boolean(),
     }), async ({ i, o, bias, bits, affine, ema }) => {

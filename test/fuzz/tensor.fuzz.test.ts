@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { describe, vi } from 'vitest';
 import { readFileSync } from 'node:fs';
 import * as sg from '../../src/index.js';
-import { anyF32, anyRankShape, DTYPES, hostile, make, numberOption, optionBag, shape, tensorOf, type DType } from './arbitraries.js';
+import { anyF32, anyRankShape, DTYPES, hostile, hostileOption, make, numberOption, optionBag, shape, tensorOf, type DType } from './arbitraries.js';
 import { canary, expectClearError, expectClose, expectShape, free, prop, runCase, stats, tensorsIn, useRuntime } from './oracle.js';
 
 useRuntime();
@@ -345,6 +345,37 @@ describe('runtime', () => {
     }
     const after = sg.memoryStats();
     if (after.tensorsAlive !== before.tensorsAlive || after.bytesInUse !== before.bytesInUse) throw new Error('memoryStats: dispose did not return to the baseline');
+  }, 0.5);
+
+  prop(['sg.setThreads'], 'setThreads takes 1..64 threads (and a cost threshold >= 0) and every count computes the same bits; anything else is a clear error', fc.record({
+    threads: fc.oneof({ weight: 3, arbitrary: fc.integer({ min: 1, max: 4 }) }, { weight: 1, arbitrary: hostile }),
+    cost: fc.oneof(fc.constant(undefined), fc.constantFrom(0, 1, 2 ** 20), hostileOption),
+    M: fc.integer({ min: 1, max: 40 }), N: fc.integer({ min: 1, max: 40 }), K: fc.integer({ min: 0, max: 40 }),
+  }), async ({ threads, cost, M, N, K }) => {
+    const okThreads = typeof threads === 'number' && Number.isInteger(threads) && threads >= 1 && threads <= 64;
+    const okCost = cost === undefined || (typeof cost === 'number' && cost >= 0 && !Number.isNaN(cost));
+    const ramp = (n: number) => Float32Array.from({ length: n }, (_, i) => ((i * 7) % 13) / 8 - 0.75);
+    const product = () => sg.tidy(() => sg.matmul(sg.tensor(ramp(M * K), [M, K]), sg.tensor(ramp(K * N).reverse(), [K, N])).dataSync());
+    const expected = product();
+    let err: unknown = null;
+    try {
+      const info = await sg.setThreads(threads as number, { minParallelCost: cost as number });
+      if (info.threads !== threads || sg.info().threads !== threads) throw new Error(`setThreads(${String(threads)}) left ${info.threads} threads`);
+    } catch (e) {
+      err = e;
+    }
+    try {
+      if (err) {
+        if (okThreads && okCost) throw new Error(`setThreads rejected valid arguments: ${(err as Error).message}`);
+        expectClearError(err, 'setThreads');
+      } else if (!okThreads || !okCost) {
+        throw new Error(`setThreads accepted threads ${String(threads)}, minParallelCost ${String(cost)}`);
+      }
+      const got = product();
+      if (got.some((v, i) => !Object.is(v, expected[i]))) throw new Error(`matmul at ${sg.info().threads} threads differs from before setThreads`);
+    } finally {
+      await sg.setThreads(2, { minParallelCost: 2 ** 20 });
+    }
   }, 0.5);
 
   // A fresh module graph gives an uninitialized runtime, so init's own checks run.

@@ -35,7 +35,7 @@ describe('fused batch norm kernels match their scalar twin exactly', () => {
         const want = bnForwardTrainRef(x, B, F, eps, gamma, beta);
         const inputs = [x, ...(affine ? [gamma!, beta!] : [])];
         const [y, xhat, mean, variance, invstd] = withBuffers(inputs, [B * F, B * F, F, F, F], (i, o) =>
-          rt().kernels.bn_forward_train(i[0], o[0], o[1], o[2], o[3], o[4], affine ? i[1] : 0, affine ? i[2] : 0, B, F, eps));
+          rt().kernels.bn_forward_train(i[0], o[0], o[1], o[2], o[3], o[4], affine ? i[1] : 0, affine ? i[2] : 0, B, F, F, eps));
         const tag = `B=${B} F=${F} affine=${affine}`;
         expect(Array.from(y), tag).toEqual(Array.from(want.y));
         expect(Array.from(xhat), tag).toEqual(Array.from(want.xhat));
@@ -46,7 +46,7 @@ describe('fused batch norm kernels match their scalar twin exactly', () => {
         const dy = seededArray(B * F, seed++, -1, 1);
         const back = bnBackwardTrainRef(dy, want.xhat, want.invstd, gamma, B, F);
         const [dx, dgamma, dbeta] = withBuffers([dy, want.xhat, want.invstd, ...(affine ? [gamma!] : [])], [B * F, F, F], (i, o) =>
-          rt().kernels.bn_backward_train(i[0], i[1], i[2], affine ? i[3] : 0, o[0], o[1], o[2], B, F));
+          rt().kernels.bn_backward_train(i[0], i[1], i[2], affine ? i[3] : 0, o[0], o[1], o[2], B, F, F));
         expect(Array.from(dx), tag).toEqual(Array.from(back.dx));
         expect(Array.from(dgamma), tag).toEqual(Array.from(back.dgamma));
         expect(Array.from(dbeta), tag).toEqual(Array.from(back.dbeta));

@@ -36,7 +36,7 @@ describe.skipIf(!hasChromium)('Chromium', () => {
     // through the exports map; the wasm is copied next to the bundle.
     const esbuildDir = join(project.dir, 'esbuild-app');
     await esbuild.build({ entryPoints: [join(project.dir, 'browser.mjs')], outfile: join(esbuildDir, 'app.js'), bundle: true, format: 'esm', platform: 'browser', target: 'es2022', logLevel: 'silent' });
-    copyFileSync(join(project.dir, 'node_modules/snapgrad/dist/snapgrad.simd.wasm'), join(esbuildDir, 'snapgrad.simd.wasm'));
+    for (const f of ['snapgrad.simd.wasm', 'snapgrad.simd-threads.wasm', 'snapgrad.worker.js']) copyFileSync(join(project.dir, 'node_modules/snapgrad/dist', f), join(esbuildDir, f));
     writeFileSync(join(esbuildDir, 'index.html'), BUNDLE_PAGE);
     server = await serve({ root: ROOT, mounts: { '/esbuild-app/': esbuildDir, '/vite-app/': join(project.dir, 'vite-app') } });
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS, headless: true });
@@ -73,8 +73,10 @@ describe.skipIf(!hasChromium)('Chromium', () => {
     const start = performance.now();
     const result = await runSuite('/test/conformance/browser.html');
     expect(result.runtime).toBe('browser');
-    expect(result.wasmUrls).toEqual(['/dist/snapgrad.simd.wasm']);
+    expect(result.wasmUrls).toEqual(['/dist/snapgrad.simd-threads.wasm']);
     expect(result.crossOriginIsolated).toBe(true);
+    // The isolated page runs the threads build; the suite ran at 1-4 threads (expectSameHashes checks they agree).
+    expect(result.threads).toEqual([1, 2, 3, 4]);
     expectSameHashes('chromium', result, await nodeHashes());
     console.log(`chromium: launch + server ${startMs} ms, plain-ESM conformance page ${since(start)} ms`);
   });
@@ -85,7 +87,8 @@ describe.skipIf(!hasChromium)('Chromium', () => {
     expect(bundle).not.toContain('node:');
     const result = await runSuite('/esbuild-app/');
     expect(result.runtime).toBe('browser');
-    expect(result.wasmUrls).toEqual(['/esbuild-app/snapgrad.simd.wasm']);
+    expect(result.wasmUrls).toEqual(['/esbuild-app/snapgrad.simd-threads.wasm']);
+    expect(result.threads).toEqual([1, 2, 3, 4]);
     expectSameHashes('chromium (esbuild)', result, await nodeHashes());
   });
 
@@ -96,14 +99,17 @@ describe.skipIf(!hasChromium)('Chromium', () => {
     mkdirSync(appRoot, { recursive: true });
     copyFileSync(join(project.dir, 'browser.mjs'), join(appRoot, 'browser.mjs'));
     copyFileSync(join(project.dir, 'cases.mjs'), join(appRoot, 'cases.mjs'));
+    copyFileSync(join(project.dir, 'threads.mjs'), join(appRoot, 'threads.mjs'));
     writeFileSync(join(appRoot, 'index.html'), BUNDLE_PAGE.replace('./app.js', './browser.mjs'));
     const outDir = join(project.dir, 'vite-app');
     await build({ root: appRoot, base: './', logLevel: 'silent', configFile: false, build: { outDir, target: 'es2022', emptyOutDir: true } });
-    expect(readdirSync(join(outDir, 'assets')).filter((f) => f.endsWith('.wasm'))).toHaveLength(1);
+    // Vite emits both builds and the worker script as assets (each named by a literal new URL(...)).
+    expect(readdirSync(join(outDir, 'assets')).filter((f) => f.endsWith('.wasm'))).toHaveLength(2);
     const result = await runSuite('/vite-app/');
     expect(result.runtime).toBe('browser');
     expect(result.wasmUrls).toHaveLength(1);
-    expect(result.wasmUrls[0]).toMatch(/^\/vite-app\/assets\/snapgrad\.simd-[\w-]+\.wasm$/);
+    expect(result.wasmUrls[0]).toMatch(/^\/vite-app\/assets\/snapgrad\.simd-threads-[\w-]+\.wasm$/);
+    expect(result.threads).toEqual([1, 2, 3, 4]);
     expectSameHashes('chromium (vite)', result, await nodeHashes());
     console.log(`chromium: vite build + conformance page ${since(start)} ms`);
   });
@@ -118,6 +124,8 @@ describe.skipIf(!hasChromium)('Chromium', () => {
       await page.waitForSelector('body[data-state="done"], body[data-state="error"]', { state: 'attached', timeout: 100_000 });
       const status = await page.textContent('#status');
       expect(await page.getAttribute('body', 'data-state'), status ?? '').toBe('done');
+      // The page trains with the pool: one thread per core of this machine (2+).
+      expect(Number(await page.getAttribute('body', 'data-threads'))).toBeGreaterThanOrEqual(2);
       const screenshot = join(tmpdir(), 'snapgrad-browser-example.png');
       await page.screenshot({ path: screenshot, fullPage: true });
 

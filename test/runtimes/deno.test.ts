@@ -29,6 +29,8 @@ describe('Deno', () => {
     const start = performance.now();
     const result = parseSuiteOutput(deno(['run', '--allow-read', '--no-remote', 'run.mjs', specifier], project.dir));
     expect(result.runtime).toBe('deno');
+    // Deno runs the threads build: the suite ran at 1-4 threads (expectSameHashes checks they agree).
+    expect(result.threads).toEqual([1, 2, 3, 4]);
     expectSameHashes('deno', result, await nodeHashes());
     console.log(`deno: conformance via ${specifier.startsWith('file:') ? 'path import' : specifier} in ${since(start)} ms`);
   });
@@ -42,7 +44,7 @@ describe('Deno', () => {
   test('examples/deno classifies MNIST test images with the frozen model', () => {
     const start = performance.now();
     const out = deno(['run', '--allow-read', '--no-remote', 'examples/deno/main.ts', '500'], ROOT);
-    expect(out).toMatch(/^snapgrad simd128 on deno$/m);
+    expect(out).toMatch(/^snapgrad simd128-threads on deno$/m);
     const m = out.match(/(\d+)\/500 test images correct/);
     expect(m, out).not.toBeNull();
     expect(Number(m![1])).toBeGreaterThanOrEqual(450);

@@ -15,8 +15,10 @@ describe('Node', () => {
 
   test('the conformance suite runs every case without error, and twice gives the same bits', async () => {
     const start = performance.now();
-    const { runtime, hashes } = await nodeHashes();
+    const { runtime, hashes, threads, threadDiffs } = await nodeHashes();
     expect(runtime).toBe('node');
+    expect(threads).toEqual([1, 2, 3, 4]);
+    expect(threadDiffs).toEqual({ 2: [], 3: [], 4: [] });
     const errors = Object.entries(hashes).filter(([, h]) => !/^[0-9a-f]{8}$/.test(h));
     expect(errors).toEqual([]);
     expect(Object.keys(hashes).length).toBeGreaterThan(100);
@@ -36,7 +38,7 @@ describe('Node', () => {
 
   test('the package ships the bundles, the wasm and the types, and nothing from src/', () => {
     const files = execFileSync('find', ['.', '-type', 'f'], { cwd: join(project.dir, 'node_modules/snapgrad'), encoding: 'utf8' }).split('\n').filter(Boolean).map((f) => f.slice(2));
-    for (const f of ['dist/snapgrad.js', 'dist/snapgrad.browser.js', 'dist/snapgrad.simd.wasm', 'dist/types/index.d.ts', 'dist/types/wasm.d.ts', 'package.json', 'README.md']) {
+    for (const f of ['dist/snapgrad.js', 'dist/snapgrad.browser.js', 'dist/snapgrad.simd.wasm', 'dist/snapgrad.simd-threads.wasm', 'dist/snapgrad.worker.js', 'dist/types/index.d.ts', 'dist/types/wasm.d.ts', 'package.json', 'README.md']) {
       expect(files).toContain(f);
     }
     expect(files.filter((f) => f.startsWith('src/') || f.startsWith('test/'))).toEqual([]);
@@ -52,7 +54,7 @@ describe('Node', () => {
     const start = performance.now();
     const saved = join(project.dir, 'model.safetensors');
     const out = execFileSync(process.execPath, [join(ROOT, 'examples/node/main.mjs'), '--train', '3000', '--epochs', '2', '--save', saved], { cwd: ROOT, encoding: 'utf8', timeout: 120_000 });
-    expect(out).toMatch(/^snapgrad simd128 on node$/m);
+    expect(out).toMatch(/^snapgrad simd128-threads on node$/m);
     const m = out.match(/test accuracy (\d+\.\d+)%, frozen (\d+\.\d+)%/);
     expect(m, out).not.toBeNull();
     expect(Number(m![1])).toBeGreaterThan(70);

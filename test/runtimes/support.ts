@@ -13,6 +13,9 @@ export const DIST_URL = new URL('dist/snapgrad.js', `file://${ROOT}`).href;
 export interface SuiteResult {
   runtime: string;
   hashes: Record<string, string>;
+  /** Thread counts the suite ran at, and per count the cases that differ from the first (threads.mjs). */
+  threads?: number[];
+  threadDiffs?: Record<string, string[]>;
 }
 
 let nodeResult: Promise<SuiteResult> | null = null;
@@ -21,9 +24,9 @@ let nodeResult: Promise<SuiteResult> | null = null;
 export function nodeHashes(): Promise<SuiteResult> {
   nodeResult ??= (async () => {
     const sg = await import(/* @vite-ignore */ DIST_URL);
-    const { runConformance } = await import(/* @vite-ignore */ new URL('cases.mjs', `file://${CONFORMANCE}/`).href);
+    const { runConformanceThreads } = await import(/* @vite-ignore */ new URL('threads.mjs', `file://${CONFORMANCE}/`).href);
     const info = await sg.init();
-    return { runtime: info.runtime, hashes: runConformance(sg) };
+    return { runtime: info.runtime, ...(await runConformanceThreads(sg)) };
   })();
   return nodeResult;
 }
@@ -38,6 +41,8 @@ export function expectSameHashes(runtime: string, actual: SuiteResult, reference
     .filter((name) => actual.hashes[name] !== reference.hashes[name])
     .map((name) => `${name}: ${runtime} ${actual.hashes[name] ?? '(missing)'} vs node ${reference.hashes[name] ?? '(missing)'}`);
   expect(differing, `${differing.length} of ${names.length} outputs differ from Node's`).toEqual([]);
+  // Within the runtime, every thread count it ran gives the same bits.
+  for (const [t, names] of Object.entries(actual.threadDiffs ?? {})) expect(names, `${runtime}: cases that differ at ${t} threads from 1 thread`).toEqual([]);
   expect(Object.keys(actual.hashes).length).toBeGreaterThan(100);
 }
 

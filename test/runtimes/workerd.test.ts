@@ -150,4 +150,45 @@ describe('Cloudflare workerd (Miniflare)', () => {
       await mf.dispose();
     }
   });
+
+  test('examples/cloudflare-worker serves the frozen binary CNN at /conv: 100 posted MNIST test images classified like Node does', async () => {
+    const start = performance.now();
+    const dir = join(project.dir, 'example-worker-conv');
+    await bundleWorker(join(ROOT, 'examples/cloudflare-worker/worker.js'), dir, join(project.dir, 'node_modules'), ['.safetensors']);
+    const mf = startWorker(dir);
+    try {
+      const sg = await import(/* @vite-ignore */ DIST_URL);
+      await sg.init();
+      const mnist = join(ROOT, 'examples/data/mnist');
+      const images = await sg.io.loadIdx(join(mnist, 't10k-images-idx3-ubyte.gz'));
+      const labels = await sg.io.loadIdx(join(mnist, 't10k-labels-idx1-ubyte.gz'));
+      const n = 100;
+      const pixels: Uint8Array = images.dataSync().slice(0, n * 784);
+      const truth = Array.from(labels.dataSync().slice(0, n) as Uint8Array);
+
+      // Node: the same frozen conv model file on NHWC uint8 images.
+      const { tensors, metadata } = await sg.io.loadSafetensors(join(ROOT, 'examples/cloudflare-worker/model-conv.safetensors'));
+      const model = sg.FrozenModel.fromState(tensors, metadata);
+      expect(model.stages.map((s: { type: string }) => s.type)).toEqual(['binary-conv2d', 'binary-conv2d', 'flatten', 'binary-dense']);
+      const nodeDigits: number[] = sg.tidy(() => Array.from(sg.argmax(model.predict(sg.tensor(pixels, [n, 28, 28, 1], { dtype: 'uint8' })), { axis: 1 }).dataSync()));
+      model.dispose();
+
+      // one request with all 100 images, and single images
+      const all = await mf.dispatchFetch('http://worker/conv', { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: pixels });
+      expect(all.status).toBe(200);
+      const workerDigits = ((await all.json()) as { predictions: { digit: number }[] }).predictions.map((p) => p.digit);
+      expect(workerDigits).toEqual(nodeDigits);
+      for (const i of [0, 1, 99]) {
+        const one = await mf.dispatchFetch('http://worker/conv', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ pixels: Array.from(pixels.slice(i * 784, (i + 1) * 784)) }) });
+        expect(((await one.json()) as any).predictions[0].digit).toBe(nodeDigits[i]);
+      }
+      const correct = workerDigits.filter((d, i) => d === truth[i]).length;
+      expect(correct).toBeGreaterThanOrEqual(90);
+      const missing = await mf.dispatchFetch('http://worker/nowhere', { method: 'POST', body: pixels.slice(0, 784) });
+      expect(missing.status).toBe(404);
+      console.log(`workerd: example worker /conv ${correct}/${n} correct, identical to Node, in ${since(start)} ms`);
+    } finally {
+      await mf.dispose();
+    }
+  });
 });

@@ -4,7 +4,7 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
 const root = new URL('../../', import.meta.url).pathname;
-const outputs = ['dist/snapgrad.simd.wasm', 'dist/snapgrad.js', 'dist/snapgrad.browser.js', 'dist/types/index.d.ts'].map((p) => join(root, p));
+const outputs = ['dist/snapgrad.simd.wasm', 'dist/snapgrad.simd-threads.wasm', 'dist/snapgrad.worker.js', 'dist/snapgrad.js', 'dist/snapgrad.browser.js', 'dist/types/index.d.ts'].map((p) => join(root, p));
 const inputs = ['assembly', 'src', 'asconfig.json', 'package.json', 'tsconfig.json'].map((p) => join(root, p));
 
 function newest(path) {

@@ -1,0 +1,195 @@
+import { composite, noGrad } from '../autograd/tape.js';
+import { stopGradient } from '../autograd/custom.js';
+import { abs, add, clip, div, mul } from '../ops/elementwise.js';
+import { conv2d } from '../ops/conv.js';
+import { max as maxOp } from '../ops/reduce.js';
+import { reshape, transpose } from '../ops/shape.js';
+import { quantize, round as steRound } from '../ste/quantize.js';
+import { fill } from '../kernels/elementwise.js';
+import { rejectNaN } from '../kernels/nan.js';
+import { quantizeInt8 } from '../kernels/quant_s8.js';
+import { checkNumber } from '../tensor/checks.js';
+import { full, tensor } from '../tensor/creation.js';
+import { boolOption, readOptions } from '../tensor/options.js';
+import { tidy } from '../tensor/scope.js';
+import { rawF32, type Tensor } from '../tensor/tensor.js';
+import type { FreezeContext, FrozenStage, Macs } from '../freeze/types.js';
+import { convInput, convInputGeometry, convMacs, convShape, geometryConfig, type ConvLayerOptions, type ConvShape } from './conv-binary.js';
+import { checkStateRange, seedOption } from './guard.js';
+import { layerSeed, uniformInit } from './init.js';
+import { Module } from './module.js';
+
+export interface QuantConv2dOptions extends ConvLayerOptions {
+  /** Weight bit width, 2..8 (default 8): symmetric levels [-(2^(b-1) - 1), 2^(b-1) - 1]. */
+  weightBits?: number;
+  /** Activation bit width 2..8 (default 8), or null for float activations. */
+  activationBits?: number | null;
+  /** One weight scale per output channel (default true) or one per tensor. */
+  perChannel?: boolean;
+  /** Train the weight scales (LSQ-style, through the fake-quant graph) instead of max|W| / qmax. */
+  learnScale?: boolean;
+  /** EMA momentum of the activation range observer (default 0.1). */
+  observerMomentum?: number;
+}
+
+/**
+ * 2-D convolution (NHWC inputs, HWIO weights [kh, kw, in/groups, out])
+ * trained with k-bit fake quantization, as QuantLinear: weights
+ * q = clip(round(W / s), -qmax, qmax) · s with a scale per output channel (or
+ * per tensor), inputs fake-quantized with a per-tensor scale from a running
+ * max|x| observer, gradients straight through the rounding. Zero padding is
+ * exact in the int8 domain (symmetric: 0 is code 0). freeze() stores int8
+ * weights and runs the int8 kernels.
+ */
+export class QuantConv2d extends Module {
+  readonly kernelSize: [number, number];
+  readonly groups: number;
+  readonly weightBits: number;
+  readonly activationBits: number | null;
+  readonly perChannel: boolean;
+  readonly learnScale: boolean;
+  readonly observerMomentum: number;
+  readonly #shape: ConvShape;
+
+  constructor(readonly inChannels: number, readonly outChannels: number, kernelSize: number | [number, number], options: QuantConv2dOptions | null = {}) {
+    super();
+    const op = 'QuantConv2d';
+    // activationBits: null is meaningful here (float activations), so it is read before readOptions drops nulls.
+    const ab = options !== null && typeof options === 'object' && 'activationBits' in options ? options.activationBits : undefined;
+    const o = readOptions<QuantConv2dOptions>(options, op);
+    const s = convShape(op, inChannels, outChannels, kernelSize, o);
+    this.#shape = s;
+    this.kernelSize = [s.kh, s.kw];
+    this.groups = s.groups;
+    this.weightBits = checkNumber(o.weightBits ?? 8, op, 'weightBits', { integer: true, min: 2, max: 8 });
+    this.activationBits = ab === null ? null : checkNumber(ab ?? 8, op, 'activationBits', { integer: true, min: 2, max: 8 });
+    this.perChannel = boolOption(o.perChannel, op, 'perChannel', true);
+    this.learnScale = boolOption(o.learnScale, op, 'learnScale', false);
+    this.observerMomentum = checkNumber(o.observerMomentum ?? 0.1, op, 'observerMomentum', { min: 0, max: 1 });
+    const bias = boolOption(o.bias, op, 'bias', true);
+    const seed = layerSeed(seedOption(o.seed, op));
+    // PyTorch's Conv2d default: U(±1/√fanIn), fanIn = kh·kw·in/groups.
+    const bound = 1 / Math.sqrt(s.kh * s.kw * (inChannels / s.groups));
+    const w = this.registerParameter('weight', uniformInit([s.kh, s.kw, inChannels / s.groups, outChannels], bound, seed), { bits: this.weightBits });
+    if (bias) this.registerParameter('bias', uniformInit([outChannels], bound, seed + 1));
+    if (this.learnScale) this.registerParameter('weightScale', tidy(() => this.computeWeightScale(w)), { bits: 32 });
+    this.registerBuffer('inputRange', full([], 0));
+  }
+
+  get weight(): Tensor {
+    return this.param('weight');
+  }
+
+  get bias(): Tensor | null {
+    return this.optionalParam('bias');
+  }
+
+  protected override checkStateValue(name: string, value: Tensor, fullName = name): void {
+    if (name === 'inputRange') checkStateRange(value, 'QuantConv2d', fullName, 0);
+    else if (name === 'weightScale') checkStateRange(value, 'QuantConv2d', fullName, 1e-30);
+    else super.checkStateValue(name, value, fullName);
+  }
+
+  /** Largest weight level: 2^(bits-1) - 1 (symmetric, so -qmax..qmax). */
+  get weightQmax(): number {
+    return 2 ** (this.weightBits - 1) - 1;
+  }
+
+  /** max|W| / qmax per output channel ([out]) or per tensor ([1]) (no tape). */
+  computeWeightScale(w: Tensor = this.weight): Tensor {
+    return tidy(() => noGrad(() => {
+      const m = this.perChannel ? maxOp(abs(w), { axis: [0, 1, 2] }) : reshape(maxOp(abs(w)), [1]);
+      // A channel of zeros would give scale 0: use a tiny positive scale instead.
+      return add(div(m, this.weightQmax), 1e-12);
+    }));
+  }
+
+  /** The weight scales in use: learned, or max|W| / qmax. */
+  weightScale(): Tensor {
+    if (!this.learnScale) return stopGradient(this.computeWeightScale());
+    const s = this.param('weightScale');
+    // An optimizer step can drive a learned scale to 0, below it or to NaN: dividing by it would give silent NaNs.
+    const v = rawF32(s);
+    for (let i = 0; i < v.length; i++) {
+      if (!(v[i] > 0 && v[i] < Infinity)) {
+        throw new Error(`QuantConv2d: the learned weightScale element ${i} is ${v[i]}, but it must be finite and > 0; lower the learning rate of the scales or reload a good state with loadStateDict`);
+      }
+    }
+    return s;
+  }
+
+  /** Fake-quantized weights (on the tape); the scales broadcast over the output-channel axis. */
+  quantizedWeight(): Tensor {
+    const s = this.weightScale();
+    const q = clip(steRound(div(this.weight, s)), -this.weightQmax, this.weightQmax);
+    return mul(q, s);
+  }
+
+  /** The activation scale max|x| / qmax from the observer (a plain number), or null. */
+  inputScale(): number | null {
+    if (this.activationBits === null) return null;
+    const range = this.buffer('inputRange').item();
+    return range > 0 ? range / (2 ** (this.activationBits - 1) - 1) : null;
+  }
+
+  #observe(x: Tensor): void {
+    if (x.size === 0) return;
+    // One NaN or Infinity in the observer's running range would break every later forward pass: checked before it is written.
+    rejectNaN(x, 'QuantConv2d', 'x (in training, it updates the activation range)');
+    const m = tidy(() => noGrad(() => maxOp(abs(x))).item());
+    if (!Number.isFinite(m)) {
+      throw new Error(`QuantConv2d: x (in training, it updates the activation range) must be finite, but max|x| is ${m}; the range observer was left unchanged`);
+    }
+    const r = this.buffer('inputRange');
+    // A range of 0 means "nothing observed yet" (also after loading a fresh state dict).
+    const previous = r.item();
+    fill(r, previous > 0 ? (1 - this.observerMomentum) * previous + this.observerMomentum * m : m);
+  }
+
+  forward(x: Tensor): Tensor {
+    const g = convInput('QuantConv2d', x, this.#shape, false);
+    this.checkAlive();
+    if (this.activationBits !== null && this.training) this.#observe(x);
+    const sc = this.inputScale();
+    const s = this.#shape;
+    return composite(() => {
+      const xq = sc === null ? x : quantize(x, { bits: this.activationBits!, scale: sc });
+      const y = conv2d(xq, this.quantizedWeight(), { stride: s.stride, dilation: s.dilation, groups: s.groups, padding: [[g.padTop, g.padBottom], [g.padLeft, g.padRight]] });
+      const b = this.bias;
+      return b ? add(y, b) : y;
+    });
+  }
+
+  /** Frozen form: int8 HWIO weights with per-channel scales, bias, and the activation scale. */
+  freezeStage(ctx: FreezeContext): FrozenStage {
+    const sv = this.weightScale().dataSync() as Float32Array;
+    const perChannel = new Float32Array(this.outChannels).map((_, c) => sv[sv.length === 1 ? 0 : c]);
+    const [kh, kw, cg, out] = this.weight.shape;
+    // quantizeInt8 scales per row: quantized as rows [out, kh·kw·cg], stored back in HWIO order.
+    const int8 = tidy(() => {
+      const rows = reshape(transpose(this.weight, [3, 0, 1, 2]), [out, kh * kw * cg]);
+      const q = quantizeInt8(rows, { scale: sv.length === 1 ? sv[0] : perChannel });
+      return transpose(reshape(q, [out, kh, kw, cg]), [1, 2, 3, 0]);
+    });
+    const tensors: Record<string, Tensor> = {
+      weight: ctx.store(int8),
+      weightScale: ctx.store(tensor(perChannel)),
+    };
+    if (this.bias) tensors.bias = ctx.copy(this.bias);
+    return ctx.stage('int8-conv2d', tensors, {
+      ...geometryConfig(convInputGeometry(ctx, this.#shape), this.#shape),
+      inputScale: this.inputScale(),
+      weightBits: this.weightBits,
+      bias: this.bias !== null,
+    });
+  }
+
+  summaryMacs(_input: readonly number[], output: readonly number[]): Macs {
+    const n = convMacs(this.#shape, output);
+    return { binary: 0, binaryWeights: 0, int8: this.activationBits !== null ? n : 0, float: this.activationBits !== null ? 0 : n };
+  }
+
+  inputWidth(): null {
+    return null;
+  }
+}
