@@ -15,8 +15,9 @@ import { identityGrad } from './straight.js';
 // Each call draws a sample (one-hot rows, or {0, 1}) in the forward pass and
 // gives it the estimator's surrogate gradient in the backward pass. They share
 // one call shape, `op(logits, { tau, seed })`, and the Gumbel stream of
-// gumbelSoftmax: with the same seed, categorical, reinmax and
-// gumbelSoftmax({ hard: true }) draw the same sample.
+// gumbelSoftmax: with the same seed, categorical, reinmax and gumbelRao draw
+// the same sample (gumbelSoftmax({ hard: true }) too, unless its float32
+// softmax rounds two entries to the same value).
 
 export interface StochasticOptions {
   /** Temperature of the surrogate softmax (> 0, default 1). */
@@ -68,8 +69,8 @@ function rejectNaN(logits: Tensor, op: string): void {
 /**
  * Straight-through categorical sample (Bengio et al. 2013; the "ST" of the ReinMax paper): the forward
  * value is a one-hot sample D ~ Categorical(softmax(logits)) along the last axis, the backward pass is
- * the gradient of softmax(logits / tau). Biased (first-order accurate at best: the ReinMax paper shows
- * it is a first-order approximation of the true gradient), low variance, one evaluation of the loss.
+ * the gradient of softmax(logits / tau). Biased: a first-order approximation of the true gradient
+ * (Liu et al. 2023), exact only for a loss linear in the sample; low variance; one evaluation of the loss.
  */
 export function categorical(logits: Tensor, options: StochasticOptions | null = {}): Tensor {
   const op = 'ste.categorical';
