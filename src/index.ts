@@ -55,3 +55,4 @@ export * from './train/index.js';
 export * as metrics from './train/metrics-index.js';
 export * as plot from './plot/index.js';
 export * as entropy from './entropy/index.js';
+export * as estimators from './estimators/index.js';

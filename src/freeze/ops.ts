@@ -31,6 +31,7 @@ export const REPLAYABLE_OPS: Readonly<Record<string, (...args: any[]) => Tensor>
   broadcastTo: shp.broadcastTo, pad: shp.pad, expandDims: shp.expandDims, squeeze: shp.squeeze, stack: shp.stack, oneHot: idx.oneHot, bincount: idx.bincount,
   'ste.sign': ste.sign, 'ste.binarize': ste.binarize, 'ste.round': ste.round, 'ste.floor': ste.floor,
   'ste.quantize': ste.quantize, 'ste.ternarize': ste.ternarize, 'ste.dorefa': ste.dorefa, 'ste.argmaxOneHot': ste.argmaxOneHot,
+  'ste.categorical': ste.categorical, 'ste.reinmax': ste.reinmax, 'ste.bernoulli': ste.bernoulli, 'ste.gumbelRao': ste.gumbelRao,
   softplus: ew.softplus, logSigmoid: ew.logSigmoid, gt: ew.gt, ge: ew.ge, lt: ew.lt, le: ew.le, eq: ew.eq, ne: ew.ne, where: ew.where,
   bceWithLogits: div_.bceWithLogits, klCategorical: div_.klCategorical,
   min: red.min, argmin: red.argmin, logsumexp: losses.logsumexp,

@@ -2,6 +2,7 @@
 import { argmaxOneHot as argmaxOneHotOp } from '../ste/choice.js';
 import * as q from '../ste/quantize.js';
 import * as sg from '../ste/sign.js';
+import * as st from '../ste/stochastic.js';
 import { traced } from './trace.js';
 
 // Everything else passes through; the explicit exports below take precedence over the star export.
@@ -14,3 +15,7 @@ export const quantize = traced('ste.quantize', q.quantize);
 export const ternarize = traced('ste.ternarize', q.ternarize);
 export const dorefa = traced('ste.dorefa', q.dorefa);
 export const argmaxOneHot = traced('ste.argmaxOneHot', argmaxOneHotOp);
+export const categorical = traced('ste.categorical', st.categorical);
+export const reinmax = traced('ste.reinmax', st.reinmax);
+export const bernoulli = traced('ste.bernoulli', st.bernoulli);
+export const gumbelRao = traced('ste.gumbelRao', st.gumbelRao);

@@ -9,8 +9,8 @@ import { describe, expect, test } from 'vitest';
 
 const root = new URL('../../', import.meta.url).pathname;
 
-function runExample(name: string, args: string[]): string {
-  return execFileSync(process.execPath, [join(root, 'examples', `${name}.mjs`), ...args], { cwd: root, encoding: 'utf8', timeout: 120_000 });
+function runExample(name: string, args: string[], timeout = 120_000): string {
+  return execFileSync(process.execPath, [join(root, 'examples', `${name}.mjs`), ...args], { cwd: root, encoding: 'utf8', timeout });
 }
 
 function numbers(out: string, re: RegExp): number[] {
@@ -166,4 +166,36 @@ describe('examples learn on a subset of MNIST', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+  test('estimators: every estimator trains the categorical VAE on both configs; the JSON holds { elbo, bias, std, cosine } for each', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'snapgrad-est-'));
+    try {
+      const file = join(dir, 'estimators.json');
+      const out = runExample('estimators', ['--epochs', '1', '--limit-train', '1000', '--limit-test', '200', '--batch', '50', '--diag-images', '1', '--diag-samples', '16', '--reference-samples', '8', '--json', file], 170_000);
+      const names = ['st', 'st-gumbel', 'gumbel-softmax', 'gumbel-rao', 'reinmax', 'reinforce-loo'];
+      const json = JSON.parse(readFileSync(file, 'utf8'));
+      expect(Object.keys(json.configs)).toEqual(['8x4', '4x24']);
+      for (const config of ['8x4', '4x24']) {
+        expect(Object.keys(json.configs[config])).toEqual(names);
+        for (const name of names) {
+          const r = json.configs[config][name];
+          // 784·ln 2 = 543 nats is what an untrained decoder (p = 0.5 everywhere) costs: every estimator must beat it.
+          expect(r.elbo.train).toBeLessThan(543);
+          expect(r.elbo.test).toBeLessThan(543);
+          expect(r.elbo.test).toBeGreaterThan(50);
+          // 4^24 configurations cannot be enumerated: there the reference is sampled, with its own error.
+          expect(r.reference).toBe(config === '8x4' ? 'exact' : 'sampled');
+          for (const v of r.referenceError) expect(config === '8x4' ? v === 0 : v > 0 && v < 1).toBe(true);
+          for (const k of ['bias', 'std', 'cosine']) {
+            expect(r[k]).toHaveLength(3);
+            for (const v of r[k]) expect(Number.isFinite(v)).toBe(true);
+          }
+          for (const v of r.cosine) expect(Math.abs(v)).toBeLessThanOrEqual(1);
+        }
+      }
+      for (const name of names) expect(out).toMatch(new RegExp(`^${name}\\s+\\d+\\.\\d+\\s+\\d+\\.\\d+`, 'm'));
+      expect(out).toContain('too large to enumerate; bias / std / cosine vs a sampled reference');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 180_000);
 });
