@@ -33,13 +33,12 @@ const STEPS = args.includes('--steps') ? Number(args[args.indexOf('--steps') + 1
 const BATCHES = [1, 64];
 const CHECK_IMAGES = quick ? 128 : 1000;
 
-/** The host's CPU as /proc/cpuinfo names it (this host has no model name: family/model). */
+/** The host's CPU as /proc/cpuinfo names it, with family/model (VMs often give only a generic model name). */
 export function cpuDescription() {
   try {
     const info = readFileSync('/proc/cpuinfo', 'utf8').split('\n\n')[0];
     const get = (key) => info.match(new RegExp(`^${key}\\s*:\\s*(.*)$`, 'm'))?.[1]?.trim();
-    const name = get('model name');
-    return [get('vendor_id'), name ? name : `family ${get('cpu family')} model ${get('model')} stepping ${get('stepping')}`].filter(Boolean).join(' ');
+    return [get('vendor_id'), get('model name'), `(family ${get('cpu family')} model ${get('model')} stepping ${get('stepping')})`].filter(Boolean).join(' ');
   } catch {
     return os.cpus()[0]?.model ?? 'unknown';
   }
@@ -154,6 +153,30 @@ function tfjsCnn(tf, float) {
 }
 
 /**
+ * Where the frozen model's time goes: each stage run alone on its real input
+ * (the previous stage's output), median of `repeats` runs. All outputs are
+ * freed by the one tidy around it.
+ */
+function stageProfile(frozen, x, repeats) {
+  return sg.tidy(() => {
+    let input = { kind: 'float', t: x };
+    const out = [];
+    for (const [i, stage] of frozen.stages.entries()) {
+      const times = [];
+      let result;
+      for (let r = 0; r < repeats + 2; r++) {
+        const t0 = performance.now();
+        result = stage.run(input);
+        if (r >= 2) times.push(performance.now() - t0);
+      }
+      out.push({ stage: i, type: stage.type, description: stage.description, ms: median(times) });
+      input = result;
+    }
+    return out;
+  });
+}
+
+/**
  * Runs the benchmark; returns { result, rows, check }. `check` is the frozen
  * vs eval-mode comparison on `CHECK_IMAGES` test images.
  */
@@ -219,7 +242,7 @@ export async function run({ steps = STEPS, quickRun = quick, log = console.log }
     }
     const ms = Object.fromEntries(Object.entries(samples).map(([n, v]) => [n, median(v)]));
     const ours = ms['snapgrad frozen (packed bits)'];
-    raw[B] = { ms, rounds: samples, speedup: Object.fromEntries(Object.keys(ms).filter((n) => !n.startsWith('snapgrad')).map((n) => [n, ms[n] / ours])) };
+    raw[B] = { ms, rounds: samples, sameClassAsSnapgrad: Object.fromEntries(Object.keys(contenders).map((n) => [n, agreement(predictions[n], reference)])), speedup: Object.fromEntries(Object.keys(ms).filter((n) => !n.startsWith('snapgrad')).map((n) => [n, ms[n] / ours])) };
     for (const name of Object.keys(contenders)) {
       const isOurs = name.startsWith('snapgrad');
       rows.push({
@@ -234,6 +257,7 @@ export async function run({ steps = STEPS, quickRun = quick, log = console.log }
         'accuracy on this batch': `${(agreement(predictions[name], labels) * 100).toFixed(1)}%`,
       });
     }
+    raw[B].stages = stageProfile(frozen, sx, quickRun ? 1 : 15);
     sx.dispose();
     tx.dispose();
     await session.release();
@@ -263,6 +287,10 @@ async function main() {
   const { result, rows, trainSeconds } = await run();
   console.log(`\n## Inference: binary CNN of npm run mnist-bcnn (trained ${STEPS} steps in ${trainSeconds.toFixed(0)} s), single thread; load ${result.machine.loadavg.join(' ')}\n`);
   console.log(formatTable(rows, Object.keys(rows[0])));
+  for (const [B, { stages }] of Object.entries(result.byBatch)) {
+    console.log(`\nsnapgrad frozen, batch ${B}, per stage (each run alone, median ms):`);
+    console.log(formatTable(stages.map((st) => ({ ...st, ms: st.ms.toFixed(3) })), ['stage', 'type', 'description', 'ms']));
+  }
   mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
   // Quick or shortened runs do not replace the saved results BENCHMARKS.md uses.
   const out = new URL(quick || STEPS !== DEFAULT_STEPS ? './results/inference-cnn.tmp.json' : './results/inference-cnn.json', import.meta.url);

@@ -222,7 +222,18 @@ export async function run({ quickRun = quick } = {}) {
     'losses of steps 1, 2': `${firstLosses[c.name].toFixed(4)}, ${secondLosses[c.name].toFixed(4)}`,
     'loss after the run': losses[c.name].toFixed(3),
   }));
+  // The cross-check. tfjs's tuned variant has snapgrad's forward pass exactly (sign as step(x, -1) is
+  // -1 at 0 where binarize gives +1, but an exact 0 does not occur here); tf.sign(0) is 0, which moves
+  // the obvious variant's loss slightly when a batch-norm output is exactly 0 (integer sums do that).
+  // Later losses are not compared: max-pool routes the gradient of tied maxima (frequent on integer
+  // sums) differently in each library, and Adam's first step is ±lr on every nonzero gradient.
+  const check = {
+    firstLossesAgree: Math.abs(firstLosses['tfjs-wasm hand-tuned'] - firstLosses.snapgrad) <= 1e-3 * firstLosses.snapgrad
+      && Math.abs(firstLosses['tfjs-wasm obvious'] - firstLosses.snapgrad) <= 1e-2 * firstLosses.snapgrad,
+    allLearn: contenders.every((c) => Number.isFinite(secondLosses[c.name]) && secondLosses[c.name] < firstLosses[c.name]),
+  };
   const result = {
+    check,
     date: new Date().toISOString(),
     machine: machineInfo(),
     threads: { snapgrad: threads, tfjs: 1 },
@@ -249,6 +260,10 @@ async function main() {
   const out = new URL(quick ? './results/training-cnn.tmp.json' : './results/training-cnn.json', import.meta.url);
   writeFileSync(out, JSON.stringify(result, null, 2) + '\n');
   console.log(`wrote ${out.pathname}`);
+  if (!result.check.firstLossesAgree || !result.check.allLearn) {
+    console.error(`cross-check failed: ${JSON.stringify(result.check)} (first losses ${JSON.stringify(result.firstLosses)}, second ${JSON.stringify(result.secondLosses)})`);
+    process.exitCode = 1;
+  }
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1]).href) await main();
