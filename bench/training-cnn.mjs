@@ -30,8 +30,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import * as sg from '../dist/snapgrad.js';
 import { binaryCnn } from '../examples/common.mjs';
-import { formatTable, measure } from './harness.mjs';
-import { machineInfo, snapgradThreads } from './inference-cnn.mjs';
+import { formatTable } from './harness.mjs';
+import { machineInfo, measureWithCpu, snapgradThreads } from './inference-cnn.mjs';
 import { batch, loadTfjsTraining } from './training.mjs';
 
 export const BATCH = 128;
@@ -195,29 +195,39 @@ export async function run({ quickRun = quick } = {}) {
   ];
   // Two checked steps each: the first loss depends on the forward pass only, the second also on the
   // first step's gradients and update. Quick runs time these two steps and nothing more.
-  const checkSteps = contenders.map((c) => [0, 1].map(() => { const t0 = performance.now(); const loss = c.step(); return { loss, ms: performance.now() - t0 }; }));
+  const checkSteps = contenders.map((c) => [0, 1].map(() => {
+    const t0 = performance.now(), c0 = process.cpuUsage();
+    const loss = c.step();
+    const d = process.cpuUsage(c0);
+    return { loss, ms: performance.now() - t0, cpuMs: (d.user + d.system) / 1000 };
+  }));
   const firstLosses = Object.fromEntries(contenders.map((c, i) => [c.name, checkSteps[i][0].loss]));
   const secondLosses = Object.fromEntries(contenders.map((c, i) => [c.name, checkSteps[i][1].loss]));
   const rounds = quickRun ? 0 : 3;
   const samples = Object.fromEntries(contenders.map((c, i) => [c.name, quickRun ? [checkSteps[i][1].ms] : []]));
+  const cpuSamples = Object.fromEntries(contenders.map((c, i) => [c.name, quickRun ? [checkSteps[i][1].cpuMs] : []]));
   const losses = { ...secondLosses };
   // Rounds interleave the contenders so machine noise hits them alike. The obvious tfjs variant
   // takes seconds per step: a single sample per round keeps the run within a few minutes.
   for (let r = 0; r < rounds; r++) {
     for (const c of contenders) {
       const slow = c.name.endsWith('obvious');
-      const m = await measure(() => { losses[c.name] = c.step(); }, slow ? { warmup: 0, minRepeats: 1, maxRepeats: 1, minTimeMs: 0 } : { warmup: 1, minRepeats: 5, minTimeMs: 2000, maxRepeats: 40 });
+      const m = await measureWithCpu(() => { losses[c.name] = c.step(); }, slow ? { warmup: 0, minRepeats: 1, maxRepeats: 1, minTimeMs: 0 } : { warmup: 1, minRepeats: 5, minTimeMs: 2000, maxRepeats: 40 });
       samples[c.name].push(m.medianMs);
+      cpuSamples[c.name].push(m.cpuMs);
     }
   }
   for (const c of contenders) c.dispose();
   const ms = Object.fromEntries(contenders.map((c) => [c.name, median(samples[c.name])]));
+  const cpuMs = Object.fromEntries(contenders.map((c) => [c.name, median(cpuSamples[c.name])]));
   const rows = contenders.map((c) => ({
     implementation: c.name,
     threads: c.threads,
     'ms/step (median)': ms[c.name].toFixed(1),
     'rounds (ms)': samples[c.name].map((v) => v.toFixed(1)).join(' / '),
     'snapgrad speedup': c.name === 'snapgrad' ? '1.00x' : `${(ms[c.name] / ms.snapgrad).toFixed(2)}x`,
+    'CPU ms/step (median)': cpuMs[c.name].toFixed(1),
+    'speedup in CPU time': c.name === 'snapgrad' ? '1.00x' : `${(cpuMs[c.name] / cpuMs.snapgrad).toFixed(2)}x`,
     'epoch, extrapolated (s)': ((ms[c.name] * STEPS_PER_EPOCH) / 1000).toFixed(0),
     'losses of steps 1, 2': `${firstLosses[c.name].toFixed(4)}, ${secondLosses[c.name].toFixed(4)}`,
     'loss after the run': losses[c.name].toFixed(3),
@@ -241,9 +251,12 @@ export async function run({ quickRun = quick } = {}) {
     batch: BATCH,
     msPerStep: ms,
     rounds: samples,
+    cpuMsPerStep: cpuMs,
+    cpuRounds: cpuSamples,
     firstLosses,
     secondLosses,
     speedup: { vsTfjsTuned: ms['tfjs-wasm hand-tuned'] / ms.snapgrad, vsTfjsObvious: ms['tfjs-wasm obvious'] / ms.snapgrad },
+    cpuSpeedup: { vsTfjsTuned: cpuMs['tfjs-wasm hand-tuned'] / cpuMs.snapgrad, vsTfjsObvious: cpuMs['tfjs-wasm obvious'] / cpuMs.snapgrad },
     target: { vsTfjsTuned: 3 },
     rows,
   };
@@ -266,4 +279,4 @@ async function main() {
   }
 }
 
-if (import.meta.url === pathToFileURL(process.argv[1]).href) await main();
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) await main();

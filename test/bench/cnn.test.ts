@@ -25,6 +25,8 @@ describe('binary CNN benchmarks (quick runs)', () => {
     for (const [batch, b] of Object.entries<any>(r.byBatch)) {
       expect(Object.keys(b.ms)).toEqual(['snapgrad frozen (packed bits)', 'tfjs-wasm float (NHWC)', 'onnxruntime-web float (NCHW)']);
       for (const [name, ms] of Object.entries<number>(b.ms)) expect(Number.isFinite(ms) && ms > 0, `${batch} ${name}: ${ms}`).toBe(true);
+      for (const [name, ms] of Object.entries<number>(b.cpuMs)) expect(Number.isFinite(ms) && ms >= 0, `${batch} ${name}: cpu ${ms}`).toBe(true);
+      expect(b.stages.length, 'per-stage profile').toBeGreaterThan(5);
       // The peers compute the same function (Sign(0) = 0 may flip a rare class on a tie).
       for (const [name, a] of Object.entries<number>(b.sameClassAsSnapgrad)) expect(a, `${batch} ${name}`).toBeGreaterThanOrEqual(0.95);
     }
