@@ -179,8 +179,8 @@ function tfjsStep(tf, data, init, variant) {
 const median = (xs) => xs.slice().sort((a, b) => a - b)[xs.length >> 1];
 
 /**
- * Runs the benchmark. The cross-check: from the same weights on the same batch, every contender's
- * first and second losses (firstLosses, secondLosses) agree.
+ * Runs the benchmark. The cross-check (result.check): from the same weights on the same batch,
+ * every contender's first loss agrees with snapgrad's, and each one's second loss is lower.
  */
 export async function run({ quickRun = quick } = {}) {
   const info = await sg.init();
