@@ -1,11 +1,13 @@
 // Conv threads: the binary CNN of examples/mnist-bcnn.mjs (binaryCnn) at 1 and
 // 2 threads in one process, interleaved (rounds alternate the order of the
-// thread counts so machine noise hits both alike): one Adam training step at
-// batch 128, and the frozen model's inference at batch 64.
-//   node bench/conv-threads.mjs [--quick] [--rounds N]
+// thread counts, and of the builds, so machine noise hits all alike): one Adam
+// training step at batch 128, and the frozen model's inference at batch 64.
+// With --base OLD/dist, that build runs beside this one (before/after).
+//   node bench/conv-threads.mjs [--base OLD/dist] [--quick] [--rounds N]
 //   node bench/conv-threads.mjs --profile train|infer --threads N   (a loop for node --cpu-prof)
 import os from 'node:os';
-import * as sg from '../dist/snapgrad.js';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { binaryCnn } from '../examples/common.mjs';
 import { formatTable, measure, seededFloats } from './harness.mjs';
 
@@ -20,8 +22,7 @@ function pixels(n, seed) {
   return Float32Array.from(seededFloats(n * 784, seed), (v) => Math.floor((v + 1) * 128) % 256);
 }
 
-function trainer() {
-  const model = binaryCnn();
+function trainer(sg, model = binaryCnn({ lib: sg })) {
   model.train();
   const optimizer = new sg.optim.Adam(model.parameters(), { lr: 0.005 });
   const x = sg.keep(sg.tensor(pixels(TRAIN_BATCH, 21), [TRAIN_BATCH, 784]));
@@ -35,49 +36,66 @@ function trainer() {
   });
 }
 
-function inferrer() {
-  const model = binaryCnn();
+function inferrer(sg) {
+  const model = binaryCnn({ lib: sg });
   // A few steps so batch-norm statistics and thresholds are not the initial ones.
-  const step = trainer();
-  model.eval();
+  const step = trainer(sg, model);
   for (let i = 0; i < 2; i++) step();
+  model.eval();
   const frozen = sg.freeze(model, { example: sg.zeros([1, 784]), uint8Inputs: true });
   const x = sg.keep(sg.tensor(pixels(INFER_BATCH, 23), [INFER_BATCH, 784]));
   return () => sg.tidy(() => { frozen.predict(x).dispose(); });
 }
 
+async function load(dir) {
+  const sg = await import(pathToFileURL(resolve(dir, 'snapgrad.js')).href);
+  await sg.init({ threads: 2 });
+  return sg;
+}
+
 async function main() {
-  const info = await sg.init({ threads: 2 });
+  const base = flag('--base', '');
+  const builds = { after: await load(new URL('../dist', import.meta.url).pathname) };
+  if (base) builds.before = await load(base);
   const profile = flag('--profile', '');
   if (profile) {
+    const sg = builds.after;
     await sg.setThreads(Number(flag('--threads', '1')));
-    const fn = profile === 'train' ? trainer() : inferrer();
+    const fn = profile === 'train' ? trainer(sg) : inferrer(sg);
     for (let i = 0; i < (profile === 'train' ? 30 : 200); i++) fn();
     return;
   }
-  const cases = { [`mnist-bcnn training step (batch ${TRAIN_BATCH})`]: trainer(), [`mnist-bcnn frozen inference (batch ${INFER_BATCH})`]: inferrer() };
+  const caseNames = [`mnist-bcnn training step (batch ${TRAIN_BATCH})`, `mnist-bcnn frozen inference (batch ${INFER_BATCH})`];
+  const cases = Object.fromEntries(Object.entries(builds).map(([b, sg]) => [b, [trainer(sg), inferrer(sg)]]));
   const rounds = Number(flag('--rounds', quick ? '2' : '5'));
   const times = {};
+  const loads = [];
   for (let r = 0; r < rounds; r++) {
     const order = r % 2 === 0 ? [1, 2] : [2, 1];
-    for (const t of order) {
-      await sg.setThreads(t);
-      for (const [name, fn] of Object.entries(cases)) {
-        const m = await measure(fn, { minTimeMs: quick ? 200 : 600 });
-        (times[`${name}|${t}`] ??= []).push(m.medianMs);
+    const names = r % 2 === 0 ? Object.keys(builds) : Object.keys(builds).reverse();
+    for (const b of names) {
+      for (const t of order) {
+        await builds[b].setThreads(t);
+        for (let i = 0; i < caseNames.length; i++) {
+          const m = await measure(cases[b][i], { minTimeMs: quick ? 200 : 600 });
+          (times[`${b}|${i}|${t}`] ??= []).push(m.medianMs);
+        }
       }
     }
+    loads.push(os.loadavg()[0]);
   }
   const rows = [];
-  for (const name of Object.keys(cases)) {
-    const one = median(times[`${name}|1`]);
-    for (const t of [1, 2]) {
-      const ms = median(times[`${name}|${t}`]);
-      rows.push({ case: name, threads: t, 'ms (median)': ms.toFixed(2), 'vs 1 thread': (one / ms).toFixed(2) + 'x' });
+  caseNames.forEach((name, i) => {
+    const ref = median(times[`${base ? 'before' : 'after'}|${i}|1`]);
+    for (const b of Object.keys(builds)) {
+      for (const t of [1, 2]) {
+        const ms = median(times[`${b}|${i}|${t}`]);
+        rows.push({ case: name, build: b, threads: t, 'ms (median)': ms.toFixed(2), [`vs ${base ? 'before, ' : ''}1 thread`]: (ref / ms).toFixed(2) + 'x' });
+      }
     }
-  }
-  console.log(`snapgrad ${info.build}, ${rounds} rounds, load average ${os.loadavg().map((v) => v.toFixed(2)).join(' ')}`);
-  console.log(formatTable(rows, ['case', 'threads', 'ms (median)', 'vs 1 thread']));
+  });
+  console.log(`${rounds} rounds (each cell the median of the rounds' medians), 1-minute load average per round: ${loads.map((v) => v.toFixed(1)).join(' ')}`);
+  console.log(formatTable(rows, ['case', 'build', 'threads', 'ms (median)', `vs ${base ? 'before, ' : ''}1 thread`]));
 }
 
 await main();
