@@ -89,13 +89,15 @@ async function main() {
     const ref = median(times[`${base ? 'before' : 'after'}|${i}|1`]);
     for (const b of Object.keys(builds)) {
       for (const t of [1, 2]) {
-        const ms = median(times[`${b}|${i}|${t}`]);
-        rows.push({ case: name, build: b, threads: t, 'ms (median)': ms.toFixed(2), [`vs ${base ? 'before, ' : ''}1 thread`]: (ref / ms).toFixed(2) + 'x' });
+        const all = times[`${b}|${i}|${t}`];
+        const ms = median(all);
+        rows.push({ case: name, build: b, threads: t, 'ms (median)': ms.toFixed(2), 'rounds min-max': `${Math.min(...all).toFixed(1)}-${Math.max(...all).toFixed(1)}`,
+          [`vs ${base ? 'before, ' : ''}1 thread`]: (ref / ms).toFixed(2) + 'x' });
       }
     }
   });
   console.log(`${rounds} rounds (each cell the median of the rounds' medians), 1-minute load average per round: ${loads.map((v) => v.toFixed(1)).join(' ')}`);
-  console.log(formatTable(rows, ['case', 'build', 'threads', 'ms (median)', `vs ${base ? 'before, ' : ''}1 thread`]));
+  console.log(formatTable(rows, ['case', 'build', 'threads', 'ms (median)', 'rounds min-max', `vs ${base ? 'before, ' : ''}1 thread`]));
 }
 
 await main();

@@ -89,7 +89,8 @@ function withArgs<R>(arrays: (Int32Array | Float32Array)[], extra: number, fn: (
 /**
  * Output pixels [0, M) as the row axis of a parallel job. Each pixel's result
  * is independent of the range a call covers, so any split gives the bits of
- * the whole call; tiles are whole chunks where they can be (fewer partial ones).
+ * the whole call. Tiles are whole chunks when M is large (no partial chunk
+ * but the last); smaller, even (the GEMM's row pairs) when M is small.
  */
 function pixelRows(M: number, chunk: number): TileAxis {
   return { begin: 0, end: M, align: Math.min(chunk, Math.max(2, Math.ceil(M / 16) & ~1)) };
