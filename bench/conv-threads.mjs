@@ -1,7 +1,8 @@
 // Conv threads: the binary CNN of examples/mnist-bcnn.mjs (binaryCnn) at 1 and
 // 2 threads in one process, interleaved (rounds alternate the order of the
 // thread counts, and of the builds, so machine noise hits all alike): one Adam
-// training step at batch 128, and the frozen model's inference at batch 64.
+// training step at batch 128, the frozen model's inference at batch 64, and
+// an f32 GEMM as the control (already split before this change).
 // With --base OLD/dist, that build runs beside this one (before/after).
 //   node bench/conv-threads.mjs [--base OLD/dist] [--quick] [--rounds N]
 //   node bench/conv-threads.mjs --profile train|infer --threads N   (a loop for node --cpu-prof)
@@ -47,6 +48,12 @@ function inferrer(sg) {
   return () => sg.tidy(() => { frozen.predict(x).dispose(); });
 }
 
+/** The control: an f32 GEMM that threads already split; if it gains nothing, no second core was free. */
+function gemm(sg) {
+  const a = sg.keep(sg.tensor(seededFloats(128 * 784, 24), [128, 784])), b = sg.keep(sg.tensor(seededFloats(784 * 1024, 25), [784, 1024]));
+  return () => sg.matmul(a, b).dispose();
+}
+
 async function load(dir) {
   const sg = await import(pathToFileURL(resolve(dir, 'snapgrad.js')).href);
   await sg.init({ threads: 2 });
@@ -65,8 +72,8 @@ async function main() {
     for (let i = 0; i < (profile === 'train' ? 30 : 200); i++) fn();
     return;
   }
-  const caseNames = [`mnist-bcnn training step (batch ${TRAIN_BATCH})`, `mnist-bcnn frozen inference (batch ${INFER_BATCH})`];
-  const cases = Object.fromEntries(Object.entries(builds).map(([b, sg]) => [b, [trainer(sg), inferrer(sg)]]));
+  const caseNames = [`mnist-bcnn training step (batch ${TRAIN_BATCH})`, `mnist-bcnn frozen inference (batch ${INFER_BATCH})`, 'control: f32 matmul 128x784x1024'];
+  const cases = Object.fromEntries(Object.entries(builds).map(([b, sg]) => [b, [trainer(sg), inferrer(sg), gemm(sg)]]));
   const rounds = Number(flag('--rounds', quick ? '2' : '5'));
   const times = {};
   const loads = [];
