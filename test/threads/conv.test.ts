@@ -17,6 +17,7 @@ import { f32AvgPool2d, f32AvgPool2dBackward, f32MaxPool2d, f32MaxPool2dBackward 
 import { conv2dF32BackwardFilterRef, conv2dF32BackwardInputRef, conv2dF32Ref } from '../../src/reference/conv.js';
 import { binaryConv2dRef, binaryMaxPool2dRef, int8Conv2dRef, uint8Conv2dRef, type ConvGeometryRef } from '../../src/reference/conv_binary.js';
 import { f32AvgPool2dBackwardRef, f32AvgPool2dRef, f32MaxPool2dBackwardRef, f32MaxPool2dRef } from '../../src/reference/pool.js';
+import { kernels, withArena } from '../support/kernel-harness.js';
 
 const THREADS = [1, 2, 3, 4];
 
@@ -217,5 +218,67 @@ describe('f32 pooling forward and backward (split over images)', () => {
       expectBits(runs[0][4], f32AvgPool2dBackwardRef(DY, d, g), 'avgPool2d backward');
       expectBits(runs[0][5], f32AvgPool2dRef(X, d, { kh: k.H, kw: k.W, strideH: 1, strideW: 1, padTop: 0, padLeft: 0, outH: 1, outW: 1 }), 'globalAvgPool2d');
     });
+  }
+});
+
+describe('a tile of the frozen conv drivers writes exactly its output rows', () => {
+  // Cuts inside an image and inside a chunk (3 rows): the bytes outside the tile keep the arena's canary.
+  const k = c(2, 7, 5, 40, 35, 3, 3, { padding: 'same' });
+  const g = geometry(k);
+  const M = k.N * g.outH * g.outW;
+  const geoWords = (pixel: number) => Int32Array.from([k.N, k.H, k.W, k.C, k.kh, k.kw, g.strideH, g.strideW, 1, 1, g.padTop, g.padLeft, g.outH, g.outW, pixel, 0]);
+
+  /** Checks that rows [m0, m1) of `rowBytes` hold want's rows and every other byte of out is still the arena's canary (0xa5). */
+  function expectTile(out: Uint8Array, want: ArrayBufferView, m0: number, m1: number, rowBytes: number, what: string): void {
+    const w = new Uint8Array(want.buffer, want.byteOffset, want.byteLength);
+    expect(Buffer.from(out.subarray(m0 * rowBytes, m1 * rowBytes)).equals(Buffer.from(w.subarray(m0 * rowBytes, m1 * rowBytes))), `${what}: rows [${m0}, ${m1})`).toBe(true);
+    expect(out.subarray(0, m0 * rowBytes).every((b) => b === 0xa5) && out.subarray(m1 * rowBytes).every((b) => b === 0xa5), `${what}: wrote outside rows [${m0}, ${m1})`).toBe(true);
+  }
+
+  for (const [m0, m1] of [[0, 1], [4, 17], [33, M], [M - 1, M]]) {
+    test(`conv_b1 (int32, bits), conv_u8b1, conv_s8 on pixels [${m0}, ${m1}) of ${M}, maxpool_b1 on rows`, () => sg.tidy(() => {
+      const X = values(k.N * k.H * k.W * k.C, 30), Wt = values(k.kh * k.kw * k.C * k.Cout, 31);
+      const xb = packChannels(sg.tensor(X, [k.N, k.H, k.W, k.C])), wb = packConvWeights(sg.tensor(Wt, [k.kh, k.kw, k.C, k.Cout]));
+      const xw = new Uint32Array(xb.dataSync().buffer.slice(0)), ww = new Uint32Array(wb.dataSync().buffer.slice(0));
+      const ldw = wb.shape[1], cw = Math.ceil(k.C / 32), chunk = 3;
+      const thr = Int32Array.from(values(k.Cout, 32, -50, 50, true)), dir = Int32Array.from(values(k.Cout, 33), (v) => (v < 0 ? -1 : 1));
+      withArena((a) => {
+        const geo = a.put(geoWords(cw));
+        const work = a.alloc(kernels().conv_b1_workspace_bytes(chunk, ldw, k.Cout));
+        const out = a.alloc(M * k.Cout * 4), bits = a.alloc(M * Math.ceil(k.Cout / 32) * 4);
+        kernels().conv_b1(0, geo, xb.offset, wb.offset, ldw, k.Cout, out, 0, 0, 0, 0, 0, work, chunk, m0, m1);
+        kernels().conv_b1(2, geo, xb.offset, wb.offset, ldw, k.Cout, bits, 0, 0, 0, a.put(thr), a.put(dir), work, chunk, m0, m1);
+        a.checkGuards();
+        expectTile(a.read(Uint8Array, out, M * k.Cout * 4), binaryConv2dRef(g, xw, ww, ldw, k.Cout, 1, { kind: 'int32' }), m0, m1, k.Cout * 4, 'conv_b1 int32');
+        expectTile(a.read(Uint8Array, bits, M * Math.ceil(k.Cout / 32) * 4), binaryConv2dRef(g, xw, ww, ldw, k.Cout, 1, { kind: 'bits', threshold: thr, direction: dir }),
+          m0, m1, Math.ceil(k.Cout / 32) * 4, 'conv_b1 bits');
+        const rows0 = Math.floor(m0 / g.outW), rows1 = Math.ceil(m1 / g.outW);
+        const pooled = a.alloc(k.N * g.outH * g.outW * cw * 4);
+        const pg = { ...g, kh: 2, kw: 2, padTop: 0, padLeft: 0 };
+        kernels().maxpool_b1(a.put(Int32Array.from([k.N, k.H, k.W, k.C, 2, 2, 1, 1, 1, 1, 0, 0, g.outH, g.outW, cw, 0])), xb.offset, pooled, rows0, rows1);
+        a.checkGuards();
+        expectTile(a.read(Uint8Array, pooled, k.N * g.outH * g.outW * cw * 4), binaryMaxPool2dRef(pg, xw), rows0 * g.outW, rows1 * g.outW, cw * 4, 'maxpool_b1');
+      });
+      const K = k.kh * k.kw * k.C;
+      const X8 = values(k.N * k.H * k.W * k.C, 34, 0, 127, true), W8 = values(K * k.Cout, 35, -128, 127, true);
+      const xu = sg.tensor(X8, [k.N, k.H, k.W, k.C], { dtype: 'uint8' }), wu = packConvWeightsU8(sg.tensor(Wt, [k.kh, k.kw, k.C, k.Cout]));
+      const xs = sg.tensor(X8, [k.N, k.H, k.W, k.C], { dtype: 'int8' }), ws = sg.tensor(W8, [k.kh, k.kw, k.C, k.Cout], { dtype: 'int8' });
+      const wuWords = new Uint32Array(wu.dataSync().buffer.slice(0));
+      withArena((a) => {
+        const geo = a.put(geoWords(k.C));
+        const patterns = a.alloc(kernels().gemm_u8b1_packed_w_bytes(k.Cout, K));
+        kernels().gemm_u8b1_pack_w(wu.offset, k.Cout, wu.shape[1], K, patterns);
+        const out = a.alloc(M * k.Cout * 4);
+        kernels().conv_u8b1(0, geo, xu.offset, patterns, k.Cout, out, 0, 0, 0, 0, a.alloc(kernels().conv_u8b1_workspace_bytes(K, chunk, k.Cout)), chunk, m0, m1);
+        a.checkGuards();
+        expectTile(a.read(Uint8Array, out, M * k.Cout * 4), uint8Conv2dRef(g, X8, wuWords, wu.shape[1], k.Cout, { kind: 'int32' }), m0, m1, k.Cout * 4, 'conv_u8b1');
+        const packed = a.alloc(kernels().gemm_s8_packed_b_bytes(k.Cout, K));
+        kernels().gemm_s8_pack_b(ws.offset, k.Cout, k.Cout, K, 0, packed);
+        const out8 = a.alloc(M * k.Cout * 4);
+        kernels().conv_s8(0, geo, xs.offset, 5, packed, k.Cout, out8, 0, 0, a.alloc(kernels().conv_s8_workspace_bytes(K, chunk)), chunk, m0, m1);
+        a.checkGuards();
+        expectTile(a.read(Uint8Array, out8, M * k.Cout * 4), int8Conv2dRef(g, X8, 5, W8, k.Cout, 'int32'), m0, m1, k.Cout * 4, 'conv_s8');
+      });
+    }));
   }
 });
