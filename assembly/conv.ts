@@ -445,11 +445,47 @@ export function conv_f32_direct_workspace_bytes(C: i32, kh: i32, kw: i32): i32 {
   }
 }
 
+// Four adjacent output pixels of a one-channel, unit-stride conv, windows inside the image at corner; Cout % 8 == 0.
+@inline function directQuadC1(corner: usize, offs: usize, taps: i32, Cout: i32, ldw: usize, w: usize, yr: usize): void {
+  for (let o = 0; o < Cout; o += 8) {
+    const off = <usize>o << 2;
+    let c00 = f32x4.splat(0), c01 = f32x4.splat(0), c10 = f32x4.splat(0), c11 = f32x4.splat(0);
+    let c20 = f32x4.splat(0), c21 = f32x4.splat(0), c30 = f32x4.splat(0), c31 = f32x4.splat(0);
+    let wp = w + off;
+    for (let t = 0; t < taps; t++) {
+      const v = v128.load(corner + <usize>load<u32>(offs + (<usize>t << 2)));
+      const b0 = v128.load(wp), b1 = v128.load(wp, 16);
+      const a0 = i32x4.shuffle(v, v, 0, 0, 0, 0);
+      c00 = f32x4.add(c00, f32x4.mul(a0, b0));
+      c01 = f32x4.add(c01, f32x4.mul(a0, b1));
+      const a1 = i32x4.shuffle(v, v, 1, 1, 1, 1);
+      c10 = f32x4.add(c10, f32x4.mul(a1, b0));
+      c11 = f32x4.add(c11, f32x4.mul(a1, b1));
+      const a2 = i32x4.shuffle(v, v, 2, 2, 2, 2);
+      c20 = f32x4.add(c20, f32x4.mul(a2, b0));
+      c21 = f32x4.add(c21, f32x4.mul(a2, b1));
+      const a3 = i32x4.shuffle(v, v, 3, 3, 3, 3);
+      c30 = f32x4.add(c30, f32x4.mul(a3, b0));
+      c31 = f32x4.add(c31, f32x4.mul(a3, b1));
+      wp += ldw;
+    }
+    let p = yr + off;
+    v128.store(p, c00); v128.store(p, c01, 16);
+    p += ldw;
+    v128.store(p, c10); v128.store(p, c11, 16);
+    p += ldw;
+    v128.store(p, c20); v128.store(p, c21, 16);
+    p += ldw;
+    v128.store(p, c30); v128.store(p, c31, 16);
+  }
+}
+
 /**
  * y[r, o] = Σ_{t, c} x[tap t of r, c]·w[t·C + c, o] for output pixels r in
  * [r0, r1); w is HWIO [kh, kw, C, Cout]. Register tile: 4 pixels x 8
  * channels (the GEMM microkernel's 4x8, its A rows read through the tap
- * addresses instead of an im2col copy); leftover pixels one at a time.
+ * addresses instead of an im2col copy); leftover pixels one at a time. One
+ * input channel at unit stride reads the 4 pixels under a tap as one vector.
  */
 export function conv_f32_direct__simd(x: usize, H: i32, W: i32, C: i32, Cout: i32,
                                       kh: i32, kw: i32, strideH: i32, strideW: i32, dilationH: i32, dilationW: i32,
@@ -481,6 +517,17 @@ export function conv_f32_direct__simd(x: usize, H: i32, W: i32, C: i32, Cout: i3
     if (quad && ow + 3 < outW && ih0 >= 0 && ih0 + lastH < H && iw0 >= 0 && iw0 + 3 * strideW + lastW < W) {
       // four windows of one output row, all inside the image: corner + offset
       const corner = x + (<usize>(((n * H + ih0) * W + iw0) * C) << 2);
+      if (C == 1 && strideW == 1 && (Cout & 7) == 0) {
+        // one channel, unit stride: the four pixels under a tap are adjacent, one load and four lane splats
+        directQuadC1(corner, offs, taps, Cout, ldw, w, y + (<usize>r * <usize>Cout << 2));
+        r += 4;
+        ow += 4;
+        if (ow == outW) {
+          ow = 0;
+          if (++oh == outH) { oh = 0; n++; }
+        }
+        continue;
+      }
       for (let t = 0; t < taps; t++) {
         const to = <usize>t << 2;
         const a = corner + <usize>load<u32>(offs + to);

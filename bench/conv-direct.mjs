@@ -59,7 +59,7 @@ for (const [N, H, cin, k, cout] of SHAPES) {
   }
   const same = setup[0].bits.length === setup[1].bits.length && setup[0].bits.every((v, i) => v === setup[1].bits[i]);
   setup.forEach((s) => s.dispose());
-  const direct = cin >= 3 && cout % 8 === 0 && k * k * cin <= 256;
+  const direct = cout % 8 === 0 && k * k * cin <= 256 && (cin >= 3 || (cin === 1 && k * k <= 9));
   rows.push({
     shape: `${N}x${H}x${H}x${cin} k${k} -> ${cout}`, K: k * k * cin, path: direct ? 'direct' : 'im2col+GEMM',
     'im2col+GEMM ms': best[0].toFixed(3), 'this build ms': best[1].toFixed(3), 'GMAC/s': (macs / best[1] / 1e6).toFixed(2),

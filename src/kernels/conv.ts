@@ -79,14 +79,17 @@ export function convF32DepthwiseBackwardFilter(s: ConvF32Shape, chunk: number, x
 
 /**
  * Shapes the forward pass runs through conv_f32_direct__simd, by measurement
- * (BENCHMARKS.md "Direct f32 convolution"): groups = 1, at least 3 input
- * channels (with 1-2 the per-tap overhead loses to im2col + GEMM), output
- * channels a multiple of 8 (the register tile; tails lose) and K =
- * kh·kw·Cin <= 256 (one GEMM k-block, where both paths sum in the same order
- * and give the same bits — so the choice is speed only, by shape alone).
+ * (BENCHMARKS.md "Direct f32 convolution"): groups = 1, output channels a
+ * multiple of 8 (the register tile; tails lose), K = kh·kw·Cin <= 256 (one
+ * GEMM k-block, where both paths sum in the same order and give the same
+ * bits — so the choice is speed only, by shape alone), and either at least 3
+ * input channels or one channel at unit column stride with at most 9 taps
+ * (its adjacent-pixel path; 2 channels, or 1 with longer windows, lose to
+ * im2col + GEMM on the per-tap overhead).
  */
 export function convF32DirectPath(s: ConvF32Shape): boolean {
-  return s.groups === 1 && s.cin >= 3 && s.cout % 8 === 0 && s.kh * s.kw * s.cin <= CONV_F32_DIRECT_MAX_K;
+  return s.groups === 1 && s.cout % 8 === 0 && s.kh * s.kw * s.cin <= CONV_F32_DIRECT_MAX_K
+    && (s.cin >= 3 || (s.cin === 1 && s.strideW === 1 && s.kh * s.kw <= 9));
 }
 
 /** Most K = kh·kw·Cin of the direct kernel: one f32 GEMM k-block. */

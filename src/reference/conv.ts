@@ -125,7 +125,7 @@ export function convF32DepthwiseBackwardFilterRef(s: ConvF32Shape, chunk: number
 
 /** Whether conv2d's forward takes the direct kernel for this shape (the rule of src/kernels/conv.ts convF32DirectPath). */
 export function convF32DirectPath(s: ConvF32Shape): boolean {
-  return s.groups === 1 && s.cin >= 3 && s.cout % 8 === 0 && s.kh * s.kw * s.cin <= 256;
+  return s.groups === 1 && s.cout % 8 === 0 && s.kh * s.kw * s.cin <= 256 && (s.cin >= 3 || (s.cin === 1 && s.strideW === 1 && s.kh * s.kw <= 9));
 }
 
 /**

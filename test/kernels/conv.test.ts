@@ -201,6 +201,10 @@ describe('direct kernel (conv_f32_direct__simd)', () => {
     C(3, 11, 9, 2, 24, 3, 3, { stride: [3, 2], padding: 'same' }),
     C(2, 12, 13, 4, 8, 3, 2, { dilation: [2, 3], padding: [[3, 1], [0, 5]] }),
     C(1, 9, 17, 1, 32, 3, 3, { padding: 'same' }),
+    // one channel: the adjacent-pixel path (unit column stride, Cout % 8 == 0) and the general one (stride 2, Cout 33)
+    C(2, 6, 11, 1, 16, 3, 3, { padding: [[0, 2], [1, 0]], dilation: [2, 1] }),
+    C(2, 7, 13, 1, 24, 2, 3, { stride: [1, 2] }),
+    C(1, 6, 11, 1, 33, 3, 3, { padding: 'same' }),
     C(1, 4, 4, 28, 8, 3, 3, { padding: 'valid' }),
     C(0, 4, 4, 3, 8, 3, 3, { padding: 'same' }),
   ];
