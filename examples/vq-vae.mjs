@@ -9,12 +9,14 @@
 // --rotation-trick passes the gradient through vq/rvq codes by the rotation trick instead of straight through.
 // --conv swaps the MLPs for conv nets (NHWC): two 4x4 stride-2 convs take the 28x28 image to a 7x7 grid of
 // latents (49 per image, one 1x1 conv to the latent width); the decoder mirrors them with 3x3 convs and two 2x
-// upsamplings, --upsample nearest (a nearest-neighbour resize, then the conv; default) or subpixel (a conv to 4x the
-// channels, then depth-to-space). --channels sets the first conv's width (the second has twice as many).
+// upsamplings, --upsample subpixel (a conv to 4x the channels, then depth-to-space; default) or nearest (a
+// nearest-neighbour resize, then the conv). Sub-pixel is the default because it measured better on both counts
+// (3 epochs: test MSE 0.0046 vs 0.0053, 112 vs 138 CPU seconds; its convs run at the lower resolution).
+// --channels sets the first conv's width (the second has twice as many).
 //
 //   node examples/vq-vae.mjs [--quantizer vq|rvq|fsq|lfq] [--rotation-trick] [--epochs 3] [--seed 1] [--data DIR] [--codes 256]
 //        [--stages 2] [--levels 8,6,5] [--lfq-bits 8] [--out vq-vae.png] [--limit-train N] [--limit-test N]
-//        [--conv [--channels 16] [--upsample nearest|subpixel]]
+//        [--conv [--channels 16] [--upsample subpixel|nearest]]
 import { writeFileSync } from 'node:fs';
 import * as sg from '../dist/snapgrad.js';
 import { loadDataset, mnistLoader, now, parseFlags } from './common.mjs';
@@ -25,7 +27,7 @@ const rotationTrick = argv.includes('--rotation-trick');
 const conv = argv.includes('--conv');
 const flags = parseFlags({
   quantizer: 'vq', epochs: 3, seed: 1, data: '', codes: 256, latents: 16, dim: 8, batch: 128, lr: 0.002, out: 'vq-vae.png', limitTrain: 0, limitTest: 0,
-  stages: 2, levels: '8,6,5', lfqBits: 8, channels: 16, upsample: 'nearest',
+  stages: 2, levels: '8,6,5', lfqBits: 8, channels: 16, upsample: 'subpixel',
 }, argv.filter((a) => a !== '--rotation-trick' && a !== '--conv'));
 if (conv && argv.includes('--latents')) throw new Error('--latents sets the MLP\'s latent count; with --conv the latents are the 7x7 grid of the encoder\'s output');
 if (!conv && (argv.includes('--channels') || argv.includes('--upsample'))) throw new Error('--channels and --upsample shape the conv nets; add --conv');
@@ -99,7 +101,7 @@ function depthToSpace2x(x) {
   return sg.reshape(sg.transpose(sg.reshape(x, [n, h, w, 2, 2, c]), [0, 1, 3, 2, 4, 5]), [n, 2 * h, 2 * w, c]);
 }
 
-/** A 2x upsampling that ends in `out` channels: nearest resize then a 3x3 conv, or a 3x3 conv to 4·out then depth-to-space. */
+/** A 2x upsampling that ends in `out` channels: a 3x3 conv to 4·out then depth-to-space, or nearest resize then a 3x3 conv. */
 function up(inC, out) {
   return flags.upsample === 'nearest'
     ? [nearest2x, new nn.Conv2d(inC, out, 3, { padding: 'same', seed: seed++ })]
