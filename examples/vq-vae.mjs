@@ -11,7 +11,7 @@
 // latents (49 per image, one 1x1 conv to the latent width); the decoder mirrors them with 3x3 convs and two 2x
 // upsamplings, --upsample subpixel (a conv to 4x the channels, then depth-to-space; default) or nearest (a
 // nearest-neighbour resize, then the conv). Sub-pixel is the default because it measured better on both counts
-// (3 epochs: test MSE 0.0046 vs 0.0053, 112 vs 138 CPU seconds; its convs run at the lower resolution).
+// (3 epochs: test MSE 0.0046 vs 0.0053, 94–112 vs 138 CPU seconds; its convs run at the lower resolution).
 // --channels sets the first conv's width (the second has twice as many).
 //
 //   node examples/vq-vae.mjs [--quantizer vq|rvq|fsq|lfq] [--rotation-trick] [--epochs 3] [--seed 1] [--data DIR] [--codes 256]
