@@ -1,6 +1,8 @@
 // The benchmark page (bench/page/) in headless Chromium: served statically
 // from the repository root, it runs the kernel suite, draws its charts and
-// publishes what it drew as JSON in <pre id="results">.
+// publishes what it drew as JSON in <pre id="results">. Every table row and
+// chart series names its thread count; served with COOP/COEP and ?threads=2
+// the live suite runs on the threads build with two threads.
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -18,48 +20,87 @@ const TYPES: Record<string, string> = {
 const hasChromium = existsSync(CHROMIUM);
 if (!hasChromium) console.warn(`test/bench/page.test.ts: skipped, ${CHROMIUM} is missing (apt-get install -y chromium)`);
 
-/** A static file server for the repository root on 127.0.0.1 (any free port). */
-function serveRoot(): Promise<Server> {
+/** A static file server for the repository root on 127.0.0.1 (any free port), sending `headers` with every file. */
+function serveRoot(headers: Record<string, string> = {}): Promise<Server> {
   const server = createServer((req, res) => {
     const path = normalize(decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname));
     let file = join(ROOT, path);
     if (!file.startsWith(ROOT)) { res.writeHead(403).end(); return; }
     if (existsSync(file) && statSync(file).isDirectory()) file = join(file, 'index.html');
     if (!existsSync(file)) { res.writeHead(404).end(); return; }
-    res.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream' });
+    res.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream', ...headers });
     res.end(readFileSync(file));
   });
   return new Promise((ok) => server.listen(0, '127.0.0.1', () => ok(server)));
 }
 
+type Series = { name: string; threads: number | '?'; values: (number | null)[] };
+type Chart = { title: string; series: Series[] };
+
+/** The label the page gives a thread count. */
+const threadsLabel = (n: number | '?') => (n === '?' ? 'threads ?' : `${n} thread${n === 1 ? '' : 's'}`);
+
+/** Every rendered table as { header, rows } of cell texts. */
+async function tables(page: import('playwright-core').Page) {
+  return page.$$eval('table', (ts) => ts.map((t) => {
+    const [head, ...body] = [...t.querySelectorAll('tr')].map((tr) => [...tr.children].map((c) => c.textContent ?? ''));
+    return { header: head, rows: body };
+  }));
+}
+
+/** Every table has a threads column with a count in each row; every chart series names its count. */
+function expectThreadsEverywhere(shown: { header: string[]; rows: string[][] }[], charts: Chart[]) {
+  expect(shown.length).toBeGreaterThanOrEqual(2);
+  for (const t of shown) {
+    const col = t.header.indexOf('threads');
+    expect(col, t.header.join(' | ')).toBeGreaterThanOrEqual(0);
+    // a count, or per column "name: count" when the columns ran at different counts
+    for (const row of t.rows) expect(row[col], row.join(' | ')).toMatch(/^(\d+|\?)$|^([^:,]+: (\d+|\?))(, [^:,]+: (\d+|\?))+$/);
+  }
+  for (const c of charts) {
+    for (const s of c.series) {
+      expect(s.threads === '?' || (Number.isInteger(s.threads) && s.threads >= 1), `${c.title} / ${s.name}: ${s.threads}`).toBe(true);
+      expect(s.name.endsWith(`, ${threadsLabel(s.threads)}`), `${c.title} / ${s.name}`).toBe(true);
+    }
+  }
+}
+
+async function openPage(profile: string, url: string) {
+  const { chromium } = await import('playwright-core');
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    viewport: { width: 1100, height: 900 },
+  });
+  const page = await context.newPage();
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  await page.goto(url);
+  await page.waitForSelector('#results[data-state="done"], #results[data-state="error"]', { timeout: 60_000 });
+  const results = JSON.parse(await page.textContent('#results') ?? '{}');
+  return { context, page, errors, results };
+}
+
 describe.skipIf(!hasChromium)('benchmark page in headless Chromium', () => {
   let server: Server;
+  let isolated: Server;
   let profile: string;
   beforeAll(async () => {
     server = await serveRoot();
+    isolated = await serveRoot({ 'cross-origin-opener-policy': 'same-origin', 'cross-origin-embedder-policy': 'require-corp' });
     profile = mkdtempSync(join(tmpdir(), 'snapgrad-bench-page-'));
   });
   afterAll(() => {
     server?.close();
+    isolated?.close();
     if (profile) rmSync(profile, { recursive: true, force: true });
   });
 
   test('runs the kernel suite, draws charts with numbers and takes a screenshot', async () => {
-    const { chromium } = await import('playwright-core');
-    const context = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-      viewport: { width: 1100, height: 900 },
-    });
+    const { port } = server.address() as AddressInfo;
+    const { context, page, errors, results } = await openPage(profile, `http://127.0.0.1:${port}/bench/page/`);
     try {
-      const page = await context.newPage();
-      const errors: string[] = [];
-      page.on('pageerror', (e) => errors.push(String(e)));
-      const { port } = server.address() as AddressInfo;
-      await page.goto(`http://127.0.0.1:${port}/bench/page/`);
-      await page.waitForSelector('#results[data-state="done"], #results[data-state="error"]', { timeout: 60_000 });
-      const results = JSON.parse(await page.textContent('#results') ?? '{}');
       const screenshot = join(tmpdir(), 'snapgrad-bench-page.png');
       await page.screenshot({ path: screenshot, fullPage: true });
       console.log(`benchmark page screenshot: ${screenshot}`);
@@ -92,6 +133,52 @@ describe.skipIf(!hasChromium)('benchmark page in headless Chromium', () => {
       // Coloured (non-grey) pixels are bars: each chart has a visible amount of them.
       for (const n of inked) expect(n).toBeGreaterThan(200);
       expect(await page.$$eval('table tr', (trs) => trs.length)).toBeGreaterThan(results.live.length);
+
+      // Not cross-origin isolated, no ?threads: the live suite ran on one thread and says so.
+      expect(results.crossOriginIsolated).toBe(false);
+      expect(results.threads).toBe(1);
+      expect(results.live.every((r: { threads: number }) => r.threads === 1)).toBe(true);
+      expect(await page.textContent('#live-threads')).toContain(`snapgrad ran ${results.build} with 1 thread`);
+      const shown = await tables(page);
+      expectThreadsEverywhere(shown, results.charts);
+      const liveTable = shown[0];
+      expect(liveTable.rows).toHaveLength(results.live.length);
+      for (const row of liveTable.rows) expect(row[liveTable.header.indexOf('threads')]).toBe('1');
+      // The saved files: kernels/training/inference predate the threads build (1 by provenance),
+      // the binary-CNN files record their counts (all 1); none of them is unknown.
+      const series = results.charts.flatMap((c: Chart) => c.series);
+      expect(series.filter((s: Series) => s.name.startsWith('snapgrad')).length).toBeGreaterThan(0);
+      for (const s of series) expect(s.threads, s.name).toBe(1);
+    } finally {
+      await context.close();
+    }
+  });
+
+  test('cross-origin isolated with ?threads=2: the live suite runs the threads build on two threads and says so', async () => {
+    const { port } = isolated.address() as AddressInfo;
+    const { context, page, errors, results } = await openPage(profile, `http://127.0.0.1:${port}/bench/page/?threads=2`);
+    try {
+      expect(errors).toEqual([]);
+      expect(results.state).toBe('done');
+      expect(results.crossOriginIsolated).toBe(true);
+      expect(results.requestedThreads).toBe(2);
+      expect(results.threads).toBe(2);
+      expect(results.build).toMatch(/threads/);
+      for (const r of results.live) {
+        expect(r.threads, r.key).toBe(2);
+        expect(Number.isFinite(r.value) && r.value > 0, `${r.key}: ${r.value}`).toBe(true);
+      }
+      expect(await page.textContent('#live-threads')).toContain(`snapgrad ran ${results.build} with 2 threads`);
+      const shown = await tables(page);
+      expectThreadsEverywhere(shown, results.charts);
+      const liveTable = shown[0];
+      for (const row of liveTable.rows) expect(row[liveTable.header.indexOf('threads')]).toBe('2');
+      // The cross-runtime table mixes this browser's 2 threads with the saved single-thread runs: per column.
+      const cross = shown[1];
+      for (const row of cross.rows) expect(row[cross.header.indexOf('threads')]).toMatch(/^this browser: 2, Node \(saved\): 1/);
+      const live = results.charts.filter((c: Chart) => c.series[0].name.startsWith('this browser'));
+      expect(live.length).toBeGreaterThan(0);
+      for (const c of live) expect(c.series[0].threads).toBe(2);
     } finally {
       await context.close();
     }
