@@ -259,10 +259,60 @@ async function main() {
       charts.push({ ...perContenderChart(inferenceCnn, `Inference, binary CNN (mnist-bcnn), batch ${batch} (Node, ${inferenceCnn.date.slice(0, 10)}); lower is better`, 'ms', `batch ${batch}`, ms), target: saved });
     }
   }
+  // Relaxed vs plain builds (bench/relaxed.mjs) and 1 vs 2 threads (bench/threads.mjs), when saved: one
+  // chart per thread count, and table rows in long form so each row holds one count.
+  const sections = el('div');
+  const [relaxed, threadsRun] = await Promise.all(['relaxed.json', 'threads.json'].map(fetchJson));
+  out.saved.relaxed = !!relaxed;
+  out.saved.threads = !!threadsRun;
+  if (relaxed) {
+    const div = el('div');
+    sections.append(div);
+    div.append(el('h2', { textContent: `Relaxed SIMD vs plain SIMD builds (Deno, Chromium; ${relaxed.date.slice(0, 10)})` }),
+      el('p', { className: 'note', textContent: 'Values in parentheses come from a build forced past a failed correctness probe (wrong results on this CPU); the charts leave them out.' }),
+      table(relaxed.rows, ['runtime', 'threads', 'kernel', 'M x K x N', 'plain GOP/s', 'relaxed GOP/s', 'relaxed / plain', 'per CPU-second']));
+    for (const t of [...new Set(relaxed.rows.map((r) => r.threads))]) {
+      const rows = relaxed.rows.filter((r) => r.threads === t);
+      charts.push({ title: `Relaxed vs plain build, ${threadsLabel(t)} (wall clock)`, unit: 'GOP/s', groups: rows.map((r) => `${r.runtime} ${r.kernel} ${r['M x K x N']}`),
+        series: ['plain', 'relaxed'].map((b) => ({ name: `${b}, ${threadsLabel(t)}`, threads: t, values: rows.map((r) => cellNumber(r[`${b} GOP/s`])) })), target: div });
+    }
+  }
+  if (threadsRun) {
+    const div = el('div');
+    sections.append(div);
+    const col = (t) => (t === 1 ? '1 thread' : `${t} threads`);
+    const counts = threadsRun.threads?.snapgrad ?? [1, 2];
+    // Files without the record: setThreads(1) gives 1 thread with or without a pool, but a "2 threads" column was
+    // not checked then (setThreads(2) without a pool also gives 1), so it shows "?".
+    const shown = (t) => (threadsRun.threads?.snapgrad || t === 1 ? t : '?');
+    const long = threadsRun.rows.flatMap((r) => counts.map((t) => ({ kernel: r.kernel, shape: r.shape, unit: r.unit, threads: shown(t),
+      ms: r[`${col(t)} ms`], rate: r[`${col(t)} rate`], 'vs 1 thread': `${(cellNumber(r['1 thread ms']) / cellNumber(r[`${col(t)} ms`])).toFixed(2)}x` })));
+    div.append(el('h2', { textContent: `snapgrad at ${counts.join(' and ')} threads (Node, ${threadsRun.build}, ${threadsRun.date.slice(0, 10)})` }), table(long));
+    for (const unit of [...new Set(threadsRun.rows.map((r) => r.unit))]) {
+      const rows = threadsRun.rows.filter((r) => r.unit === unit);
+      charts.push({ title: `snapgrad at ${counts.join(' and ')} threads (Node): ${unit}`, unit, groups: rows.map((r) => `${r.kernel} ${r.shape}`),
+        series: counts.map((t) => ({ name: `snapgrad, ${threadsLabel(shown(t))}`, threads: shown(t), values: rows.map((r) => cellNumber(r[`${col(t)} rate`])) })), target: div });
+    }
+    // Peers at equal thread counts: a peer's bars appear only where it reported running that many threads.
+    const peers = [['tfjs', 'tfjs-wasm', threadsRun.peerRows ?? [], 'GFLOP/s'], ['ort', 'ort', threadsRun.ortRow ? [threadsRun.ortRow] : [], 'GOP/s']];
+    for (const [key, label, rows, unit] of peers) {
+      if (!rows.length) continue;
+      const ran = (t) => threadsRun.threads?.[key]?.[t] ?? '?';
+      div.append(table(rows.flatMap((r) => counts.map((t) => ({ kernel: r.kernel, shape: r.shape, threads: shown(t),
+        [`snapgrad ${unit}`]: r[`snapgrad ${t}T ${unit}`], [`${label} ${unit}`]: r[`${label} ${t}T ${unit}`], [`${label} ran threads`]: ran(t), ratio: r[`ratio ${t}T`] })))));
+      const series = [];
+      for (const t of counts) {
+        series.push({ name: `snapgrad, ${threadsLabel(shown(t))}`, threads: shown(t), values: rows.map((r) => cellNumber(r[`snapgrad ${t}T ${unit}`])) });
+        if (ran(t) === t) series.push({ name: `${label}, ${threadsLabel(t)}`, threads: t, values: rows.map((r) => cellNumber(r[`${label} ${t}T ${unit}`])) });
+      }
+      charts.push({ title: `snapgrad vs ${label} at equal thread counts (Node)`, unit, groups: rows.map((r) => r.shape), series, target: div });
+    }
+  }
   for (const c of charts) {
     c.target.append(barChart(c));
     out.charts.push({ title: c.title, unit: c.unit, groups: c.groups, series: c.series.map((s) => ({ name: s.name, threads: s.threads, values: s.values.map((v) => (Number.isFinite(v) ? Number(v.toFixed(4)) : null)) })) });
   }
+  saved.append(sections);
   out.state = 'done';
   statusEl.textContent = `done: ${rows.length} kernels measured here (${ran}${why}), ${charts.length} charts.`;
   resultsEl.textContent = JSON.stringify(out, null, 1);
