@@ -22,13 +22,10 @@ function el(tag, props = {}, ...children) {
  */
 function barChart({ title, unit, groups, series }) {
   const width = 960;
-  const height = 300;
-  const canvas = el('canvas', { width, height });
+  const canvas = el('canvas', { width, height: 300 });
   const ctx = canvas.getContext('2d');
-  ctx.fillStyle = '#fff';
-  ctx.fillRect(0, 0, width, height);
   const left = 56, right = 10, bottom = 70;
-  // legend entries (which name their thread counts) wrap onto more lines rather than run off the canvas
+  // Legend entries (which name their thread counts) wrap onto more lines rather than run off the canvas.
   ctx.font = '12px system-ui, sans-serif';
   const legend = [];
   let lx = left, ly = 35;
@@ -38,7 +35,12 @@ function barChart({ title, unit, groups, series }) {
     legend.push([lx, ly]);
     lx += w;
   }
-  const top = ly + 5;
+  // The tallest bar's value label (rotated, up to ~30 px) stays below the legend.
+  const top = ly + 35;
+  const height = top + 190 + bottom;
+  canvas.height = height; // resets the context, so drawing starts after this
+  ctx.fillStyle = '#fff';
+  ctx.fillRect(0, 0, width, height);
   const plotW = width - left - right, plotH = height - top - bottom;
   const max = Math.max(1e-9, ...series.flatMap((s) => s.values.filter(Number.isFinite)));
   ctx.fillStyle = '#222';
