@@ -102,21 +102,22 @@ export function conv_b1_workspace_bytes(chunk: i32, ldw: i32, Cout: i32): i32 {
 }
 
 /**
- * Binary convolution: packed x (geo) times packed weights w [Cout, ldw], all
- * M = N·oH·oW output pixels, `chunk` patch rows at a time through `work`
+ * Binary convolution: packed x (geo) times packed weights w [Cout, ldw], output
+ * pixels [m0, m1) of M = N·oH·oW (a tile: every pixel's result is independent
+ * of the range), `chunk` patch rows at a time through `work`
  * (conv_b1_workspace_bytes). pad = 0: one-padding; else the pad block
  * (zero padding). mode (conv_common): OUT_I32 int32 [M, Cout]; OUT_F32
  * float32 [M, Cout] = f32(dot)·scale + bias; OUT_BITS packed [M, ceil(Cout/32)]
  * by per-channel integer thresholds thr / directions dir (i32 [Cout]).
  */
 export function conv_b1(mode: i32, geo: usize, x: usize, w: usize, ldw: i32, Cout: i32, out: usize, pad: usize,
-                        scale: usize, bias: usize, thr: usize, dir: usize, work: usize, chunk: i32): void {
-  const M = geoAt(geo, GEO_N) * geoAt(geo, GEO_OH) * geoAt(geo, GEO_OW);
+                        scale: usize, bias: usize, thr: usize, dir: usize, work: usize, chunk: i32, m0: i32, m1: i32): void {
+  const M = min(m1, geoAt(geo, GEO_N) * geoAt(geo, GEO_OH) * geoAt(geo, GEO_OW));
   const K = geoAt(geo, GEO_KH) * geoAt(geo, GEO_KW) * geoAt(geo, GEO_C);
   const rowsBuf = work;
   const tile = work + <usize>chunk * <usize>ldw * 4;
   const outWords = mode == OUT_I32 || mode == OUT_F32 ? Cout : (Cout + 31) >> 5;
-  for (let r0 = 0; r0 < M; r0 += chunk) {
+  for (let r0 = max(m0, 0); r0 < M; r0 += chunk) {
     const rows = min(chunk, M - r0);
     im2col_b1(geo, x, r0, r0 + rows, rowsBuf, ldw);
     const dst = out + (<usize>r0 * <usize>outWords << 2);
@@ -137,9 +138,10 @@ export function conv_b1(mode: i32, geo: usize, x: usize, w: usize, ldw: i32, Cou
  * kh x kw, no dilation needed but honoured): max is -1 only when every value
  * is -1, i.e. the AND of the words over the window's taps inside the input
  * (padded taps are ignored; the host rejects windows with none).
- * out: [N, oH, oW, Cw].
+ * out: [N, oH, oW, Cw]; this call writes output rows [row0, row1) of the
+ * N·oH rows (n, oy), a tile.
  */
-export function maxpool_b1(geo: usize, x: usize, out: usize): void {
+export function maxpool_b1(geo: usize, x: usize, out: usize, row0: i32, row1: i32): void {
   const N = geoAt(geo, GEO_N), H = geoAt(geo, GEO_H), W = geoAt(geo, GEO_W);
   const kh = geoAt(geo, GEO_KH), kw = geoAt(geo, GEO_KW);
   const sH = geoAt(geo, GEO_SH), sW = geoAt(geo, GEO_SW);
@@ -149,32 +151,32 @@ export function maxpool_b1(geo: usize, x: usize, out: usize): void {
   const cw = geoAt(geo, GEO_PIXEL);
   const pixBytes = <usize>cw << 2;
   const vec = cw & ~3;
-  for (let n = 0; n < N; n++) {
-    for (let oy = 0; oy < oH; oy++) {
-      for (let ox = 0; ox < oW; ox++) {
-        const dst = out + ((<usize>n * <usize>oH + <usize>oy) * <usize>oW + <usize>ox) * pixBytes;
-        let first = true;
-        for (let ky = 0; ky < kh; ky++) {
-          const iy = oy * sH - pT + ky * dH;
-          if (iy < 0 || iy >= H) continue;
-          for (let kx = 0; kx < kw; kx++) {
-            const ix = ox * sW - pL + kx * dW;
-            if (ix < 0 || ix >= W) continue;
-            const src = x + ((<usize>n * <usize>H + <usize>iy) * <usize>W + <usize>ix) * pixBytes;
-            if (first) {
-              memory.copy(dst, src, pixBytes);
-              first = false;
-              continue;
-            }
-            let i = 0;
-            for (; i < vec; i += 4) {
-              const o = <usize>i << 2;
-              v128.store(dst + o, v128.and(v128.load(dst + o), v128.load(src + o)));
-            }
-            for (; i < cw; i++) {
-              const o = <usize>i << 2;
-              store<u32>(dst + o, load<u32>(dst + o) & load<u32>(src + o));
-            }
+  const end = min(row1, N * oH);
+  for (let row = max(row0, 0); row < end; row++) {
+    const n = row / oH, oy = row - n * oH;
+    for (let ox = 0; ox < oW; ox++) {
+      const dst = out + ((<usize>n * <usize>oH + <usize>oy) * <usize>oW + <usize>ox) * pixBytes;
+      let first = true;
+      for (let ky = 0; ky < kh; ky++) {
+        const iy = oy * sH - pT + ky * dH;
+        if (iy < 0 || iy >= H) continue;
+        for (let kx = 0; kx < kw; kx++) {
+          const ix = ox * sW - pL + kx * dW;
+          if (ix < 0 || ix >= W) continue;
+          const src = x + ((<usize>n * <usize>H + <usize>iy) * <usize>W + <usize>ix) * pixBytes;
+          if (first) {
+            memory.copy(dst, src, pixBytes);
+            first = false;
+            continue;
+          }
+          let i = 0;
+          for (; i < vec; i += 4) {
+            const o = <usize>i << 2;
+            v128.store(dst + o, v128.and(v128.load(dst + o), v128.load(src + o)));
+          }
+          for (; i < cw; i++) {
+            const o = <usize>i << 2;
+            store<u32>(dst + o, load<u32>(dst + o) & load<u32>(src + o));
           }
         }
       }

@@ -37,17 +37,18 @@ export function conv_u8b1_workspace_bytes(K: i32, chunk: i32, Cout: i32): i32 {
 
 /**
  * uint8 convolution with ±1 weights: patterns from gemm_u8b1_pack_w, modes as
- * conv_b1 (OUT_I32 / OUT_F32 with scale and bias / OUT_BITS by thresholds).
+ * conv_b1 (OUT_I32 / OUT_F32 with scale and bias / OUT_BITS by thresholds),
+ * output pixels [m0, m1) (a tile, as conv_b1).
  */
 export function conv_u8b1(mode: i32, geo: usize, x: usize, patterns: usize, Cout: i32, out: usize,
-                          scale: usize, bias: usize, thr: usize, dir: usize, work: usize, chunk: i32): void {
-  const M = geoAt(geo, GEO_N) * geoAt(geo, GEO_OH) * geoAt(geo, GEO_OW);
+                          scale: usize, bias: usize, thr: usize, dir: usize, work: usize, chunk: i32, m0: i32, m1: i32): void {
+  const M = min(m1, geoAt(geo, GEO_N) * geoAt(geo, GEO_OH) * geoAt(geo, GEO_OW));
   const K = patchK(geo);
   const rowsBuf = work;
   const tile = work + (<usize>(chunk * K + 15) & ~15);
   const gwork = tile + <usize>chunk * <usize>Cout * 4;
   const outWords = mode == OUT_BITS ? (Cout + 31) >> 5 : Cout;
-  for (let r0 = 0; r0 < M; r0 += chunk) {
+  for (let r0 = max(m0, 0); r0 < M; r0 += chunk) {
     const rows = min(chunk, M - r0);
     im2col_u8(geo, x, r0, r0 + rows, rowsBuf);
     const dst = out + (<usize>r0 * <usize>outWords << 2);
@@ -65,17 +66,18 @@ export function conv_s8_workspace_bytes(K: i32, chunk: i32): i32 {
 /**
  * int8 convolution: packedB from gemm_s8_pack_b of the HWIO weights [K, Cout].
  * mode 0: int32 acc; 1: float32 f32(acc)·mult + add; 2: int8 requantized
- * (gemm_s8's formulas); output rows [M, Cout].
+ * (gemm_s8's formulas); output rows [M, Cout], of which this call writes
+ * pixels [m0, m1) (a tile, as conv_b1).
  */
 export function conv_s8(mode: i32, geo: usize, x: usize, zp: i32, packedB: usize, Cout: i32, out: usize,
-                        mult: usize, add: usize, work: usize, chunk: i32): void {
-  const M = geoAt(geo, GEO_N) * geoAt(geo, GEO_OH) * geoAt(geo, GEO_OW);
+                        mult: usize, add: usize, work: usize, chunk: i32, m0: i32, m1: i32): void {
+  const M = min(m1, geoAt(geo, GEO_N) * geoAt(geo, GEO_OH) * geoAt(geo, GEO_OW));
   const K = patchK(geo);
   const rowsBuf = work;
   const gwork = work + (<usize>(chunk * K + 15) & ~15);
   const elem: usize = mode == 2 ? 1 : 4;
   const lda = max(K, 1);
-  for (let r0 = 0; r0 < M; r0 += chunk) {
+  for (let r0 = max(m0, 0); r0 < M; r0 += chunk) {
     const rows = min(chunk, M - r0);
     im2col_s8(geo, x, zp, r0, r0 + rows, rowsBuf);
     const dst = out + <usize>r0 * <usize>Cout * elem;

@@ -37,8 +37,16 @@ function initializer(name, dims, elem, typed) {
 
 const floatInitializer = (name, dims, data) => initializer(name, dims, 'float32', Float32Array.from(data));
 
-function node(op, inputs, output) {
-  return [...inputs.flatMap((i) => pbStr(1, i)), ...pbStr(2, output), ...pbStr(3, `${op}_${output}`), ...pbStr(4, op)];
+function node(op, inputs, output, attributes = []) {
+  return [...inputs.flatMap((i) => pbStr(1, i)), ...pbStr(2, output), ...pbStr(3, `${op}_${output}`), ...pbStr(4, op), ...attributes.flatMap((a) => pbBytes(5, a))];
+}
+
+/** AttributeProto: INTS (type 7, unpacked repeated int64), INT (type 2), FLOAT (type 1, fixed32). */
+const intsAttr = (name, values) => [...pbStr(1, name), ...values.flatMap((v) => pbInt(8, v)), ...pbInt(20, 7)];
+const intAttr = (name, value) => [...pbStr(1, name), ...pbInt(3, value), ...pbInt(20, 2)];
+function floatAttr(name, value) {
+  const bytes = new Uint8Array(Float32Array.of(value).buffer);
+  return [...pbStr(1, name), ...field(2, 5), ...bytes, ...pbInt(20, 1)];
 }
 
 function model(graph, opset) {
@@ -98,6 +106,50 @@ export function floatMlpModel(layers, batchSize) {
     ...inits.flatMap((t) => pbBytes(5, t)),
     ...pbBytes(11, valueInfo('x', 'float32', [batchSize, inFeatures])),
     ...pbBytes(12, valueInfo('y', 'float32', [batchSize, layers[layers.length - 1].b.length])),
+  ];
+  return model(graph, 13);
+}
+
+/**
+ * The float binary-CNN, opset 13, NCHW (ONNX's layout): per conv stage
+ * Conv(3x3, pads 1, no bias) -> MaxPool(2, stride 2) -> BatchNormalization
+ * (eval: running mean/var, epsilon) -> Sign; then Flatten -> Gemm (batch norm
+ * folded into its weights and bias) -> Sign -> Gemm.
+ * convs: [{ w: OIHW float32, shape: [O, I, kh, kw], bn: { scale, bias, mean, variance, eps } }];
+ * dense: [{ w: row-major [in, out] with `in` in NCHW flatten order, b: [out] }].
+ */
+export function floatCnnModel(convs, dense, batchSize, [height, width, channels]) {
+  const nodes = [];
+  const inits = [];
+  let h = 'x';
+  convs.forEach((c, i) => {
+    const [, , kh, kw] = c.shape;
+    inits.push(floatInitializer(`cw${i}`, c.shape, c.w));
+    for (const k of ['scale', 'bias', 'mean', 'variance']) inits.push(floatInitializer(`bn${i}_${k}`, [c.shape[0]], c.bn[k]));
+    const ph = (kh - 1) >> 1, pw = (kw - 1) >> 1;
+    nodes.push(
+      node('Conv', [h, `cw${i}`], `conv${i}`, [intsAttr('kernel_shape', [kh, kw]), intsAttr('pads', [ph, pw, kh - 1 - ph, kw - 1 - pw]), intsAttr('strides', [1, 1])]),
+      node('MaxPool', [`conv${i}`], `pool${i}`, [intsAttr('kernel_shape', [2, 2]), intsAttr('strides', [2, 2])]),
+      node('BatchNormalization', [`pool${i}`, `bn${i}_scale`, `bn${i}_bias`, `bn${i}_mean`, `bn${i}_variance`], `norm${i}`, [floatAttr('epsilon', c.bn.eps)]),
+      node('Sign', [`norm${i}`], `act${i}`),
+    );
+    h = `act${i}`;
+  });
+  nodes.push(node('Flatten', [h], 'flat', [intAttr('axis', 1)]));
+  h = 'flat';
+  dense.forEach((l, i) => {
+    const [fin, fout] = [l.w.length / l.b.length, l.b.length];
+    const last = i === dense.length - 1;
+    inits.push(floatInitializer(`w${i}`, [fin, fout], l.w), floatInitializer(`b${i}`, [fout], l.b));
+    nodes.push(node('Gemm', [h, `w${i}`, `b${i}`], last ? 'y' : `z${i}`));
+    if (!last) nodes.push(node('Sign', [`z${i}`], `h${i}`));
+    h = `h${i}`;
+  });
+  const graph = [
+    ...nodes.flatMap((n) => pbBytes(1, n)), ...pbStr(2, 'float_cnn'),
+    ...inits.flatMap((t) => pbBytes(5, t)),
+    ...pbBytes(11, valueInfo('x', 'float32', [batchSize, channels, height, width])),
+    ...pbBytes(12, valueInfo('y', 'float32', [batchSize, dense[dense.length - 1].b.length])),
   ];
   return model(graph, 13);
 }

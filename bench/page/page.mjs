@@ -190,6 +190,22 @@ async function main() {
         groups: names, series: [{ name: 'ms per batch', values: names.map((n) => ms[n]) }], target: saved });
     }
   }
+  // The binary-CNN benchmarks (bench/training-cnn.mjs, bench/inference-cnn.mjs), when saved.
+  const [trainingCnn, inferenceCnn] = await Promise.all(['training-cnn.json', 'inference-cnn.json'].map(fetchJson));
+  out.saved.trainingCnn = !!trainingCnn;
+  out.saved.inferenceCnn = !!inferenceCnn;
+  if (trainingCnn) {
+    const names = Object.keys(trainingCnn.msPerStep);
+    charts.push({ title: `Training step, binary CNN (mnist-bcnn), batch ${trainingCnn.batch} (Node, ${trainingCnn.date.slice(0, 10)}); lower is better`, unit: 'ms/step',
+      groups: names, series: [{ name: 'ms per step', values: names.map((n) => trainingCnn.msPerStep[n]) }], target: saved });
+  }
+  if (inferenceCnn) {
+    for (const [batch, { ms }] of Object.entries(inferenceCnn.byBatch)) {
+      const names = Object.keys(ms);
+      charts.push({ title: `Inference, binary CNN (mnist-bcnn), batch ${batch} (Node, ${inferenceCnn.date.slice(0, 10)}); lower is better`, unit: 'ms',
+        groups: names, series: [{ name: 'ms per batch', values: names.map((n) => ms[n]) }], target: saved });
+    }
+  }
   for (const c of charts) {
     c.target.append(barChart(c));
     out.charts.push({ title: c.title, unit: c.unit, groups: c.groups, series: c.series.map((s) => ({ name: s.name, values: s.values.map((v) => (Number.isFinite(v) ? Number(v.toFixed(4)) : null)) })) });

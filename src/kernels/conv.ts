@@ -1,4 +1,5 @@
 import { rt } from '../runtime/context.js';
+import { parallelTiles, WORKSPACE } from '../runtime/parallel.js';
 import { empty, type Tensor } from '../tensor/tensor.js';
 import { fill } from './elementwise.js';
 import { gemmF32 } from './gemm_f32.js';
@@ -42,13 +43,18 @@ function checkDepthwise(s: ConvF32Shape, op: string): void {
   if (!depthwise(s)) throw new Error(`${op}: needs groups = Cin > 1, at most ${CONV_F32_DW_MAX} taps and outputs per channel, got ${JSON.stringify(s)}`);
 }
 
-/** Depthwise forward on output pixels [r0, r1) of x, w, y (byte offsets). */
+/** Depthwise forward on output pixels [r0, r1) of x, w, y (byte offsets); pixels are independent, so it splits over them. */
 export function convF32Depthwise(s: ConvF32Shape, r0: number, r1: number, x: number, w: number, y: number): void {
   checkDepthwise(s, 'convF32Depthwise');
   checkRange(s, 0, s.cin, r0, r1, 'convF32Depthwise');
   const { kernels } = rt();
-  withWorkspace(kernels.conv_f32_dw_workspace_bytes(s.cin, s.cout / s.cin, s.kh, s.kw), (work) =>
-    kernels.conv_f32_dw__simd(x, ...dwArgs(s), r0, r1, w, y, work));
+  parallelTiles({
+    kernel: 'conv_f32_dw__simd',
+    rows: { begin: r0, end: r1, align: 1 },
+    cost: (r1 - r0) * s.cout * s.kh * s.kw,
+    args: [x, ...dwArgs(s), { i0: 1 }, { i1: 1 }, w, y, WORKSPACE],
+    workspace: () => kernels.conv_f32_dw_workspace_bytes(s.cin, s.cout / s.cin, s.kh, s.kw),
+  });
 }
 
 /** Depthwise input gradient: adds the contributions of output pixels [r0, r1) of dy into dx (byte offsets). */
@@ -110,11 +116,21 @@ function checkTensor(t: Tensor, shape: readonly number[], op: string, arg: strin
   }
 }
 
-/** im2col of output pixels [r0, r1) for channels [c0, c0 + cg) of x (byte offset) into cols (byte offset). */
+/**
+ * im2col of output pixels [r0, r1) for channels [c0, c0 + cg) of x (byte
+ * offset) into cols (byte offset), rows of kh·kw·cg floats; a copy, split
+ * over the rows (each row is its own pixel's window).
+ */
 export function convF32Im2col(s: ConvF32Shape, c0: number, cg: number, r0: number, r1: number, x: number, cols: number): void {
   checkRange(s, c0, cg, r0, r1, 'convF32Im2col');
-  rt().kernels.conv_f32_im2col(x, s.inH, s.inW, s.cin, c0, cg, s.kh, s.kw, s.strideH, s.strideW, s.dilationH, s.dilationW,
-                                s.padTop, s.padLeft, s.outH, s.outW, r0, r1, cols);
+  const rowBytes = s.kh * s.kw * cg * 4;
+  parallelTiles({
+    kernel: 'conv_f32_im2col',
+    rows: { begin: r0, end: r1, align: 1 },
+    cost: (r1 - r0) * rowBytes,
+    args: [x, s.inH, s.inW, s.cin, c0, cg, s.kh, s.kw, s.strideH, s.strideW, s.dilationH, s.dilationW,
+           s.padTop, s.padLeft, s.outH, s.outW, { i0: 1 }, { i1: 1 }, { c: cols - r0 * rowBytes, i0: rowBytes }],
+  });
 }
 
 /** col2im (scatter-add) of output pixels [r0, r1) for channels [c0, c0 + cg) from cols (byte offset) into dx (byte offset). */

@@ -8,6 +8,7 @@ import { empty, Tensor } from '../tensor/tensor.js';
 import { dequantizeArgs, INT8_MAX_K, requantizeArgs } from './gemm_s8.js';
 import { channelValues, type ChannelValues } from './internal/args.js';
 import { produce, withWorkspace } from './workspace.js';
+import { parallelTiles, WORKSPACE, type TileAxis } from '../runtime/parallel.js';
 
 // Convolution kernels for frozen binary and quantized conv nets (kernels:
 // assembly/conv_b1.ts, assembly/conv_int.ts; twins: reference/conv_binary.ts).
@@ -84,6 +85,19 @@ function withArgs<R>(arrays: (Int32Array | Float32Array)[], extra: number, fn: (
     return fn(offsets, at);
   });
 }
+
+/**
+ * Output pixels [0, M) as the row axis of a parallel job. Each pixel's result
+ * is independent of the range a call covers, so any split gives the bits of
+ * the whole call. Tiles are whole chunks when M is large (no partial chunk
+ * but the last); smaller, even (the GEMM's row pairs) when M is small.
+ */
+function pixelRows(M: number, chunk: number): TileAxis {
+  return { begin: 0, end: M, align: Math.min(chunk, Math.max(2, Math.ceil(M / 16) & ~1)) };
+}
+
+/** The tile arguments m0, m1 of the conv drivers. */
+const PIXELS = [{ i0: 1 }, { i1: 1 }] as const;
 
 /** Patch rows per chunk for rows of rowBytes plus an output tile of tileBytes per row. */
 function chunkRows(M: number, rowBytes: number, tileBytes: number): number {
@@ -322,9 +336,15 @@ export function binaryConv2d(xBits: Tensor, wBits: Tensor, options: BinaryConv2d
   const chunk = chunkRows(M, ldw * 4, Cout * 4);
   const { kernels } = rt();
   return produce(result, () => {
-    withArgs([geoBlock(g, N, C, Math.ceil(C / 32)), ...out.arrays], kernels.conv_b1_workspace_bytes(chunk, ldw, Cout), ([geo, s, b, t, d], work) => {
+    withArgs([geoBlock(g, N, C, Math.ceil(C / 32)), ...out.arrays], 0, ([geo, s, b, t, d]) => {
       const pad = padValue === 0 ? padBlock(wBits, g, geo, Cout, C) : 0;
-      kernels.conv_b1(out.code, geo, xBits.offset, wBits.offset, ldw, Cout, result.offset, pad, s, b, t, d, work, chunk);
+      parallelTiles({
+        kernel: 'conv_b1',
+        rows: pixelRows(M, chunk),
+        cost: M * Cout * ldw * 4,
+        args: [out.code, geo, xBits.offset, wBits.offset, ldw, Cout, result.offset, pad, s, b, t, d, WORKSPACE, chunk, ...PIXELS],
+        workspace: () => kernels.conv_b1_workspace_bytes(chunk, ldw, Cout),
+      });
     });
   });
 }
@@ -382,7 +402,13 @@ export function binaryMaxPool2d(xBits: Tensor, options: BinaryMaxPool2dOptions):
   const cw = Math.ceil(C / 32);
   const result = empty([N, g.outH, g.outW, cw], 'int32');
   if (result.size === 0) return result;
-  return produce(result, () => withArgs([geoBlock(g, N, C, cw)], 0, ([geo]) => rt().kernels.maxpool_b1(geo, xBits.offset, result.offset)));
+  // Output rows (n, oy) are independent: split over them.
+  return produce(result, () => withArgs([geoBlock(g, N, C, cw)], 0, ([geo]) => parallelTiles({
+    kernel: 'maxpool_b1',
+    rows: { begin: 0, end: N * g.outH, align: 1 },
+    cost: N * g.outH * g.outW * kh * kw * cw,
+    args: [geo, xBits.offset, result.offset, { i0: 1 }, { i1: 1 }],
+  })));
 }
 
 export interface Uint8Conv2dOptions extends Window2dOptions, ConvOutputOptions {
@@ -424,9 +450,13 @@ export function uint8Conv2d(x: Tensor, wBits: Tensor, options: Uint8Conv2dOption
       kernels.gemm_u8b1_pack_w(wBits.offset, Cout, ldw, K, off);
     });
     const chunk = chunkRows(M, K, Cout * 4);
-    withArgs([geoBlock(g, N, C, C), ...out.arrays], kernels.conv_u8b1_workspace_bytes(K, chunk, Cout), ([geo, s, b, t, d], work) => {
-      kernels.conv_u8b1(out.code, geo, x.offset, patterns, Cout, result.offset, s, b, t, d, work, chunk);
-    });
+    withArgs([geoBlock(g, N, C, C), ...out.arrays], 0, ([geo, s, b, t, d]) => parallelTiles({
+      kernel: 'conv_u8b1',
+      rows: pixelRows(M, chunk),
+      cost: M * Cout * K,
+      args: [out.code, geo, x.offset, patterns, Cout, result.offset, s, b, t, d, WORKSPACE, chunk, ...PIXELS],
+      workspace: () => kernels.conv_u8b1_workspace_bytes(K, chunk, Cout),
+    }));
   });
 }
 
@@ -473,8 +503,12 @@ export function int8Conv2d(x: Tensor, w: Tensor, options: Int8Conv2dOptions | nu
       kernels.gemm_s8_pack_b(w.offset, Cout, Cout, K, 0, off);
     });
     const chunk = chunkRows(M, 3 * K, 0);
-    withArgs([geoBlock(g, N, C, C), ep.mult, ep.add], kernels.conv_s8_workspace_bytes(K, chunk), ([geo, m, d], work) => {
-      kernels.conv_s8(mode, geo, x.offset, zp, packedB, Cout, result.offset, m, d, work, chunk);
-    });
+    withArgs([geoBlock(g, N, C, C), ep.mult, ep.add], 0, ([geo, m, d]) => parallelTiles({
+      kernel: 'conv_s8',
+      rows: pixelRows(M, chunk),
+      cost: M * Cout * K,
+      args: [mode, geo, x.offset, zp, packedB, Cout, result.offset, m, d, WORKSPACE, chunk, ...PIXELS],
+      workspace: () => kernels.conv_s8_workspace_bytes(K, chunk),
+    }));
   });
 }

@@ -1,10 +1,21 @@
-import { rt } from '../runtime/context.js';
+import { parallelTiles, TILE_LENGTH as IMAGES, type TileArg, type TileJob, type TileTerm } from '../runtime/parallel.js';
 import { empty, type Tensor } from '../tensor/tensor.js';
 import { expectF32, expectShape } from './internal/checks.js';
 
 // 2-D pooling over NHWC x [N, H, W, C] (kernels: assembly/pool.ts, twin:
 // reference/pool.ts). The window geometry comes from ops/conv-geometry.ts;
 // these bindings only re-check what the kernels rely on to stay in bounds.
+// Every kernel treats the images of a batch independently (a window, and a
+// gradient's scatter, stays inside its image), so calls split over images:
+// a tile is the same kernel on images [n0, n1), with the same bits.
+
+/** A pool kernel over images [0, N); its N argument is IMAGES, the tile's image count. */
+function overImages(kernel: TileJob['kernel'], N: number, cost: number, args: readonly TileArg[]): void {
+  parallelTiles({ kernel, rows: { begin: 0, end: N, align: 1 }, cost, args });
+}
+
+/** The tile's first image of a tensor of `bytesPerImage` bytes per image at `offset`. */
+const image = (offset: number, bytesPerImage: number): TileTerm => ({ c: offset, i0: bytesPerImage });
 
 /** The fields of a Geometry2d (ops/conv-geometry.ts) the pool kernels read. */
 export interface PoolWindow {
@@ -39,7 +50,9 @@ export function f32MaxPool2d(x: Tensor, g: PoolWindow, indices: boolean): { y: T
   checkWindow(H, W, g, 'f32MaxPool2d');
   const y = empty([N, g.outH, g.outW, C], 'float32');
   const idx = indices ? empty([N, g.outH, g.outW, C], 'int32') : null;
-  rt().kernels.f32_maxpool2d(x.offset, y.offset, idx?.offset ?? 0, N, H, W, C, g.kh, g.kw, g.strideH, g.strideW, g.padTop, g.padLeft, g.outH, g.outW);
+  const outImage = g.outH * g.outW * C * 4;
+  overImages('f32_maxpool2d', N, N * g.outH * g.outW * C * g.kh * g.kw, [image(x.offset, H * W * C * 4), image(y.offset, outImage), idx ? image(idx.offset, outImage) : 0,
+    IMAGES, H, W, C, g.kh, g.kw, g.strideH, g.strideW, g.padTop, g.padLeft, g.outH, g.outW]);
   return { y, indices: idx };
 }
 
@@ -52,7 +65,9 @@ export function f32MaxPool2dBackward(dy: Tensor, indices: Tensor, shape: readonl
   expectShape(indices, dy.shape, 'f32MaxPool2dBackward', 'indices');
   if (dy.shape[0] !== N || dy.shape[3] !== C) throw new Error(`internal: f32MaxPool2dBackward: dy [${dy.shape}] for [${shape}]`);
   const dx = empty(shape, 'float32');
-  rt().kernels.f32_maxpool2d_backward(dy.offset, indices.offset, dx.offset, N, H * W, dy.shape[1] * dy.shape[2], C);
+  const outHW = dy.shape[1] * dy.shape[2];
+  overImages('f32_maxpool2d_backward', N, N * (H * W + 2 * outHW) * C,
+    [image(dy.offset, outHW * C * 4), image(indices.offset, outHW * C * 4), image(dx.offset, H * W * C * 4), IMAGES, H * W, outHW, C]);
   return dx;
 }
 
@@ -61,7 +76,8 @@ export function f32AvgPool2d(x: Tensor, g: PoolWindow): Tensor {
   const [N, H, W, C] = dims(x, 'f32AvgPool2d');
   checkWindow(H, W, g, 'f32AvgPool2d');
   const y = empty([N, g.outH, g.outW, C], 'float32');
-  rt().kernels.f32_avgpool2d(x.offset, y.offset, N, H, W, C, g.kh, g.kw, g.strideH, g.strideW, g.padTop, g.padLeft, g.outH, g.outW);
+  overImages('f32_avgpool2d', N, N * g.outH * g.outW * C * g.kh * g.kw, [image(x.offset, H * W * C * 4), image(y.offset, g.outH * g.outW * C * 4),
+    IMAGES, H, W, C, g.kh, g.kw, g.strideH, g.strideW, g.padTop, g.padLeft, g.outH, g.outW]);
   return y;
 }
 
@@ -73,6 +89,7 @@ export function f32AvgPool2dBackward(dy: Tensor, g: PoolWindow, shape: readonly 
   checkWindow(H, W, g, 'f32AvgPool2dBackward');
   expectShape(dy, [N, g.outH, g.outW, C], 'f32AvgPool2dBackward', 'dy');
   const dx = empty(shape, 'float32');
-  rt().kernels.f32_avgpool2d_backward(dy.offset, dx.offset, N, H, W, C, g.kh, g.kw, g.strideH, g.strideW, g.padTop, g.padLeft, g.outH, g.outW);
+  overImages('f32_avgpool2d_backward', N, N * (H * W + g.outH * g.outW * g.kh * g.kw) * C, [image(dy.offset, g.outH * g.outW * C * 4), image(dx.offset, H * W * C * 4),
+    IMAGES, H, W, C, g.kh, g.kw, g.strideH, g.strideW, g.padTop, g.padLeft, g.outH, g.outW]);
   return dx;
 }

@@ -371,8 +371,9 @@ export interface WasmExports {
                     nCC: number, out: number): void;
   conv_b1_workspace_bytes(chunk: number, ldw: number, Cout: number): number;
   conv_b1(mode: number, geo: number, x: number, w: number, ldw: number, Cout: number, out: number, pad: number,
-          scale: number, bias: number, thr: number, dir: number, work: number, chunk: number): void;
-  maxpool_b1(geo: number, x: number, out: number): void;
+          scale: number, bias: number, thr: number, dir: number, work: number, chunk: number, m0: number,
+          m1: number): void;
+  maxpool_b1(geo: number, x: number, out: number, row0: number, row1: number): void;
   flatten_bits_nhwc(x: number, N: number, P: number, C: number, out: number, words: number): void;
 
   // conv_int.ts
@@ -380,10 +381,10 @@ export interface WasmExports {
   im2col_s8(geo: number, x: number, zp: number, row0: number, row1: number, out: number): void;
   conv_u8b1_workspace_bytes(K: number, chunk: number, Cout: number): number;
   conv_u8b1(mode: number, geo: number, x: number, patterns: number, Cout: number, out: number, scale: number,
-            bias: number, thr: number, dir: number, work: number, chunk: number): void;
+            bias: number, thr: number, dir: number, work: number, chunk: number, m0: number, m1: number): void;
   conv_s8_workspace_bytes(K: number, chunk: number): number;
   conv_s8(mode: number, geo: number, x: number, zp: number, packedB: number, Cout: number, out: number, mult: number,
-          add: number, work: number, chunk: number): void;
+          add: number, work: number, chunk: number, m0: number, m1: number): void;
 }
 
 /** Every function export of WasmExports, for the loader's check of a module. */

@@ -404,7 +404,7 @@ describe('raw exports on canary-guarded buffers', () => {
               const work = a.alloc(kernels().conv_b1_workspace_bytes(chunk, ldw, k.Cout));
               const geo = a.put(geoI32(g)), w = a.put(ww);
               const pad = padValue === 0 ? padBlockPerPixel(a, g, geo, w, ldw, k.Cout) : 0;
-              kernels().conv_b1(mode, geo, a.put(xw), w, ldw, k.Cout, out, pad, a.f32(scale), a.f32(bias), a.put(thr), a.put(dir), work, chunk);
+              kernels().conv_b1(mode, geo, a.put(xw), w, ldw, k.Cout, out, pad, a.f32(scale), a.f32(bias), a.put(thr), a.put(dir), work, chunk, 0, M);
               a.checkGuards();
               const got = mode === 0 ? a.readI32(out, M * width) : mode === 1 ? a.readF32(out, M * width) : a.read(Uint32Array, out, M * width);
               expectExact(got, binaryConv2dRef(g, xw, ww, ldw, k.Cout, padValue, o), `${JSON.stringify(k)} mode ${mode} chunk ${chunk} padValue ${padValue}`);
@@ -424,7 +424,7 @@ describe('raw exports on canary-guarded buffers', () => {
       const M = k.N * g.outH * g.outW;
       withArena((a) => {
         const out = a.alloc(Math.max(M * cw * 4, 4));
-        kernels().maxpool_b1(a.put(geoI32(g)), a.put(x), out);
+        kernels().maxpool_b1(a.put(geoI32(g)), a.put(x), out, 0, k.N * g.outH);
         a.checkGuards();
         expectExact(a.read(Uint32Array, out, M * cw), binaryMaxPool2dRef(g, x), `maxpool_b1 ${JSON.stringify(k)}`);
       });

@@ -121,7 +121,7 @@ describe('uint8Conv2d (uint8 pixels x ±1 weights)', () => {
           kernels().gemm_u8b1_pack_w(pw, k.Cout, ldw, K, patterns);
           const out = a.alloc(Math.max(M * k.Cout * 4, 4));
           const work = a.alloc(kernels().conv_u8b1_workspace_bytes(K, chunk, k.Cout));
-          kernels().conv_u8b1(0, a.put(geoI32(g)), a.put(xd), patterns, k.Cout, out, 0, 0, 0, 0, work, chunk);
+          kernels().conv_u8b1(0, a.put(geoI32(g)), a.put(xd), patterns, k.Cout, out, 0, 0, 0, 0, work, chunk, 0, M);
           a.checkGuards();
           expectExact(a.readI32(out, M * k.Cout), uint8Conv2dRef(g, xd, wbits, ldw, k.Cout, { kind: 'int32' }), `conv_u8b1 ${JSON.stringify(k)} chunk ${chunk}`);
         });
@@ -192,7 +192,7 @@ describe('int8Conv2d', () => {
           kernels().gemm_s8_pack_b(a.put(wd), k.Cout, k.Cout, K, 0, packed);
           const out = a.alloc(Math.max(M * k.Cout * 4, 4));
           const work = a.alloc(kernels().conv_s8_workspace_bytes(K, chunk));
-          kernels().conv_s8(0, a.put(geoI32(g)), a.put(xd), zp, packed, k.Cout, out, 0, 0, work, chunk);
+          kernels().conv_s8(0, a.put(geoI32(g)), a.put(xd), zp, packed, k.Cout, out, 0, 0, work, chunk, 0, M);
           a.checkGuards();
           expectExact(a.readI32(out, M * k.Cout), int8Conv2dRef(g, xd, zp, wd, k.Cout, 'int32'), `conv_s8 ${JSON.stringify(k)} chunk ${chunk}`);
         });
