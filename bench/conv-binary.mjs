@@ -25,8 +25,9 @@ async function loadLibrary() {
     bundle: true, write: false, format: 'esm', platform: 'node', logLevel: 'error',
   });
   const lib = await import(`data:text/javascript;base64,${Buffer.from(built.outputFiles[0].text).toString('base64')}`);
-  await lib.init({ wasm: readFileSync(new URL('dist/snapgrad.simd.wasm', root)) });
-  return { sg: lib, conv: lib.conv };
+  // The single-thread build: no worker pool, every contender runs on one thread.
+  const info = await lib.init({ wasm: readFileSync(new URL('dist/snapgrad.simd.wasm', root)) });
+  return { sg: lib, conv: lib.conv, threads: info.threads };
 }
 
 const SHAPES = quick
@@ -34,7 +35,7 @@ const SHAPES = quick
   : [[64, 14, 14, 64, 64], [64, 7, 7, 128, 128], [1, 14, 14, 64, 64], [1, 7, 7, 128, 128]];
 
 async function main() {
-  const { sg, conv } = await loadLibrary();
+  const { sg, conv, threads } = await loadLibrary();
   const rows = [], cpuRows = [];
   const results = [];
   for (const [N, H, W, C, Cout] of SHAPES) {
@@ -81,7 +82,7 @@ async function main() {
     const cell = (t, name) => (name === 'f32 conv2d' ? `${t[name].toFixed(3)}` : `${t[name].toFixed(3)} (${(t['f32 conv2d'] / t[name]).toFixed(1)}x)`);
     rows.push(Object.fromEntries([['shape', shape], ...contenders.map(([name]) => [name, cell(ms, name)])]));
     cpuRows.push(Object.fromEntries([['shape', shape], ...contenders.map(([name]) => [name, cell(cpuMs, name)])]));
-    results.push({ N, H, W, C, Cout, kernel: 3, padding: 'same', wallMs: ms, cpuMs });
+    results.push({ N, H, W, C, Cout, kernel: 3, padding: 'same', threads, wallMs: ms, cpuMs });
   }
   const loadAvg = os.loadavg().map((v) => v.toFixed(2)).join(' ');
   const columns = Object.keys(rows[0]);
@@ -92,7 +93,7 @@ async function main() {
   console.log('\nCPU time of this process (median of rounds):');
   console.log(formatTable(cpuRows, columns));
   mkdirSync(new URL('bench/results/', root), { recursive: true });
-  writeFileSync(new URL('bench/results/conv-binary.json', root), JSON.stringify({ date: new Date().toISOString(), node: process.version, cpu: os.cpus()[0]?.model, loadavgAtEnd: os.loadavg(), quick, results }, null, 2) + '\n');
+  writeFileSync(new URL('bench/results/conv-binary.json', root), JSON.stringify({ date: new Date().toISOString(), node: process.version, cpu: os.cpus()[0]?.model, loadavgAtEnd: os.loadavg(), quick, threads, results }, null, 2) + '\n');
 }
 
 await main();

@@ -29,7 +29,9 @@ const built = await esbuild.build({
   bundle: true, write: false, format: 'esm', platform: 'node', logLevel: 'error',
 });
 const sg = await import(`data:text/javascript;base64,${Buffer.from(built.outputFiles[0].text).toString('base64')}`);
-await sg.init({ wasm: readFileSync(new URL('dist/snapgrad.simd.wasm', root)) });
+// The single-thread build: no worker pool, so snapgrad runs on one thread; tfjs is pinned to one by loadTfjsWasm.
+const info = await sg.init({ wasm: readFileSync(new URL('dist/snapgrad.simd.wasm', root)) });
+const threads = { snapgrad: info.threads, tfjs: 1 };
 const tf = await loadTfjsWasm();
 
 const SHAPES = [
@@ -112,5 +114,5 @@ console.log(`${machine.cpu}, node ${machine.node}, load average ${machine.loadav
 console.log(formatTable(rows, columns));
 mkdirSync(new URL('results/', import.meta.url), { recursive: true });
 const out = new URL(quick ? 'results/conv.tmp.json' : 'results/conv.json', import.meta.url);
-writeFileSync(out, JSON.stringify({ date: new Date().toISOString(), machine, rows }, null, 2) + '\n');
+writeFileSync(out, JSON.stringify({ date: new Date().toISOString(), machine, threads, rows: rows.map((r) => ({ ...r, threads: info.threads })) }, null, 2) + '\n');
 console.log(`\nwrote ${out.pathname}`);

@@ -65,7 +65,8 @@ const agreement = (a, b) => a.reduce((n, v, i) => n + (v === b[i] ? 1 : 0), 0) /
 const median = (xs) => xs.slice().sort((a, b) => a - b)[xs.length >> 1];
 
 async function main() {
-  await sg.init({ threads: 1 }); // the single-thread tables; bench/threads.mjs measures threads
+  const info = await sg.init({ threads: 1 }); // the single-thread tables; bench/threads.mjs measures threads
+  const threads = { snapgrad: info.threads, tfjs: 1, ort: 1 }; // peers pinned: loadTfjsWasm, loadOrt
   const t0 = performance.now();
   const data = await loadDataset('', { limitTrain: STEPS * 128, limitTest: 1000 });
   const model = binaryMlp();
@@ -136,6 +137,7 @@ async function main() {
         'best snapgrad speedup': ours ? '' : `${(ms[name] / best).toFixed(1)}x`,
         'same class as snapgrad': `${(agreement(predictions[name], reference) * 100).toFixed(1)}%`,
         'accuracy on this batch': `${(agreement(predictions[name], labels) * 100).toFixed(1)}%`,
+        threads: threads[ours ? 'snapgrad' : name.startsWith('tfjs') ? 'tfjs' : 'ort'],
       });
     }
     sx.dispose();
@@ -152,6 +154,7 @@ async function main() {
     date: new Date().toISOString(),
     machine: { cpu: os.cpus()[0]?.model, cores: os.cpus().length, node: process.version, loadavg: os.loadavg() },
     model: '784-1024-1024-10 binary MLP; peers run the float32 model (±1 weights as float, batch norm folded, sign activations)',
+    threads,
     trainingSteps: STEPS,
     byBatch: raw,
     rows,

@@ -168,7 +168,9 @@ console.log(`\n## Kernel suite across runtimes (single thread; ${Object.keys(run
 if (!worker.skipped) console.log(`workerd is timed from the host: request time minus an empty request (${worker.emptyRequestMs.toFixed(2)} ms), divided by the runs per request.\n`);
 console.log(formatTable(rows, Object.keys(rows[0])));
 for (const [name, why] of Object.entries(skipped)) console.log(`${name}: skipped (${why})`);
-const result = { date: new Date().toISOString(), machine: { cpu: os.cpus()[0]?.model, cores: os.cpus().length, node: process.version, loadavg: os.loadavg() }, runtimes, skipped, rows };
+// Each runner's rows carry the pool size they ran with; workerd loads the single-thread build (no workers there).
+const threads = { node: node[0].threads, ...Object.fromEntries(Object.entries(others).filter(([, r]) => !r.skipped).map(([name, r]) => [name, name === 'workerd' ? 1 : r[0].threads])) };
+const result = { date: new Date().toISOString(), machine: { cpu: os.cpus()[0]?.model, cores: os.cpus().length, node: process.version, loadavg: os.loadavg() }, threads, runtimes, skipped, rows };
 mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
 const out = new URL('./results/cross-runtime.json', import.meta.url);
 writeFileSync(out, JSON.stringify(result, null, 2) + '\n');

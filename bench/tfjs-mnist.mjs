@@ -77,6 +77,7 @@ const out = new URL(full ? './results/tfjs-mnist.json' : './results/tfjs-mnist.t
 writeFileSync(out, JSON.stringify({
   date: new Date().toISOString(),
   machine: { cpu: os.cpus()[0]?.model, cores: os.cpus().length, node: process.version, loadavg: os.loadavg() },
+  threads: { tfjs: 1 }, // pinned by loadTfjsWasm (setThreadsCount(1))
   variant: flags.variant, epochs, wallSeconds: wall, batch: BATCH,
 }, null, 2) + '\n');
 console.log(`wrote ${out.pathname}`);

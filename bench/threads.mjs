@@ -111,7 +111,9 @@ async function main() {
   for (let r = 0; r < rounds; r++) {
     for (const [i, c] of cases.entries()) {
       for (const t of r % 2 === 0 ? THREADS : [...THREADS].reverse()) {
-        await sg.setThreads(t);
+        // Without a pool (single-thread build) setThreads gives 1: a "2 threads" column must not hold a 1-thread run.
+        const { threads } = await sg.setThreads(t);
+        if (threads !== t) throw new Error(`bench/threads.mjs: setThreads(${t}) gave ${threads} thread(s) (${sg.info().threadsReason}); the ${info.build} build cannot run this comparison`);
         samples[i][t].push((await measure(c.run, opts)).medianMs);
       }
     }
@@ -159,7 +161,9 @@ async function main() {
   console.log(formatTable(peerRows, Object.keys(peerRows[0])));
   console.log('\n## int8 GEMM vs onnxruntime-web at equal thread counts (numThreads)\n');
   console.log(formatTable([ortRow], Object.keys(ortRow)));
-  const result = { date: new Date().toISOString(), machine: { cpu, cores: os.cpus().length, node: process.version, loadavg: load }, build: info.build, rows, peerRows, ortRow, samples: Object.fromEntries(cases.map((c, i) => [`${c.name} ${c.shape}`, samples[i]])), tfjs, ort };
+  // Thread counts per contender and column: snapgrad's are checked above; the peers' as they reported them.
+  const threads = { snapgrad: THREADS, tfjs: Object.fromEntries(THREADS.map((t) => [t, tfjs[t].threads ?? '?'])), ort: Object.fromEntries(THREADS.map((t) => [t, ort[t].numThreads ?? '?'])) };
+  const result = { date: new Date().toISOString(), machine: { cpu, cores: os.cpus().length, node: process.version, loadavg: load }, build: info.build, threads, rows, peerRows, ortRow, samples: Object.fromEntries(cases.map((c, i) => [`${c.name} ${c.shape}`, samples[i]])), tfjs, ort };
   mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
   const out = new URL(quick ? './results/threads.tmp.json' : './results/threads.json', import.meta.url);
   writeFileSync(out, JSON.stringify(result, null, 2) + '\n');

@@ -178,6 +178,7 @@ const median = (xs) => xs.slice().sort((a, b) => a - b)[xs.length >> 1];
 async function main() {
   const info = await sg.init({ threads: 1 }); // single thread, like the tfjs-wasm contenders; bench/threads.mjs measures threads
   const tf = await loadTfjsTraining();
+  const threads = { snapgrad: info.threads, tfjs: 1 }; // tfjs pinned by loadTfjsWasm (setThreadsCount(1))
   const data = batch();
   const contenders = [
     { name: 'snapgrad', make: () => snapgradStep(sg, data) },
@@ -206,6 +207,7 @@ async function main() {
     'snapgrad speedup': c.name === 'snapgrad' ? '1.00x' : `${(ms[c.name] / ours).toFixed(2)}x`,
     '10 epochs, extrapolated (s)': ((ms[c.name] * STEPS_PER_EPOCH * 10) / 1000).toFixed(0),
     'loss after the run': losses[c.name].toFixed(3),
+    threads: threads[c.name.startsWith('snapgrad') ? 'snapgrad' : 'tfjs'],
   }));
   const columns = Object.keys(rows[0]);
   console.log(`\n## Training step: binary MLP 784-1024-1024-10, batch ${BATCH}, Adam (single thread, ${info.runtime})\n`);
@@ -215,6 +217,7 @@ async function main() {
     date: new Date().toISOString(),
     machine: { cpu: os.cpus()[0]?.model, cores: os.cpus().length, node: process.version, loadavg: os.loadavg() },
     model: '784-1024-1024-10 binary MLP, batch norm, clipped STE, Adam lr 0.01',
+    threads,
     batch: BATCH,
     msPerStep: ms,
     rounds: samples,

@@ -42,29 +42,27 @@ export function binaryMlp({ hidden = 1024, seed = 1000, uint8Inputs = true, lib 
 
 /**
  * The binary CNN of npm run mnist-bcnn, on flat [N, 784] pixels:
- * 28x28x1 -> conv 3x3 C -> pool -> 14x14xC -> conv 3x3 2C -> pool -> 7x7x2C -> dense H -> 10.
+ * 28x28x1 -> conv 3x3 C -> pool -> 14x14xC -> conv 3x3 C -> pool -> 7x7xC -> dense H -> 10.
  * Each conv is conv -> 2x2 max-pool -> batch norm -> sign. The first conv has
- * binary weights on raw uint8 pixels (exact integer sums), the last dense
- * layer float weights on binary inputs; everything between is binary weights
- * and binary activations. `lib` as for binaryMlp.
+ * float weights on the raw pixels and the last dense layer float weights on
+ * binary inputs; everything between is binary weights and binary
+ * activations. `lib` as for binaryMlp.
  */
-export function binaryCnn({ channels = 32, hidden = 256, seed = 1000, lib = sg } = {}) {
+export function binaryCnn({ channels = 64, hidden = 512, seed = 1000, lib = sg } = {}) {
   const { nn } = lib;
   let s = seed;
-  const c1 = channels;
-  const c2 = 2 * channels;
   return new nn.Sequential(
     (x) => lib.reshape(x, [-1, 28, 28, 1]),
-    new nn.BinaryConv2d(1, c1, 3, { padding: 'same', binarizeInputs: false, uint8Inputs: true, bias: false, seed: s++ }),
+    new nn.Conv2d(1, channels, 3, { padding: 'same', bias: false, seed: s++ }),
     new nn.MaxPool2d(2),
-    new nn.BatchNorm2d(c1),
+    new nn.BatchNorm2d(channels),
     new nn.Binarize({ grad: 'clipped' }),
-    new nn.BinaryConv2d(c1, c2, 3, { padding: 'same', bias: false, seed: s++ }),
+    new nn.BinaryConv2d(channels, channels, 3, { padding: 'same', bias: false, seed: s++ }),
     new nn.MaxPool2d(2),
-    new nn.BatchNorm2d(c2),
+    new nn.BatchNorm2d(channels),
     new nn.Binarize({ grad: 'clipped' }),
     new nn.Flatten(),
-    new nn.BinaryLinear(7 * 7 * c2, hidden, { bias: false, seed: s++ }),
+    new nn.BinaryLinear(7 * 7 * channels, hidden, { bias: false, seed: s++ }),
     new nn.BatchNorm1d(hidden),
     new nn.Binarize({ grad: 'clipped' }),
     new nn.Linear(hidden, 10, { seed: s++ }),
@@ -87,14 +85,48 @@ export async function loadDataset(dir, { limitTrain = 0, limitTest = 0 } = {}) {
 
 /**
  * Batches { x, y } of images and labels: x float32 pixels (0..255, or 0..1
- * with unitRange), y int32 labels (what crossEntropy takes).
+ * with unitRange), y int32 labels (what crossEntropy takes). `shift` > 0
+ * augments: each 28x28 image moves by a random whole number of pixels in
+ * [-shift, shift] along each axis (zeros come in at the edges), drawn from a
+ * generator seeded by `seed`, so a run is reproducible.
  */
-export function mnistLoader(x, y, { unitRange = false, ...options } = {}) {
+export function mnistLoader(x, y, { unitRange = false, shift = 0, ...options } = {}) {
+  const random = seededRandom(options.seed ?? 0);
+  const scale = (t) => (unitRange ? sg.mul(t, 1 / 255) : t);
   return new sg.data.DataLoader({ x, y }, {
     ...options,
     dtypes: { x: 'float32', y: 'int32' },
-    transform: unitRange ? (b) => ({ x: sg.mul(b.x, 1 / 255), y: b.y }) : undefined,
+    transform: shift > 0 ? (b) => ({ x: scale(shiftImages(b.x, shift, random)), y: b.y }) : unitRange ? (b) => ({ x: scale(b.x), y: b.y }) : undefined,
   });
+}
+
+/** mulberry32: a small seeded generator for example-side randomness (augmentation). */
+function seededRandom(seed) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(a ^ (a >>> 15), a | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Each row of x [N, 784] (a 28x28 image) translated by its own random (dy, dx) in [-shift, shift]. */
+function shiftImages(x, shift, random) {
+  const src = x.dataSync();
+  const n = x.shape[0];
+  const out = new Float32Array(src.length);
+  for (let i = 0; i < n; i++) {
+    const dy = Math.floor(random() * (2 * shift + 1)) - shift;
+    const dx = Math.floor(random() * (2 * shift + 1)) - shift;
+    const base = i * 784;
+    for (let r = Math.max(0, dy); r < Math.min(28, 28 + dy); r++) {
+      const from = base + (r - dy) * 28;
+      const to = base + r * 28;
+      for (let c = Math.max(0, dx); c < Math.min(28, 28 + dx); c++) out[to + c] = src[from + c - dx];
+    }
+  }
+  return sg.tensor(out, [n, 784]);
 }
 
 /** The class each example of a loader's batches gets (argmax of the logits). */

@@ -1,19 +1,20 @@
 // A binary CNN on MNIST: binary weights AND binary activations in every conv
-// and dense layer except the first conv (binary weights on raw uint8 pixels,
-// so its sums are exact integers) and the last dense layer (float weights on
-// binary inputs, the usual BNN classifier). Batch norm after every conv and
-// the hidden dense layer; max-pool on the binarized activations. Trained with
-// straight-through estimators, then frozen: batch norm + sign fold into
-// per-channel integer thresholds, and activations stay bit-packed from the
-// first conv to the classifier (binary convs, max-pool on packed words).
+// and dense layer except the first conv (float weights on the raw pixels) and
+// the last dense layer (float weights on binary inputs, the usual BNN
+// classifier). Each conv is conv -> 2x2 max-pool -> batch norm -> sign, and
+// the hidden dense layer has batch norm too. Training shifts each image by up
+// to --shift pixels (seeded). Trained with straight-through estimators, then
+// frozen: batch norm + sign fold into per-channel integer thresholds, and
+// activations stay bit-packed from the second conv to the classifier (binary
+// conv, max-pool and dense layers on packed words).
 //
-//   node examples/mnist-bcnn.mjs [--epochs 4] [--seed 1] [--data DIR] [--batch 128] [--lr 0.005]
-//                                [--channels 32] [--hidden 256] [--limit-train N] [--limit-test N] [--save model.safetensors]
+//   node examples/mnist-bcnn.mjs [--epochs 8] [--seed 1] [--data DIR] [--batch 128] [--lr 0.005] [--channels 64]
+//                                [--hidden 512] [--shift 2] [--limit-train N] [--limit-test N] [--save model.safetensors]
 import { writeFileSync } from 'node:fs';
 import * as sg from '../dist/snapgrad.js';
 import { binaryCnn, loadDataset, megabytes, mnistLoader, now, parseFlags, predictedClasses } from './common.mjs';
 
-const flags = parseFlags({ epochs: 4, seed: 1, data: '', batch: 128, lr: 0.005, channels: 32, hidden: 256, limitTrain: 0, limitTest: 0, save: '' });
+const flags = parseFlags({ epochs: 8, seed: 1, data: '', batch: 128, lr: 0.005, channels: 64, hidden: 512, shift: 2, limitTrain: 0, limitTest: 0, save: '' });
 const start = now();
 const info = await sg.init();
 const data = await loadDataset(flags.data, flags);
@@ -21,7 +22,7 @@ console.log(`snapgrad ${info.build} on ${info.runtime}: MNIST ${data.trainX.shap
 
 const { optim } = sg;
 const model = binaryCnn({ channels: flags.channels, hidden: flags.hidden, seed: flags.seed * 1000 });
-const train = mnistLoader(data.trainX, data.trainY, { batchSize: flags.batch, shuffle: true, seed: flags.seed, dropLast: true });
+const train = mnistLoader(data.trainX, data.trainY, { batchSize: flags.batch, shuffle: true, seed: flags.seed, dropLast: true, shift: flags.shift });
 const test = mnistLoader(data.testX, data.testY, { batchSize: 1000 });
 const optimizer = new optim.Adam(model.parameters(), { lr: flags.lr });
 const schedule = new optim.CosineLR(optimizer, flags.epochs * train.length, flags.lr * 0.01);

@@ -7,9 +7,16 @@
 //   fsq  finite scalar quantization with --levels (default 8,6,5: 240 implicit codes, latent dimension 3; the encoder ends in a batch norm)
 //   lfq  lookup-free quantization with --lfq-bits channels (default 8: 256 implicit codes) and its entropy loss
 // --rotation-trick passes the gradient through vq/rvq codes by the rotation trick instead of straight through.
+// --conv swaps the MLPs for conv nets (NHWC): two 4x4 stride-2 convs take the 28x28 image to a 7x7 grid of
+// latents (49 per image, one 1x1 conv to the latent width); the decoder mirrors them with 3x3 convs and two 2x
+// upsamplings, --upsample subpixel (a conv to 4x the channels, then depth-to-space; default) or nearest (a
+// nearest-neighbour resize, then the conv). Sub-pixel is the default because it measured better on both counts
+// (3 epochs: test MSE 0.0046 vs 0.0053, 94–112 vs 138 CPU seconds; its convs run at the lower resolution).
+// --channels sets the first conv's width (the second has twice as many).
 //
 //   node examples/vq-vae.mjs [--quantizer vq|rvq|fsq|lfq] [--rotation-trick] [--epochs 3] [--seed 1] [--data DIR] [--codes 256]
 //        [--stages 2] [--levels 8,6,5] [--lfq-bits 8] [--out vq-vae.png] [--limit-train N] [--limit-test N]
+//        [--conv [--channels 16] [--upsample subpixel|nearest]]
 import { writeFileSync } from 'node:fs';
 import * as sg from '../dist/snapgrad.js';
 import { loadDataset, mnistLoader, now, parseFlags } from './common.mjs';
@@ -17,10 +24,15 @@ import { encodeGrayPng, imageGrid } from './png.mjs';
 
 const argv = process.argv.slice(2);
 const rotationTrick = argv.includes('--rotation-trick');
+const conv = argv.includes('--conv');
 const flags = parseFlags({
   quantizer: 'vq', epochs: 3, seed: 1, data: '', codes: 256, latents: 16, dim: 8, batch: 128, lr: 0.002, out: 'vq-vae.png', limitTrain: 0, limitTest: 0,
-  stages: 2, levels: '8,6,5', lfqBits: 8,
-}, argv.filter((a) => a !== '--rotation-trick'));
+  stages: 2, levels: '8,6,5', lfqBits: 8, channels: 16, upsample: 'subpixel',
+}, argv.filter((a) => a !== '--rotation-trick' && a !== '--conv'));
+if (conv && argv.includes('--latents')) throw new Error('--latents sets the MLP\'s latent count; with --conv the latents are the 7x7 grid of the encoder\'s output');
+if (!conv && (argv.includes('--channels') || argv.includes('--upsample'))) throw new Error('--channels and --upsample shape the conv nets; add --conv');
+if (!['nearest', 'subpixel'].includes(flags.upsample)) throw new Error(`--upsample must be nearest or subpixel, got ${JSON.stringify(flags.upsample)}`);
+if (!Number.isInteger(flags.channels) || flags.channels < 1) throw new Error(`--channels must be a positive integer, got ${flags.channels}`);
 if (!['vq', 'rvq', 'fsq', 'lfq'].includes(flags.quantizer)) throw new Error(`--quantizer must be vq, rvq, fsq or lfq, got ${JSON.stringify(flags.quantizer)}`);
 if (rotationTrick && !['vq', 'rvq'].includes(flags.quantizer)) throw new Error(`--rotation-trick applies to the codebook quantizers (vq, rvq); ${flags.quantizer} has no codebook to rotate toward`);
 const start = now();
@@ -29,7 +41,7 @@ const data = await loadDataset(flags.data, flags);
 const train = mnistLoader(data.trainX, data.trainY, { unitRange: true, batchSize: flags.batch, shuffle: true, seed: flags.seed, dropLast: true });
 const test = mnistLoader(data.testX, data.testY, { unitRange: true, batchSize: 1000 });
 const { nn, optim } = sg;
-const L = flags.latents;
+const L = conv ? 49 : flags.latents;
 let seed = flags.seed * 1000;
 
 /**
@@ -59,17 +71,63 @@ function makeQuantizer(kind) {
 const D = { vq: flags.dim, rvq: flags.dim, fsq: flags.levels.split(',').length, lfq: flags.lfqBits }[flags.quantizer];
 // FSQ's bound is a tanh: the encoder ends in a batch norm so that z stays near unit scale (unnormalized, z grows
 // until tanh saturates, its gradient vanishes and a handful of corner codes are left).
-const encoder = new nn.Sequential(new nn.Linear(784, 512, { seed: seed++ }), new nn.ReLU(), new nn.Linear(512, L * D, { seed: seed++ }),
+const encoder = conv ? convEncoder() : new nn.Sequential(new nn.Linear(784, 512, { seed: seed++ }), new nn.ReLU(), new nn.Linear(512, L * D, { seed: seed++ }),
   ...(flags.quantizer === 'fsq' ? [new nn.BatchNorm1d(L * D)] : []));
 const quantizer = makeQuantizer(flags.quantizer);
-const decoder = new nn.Sequential(new nn.Linear(L * D, 512, { seed: seed++ }), new nn.ReLU(), new nn.Linear(512, 784, { seed: seed++ }), new nn.Sigmoid());
+const decoder = conv ? convDecoder() : new nn.Sequential(new nn.Linear(L * D, 512, { seed: seed++ }), new nn.ReLU(), new nn.Linear(512, 784, { seed: seed++ }), new nn.Sigmoid());
+
+/** [N, 784] pixels -> [N, 7, 7, D] latents. */
+function convEncoder() {
+  const C = flags.channels;
+  return new nn.Sequential(
+    (x) => sg.reshape(x, [-1, 28, 28, 1]),
+    new nn.Conv2d(1, C, 4, { stride: 2, padding: 'same', seed: seed++ }), new nn.ReLU(),
+    new nn.Conv2d(C, 2 * C, 4, { stride: 2, padding: 'same', seed: seed++ }), new nn.ReLU(),
+    new nn.Conv2d(2 * C, D, 1, { seed: seed++ }),
+    ...(flags.quantizer === 'fsq' ? [new nn.BatchNorm2d(D)] : []),
+  );
+}
+
+/** Each 2x2 block of the output is one input pixel, [N, H, W, C] -> [N, 2H, 2W, C] (its gradient sums the block). */
+function nearest2x(x) {
+  const [n, h, w, c] = x.shape;
+  return sg.reshape(sg.broadcastTo(sg.reshape(x, [n, h, 1, w, 1, c]), [n, h, 2, w, 2, c]), [n, 2 * h, 2 * w, c]);
+}
+
+/** Channels (i, j, c) of pixel (y, x) move to pixel (2y + i, 2x + j): [N, H, W, 4C] -> [N, 2H, 2W, C]. */
+function depthToSpace2x(x) {
+  const [n, h, w, c4] = x.shape;
+  const c = c4 / 4;
+  return sg.reshape(sg.transpose(sg.reshape(x, [n, h, w, 2, 2, c]), [0, 1, 3, 2, 4, 5]), [n, 2 * h, 2 * w, c]);
+}
+
+/** A 2x upsampling that ends in `out` channels: a 3x3 conv to 4·out then depth-to-space, or nearest resize then a 3x3 conv. */
+function up(inC, out) {
+  return flags.upsample === 'nearest'
+    ? [nearest2x, new nn.Conv2d(inC, out, 3, { padding: 'same', seed: seed++ })]
+    : [new nn.Conv2d(inC, 4 * out, 3, { padding: 'same', seed: seed++ }), depthToSpace2x];
+}
+
+/**
+ * [N, 7, 7, D] codes -> [N, 784] pixels. The last conv is linear: behind a sigmoid (0.5 everywhere at init) the
+ * first steps push every pixel to black and the conv stack stalls there (MSE ~0.10, all zeros) for hundreds of steps.
+ */
+function convDecoder() {
+  const C = flags.channels;
+  return new nn.Sequential(
+    new nn.Conv2d(D, 2 * C, 3, { padding: 'same', seed: seed++ }), new nn.ReLU(),
+    ...up(2 * C, C), new nn.ReLU(),
+    ...up(C, 1),
+    (y) => sg.reshape(y, [-1, 784]),
+  );
+}
 const optimizer = new optim.Adam([...encoder.parameters(), ...quantizer.m.parameters(), ...decoder.parameters()], { lr: flags.lr });
 const schedule = new optim.CosineLR(optimizer, flags.epochs * train.length, flags.lr * 0.05);
 
 function autoencode(x) {
   const z = sg.reshape(encoder.forward(x), [-1, D]);
   const q = quantizer.quantize(z);
-  const recon = decoder.forward(sg.reshape(q.zq, [x.shape[0], L * D]));
+  const recon = decoder.forward(sg.reshape(q.zq, conv ? [x.shape[0], 7, 7, D] : [x.shape[0], L * D]));
   return { recon, q };
 }
 
@@ -93,6 +151,7 @@ function statsOf(counts) {
 // The model is a function of the batch's images; the loss adds the quantizer's terms (none for FSQ) to the reconstruction error.
 for (const m of [encoder, quantizer.m, decoder]) m.train();
 console.log(`quantizer ${flags.quantizer}${rotationTrick ? ' with the rotation trick' : ''}: ${quantizer.describe}`);
+if (conv) console.log(`conv encoder 28x28x1 -> 14x14x${flags.channels} -> 7x7x${2 * flags.channels} -> 7x7x${D} latents; decoder upsamples by ${flags.upsample === 'nearest' ? 'nearest-neighbour resize' : 'sub-pixel convolution'}`);
 sg.fit((x) => autoencode(x), train, {
   optimizer, schedule, epochs: flags.epochs,
   loss: ({ recon, q }, _labels, batch) => (q.loss ? sg.add(sg.mse(recon, batch.x), q.loss) : sg.mse(recon, batch.x)),

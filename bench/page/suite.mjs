@@ -111,10 +111,11 @@ export function suiteCases(sg) {
 
 /**
  * Runs the suite with an in-runtime clock; returns rows { key, kernel, shape,
- * unit, value, ms }. onRow is called after each row (progress display).
+ * unit, value, ms, threads } (threads: the pool size the kernels ran with). onRow is called after each row (progress display).
  */
 export function runSuite(sg, { onRow = () => {}, minTimeMs = 200 } = {}) {
   const rows = [];
+  const { threads } = sg.info();
   // Optimized wasm code replaces the baseline tier only after some calls.
   {
     const a = sg.ones([96, 96]), b = sg.ones([96, 96]);
@@ -126,7 +127,7 @@ export function runSuite(sg, { onRow = () => {}, minTimeMs = 200 } = {}) {
     const instance = c.setup();
     const ms = timeMedian(instance.run, { minTimeMs });
     instance.dispose();
-    const row = { key: c.key, kernel: c.kernel, shape: c.shape, unit: c.unit, value: c.value(ms), ms };
+    const row = { key: c.key, kernel: c.kernel, shape: c.shape, unit: c.unit, value: c.value(ms), ms, threads };
     rows.push(row);
     onRow(row);
   }

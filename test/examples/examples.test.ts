@@ -53,7 +53,7 @@ describe('examples learn on a subset of MNIST', () => {
   });
 
   test('mnist-bcnn: the binary CNN learns, freezes to packed convs with identical predictions and is >= 15x smaller', () => {
-    const out = runExample('mnist-bcnn', ['--epochs', '1', '--limit-train', '3000', '--limit-test', '500', '--channels', '8', '--hidden', '64']);
+    const out = runExample('mnist-bcnn', ['--epochs', '1', '--limit-train', '3000', '--limit-test', '500', '--channels', '16', '--hidden', '64']);
     const last = out.trim().split('\n').pop()!;
     const m = last.match(/^test accuracy (\d+\.\d+)% \(frozen (\d+\.\d+)%\) in \d+ s \(training \d+ s\), weights ([\d.]+) (MB|kB) -> ([\d.]+) (MB|kB)$/);
     expect(m, last).not.toBeNull();
@@ -61,7 +61,7 @@ describe('examples learn on a subset of MNIST', () => {
     expect(Number(acc)).toBeGreaterThan(60); // chance: 10%
     expect(frozenAcc).toBe(acc);
     expect(out).toContain("predictions identical to the trained model's: yes");
-    expect(out).toMatch(/binary-conv2d 8 -> 16, 3x3 conv, 1-bit weights, 1-bit inputs, batch norm folded into thresholds -> bits, 2x2 max-pool on bits/);
+    expect(out).toMatch(/binary-conv2d 16 -> 16, 3x3 conv, 1-bit weights, 1-bit inputs/);
     const bytes = (v: string, u: string) => Number(v) * (u === 'MB' ? 1e6 : 1e3);
     expect(bytes(before, bu) / bytes(after, au)).toBeGreaterThanOrEqual(15); // the float classifier and batch norm stay float32
   });
@@ -79,6 +79,37 @@ describe('examples learn on a subset of MNIST', () => {
       expect(used).toBeGreaterThan(50);
       const bytes = readFileSync(png);
       expect([...bytes.subarray(0, 8)]).toEqual([137, 80, 78, 71, 13, 10, 26, 10]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('vq-vae --conv: the conv VQ-VAE (7x7 latents) beats the mean image with either upsampling, uses most codes, writes a PNG', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'snapgrad-conv-vq-'));
+    try {
+      const runs: [string[], string][] = [
+        [['--upsample', 'subpixel'], 'quantizer vq: 64 codes of dimension 8'],
+        [['--upsample', 'nearest', '--quantizer', 'fsq'], 'quantizer fsq: levels [8,6,5], 240 implicit codes'],
+      ];
+      for (const [args, header] of runs) {
+        const png = join(dir, 'recon.png');
+        const out = runExample('vq-vae', ['--conv', ...args, '--channels', '8', '--epochs', '2', '--limit-train', '3000', '--limit-test', '300', '--codes', '64', '--batch', '64', '--lr', '0.003', '--out', png]);
+        const lines = out.split('\n');
+        expect(lines[0], args.join(' ')).toBe(header);
+        expect(lines[1]).toBe(`conv encoder 28x28x1 -> 14x14x8 -> 7x7x16 -> 7x7x${header.startsWith('quantizer fsq') ? 3 : 8} latents; decoder upsamples by ${args[1] === 'nearest' ? 'nearest-neighbour resize' : 'sub-pixel convolution'}`);
+        const mses = numbers(out, /  mse (\d+\.\d+)/);
+        expect(mses[1], out).toBeLessThan(mses[0]);
+        const m = out.match(/test reconstruction MSE (\d+\.\d+), codebook perplexity (\d+\.\d) of (\d+), codes used (\d+\.\d)%/);
+        expect(m, out).not.toBeNull();
+        const [mse, perplexity, , used] = m!.slice(1).map(Number);
+        expect(mse, args.join(' ')).toBeLessThan(0.05); // predicting the mean image gives about 0.067
+        expect(perplexity, args.join(' ')).toBeGreaterThan(10);
+        expect(used, args.join(' ')).toBeGreaterThan(30);
+        expect([...readFileSync(png).subarray(0, 8)]).toEqual([137, 80, 78, 71, 13, 10, 26, 10]);
+      }
+      expect(() => runExample('vq-vae', ['--conv', '--latents', '16', '--limit-train', '10'])).toThrow(/with --conv the latents are the 7x7 grid/);
+      expect(() => runExample('vq-vae', ['--channels', '8', '--limit-train', '10'])).toThrow(/--channels and --upsample shape the conv nets; add --conv/);
+      expect(() => runExample('vq-vae', ['--conv', '--upsample', 'bilinear', '--limit-train', '10'])).toThrow(/--upsample must be nearest or subpixel, got "bilinear"/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
