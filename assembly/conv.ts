@@ -381,3 +381,222 @@ export function conv_f32_dw_backward_filter__simd(x: usize, H: i32, W: i32, C: i
     }
   }
 }
+
+// ---- direct convolution for small windows (groups = 1, K = kh·kw·C taps of few channels) ----
+//
+// im2col + GEMM spends most of its time copying and packing when K is small
+// (a 3x3 window over 1-4 input channels). This kernel reads each output
+// pixel's window where it lies: for every tap and input channel it splats the
+// input value and multiply-adds it into accumulators spanning the output
+// channels. Each output is summed from +0 over k = (i·kw + j)·C + c
+// ascending, a product then an add, padding taps read as products with 0:
+// the GEMM's order within one k-block, so for K <= 256 the bits are the
+// im2col + GEMM path's.
+
+/** Workspace bytes of conv_f32_direct__simd: a zero pixel, the tap addresses of 4 pixels and the taps' offsets. */
+export function conv_f32_direct_workspace_bytes(C: i32, kh: i32, kw: i32): i32 {
+  return C * 4 + 5 * kh * kw * 4;
+}
+
+// One output pixel, channels [0, Cout) of w (rows ldw bytes apart) into yr; xs holds its tap addresses.
+@inline function directPixel(xs: usize, taps: i32, C: i32, Cout: i32, ldw: usize, w: usize, yr: usize): void {
+  let o = 0;
+  for (; o + 8 <= Cout; o += 8) {
+    const off = <usize>o << 2;
+    let a0 = f32x4.splat(0), a1 = f32x4.splat(0);
+    let wp = w + off;
+    for (let t = 0; t < taps; t++) {
+      const xp = <usize>load<u32>(xs + (<usize>t << 2));
+      for (let c = 0; c < C; c++) {
+        const v = v128.load32_splat(xp + (<usize>c << 2));
+        a0 = f32x4.add(a0, f32x4.mul(v, v128.load(wp)));
+        a1 = f32x4.add(a1, f32x4.mul(v, v128.load(wp, 16)));
+        wp += ldw;
+      }
+    }
+    v128.store(yr + off, a0);
+    v128.store(yr + off, a1, 16);
+  }
+  for (; o + 4 <= Cout; o += 4) {
+    const off = <usize>o << 2;
+    let a0 = f32x4.splat(0);
+    let wp = w + off;
+    for (let t = 0; t < taps; t++) {
+      const xp = <usize>load<u32>(xs + (<usize>t << 2));
+      for (let c = 0; c < C; c++) {
+        a0 = f32x4.add(a0, f32x4.mul(v128.load32_splat(xp + (<usize>c << 2)), v128.load(wp)));
+        wp += ldw;
+      }
+    }
+    v128.store(yr + off, a0);
+  }
+  for (; o < Cout; o++) {
+    const off = <usize>o << 2;
+    let a: f32 = 0;
+    let wp = w + off;
+    for (let t = 0; t < taps; t++) {
+      const xp = <usize>load<u32>(xs + (<usize>t << 2));
+      for (let c = 0; c < C; c++) {
+        a += load<f32>(xp + (<usize>c << 2)) * load<f32>(wp);
+        wp += ldw;
+      }
+    }
+    store<f32>(yr + off, a);
+  }
+}
+
+// Four adjacent output pixels of a one-channel, unit-stride conv, windows inside the image at corner; Cout % 8 == 0.
+@inline function directQuadC1(corner: usize, offs: usize, taps: i32, Cout: i32, ldw: usize, w: usize, yr: usize): void {
+  for (let o = 0; o < Cout; o += 8) {
+    const off = <usize>o << 2;
+    let c00 = f32x4.splat(0), c01 = f32x4.splat(0), c10 = f32x4.splat(0), c11 = f32x4.splat(0);
+    let c20 = f32x4.splat(0), c21 = f32x4.splat(0), c30 = f32x4.splat(0), c31 = f32x4.splat(0);
+    let wp = w + off;
+    for (let t = 0; t < taps; t++) {
+      const v = v128.load(corner + <usize>load<u32>(offs + (<usize>t << 2)));
+      const b0 = v128.load(wp), b1 = v128.load(wp, 16);
+      const a0 = i32x4.shuffle(v, v, 0, 0, 0, 0);
+      c00 = f32x4.add(c00, f32x4.mul(a0, b0));
+      c01 = f32x4.add(c01, f32x4.mul(a0, b1));
+      const a1 = i32x4.shuffle(v, v, 1, 1, 1, 1);
+      c10 = f32x4.add(c10, f32x4.mul(a1, b0));
+      c11 = f32x4.add(c11, f32x4.mul(a1, b1));
+      const a2 = i32x4.shuffle(v, v, 2, 2, 2, 2);
+      c20 = f32x4.add(c20, f32x4.mul(a2, b0));
+      c21 = f32x4.add(c21, f32x4.mul(a2, b1));
+      const a3 = i32x4.shuffle(v, v, 3, 3, 3, 3);
+      c30 = f32x4.add(c30, f32x4.mul(a3, b0));
+      c31 = f32x4.add(c31, f32x4.mul(a3, b1));
+      wp += ldw;
+    }
+    let p = yr + off;
+    v128.store(p, c00); v128.store(p, c01, 16);
+    p += ldw;
+    v128.store(p, c10); v128.store(p, c11, 16);
+    p += ldw;
+    v128.store(p, c20); v128.store(p, c21, 16);
+    p += ldw;
+    v128.store(p, c30); v128.store(p, c31, 16);
+  }
+}
+
+/**
+ * y[r, o] = Σ_{t, c} x[tap t of r, c]·w[t·C + c, o] for output pixels r in
+ * [r0, r1); w is HWIO [kh, kw, C, Cout]. Register tile: 4 pixels x 8
+ * channels (the GEMM microkernel's 4x8, its A rows read through the tap
+ * addresses instead of an im2col copy); leftover pixels one at a time. One
+ * input channel at unit stride reads the 4 pixels under a tap as one vector.
+ */
+export function conv_f32_direct__simd(x: usize, H: i32, W: i32, C: i32, Cout: i32,
+                                      kh: i32, kw: i32, strideH: i32, strideW: i32, dilationH: i32, dilationW: i32,
+                                      padTop: i32, padLeft: i32, outH: i32, outW: i32,
+                                      r0: i32, r1: i32, w: usize, y: usize, work: usize): void {
+  if (r0 >= r1) return;
+  const zero = work;
+  zeroF32(zero, C);
+  const taps = kh * kw;
+  const i0 = zero + (<usize>C << 2);
+  const tb = <usize>taps << 2;
+  const i1 = i0 + tb, i2 = i1 + tb, i3 = i2 + tb;
+  // byte offset of each tap from its window's corner pixel (windows inside the image)
+  const offs = i3 + tb;
+  for (let i = 0; i < kh; i++) {
+    for (let j = 0; j < kw; j++) store<u32>(offs + (<usize>(i * kw + j) << 2), <u32>((i * dilationH * W + j * dilationW) * C) << 2);
+  }
+  const pixelStep = <usize>(strideW * C) << 2;
+  const lastH = (kh - 1) * dilationH, lastW = (kw - 1) * dilationW;
+  const ldw = <usize>Cout << 2;
+  const hw = outH * outW;
+  let n = r0 / hw;
+  let oh = (r0 - n * hw) / outW;
+  let ow = r0 - n * hw - oh * outW;
+  let r = r0;
+  for (; r < r1; ) {
+    const quad = r + 4 <= r1;
+    const ih0 = oh * strideH - padTop, iw0 = ow * strideW - padLeft;
+    if (quad && ow + 3 < outW && ih0 >= 0 && ih0 + lastH < H && iw0 >= 0 && iw0 + 3 * strideW + lastW < W) {
+      // four windows of one output row, all inside the image: corner + offset
+      const corner = x + (<usize>(((n * H + ih0) * W + iw0) * C) << 2);
+      if (C == 1 && strideW == 1 && (Cout & 7) == 0) {
+        // one channel, unit stride: the four pixels under a tap are adjacent, one load and four lane splats
+        directQuadC1(corner, offs, taps, Cout, ldw, w, y + (<usize>r * <usize>Cout << 2));
+        r += 4;
+        ow += 4;
+        if (ow == outW) {
+          ow = 0;
+          if (++oh == outH) { oh = 0; n++; }
+        }
+        continue;
+      }
+      for (let t = 0; t < taps; t++) {
+        const to = <usize>t << 2;
+        const a = corner + <usize>load<u32>(offs + to);
+        store<u32>(i0 + to, <u32>a);
+        store<u32>(i1 + to, <u32>(a + pixelStep));
+        store<u32>(i2 + to, <u32>(a + 2 * pixelStep));
+        store<u32>(i3 + to, <u32>(a + 3 * pixelStep));
+      }
+      ow += 4;
+      if (ow == outW) {
+        ow = 0;
+        if (++oh == outH) { oh = 0; n++; }
+      }
+    } else {
+      const count = quad ? 4 : 1;
+      for (let p = 0; p < count; p++) {
+        tapAddresses(x, H, W, C, kh, kw, strideH, strideW, dilationH, dilationW, padTop, padLeft, n, oh, ow, zero, i0 + <usize>p * tb);
+        if (++ow == outW) {
+          ow = 0;
+          if (++oh == outH) { oh = 0; n++; }
+        }
+      }
+    }
+    const yr = y + (<usize>r * <usize>Cout << 2);
+    if (!quad) {
+      directPixel(i0, taps, C, Cout, ldw, w, yr);
+      r++;
+      continue;
+    }
+    let o = 0;
+    for (; o + 8 <= Cout; o += 8) {
+      const off = <usize>o << 2;
+      let c00 = f32x4.splat(0), c01 = f32x4.splat(0), c10 = f32x4.splat(0), c11 = f32x4.splat(0);
+      let c20 = f32x4.splat(0), c21 = f32x4.splat(0), c30 = f32x4.splat(0), c31 = f32x4.splat(0);
+      let wp = w + off;
+      for (let t = 0; t < taps; t++) {
+        const to = <usize>t << 2;
+        const x0 = <usize>load<u32>(i0 + to), x1 = <usize>load<u32>(i1 + to), x2 = <usize>load<u32>(i2 + to), x3 = <usize>load<u32>(i3 + to);
+        for (let c = 0; c < C; c++) {
+          const co = <usize>c << 2;
+          const b0 = v128.load(wp), b1 = v128.load(wp, 16);
+          const a0 = v128.load32_splat(x0 + co);
+          c00 = f32x4.add(c00, f32x4.mul(a0, b0));
+          c01 = f32x4.add(c01, f32x4.mul(a0, b1));
+          const a1 = v128.load32_splat(x1 + co);
+          c10 = f32x4.add(c10, f32x4.mul(a1, b0));
+          c11 = f32x4.add(c11, f32x4.mul(a1, b1));
+          const a2 = v128.load32_splat(x2 + co);
+          c20 = f32x4.add(c20, f32x4.mul(a2, b0));
+          c21 = f32x4.add(c21, f32x4.mul(a2, b1));
+          const a3 = v128.load32_splat(x3 + co);
+          c30 = f32x4.add(c30, f32x4.mul(a3, b0));
+          c31 = f32x4.add(c31, f32x4.mul(a3, b1));
+          wp += ldw;
+        }
+      }
+      let p = yr + off;
+      v128.store(p, c00); v128.store(p, c01, 16);
+      p += ldw;
+      v128.store(p, c10); v128.store(p, c11, 16);
+      p += ldw;
+      v128.store(p, c20); v128.store(p, c21, 16);
+      p += ldw;
+      v128.store(p, c30); v128.store(p, c31, 16);
+    }
+    if (o < Cout) {
+      // channel tail: each pixel on its own over the last Cout - o channels
+      for (let p = 0; p < 4; p++) directPixel(i0 + <usize>p * tb, taps, C, Cout - o, ldw, w + (<usize>o << 2), yr + <usize>p * ldw + (<usize>o << 2));
+    }
+    r += 4;
+  }
+}

@@ -16,7 +16,7 @@
 // BatchNormalization. Sign(0) is 0 in the peers (snapgrad's binarize gives +1):
 // the table reports how often the classes agree.
 // Writes bench/results/inference-cnn.json.
-//   node bench/inference-cnn.mjs [--steps 60] [--quick]
+//   node bench/inference-cnn.mjs [--steps 60] [--quick] [--threads N] (default: the build's pool size)
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { pathToFileURL } from 'node:url';
@@ -32,6 +32,7 @@ const DEFAULT_STEPS = 60;
 const STEPS = args.includes('--steps') ? Number(args[args.indexOf('--steps') + 1]) : quick ? 10 : DEFAULT_STEPS;
 const BATCHES = [1, 64];
 const CHECK_IMAGES = quick ? 128 : 1000;
+const THREADS = args.includes('--threads') ? Number(args[args.indexOf('--threads') + 1]) : undefined;
 
 /** The host's CPU as /proc/cpuinfo names it, with family/model (VMs often give only a generic model name). */
 export function cpuDescription() {
@@ -197,7 +198,7 @@ function stageProfile(frozen, x, repeats) {
  * vs eval-mode comparison on `CHECK_IMAGES` test images.
  */
 export async function run({ steps = STEPS, quickRun = quick, log = console.log } = {}) {
-  const info = await sg.init();
+  const info = await sg.init(THREADS === undefined ? undefined : { threads: THREADS });
   const threads = snapgradThreads(info);
   const t0 = performance.now();
   const data = await loadDataset('', { limitTrain: Math.max(steps, 1) * 128, limitTest: Math.max(CHECK_IMAGES, 64) });

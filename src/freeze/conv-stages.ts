@@ -134,6 +134,9 @@ interface BinaryConvConfig extends ConvConfig {
   pool: PoolConfig | null;
 }
 
+/** Largest K = kh·kw·Cin of a uint8-pixel binary conv that runs as a float conv (measured: BENCHMARKS.md, Binary CNN). */
+export const U8_FLOAT_MAX_K = 32;
+
 /**
  * nn.BinaryConv2d frozen. Weights: packed ±1 rows [outChannels, words]
  * (tensor "weightBits", the layout of src/kernels/conv_binary.ts). Product:
@@ -152,6 +155,8 @@ export class BinaryConv2dStage implements FrozenStage {
   readonly type = 'binary-conv2d';
   readonly config: BinaryConvConfig & Config;
   readonly #g: Geometry2d;
+  /** Every threshold direction is +1: max-pooling the sums then thresholding equals pooling the bits. */
+  #ascending = false;
 
   constructor(readonly tensors: Record<string, Tensor>, config: Config, where: string) {
     const c = new Checker(where, config, tensors);
@@ -184,6 +189,7 @@ export class BinaryConv2dStage implements FrozenStage {
       names.push('threshold', 'direction');
       if (thr.some((v) => Number.isNaN(v))) throw new Error(`${where}: tensor "threshold" holds NaN; thresholds must be numbers or ±Infinity`);
       if (dir.some((v) => v !== 1 && v !== -1)) throw new Error(`${where}: tensor "direction" must hold only 1 or -1`);
+      this.#ascending = dir.every((v) => v === 1);
     }
     if (bnEps !== null) {
       vector('bnMean');
@@ -221,9 +227,15 @@ export class BinaryConv2dStage implements FrozenStage {
     return `${c.inChannels} -> ${c.outChannels}, ${c.kh}x${c.kw} conv${c.groups > 1 ? `, ${c.groups} groups` : ''}, 1-bit weights, ${input}${epilogue}${pool}`;
   }
 
-  /** Whether the packed kernels run the product (else the float conv of the ±1 weights). */
+  /**
+   * Whether the packed kernels run the product (else the float conv of the ±1
+   * weights). uint8 pixels with K = kh·kw·Cin <= U8_FLOAT_MAX_K take the float
+   * conv: gemm_u8b1 pads K to a multiple of 128 (a 3x3 window over one
+   * channel does 14x the work), and the float sums are the same integers.
+   */
   private get packed(): boolean {
-    return this.config.groups === 1 && (this.config.binarizeInputs || this.config.uint8Inputs);
+    const c = this.config;
+    return c.groups === 1 && (c.binarizeInputs || (c.uint8Inputs && c.kh * c.kw * c.inChannels > U8_FLOAT_MAX_K));
   }
 
   /** The product through the packed kernels, finished as float sums·scale + bias or as threshold bits. */
@@ -262,6 +274,12 @@ export class BinaryConv2dStage implements FrozenStage {
     const g = this.#g;
     const pool = c.pool;
     const bitsPool = (bits: Tensor): Tensor => (pool ? binaryMaxPool2d(bits, { channels: c.outChannels, size: pool.size, stride: pool.stride, padding: pool.padding }) : bits);
+    // uint8 pixels through the float conv, pool on the output, thresholds all ascending: pool the integer sums (4x fewer to threshold), then pack.
+    if (c.threshold && pool?.at === 'output' && !this.packed && c.uint8Inputs && this.#ascending) {
+      const y = maxPool2d(this.floatProduct(a), { size: pool.size, stride: pool.stride, padding: pool.padding });
+      const [h, w] = [y.shape[1], y.shape[2]];
+      return { kind: 'bits', t: rowsToImage(thresholdPackF32(reshape(y, [n * h * w, c.outChannels]), t.threshold, t.direction, 'FrozenModel.predict'), [n, h, w], c.outChannels), k: c.outChannels };
+    }
     // Thresholds on the output: straight to packed bits.
     if (c.threshold && pool?.at !== 'dot') {
       const bits = this.packed

@@ -77,6 +77,44 @@ export function convF32DepthwiseBackwardFilter(s: ConvF32Shape, chunk: number, x
     kernels.conv_f32_dw_backward_filter__simd(x, ...dwArgs(s), rows, chunk, dy, dw, work));
 }
 
+/**
+ * Shapes the forward pass runs through conv_f32_direct__simd, by measurement
+ * (BENCHMARKS.md "Direct f32 convolution"): groups = 1, output channels a
+ * multiple of 8 (the register tile; tails lose), K = kh·kw·Cin <= 256 (one
+ * GEMM k-block, where both paths sum in the same order and give the same
+ * bits — so the choice is speed only, by shape alone), and either at least 3
+ * input channels or one channel at unit column stride with at most 9 taps
+ * (its adjacent-pixel path; 2 channels, or 1 with longer windows, lose to
+ * im2col + GEMM on the per-tap overhead).
+ */
+export function convF32DirectPath(s: ConvF32Shape): boolean {
+  return s.groups === 1 && s.cout % 8 === 0 && s.kh * s.kw * s.cin <= CONV_F32_DIRECT_MAX_K
+    && (s.cin >= 3 || (s.cin === 1 && s.strideW === 1 && s.kh * s.kw <= 9));
+}
+
+/** Most K = kh·kw·Cin of the direct kernel: one f32 GEMM k-block. */
+export const CONV_F32_DIRECT_MAX_K = 256;
+
+/**
+ * Direct forward (groups = 1, kh·kw·Cin <= 256) on output pixels [r0, r1)
+ * of x, w, y (byte offsets): the im2col + GEMM path's bits without the
+ * im2col; pixels are independent, so it splits over them.
+ */
+export function convF32Direct(s: ConvF32Shape, r0: number, r1: number, x: number, w: number, y: number): void {
+  checkShape(s, 'convF32Direct');
+  if (s.groups !== 1 || s.kh * s.kw * s.cin > CONV_F32_DIRECT_MAX_K) throw new Error(`convF32Direct: needs groups = 1 and kh·kw·Cin <= ${CONV_F32_DIRECT_MAX_K}, got ${JSON.stringify(s)}`);
+  checkRange(s, 0, s.cin, r0, r1, 'convF32Direct');
+  const { kernels } = rt();
+  parallelTiles({
+    kernel: 'conv_f32_direct__simd',
+    rows: { begin: r0, end: r1, align: 1 },
+    cost: (r1 - r0) * s.cout * s.kh * s.kw * s.cin,
+    args: [x, s.inH, s.inW, s.cin, s.cout, s.kh, s.kw, s.strideH, s.strideW, s.dilationH, s.dilationW, s.padTop, s.padLeft, s.outH, s.outW,
+           { i0: 1 }, { i1: 1 }, w, y, WORKSPACE],
+    workspace: () => kernels.conv_f32_direct_workspace_bytes(s.cin, s.kh, s.kw),
+  });
+}
+
 /** A 1x1 window with stride 1 and no padding reads the NHWC rows as they are: no im2col. */
 function pointwise(s: ConvF32Shape): boolean {
   return s.kh === 1 && s.kw === 1 && s.strideH === 1 && s.strideW === 1 && s.padTop === 0 && s.padLeft === 0 && s.outH === s.inH && s.outW === s.inW;
@@ -164,6 +202,7 @@ export function conv2dF32(x: Tensor, w: Tensor, s: ConvF32Shape, chunkFloats = C
       return;
     }
     if (depthwise(s)) return convF32Depthwise(s, 0, rows, x.offset, w.offset, y.offset);
+    if (convF32DirectPath(s)) return convF32Direct(s, 0, rows, x.offset, w.offset, y.offset);
     const chunk = Math.min(chunkRows(s, chunkFloats), rows);
     withWorkspace(G * chunk * K * 4, (cols) => {
       for (let r0 = 0; r0 < rows; r0 += chunk) {

@@ -123,6 +123,33 @@ export function convF32DepthwiseBackwardFilterRef(s: ConvF32Shape, chunk: number
   }
 }
 
+/** Whether conv2d's forward takes the direct kernel for this shape (the rule of src/kernels/conv.ts convF32DirectPath). */
+export function convF32DirectPath(s: ConvF32Shape): boolean {
+  return s.groups === 1 && s.cout % 8 === 0 && s.kh * s.kw * s.cin <= 256 && (s.cin >= 3 || (s.cin === 1 && s.strideW === 1 && s.kh * s.kw <= 9));
+}
+
+/**
+ * Twin of conv_f32_direct__simd (groups = 1): y[r, o] summed from +0 over
+ * taps (i, j) then channels c, product then add, padding read as 0 — written
+ * from the definition in the GEMM's k order, k = (i·kw + j)·Cin + c.
+ */
+export function convF32DirectRef(s: ConvF32Shape, r0: number, r1: number, x: Float32Array, w: Float32Array, y: Float32Array): void {
+  const f = Math.fround;
+  for (let r = r0; r < r1; r++) {
+    for (let o = 0; o < s.cout; o++) {
+      let acc = 0;
+      windowOf(s, r, (pos, n, ih, iw) => {
+        const inside = ih >= 0 && ih < s.inH && iw >= 0 && iw < s.inW;
+        for (let c = 0; c < s.cin; c++) {
+          const xv = inside ? x[((n * s.inH + ih) * s.inW + iw) * s.cin + c] : 0;
+          acc = f(acc + f(xv * w[(pos * s.cin + c) * s.cout + o]));
+        }
+      });
+      y[r * s.cout + o] = acc;
+    }
+  }
+}
+
 interface GemmRefCall {
   M: number; N: number; K: number; transA?: boolean; transB?: boolean;
   a: number; lda: number; b: number; ldb: number; c: number; ldc: number;
@@ -146,6 +173,10 @@ export function conv2dF32Ref(s: ConvF32Shape, x: Float32Array, w: Float32Array, 
   const { groups: G, cout } = s;
   if (convF32Pointwise(s)) {
     gemm({ M: rows, N: og, K: cg, a: 0, lda: s.cin, b: 0, ldb: cout, c: 0, ldc: cout, batch: G, strideA: cg, strideB: og, strideC: og }, x, w, y);
+    return y;
+  }
+  if (convF32DirectPath(s)) {
+    convF32DirectRef(s, 0, rows, x, w, y);
     return y;
   }
   const chunk = convF32ChunkRows(s, chunkFloats);

@@ -336,6 +336,11 @@ export interface WasmExports {
                                     strideH: number, strideW: number, dilationH: number, dilationW: number,
                                     padTop: number, padLeft: number, outH: number, outW: number, rows: number,
                                     chunk: number, dy: number, dw: number, work: number): void;
+  conv_f32_direct_workspace_bytes(C: number, kh: number, kw: number): number;
+  conv_f32_direct__simd(x: number, H: number, W: number, C: number, Cout: number, kh: number, kw: number,
+                        strideH: number, strideW: number, dilationH: number, dilationW: number, padTop: number,
+                        padLeft: number, outH: number, outW: number, r0: number, r1: number, w: number, y: number,
+                        work: number): void;
 
   // pool.ts
   /**
@@ -414,7 +419,8 @@ export const WASM_FUNCTION_EXPORTS = ['heap_base', 'build_relaxed_simd', 'rng_un
                                       'gemm_u8b1_pack_w', 'gemm_u8b1_check_f32', 'gemm_u8b1', 'gemm_u8b1_f32',
                                       'conv_f32_im2col', 'conv_f32_col2im', 'conv_f32_dw_workspace_bytes',
                                       'conv_f32_dw__simd', 'conv_f32_dw_backward_input__simd',
-                                      'conv_f32_dw_backward_filter__simd', 'f32_maxpool2d', 'f32_maxpool2d_backward',
+                                      'conv_f32_dw_backward_filter__simd', 'conv_f32_direct_workspace_bytes',
+                                      'conv_f32_direct__simd', 'f32_maxpool2d', 'f32_maxpool2d_backward',
                                       'f32_avgpool2d', 'f32_avgpool2d_backward', 'pack_hwio_bits_f32', 'im2col_b1',
                                       'conv_b1_pad_table', 'conv_b1_workspace_bytes', 'conv_b1', 'maxpool_b1',
                                       'flatten_bits_nhwc', 'im2col_u8', 'im2col_s8', 'conv_u8b1_workspace_bytes',

@@ -9,11 +9,14 @@ import { init } from '../../src/runtime/loader.js';
 import {
   conv2dF32, conv2dF32BackwardFilter, conv2dF32BackwardInput, convF32Col2im,
   convF32Depthwise, convF32DepthwiseBackwardInput, convF32DepthwiseBackwardFilter, convF32Im2col, CONV_F32_CHUNK_FLOATS, type ConvF32Shape,
+  convF32Direct, convF32DirectPath, CONV_F32_DIRECT_MAX_K,
 } from '../../src/kernels/conv.js';
 import {
   conv2dF32BackwardFilterRef, conv2dF32BackwardInputRef, conv2dF32Ref, convF32Col2imRef, convF32Im2colRef,
   convF32DepthwiseRef, convF32DepthwiseBackwardInputRef, convF32DepthwiseBackwardFilterRef,
+  convF32DirectRef, convF32DirectPath as convF32DirectPathRef,
 } from '../../src/reference/conv.js';
+import { gemmF32Ref } from '../../src/reference/gemm_f32.js';
 import { windowGeometry, type Window2dOptions } from '../../src/ops/conv-geometry.js';
 import { expectExact, Prng, withArena } from '../support/kernel-harness.js';
 import { memoryStats, tensor, tidy } from '../../src/index.js';
@@ -172,6 +175,87 @@ describe('depthwise kernels (conv_f32_dw__simd and its gradients)', () => {
         });
       }
     }
+  });
+});
+
+/** The im2col + GEMM path's forward, composed from the twins whatever path conv2d takes for the shape (groups = 1, one chunk). */
+function gemmPathRef(s: ConvF32Shape, x: Float32Array, w: Float32Array): Float32Array {
+  const rows = s.N * s.outH * s.outW, K = s.kh * s.kw * s.cin;
+  const cols = new Float32Array(rows * K), y = new Float32Array(rows * s.cout);
+  convF32Im2colRef(s, 0, s.cin, 0, rows, x, 0, cols, 0);
+  if (rows > 0) {
+    gemmF32Ref({ transA: false, transB: false, accumulate: false, M: rows, N: s.cout, K, a: 0, lda: K, b: 0, ldb: s.cout, c: 0, ldc: s.cout,
+                 batch: 1, strideA: 0, strideB: 0, strideC: 0, m0: 0, m1: rows, n0: 0, n1: s.cout }, cols, w, y);
+  }
+  return y;
+}
+
+describe('direct kernel (conv_f32_direct__simd)', () => {
+  const C = (N: number, H: number, W: number, cin: number, cout: number, kh: number, kw: number, opts: Window2dOptions = {}): Case => ({ N, H, W, cin, cout, kh, kw, opts });
+  const cases: Case[] = [
+    ...AWKWARD.filter((c) => (c.groups ?? 1) === 1 && c.kh * c.kw * c.cin <= CONV_F32_DIRECT_MAX_K),
+    // Cout 1, 3, 5, 32, 33 (channel tails after the 8-wide tile), pixel counts not a multiple of 4
+    ...[1, 3, 5, 32, 33].map((cout) => C(2, 5, 7, 3, cout, 3, 3, { padding: 'same' })),
+    C(1, 1, 1, 4, 8, 1, 1),
+    C(1, 2, 3, 1, 16, 5, 5, { padding: 'same' }),
+    C(3, 11, 9, 2, 24, 3, 3, { stride: [3, 2], padding: 'same' }),
+    C(2, 12, 13, 4, 8, 3, 2, { dilation: [2, 3], padding: [[3, 1], [0, 5]] }),
+    C(1, 9, 17, 1, 32, 3, 3, { padding: 'same' }),
+    // one channel: the adjacent-pixel path (unit column stride, Cout % 8 == 0) and the general one (stride 2, Cout 33)
+    C(2, 6, 11, 1, 16, 3, 3, { padding: [[0, 2], [1, 0]], dilation: [2, 1] }),
+    C(2, 7, 13, 1, 24, 2, 3, { stride: [1, 2] }),
+    C(1, 6, 11, 1, 33, 3, 3, { padding: 'same' }),
+    C(1, 4, 4, 28, 8, 3, 3, { padding: 'valid' }),
+    C(0, 4, 4, 3, 8, 3, 3, { padding: 'same' }),
+  ];
+
+  it('matches its twin and the im2col + GEMM path bit for bit, on pixel sub-ranges, writing only their rows', () => {
+    let seed = 300;
+    for (const c of cases) {
+      const s = shapeOf(c);
+      const rows = s.N * s.outH * s.outW;
+      const { x, w } = operands(s, seed++);
+      if (seed % 3 === 0 && w.length > 0) w[0] = Infinity; // padding taps must be products with 0 (NaN here), as in the GEMM path
+      const what = label(c);
+      const full = new Float32Array(rows * s.cout);
+      convF32DirectRef(s, 0, rows, x, w, full);
+      expectExact(full, gemmPathRef(s, x, w), `twin vs GEMM path ${what}`);
+      const ranges: [number, number][] = [[0, rows], [Math.min(1, rows), Math.max(Math.min(1, rows), rows - 2)], [rows, rows]];
+      for (const [r0, r1] of ranges) {
+        const want = new Float32Array(rows * s.cout).fill(-7);
+        convF32DirectRef(s, r0, r1, x, w, want);
+        const got = withArena((arena) => {
+          const px = arena.put(x), pw = arena.put(w), py = arena.put(new Float32Array(rows * s.cout).fill(-7));
+          convF32Direct(s, r0, r1, px, pw, py);
+          arena.checkGuards();
+          return arena.readF32(py, rows * s.cout);
+        });
+        expectExact(got, want, `direct ${what} rows [${r0}, ${r1})`);
+      }
+    }
+  });
+
+  it('conv2d takes it by shape alone, with the same rule as the twin, and keeps the bits of the GEMM path', () => {
+    const shapes = cases.map(shapeOf);
+    expect(shapes.filter(convF32DirectPath).length).toBeGreaterThanOrEqual(6);
+    expect(shapes.filter((s) => !convF32DirectPath(s)).length).toBeGreaterThanOrEqual(6);
+    let seed = 400;
+    for (const s of shapes) {
+      expect(convF32DirectPathRef(s), JSON.stringify(s)).toBe(convF32DirectPath(s));
+      const { x, w } = operands(s, seed++);
+      const got = tidy(() => conv2dF32(tensor(x, [s.N, s.inH, s.inW, s.cin]), tensor(w, [s.kh, s.kw, s.cin, s.cout]), s).dataSync());
+      expectExact(got, gemmPathRef(s, x, w), `conv2d ${JSON.stringify(s)}`);
+    }
+  });
+
+  it('rejects groups, K over one k-block and out-of-range pixels before touching memory', () => {
+    const grouped = shapeOf(AWKWARD[6]);
+    expect(() => convF32Direct(grouped, 0, 1, 0, 0, 0)).toThrow(/convF32Direct: needs groups = 1 and kh·kw·Cin <= 256/);
+    const wide = shapeOf(C(1, 3, 3, 29, 8, 3, 3, { padding: 'same' }));
+    expect(() => convF32Direct(wide, 0, 1, 0, 0, 0)).toThrow(/convF32Direct: needs groups = 1/);
+    const s = shapeOf(C(1, 3, 3, 3, 8, 3, 3, { padding: 'same' }));
+    expect(() => convF32Direct(s, 0, 10, 0, 0, 0)).toThrow(/convF32Direct: .*rows \[0, 10\) in \[0, 9\)/);
+    expect(() => convF32Direct(s, 2, 1, 0, 0, 0)).toThrow(/convF32Direct: /);
   });
 });
 

@@ -5,6 +5,11 @@
 import { describe, expect, test } from 'vitest';
 import type { Tensor } from '../../src/index.js';
 import { rt } from '../../src/runtime/context.js';
+import { binaryMaxPool2d, uint8Conv2d } from '../../src/kernels/conv_binary.js';
+import { maxPool2d } from '../../src/ops/pool.js';
+import { thresholdPackF32 } from '../../src/kernels/frozen.js';
+import { rowsToImage } from '../../src/freeze/bits.js';
+import { U8_FLOAT_MAX_K } from '../../src/freeze/conv-stages.js';
 import { expectNoLeaks, seededArray, useSnapgrad } from '../support/setup.js';
 
 const sg = useSnapgrad();
@@ -144,6 +149,80 @@ describe('freeze: binary CNNs', () => {
       expect(frozen.stages[1].config.bnEps).not.toBeNull();
       expectSamePredictions(model, frozen, [sg.randn([4, 9, 11, 3], { seed: 20 }), sg.randn([1, 9, 11, 3], { seed: 21 })]);
       sg.tidy(() => expect(() => frozen.predict(sg.zeros([2, 9, 10, 3]))).toThrow(/FrozenModel\.predict: stage 0 \(binary-conv2d\): binary-conv2d takes NHWC images \[batch, 9, 11, 3\] \(the size it was frozen for\), got \[2,9,10,3\]/));
+      frozen.dispose();
+      model.dispose();
+    }
+  });
+});
+
+describe('freeze: uint8-pixel first layer through the float conv (K <= U8_FLOAT_MAX_K)', () => {
+  type Stage = InstanceType<typeof sg.FrozenModel>['stages'][number];
+  type Pool = { size: [number, number]; stride: [number, number]; padding: [[number, number], [number, number]]; at: string } | null;
+
+  /** The stage's product through the packed uint8 x 1-bit kernel (the path these shapes took before), then its epilogue. */
+  function packedPath(stage: Stage, x: Tensor): Tensor {
+    const c = stage.config as Record<string, number> & { threshold: boolean; pool: Pool };
+    const t = stage.tensors;
+    const window = {
+      kernelSize: [c.kh, c.kw] as [number, number], stride: [c.strideH, c.strideW] as [number, number], dilation: [c.dilationH, c.dilationW] as [number, number],
+      padding: [[c.padTop, c.padBottom], [c.padLeft, c.padRight]] as [[number, number], [number, number]],
+    };
+    const pool = c.pool;
+    if (c.threshold && pool?.at !== 'dot') {
+      const bits = uint8Conv2d(x, t.weightBits, { ...window, output: 'bits', threshold: t.threshold, direction: t.direction });
+      return pool ? binaryMaxPool2d(bits, { channels: c.outChannels, size: pool.size, stride: pool.stride, padding: pool.padding }) : bits;
+    }
+    const sums = uint8Conv2d(x, t.weightBits, { ...window, output: 'float32', ...(t.scale ? { scale: t.scale } : {}), ...(t.bias ? { bias: t.bias } : {}) });
+    const y = pool ? maxPool2d(sums, { size: pool.size, stride: pool.stride, padding: pool.padding }) : sums;
+    if (!c.threshold) return y;
+    const [n, h, w] = y.shape;
+    return rowsToImage(thresholdPackF32(sg.reshape(y, [n * h * w, c.outChannels]), t.threshold, t.direction, 'test'), [n, h, w], c.outChannels);
+  }
+
+  test('every epilogue gives the bits of the packed kernel path and the predictions of the eval model', () => {
+    const cases: [string, () => Model, 'bits' | 'float', string | null, boolean][] = [
+      ['conv → max-pool → BN → sign, BN scales > 0 (pool on the sums, then thresholds)', () => new nn.Sequential(
+        new nn.BinaryConv2d(1, 32, 3, { binarizeInputs: false, uint8Inputs: true, padding: 'same', bias: false, seed: 1 }), new nn.MaxPool2d(2), new nn.BatchNorm2d(32), new nn.Binarize()), 'bits', 'output', false],
+      ['conv → max-pool → BN → sign, some BN scales < 0 (pool on the sums before the thresholds)', () => new nn.Sequential(
+        new nn.BinaryConv2d(1, 33, 3, { binarizeInputs: false, uint8Inputs: true, padding: 'same', bias: false, seed: 2 }), new nn.MaxPool2d(2), new nn.BatchNorm2d(33), new nn.Binarize()), 'bits', 'dot', true],
+      ['conv → BN → sign → max-pool, some BN scales < 0 (pool on the bits)', () => new nn.Sequential(
+        new nn.BinaryConv2d(3, 5, 3, { binarizeInputs: false, uint8Inputs: true, padding: 'same', stride: 2, seed: 3 }), new nn.BatchNorm2d(5), new nn.Binarize(), new nn.MaxPool2d(2)), 'bits', 'output', true],
+      ['conv → BN → sign, dilation, no pool', () => new nn.Sequential(
+        new nn.BinaryConv2d(2, 8, 3, { binarizeInputs: false, uint8Inputs: true, padding: [[2, 0], [1, 3]], dilation: 2, seed: 4 }), new nn.BatchNorm2d(8), new nn.Binarize()), 'bits', null, true],
+      ['conv with XNOR scale and bias, float output, 3x3 pool stride 2', () => new nn.Sequential(
+        new nn.BinaryConv2d(1, 7, [3, 2], { binarizeInputs: false, uint8Inputs: true, padding: 'same', scale: true, seed: 5 }), new nn.MaxPool2d(3, { stride: 2, padding: 'same' })), 'float', 'dot', false],
+    ];
+    for (const [what, make, kind, at, negative] of cases) {
+      const model = make();
+      const conv = model.layers[0] as InstanceType<typeof nn.BinaryConv2d>;
+      const bn = model.layers.find((l) => l instanceof nn.BatchNorm2d) as InstanceType<typeof nn.BatchNorm2d> | undefined;
+      if (bn) {
+        const C = bn.runningMean.size;
+        setValues(bn.weight!, Array.from({ length: C }, (_, i) => (negative && i % 3 === 1 ? -0.7 - i / C : 0.4 + i / C)));
+        setValues(bn.bias!, seededArray(C, 8, -1, 1));
+        setValues(bn.runningMean, seededArray(C, 9, -400, 400));
+        setValues(bn.runningVar, seededArray(C, 10, 100, 4000));
+      }
+      const shape: [number, number, number, number] = [1, 13, 11, conv.inChannels];
+      const example = pixels(shape, 1);
+      const frozen = sg.freeze(model, { example });
+      example.dispose();
+      const stage = frozen.stages[0];
+      expect(stage.config.uint8Inputs, what).toBe(true);
+      expect((stage.config.kh as number) * (stage.config.kw as number) * (stage.config.inChannels as number), what).toBeLessThanOrEqual(U8_FLOAT_MAX_K);
+      expect((stage.config.pool as Pool)?.at ?? null, what).toBe(at);
+      for (const n of [0, 1, 6]) {
+        sg.tidy(() => {
+          const x = pixels([n, ...shape.slice(1)] as [number, number, number, number], 20 + n);
+          const bytes = sg.tensor(Uint8Array.from(x.dataSync()), x.shape, { dtype: 'uint8' });
+          const got = stage.run({ kind: 'float', t: bytes });
+          expect(got.kind, what).toBe(kind);
+          const want = packedPath(stage, bytes);
+          expect(got.t.shape, what).toEqual(want.shape);
+          expect(Array.from(got.t.dataSync()), `${what}, batch ${n}`).toEqual(Array.from(want.dataSync()));
+        });
+      }
+      expectSamePredictions(model, frozen, [pixels([1, ...shape.slice(1)] as [number, number, number, number], 31), pixels([5, ...shape.slice(1)] as [number, number, number, number], 32)]);
       frozen.dispose();
       model.dispose();
     }

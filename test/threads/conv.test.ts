@@ -81,6 +81,10 @@ describe('f32 conv2d (im2col split over pixels, depthwise over pixels, GEMMs ove
     c(3, 13, 11, 5, 6, 3, 2, { stride: 2, padding: [[1, 2], [0, 1]] }),
     c(2, 9, 10, 6, 12, 3, 3, { groups: 6, padding: 'same', dilation: 2 }),
     c(2, 11, 7, 6, 4, 2, 3, { groups: 2, stride: [1, 2] }),
+    // the direct forward kernel (Cin >= 3, Cout a multiple of 8): pixel tiles of 4 cut by the split
+    c(3, 13, 11, 3, 16, 3, 3, { padding: 'same' }),
+    c(2, 9, 10, 4, 24, 3, 2, { stride: [2, 1], dilation: 2, padding: 'same' }),
+    c(2, 9, 14, 1, 32, 3, 3, { padding: 'same' }),
   ];
   for (const k of cases) {
     // 300 floats per chunk: several chunks, and the weight gradient accumulated across them in order.
