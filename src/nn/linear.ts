@@ -1,13 +1,12 @@
 import { composite, noGrad } from '../autograd/tape.js';
-import { abs, add, clip, div, mul } from '../ops/elementwise.js';
+import { abs, add, div, mul } from '../ops/elementwise.js';
 import { matmul } from '../ops/matmul.js';
 import { reshape } from '../ops/shape.js';
 import { signMatmul, uint8SignMatmul } from '../ops/sign-matmul.js';
 import { max as maxOp, mean as meanOp } from '../ops/reduce.js';
 import { stopGradient } from '../autograd/custom.js';
 import { binarize, type SignGrad } from '../ste/sign.js';
-import { quantize, round as steRound } from '../ste/quantize.js';
-import { fill } from '../kernels/elementwise.js';
+import { quantize } from '../ste/quantize.js';
 import { checkDType, checkFloat, checkNumber } from '../tensor/checks.js';
 import { zeros, full } from '../tensor/creation.js';
 import { tidy } from '../tensor/scope.js';
@@ -21,7 +20,7 @@ import { rejectNaN } from '../kernels/nan.js';
 import { checkStateRange, F32_MAX, seedOption } from './guard.js';
 import { glorotBound, layerSeed, uniformInit } from './init.js';
 import { Module } from './module.js';
-import { rawF32 } from '../tensor/tensor.js';
+import { activationScale, checkLearnedScale, fakeQuantWeight, observeRange } from './fake-quant.js';
 
 /** Most input or output features of a layer (a weight of 2^16 x 2^16 float32 is 16 GiB, beyond wasm memory anyway). */
 export const MAX_FEATURES = 2 ** 16;
@@ -320,51 +319,24 @@ export class QuantLinear extends Module {
   /** The weight scales in use: learned, or max|W| / qmax. */
   weightScale(): Tensor {
     if (!this.learnScale) return stopGradient(this.computeWeightScale());
-    const s = this.param('weightScale');
-    // An optimizer step can drive a learned scale to 0, below it or to NaN: dividing by it would give silent NaNs.
-    const v = rawF32(s);
-    for (let i = 0; i < v.length; i++) {
-      if (!(v[i] > 0 && v[i] < Infinity)) {
-        throw new Error(`QuantLinear: the learned weightScale element ${i} is ${v[i]}, but it must be finite and > 0; lower the learning rate of the scales or reload a good state with loadStateDict`);
-      }
-    }
-    return s;
+    return checkLearnedScale('QuantLinear', this.param('weightScale'));
   }
 
   /** Fake-quantized weights (on the tape). */
   quantizedWeight(): Tensor {
-    const s = this.weightScale();
-    const q = clip(steRound(div(this.weight, s)), -this.weightQmax, this.weightQmax);
-    return mul(q, s);
+    return fakeQuantWeight(this.weight, this.weightScale(), this.weightQmax);
   }
 
   /** The activation scale max|x| / qmax from the observer (a plain number), or null. */
   inputScale(): number | null {
     if (this.activationBits === null) return null;
-    const range = this.buffer('inputRange').item();
-    return range > 0 ? range / (2 ** (this.activationBits - 1) - 1) : null;
-  }
-
-  #observe(x: Tensor): void {
-    // An empty batch has no range to observe: the running range stays as it was.
-    if (x.size === 0) return;
-    // One NaN or Infinity in the observer's running range would break every later forward pass: checked before it is written.
-    rejectNaN(x, 'QuantLinear', 'x (in training, it updates the activation range)');
-    const m = tidy(() => noGrad(() => maxOp(abs(x))).item());
-    if (!Number.isFinite(m)) {
-      throw new Error(`QuantLinear: x (in training, it updates the activation range) must be finite, but max|x| is ${m}; the range observer was left unchanged`);
-    }
-    const r = this.buffer('inputRange');
-    // A range of 0 means "nothing observed yet" (also after loading a fresh state dict).
-    const previous = r.item();
-    const next = previous > 0 ? (1 - this.observerMomentum) * previous + this.observerMomentum * m : m;
-    fill(r, next);
+    return activationScale(this.buffer('inputRange').item(), this.activationBits);
   }
 
   forward(x: Tensor): Tensor {
     checkInput('QuantLinear', x, this.inFeatures);
     this.checkAlive();
-    if (this.activationBits !== null && this.training) this.#observe(x);
+    if (this.activationBits !== null && this.training) observeRange('QuantLinear', x, this.buffer('inputRange'), this.observerMomentum);
     const s = this.inputScale();
     return composite(() => onRows(x, this.outFeatures, (x2) => {
       const xq = s === null ? x2 : quantize(x2, { bits: this.activationBits!, scale: s });
