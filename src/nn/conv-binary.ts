@@ -12,18 +12,17 @@ import { convWeightWords, packConvWeights, packConvWeightsU8 } from '../kernels/
 import { rejectNaN } from '../kernels/nan.js';
 import { checkDType, checkFloat, checkNumber, describe } from '../tensor/checks.js';
 import { zeros } from '../tensor/creation.js';
-import { boolOption, choiceOption, readOptions } from '../tensor/options.js';
+import { boolOption, readOptions } from '../tensor/options.js';
 import { tidy } from '../tensor/scope.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { FreezeContext, FrozenStage, Macs } from '../freeze/types.js';
-import { checkInputTensor, F32_MAX, seedOption } from './guard.js';
+import { checkInputTensor, seedOption } from './guard.js';
 import { glorotBound, layerSeed, uniformInit } from './init.js';
 import { Module } from './module.js';
+import { binaryLayerOptions } from './binary-layer.js';
 
 /** Most channels of a conv layer (as for dense layers' features). */
 const MAX_CHANNELS = 2 ** 16;
-
-const SIGN_GRADS: readonly SignGrad[] = ['identity', 'clipped', 'approx', 'swish'];
 
 /** The window options every conv layer takes (the geometry itself is conv-geometry.ts's). */
 export interface ConvLayerOptions {
@@ -168,15 +167,13 @@ export class BinaryConv2d extends Module {
     this.#shape = s;
     this.kernelSize = [s.kh, s.kw];
     this.groups = s.groups;
-    this.binarizeInputs = boolOption(o.binarizeInputs, op, 'binarizeInputs', true);
-    this.uint8Inputs = boolOption(o.uint8Inputs, op, 'uint8Inputs', false);
-    if (this.uint8Inputs && this.binarizeInputs) {
-      throw new Error(`${op}: uint8Inputs needs binarizeInputs: false (inputs that are binarized are ±1, not uint8)`);
-    }
-    this.inputGrad = choiceOption(o.inputGrad, op, 'inputGrad', SIGN_GRADS, 'clipped');
-    this.weightGrad = choiceOption(o.weightGrad, op, 'weightGrad', SIGN_GRADS, 'clipped');
-    this.scale = boolOption(o.scale, op, 'scale', false);
-    this.clip = checkNumber(o.clip ?? 1, op, 'clip', { positive: true, max: F32_MAX });
+    const bin = binaryLayerOptions(op, o);
+    this.binarizeInputs = bin.binarizeInputs;
+    this.uint8Inputs = bin.uint8Inputs;
+    this.inputGrad = bin.inputGrad;
+    this.weightGrad = bin.weightGrad;
+    this.scale = bin.scale;
+    this.clip = bin.clip;
     const padValue = o.padValue ?? 0;
     if (padValue !== 0 && padValue !== 1) throw new Error(`${op}: padValue must be 0 (zero padding) or 1 (one-padding), got ${describe(padValue)}`);
     if (padValue === 1 && !this.binarizeInputs) {

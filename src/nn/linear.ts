@@ -15,11 +15,12 @@ import { packBits } from '../kernels/bitpack.js';
 import { quantizeInt8 } from '../kernels/quant_s8.js';
 import { tensor } from '../tensor/creation.js';
 import type { FreezeContext, FrozenStage, Macs } from '../freeze/types.js';
-import { boolOption, choiceOption, readOptions } from '../tensor/options.js';
+import { boolOption, readOptions } from '../tensor/options.js';
 import { rejectNaN } from '../kernels/nan.js';
-import { checkStateRange, F32_MAX, seedOption } from './guard.js';
+import { checkStateRange, seedOption } from './guard.js';
 import { glorotBound, layerSeed, uniformInit } from './init.js';
 import { Module } from './module.js';
+import { binaryLayerOptions } from './binary-layer.js';
 import { activationScale, checkLearnedScale, fakeQuantWeight, observeRange } from './fake-quant.js';
 
 /** Most input or output features of a layer (a weight of 2^16 x 2^16 float32 is 16 GiB, beyond wasm memory anyway). */
@@ -37,8 +38,6 @@ function checkFeatures(op: string, inFeatures: number, outFeatures: number): voi
 function rows(input: readonly number[]): number {
   return input.slice(0, -1).reduce((a, b) => a * b, 1);
 }
-
-const SIGN_GRADS: readonly SignGrad[] = ['identity', 'clipped', 'approx', 'swish'];
 
 function checkInput(op: string, x: Tensor, inFeatures: number, acceptUint8 = false): void {
   if (acceptUint8 && (x as Tensor | null)?.dtype === 'uint8') checkDType(x, op, 'x', 'uint8');
@@ -154,15 +153,13 @@ export class BinaryLinear extends Module {
     const op = 'BinaryLinear';
     checkFeatures(op, inFeatures, outFeatures);
     const o = readOptions<BinaryLinearOptions>(options, op);
-    this.binarizeInputs = boolOption(o.binarizeInputs, op, 'binarizeInputs', true);
-    this.uint8Inputs = boolOption(o.uint8Inputs, op, 'uint8Inputs', false);
-    if (this.uint8Inputs && this.binarizeInputs) {
-      throw new Error('BinaryLinear: uint8Inputs needs binarizeInputs: false (inputs that are binarized are ±1, not uint8)');
-    }
-    this.inputGrad = choiceOption(o.inputGrad, op, 'inputGrad', SIGN_GRADS, 'clipped');
-    this.weightGrad = choiceOption(o.weightGrad, op, 'weightGrad', SIGN_GRADS, 'clipped');
-    this.scale = boolOption(o.scale, op, 'scale', false);
-    this.clip = checkNumber(o.clip ?? 1, op, 'clip', { positive: true, max: F32_MAX });
+    const bin = binaryLayerOptions(op, o);
+    this.binarizeInputs = bin.binarizeInputs;
+    this.uint8Inputs = bin.uint8Inputs;
+    this.inputGrad = bin.inputGrad;
+    this.weightGrad = bin.weightGrad;
+    this.scale = bin.scale;
+    this.clip = bin.clip;
     const bias = boolOption(o.bias, op, 'bias', false);
     const seed = layerSeed(seedOption(o.seed, op));
     this.registerParameter('weight', uniformInit([outFeatures, inFeatures], Math.min(1, glorotBound(inFeatures, outFeatures)), seed), { bits: 1, clip: this.clip });
