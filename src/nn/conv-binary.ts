@@ -19,22 +19,14 @@ import type { FreezeContext, FrozenStage, Macs } from '../freeze/types.js';
 import { checkInputTensor, seedOption } from './guard.js';
 import { glorotBound, layerSeed, uniformInit } from './init.js';
 import { Module } from './module.js';
+import type { Conv2dLayerOptions } from './conv.js';
 import { binaryLayerOptions } from './binary-layer.js';
 
 /** Most channels of a conv layer (as for dense layers' features). */
 const MAX_CHANNELS = 2 ** 16;
 
-/** The window options every conv layer takes (the geometry itself is conv-geometry.ts's). */
-export interface ConvLayerOptions {
-  stride?: number | [number, number];
-  /** 'valid' (default), 'same' (TF/Keras) or [[top, bottom], [left, right]]. */
-  padding?: Padding2d;
-  dilation?: number | [number, number];
-  /** Channel groups (inChannels and outChannels must both be multiples); groups = inChannels is depthwise. */
-  groups?: number;
-  bias?: boolean;
-  seed?: number;
-}
+/** The window options every conv layer takes: Conv2d's, under the name the binary and quantized conv layers use. */
+export type ConvLayerOptions = Conv2dLayerOptions;
 
 /** Checked shape of a conv layer: channels, kernel, groups and the window options as given. */
 export interface ConvShape {
