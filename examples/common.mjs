@@ -1,4 +1,5 @@
-// Helpers shared by the examples: flags, the binary MLP, MNIST as tensors and DataLoaders, timing.
+// Helpers shared by the examples: flags, the binary MLP and CNN, MNIST as tensors and DataLoaders, freezing, timing.
+import { writeFileSync } from 'node:fs';
 import * as sg from '../dist/snapgrad.js';
 
 /** Parses --name value flags against defaults (numbers stay numbers). */
@@ -110,3 +111,24 @@ export function megabytes(bytes) {
 }
 
 export const now = () => performance.now();
+
+/**
+ * Freezes a trained model (in eval mode), checks the frozen model predicts the same classes on
+ * `test`, saves it to `save` if given, and prints the closing lines of a run that started at `start`.
+ */
+export function freezeAndReport(model, test, { freezeOptions, save, start, trained, history, stats }) {
+  const frozen = sg.freeze(model, freezeOptions);
+  const predictFrozen = (x) => frozen.predict(x);
+  const frozenAccuracy = sg.evaluate(predictFrozen, test, { metrics: ['accuracy'] }).accuracy;
+  const trainedClasses = predictedClasses(model, test);
+  const same = predictedClasses(predictFrozen, test).every((p, i) => p === trainedClasses[i]);
+  console.log(frozen.summary());
+  console.log(`frozen model: ${megabytes(frozen.sizeBytes)}, predictions identical to the trained model's: ${same ? 'yes' : 'NO'}`);
+  if (save) {
+    const { tensors, metadata } = frozen.state();
+    writeFileSync(save, sg.io.saveSafetensors(tensors, metadata));
+    console.log(`saved the frozen model to ${save}`);
+  }
+  const seconds = (now() - start) / 1000;
+  console.log(`test accuracy ${(100 * trained).toFixed(2)}% (frozen ${(100 * frozenAccuracy).toFixed(2)}%) in ${Math.round(seconds)} s (training ${Math.round(history.trainSeconds)} s), weights ${megabytes(stats.float32Bytes)} -> ${megabytes(frozen.sizeBytes)}`);
+}

@@ -9,9 +9,8 @@
 //
 //   node examples/mnist-bcnn.mjs [--epochs 4] [--seed 1] [--data DIR] [--batch 128] [--lr 0.005]
 //                                [--channels 32] [--hidden 256] [--limit-train N] [--limit-test N] [--save model.safetensors]
-import { writeFileSync } from 'node:fs';
 import * as sg from '../dist/snapgrad.js';
-import { binaryCnn, loadDataset, megabytes, mnistLoader, now, parseFlags, predictedClasses } from './common.mjs';
+import { binaryCnn, freezeAndReport, loadDataset, mnistLoader, now, parseFlags } from './common.mjs';
 
 const flags = parseFlags({ epochs: 4, seed: 1, data: '', batch: 128, lr: 0.005, channels: 32, hidden: 256, limitTrain: 0, limitTest: 0, save: '' });
 const start = now();
@@ -37,17 +36,4 @@ const example = sg.keep(sg.zeros([1, 784]));
 const stats = sg.summary(model, { example });
 console.log(`\n${stats.table}\n`);
 
-const frozen = sg.freeze(model, { example, uint8Inputs: true });
-const predictFrozen = (x) => frozen.predict(x);
-const frozenAccuracy = sg.evaluate(predictFrozen, test, { metrics: ['accuracy'] }).accuracy;
-const trainedClasses = predictedClasses(model, test);
-const same = predictedClasses(predictFrozen, test).every((p, i) => p === trainedClasses[i]);
-console.log(frozen.summary());
-console.log(`frozen model: ${megabytes(frozen.sizeBytes)}, predictions identical to the trained model's: ${same ? 'yes' : 'NO'}`);
-if (flags.save) {
-  const { tensors, metadata } = frozen.state();
-  writeFileSync(flags.save, sg.io.saveSafetensors(tensors, metadata));
-  console.log(`saved the frozen model to ${flags.save}`);
-}
-const seconds = (now() - start) / 1000;
-console.log(`test accuracy ${(100 * trained).toFixed(2)}% (frozen ${(100 * frozenAccuracy).toFixed(2)}%) in ${Math.round(seconds)} s (training ${Math.round(history.trainSeconds)} s), weights ${megabytes(stats.float32Bytes)} -> ${megabytes(frozen.sizeBytes)}`);
+freezeAndReport(model, test, { freezeOptions: { example, uint8Inputs: true }, save: flags.save, start, trained, history, stats });
