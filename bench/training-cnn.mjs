@@ -30,7 +30,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import * as sg from '../dist/snapgrad.js';
 import { binaryCnn } from '../examples/common.mjs';
-import { formatTable } from './harness.mjs';
+import { formatTable, median } from './harness.mjs';
 import { machineInfo, measureWithCpu, snapgradThreads } from './inference-cnn.mjs';
 import { batch, loadTfjsTraining } from './training.mjs';
 
@@ -175,8 +175,6 @@ function tfjsStep(tf, data, init, variant) {
   const labels = tf.oneHot(tf.tensor(data.y, [BATCH], 'int32'), 10);
   return { step: () => model.step(x, labels), dispose: () => { model.dispose(); x.dispose(); labels.dispose(); } };
 }
-
-const median = (xs) => xs.slice().sort((a, b) => a - b)[xs.length >> 1];
 
 /**
  * Runs the benchmark. The cross-check (result.check): from the same weights on the same batch,

@@ -12,7 +12,7 @@ import { pathToFileURL } from 'node:url';
 import * as esbuild from 'esbuild';
 import * as sg from '../dist/snapgrad.js';
 import { binaryMlp } from '../examples/common.mjs';
-import { formatTable, measure, seededFloats } from './harness.mjs';
+import { formatTable, measure, median, seededFloats } from './harness.mjs';
 import { loadTfjsWasm } from './suites/f32.mjs';
 
 export const SIZES = [784, 1024, 1024, 10];
@@ -172,8 +172,6 @@ export async function loadTfjsTraining() {
   await import(`data:text/javascript;base64,${Buffer.from(built.outputFiles[0].text).toString('base64')}`);
   return tf;
 }
-
-const median = (xs) => xs.slice().sort((a, b) => a - b)[xs.length >> 1];
 
 async function main() {
   const info = await sg.init({ threads: 1 }); // single thread, like the tfjs-wasm contenders; bench/threads.mjs measures threads
