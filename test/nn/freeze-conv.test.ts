@@ -6,10 +6,11 @@ import { describe, expect, test } from 'vitest';
 import type { Tensor } from '../../src/index.js';
 import { rt } from '../../src/runtime/context.js';
 import { expectNoLeaks, seededArray, useSnapgrad } from '../support/setup.js';
+import { trainSteps } from '../support/train.js';
 
 const sg = useSnapgrad();
 expectNoLeaks();
-const { nn, optim } = sg;
+const { nn } = sg;
 
 type Model = InstanceType<typeof nn.Sequential>;
 
@@ -19,20 +20,7 @@ function pixels(shape: [number, number, number, number], seed: number): Tensor {
 }
 
 /** A few optimizer steps so batch-norm statistics and weights are not at their initial values. */
-function trainBriefly(model: Model, inputs: () => Tensor, classes: number, steps = 4): void {
-  const opt = new optim.Adam(model.parameters(), { lr: 0.05 });
-  for (let s = 0; s < steps; s++) {
-    sg.tidy(() => {
-      const x = inputs();
-      const y = sg.randint([x.shape[0]], 0, classes, { seed: 70 + s });
-      const loss = sg.crossEntropy(model.forward(x), y);
-      opt.zeroGrad();
-      loss.backward();
-      opt.step();
-    });
-  }
-  opt.dispose();
-}
+const trainBriefly = (model: Model, inputs: () => Tensor, classes: number, steps = 4): void => trainSteps(model, inputs, classes, steps, 70);
 
 function evalOutputs(model: Model, x: Tensor): number[] {
   model.eval();
