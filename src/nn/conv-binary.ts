@@ -20,7 +20,7 @@ import { checkInputTensor, seedOption } from './guard.js';
 import { glorotBound, layerSeed, uniformInit } from './init.js';
 import { Module } from './module.js';
 import type { Conv2dLayerOptions } from './conv.js';
-import { binaryLayerOptions } from './binary-layer.js';
+import { binaryLayerOptions, type BinaryLayerOptions } from './binary-layer.js';
 
 /** Most channels of a conv layer (as for dense layers' features). */
 const MAX_CHANNELS = 2 ** 16;
@@ -107,19 +107,7 @@ function padSpec(g: Geometry2d): [number, number][] {
   return [[0, 0], [g.padTop, g.padBottom], [g.padLeft, g.padRight], [0, 0]];
 }
 
-export interface BinaryConv2dOptions extends ConvLayerOptions {
-  /** Binarize the inputs too (BinaryNet, XNOR-popcount); false keeps float inputs (first layers). Default true. */
-  binarizeInputs?: boolean;
-  /** The inputs are integers in [0, 255] (raw pixels; needs binarizeInputs: false): other values throw, a uint8 tensor is taken as is, and freeze() runs the layer on the exact uint8 x 1-bit kernel. Default false. */
-  uint8Inputs?: boolean;
-  /** Surrogate gradient of the input binarization (default 'clipped'). */
-  inputGrad?: SignGrad;
-  /** Surrogate gradient of the weight binarization (default 'clipped'). */
-  weightGrad?: SignGrad;
-  /** XNOR-Net per-output-channel scale mean|W_c| (default false). */
-  scale?: boolean;
-  /** Latent weights are clipped to [-clip, clip] after each optimizer step (default 1). */
-  clip?: number;
+export interface BinaryConv2dOptions extends ConvLayerOptions, BinaryLayerOptions {
   /**
    * What a padded tap contributes (only with padding and binarizeInputs):
    * 0 = true zero padding, the float conv of the ±1 values with zeros around

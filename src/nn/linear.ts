@@ -20,7 +20,7 @@ import { rejectNaN } from '../kernels/nan.js';
 import { checkStateRange, seedOption } from './guard.js';
 import { glorotBound, layerSeed, uniformInit } from './init.js';
 import { Module } from './module.js';
-import { binaryLayerOptions } from './binary-layer.js';
+import { binaryLayerOptions, type BinaryLayerOptions } from './binary-layer.js';
 import { activationScale, checkLearnedScale, fakeQuantWeight, observeRange } from './fake-quant.js';
 
 /** Most input or output features of a layer (a weight of 2^16 x 2^16 float32 is 16 GiB, beyond wasm memory anyway). */
@@ -113,24 +113,7 @@ export class Linear extends Module {
   }
 }
 
-export interface BinaryLinearOptions {
-  /** Binarize the inputs too (BinaryNet); false keeps float inputs (BinaryConnect, first layers). Default true. */
-  binarizeInputs?: boolean;
-  /**
-   * The inputs are integers in [0, 255], e.g. raw pixels (needs binarizeInputs:
-   * false): the forward pass runs the exact uint8 x 1-bit kernel, several times
-   * faster than a float GEMM and with the same bits, and other inputs throw.
-   * freeze() keeps the layer on that kernel. Default false.
-   */
-  uint8Inputs?: boolean;
-  /** Surrogate gradient of the input binarization (default 'clipped'). */
-  inputGrad?: SignGrad;
-  /** Surrogate gradient of the weight binarization (default 'clipped'). */
-  weightGrad?: SignGrad;
-  /** XNOR-Net per-output-channel scale mean|W_c| (default false). */
-  scale?: boolean;
-  /** Latent weights are clipped to [-clip, clip] after each optimizer step (default 1). */
-  clip?: number;
+export interface BinaryLinearOptions extends BinaryLayerOptions {
   bias?: boolean;
   seed?: number;
 }
