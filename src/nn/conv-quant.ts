@@ -6,7 +6,6 @@ import { max as maxOp } from '../ops/reduce.js';
 import { reshape, transpose } from '../ops/shape.js';
 import { quantize } from '../ste/quantize.js';
 import { quantizeInt8 } from '../kernels/quant_s8.js';
-import { checkNumber } from '../tensor/checks.js';
 import { full, tensor } from '../tensor/creation.js';
 import { boolOption, readOptions } from '../tensor/options.js';
 import { tidy } from '../tensor/scope.js';
@@ -16,20 +15,9 @@ import { convInput, convInputGeometry, convMacs, convShape, geometryConfig, type
 import { checkStateRange, seedOption } from './guard.js';
 import { layerSeed, uniformInit } from './init.js';
 import { Module } from './module.js';
-import { activationScale, checkLearnedScale, fakeQuantWeight, observeRange } from './fake-quant.js';
+import { activationScale, checkLearnedScale, fakeQuantWeight, observeRange, quantLayerOptions, type QuantLayerOptions } from './fake-quant.js';
 
-export interface QuantConv2dOptions extends ConvLayerOptions {
-  /** Weight bit width, 2..8 (default 8): symmetric levels [-(2^(b-1) - 1), 2^(b-1) - 1]. */
-  weightBits?: number;
-  /** Activation bit width 2..8 (default 8), or null for float activations. */
-  activationBits?: number | null;
-  /** One weight scale per output channel (default true) or one per tensor. */
-  perChannel?: boolean;
-  /** Train the weight scales (LSQ-style, through the fake-quant graph) instead of max|W| / qmax. */
-  learnScale?: boolean;
-  /** EMA momentum of the activation range observer (default 0.1). */
-  observerMomentum?: number;
-}
+export interface QuantConv2dOptions extends ConvLayerOptions, QuantLayerOptions {}
 
 /**
  * 2-D convolution (NHWC inputs, HWIO weights [kh, kw, in/groups, out])
@@ -53,18 +41,17 @@ export class QuantConv2d extends Module {
   constructor(readonly inChannels: number, readonly outChannels: number, kernelSize: number | [number, number], options: QuantConv2dOptions | null = {}) {
     super();
     const op = 'QuantConv2d';
-    // activationBits: null is meaningful here (float activations), so it is read before readOptions drops nulls.
-    const ab = options !== null && typeof options === 'object' && 'activationBits' in options ? options.activationBits : undefined;
     const o = readOptions<QuantConv2dOptions>(options, op);
     const s = convShape(op, inChannels, outChannels, kernelSize, o);
     this.#shape = s;
     this.kernelSize = [s.kh, s.kw];
     this.groups = s.groups;
-    this.weightBits = checkNumber(o.weightBits ?? 8, op, 'weightBits', { integer: true, min: 2, max: 8 });
-    this.activationBits = ab === null ? null : checkNumber(ab ?? 8, op, 'activationBits', { integer: true, min: 2, max: 8 });
-    this.perChannel = boolOption(o.perChannel, op, 'perChannel', true);
-    this.learnScale = boolOption(o.learnScale, op, 'learnScale', false);
-    this.observerMomentum = checkNumber(o.observerMomentum ?? 0.1, op, 'observerMomentum', { min: 0, max: 1 });
+    const q = quantLayerOptions(op, options, o);
+    this.weightBits = q.weightBits;
+    this.activationBits = q.activationBits;
+    this.perChannel = q.perChannel;
+    this.learnScale = q.learnScale;
+    this.observerMomentum = q.observerMomentum;
     const bias = boolOption(o.bias, op, 'bias', true);
     const seed = layerSeed(seedOption(o.seed, op));
     // PyTorch's Conv2d default: U(±1/√fanIn), fanIn = kh·kw·in/groups.

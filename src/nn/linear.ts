@@ -21,7 +21,7 @@ import { checkStateRange, seedOption } from './guard.js';
 import { glorotBound, layerSeed, uniformInit } from './init.js';
 import { Module } from './module.js';
 import { binaryLayerOptions, type BinaryLayerOptions } from './binary-layer.js';
-import { activationScale, checkLearnedScale, fakeQuantWeight, observeRange } from './fake-quant.js';
+import { activationScale, checkLearnedScale, fakeQuantWeight, observeRange, quantLayerOptions, type QuantLayerOptions } from './fake-quant.js';
 
 /** Most input or output features of a layer (a weight of 2^16 x 2^16 float32 is 16 GiB, beyond wasm memory anyway). */
 export const MAX_FEATURES = 2 ** 16;
@@ -219,17 +219,7 @@ export class BinaryLinear extends Module {
   }
 }
 
-export interface QuantLinearOptions {
-  /** Weight bit width, 2..8 (default 8): symmetric levels [-(2^(b-1) - 1), 2^(b-1) - 1]. */
-  weightBits?: number;
-  /** Activation bit width 2..8 (default 8), or null for float activations. */
-  activationBits?: number | null;
-  /** One weight scale per output channel (default true) or one per tensor. */
-  perChannel?: boolean;
-  /** Train the weight scales (LSQ-style, through the fake-quant graph) instead of max|W| / qmax. */
-  learnScale?: boolean;
-  /** EMA momentum of the activation range observer (default 0.1). */
-  observerMomentum?: number;
+export interface QuantLinearOptions extends QuantLayerOptions {
   bias?: boolean;
   seed?: number;
 }
@@ -251,14 +241,13 @@ export class QuantLinear extends Module {
     super();
     const op = 'QuantLinear';
     checkFeatures(op, inFeatures, outFeatures);
-    // activationBits: null is meaningful here (float activations), so it is read before readOptions drops nulls.
-    const ab = options !== null && typeof options === 'object' && 'activationBits' in options ? options.activationBits : undefined;
     const o = readOptions<QuantLinearOptions>(options, op);
-    this.weightBits = checkNumber(o.weightBits ?? 8, op, 'weightBits', { integer: true, min: 2, max: 8 });
-    this.activationBits = ab === null ? null : checkNumber(ab ?? 8, op, 'activationBits', { integer: true, min: 2, max: 8 });
-    this.perChannel = boolOption(o.perChannel, op, 'perChannel', true);
-    this.learnScale = boolOption(o.learnScale, op, 'learnScale', false);
-    this.observerMomentum = checkNumber(o.observerMomentum ?? 0.1, op, 'observerMomentum', { min: 0, max: 1 });
+    const q = quantLayerOptions(op, options, o);
+    this.weightBits = q.weightBits;
+    this.activationBits = q.activationBits;
+    this.perChannel = q.perChannel;
+    this.learnScale = q.learnScale;
+    this.observerMomentum = q.observerMomentum;
     const bias = boolOption(o.bias, op, 'bias', true);
     const seed = layerSeed(seedOption(o.seed, op));
     const bound = 1 / Math.sqrt(inFeatures);
