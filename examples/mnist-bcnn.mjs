@@ -10,7 +10,7 @@
 //   node examples/mnist-bcnn.mjs [--epochs 4] [--seed 1] [--data DIR] [--batch 128] [--lr 0.005]
 //                                [--channels 32] [--hidden 256] [--limit-train N] [--limit-test N] [--save model.safetensors]
 import * as sg from '../dist/snapgrad.js';
-import { binaryCnn, freezeAndReport, loadDataset, mnistLoader, now, parseFlags } from './common.mjs';
+import { binaryCnn, freezeAndReport, loadDataset, now, parseFlags, trainMnistClassifier } from './common.mjs';
 
 const flags = parseFlags({ epochs: 4, seed: 1, data: '', batch: 128, lr: 0.005, channels: 32, hidden: 256, limitTrain: 0, limitTest: 0, save: '' });
 const start = now();
@@ -18,20 +18,8 @@ const info = await sg.init();
 const data = await loadDataset(flags.data, flags);
 console.log(`snapgrad ${info.build} on ${info.runtime}: MNIST ${data.trainX.shape[0]} train / ${data.testX.shape[0]} test images loaded in ${((now() - start) / 1000).toFixed(1)} s`);
 
-const { optim } = sg;
 const model = binaryCnn({ channels: flags.channels, hidden: flags.hidden, seed: flags.seed * 1000 });
-const train = mnistLoader(data.trainX, data.trainY, { batchSize: flags.batch, shuffle: true, seed: flags.seed, dropLast: true });
-const test = mnistLoader(data.testX, data.testY, { batchSize: 1000 });
-const optimizer = new optim.Adam(model.parameters(), { lr: flags.lr });
-const schedule = new optim.CosineLR(optimizer, flags.epochs * train.length, flags.lr * 0.01);
-
-const history = sg.fit(model, train, {
-  optimizer, schedule, loss: 'crossEntropy', epochs: flags.epochs,
-  metrics: ['accuracy'], validation: test, validationMetrics: ['accuracy'],
-});
-
-model.eval();
-const trained = sg.evaluate(model, test, { metrics: ['accuracy'] }).accuracy;
+const { test, history, trained } = trainMnistClassifier(model, data, flags);
 const example = sg.keep(sg.zeros([1, 784]));
 const stats = sg.summary(model, { example });
 console.log(`\n${stats.table}\n`);
