@@ -41,3 +41,15 @@ export function expectSameBits(runs: Uint8Array[][]): void {
     runs[t].forEach((bytes, i) => expect(Buffer.from(bytes).equals(Buffer.from(runs[0][i])), `output ${i} at ${THREADS[t]} threads differs from 1 thread`).toBe(true));
   }
 }
+
+/** Deterministic values from a small LCG (independent of the library's RNG): in [lo, hi), or integers in [lo, hi]. */
+export function values(n: number, seed: number, lo = -1, hi = 1, integer = false): Float32Array {
+  const out = new Float32Array(n);
+  let s = seed >>> 0;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    const u = s / 2 ** 32;
+    out[i] = integer ? Math.floor(lo + u * (hi - lo + 1)) : lo + u * (hi - lo);
+  }
+  return out;
+}

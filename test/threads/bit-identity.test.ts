@@ -20,21 +20,9 @@ import { int8MatmulRef } from '../../src/reference/gemm_s8.js';
 import { uint8BinaryMatmulRef } from '../../src/reference/gemm_u8b1.js';
 import { vqNearestRef } from '../../src/reference/vq.js';
 import { adamUpdateRef, bopUpdateRef } from '../../src/reference/optim.js';
-import { atEveryThreadCount, expectSameBits, useThreadSweep } from '../support/threads.js';
+import { atEveryThreadCount, expectSameBits, useThreadSweep, values } from '../support/threads.js';
 
 useThreadSweep();
-
-/** Deterministic values: a small LCG, so the test does not depend on the library's own RNG. */
-function values(n: number, seed: number, lo = -1, hi = 1, integer = false): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    const u = s / 2 ** 32;
-    out[i] = integer ? Math.floor(lo + u * (hi - lo + 1)) : lo + u * (hi - lo);
-  }
-  return out;
-}
 
 describe('the pool', () => {
   test('runs with 2+ threads here, and the workers take tiles', async () => {

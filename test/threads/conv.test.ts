@@ -16,24 +16,12 @@ import { conv2dF32BackwardFilterRef, conv2dF32BackwardInputRef, conv2dF32Ref } f
 import { binaryConv2dRef, binaryMaxPool2dRef, int8Conv2dRef, uint8Conv2dRef, type ConvGeometryRef } from '../../src/reference/conv_binary.js';
 import { f32AvgPool2dBackwardRef, f32AvgPool2dRef, f32MaxPool2dBackwardRef, f32MaxPool2dRef } from '../../src/reference/pool.js';
 import { kernels, withArena } from '../support/kernel-harness.js';
-import { atEveryThreadCount, expectSameBits, useThreadSweep } from '../support/threads.js';
+import { atEveryThreadCount, expectSameBits, useThreadSweep, values } from '../support/threads.js';
 
 useThreadSweep();
 
 function expectBits(got: Uint8Array, want: ArrayBufferView, what: string): void {
   expect(Buffer.from(got).equals(Buffer.from(want.buffer, want.byteOffset, want.byteLength)), `${what}: differs from the scalar twin`).toBe(true);
-}
-
-/** Deterministic values from a small LCG (independent of the library's RNG). */
-function values(n: number, seed: number, lo = -1, hi = 1, integer = false): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    const u = s / 2 ** 32;
-    out[i] = integer ? Math.floor(lo + u * (hi - lo + 1)) : lo + u * (hi - lo);
-  }
-  return out;
 }
 
 interface Case { N: number; H: number; W: number; C: number; Cout: number; kh: number; kw: number; opts: Window2dOptions & { groups?: number } }
