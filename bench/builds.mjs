@@ -9,7 +9,7 @@ import os from 'node:os';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { binaryMlp } from '../examples/common.mjs';
-import { formatTable, gops, measure, seededFloats } from './harness.mjs';
+import { formatTable, gops, measure, median, seededFloats } from './harness.mjs';
 
 const args = process.argv.slice(2);
 const flag = (name, fallback) => (args.includes(`--${name}`) ? args[args.indexOf(`--${name}`) + 1] : fallback);
@@ -21,8 +21,6 @@ async function load(dir) {
   await sg.init({ threads: 1 }); // the single-thread tables; bench/threads.mjs measures threads
   return sg;
 }
-
-const median = (xs) => xs.slice().sort((a, b) => a - b)[xs.length >> 1];
 
 /** Each case: setup(sg) -> { run, ops?, unit?, dispose }. */
 const CASES = [

@@ -12,11 +12,10 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import * as esbuild from 'esbuild';
-import { formatTable, measure, seededFloats } from './harness.mjs';
+import { formatTable, measure, median, seededFloats } from './harness.mjs';
 
 const quick = process.argv.includes('--quick');
 const ROUNDS = quick ? 2 : 5;
-const median = (xs) => xs.slice().sort((a, b) => a - b)[xs.length >> 1];
 const root = new URL('..', import.meta.url);
 
 async function loadLibrary() {

@@ -10,13 +10,12 @@ import os from 'node:os';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { binaryCnn } from '../examples/common.mjs';
-import { formatTable, measure, seededFloats } from './harness.mjs';
+import { formatTable, measure, median, seededFloats } from './harness.mjs';
 
 const argv = process.argv.slice(2);
 const flag = (name, fallback) => { const i = argv.indexOf(name); return i >= 0 ? argv[i + 1] : fallback; };
 const quick = argv.includes('--quick');
 const TRAIN_BATCH = 128, INFER_BATCH = 64;
-const median = (xs) => xs.slice().sort((a, b) => a - b)[xs.length >> 1];
 
 /** Integer pixels 0..255 and labels 0..9, the same for every thread count. */
 function pixels(n, seed) {

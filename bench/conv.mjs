@@ -15,7 +15,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import * as esbuild from 'esbuild';
-import { formatTable, gops, measure, seededFloats } from './harness.mjs';
+import { formatTable, gops, measure, median, seededFloats } from './harness.mjs';
 import { loadTfjsWasm } from './suites/f32.mjs';
 
 const quick = process.argv.includes('--quick');
@@ -41,8 +41,6 @@ const SHAPES = [
   { name: '1x1 14x14x64 -> 64', x: [64, 14, 14, 64], k: 1, cout: 64 },
   { name: 'depthwise 14x14x32, 3x3 same', x: [64, 14, 14, 32], k: 3, cout: 32, groups: 32 },
 ];
-
-const median = (xs) => xs.slice().sort((a, b) => a - b)[xs.length >> 1];
 
 /** V8 tiers wasm up on later calls: run every path before timing. */
 function warmUp() {

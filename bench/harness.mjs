@@ -47,3 +47,20 @@ export function seededFloats(n, seed = 1) {
   }
   return out;
 }
+
+/** The median of a list of numbers (the upper one of an even count). */
+export const median = (xs) => xs.slice().sort((a, b) => a - b)[xs.length >> 1];
+
+/** The index of the largest value of each row of a row-major [rows, cols] array (the predicted class). */
+export function argmaxRows(values, rows, cols) {
+  const out = new Int32Array(rows);
+  for (let r = 0; r < rows; r++) {
+    let best = 0;
+    for (let c = 1; c < cols; c++) if (values[r * cols + c] > values[r * cols + best]) best = c;
+    out[r] = best;
+  }
+  return out;
+}
+
+/** The fraction of positions where two predictions agree. */
+export const agreement = (a, b) => a.reduce((n, v, i) => n + (v === b[i] ? 1 : 0), 0) / a.length;

@@ -22,7 +22,7 @@ import os from 'node:os';
 import { pathToFileURL } from 'node:url';
 import * as sg from '../dist/snapgrad.js';
 import { binaryCnn, loadDataset, mnistLoader } from '../examples/common.mjs';
-import { formatTable, measure } from './harness.mjs';
+import { agreement, argmaxRows, formatTable, measure, median } from './harness.mjs';
 import { floatCnnModel, loadOrt } from './onnx.mjs';
 import { loadTfjsWasm } from './suites/f32.mjs';
 
@@ -131,18 +131,6 @@ export function floatCnn(model) {
   const b2 = classifier.bias ? classifier.bias.dataSync() : new Float32Array(cOut);
   return { stages, denseNhwc: [{ w: nhwc, b: b1 }, { w: w2, b: Float32Array.from(b2) }], denseNchw: [{ w: nchw, b: b1 }, { w: w2, b: Float32Array.from(b2) }] };
 }
-
-export function argmaxRows(values, rows, cols) {
-  const out = new Int32Array(rows);
-  for (let r = 0; r < rows; r++) {
-    let best = 0;
-    for (let c = 1; c < cols; c++) if (values[r * cols + c] > values[r * cols + best]) best = c;
-    out[r] = best;
-  }
-  return out;
-}
-const agreement = (a, b) => a.reduce((n, v, i) => n + (v === b[i] ? 1 : 0), 0) / a.length;
-const median = (xs) => xs.slice().sort((a, b) => a - b)[xs.length >> 1];
 
 /** tfjs-wasm's float CNN, NHWC: conv2d, maxPool, batchNorm, sign, fused matMul + bias. */
 function tfjsCnn(tf, float) {

@@ -11,7 +11,7 @@ import os from 'node:os';
 import { pathToFileURL } from 'node:url';
 import * as sg from '../dist/snapgrad.js';
 import { binaryMlp, loadDataset, mnistLoader } from '../examples/common.mjs';
-import { formatTable, measure } from './harness.mjs';
+import { agreement, argmaxRows, formatTable, measure, median } from './harness.mjs';
 import { floatMlpModel, loadOrt } from './onnx.mjs';
 import { loadTfjsWasm } from './suites/f32.mjs';
 
@@ -51,18 +51,6 @@ function floatLayers(model) {
     return { w, b };
   });
 }
-
-function argmaxRows(values, rows, cols) {
-  const out = new Int32Array(rows);
-  for (let r = 0; r < rows; r++) {
-    let best = 0;
-    for (let c = 1; c < cols; c++) if (values[r * cols + c] > values[r * cols + best]) best = c;
-    out[r] = best;
-  }
-  return out;
-}
-const agreement = (a, b) => a.reduce((n, v, i) => n + (v === b[i] ? 1 : 0), 0) / a.length;
-const median = (xs) => xs.slice().sort((a, b) => a - b)[xs.length >> 1];
 
 async function main() {
   const info = await sg.init({ threads: 1 }); // the single-thread tables; bench/threads.mjs measures threads

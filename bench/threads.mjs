@@ -12,12 +12,11 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import * as sg from '../dist/snapgrad.js';
-import { formatTable, gops, measure, seededFloats } from './harness.mjs';
+import { formatTable, gops, measure, median, seededFloats } from './harness.mjs';
 import { batch, snapgradStep } from './training.mjs';
 
 const quick = process.argv.includes('--quick');
 const THREADS = [1, 2];
-const median = (xs) => xs.slice().sort((a, b) => a - b)[xs.length >> 1];
 
 /**
  * Runs `script` as an ES module file next to this one (bare imports resolve through the

@@ -30,9 +30,9 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import * as sg from '../dist/snapgrad.js';
 import { binaryCnn } from '../examples/common.mjs';
-import { formatTable } from './harness.mjs';
+import { formatTable, median } from './harness.mjs';
 import { machineInfo, measureWithCpu, snapgradThreads } from './inference-cnn.mjs';
-import { batch, loadTfjsTraining } from './training.mjs';
+import { adamStep, batch, loadTfjsTraining } from './training.mjs';
 
 export const BATCH = 128;
 export const LR = 0.005; // examples/mnist-bcnn.mjs's default
@@ -64,17 +64,8 @@ function snapgradStep(data) {
   const model = binaryCnn();
   const weights = initialWeights(model);
   model.train();
-  const optimizer = new sg.optim.Adam(model.parameters(), { lr: LR });
-  const x = sg.keep(sg.tensor(data.x, [BATCH, 784]));
-  const y = sg.keep(sg.tensor(data.y, [BATCH], { dtype: 'int32' }));
-  const step = () => sg.tidy(() => {
-    const loss = sg.crossEntropy(model.forward(x), y);
-    optimizer.zeroGrad();
-    loss.backward();
-    optimizer.step();
-    return loss.item();
-  });
-  return { step, weights, dispose: () => { x.dispose(); y.dispose(); model.dispose(); } };
+  const { step, dispose } = adamStep(sg, model, data, LR, BATCH);
+  return { step, weights, dispose: () => { dispose(); model.dispose(); } };
 }
 
 /**
@@ -175,8 +166,6 @@ function tfjsStep(tf, data, init, variant) {
   const labels = tf.oneHot(tf.tensor(data.y, [BATCH], 'int32'), 10);
   return { step: () => model.step(x, labels), dispose: () => { model.dispose(); x.dispose(); labels.dispose(); } };
 }
-
-const median = (xs) => xs.slice().sort((a, b) => a - b)[xs.length >> 1];
 
 /**
  * Runs the benchmark. The cross-check (result.check): from the same weights on the same batch,

@@ -12,7 +12,7 @@ import { pathToFileURL } from 'node:url';
 import * as esbuild from 'esbuild';
 import * as sg from '../dist/snapgrad.js';
 import { binaryMlp } from '../examples/common.mjs';
-import { formatTable, measure, seededFloats } from './harness.mjs';
+import { formatTable, measure, median, seededFloats } from './harness.mjs';
 import { loadTfjsWasm } from './suites/f32.mjs';
 
 export const SIZES = [784, 1024, 1024, 10];
@@ -33,14 +33,14 @@ export function batch() {
   return { x, y };
 }
 
-/** snapgrad: the model of examples/mnist-bnn.mjs; returns a step function. */
-export function snapgradStep(sg, data) {
-  const { optim } = sg;
-  const model = binaryMlp();
-  model.train();
-  const optimizer = new optim.Adam(model.parameters(), { lr: LR });
-  const x = sg.keep(sg.tensor(data.x, [BATCH, 784]));
-  const y = sg.keep(sg.tensor(data.y, [BATCH], { dtype: 'int32' }));
+/**
+ * A snapgrad training step of `model` (in train mode) on one fixed batch of `batchSize` MNIST rows: Adam at
+ * `lr`, cross-entropy; step() returns the loss, dispose() frees the batch (not the model).
+ */
+export function adamStep(sg, model, data, lr, batchSize) {
+  const optimizer = new sg.optim.Adam(model.parameters(), { lr });
+  const x = sg.keep(sg.tensor(data.x, [batchSize, 784]));
+  const y = sg.keep(sg.tensor(data.y, [batchSize], { dtype: 'int32' }));
   const step = () => sg.tidy(() => {
     const loss = sg.crossEntropy(model.forward(x), y);
     optimizer.zeroGrad();
@@ -49,6 +49,13 @@ export function snapgradStep(sg, data) {
     return loss.item();
   });
   return { step, dispose: () => { x.dispose(); y.dispose(); } };
+}
+
+/** snapgrad: the model of examples/mnist-bnn.mjs; returns a step function. */
+export function snapgradStep(sg, data) {
+  const model = binaryMlp();
+  model.train();
+  return adamStep(sg, model, data, LR, BATCH);
 }
 
 /**
@@ -172,8 +179,6 @@ export async function loadTfjsTraining() {
   await import(`data:text/javascript;base64,${Buffer.from(built.outputFiles[0].text).toString('base64')}`);
   return tf;
 }
-
-const median = (xs) => xs.slice().sort((a, b) => a - b)[xs.length >> 1];
 
 async function main() {
   const info = await sg.init({ threads: 1 }); // single thread, like the tfjs-wasm contenders; bench/threads.mjs measures threads

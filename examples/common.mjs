@@ -1,4 +1,5 @@
-// Helpers shared by the examples: flags, the binary MLP, MNIST as tensors and DataLoaders, timing.
+// Helpers shared by the examples: flags, the binary MLP and CNN, MNIST as tensors and DataLoaders, freezing, timing.
+import { writeFileSync } from 'node:fs';
 import * as sg from '../dist/snapgrad.js';
 
 /** Parses --name value flags against defaults (numbers stay numbers). */
@@ -142,3 +143,45 @@ export function megabytes(bytes) {
 }
 
 export const now = () => performance.now();
+
+/**
+ * Trains an MNIST classifier as the binary examples do (Adam at flags.lr with cosine decay to lr/100,
+ * cross-entropy, flags.epochs epochs of flags.batch, validated after each), then puts it in eval mode.
+ * Returns the test loader, fit's history and the test accuracy.
+ */
+export function trainMnistClassifier(model, data, flags) {
+  const { optim } = sg;
+  const train = mnistLoader(data.trainX, data.trainY, { batchSize: flags.batch, shuffle: true, seed: flags.seed, dropLast: true, shift: flags.shift ?? 0 });
+  const test = mnistLoader(data.testX, data.testY, { batchSize: 1000 });
+  const optimizer = new optim.Adam(model.parameters(), { lr: flags.lr });
+  const schedule = new optim.CosineLR(optimizer, flags.epochs * train.length, flags.lr * 0.01);
+  // A live progress bar on a terminal, a line per epoch elsewhere.
+  const history = sg.fit(model, train, {
+    optimizer, schedule, loss: 'crossEntropy', epochs: flags.epochs,
+    metrics: ['accuracy'], validation: test, validationMetrics: ['accuracy'],
+  });
+  model.eval();
+  const trained = sg.evaluate(model, test, { metrics: ['accuracy'] }).accuracy;
+  return { test, history, trained };
+}
+
+/**
+ * Freezes a trained model (in eval mode), checks the frozen model predicts the same classes on
+ * `test`, saves it to `save` if given, and prints the closing lines of a run that started at `start`.
+ */
+export function freezeAndReport(model, test, { freezeOptions, save, start, trained, history, stats }) {
+  const frozen = sg.freeze(model, freezeOptions);
+  const predictFrozen = (x) => frozen.predict(x);
+  const frozenAccuracy = sg.evaluate(predictFrozen, test, { metrics: ['accuracy'] }).accuracy;
+  const trainedClasses = predictedClasses(model, test);
+  const same = predictedClasses(predictFrozen, test).every((p, i) => p === trainedClasses[i]);
+  console.log(frozen.summary());
+  console.log(`frozen model: ${megabytes(frozen.sizeBytes)}, predictions identical to the trained model's: ${same ? 'yes' : 'NO'}`);
+  if (save) {
+    const { tensors, metadata } = frozen.state();
+    writeFileSync(save, sg.io.saveSafetensors(tensors, metadata));
+    console.log(`saved the frozen model to ${save}`);
+  }
+  const seconds = (now() - start) / 1000;
+  console.log(`test accuracy ${(100 * trained).toFixed(2)}% (frozen ${(100 * frozenAccuracy).toFixed(2)}%) in ${Math.round(seconds)} s (training ${Math.round(history.trainSeconds)} s), weights ${megabytes(stats.float32Bytes)} -> ${megabytes(frozen.sizeBytes)}`);
+}

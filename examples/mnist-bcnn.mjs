@@ -10,9 +10,8 @@
 //
 //   node examples/mnist-bcnn.mjs [--epochs 8] [--seed 1] [--data DIR] [--batch 128] [--lr 0.005] [--channels 64]
 //                                [--hidden 512] [--shift 2] [--limit-train N] [--limit-test N] [--save model.safetensors]
-import { writeFileSync } from 'node:fs';
 import * as sg from '../dist/snapgrad.js';
-import { binaryCnn, loadDataset, megabytes, mnistLoader, now, parseFlags, predictedClasses } from './common.mjs';
+import { binaryCnn, freezeAndReport, loadDataset, now, parseFlags, trainMnistClassifier } from './common.mjs';
 
 const flags = parseFlags({ epochs: 8, seed: 1, data: '', batch: 128, lr: 0.005, channels: 64, hidden: 512, shift: 2, limitTrain: 0, limitTest: 0, save: '' });
 const start = now();
@@ -20,35 +19,10 @@ const info = await sg.init();
 const data = await loadDataset(flags.data, flags);
 console.log(`snapgrad ${info.build} on ${info.runtime}: MNIST ${data.trainX.shape[0]} train / ${data.testX.shape[0]} test images loaded in ${((now() - start) / 1000).toFixed(1)} s`);
 
-const { optim } = sg;
 const model = binaryCnn({ channels: flags.channels, hidden: flags.hidden, seed: flags.seed * 1000 });
-const train = mnistLoader(data.trainX, data.trainY, { batchSize: flags.batch, shuffle: true, seed: flags.seed, dropLast: true, shift: flags.shift });
-const test = mnistLoader(data.testX, data.testY, { batchSize: 1000 });
-const optimizer = new optim.Adam(model.parameters(), { lr: flags.lr });
-const schedule = new optim.CosineLR(optimizer, flags.epochs * train.length, flags.lr * 0.01);
-
-const history = sg.fit(model, train, {
-  optimizer, schedule, loss: 'crossEntropy', epochs: flags.epochs,
-  metrics: ['accuracy'], validation: test, validationMetrics: ['accuracy'],
-});
-
-model.eval();
-const trained = sg.evaluate(model, test, { metrics: ['accuracy'] }).accuracy;
+const { test, history, trained } = trainMnistClassifier(model, data, flags);
 const example = sg.keep(sg.zeros([1, 784]));
 const stats = sg.summary(model, { example });
 console.log(`\n${stats.table}\n`);
 
-const frozen = sg.freeze(model, { example, uint8Inputs: true });
-const predictFrozen = (x) => frozen.predict(x);
-const frozenAccuracy = sg.evaluate(predictFrozen, test, { metrics: ['accuracy'] }).accuracy;
-const trainedClasses = predictedClasses(model, test);
-const same = predictedClasses(predictFrozen, test).every((p, i) => p === trainedClasses[i]);
-console.log(frozen.summary());
-console.log(`frozen model: ${megabytes(frozen.sizeBytes)}, predictions identical to the trained model's: ${same ? 'yes' : 'NO'}`);
-if (flags.save) {
-  const { tensors, metadata } = frozen.state();
-  writeFileSync(flags.save, sg.io.saveSafetensors(tensors, metadata));
-  console.log(`saved the frozen model to ${flags.save}`);
-}
-const seconds = (now() - start) / 1000;
-console.log(`test accuracy ${(100 * trained).toFixed(2)}% (frozen ${(100 * frozenAccuracy).toFixed(2)}%) in ${Math.round(seconds)} s (training ${Math.round(history.trainSeconds)} s), weights ${megabytes(stats.float32Bytes)} -> ${megabytes(frozen.sizeBytes)}`);
+freezeAndReport(model, test, { freezeOptions: { example, uint8Inputs: true }, save: flags.save, start, trained, history, stats });

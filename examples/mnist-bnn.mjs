@@ -4,9 +4,8 @@
 //
 //   node examples/mnist-bnn.mjs [--epochs 5] [--seed 1] [--data DIR] [--batch 128] [--lr 0.01]
 //                               [--hidden 1024] [--limit-train N] [--limit-test N] [--save model.safetensors]
-import { writeFileSync } from 'node:fs';
 import * as sg from '../dist/snapgrad.js';
-import { binaryMlp, loadDataset, megabytes, mnistLoader, now, parseFlags, predictedClasses } from './common.mjs';
+import { binaryMlp, freezeAndReport, loadDataset, now, parseFlags, trainMnistClassifier } from './common.mjs';
 
 const flags = parseFlags({ epochs: 5, seed: 1, data: '', batch: 128, lr: 0.01, hidden: 1024, limitTrain: 0, limitTest: 0, save: '' });
 const start = now();
@@ -18,36 +17,10 @@ console.log(`snapgrad ${info.build} on ${info.runtime} with ${info.threads} thre
 // 784 -> H -> H -> 10. Inputs are raw pixels (0..255): the first layer has
 // binary weights and integer inputs, so its sums are exact integers; the
 // hidden layers see binary activations. Batch norm follows every layer.
-const { optim } = sg;
 const model = binaryMlp({ hidden: flags.hidden, seed: flags.seed * 1000 });
-const train = mnistLoader(data.trainX, data.trainY, { batchSize: flags.batch, shuffle: true, seed: flags.seed, dropLast: true });
-const test = mnistLoader(data.testX, data.testY, { batchSize: 1000 });
-const optimizer = new optim.Adam(model.parameters(), { lr: flags.lr });
-const schedule = new optim.CosineLR(optimizer, flags.epochs * train.length, flags.lr * 0.01);
-
-// A live progress bar on a terminal, a line per epoch elsewhere.
-const history = sg.fit(model, train, {
-  optimizer, schedule, loss: 'crossEntropy', epochs: flags.epochs,
-  metrics: ['accuracy'], validation: test, validationMetrics: ['accuracy'],
-});
-
-model.eval();
-const trained = sg.evaluate(model, test, { metrics: ['accuracy'] }).accuracy;
+const { test, history, trained } = trainMnistClassifier(model, data, flags);
 const stats = sg.summary(model);
 console.log(`\n${stats.table}\n`);
 
 // Freeze: packed ±1 weights, batch norm + binarize folded into thresholds.
-const frozen = sg.freeze(model, { uint8Inputs: true });
-const predictFrozen = (x) => frozen.predict(x);
-const frozenAccuracy = sg.evaluate(predictFrozen, test, { metrics: ['accuracy'] }).accuracy;
-const trainedClasses = predictedClasses(model, test);
-const same = predictedClasses(predictFrozen, test).every((p, i) => p === trainedClasses[i]);
-console.log(frozen.summary());
-console.log(`frozen model: ${megabytes(frozen.sizeBytes)}, predictions identical to the trained model's: ${same ? 'yes' : 'NO'}`);
-if (flags.save) {
-  const { tensors, metadata } = frozen.state();
-  writeFileSync(flags.save, sg.io.saveSafetensors(tensors, metadata));
-  console.log(`saved the frozen model to ${flags.save}`);
-}
-const seconds = (now() - start) / 1000;
-console.log(`test accuracy ${(100 * trained).toFixed(2)}% (frozen ${(100 * frozenAccuracy).toFixed(2)}%) in ${Math.round(seconds)} s (training ${Math.round(history.trainSeconds)} s), weights ${megabytes(stats.float32Bytes)} -> ${megabytes(frozen.sizeBytes)}`);
+freezeAndReport(model, test, { freezeOptions: { uint8Inputs: true }, save: flags.save, start, trained, history, stats });

@@ -15,7 +15,7 @@ import { tensor } from '../tensor/creation.js';
 import { keep } from '../tensor/scope.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { rowsToImage, unpackImage } from './bits.js';
-import { asFloat, Checker, EXACT_SUM, flag, foldThresholds, type FloatStage } from './stages.js';
+import { asFloat, checkBinaryEpilogueTensors, Checker, EXACT_SUM, flag, foldThresholds, readBinaryEpilogue, type FloatStage } from './stages.js';
 import type { Activation, FrozenStage, FuseInfo } from './types.js';
 
 // Frozen convolution stages (NHWC activations). A binary conv runs on packed
@@ -166,45 +166,20 @@ export class BinaryConv2dStage implements FrozenStage {
     if (uint8Inputs && binarizeInputs) throw new Error(`${where}: config.uint8Inputs and config.binarizeInputs cannot both be true`);
     const padValue = c.int('padValue', 0, 1) as 0 | 1;
     if (padValue === 1 && !binarizeInputs) throw new Error(`${where}: config.padValue 1 needs config.binarizeInputs (float and uint8 inputs are zero-padded)`);
-    const threshold = c.bool('threshold');
-    const bnEps = c.num('bnEps', { positive: true, nullable: true });
-    if (threshold && bnEps !== null) throw new Error(`${where}: config.bnEps must be null when config.threshold is true (the batch norm is folded into the thresholds)`);
-    const scale = flag(c, 'scale', 'scale');
-    const bias = flag(c, 'bias', 'bias');
-    const bnAffine = bnEps !== null && flag(c, 'bnAffine', 'bnWeight', 'bnBias');
+    const e = readBinaryEpilogue(c);
     const O = conv.outChannels;
     const K = conv.kh * conv.kw * (conv.inChannels / conv.groups);
     c.tensor('weightBits', 'int32', [O, weightWords(conv, binarizeInputs)]);
     const names = ['weightBits'];
-    const vector = (name: string) => {
-      c.tensor(name, 'float32', [O]);
-      names.push(name);
-    };
-    if (scale) vector('scale');
-    if (bias) vector('bias');
-    if (threshold) {
-      if (scale || bias) throw new Error(`${where}: config.scale and config.bias must be false when config.threshold is true (the thresholds include them)`);
-      const thr = c.tensor('threshold', 'float32', [O]).dataSync();
-      const dir = c.tensor('direction', 'int32', [O]).dataSync();
-      names.push('threshold', 'direction');
-      if (thr.some((v) => Number.isNaN(v))) throw new Error(`${where}: tensor "threshold" holds NaN; thresholds must be numbers or ±Infinity`);
-      if (dir.some((v) => v !== 1 && v !== -1)) throw new Error(`${where}: tensor "direction" must hold only 1 or -1`);
-      this.#ascending = dir.every((v) => v === 1);
-    }
-    if (bnEps !== null) {
-      vector('bnMean');
-      vector('bnVar');
-      if (bnAffine) {
-        vector('bnWeight');
-        vector('bnBias');
-      }
-    }
+    checkBinaryEpilogueTensors(c, e, O, names, false);
+    // Every direction +1: the thresholds are non-decreasing in the sum, so a max-pool may run on the sums first.
+    if (e.threshold) this.#ascending = c.tensor('direction', 'int32', [O]).dataSync().every((v) => v === 1);
     c.only(names);
     const pool = readPool(config.pool, g.outH, g.outW, where);
-    if (pool?.at === 'output' && !threshold && bnEps === null) throw new Error(`${where}: config.pool.at 'output' needs a batch norm or thresholds (a pool on the sums is 'dot')`);
+    if (pool?.at === 'output' && !e.threshold && e.bnEps === null) throw new Error(`${where}: config.pool.at 'output' needs a batch norm or thresholds (a pool on the sums is 'dot')`);
     if (K * (uint8Inputs ? 255 : 1) > EXACT_SUM && (binarizeInputs || uint8Inputs)) throw new Error(`${where}: kh·kw·inChannels/groups = ${K} is too large for exact float32 sums`);
     this.#g = g;
-    this.config = { ...conv, binarizeInputs, uint8Inputs, padValue, scale, bias, threshold, bnEps, bnAffine, pool };
+    this.config = { ...conv, binarizeInputs, uint8Inputs, padValue, scale: e.scale, bias: e.bias, threshold: e.threshold, bnEps: e.bnEps, bnAffine: e.bnAffine, pool };
   }
 
   get acceptsUint8(): boolean {

@@ -128,6 +128,55 @@ export function flag(c: Checker, key: string, ...names: string[]): boolean {
   return present.length > 0;
 }
 
+/** The epilogue of a binary stage: float sums · scale + bias, then an optional batch norm; or thresholds to bits. */
+export interface BinaryEpilogue {
+  threshold: boolean;
+  bnEps: number | null;
+  scale: boolean;
+  bias: boolean;
+  bnAffine: boolean;
+}
+
+/** Reads a binary stage's epilogue flags (binary dense and binary conv share them). */
+export function readBinaryEpilogue(c: Checker): BinaryEpilogue {
+  const threshold = c.bool('threshold');
+  const bnEps = c.num('bnEps', { positive: true, nullable: true });
+  if (threshold && bnEps !== null) throw new Error(`${c.where}: config.bnEps must be null when config.threshold is true (the batch norm is folded into the thresholds)`);
+  const scale = flag(c, 'scale', 'scale');
+  const bias = flag(c, 'bias', 'bias');
+  const bnAffine = bnEps !== null && flag(c, 'bnAffine', 'bnWeight', 'bnBias');
+  return { threshold, bnEps, scale, bias, bnAffine };
+}
+
+/**
+ * Checks the per-channel tensors ([channels] each) the epilogue calls for and appends their names to `names`.
+ * `affineWithThreshold: false` rejects scale or bias next to thresholds (binary conv; binary dense ignores them).
+ */
+export function checkBinaryEpilogueTensors(c: Checker, e: BinaryEpilogue, channels: number, names: string[], affineWithThreshold: boolean): void {
+  const vector = (name: string) => {
+    c.tensor(name, 'float32', [channels]);
+    names.push(name);
+  };
+  if (e.scale) vector('scale');
+  if (e.bias) vector('bias');
+  if (e.threshold) {
+    if (!affineWithThreshold && (e.scale || e.bias)) throw new Error(`${c.where}: config.scale and config.bias must be false when config.threshold is true (the thresholds include them)`);
+    const thr = c.tensor('threshold', 'float32', [channels]).dataSync();
+    const dir = c.tensor('direction', 'int32', [channels]).dataSync();
+    names.push('threshold', 'direction');
+    if (thr.some((v) => Number.isNaN(v))) throw new Error(`${c.where}: tensor "threshold" holds NaN; thresholds must be numbers or ±Infinity`);
+    if (dir.some((v) => v !== 1 && v !== -1)) throw new Error(`${c.where}: tensor "direction" must hold only 1 or -1`);
+  }
+  if (e.bnEps !== null) {
+    vector('bnMean');
+    vector('bnVar');
+    if (e.bnAffine) {
+      vector('bnWeight');
+      vector('bnBias');
+    }
+  }
+}
+
 // ---- binary dense ------------------------------------------------------------
 
 interface BinaryDenseConfig {
@@ -160,37 +209,12 @@ export class BinaryDenseStage implements FrozenStage {
     const binarizeInputs = c.bool('binarizeInputs');
     const uint8Inputs = c.bool('uint8Inputs');
     if (uint8Inputs && binarizeInputs) throw new Error(`${where}: config.uint8Inputs and config.binarizeInputs cannot both be true`);
-    const threshold = c.bool('threshold');
-    const bnEps = c.num('bnEps', { positive: true, nullable: true });
-    if (threshold && bnEps !== null) throw new Error(`${where}: config.bnEps must be null when config.threshold is true (the batch norm is folded into the thresholds)`);
-    const scale = flag(c, 'scale', 'scale');
-    const bias = flag(c, 'bias', 'bias');
-    const bnAffine = bnEps !== null && flag(c, 'bnAffine', 'bnWeight', 'bnBias');
+    const e = readBinaryEpilogue(c);
     const names = ['weightBits'];
-    const vector = (name: string) => {
-      c.tensor(name, 'float32', [outFeatures]);
-      names.push(name);
-    };
     checkBits(c.tensor('weightBits', 'int32', [outFeatures, packedWords(inFeatures)]), inFeatures, where, 'tensor "weightBits"');
-    if (scale) vector('scale');
-    if (bias) vector('bias');
-    if (threshold) {
-      const thr = c.tensor('threshold', 'float32', [outFeatures]).dataSync();
-      const dir = c.tensor('direction', 'int32', [outFeatures]).dataSync();
-      names.push('threshold', 'direction');
-      if (thr.some((v) => Number.isNaN(v))) throw new Error(`${where}: tensor "threshold" holds NaN; thresholds must be numbers or ±Infinity`);
-      if (dir.some((v) => v !== 1 && v !== -1)) throw new Error(`${where}: tensor "direction" must hold only 1 or -1`);
-    }
-    if (bnEps !== null) {
-      vector('bnMean');
-      vector('bnVar');
-      if (bnAffine) {
-        vector('bnWeight');
-        vector('bnBias');
-      }
-    }
+    checkBinaryEpilogueTensors(c, e, outFeatures, names, true);
     c.only(names);
-    this.config = { inFeatures, outFeatures, binarizeInputs, uint8Inputs, threshold, bnEps, scale, bias, bnAffine };
+    this.config = { inFeatures, outFeatures, binarizeInputs, uint8Inputs, ...e };
   }
 
   get inputFeatures(): number {

@@ -12,30 +12,21 @@ import { convWeightWords, packConvWeights, packConvWeightsU8 } from '../kernels/
 import { rejectNaN } from '../kernels/nan.js';
 import { checkDType, checkFloat, checkNumber, describe } from '../tensor/checks.js';
 import { zeros } from '../tensor/creation.js';
-import { boolOption, choiceOption, readOptions } from '../tensor/options.js';
+import { boolOption, readOptions } from '../tensor/options.js';
 import { tidy } from '../tensor/scope.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { FreezeContext, FrozenStage, Macs } from '../freeze/types.js';
-import { checkInputTensor, F32_MAX, seedOption } from './guard.js';
+import { checkInputTensor, seedOption } from './guard.js';
 import { glorotBound, layerSeed, uniformInit } from './init.js';
 import { Module } from './module.js';
+import type { Conv2dLayerOptions } from './conv.js';
+import { binaryLayerOptions, type BinaryLayerOptions } from './binary-layer.js';
 
 /** Most channels of a conv layer (as for dense layers' features). */
 const MAX_CHANNELS = 2 ** 16;
 
-const SIGN_GRADS: readonly SignGrad[] = ['identity', 'clipped', 'approx', 'swish'];
-
-/** The window options every conv layer takes (the geometry itself is conv-geometry.ts's). */
-export interface ConvLayerOptions {
-  stride?: number | [number, number];
-  /** 'valid' (default), 'same' (TF/Keras) or [[top, bottom], [left, right]]. */
-  padding?: Padding2d;
-  dilation?: number | [number, number];
-  /** Channel groups (inChannels and outChannels must both be multiples); groups = inChannels is depthwise. */
-  groups?: number;
-  bias?: boolean;
-  seed?: number;
-}
+/** The window options every conv layer takes: Conv2d's, under the name the binary and quantized conv layers use. */
+export type ConvLayerOptions = Conv2dLayerOptions;
 
 /** Checked shape of a conv layer: channels, kernel, groups and the window options as given. */
 export interface ConvShape {
@@ -116,19 +107,7 @@ function padSpec(g: Geometry2d): [number, number][] {
   return [[0, 0], [g.padTop, g.padBottom], [g.padLeft, g.padRight], [0, 0]];
 }
 
-export interface BinaryConv2dOptions extends ConvLayerOptions {
-  /** Binarize the inputs too (BinaryNet, XNOR-popcount); false keeps float inputs (first layers). Default true. */
-  binarizeInputs?: boolean;
-  /** The inputs are integers in [0, 255] (raw pixels; needs binarizeInputs: false): other values throw, a uint8 tensor is taken as is, and freeze() runs the layer on the exact uint8 x 1-bit kernel. Default false. */
-  uint8Inputs?: boolean;
-  /** Surrogate gradient of the input binarization (default 'clipped'). */
-  inputGrad?: SignGrad;
-  /** Surrogate gradient of the weight binarization (default 'clipped'). */
-  weightGrad?: SignGrad;
-  /** XNOR-Net per-output-channel scale mean|W_c| (default false). */
-  scale?: boolean;
-  /** Latent weights are clipped to [-clip, clip] after each optimizer step (default 1). */
-  clip?: number;
+export interface BinaryConv2dOptions extends ConvLayerOptions, BinaryLayerOptions {
   /**
    * What a padded tap contributes (only with padding and binarizeInputs):
    * 0 = true zero padding, the float conv of the ±1 values with zeros around
@@ -168,15 +147,13 @@ export class BinaryConv2d extends Module {
     this.#shape = s;
     this.kernelSize = [s.kh, s.kw];
     this.groups = s.groups;
-    this.binarizeInputs = boolOption(o.binarizeInputs, op, 'binarizeInputs', true);
-    this.uint8Inputs = boolOption(o.uint8Inputs, op, 'uint8Inputs', false);
-    if (this.uint8Inputs && this.binarizeInputs) {
-      throw new Error(`${op}: uint8Inputs needs binarizeInputs: false (inputs that are binarized are ±1, not uint8)`);
-    }
-    this.inputGrad = choiceOption(o.inputGrad, op, 'inputGrad', SIGN_GRADS, 'clipped');
-    this.weightGrad = choiceOption(o.weightGrad, op, 'weightGrad', SIGN_GRADS, 'clipped');
-    this.scale = boolOption(o.scale, op, 'scale', false);
-    this.clip = checkNumber(o.clip ?? 1, op, 'clip', { positive: true, max: F32_MAX });
+    const bin = binaryLayerOptions(op, o);
+    this.binarizeInputs = bin.binarizeInputs;
+    this.uint8Inputs = bin.uint8Inputs;
+    this.inputGrad = bin.inputGrad;
+    this.weightGrad = bin.weightGrad;
+    this.scale = bin.scale;
+    this.clip = bin.clip;
     const padValue = o.padValue ?? 0;
     if (padValue !== 0 && padValue !== 1) throw new Error(`${op}: padValue must be 0 (zero padding) or 1 (one-padding), got ${describe(padValue)}`);
     if (padValue === 1 && !this.binarizeInputs) {

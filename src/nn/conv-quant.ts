@@ -1,36 +1,23 @@
 import { composite, noGrad } from '../autograd/tape.js';
 import { stopGradient } from '../autograd/custom.js';
-import { abs, add, clip, div, mul } from '../ops/elementwise.js';
+import { abs, add, div } from '../ops/elementwise.js';
 import { conv2d } from '../ops/conv.js';
 import { max as maxOp } from '../ops/reduce.js';
 import { reshape, transpose } from '../ops/shape.js';
-import { quantize, round as steRound } from '../ste/quantize.js';
-import { fill } from '../kernels/elementwise.js';
-import { rejectNaN } from '../kernels/nan.js';
+import { quantize } from '../ste/quantize.js';
 import { quantizeInt8 } from '../kernels/quant_s8.js';
-import { checkNumber } from '../tensor/checks.js';
 import { full, tensor } from '../tensor/creation.js';
 import { boolOption, readOptions } from '../tensor/options.js';
 import { tidy } from '../tensor/scope.js';
-import { rawF32, type Tensor } from '../tensor/tensor.js';
+import type { Tensor } from '../tensor/tensor.js';
 import type { FreezeContext, FrozenStage, Macs } from '../freeze/types.js';
 import { convInput, convInputGeometry, convMacs, convShape, geometryConfig, type ConvLayerOptions, type ConvShape } from './conv-binary.js';
 import { checkStateRange, seedOption } from './guard.js';
 import { layerSeed, uniformInit } from './init.js';
 import { Module } from './module.js';
+import { activationScale, checkLearnedScale, fakeQuantWeight, observeRange, quantLayerOptions, type QuantLayerOptions } from './fake-quant.js';
 
-export interface QuantConv2dOptions extends ConvLayerOptions {
-  /** Weight bit width, 2..8 (default 8): symmetric levels [-(2^(b-1) - 1), 2^(b-1) - 1]. */
-  weightBits?: number;
-  /** Activation bit width 2..8 (default 8), or null for float activations. */
-  activationBits?: number | null;
-  /** One weight scale per output channel (default true) or one per tensor. */
-  perChannel?: boolean;
-  /** Train the weight scales (LSQ-style, through the fake-quant graph) instead of max|W| / qmax. */
-  learnScale?: boolean;
-  /** EMA momentum of the activation range observer (default 0.1). */
-  observerMomentum?: number;
-}
+export interface QuantConv2dOptions extends ConvLayerOptions, QuantLayerOptions {}
 
 /**
  * 2-D convolution (NHWC inputs, HWIO weights [kh, kw, in/groups, out])
@@ -54,18 +41,17 @@ export class QuantConv2d extends Module {
   constructor(readonly inChannels: number, readonly outChannels: number, kernelSize: number | [number, number], options: QuantConv2dOptions | null = {}) {
     super();
     const op = 'QuantConv2d';
-    // activationBits: null is meaningful here (float activations), so it is read before readOptions drops nulls.
-    const ab = options !== null && typeof options === 'object' && 'activationBits' in options ? options.activationBits : undefined;
     const o = readOptions<QuantConv2dOptions>(options, op);
     const s = convShape(op, inChannels, outChannels, kernelSize, o);
     this.#shape = s;
     this.kernelSize = [s.kh, s.kw];
     this.groups = s.groups;
-    this.weightBits = checkNumber(o.weightBits ?? 8, op, 'weightBits', { integer: true, min: 2, max: 8 });
-    this.activationBits = ab === null ? null : checkNumber(ab ?? 8, op, 'activationBits', { integer: true, min: 2, max: 8 });
-    this.perChannel = boolOption(o.perChannel, op, 'perChannel', true);
-    this.learnScale = boolOption(o.learnScale, op, 'learnScale', false);
-    this.observerMomentum = checkNumber(o.observerMomentum ?? 0.1, op, 'observerMomentum', { min: 0, max: 1 });
+    const q = quantLayerOptions(op, options, o);
+    this.weightBits = q.weightBits;
+    this.activationBits = q.activationBits;
+    this.perChannel = q.perChannel;
+    this.learnScale = q.learnScale;
+    this.observerMomentum = q.observerMomentum;
     const bias = boolOption(o.bias, op, 'bias', true);
     const seed = layerSeed(seedOption(o.seed, op));
     // PyTorch's Conv2d default: U(±1/√fanIn), fanIn = kh·kw·in/groups.
@@ -107,49 +93,24 @@ export class QuantConv2d extends Module {
   /** The weight scales in use: learned, or max|W| / qmax. */
   weightScale(): Tensor {
     if (!this.learnScale) return stopGradient(this.computeWeightScale());
-    const s = this.param('weightScale');
-    // An optimizer step can drive a learned scale to 0, below it or to NaN: dividing by it would give silent NaNs.
-    const v = rawF32(s);
-    for (let i = 0; i < v.length; i++) {
-      if (!(v[i] > 0 && v[i] < Infinity)) {
-        throw new Error(`QuantConv2d: the learned weightScale element ${i} is ${v[i]}, but it must be finite and > 0; lower the learning rate of the scales or reload a good state with loadStateDict`);
-      }
-    }
-    return s;
+    return checkLearnedScale('QuantConv2d', this.param('weightScale'));
   }
 
   /** Fake-quantized weights (on the tape); the scales broadcast over the output-channel axis. */
   quantizedWeight(): Tensor {
-    const s = this.weightScale();
-    const q = clip(steRound(div(this.weight, s)), -this.weightQmax, this.weightQmax);
-    return mul(q, s);
+    return fakeQuantWeight(this.weight, this.weightScale(), this.weightQmax);
   }
 
   /** The activation scale max|x| / qmax from the observer (a plain number), or null. */
   inputScale(): number | null {
     if (this.activationBits === null) return null;
-    const range = this.buffer('inputRange').item();
-    return range > 0 ? range / (2 ** (this.activationBits - 1) - 1) : null;
-  }
-
-  #observe(x: Tensor): void {
-    if (x.size === 0) return;
-    // One NaN or Infinity in the observer's running range would break every later forward pass: checked before it is written.
-    rejectNaN(x, 'QuantConv2d', 'x (in training, it updates the activation range)');
-    const m = tidy(() => noGrad(() => maxOp(abs(x))).item());
-    if (!Number.isFinite(m)) {
-      throw new Error(`QuantConv2d: x (in training, it updates the activation range) must be finite, but max|x| is ${m}; the range observer was left unchanged`);
-    }
-    const r = this.buffer('inputRange');
-    // A range of 0 means "nothing observed yet" (also after loading a fresh state dict).
-    const previous = r.item();
-    fill(r, previous > 0 ? (1 - this.observerMomentum) * previous + this.observerMomentum * m : m);
+    return activationScale(this.buffer('inputRange').item(), this.activationBits);
   }
 
   forward(x: Tensor): Tensor {
     const g = convInput('QuantConv2d', x, this.#shape, false);
     this.checkAlive();
-    if (this.activationBits !== null && this.training) this.#observe(x);
+    if (this.activationBits !== null && this.training) observeRange('QuantConv2d', x, this.buffer('inputRange'), this.observerMomentum);
     const sc = this.inputScale();
     const s = this.#shape;
     return composite(() => {

@@ -13,12 +13,13 @@ import { Module } from './module.js';
 /** Most channels of a convolution layer. */
 const MAX_CHANNELS = 2 ** 16;
 
+/** The window options every conv layer takes (Conv2d, BinaryConv2d, QuantConv2d); the geometry itself is conv-geometry.ts's. */
 export interface Conv2dLayerOptions {
   stride?: number | [number, number];
-  /** 'valid' (default), 'same' (TF: out = ceil(in / stride)) or [[top, bottom], [left, right]]. */
+  /** 'valid' (default), 'same' (TF/Keras: out = ceil(in / stride)) or [[top, bottom], [left, right]]. */
   padding?: Padding2d;
   dilation?: number | [number, number];
-  /** Channel groups (default 1); groups = inChannels is depthwise. */
+  /** Channel groups (default 1; inChannels and outChannels must both be multiples); groups = inChannels is depthwise. */
   groups?: number;
   bias?: boolean;
   seed?: number;

@@ -2,10 +2,10 @@ import { composite, noGrad } from '../autograd/tape.js';
 import { rejectNaN } from '../kernels/nan.js';
 import { add, mul, round as plainRound, sub, tanh } from '../freeze/traced.js';
 import { round as steRound } from '../ste/quantize.js';
-import { checkDType, checkFloat, describe } from '../tensor/checks.js';
+import { checkFloat, describe } from '../tensor/checks.js';
 import { tensor } from '../tensor/creation.js';
 import { empty, rawF32, rawI32, type Tensor } from '../tensor/tensor.js';
-import { checkInputTensor } from './guard.js';
+import { checkCodeIndices, checkInputTensor } from './guard.js';
 import { Module } from './module.js';
 
 /** Most dimensions of an FSQ code, and the largest implicit codebook (indices are exact int32). */
@@ -131,12 +131,7 @@ export class FSQ extends Module {
   /** Normalized codes float32 [..., dim] of int32 indices [...] in [0, codebookSize). */
   indicesToCodes(indices: Tensor): Tensor {
     const op = 'FSQ.indicesToCodes';
-    checkDType(indices, op, 'indices', 'int32');
-    if (indices.rank >= 8) throw new Error(`${op}: indices has rank ${indices.rank}; the codes add an axis and at most 8 are supported`);
-    const iv = rawI32(indices);
-    for (let n = 0; n < iv.length; n++) {
-      if (!(iv[n] >= 0 && iv[n] < this.codebookSize)) throw new Error(`${op}: indices[${n}] = ${iv[n]} is outside [0, ${this.codebookSize}) (levels [${this.levels}])`);
-    }
+    checkCodeIndices(indices, op, this.codebookSize, () => `[0, ${this.codebookSize}) (levels [${this.levels}])`);
     const out = empty([...indices.shape, this.dim], 'float32');
     const ov = rawF32(out);
     const idx = rawI32(indices);

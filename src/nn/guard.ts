@@ -1,5 +1,5 @@
-import { checkNumber, describe } from '../tensor/checks.js';
-import { rawF32, Tensor } from '../tensor/tensor.js';
+import { checkDType, checkNumber, describe } from '../tensor/checks.js';
+import { rawF32, rawI32, Tensor } from '../tensor/tensor.js';
 
 // Argument checks shared by the layers, optimizers and schedules: each runs
 // before anything is allocated or written, so a rejected call changes nothing.
@@ -36,5 +36,15 @@ export function checkStateRange(v: Tensor, op: string, name: string, min?: numbe
     if (!Number.isFinite(x) || (min !== undefined && x < min)) {
       throw new Error(`loadStateDict: state["${name}"] element ${i} is ${x}, but ${op} needs finite values${min !== undefined ? ` >= ${min}` : ''}; the model was left unchanged`);
     }
+  }
+}
+
+/** Checks int32 code indices [...] of a quantizer lie in [0, codebookSize); `range()` words that range in the error. */
+export function checkCodeIndices(indices: Tensor, op: string, codebookSize: number, range: () => string): void {
+  checkDType(indices, op, 'indices', 'int32');
+  if (indices.rank >= 8) throw new Error(`${op}: indices has rank ${indices.rank}; the codes add an axis and at most 8 are supported`);
+  const iv = rawI32(indices);
+  for (let n = 0; n < iv.length; n++) {
+    if (!(iv[n] >= 0 && iv[n] < codebookSize)) throw new Error(`${op}: indices[${n}] = ${iv[n]} is outside ${range()}`);
   }
 }

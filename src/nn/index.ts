@@ -14,6 +14,8 @@ export { Embedding, type EmbeddingOptions } from './embedding.js';
 export { LayerNorm, type LayerNormOptions } from './layernorm.js';
 export { Conv2d, type Conv2dLayerOptions } from './conv.js';
 export { BinaryConv2d, type BinaryConv2dOptions, type ConvLayerOptions } from './conv-binary.js';
+export type { BinaryLayerOptions } from './binary-layer.js';
+export type { QuantLayerOptions } from './fake-quant.js';
 export { QuantConv2d, type QuantConv2dOptions } from './conv-quant.js';
 export { EntropyBottleneck, type EntropyBottleneckOptions, type BottleneckResult, type RoundingMode } from './entropy-bottleneck.js';
 export { ResidualVQ, type ResidualQuantizeResult } from './residual-vq.js';

@@ -7,12 +7,12 @@ import { matmul } from '../ops/matmul.js';
 import { mean, sum } from '../ops/reduce.js';
 import { reshape } from '../ops/shape.js';
 import { binarize } from '../ste/sign.js';
-import { checkDType, checkFloat, checkNumber, F32_MAX } from '../tensor/checks.js';
+import { checkFloat, checkNumber, F32_MAX } from '../tensor/checks.js';
 import { tensor } from '../tensor/creation.js';
 import { readOptions } from '../tensor/options.js';
 import { empty, rawF32, rawI32, type Tensor } from '../tensor/tensor.js';
 import type { FreezeContext, FrozenStage, Macs } from '../freeze/types.js';
-import { checkInputTensor } from './guard.js';
+import { checkCodeIndices, checkInputTensor } from './guard.js';
 import { Module } from './module.js';
 
 /** Most bits per code (indices are exact int32). */
@@ -150,12 +150,7 @@ export class LFQ extends Module {
   /** ±1 codes float32 [..., codeDim] of int32 indices [...] in [0, 2^codeDim). */
   indicesToCodes(indices: Tensor): Tensor {
     const op = 'LFQ.indicesToCodes';
-    checkDType(indices, op, 'indices', 'int32');
-    if (indices.rank >= 8) throw new Error(`${op}: indices has rank ${indices.rank}; the codes add an axis and at most 8 are supported`);
-    const iv = rawI32(indices);
-    for (let n = 0; n < iv.length; n++) {
-      if (!(iv[n] >= 0 && iv[n] < this.codebookSize)) throw new Error(`${op}: indices[${n}] = ${iv[n]} is outside [0, 2^${this.codeDim})`);
-    }
+    checkCodeIndices(indices, op, this.codebookSize, () => `[0, 2^${this.codeDim})`);
     const D = this.codeDim;
     const out = empty([...indices.shape, D], 'float32');
     const ov = rawF32(out);

@@ -1,13 +1,12 @@
 import { composite, noGrad } from '../autograd/tape.js';
-import { abs, add, clip, div, mul } from '../ops/elementwise.js';
+import { abs, add, div, mul } from '../ops/elementwise.js';
 import { matmul } from '../ops/matmul.js';
 import { reshape } from '../ops/shape.js';
 import { signMatmul, uint8SignMatmul } from '../ops/sign-matmul.js';
 import { max as maxOp, mean as meanOp } from '../ops/reduce.js';
 import { stopGradient } from '../autograd/custom.js';
 import { binarize, type SignGrad } from '../ste/sign.js';
-import { quantize, round as steRound } from '../ste/quantize.js';
-import { fill } from '../kernels/elementwise.js';
+import { quantize } from '../ste/quantize.js';
 import { checkDType, checkFloat, checkNumber } from '../tensor/checks.js';
 import { zeros, full } from '../tensor/creation.js';
 import { tidy } from '../tensor/scope.js';
@@ -16,12 +15,13 @@ import { packBits } from '../kernels/bitpack.js';
 import { quantizeInt8 } from '../kernels/quant_s8.js';
 import { tensor } from '../tensor/creation.js';
 import type { FreezeContext, FrozenStage, Macs } from '../freeze/types.js';
-import { boolOption, choiceOption, readOptions } from '../tensor/options.js';
+import { boolOption, readOptions } from '../tensor/options.js';
 import { rejectNaN } from '../kernels/nan.js';
-import { checkStateRange, F32_MAX, seedOption } from './guard.js';
+import { checkStateRange, seedOption } from './guard.js';
 import { glorotBound, layerSeed, uniformInit } from './init.js';
 import { Module } from './module.js';
-import { rawF32 } from '../tensor/tensor.js';
+import { binaryLayerOptions, type BinaryLayerOptions } from './binary-layer.js';
+import { activationScale, checkLearnedScale, fakeQuantWeight, observeRange, quantLayerOptions, type QuantLayerOptions } from './fake-quant.js';
 
 /** Most input or output features of a layer (a weight of 2^16 x 2^16 float32 is 16 GiB, beyond wasm memory anyway). */
 export const MAX_FEATURES = 2 ** 16;
@@ -38,8 +38,6 @@ function checkFeatures(op: string, inFeatures: number, outFeatures: number): voi
 function rows(input: readonly number[]): number {
   return input.slice(0, -1).reduce((a, b) => a * b, 1);
 }
-
-const SIGN_GRADS: readonly SignGrad[] = ['identity', 'clipped', 'approx', 'swish'];
 
 function checkInput(op: string, x: Tensor, inFeatures: number, acceptUint8 = false): void {
   if (acceptUint8 && (x as Tensor | null)?.dtype === 'uint8') checkDType(x, op, 'x', 'uint8');
@@ -115,24 +113,7 @@ export class Linear extends Module {
   }
 }
 
-export interface BinaryLinearOptions {
-  /** Binarize the inputs too (BinaryNet); false keeps float inputs (BinaryConnect, first layers). Default true. */
-  binarizeInputs?: boolean;
-  /**
-   * The inputs are integers in [0, 255], e.g. raw pixels (needs binarizeInputs:
-   * false): the forward pass runs the exact uint8 x 1-bit kernel, several times
-   * faster than a float GEMM and with the same bits, and other inputs throw.
-   * freeze() keeps the layer on that kernel. Default false.
-   */
-  uint8Inputs?: boolean;
-  /** Surrogate gradient of the input binarization (default 'clipped'). */
-  inputGrad?: SignGrad;
-  /** Surrogate gradient of the weight binarization (default 'clipped'). */
-  weightGrad?: SignGrad;
-  /** XNOR-Net per-output-channel scale mean|W_c| (default false). */
-  scale?: boolean;
-  /** Latent weights are clipped to [-clip, clip] after each optimizer step (default 1). */
-  clip?: number;
+export interface BinaryLinearOptions extends BinaryLayerOptions {
   bias?: boolean;
   seed?: number;
 }
@@ -155,15 +136,13 @@ export class BinaryLinear extends Module {
     const op = 'BinaryLinear';
     checkFeatures(op, inFeatures, outFeatures);
     const o = readOptions<BinaryLinearOptions>(options, op);
-    this.binarizeInputs = boolOption(o.binarizeInputs, op, 'binarizeInputs', true);
-    this.uint8Inputs = boolOption(o.uint8Inputs, op, 'uint8Inputs', false);
-    if (this.uint8Inputs && this.binarizeInputs) {
-      throw new Error('BinaryLinear: uint8Inputs needs binarizeInputs: false (inputs that are binarized are ±1, not uint8)');
-    }
-    this.inputGrad = choiceOption(o.inputGrad, op, 'inputGrad', SIGN_GRADS, 'clipped');
-    this.weightGrad = choiceOption(o.weightGrad, op, 'weightGrad', SIGN_GRADS, 'clipped');
-    this.scale = boolOption(o.scale, op, 'scale', false);
-    this.clip = checkNumber(o.clip ?? 1, op, 'clip', { positive: true, max: F32_MAX });
+    const bin = binaryLayerOptions(op, o);
+    this.binarizeInputs = bin.binarizeInputs;
+    this.uint8Inputs = bin.uint8Inputs;
+    this.inputGrad = bin.inputGrad;
+    this.weightGrad = bin.weightGrad;
+    this.scale = bin.scale;
+    this.clip = bin.clip;
     const bias = boolOption(o.bias, op, 'bias', false);
     const seed = layerSeed(seedOption(o.seed, op));
     this.registerParameter('weight', uniformInit([outFeatures, inFeatures], Math.min(1, glorotBound(inFeatures, outFeatures)), seed), { bits: 1, clip: this.clip });
@@ -240,17 +219,7 @@ export class BinaryLinear extends Module {
   }
 }
 
-export interface QuantLinearOptions {
-  /** Weight bit width, 2..8 (default 8): symmetric levels [-(2^(b-1) - 1), 2^(b-1) - 1]. */
-  weightBits?: number;
-  /** Activation bit width 2..8 (default 8), or null for float activations. */
-  activationBits?: number | null;
-  /** One weight scale per output channel (default true) or one per tensor. */
-  perChannel?: boolean;
-  /** Train the weight scales (LSQ-style, through the fake-quant graph) instead of max|W| / qmax. */
-  learnScale?: boolean;
-  /** EMA momentum of the activation range observer (default 0.1). */
-  observerMomentum?: number;
+export interface QuantLinearOptions extends QuantLayerOptions {
   bias?: boolean;
   seed?: number;
 }
@@ -272,14 +241,13 @@ export class QuantLinear extends Module {
     super();
     const op = 'QuantLinear';
     checkFeatures(op, inFeatures, outFeatures);
-    // activationBits: null is meaningful here (float activations), so it is read before readOptions drops nulls.
-    const ab = options !== null && typeof options === 'object' && 'activationBits' in options ? options.activationBits : undefined;
     const o = readOptions<QuantLinearOptions>(options, op);
-    this.weightBits = checkNumber(o.weightBits ?? 8, op, 'weightBits', { integer: true, min: 2, max: 8 });
-    this.activationBits = ab === null ? null : checkNumber(ab ?? 8, op, 'activationBits', { integer: true, min: 2, max: 8 });
-    this.perChannel = boolOption(o.perChannel, op, 'perChannel', true);
-    this.learnScale = boolOption(o.learnScale, op, 'learnScale', false);
-    this.observerMomentum = checkNumber(o.observerMomentum ?? 0.1, op, 'observerMomentum', { min: 0, max: 1 });
+    const q = quantLayerOptions(op, options, o);
+    this.weightBits = q.weightBits;
+    this.activationBits = q.activationBits;
+    this.perChannel = q.perChannel;
+    this.learnScale = q.learnScale;
+    this.observerMomentum = q.observerMomentum;
     const bias = boolOption(o.bias, op, 'bias', true);
     const seed = layerSeed(seedOption(o.seed, op));
     const bound = 1 / Math.sqrt(inFeatures);
@@ -320,51 +288,24 @@ export class QuantLinear extends Module {
   /** The weight scales in use: learned, or max|W| / qmax. */
   weightScale(): Tensor {
     if (!this.learnScale) return stopGradient(this.computeWeightScale());
-    const s = this.param('weightScale');
-    // An optimizer step can drive a learned scale to 0, below it or to NaN: dividing by it would give silent NaNs.
-    const v = rawF32(s);
-    for (let i = 0; i < v.length; i++) {
-      if (!(v[i] > 0 && v[i] < Infinity)) {
-        throw new Error(`QuantLinear: the learned weightScale element ${i} is ${v[i]}, but it must be finite and > 0; lower the learning rate of the scales or reload a good state with loadStateDict`);
-      }
-    }
-    return s;
+    return checkLearnedScale('QuantLinear', this.param('weightScale'));
   }
 
   /** Fake-quantized weights (on the tape). */
   quantizedWeight(): Tensor {
-    const s = this.weightScale();
-    const q = clip(steRound(div(this.weight, s)), -this.weightQmax, this.weightQmax);
-    return mul(q, s);
+    return fakeQuantWeight(this.weight, this.weightScale(), this.weightQmax);
   }
 
   /** The activation scale max|x| / qmax from the observer (a plain number), or null. */
   inputScale(): number | null {
     if (this.activationBits === null) return null;
-    const range = this.buffer('inputRange').item();
-    return range > 0 ? range / (2 ** (this.activationBits - 1) - 1) : null;
-  }
-
-  #observe(x: Tensor): void {
-    // An empty batch has no range to observe: the running range stays as it was.
-    if (x.size === 0) return;
-    // One NaN or Infinity in the observer's running range would break every later forward pass: checked before it is written.
-    rejectNaN(x, 'QuantLinear', 'x (in training, it updates the activation range)');
-    const m = tidy(() => noGrad(() => maxOp(abs(x))).item());
-    if (!Number.isFinite(m)) {
-      throw new Error(`QuantLinear: x (in training, it updates the activation range) must be finite, but max|x| is ${m}; the range observer was left unchanged`);
-    }
-    const r = this.buffer('inputRange');
-    // A range of 0 means "nothing observed yet" (also after loading a fresh state dict).
-    const previous = r.item();
-    const next = previous > 0 ? (1 - this.observerMomentum) * previous + this.observerMomentum * m : m;
-    fill(r, next);
+    return activationScale(this.buffer('inputRange').item(), this.activationBits);
   }
 
   forward(x: Tensor): Tensor {
     checkInput('QuantLinear', x, this.inFeatures);
     this.checkAlive();
-    if (this.activationBits !== null && this.training) this.#observe(x);
+    if (this.activationBits !== null && this.training) observeRange('QuantLinear', x, this.buffer('inputRange'), this.observerMomentum);
     const s = this.inputScale();
     return composite(() => onRows(x, this.outFeatures, (x2) => {
       const xq = s === null ? x2 : quantize(x2, { bits: this.activationBits!, scale: s });

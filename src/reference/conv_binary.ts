@@ -26,6 +26,15 @@ function tapPixel(g: ConvGeometryRef, oy: number, ox: number, ky: number, kx: nu
   return iy >= 0 && iy < g.H && ix >= 0 && ix < g.W ? [iy, ix] : null;
 }
 
+/** Visits every output of a conv, pixel m = (n, oy, ox) in row-major order and channel co within it. */
+function forEachOutput(g: ConvGeometryRef, Cout: number, visit: (m: number, n: number, oy: number, ox: number, co: number) => void): void {
+  const M = g.N * g.outH * g.outW;
+  for (let m = 0; m < M; m++) {
+    const ox = m % g.outW, oy = Math.floor(m / g.outW) % g.outH, n = Math.floor(m / (g.outW * g.outH));
+    for (let co = 0; co < Cout; co++) visit(m, n, oy, ox, co);
+  }
+}
+
 /** pack_hwio_bits_f32 (bindings packConvWeights: aligned, packConvWeightsU8: contiguous): float HWIO [taps, Cin, Cout] to bit rows [Cout, ldo] (aligned: per-tap channel words; else contiguous). */
 export function packHwioBitsRef(w: ArrayLike<number>, taps: number, Cin: number, Cout: number, aligned: boolean, ldo: number): Uint32Array {
   const cw = Math.ceil(Cin / 32);
@@ -109,25 +118,22 @@ export function binaryConv2dRef(g: ConvGeometryRef, x: ArrayLike<number>, w: Arr
   const cw = Math.ceil(g.C / 32);
   const M = g.N * g.outH * g.outW;
   const dots = new Int32Array(M * Cout);
-  for (let m = 0; m < M; m++) {
-    const ox = m % g.outW, oy = Math.floor(m / g.outW) % g.outH, n = Math.floor(m / (g.outW * g.outH));
-    for (let co = 0; co < Cout; co++) {
-      let dot = 0;
-      for (let ky = 0; ky < g.kh; ky++) {
-        for (let kx = 0; kx < g.kw; kx++) {
-          const p = tapPixel(g, oy, ox, ky, kx);
-          if (!p && padValue === 0) continue;
-          let pop = 0;
-          for (let i = 0; i < cw; i++) {
-            const wv = w[co * ldw + (ky * g.kw + kx) * cw + i];
-            pop += popcount32((p ? (x[((n * g.H + p[0]) * g.W + p[1]) * cw + i] ^ wv) : wv) >>> 0);
-          }
-          dot += g.C - 2 * pop;
+  forEachOutput(g, Cout, (m, n, oy, ox, co) => {
+    let dot = 0;
+    for (let ky = 0; ky < g.kh; ky++) {
+      for (let kx = 0; kx < g.kw; kx++) {
+        const p = tapPixel(g, oy, ox, ky, kx);
+        if (!p && padValue === 0) continue;
+        let pop = 0;
+        for (let i = 0; i < cw; i++) {
+          const wv = w[co * ldw + (ky * g.kw + kx) * cw + i];
+          pop += popcount32((p ? (x[((n * g.H + p[0]) * g.W + p[1]) * cw + i] ^ wv) : wv) >>> 0);
         }
+        dot += g.C - 2 * pop;
       }
-      dots[m * Cout + co] = dot;
     }
-  }
+    dots[m * Cout + co] = dot;
+  });
   return finish(dots, M, Cout, o);
 }
 
@@ -159,24 +165,21 @@ export function uint8Conv2dRef(g: ConvGeometryRef, x: ArrayLike<number>, w: Arra
                             o: ConvOutRef): Int32Array | Float32Array | Uint32Array {
   const M = g.N * g.outH * g.outW;
   const dots = new Int32Array(M * Cout);
-  for (let m = 0; m < M; m++) {
-    const ox = m % g.outW, oy = Math.floor(m / g.outW) % g.outH, n = Math.floor(m / (g.outW * g.outH));
-    for (let co = 0; co < Cout; co++) {
-      let acc = 0;
-      for (let ky = 0; ky < g.kh; ky++) {
-        for (let kx = 0; kx < g.kw; kx++) {
-          const p = tapPixel(g, oy, ox, ky, kx);
-          if (!p) continue;
-          for (let c = 0; c < g.C; c++) {
-            const j = (ky * g.kw + kx) * g.C + c;
-            const v = x[((n * g.H + p[0]) * g.W + p[1]) * g.C + c];
-            acc += (w[co * ldw + (j >>> 5)] >>> (j & 31)) & 1 ? -v : v;
-          }
+  forEachOutput(g, Cout, (m, n, oy, ox, co) => {
+    let acc = 0;
+    for (let ky = 0; ky < g.kh; ky++) {
+      for (let kx = 0; kx < g.kw; kx++) {
+        const p = tapPixel(g, oy, ox, ky, kx);
+        if (!p) continue;
+        for (let c = 0; c < g.C; c++) {
+          const j = (ky * g.kw + kx) * g.C + c;
+          const v = x[((n * g.H + p[0]) * g.W + p[1]) * g.C + c];
+          acc += (w[co * ldw + (j >>> 5)] >>> (j & 31)) & 1 ? -v : v;
         }
       }
-      dots[m * Cout + co] = acc;
     }
-  }
+    dots[m * Cout + co] = acc;
+  });
   return finish(dots, M, Cout, o);
 }
 
@@ -188,24 +191,21 @@ export function int8Conv2dRef(g: ConvGeometryRef, x: ArrayLike<number>, zp: numb
                           mode: 'int32' | 'float32' | 'int8', mult: ArrayLike<number> = [], add: ArrayLike<number> = []): Int32Array | Float32Array | Int8Array {
   const M = g.N * g.outH * g.outW;
   const out = mode === 'int32' ? new Int32Array(M * Cout) : mode === 'float32' ? new Float32Array(M * Cout) : new Int8Array(M * Cout);
-  for (let m = 0; m < M; m++) {
-    const ox = m % g.outW, oy = Math.floor(m / g.outW) % g.outH, n = Math.floor(m / (g.outW * g.outH));
-    for (let co = 0; co < Cout; co++) {
-      let acc = 0;
-      for (let ky = 0; ky < g.kh; ky++) {
-        for (let kx = 0; kx < g.kw; kx++) {
-          const p = tapPixel(g, oy, ox, ky, kx);
-          for (let c = 0; c < g.C; c++) {
-            const v = p ? x[((n * g.H + p[0]) * g.W + p[1]) * g.C + c] : zp;
-            acc = (acc + v * w[((ky * g.kw + kx) * g.C + c) * Cout + co]) | 0;
-          }
+  forEachOutput(g, Cout, (m, n, oy, ox, co) => {
+    let acc = 0;
+    for (let ky = 0; ky < g.kh; ky++) {
+      for (let kx = 0; kx < g.kw; kx++) {
+        const p = tapPixel(g, oy, ox, ky, kx);
+        for (let c = 0; c < g.C; c++) {
+          const v = p ? x[((n * g.H + p[0]) * g.W + p[1]) * g.C + c] : zp;
+          acc = (acc + v * w[((ky * g.kw + kx) * g.C + c) * Cout + co]) | 0;
         }
       }
-      if (mode === 'int32') { out[m * Cout + co] = acc; continue; }
-      const y = f(f(f(acc) * mult[co]) + add[co]);
-      out[m * Cout + co] = mode === 'float32' ? y : Math.min(127, Math.max(-127, roundHalfEven(y)));
     }
-  }
+    if (mode === 'int32') { out[m * Cout + co] = acc; return; }
+    const y = f(f(f(acc) * mult[co]) + add[co]);
+    out[m * Cout + co] = mode === 'float32' ? y : Math.min(127, Math.max(-127, roundHalfEven(y)));
+  });
   return out;
 }
 

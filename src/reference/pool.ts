@@ -24,34 +24,40 @@ function cells(g: PoolWindow, d: Image, oy: number, ox: number): [number, number
   return [h0, h1, w0, w1];
 }
 
+/** Visits the windows in output order (n, oy, ox): image n, the output's first element o, and its valid cells. */
+function forEachWindow(g: PoolWindow, d: Image, visit: (n: number, o: number, h0: number, h1: number, w0: number, w1: number) => void): void {
+  for (let n = 0; n < d.N; n++) {
+    for (let oy = 0; oy < g.outH; oy++) {
+      for (let ox = 0; ox < g.outW; ox++) {
+        const [h0, h1, w0, w1] = cells(g, d, oy, ox);
+        visit(n, ((n * g.outH + oy) * g.outW + ox) * d.C, h0, h1, w0, w1);
+      }
+    }
+  }
+}
+
 /** Max over each window (NaN never wins) and the cell h·W + w of its first maximum. */
 export function f32MaxPool2dRef(x: Float32Array, d: Image, g: PoolWindow): { y: Float32Array; indices: Int32Array } {
   const { N, H, W, C } = d;
   const y = new Float32Array(N * g.outH * g.outW * C);
   const indices = new Int32Array(y.length);
-  for (let n = 0; n < N; n++) {
-    for (let oy = 0; oy < g.outH; oy++) {
-      for (let ox = 0; ox < g.outW; ox++) {
-        const [h0, h1, w0, w1] = cells(g, d, oy, ox);
-        const o = ((n * g.outH + oy) * g.outW + ox) * C;
-        for (let c = 0; c < C; c++) {
-          let best = NaN;
-          let bestI = -1;
-          for (let h = h0; h < h1; h++) {
-            for (let w = w0; w < w1; w++) {
-              const v = x[((n * H + h) * W + w) * C + c];
-              if (bestI < 0 || v > best || (Number.isNaN(best) && !Number.isNaN(v))) {
-                best = v;
-                bestI = h * W + w;
-              }
-            }
+  forEachWindow(g, d, (n, o, h0, h1, w0, w1) => {
+    for (let c = 0; c < C; c++) {
+      let best = NaN;
+      let bestI = -1;
+      for (let h = h0; h < h1; h++) {
+        for (let w = w0; w < w1; w++) {
+          const v = x[((n * H + h) * W + w) * C + c];
+          if (bestI < 0 || v > best || (Number.isNaN(best) && !Number.isNaN(v))) {
+            best = v;
+            bestI = h * W + w;
           }
-          y[o + c] = best;
-          indices[o + c] = bestI;
         }
       }
+      y[o + c] = best;
+      indices[o + c] = bestI;
     }
-  }
+  });
   return { y, indices };
 }
 
@@ -75,22 +81,16 @@ export function f32MaxPool2dBackwardRef(dy: Float32Array, indices: Int32Array, d
 export function f32AvgPool2dRef(x: Float32Array, d: Image, g: PoolWindow): Float32Array {
   const { N, H, W, C } = d;
   const y = new Float32Array(N * g.outH * g.outW * C);
-  for (let n = 0; n < N; n++) {
-    for (let oy = 0; oy < g.outH; oy++) {
-      for (let ox = 0; ox < g.outW; ox++) {
-        const [h0, h1, w0, w1] = cells(g, d, oy, ox);
-        const count = (h1 - h0) * (w1 - w0);
-        const o = ((n * g.outH + oy) * g.outW + ox) * C;
-        for (let c = 0; c < C; c++) {
-          let s = 0;
-          for (let h = h0; h < h1; h++) {
-            for (let w = w0; w < w1; w++) s = f(s + x[((n * H + h) * W + w) * C + c]);
-          }
-          y[o + c] = f(s / count);
-        }
+  forEachWindow(g, d, (n, o, h0, h1, w0, w1) => {
+    const count = (h1 - h0) * (w1 - w0);
+    for (let c = 0; c < C; c++) {
+      let s = 0;
+      for (let h = h0; h < h1; h++) {
+        for (let w = w0; w < w1; w++) s = f(s + x[((n * H + h) * W + w) * C + c]);
       }
+      y[o + c] = f(s / count);
     }
-  }
+  });
   return y;
 }
 
@@ -98,23 +98,17 @@ export function f32AvgPool2dRef(x: Float32Array, d: Image, g: PoolWindow): Float
 export function f32AvgPool2dBackwardRef(dy: Float32Array, d: Image, g: PoolWindow): Float32Array {
   const { N, H, W, C } = d;
   const dx = new Float32Array(N * H * W * C);
-  for (let n = 0; n < N; n++) {
-    for (let oy = 0; oy < g.outH; oy++) {
-      for (let ox = 0; ox < g.outW; ox++) {
-        const [h0, h1, w0, w1] = cells(g, d, oy, ox);
-        const count = (h1 - h0) * (w1 - w0);
-        const o = ((n * g.outH + oy) * g.outW + ox) * C;
-        for (let c = 0; c < C; c++) {
-          const grad = f(dy[o + c] / count);
-          for (let h = h0; h < h1; h++) {
-            for (let w = w0; w < w1; w++) {
-              const at = ((n * H + h) * W + w) * C + c;
-              dx[at] = f(dx[at] + grad);
-            }
-          }
+  forEachWindow(g, d, (n, o, h0, h1, w0, w1) => {
+    const count = (h1 - h0) * (w1 - w0);
+    for (let c = 0; c < C; c++) {
+      const grad = f(dy[o + c] / count);
+      for (let h = h0; h < h1; h++) {
+        for (let w = w0; w < w1; w++) {
+          const at = ((n * H + h) * W + w) * C + c;
+          dx[at] = f(dx[at] + grad);
         }
       }
     }
-  }
+  });
   return dx;
 }

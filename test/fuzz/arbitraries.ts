@@ -131,3 +131,21 @@ export function applyMutations(bytes: Uint8Array, muts: readonly Mutation[]): Ui
 }
 
 export const mutations = (headerBias = 0.5): fc.Arbitrary<Mutation[]> => fc.array(mutation(headerBias), { minLength: 1, maxLength: 3 });
+
+/** Padding of a 2-D window: 'same', 'valid' or explicit [[top, bottom], [left, right]]. */
+export type Pad2d = 'same' | 'valid' | [[number, number], [number, number]];
+
+/** A conv2d geometry (NHWC input, HWIO weight): channels come in whole groups. */
+export interface ConvGeo { N: number; H: number; W: number; cin: number; cout: number; kh: number; kw: number; groups: number; stride: [number, number]; dilation: [number, number]; padding: Pad2d }
+
+/** Conv geometries: H, W in 1..7, strides 1..3, dilations 1..2, padding 'same', 'valid' or 0..2 per side. */
+export function convGeometry(b: { minN: number; maxCg: number; maxOg: number; maxGroups: number; maxK: number }): fc.Arbitrary<ConvGeo> {
+  return fc.record({
+    N: fc.integer({ min: b.minN, max: 3 }), H: fc.integer({ min: 1, max: 7 }), W: fc.integer({ min: 1, max: 7 }),
+    cg: fc.integer({ min: 1, max: b.maxCg }), og: fc.integer({ min: 1, max: b.maxOg }), groups: fc.integer({ min: 1, max: b.maxGroups }),
+    kh: fc.integer({ min: 1, max: b.maxK }), kw: fc.integer({ min: 1, max: b.maxK }),
+    stride: fc.tuple(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 3 })),
+    dilation: fc.tuple(fc.integer({ min: 1, max: 2 }), fc.integer({ min: 1, max: 2 })),
+    padding: fc.oneof(fc.constantFrom<Pad2d>('same', 'valid'), fc.tuple(fc.tuple(fc.nat(2), fc.nat(2)), fc.tuple(fc.nat(2), fc.nat(2))) as fc.Arbitrary<Pad2d>),
+  }).map(({ cg, og, groups, ...r }) => ({ ...r, groups, cin: cg * groups, cout: og * groups }));
+}

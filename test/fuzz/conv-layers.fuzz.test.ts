@@ -5,23 +5,14 @@ import fc from 'fast-check';
 import { describe } from 'vitest';
 import * as sg from '../../src/index.js';
 import { convRef, pm1, refGeometry } from '../nn/conv-ref.js';
-import { hostileOption } from './arbitraries.js';
+import { convGeometry, hostileOption } from './arbitraries.js';
 import { expectClearError, expectClose, expectNoLeakSince, free, prop, runCase, stats, useRuntime } from './oracle.js';
 
 useRuntime();
 
-type Pad = 'same' | 'valid' | [[number, number], [number, number]];
-
 const size = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
 
-const geo = fc.record({
-  N: fc.integer({ min: 1, max: 3 }), H: fc.integer({ min: 1, max: 7 }), W: fc.integer({ min: 1, max: 7 }),
-  cg: fc.integer({ min: 1, max: 40 }), og: fc.integer({ min: 1, max: 5 }), groups: fc.integer({ min: 1, max: 2 }),
-  kh: fc.integer({ min: 1, max: 3 }), kw: fc.integer({ min: 1, max: 3 }),
-  stride: fc.tuple(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 3 })),
-  dilation: fc.tuple(fc.integer({ min: 1, max: 2 }), fc.integer({ min: 1, max: 2 })),
-  padding: fc.oneof(fc.constantFrom<Pad>('same', 'valid'), fc.tuple(fc.tuple(fc.nat(2), fc.nat(2)), fc.tuple(fc.nat(2), fc.nat(2))) as fc.Arbitrary<Pad>),
-}).map(({ cg, og, groups, ...r }) => ({ ...r, groups, cin: cg * groups, cout: og * groups }));
+const geo = convGeometry({ minN: 1, maxCg: 40, maxOg: 5, maxGroups: 2, maxK: 3 });
 
 /** Deterministic values in [-2, 2) from an integer seed (exact zeros included, which binarize to +1). */
 function values(n: number, seed: number): Float32Array {

@@ -5,18 +5,15 @@
 import fc from 'fast-check';
 import { describe } from 'vitest';
 import * as sg from '../../src/index.js';
-import { hostile, hostileOption } from './arbitraries.js';
+import { convGeometry, hostile, hostileOption, type ConvGeo } from './arbitraries.js';
 import { expectClearError, expectClose, expectNoLeakSince, free, prop, runCase, stats, useRuntime } from './oracle.js';
 
 useRuntime();
 
-type Pad = 'same' | 'valid' | [[number, number], [number, number]];
-interface Geo { N: number; H: number; W: number; cin: number; cout: number; kh: number; kw: number; groups: number; stride: [number, number]; dilation: [number, number]; padding: Pad }
-
 const size = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
 
 /** Output size and padding from the definitions (TF 'same': out = ceil(in / stride), the odd pixel after), or null when the window does not fit. */
-function layout(g: Geo): { oh: number; ow: number; pt: number; pl: number } | null {
+function layout(g: ConvGeo): { oh: number; ow: number; pt: number; pl: number } | null {
   const span = (k: number, d: number) => (k - 1) * d + 1;
   let pt = 0, pb = 0, pl = 0, pr = 0;
   if (g.padding === 'same') {
@@ -30,7 +27,7 @@ function layout(g: Geo): { oh: number; ow: number; pt: number; pl: number } | nu
 }
 
 /** Calls f(yIndex, xIndex, wIndex) for every product of the convolution (in-image taps only). */
-function taps(g: Geo, l: { oh: number; ow: number; pt: number; pl: number }, f: (yi: number, xi: number, wi: number) => void): void {
+function taps(g: ConvGeo, l: { oh: number; ow: number; pt: number; pl: number }, f: (yi: number, xi: number, wi: number) => void): void {
   const cg = g.cin / g.groups, og = g.cout / g.groups;
   for (let n = 0; n < g.N; n++) for (let a = 0; a < l.oh; a++) for (let b = 0; b < l.ow; b++) for (let q = 0; q < g.cout; q++) {
     const grp = Math.floor(q / og);
@@ -42,14 +39,7 @@ function taps(g: Geo, l: { oh: number; ow: number; pt: number; pl: number }, f: 
   }
 }
 
-const geo: fc.Arbitrary<Geo> = fc.record({
-  N: fc.integer({ min: 0, max: 3 }), H: fc.integer({ min: 1, max: 7 }), W: fc.integer({ min: 1, max: 7 }),
-  cg: fc.integer({ min: 1, max: 5 }), og: fc.integer({ min: 1, max: 4 }), groups: fc.integer({ min: 1, max: 3 }),
-  kh: fc.integer({ min: 1, max: 4 }), kw: fc.integer({ min: 1, max: 4 }),
-  stride: fc.tuple(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 3 })),
-  dilation: fc.tuple(fc.integer({ min: 1, max: 2 }), fc.integer({ min: 1, max: 2 })),
-  padding: fc.oneof(fc.constantFrom<Pad>('same', 'valid'), fc.tuple(fc.tuple(fc.nat(2), fc.nat(2)), fc.tuple(fc.nat(2), fc.nat(2))) as fc.Arbitrary<Pad>),
-}).map(({ cg, og, groups, ...r }) => ({ ...r, groups, cin: cg * groups, cout: og * groups }));
+const geo = convGeometry({ minN: 0, maxCg: 5, maxOg: 4, maxGroups: 3, maxK: 4 });
 
 /** Deterministic values in [-1, 1) from an integer seed. */
 function values(n: number, seed: number): Float32Array {

@@ -9,6 +9,7 @@ import {
 } from '../../src/kernels/conv_binary.js';
 import { windowGeometry, type Window2dOptions } from '../../src/ops/conv-geometry.js';
 import { binaryConv2dRef, flattenPackedChannelsRef, im2colB1Ref, binaryMaxPool2dRef, packHwioBitsRef, type ConvGeometryRef, type ConvOutRef } from '../../src/reference/conv_binary.js';
+import { convCase, convCaseGeometry, type ConvCase } from '../support/conv-cases.js';
 import { errorOf } from '../support/errors.js';
 import { expectExact, kernels, Prng, withArena, type Arena } from '../support/kernel-harness.js';
 import { expectNoLeaks, useSnapgrad } from '../support/setup.js';
@@ -16,9 +17,8 @@ import { expectNoLeaks, useSnapgrad } from '../support/setup.js';
 const sg = useSnapgrad();
 expectNoLeaks();
 
-type Case = { N: number; H: number; W: number; C: number; Cout: number; kh: number; kw: number; opts: Window2dOptions };
-const c = (N: number, H: number, W: number, C: number, Cout: number, kh: number, kw: number, opts: Window2dOptions = {}): Case =>
-  ({ N, H, W, C, Cout, kh, kw, opts });
+type Case = ConvCase;
+const c = convCase;
 
 /** Shapes that break naive code: 1x1 images, kernels larger than the input, odd strides, dilation, primes, C around word edges. */
 const CASES: Case[] = [
@@ -38,12 +38,6 @@ const CASES: Case[] = [
   c(2, 7, 7, 128, 33, 3, 3, { padding: 'same' }),
   c(1, 5, 5, 96, 1, 3, 3, { padding: 'same', stride: 2, dilation: 2 }),
 ];
-
-function geometry(k: Case, opts: Window2dOptions = k.opts): ConvGeometryRef {
-  const g = windowGeometry('test', k.H, k.W, k.kh, k.kw, opts);
-  return { N: k.N, H: k.H, W: k.W, C: k.C, kh: k.kh, kw: k.kw, strideH: g.strideH, strideW: g.strideW,
-    dilationH: g.dilationH, dilationW: g.dilationW, padTop: g.padTop, padLeft: g.padLeft, outH: g.outH, outW: g.outW };
-}
 
 /** Random floats in [-1, 1] with exact zeros (which binarize to +1). */
 function data(n: number, seed: number): Float32Array {
@@ -120,7 +114,7 @@ describe('binaryConv2d', () => {
   test('int32 equals the float64 convolution of the ±1 values exactly, for padValue 0 and 1, and the twin', () => {
     CASES.forEach((k, i) => {
       const { xd, wd, xb, wb, xw, ww } = inputs(k, 100 + i);
-      const g = geometry(k);
+      const g = convCaseGeometry(k);
       for (const padValue of [0, 1] as const) {
         const y = binaryConv2d(xb, wb, { inChannels: k.C, kernelSize: [k.kh, k.kw], padValue, ...k.opts });
         expect(y.shape).toEqual([k.N, g.outH, g.outW, k.Cout]);
@@ -152,7 +146,7 @@ describe('binaryConv2d', () => {
       if (H + pt + pb < spanH || W + pl + pr < spanW) continue;
       const k = c(rng.int(1, 3), H, W, rng.pick([1, 5, 32, 33]), rng.int(1, 6), kh, kw, opts);
       const { xd, wd, xb, wb } = inputs(k, 5000 + t);
-      const g = geometry(k);
+      const g = convCaseGeometry(k);
       ran++;
       for (const padValue of [0, 1] as const) {
         const y = binaryConv2d(xb, wb, { inChannels: k.C, kernelSize: [kh, kw], padValue, ...opts });
@@ -168,7 +162,7 @@ describe('binaryConv2d', () => {
   test('float32 output = f32(dot)·scale + bias, and packed-bits output by thresholds, equal the twin', () => {
     CASES.forEach((k, i) => {
       const { xd, wd, xb, wb, xw, ww } = inputs(k, 200 + i);
-      const g = geometry(k);
+      const g = convCaseGeometry(k);
       const rng = new Prng(300 + i);
       const scale = rng.f32Array(k.Cout, -2, 2), bias = rng.f32Array(k.Cout, -5, 5);
       const K = k.kh * k.kw * k.C;
@@ -206,7 +200,7 @@ describe('binaryConv2d', () => {
   test('packed output feeds the next binary conv and max pool without repacking', () => {
     const k = c(2, 9, 9, 40, 37, 3, 3, { padding: 'same' });
     const { xd, wd, xb, wb } = inputs(k, 400);
-    const g = geometry(k);
+    const g = convCaseGeometry(k);
     const thr = new Float32Array(k.Cout).map((_, i) => (i % 7) - 3.5);
     const dir = Array.from({ length: k.Cout }, (_, i) => (i % 3 ? 1 : -1));
     const h = binaryConv2d(xb, wb, { inChannels: k.C, kernelSize: 3, padding: 'same', output: 'bits', threshold: thr, direction: dir });
@@ -221,7 +215,7 @@ describe('binaryConv2d', () => {
     const w2 = sg.tensor(w2d, [3, 3, k.Cout, 5]);
     const w2b = packConvWeights(w2);
     const y = binaryConv2d(h, w2b, { inChannels: k.Cout, kernelSize: 3, padding: 'same' });
-    expectExact(y.dataSync(), Int32Array.from(convF64(geometry(k2), hf, w2d, 5, 0)), 'second conv');
+    expectExact(y.dataSync(), Int32Array.from(convF64(convCaseGeometry(k2), hf, w2d, 5, 0)), 'second conv');
     const p = binaryMaxPool2d(h, { channels: k.Cout, size: 2, padding: 'same' });
     const pRef = binaryMaxPool2d(hRef, { channels: k.Cout, size: 2, padding: 'same' });
     expectExact(p.dataSync(), pRef.dataSync(), 'max pool of the packed output');
@@ -278,7 +272,7 @@ describe('binaryMaxPool2d', () => {
       const xd = data(k.N * k.H * k.W * k.C, 500 + i);
       const x = sg.tensor(xd, [k.N, k.H, k.W, k.C]);
       const xb = packChannels(x);
-      const g = geometry(k, { stride: o.stride ?? [k.kh, k.kw], padding: o.padding, dilation: o.dilation });
+      const g = convCaseGeometry(k, { stride: o.stride ?? [k.kh, k.kw], padding: o.padding, dilation: o.dilation });
       const p = binaryMaxPool2d(xb, { channels: k.C, ...o });
       expect(p.shape).toEqual([k.N, g.outH, g.outW, channelWords(k.C)]);
       const fm = new Float32Array(k.N * g.outH * g.outW * k.C);
@@ -348,7 +342,7 @@ describe('raw exports on canary-guarded buffers', () => {
 
   test('im2col_b1 equals the twin on every chunk split, with ldo past the taps', () => {
     CASES.forEach((k, i) => {
-      const g = geometry(k);
+      const g = convCaseGeometry(k);
       const cw = Math.ceil(k.C / 32);
       const rng = new Prng(600 + i);
       const x = new Uint32Array(k.N * k.H * k.W * cw).map(() => (rng.next() * 2 ** 32) >>> 0);
@@ -387,7 +381,7 @@ describe('raw exports on canary-guarded buffers', () => {
       const { xb, wb, xw, ww } = inputs(k, 700 + i);
       xb.dispose();
       wb.dispose();
-      const g = geometry(k);
+      const g = convCaseGeometry(k);
       const M = k.N * g.outH * g.outW;
       const ldw = convWeightWords(k.kh, k.kw, k.C);
       const rng = new Prng(800 + i);
@@ -416,7 +410,7 @@ describe('raw exports on canary-guarded buffers', () => {
   });
   test('maxpool_b1 and flatten_bits_nhwc write only their outputs', () => {
     CASES.forEach((k, i) => {
-      const g = geometry(k, { ...k.opts, padding: 'same' });
+      const g = convCaseGeometry(k, { ...k.opts, padding: 'same' });
       const cw = Math.ceil(k.C / 32);
       const rng = new Prng(1000 + i);
       const tail = k.C % 32 === 0 ? 0xffffffff : 2 ** (k.C % 32) - 1;

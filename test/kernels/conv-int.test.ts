@@ -4,8 +4,8 @@
 // small chunk sizes.
 import { describe, expect, test } from 'vitest';
 import { channelWords, int8Conv2d, packConvWeightsU8, uint8Conv2d } from '../../src/kernels/conv_binary.js';
-import { windowGeometry, type Window2dOptions } from '../../src/ops/conv-geometry.js';
 import { int8Conv2dRef, uint8Conv2dRef, im2colS8Ref, im2colU8Ref, packHwioBitsRef, type ConvGeometryRef } from '../../src/reference/conv_binary.js';
+import { convCase, convCaseGeometry, type ConvCase } from '../support/conv-cases.js';
 import { errorOf } from '../support/errors.js';
 import { expectExact, kernels, Prng, withArena } from '../support/kernel-harness.js';
 import { expectNoLeaks, useSnapgrad } from '../support/setup.js';
@@ -13,9 +13,8 @@ import { expectNoLeaks, useSnapgrad } from '../support/setup.js';
 const sg = useSnapgrad();
 expectNoLeaks();
 
-type Case = { N: number; H: number; W: number; C: number; Cout: number; kh: number; kw: number; opts: Window2dOptions };
-const c = (N: number, H: number, W: number, C: number, Cout: number, kh: number, kw: number, opts: Window2dOptions = {}): Case =>
-  ({ N, H, W, C, Cout, kh, kw, opts });
+type Case = ConvCase;
+const c = convCase;
 
 const CASES: Case[] = [
   c(1, 1, 1, 1, 1, 1, 1),
@@ -30,12 +29,6 @@ const CASES: Case[] = [
   c(1, 3, 3, 5, 33, 5, 5, { padding: [[2, 1], [0, 3]] }),
   c(1, 6, 5, 100, 4, 2, 2, { padding: 'same', stride: 2 }),
 ];
-
-function geometry(k: Case): ConvGeometryRef {
-  const g = windowGeometry('test', k.H, k.W, k.kh, k.kw, k.opts);
-  return { N: k.N, H: k.H, W: k.W, C: k.C, kh: k.kh, kw: k.kw, strideH: g.strideH, strideW: g.strideW,
-    dilationH: g.dilationH, dilationW: g.dilationW, padTop: g.padTop, padLeft: g.padLeft, outH: g.outH, outW: g.outW };
-}
 
 /** float64 direct conv, x [N,H,W,C] and w [kh,kw,C,Cout] as given, padded taps = pad. */
 function convF64(g: ConvGeometryRef, x: ArrayLike<number>, w: ArrayLike<number>, Cout: number, pad: number): Float64Array {
@@ -64,7 +57,7 @@ describe('uint8Conv2d (uint8 pixels x ±1 weights)', () => {
   test('equals the float64 convolution with zero padding and the twin, for every output', () => {
     CASES.forEach((k, i) => {
       const rng = new Prng(40 + i);
-      const g = geometry(k);
+      const g = convCaseGeometry(k);
       const xd = Uint8Array.from({ length: k.N * k.H * k.W * k.C }, () => rng.pick([0, 255, rng.int(0, 256)]));
       const wd = rng.f32WithSpecials(k.kh * k.kw * k.C * k.Cout, -1, 1, [0], 0.05);
       const x = sg.tensor(xd, [k.N, k.H, k.W, k.C], { dtype: 'uint8' });
@@ -102,7 +95,7 @@ describe('uint8Conv2d (uint8 pixels x ±1 weights)', () => {
   test('raw im2col_u8 and conv_u8b1 in small chunks write only their outputs', () => {
     CASES.forEach((k, i) => {
       const rng = new Prng(60 + i);
-      const g = geometry(k);
+      const g = convCaseGeometry(k);
       const M = k.N * g.outH * g.outW, K = k.kh * k.kw * k.C, ldw = Math.ceil(K / 128) * 4;
       const xd = Uint8Array.from({ length: k.N * k.H * k.W * k.C }, () => rng.int(0, 256));
       const wbits = new Uint32Array(k.Cout * ldw);
@@ -148,7 +141,7 @@ describe('int8Conv2d', () => {
   test('int32 equals the float64 convolution with the zero point in the padding; float32 and int8 equal the twin', () => {
     CASES.forEach((k, i) => {
       const rng = new Prng(80 + i);
-      const g = geometry(k);
+      const g = convCaseGeometry(k);
       const xd = Int8Array.from({ length: k.N * k.H * k.W * k.C }, () => rng.pick([-128, 127, rng.int(-128, 128)]));
       const wd = Int8Array.from({ length: k.kh * k.kw * k.C * k.Cout }, () => rng.pick([-127, 127, rng.int(-127, 128)]));
       const zp = rng.pick([0, -128, 127, rng.int(-128, 128)]);
@@ -175,7 +168,7 @@ describe('int8Conv2d', () => {
   test('raw im2col_s8 and conv_s8 in small chunks write only their outputs', () => {
     CASES.forEach((k, i) => {
       const rng = new Prng(90 + i);
-      const g = geometry(k);
+      const g = convCaseGeometry(k);
       const M = k.N * g.outH * g.outW, K = k.kh * k.kw * k.C;
       const xd = Int8Array.from({ length: k.N * k.H * k.W * k.C }, () => rng.int(-128, 128));
       const wd = Int8Array.from({ length: K * k.Cout }, () => rng.int(-127, 128));

@@ -3,6 +3,7 @@ import type { Tensor } from '../../src/index.js';
 import { errorOf } from '../support/errors.js';
 import { Prng } from '../support/kernel-harness.js';
 import { expectNoLeaks, useSnapgrad } from '../support/setup.js';
+import { expectTrainingMemoryFlat } from '../support/memory.js';
 
 const sg = useSnapgrad();
 expectNoLeaks();
@@ -185,15 +186,7 @@ describe('BatchNorm2d', () => {
     const bn = new nn.BatchNorm2d(6);
     const x = images([2, 5, 5, 6], 30);
     const opt = new sg.optim.SGD(bn.parameters(), { lr: 0.1 });
-    const step = () => sg.tidy(() => {
-      opt.zeroGrad();
-      bn.forward(x).square().mean().backward();
-      opt.step();
-    });
-    step();
-    const before = sg.memoryStats();
-    for (let i = 0; i < 4; i++) step();
-    expect(sg.memoryStats()).toEqual(before);
+    expectTrainingMemoryFlat(bn, x, opt);
     opt.dispose();
     bn.dispose();
     x.dispose();

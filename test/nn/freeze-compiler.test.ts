@@ -1,28 +1,18 @@
 import { describe, expect, test } from 'vitest';
 import type { Tensor } from '../../src/index.js';
 import { expectNoLeaks, seededArray, useSnapgrad } from '../support/setup.js';
+import { trainSteps } from '../support/train.js';
 
 const sg = useSnapgrad();
 expectNoLeaks();
-const { nn, optim } = sg;
+const { nn } = sg;
 
 function integerInputs(rows: number, cols: number, seed: number, max = 255): Tensor {
   return sg.tensor(Float32Array.from(seededArray(rows * cols, seed, 0, max + 1), Math.floor), [rows, cols]);
 }
 
 function trainBriefly(model: any, inputs: () => Tensor, classes: number, steps = 5): void {
-  const opt = new optim.Adam(model.parameters(), { lr: 0.05 });
-  for (let s = 0; s < steps; s++) {
-    sg.tidy(() => {
-      const x = inputs();
-      const y = sg.randint([x.shape[0]], 0, classes, { seed: 70 + s });
-      const loss = sg.crossEntropy(model.forward(x), y);
-      opt.zeroGrad();
-      loss.backward();
-      opt.step();
-    });
-  }
-  opt.dispose();
+  trainSteps(model, inputs, classes, steps, 70);
   model.train();
 }
 

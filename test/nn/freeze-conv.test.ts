@@ -11,10 +11,11 @@ import { thresholdPackF32 } from '../../src/kernels/frozen.js';
 import { rowsToImage } from '../../src/freeze/bits.js';
 import { U8_FLOAT_MAX_K } from '../../src/freeze/conv-stages.js';
 import { expectNoLeaks, seededArray, useSnapgrad } from '../support/setup.js';
+import { trainSteps } from '../support/train.js';
 
 const sg = useSnapgrad();
 expectNoLeaks();
-const { nn, optim } = sg;
+const { nn } = sg;
 
 type Model = InstanceType<typeof nn.Sequential>;
 
@@ -24,20 +25,7 @@ function pixels(shape: [number, number, number, number], seed: number): Tensor {
 }
 
 /** A few optimizer steps so batch-norm statistics and weights are not at their initial values. */
-function trainBriefly(model: Model, inputs: () => Tensor, classes: number, steps = 4): void {
-  const opt = new optim.Adam(model.parameters(), { lr: 0.05 });
-  for (let s = 0; s < steps; s++) {
-    sg.tidy(() => {
-      const x = inputs();
-      const y = sg.randint([x.shape[0]], 0, classes, { seed: 70 + s });
-      const loss = sg.crossEntropy(model.forward(x), y);
-      opt.zeroGrad();
-      loss.backward();
-      opt.step();
-    });
-  }
-  opt.dispose();
-}
+const trainBriefly = (model: Model, inputs: () => Tensor, classes: number, steps = 4): void => trainSteps(model, inputs, classes, steps, 70);
 
 function evalOutputs(model: Model, x: Tensor): number[] {
   model.eval();

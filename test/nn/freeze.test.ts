@@ -3,10 +3,11 @@ import type { Tensor } from '../../src/index.js';
 import { thresholdPackRef } from '../../src/reference/threshold.js';
 import { rt } from '../../src/runtime/context.js';
 import { expectNoLeaks, seededArray, useSnapgrad } from '../support/setup.js';
+import { trainSteps } from '../support/train.js';
 
 const sg = useSnapgrad();
 expectNoLeaks();
-const { nn, optim } = sg;
+const { nn } = sg;
 
 /** Integer-valued inputs in [-max, max] (like pixels): the first binary layer's sums are exact. */
 function integerInputs(rows: number, cols: number, seed: number, max = 255): Tensor {
@@ -14,20 +15,7 @@ function integerInputs(rows: number, cols: number, seed: number, max = 255): Ten
 }
 
 /** A few optimizer steps so batch-norm statistics and weights are not at their initial values. */
-function trainBriefly(model: any, inputs: () => Tensor, classes: number, steps = 5): void {
-  const opt = new optim.Adam(model.parameters(), { lr: 0.05 });
-  for (let s = 0; s < steps; s++) {
-    sg.tidy(() => {
-      const x = inputs();
-      const y = sg.randint([x.shape[0]], 0, classes, { seed: 50 + s });
-      const loss = sg.crossEntropy(model.forward(x), y);
-      opt.zeroGrad();
-      loss.backward();
-      opt.step();
-    });
-  }
-  opt.dispose();
-}
+const trainBriefly = (model: any, inputs: () => Tensor, classes: number, steps = 5): void => trainSteps(model, inputs, classes, steps, 50);
 
 function evalOutputs(model: any, x: Tensor): number[][] {
   model.eval();

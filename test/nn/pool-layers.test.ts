@@ -3,6 +3,7 @@ import type { Tensor } from '../../src/index.js';
 import { errorOf } from '../support/errors.js';
 import { Prng } from '../support/kernel-harness.js';
 import { expectNoLeaks, useSnapgrad } from '../support/setup.js';
+import { expectTrainingMemoryFlat } from '../support/memory.js';
 
 const sg = useSnapgrad();
 expectNoLeaks();
@@ -167,15 +168,7 @@ describe('memory', () => {
     const model = new nn.Sequential(new nn.BatchNorm2d(3), new nn.MaxPool2d(2, { padding: 'same' }), new nn.AvgPool2d(2, { stride: 1 }), new nn.GlobalAvgPool2d(), new nn.Linear(3, 2, { seed: 2 }));
     const x = images([4, 5, 5, 3], 9);
     const opt = new sg.optim.Adam(model.parameters(), { lr: 0.01 });
-    const step = () => sg.tidy(() => {
-      opt.zeroGrad();
-      model.forward(x).square().mean().backward();
-      opt.step();
-    });
-    step();
-    const before = sg.memoryStats();
-    for (let i = 0; i < 4; i++) step();
-    expect(sg.memoryStats()).toEqual(before);
+    expectTrainingMemoryFlat(model, x, opt);
     opt.dispose();
     model.dispose();
     x.dispose();

@@ -28,3 +28,16 @@ export function expectOpMemory(label: string, leaves: Tensor[], make: () => Tens
   out.dispose();
   expect(sg.memoryStats(), `${label}: after disposing the output`).toEqual(start);
 }
+
+/** Training steps (mean-square loss of model(x)) leave memoryStats() as they found it, after a first step that allocates optimizer state. */
+export function expectTrainingMemoryFlat(model: { forward(x: Tensor): Tensor }, x: Tensor, opt: { zeroGrad(): void; step(): void }): void {
+  const step = () => sg.tidy(() => {
+    opt.zeroGrad();
+    model.forward(x).square().mean().backward();
+    opt.step();
+  });
+  step();
+  const before = sg.memoryStats();
+  for (let i = 0; i < 4; i++) step();
+  expect(sg.memoryStats()).toEqual(before);
+}

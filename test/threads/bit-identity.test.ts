@@ -3,10 +3,9 @@
 // tile, K not a multiple of 32/128), and the bits of its scalar twin. Every
 // call is split (minParallelCost 0), and the pool's counters show that the
 // workers ran tiles.
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import * as sg from '../../src/index.js';
 import { rt } from '../../src/runtime/context.js';
-import { PARALLEL_MIN_COST } from '../../src/runtime/parallel.js';
 import { gemmF32 } from '../../src/kernels/gemm_f32.js';
 import { adamUpdate, bopUpdate } from '../../src/kernels/optim.js';
 import { bnBackwardTrain, bnForwardEval, bnForwardTrain } from '../../src/kernels/batchnorm.js';
@@ -21,51 +20,9 @@ import { int8MatmulRef } from '../../src/reference/gemm_s8.js';
 import { uint8BinaryMatmulRef } from '../../src/reference/gemm_u8b1.js';
 import { vqNearestRef } from '../../src/reference/vq.js';
 import { adamUpdateRef, bopUpdateRef } from '../../src/reference/optim.js';
+import { atEveryThreadCount, expectSameBits, useThreadSweep, values } from '../support/threads.js';
 
-const THREADS = [1, 2, 3, 4];
-
-beforeAll(async () => {
-  await sg.init();
-});
-afterAll(async () => {
-  await sg.setThreads(2, { minParallelCost: PARALLEL_MIN_COST });
-});
-
-/**
- * Runs fn at every thread count with every call split; returns the outputs as
- * byte arrays per thread count. `splits`: whether some call is big enough for
- * two tiles (a single tile stays on the calling thread).
- */
-async function atEveryThreadCount(fn: () => ArrayBufferView[], splits = true): Promise<Uint8Array[][]> {
-  const out: Uint8Array[][] = [];
-  for (const t of THREADS) {
-    await sg.setThreads(t, { minParallelCost: 0 });
-    const before = { ...rt().pool!.stats };
-    const views = fn();
-    const after = rt().pool!.stats;
-    if (t > 1 && splits) expect(after.jobs, `${t} threads: no call went to the pool`).toBeGreaterThan(before.jobs);
-    out.push(views.map((v) => new Uint8Array(v.buffer.slice(v.byteOffset, v.byteOffset + v.byteLength))));
-  }
-  return out;
-}
-
-function expectSameBits(runs: Uint8Array[][]): void {
-  for (let t = 1; t < runs.length; t++) {
-    runs[t].forEach((bytes, i) => expect(Buffer.from(bytes).equals(Buffer.from(runs[0][i])), `output ${i} at ${THREADS[t]} threads differs from 1 thread`).toBe(true));
-  }
-}
-
-/** Deterministic values: a small LCG, so the test does not depend on the library's own RNG. */
-function values(n: number, seed: number, lo = -1, hi = 1, integer = false): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    const u = s / 2 ** 32;
-    out[i] = integer ? Math.floor(lo + u * (hi - lo + 1)) : lo + u * (hi - lo);
-  }
-  return out;
-}
+useThreadSweep();
 
 describe('the pool', () => {
   test('runs with 2+ threads here, and the workers take tiles', async () => {

@@ -3,10 +3,8 @@
 // tilings: N = 1, primes, pixel counts that leave a partial tile and a
 // partial chunk, channel counts off 32, padding on every side. Every call is
 // split (minParallelCost 0), and the pool's counters show that calls went to it.
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import * as sg from '../../src/index.js';
-import { rt } from '../../src/runtime/context.js';
-import { PARALLEL_MIN_COST } from '../../src/runtime/parallel.js';
 import { windowGeometry, type Window2dOptions } from '../../src/ops/conv-geometry.js';
 import { conv2dShape } from '../../src/ops/conv.js';
 import { conv2dF32, conv2dF32BackwardFilter, conv2dF32BackwardInput } from '../../src/kernels/conv.js';
@@ -18,50 +16,12 @@ import { conv2dF32BackwardFilterRef, conv2dF32BackwardInputRef, conv2dF32Ref } f
 import { binaryConv2dRef, binaryMaxPool2dRef, int8Conv2dRef, uint8Conv2dRef, type ConvGeometryRef } from '../../src/reference/conv_binary.js';
 import { f32AvgPool2dBackwardRef, f32AvgPool2dRef, f32MaxPool2dBackwardRef, f32MaxPool2dRef } from '../../src/reference/pool.js';
 import { kernels, withArena } from '../support/kernel-harness.js';
+import { atEveryThreadCount, expectSameBits, useThreadSweep, values } from '../support/threads.js';
 
-const THREADS = [1, 2, 3, 4];
-
-beforeAll(async () => {
-  await sg.init();
-});
-afterAll(async () => {
-  await sg.setThreads(2, { minParallelCost: PARALLEL_MIN_COST });
-});
-
-/** Runs fn at every thread count with every call split; the outputs as bytes per thread count. */
-async function atEveryThreadCount(fn: () => ArrayBufferView[], splits = true): Promise<Uint8Array[][]> {
-  const out: Uint8Array[][] = [];
-  for (const t of THREADS) {
-    await sg.setThreads(t, { minParallelCost: 0 });
-    const before = { ...rt().pool!.stats };
-    const views = fn();
-    const after = rt().pool!.stats;
-    if (t > 1 && splits) expect(after.jobs, `${t} threads: no call went to the pool`).toBeGreaterThan(before.jobs);
-    out.push(views.map((v) => new Uint8Array(v.buffer.slice(v.byteOffset, v.byteOffset + v.byteLength))));
-  }
-  return out;
-}
-
-function expectSameBits(runs: Uint8Array[][]): void {
-  for (let t = 1; t < runs.length; t++) {
-    runs[t].forEach((bytes, i) => expect(Buffer.from(bytes).equals(Buffer.from(runs[0][i])), `output ${i} at ${THREADS[t]} threads differs from 1 thread`).toBe(true));
-  }
-}
+useThreadSweep();
 
 function expectBits(got: Uint8Array, want: ArrayBufferView, what: string): void {
   expect(Buffer.from(got).equals(Buffer.from(want.buffer, want.byteOffset, want.byteLength)), `${what}: differs from the scalar twin`).toBe(true);
-}
-
-/** Deterministic values from a small LCG (independent of the library's RNG). */
-function values(n: number, seed: number, lo = -1, hi = 1, integer = false): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    const u = s / 2 ** 32;
-    out[i] = integer ? Math.floor(lo + u * (hi - lo + 1)) : lo + u * (hi - lo);
-  }
-  return out;
 }
 
 interface Case { N: number; H: number; W: number; C: number; Cout: number; kh: number; kw: number; opts: Window2dOptions & { groups?: number } }
