@@ -1,4 +1,4 @@
-// Conv threads: the binary CNN of examples/mnist-bcnn.mjs (binaryCnn) at 1 and
+// Conv threads: the binary CNN of bench/cnn-network.mjs (benchCnn) at 1 and
 // 2 threads in one process, interleaved (rounds alternate the order of the
 // thread counts, and of the builds, so machine noise hits all alike): one Adam
 // training step at batch 128, the frozen model's inference at batch 64, and
@@ -9,7 +9,7 @@
 import os from 'node:os';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { binaryCnn } from '../examples/common.mjs';
+import { benchCnn } from './cnn-network.mjs';
 import { formatTable, measure, median, seededFloats } from './harness.mjs';
 
 const argv = process.argv.slice(2);
@@ -22,7 +22,7 @@ function pixels(n, seed) {
   return Float32Array.from(seededFloats(n * 784, seed), (v) => Math.floor((v + 1) * 128) % 256);
 }
 
-function trainer(sg, model = binaryCnn({ lib: sg })) {
+function trainer(sg, model = benchCnn({ lib: sg })) {
   model.train();
   const optimizer = new sg.optim.Adam(model.parameters(), { lr: 0.005 });
   const x = sg.keep(sg.tensor(pixels(TRAIN_BATCH, 21), [TRAIN_BATCH, 784]));
@@ -37,7 +37,7 @@ function trainer(sg, model = binaryCnn({ lib: sg })) {
 }
 
 function inferrer(sg) {
-  const model = binaryCnn({ lib: sg });
+  const model = benchCnn({ lib: sg });
   // A few steps so batch-norm statistics and thresholds are not the initial ones.
   const step = trainer(sg, model);
   for (let i = 0; i < 2; i++) step();

@@ -1,5 +1,5 @@
-// Inference of the binary CNN of npm run mnist-bcnn (examples/common.mjs
-// binaryCnn, trained briefly on MNIST): snapgrad's frozen model (packed binary
+// Inference of the binary CNN of bench/cnn-network.mjs (the first mnist-bcnn
+// network, trained briefly on MNIST): snapgrad's frozen model (packed binary
 // convs, max-pool on packed bits, batch norm + sign folded into integer
 // thresholds, uint8 first layer) against the float version of the same
 // network in tfjs-wasm (NHWC) and onnxruntime-web (NCHW, wasm EP), all single
@@ -21,7 +21,8 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { pathToFileURL } from 'node:url';
 import * as sg from '../dist/snapgrad.js';
-import { binaryCnn, loadDataset, mnistLoader } from '../examples/common.mjs';
+import { loadDataset, mnistLoader } from '../examples/common.mjs';
+import { benchCnn } from './cnn-network.mjs';
 import { agreement, argmaxRows, formatTable, measure, median } from './harness.mjs';
 import { floatCnnModel, loadOrt } from './onnx.mjs';
 import { loadTfjsWasm } from './suites/f32.mjs';
@@ -190,7 +191,7 @@ export async function run({ steps = STEPS, quickRun = quick, log = console.log }
   const threads = snapgradThreads(info);
   const t0 = performance.now();
   const data = await loadDataset('', { limitTrain: Math.max(steps, 1) * 128, limitTest: Math.max(CHECK_IMAGES, 64) });
-  const model = binaryCnn();
+  const model = benchCnn();
   train(model, data, steps);
   const trainSeconds = (performance.now() - t0) / 1000;
   const example = sg.keep(sg.zeros([1, 784]));
@@ -283,7 +284,7 @@ export async function run({ steps = STEPS, quickRun = quick, log = console.log }
     date: new Date().toISOString(),
     machine: machineInfo(),
     threads: { snapgrad: threads, tfjs: 1, ort: 1 },
-    model: 'binaryCnn (npm run mnist-bcnn): 28x28x1 -> bconv3x3 32 (uint8 pixels) -> maxpool2 -> bn -> sign -> bconv3x3 64 -> maxpool2 -> bn -> sign -> bdense 3136->256 -> bn -> sign -> dense 256->10',
+    model: 'benchCnn (bench/cnn-network.mjs, the first mnist-bcnn network): 28x28x1 -> bconv3x3 32 (uint8 pixels) -> maxpool2 -> bn -> sign -> bconv3x3 64 -> maxpool2 -> bn -> sign -> bdense 3136->256 -> bn -> sign -> dense 256->10',
     floatPeers: 'same network in float32: ±1 conv/dense weights as floats, float pixels 0..255, conv 3x3 same (zero padding) -> maxpool 2 -> batch norm (eval) -> sign, x2; flatten; dense (bn folded) -> sign -> dense',
     trainingSteps: steps,
     trainSeconds,

@@ -1,5 +1,5 @@
 // One training step (forward, cross-entropy, backward, Adam update) of the
-// binary CNN of npm run mnist-bcnn (examples/common.mjs binaryCnn) at batch
+// binary CNN of bench/cnn-network.mjs (the first mnist-bcnn network) at batch
 // 128, in snapgrad and in tfjs-core + tfjs-backend-wasm (1 thread, NHWC) with
 // the straight-through estimators written with tf.customGrad, twice: the
 // obvious way and hand-tuned. Same process, same batch, and the same initial
@@ -29,7 +29,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import * as sg from '../dist/snapgrad.js';
-import { binaryCnn } from '../examples/common.mjs';
+import { benchCnn } from './cnn-network.mjs';
 import { formatTable, median } from './harness.mjs';
 import { machineInfo, measureWithCpu, snapgradThreads } from './inference-cnn.mjs';
 import { adamStep, batch, loadTfjsTraining } from './training.mjs';
@@ -41,7 +41,7 @@ const MOMENTUM = 0.1;
 const STEPS_PER_EPOCH = Math.floor(60000 / BATCH);
 const quick = process.argv.includes('--quick');
 
-/** The initial parameters of a binaryCnn, laid out for tfjs (HWIO convs, [in, out] dense). */
+/** The initial parameters of a benchCnn, laid out for tfjs (HWIO convs, [in, out] dense). */
 function initialWeights(model) {
   const convs = model.layers.filter((m) => m instanceof sg.nn.BinaryConv2d);
   const [hidden] = model.layers.filter((m) => m instanceof sg.nn.BinaryLinear);
@@ -59,9 +59,9 @@ function initialWeights(model) {
   };
 }
 
-/** snapgrad: binaryCnn and Adam as npm run mnist-bcnn trains them; returns a step function. */
+/** snapgrad: benchCnn and Adam as npm run mnist-bcnn trains its network; returns a step function. */
 function snapgradStep(data) {
-  const model = binaryCnn();
+  const model = benchCnn();
   const weights = initialWeights(model);
   model.train();
   const { step, dispose } = adamStep(sg, model, data, LR, BATCH);
@@ -236,7 +236,7 @@ export async function run({ quickRun = quick } = {}) {
     date: new Date().toISOString(),
     machine: machineInfo(),
     threads: { snapgrad: threads, tfjs: 1 },
-    model: 'binaryCnn (npm run mnist-bcnn): bconv3x3 1->32 (uint8 pixels) -> maxpool2 -> bn -> sign -> bconv3x3 32->64 -> maxpool2 -> bn -> sign -> bdense 3136->256 -> bn -> sign -> dense 256->10; clipped STE; Adam lr 0.005',
+    model: 'benchCnn (bench/cnn-network.mjs, the first mnist-bcnn network): bconv3x3 1->32 (uint8 pixels) -> maxpool2 -> bn -> sign -> bconv3x3 32->64 -> maxpool2 -> bn -> sign -> bdense 3136->256 -> bn -> sign -> dense 256->10; clipped STE; Adam lr 0.005',
     batch: BATCH,
     msPerStep: ms,
     rounds: samples,

@@ -8,12 +8,12 @@
 // activations stay bit-packed from the second conv to the classifier (binary
 // conv, max-pool and dense layers on packed words).
 //
-//   node examples/mnist-bcnn.mjs [--epochs 7] [--seed 1] [--data DIR] [--batch 128] [--lr 0.005] [--channels 64]
+//   node examples/mnist-bcnn.mjs [--epochs 8] [--seed 1] [--data DIR] [--batch 128] [--lr 0.005] [--channels 64]
 //                                [--hidden 512] [--shift 2] [--limit-train N] [--limit-test N] [--save model.safetensors]
 import * as sg from '../dist/snapgrad.js';
 import { binaryCnn, freezeAndReport, loadDataset, now, parseFlags, trainMnistClassifier } from './common.mjs';
 
-const flags = parseFlags({ epochs: 7, seed: 1, data: '', batch: 128, lr: 0.005, channels: 64, hidden: 512, shift: 2, limitTrain: 0, limitTest: 0, save: '' });
+const flags = parseFlags({ epochs: 8, seed: 1, data: '', batch: 128, lr: 0.005, channels: 64, hidden: 512, shift: 2, limitTrain: 0, limitTest: 0, save: '' });
 const start = now();
 const info = await sg.init();
 const data = await loadDataset(flags.data, flags);
