@@ -64,9 +64,12 @@ export class FSQ extends Module {
     }
     let size = 1;
     const basis: number[] = [];
+    // Every entry is checked before any is used, so the size error below prints only integers.
     levels.forEach((L, i) => {
       // L = 2 has no bound with z = 0 between its two values (atanh(o/a) > 1): that channel is a sign, nn.LFQ's code.
       if (typeof L !== 'number' || !Number.isInteger(L) || L < 3) throw new Error(`${op}: levels[${i}] must be an integer >= 3 (the values that channel takes; for 2 values per channel use nn.LFQ), got ${describe(L)}`);
+    });
+    levels.forEach((L) => {
       basis.push(size);
       size *= L;
       if (size > FSQ_MAX_CODES) throw new Error(`${op}: levels [${levels}] give more than 2^30 codes (indices are int32); use fewer or smaller levels`);

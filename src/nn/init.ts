@@ -10,9 +10,9 @@ export function layerSeed(seed: number | undefined): number {
   return nextSeed;
 }
 
-/** Uniform in [-bound, bound). */
+/** Uniform in [-bound, bound). Layers seed a bias with seed + 1: the seed wraps to 32 bits, so 2^32 - 1 is valid too. */
 export function uniformInit(shape: number[], bound: number, seed: number): Tensor {
-  return rand(shape, { low: -bound, high: bound, seed });
+  return rand(shape, { low: -bound, high: bound, seed: seed >>> 0 });
 }
 
 /** Glorot/Xavier uniform bound for a [fanOut, fanIn] weight. */

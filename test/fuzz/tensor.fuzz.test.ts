@@ -353,7 +353,7 @@ describe('runtime', () => {
     M: fc.integer({ min: 1, max: 40 }), N: fc.integer({ min: 1, max: 40 }), K: fc.integer({ min: 0, max: 40 }),
   }), async ({ threads, cost, M, N, K }) => {
     const okThreads = typeof threads === 'number' && Number.isInteger(threads) && threads >= 1 && threads <= 64;
-    const okCost = cost === undefined || (typeof cost === 'number' && cost >= 0 && !Number.isNaN(cost));
+    const okCost = cost === undefined || (typeof cost === 'number' && cost >= 0 && Number.isFinite(cost));
     const ramp = (n: number) => Float32Array.from({ length: n }, (_, i) => ((i * 7) % 13) / 8 - 0.75);
     const product = () => sg.tidy(() => sg.matmul(sg.tensor(ramp(M * K), [M, K]), sg.tensor(ramp(K * N).reverse(), [K, N])).dataSync());
     const expected = product();

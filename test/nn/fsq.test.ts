@@ -163,3 +163,8 @@ describe('nn.FSQ', () => {
     expect(() => model.layers[1].loadStateDict(other.stateDict())).toThrow(/loadStateDict: state\["\w+"\] is not the FSQ constant of levels \[8,5,3\]/);
   });
 });
+
+test('FSQ checks every level before the code count, so a bad entry after a huge one is named', () => {
+  expect(() => new sg.nn.FSQ([2 ** 31, 0, 5] as number[])).toThrow(/FSQ: levels\[1\] must be an integer >= 3/);
+  expect(() => new sg.nn.FSQ([2 ** 16, 2 ** 16])).toThrow(/FSQ: levels \[65536,65536\] give more than 2\^30 codes/);
+});
