@@ -1,7 +1,8 @@
 // Trains a binary MLP on a subset of MNIST in the page, drawing the loss of
 // every step on a canvas, then reports the test accuracy of the trained and
 // the frozen (bit-packed) model. Query parameters change the run:
-//   ?train=10000&test=2000&epochs=3&hidden=256&batch=100
+//   ?train=10000&test=2000&epochs=3&hidden=256&batch=100&threads=2
+// (threads defaults to one per core, as init() chooses).
 import * as sg from 'snapgrad';
 
 const params = new URLSearchParams(location.search);
@@ -66,9 +67,10 @@ async function main() {
   for (const el of document.querySelectorAll('.hidden-size')) el.textContent = String(hidden);
 
   // Fetches dist/snapgrad.simd-threads.wasm from next to the module and starts one worker per extra
-  // core (the page is crossOriginIsolated: serve.mjs sends COOP/COEP). Training runs on this main
-  // thread, which takes its share of every parallel call and spin-waits for the workers' last tiles.
-  const info = await sg.init();
+  // core, or per extra thread asked for (the page is crossOriginIsolated: serve.mjs sends COOP/COEP).
+  // Training runs on this main thread, which takes its share of every parallel call and spin-waits
+  // for the workers' last tiles.
+  const info = await sg.init(params.has('threads') ? { threads: setting('threads', 1) } : {});
   document.body.dataset.threads = String(info.threads);
   log(`snapgrad ${info.build} in the ${info.runtime} with ${info.threads} thread${info.threads > 1 ? 's' : ''} (${info.threadsReason}), crossOriginIsolated: ${globalThis.crossOriginIsolated}`);
   const t0 = performance.now();
