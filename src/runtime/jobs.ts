@@ -46,6 +46,33 @@ export const COEFFS = 6;
 export const MAX_ARGS = 24;
 export const JOB_BLOCK_BYTES = (ARGS_F64 + COEFFS * MAX_ARGS) * 8;
 
+/**
+ * How long a thread checks a job word before it sleeps on it. A training
+ * step's kernel calls arrive tens to hundreds of µs apart, and waking a
+ * sleeping thread (a futex, and on a VM an idle vCPU) costs about as much:
+ * spinning 0.5 ms instead of ~2 µs took the BNN step at 2 threads from 35.4
+ * to 31.4 ms (BENCHMARKS.md, Threads). A thread that spins has nothing else
+ * to run: the pool has one thread per core by default.
+ */
+export const SPIN_MS = 0.5;
+
+/**
+ * Checks ctl[index] until `ok` holds of it (true) or `ms` have passed (false;
+ * `last` then holds the value seen, for Atomics.wait).
+ */
+export function spinUntil(ctl: Int32Array, index: number, ok: (v: number) => boolean, ms: number, last: { v: number }): boolean {
+  const until = performance.now() + ms;
+  for (;;) {
+    // The clock is read every 64 checks: a check is a few ns, the clock tens.
+    for (let i = 0; i < 64; i++) {
+      const v = Atomics.load(ctl, index);
+      if (ok(v)) return true;
+      last.v = v;
+    }
+    if (performance.now() >= until) return false;
+  }
+}
+
 /** Bounds of tile t: [i0, i1) x [j0, j1). */
 export function tileBounds(f: Float64Array, colTiles: number, t: number, out: Float64Array): void {
   const rt = Math.floor(t / colTiles);

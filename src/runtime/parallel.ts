@@ -61,12 +61,14 @@ export interface TileJob {
 }
 
 /**
- * Below this cost a call stays on the calling thread. A pool round trip (wake,
- * split, wait for the last tile) measured 5-15 µs, the time of ~0.2M
- * multiply-adds on one thread; 2^20 leaves the 1x1024x784 GEMV (0.8M) on the
- * caller, where it must be no slower with threads on (BENCHMARKS.md, Threads).
+ * Below this cost a call stays on the calling thread. A pool round trip
+ * (split, wait for the last tile) measured 5-15 µs while the workers spin
+ * between calls, and a late worker only claims fewer tiles. Measured at 2
+ * threads (bench/threads.mjs): the 1x1024x784 GEMV (0.8M) runs 1.2-1.3x faster
+ * split, while 131072-element sign and mask passes (0.5M, ~65 µs) gain
+ * nothing; the threshold lies between them.
  */
-export const PARALLEL_MIN_COST = 1 << 20;
+export const PARALLEL_MIN_COST = 3 << 18;
 let minCost = PARALLEL_MIN_COST;
 
 /** Sets the cost below which calls stay on the calling thread (0: split every call; tests use it). */
@@ -75,7 +77,7 @@ export function setParallelMinCost(cost: number): void {
 }
 
 
-/** Tiles per thread: enough for dynamic claiming to even out uneven tiles and busy cores. */
+/** At most this many tiles per thread (chooseGrid weighs balance against re-packing). */
 const TILES_PER_THREAD = 4;
 /** Workspaces start on separate cache lines. */
 const WORK_ALIGN = 64;
@@ -135,24 +137,79 @@ function withScratch<T>(bytes: number, fn: (work: number) => T): T {
 }
 
 /**
- * Tile sizes [rows, cols] for about TILES_PER_THREAD·threads tiles. A tile
- * re-reads (packs) its rows' and its columns' operands, so the split follows
- * the shape: cols/rows tiles in the ratio C/R minimize R·colTiles + C·rowTiles.
+ * Packing cost of an operand element relative to a multiply-add: a tile packs
+ * its rows of A and its columns of B again (the f32 GEMM packs ~3 G elements/s
+ * and multiply-adds ~12 G/s).
+ */
+const PACK_WEIGHT = 4;
+/**
+ * Thread speeds a grid is also judged under: one thread at 70%. Shared
+ * machines slow one core at a time (CPU steal; measured: a 2-tile GEMM whose
+ * worker tile took 1.6 ms longer than the host's 3.5 ms), and more tiles let
+ * the faster thread claim the slower one's share.
+ */
+const SLOW_THREAD = 0.7;
+const gridCache = new Map<string, [number, number] | null>();
+
+/**
+ * Tile sizes [rows, cols] for at most TILES_PER_THREAD·threads tiles, a
+ * multiple of the thread count where the shape allows it: the split with the
+ * least estimated time. The time is the last thread's finish when threads
+ * claim tiles in order (tiles are uneven where the axes do not divide),
+ * averaged over equal speeds and one slow thread, plus the operand re-packing
+ * each tile does (rows once per column tile, columns once per row tile).
  * Returns null when the grid has a single tile.
  */
 export function chooseGrid(R: number, ralign: number, C: number, calign: number, threads: number): [number, number] | null {
+  const key = `${R} ${ralign} ${C} ${calign} ${threads}`;
+  const known = gridCache.get(key);
+  if (known !== undefined) return known;
   const maxR = Math.ceil(R / ralign);
   const maxC = Math.ceil(C / calign);
-  const target = Math.min(threads * TILES_PER_THREAD, maxR * maxC);
-  if (target < 2) return null;
-  const clamp = (x: number, max: number) => Math.max(1, Math.min(max, Math.round(x)));
-  // The ideal column count, then the rows it leaves, then the columns again: when one axis is
-  // short (a GEMV has one row) the other takes all the tiles instead of the ideal ratio's many.
-  let ct = clamp(Math.sqrt((target * C) / R), maxC);
-  const rtiles = clamp(target / ct, maxR);
-  ct = clamp(target / rtiles, maxC);
-  const rstep = Math.ceil(Math.ceil(R / rtiles) / ralign) * ralign;
-  const cstep = Math.ceil(Math.ceil(C / ct) / calign) * calign;
-  if (Math.ceil(R / rstep) * Math.ceil(C / cstep) < 2) return null;
-  return [rstep, cstep];
+  const most = Math.min(threads * TILES_PER_THREAD, maxR * maxC);
+  let best: [number, number] | null = null;
+  let bestTime = Infinity;
+  for (let rt = 1; rt <= Math.min(maxR, most); rt++) {
+    for (let ct = 1; ct <= maxC && rt * ct <= most; ct++) {
+      const rstep = Math.ceil(Math.ceil(R / rt) / ralign) * ralign;
+      const cstep = Math.ceil(Math.ceil(C / ct) / calign) * calign;
+      const nr = Math.ceil(R / rstep), nc = Math.ceil(C / cstep);
+      if (nr * nc < 2 || (nr * nc) % threads !== 0) continue;
+      const time = (finish(R, rstep, C, cstep, threads, 1) + finish(R, rstep, C, cstep, threads, SLOW_THREAD)) / 2
+        + (PACK_WEIGHT * (R * nc + C * nr)) / threads;
+      if (time < bestTime) {
+        bestTime = time;
+        best = [rstep, cstep];
+      }
+    }
+  }
+  if (best === null && most >= 2) best = fewerTiles(R, ralign, C, calign, most);
+  if (gridCache.size >= 1024) gridCache.clear();
+  gridCache.set(key, best);
+  return best;
+}
+
+/** Too few aligned pieces for a multiple of the threads: as many tiles as there are, rows first. */
+function fewerTiles(R: number, ralign: number, C: number, calign: number, tiles: number): [number, number] {
+  const maxR = Math.ceil(R / ralign);
+  const rt = Math.min(maxR, tiles);
+  const ct = Math.max(1, Math.floor(tiles / rt));
+  return [Math.ceil(Math.ceil(R / rt) / ralign) * ralign, Math.ceil(Math.ceil(C / ct) / calign) * calign];
+}
+
+/**
+ * When the last of `threads` threads finishes the tiles of a grid, claiming
+ * them in order (each goes to the thread free first); the last thread runs
+ * at `slow` speed. In units of output elements.
+ */
+function finish(R: number, rstep: number, C: number, cstep: number, threads: number, slow: number): number {
+  const free = new Float64Array(threads);
+  for (let i0 = 0; i0 < R; i0 += rstep) {
+    for (let j0 = 0; j0 < C; j0 += cstep) {
+      let k = 0;
+      for (let t = 1; t < threads; t++) if (free[t] < free[k]) k = t;
+      free[k] += (Math.min(rstep, R - i0) * Math.min(cstep, C - j0)) / (k === threads - 1 ? slow : 1);
+    }
+  }
+  return Math.max(...free);
 }

@@ -1,6 +1,6 @@
 import {
   ACTIVE, ARGS_F64, COEFFS, COL_TILES, DONE, FAILED, FN, GEN, GRID_F64, INT_WORDS, JOB_BLOCK_BYTES, LIMIT, MAX_ARGS,
-  NARGS, NEXT, QUIT, runTiles, SUM, TILES,
+  NARGS, NEXT, QUIT, runTiles, SPIN_MS, spinUntil, SUM, TILES,
 } from './jobs.js';
 import type { WorkerStart } from './worker.js';
 
@@ -21,9 +21,6 @@ export interface WorkerFactory {
 
 /** How long a worker may take to start before the pool gives up on threads. */
 const START_TIMEOUT_MS = 15000;
-// Checks of a counter before the host sleeps on it (or, on a browser's main
-// thread, which may not sleep, between checks forever).
-const SPIN = 4000;
 
 export class Pool {
   private readonly ctl: Int32Array;
@@ -101,12 +98,11 @@ export class Pool {
     return Atomics.load(ctl, SUM);
   }
 
+  /** Spins, then sleeps between checks; a browser's main thread, which may not sleep, spins on. */
   private waitUntil(index: number, ok: (v: number) => boolean): void {
-    const ctl = this.ctl;
-    for (let i = 0; ; i++) {
-      const v = Atomics.load(ctl, index);
-      if (ok(v)) return;
-      if (this.canBlock && i >= SPIN) Atomics.wait(ctl, index, v, 10);
+    const last = { v: 0 };
+    while (!spinUntil(this.ctl, index, ok, SPIN_MS, last)) {
+      if (this.canBlock) Atomics.wait(this.ctl, index, last.v, 10);
     }
   }
 

@@ -4,7 +4,7 @@
 // sleep again. It computes on raw memory and never allocates: the host's
 // allocator stays the only one. The same file runs as a Node worker_threads
 // worker, a Deno Worker and a browser Web Worker.
-import { ACTIVE, FN, GEN, INT_WORDS, JOB_BLOCK_BYTES, LIMIT, QUIT, runTiles } from './jobs.js';
+import { ACTIVE, FN, GEN, INT_WORDS, JOB_BLOCK_BYTES, LIMIT, QUIT, runTiles, SPIN_MS, spinUntil } from './jobs.js';
 
 /** The one message a worker receives. */
 export interface WorkerStart {
@@ -23,10 +23,6 @@ interface Port {
   close(): void;
 }
 
-// Spin this many checks of the job word before sleeping: back-to-back kernel
-// calls of a training step arrive faster than a futex wake-up.
-const SPIN = 2000;
-
 async function main(start: WorkerStart, port: Port): Promise<void> {
   let instance: WebAssembly.Instance;
   try {
@@ -41,10 +37,12 @@ async function main(start: WorkerStart, port: Port): Promise<void> {
   const exports = instance.exports as Record<string, (...args: number[]) => unknown>;
   const fns = start.names.map((n) => exports[n]);
   let seen = Atomics.load(ctl, GEN) & ~1;
+  const last = { v: 0 };
+  const changed = (v: number) => v !== seen;
   port.post({ ready: true });
   for (;;) {
-    for (let i = 0; i < SPIN && Atomics.load(ctl, GEN) === seen; i++);
-    Atomics.wait(ctl, GEN, seen);
+    // Back-to-back kernel calls arrive faster than a wake-up from sleep (jobs.ts, SPIN_MS).
+    if (!spinUntil(ctl, GEN, changed, SPIN_MS, last)) Atomics.wait(ctl, GEN, seen);
     if (Atomics.load(ctl, QUIT) !== 0) break;
     const g = Atomics.load(ctl, GEN);
     if (g === seen) continue;

@@ -127,7 +127,7 @@ describe('fallback to one thread, without error', () => {
 });
 
 describe('the tile grid', () => {
-  test('about 4 tiles per thread, shaped by the output: one row takes all its tiles in columns', async () => {
+  test('up to 4 tiles per thread, a multiple of the threads, shaped by the output: one row takes all its tiles in columns', async () => {
     const { chooseGrid } = await import('../../src/runtime/parallel.js');
     const tiles = (R: number, ra: number, C: number, ca: number, t: number) => {
       const g = chooseGrid(R, ra, C, ca, t);
@@ -138,5 +138,10 @@ describe('the tile grid', () => {
     expect(tiles(4096, 64, 1, 1, 2)).toEqual({ step: [512, 1], count: 8 });
     expect(tiles(3, 4, 5, 8, 4)).toBeNull();
     expect(tiles(100000, 1, 16, 8, 4)!.count).toBe(16);
+    // Square-ish outputs split both ways, into a multiple of the threads (9 tiles on 2 threads left one a tile more).
+    expect(tiles(784, 4, 1024, 8, 2)).toEqual({ step: [392, 256], count: 8 });
+    expect(tiles(1024, 4, 1024, 8, 3)!.count).toBe(12);
+    // Too few aligned pieces for a multiple: as many tiles as there are.
+    expect(tiles(8, 4, 8, 8, 4)).toEqual({ step: [4, 8], count: 2 });
   });
 });
