@@ -5,15 +5,19 @@
 // stays on the calling thread below the cost threshold). tfjs-wasm
 // (setThreadsCount) runs in its own processes, one per thread count, because
 // its thread count is fixed when its backend starts; so does onnxruntime-web
-// (ort.env.wasm.numThreads) for the int8 GEMM (MatMulInteger).
+// (ort.env.wasm.numThreads) for the int8 GEMM (MatMulInteger). The ceiling
+// column is what two independent single-thread instances (own memory, no
+// pool, no synchronization) reach together against one alone, measured in
+// alternating rounds: the most 2 threads can give on this machine.
 // Writes bench/results/threads.json.  Usage: node bench/threads.mjs [--quick]
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import * as sg from '../dist/snapgrad.js';
+import { Worker } from 'node:worker_threads';
 import { formatTable, gops, measure, median, seededFloats } from './harness.mjs';
-import { batch, snapgradStep } from './training.mjs';
+import { threadCases } from './threads-cases.mjs';
 
 const quick = process.argv.includes('--quick');
 const THREADS = [1, 2];
@@ -75,36 +79,36 @@ function ortRun(threads, [M, N, K]) {
   return runChild(script);
 }
 
+/**
+ * Per case, the rate of two independent single-thread instances running at
+ * once over the rate of one alone (medians of alternating rounds).
+ */
+async function ceilings(count) {
+  const url = new URL('./threads-ceiling-worker.mjs', import.meta.url);
+  const workers = [0, 1].map(() => new Worker(url));
+  await Promise.all(workers.map((w) => new Promise((resolve, reject) => { w.once('message', resolve); w.once('error', reject); })));
+  const ask = (w, index, ms) => new Promise((resolve) => { w.once('message', resolve); w.postMessage({ index, ms }); });
+  const ms = quick ? 200 : 500;
+  const out = [];
+  for (let index = 0; index < count; index++) {
+    const alone = [], pair = [];
+    for (let r = 0; r < (quick ? 2 : 6); r++) {
+      alone.push(await ask(workers[r % 2], index, ms));
+      const both = await Promise.all(workers.map((w) => ask(w, index, ms)));
+      pair.push(both[0] + both[1]);
+    }
+    out.push(median(pair) / median(alone));
+  }
+  await Promise.all(workers.map((w) => w.terminate()));
+  return out;
+}
+
 async function main() {
   const info = await sg.init({ threads: 2 });
-  const rounds = quick ? 2 : 4;
-  const opts = { warmup: 2, minRepeats: 5, minTimeMs: quick ? 300 : 800 };
-  const cases = [];
-  const gemm = (M, N, K) => {
-    const a = sg.keep(sg.tensor(seededFloats(M * K, 1), [M, K])), b = sg.keep(sg.tensor(seededFloats(K * N, 2), [K, N]));
-    return { run: () => sg.tidy(() => { sg.matmul(a, b); }), ops: 2 * M * N * K, dispose: () => { a.dispose(); b.dispose(); } };
-  };
-  for (const [M, N, K] of [[128, 1024, 784], [256, 1024, 1024], [512, 512, 512]]) cases.push({ name: 'gemm_f32', shape: `${M}x${N}x${K}`, unit: 'GFLOP/s', ...gemm(M, N, K) });
-  {
-    const [M, N, K] = [128, 1024, 784];
-    const a = sg.keep(sg.tensor(seededFloats(M * K, 3).map((v) => Math.round(v * 127)), [M, K], { dtype: 'int8' }));
-    const b = sg.keep(sg.tensor(seededFloats(N * K, 4).map((v) => Math.round(v * 127)), [N, K], { dtype: 'int8' }));
-    cases.push({ name: 'gemm_s8', shape: `${M}x${N}x${K}`, unit: 'GOP/s', ops: 2 * M * N * K, run: () => sg.tidy(() => { sg.int8Matmul(a, b, { transposeB: true }); }), dispose: () => { a.dispose(); b.dispose(); } });
-  }
-  for (const k of [784, 4096]) {
-    const [M, N] = [128, 1024];
-    const a = sg.keep(sg.packBits(sg.tensor(seededFloats(M * k, 5), [M, k]))), b = sg.keep(sg.packBits(sg.tensor(seededFloats(N * k, 6), [N, k])));
-    cases.push({ name: 'gemm_b1', shape: `${M}x${N}x${k}`, unit: 'G binop/s', ops: 2 * M * N * k, run: () => sg.tidy(() => { sg.binaryMatmul(a, b, k); }), dispose: () => { a.dispose(); b.dispose(); } });
-  }
-  {
-    const [M, N, K] = [128, 1024, 784];
-    const x = sg.keep(sg.tensor(seededFloats(M * K, 7).map((v) => Math.floor((v + 1) * 127.5)), [M, K], { dtype: 'uint8' }));
-    const w = sg.keep(sg.packBits(sg.tensor(seededFloats(N * K, 8), [N, K])));
-    cases.push({ name: 'gemm_u8b1', shape: `${M}x${N}x${K}`, unit: 'GOP/s', ops: 2 * M * N * K, run: () => sg.tidy(() => { sg.uint8BinaryMatmul(x, w); }), dispose: () => { x.dispose(); w.dispose(); } });
-  }
-  cases.push({ name: 'gemm_f32 GEMV (pool overhead)', shape: '1x1024x784', unit: 'GFLOP/s', ...gemm(1, 1024, 784) });
-  const step = snapgradStep(sg, batch());
-  cases.push({ name: 'BNN training step', shape: '784-1024-1024-10, batch 128', unit: 'steps/s', ops: 1e9 / 1e3, run: step.step, dispose: step.dispose });
+  // Many short alternating rounds: this shared host's speed drifts within seconds.
+  const rounds = quick ? 2 : 8;
+  const opts = { warmup: 2, minRepeats: 5, minTimeMs: quick ? 200 : 400 };
+  const cases = threadCases(sg);
 
   const samples = cases.map(() => ({ 1: [], 2: [] }));
   for (let r = 0; r < rounds; r++) {
@@ -118,6 +122,7 @@ async function main() {
     }
   }
   for (const c of cases) c.dispose();
+  const ceiling = await ceilings(cases.length);
   const rows = cases.map((c, i) => {
     const ms1 = median(samples[i][1]), ms2 = median(samples[i][2]);
     const rate = (ms) => (c.unit === 'steps/s' ? 1000 / ms : gops(c.ops, ms));
@@ -126,6 +131,7 @@ async function main() {
       '1 thread ms': ms1.toFixed(3), '2 threads ms': ms2.toFixed(3),
       '1 thread rate': rate(ms1).toFixed(1), '2 threads rate': rate(ms2).toFixed(1),
       'speedup 2 vs 1': `${(ms1 / ms2).toFixed(2)}x`,
+      'ceiling (2 independent)': `${ceiling[i].toFixed(2)}x`,
     };
   });
   const shapes = [[128, 1024, 784], [256, 1024, 1024], [512, 512, 512]];

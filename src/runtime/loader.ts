@@ -468,7 +468,7 @@ export function info(): Info {
 export interface SetThreadsOptions {
   /**
    * Kernel calls whose work (multiply-adds or equivalent) is below this stay on
-   * the calling thread; a finite number >= 0, default 3·2^18 = 786432 (measured; see bench/threads.mjs). 0 splits every call, as the tests do.
+   * the calling thread; a finite number >= 0, default 2^20 (measured; see bench/threads.mjs). 0 splits every call, as the tests do.
    */
   minParallelCost?: number;
 }

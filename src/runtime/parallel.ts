@@ -63,12 +63,12 @@ export interface TileJob {
 /**
  * Below this cost a call stays on the calling thread. A pool round trip
  * (split, wait for the last tile) measured 5-15 µs while the workers spin
- * between calls, and a late worker only claims fewer tiles. Measured at 2
- * threads (bench/threads.mjs): the 1x1024x784 GEMV (0.8M) runs 1.2-1.3x faster
- * split, while 131072-element sign and mask passes (0.5M, ~65 µs) gain
- * nothing; the threshold lies between them.
+ * between calls. 2^20 leaves the 1x1024x784 GEMV (0.8M) on the caller, where
+ * it must be no slower with threads on: split, it measured 0.96-1.28x in
+ * different runs (BENCHMARKS.md, Threads), and 131072-element passes (0.5M)
+ * gained nothing.
  */
-export const PARALLEL_MIN_COST = 3 << 18;
+export const PARALLEL_MIN_COST = 1 << 20;
 let minCost = PARALLEL_MIN_COST;
 
 /** Sets the cost below which calls stay on the calling thread (0: split every call; tests use it). */
