@@ -50,9 +50,9 @@ export const JOB_BLOCK_BYTES = (ARGS_F64 + COEFFS * MAX_ARGS) * 8;
  * How long a thread checks a job word before it sleeps on it. A training
  * step's kernel calls arrive tens to hundreds of µs apart, and waking a
  * sleeping thread (a futex, and on a VM an idle vCPU) costs about as much:
- * spinning 0.5 ms instead of ~2 µs took the BNN step at 2 threads from 35.4
- * to 31.4 ms (BENCHMARKS.md, Threads). A thread that spins has nothing else
- * to run: the pool has one thread per core by default.
+ * spinning 0.5 ms instead of ~2 µs took the BNN step at 2 threads from 27.9
+ * to 26.7 ms in an interleaved A/B (BENCHMARKS.md, Threads). A thread that
+ * spins has nothing else to run: the pool has one thread per core by default.
  */
 export const SPIN_MS = 0.5;
 
