@@ -32,8 +32,9 @@ function resolvePath(mounts, pathname) {
 /**
  * Serves `root` at "/" and each extra mount ({ "/prefix/": folder }) on
  * 127.0.0.1. Resolves to { url, close() } once listening (port 0 = any free port).
+ * isolated: false leaves out COOP/COEP (a page as most servers send it: no threads).
  */
-export function serve({ root, mounts = {}, port = 0, host = '127.0.0.1' }) {
+export function serve({ root, mounts = {}, port = 0, host = '127.0.0.1', isolated = true }) {
   const all = { '/': root, ...mounts };
   const server = createServer((req, res) => {
     const pathname = new URL(req.url ?? '/', 'http://localhost').pathname;
@@ -47,8 +48,7 @@ export function serve({ root, mounts = {}, port = 0, host = '127.0.0.1' }) {
     }
     res.writeHead(200, {
       'content-type': TYPES[extname(file)] ?? 'application/octet-stream',
-      'cross-origin-opener-policy': 'same-origin',
-      'cross-origin-embedder-policy': 'require-corp',
+      ...(isolated ? { 'cross-origin-opener-policy': 'same-origin', 'cross-origin-embedder-policy': 'require-corp' } : {}),
       'cache-control': 'no-store',
     });
     createReadStream(file).pipe(res);

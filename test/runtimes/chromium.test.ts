@@ -27,6 +27,8 @@ const BUNDLE_PAGE = '<!doctype html><meta charset="utf-8"><title>snapgrad confor
 describe.skipIf(!hasChromium)('Chromium', () => {
   let browser: Browser;
   let server: { url: string; close(): Promise<void> };
+  /** The same files without COOP/COEP: a page that is not cross-origin isolated. */
+  let plainServer: { url: string; close(): Promise<void> };
   let project: PackedProject;
   let startMs = 0;
 
@@ -40,26 +42,28 @@ describe.skipIf(!hasChromium)('Chromium', () => {
     for (const f of ['snapgrad.simd.wasm', 'snapgrad.simd-threads.wasm', 'snapgrad.relaxed.wasm', 'snapgrad.relaxed-threads.wasm', 'snapgrad.worker.js']) copyFileSync(join(project.dir, 'node_modules/snapgrad/dist', f), join(esbuildDir, f));
     writeFileSync(join(esbuildDir, 'index.html'), BUNDLE_PAGE);
     server = await serve({ root: ROOT, mounts: { '/esbuild-app/': esbuildDir, '/vite-app/': join(project.dir, 'vite-app') } });
+    plainServer = await serve({ root: ROOT, isolated: false });
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS, headless: true });
     startMs = since(start);
   });
   afterAll(async () => {
     await browser?.close();
     await server?.close();
+    await plainServer?.close();
     project?.cleanup();
   });
 
   /** Runs the suite page at `path`; also returns the URLs the wasm was served from (HTTP 200). */
-  async function runSuite(path: string): Promise<SuiteResult & { crossOriginIsolated: boolean; relaxed: boolean; wasmUrls: string[] }> {
+  async function runSuite(path: string, at = server): Promise<SuiteResult & { build: string; threadsReason: string; crossOriginIsolated: boolean; relaxed: boolean; wasmUrls: string[] }> {
     const page = await browser.newPage();
     const errors: string[] = [];
     const wasmUrls: string[] = [];
     page.on('pageerror', (err) => errors.push(err.message));
     page.on('response', (res) => {
-      if (res.url().endsWith('.wasm') && res.status() === 200) wasmUrls.push(res.url().slice(server.url.length));
+      if (res.url().endsWith('.wasm') && res.status() === 200) wasmUrls.push(res.url().slice(at.url.length));
     });
     try {
-      await page.goto(server.url + path);
+      await page.goto(at.url + path);
       await page.waitForSelector('body[data-state="done"]', { state: 'attached', timeout: 45_000 });
       const result = await page.evaluate(() => (globalThis as any).conformance);
       expect(result.error, result.error).toBeUndefined();
@@ -82,6 +86,17 @@ describe.skipIf(!hasChromium)('Chromium', () => {
     expect(result.threads).toEqual([1, 2, 3, 4]);
     expectSameHashes('chromium', result, await nodeHashes());
     console.log(`chromium: launch + server ${startMs} ms, plain-ESM conformance page ${since(start)} ms`);
+  });
+
+  test("a page that is not cross-origin isolated runs the single-thread build with no error and Node's hashes", async () => {
+    const result = await runSuite('/test/conformance/browser.html', plainServer);
+    expect(result.crossOriginIsolated).toBe(false);
+    expect(result.build).toBe(result.relaxed ? 'relaxed-simd128' : 'simd128');
+    expect(result.threads).toEqual([1]);
+    expect(result.threadsReason).toMatch(/not cross-origin isolated/);
+    expect(result.wasmUrls).toEqual(result.relaxed ? ['/dist/snapgrad.relaxed.wasm'] : ['/dist/snapgrad.relaxed.wasm', '/dist/snapgrad.simd.wasm']);
+    expect(snapshotDiff(result.hashes, result.relaxed ? 'relaxed' : 'simd')).toEqual([]);
+    expectSameHashes('chromium (not isolated)', result, await nodeHashes());
   });
 
   test("an esbuild bundle (the exports map's browser build, wasm next to the bundle) gives Node's hashes", async () => {
