@@ -1,11 +1,11 @@
-import { checkDType, checkNumber, describe } from '../tensor/checks.js';
+import { checkDType, checkNumber, describe, F32_MAX } from '../tensor/checks.js';
 import { rawF32, rawI32, Tensor } from '../tensor/tensor.js';
 
 // Argument checks shared by the layers, optimizers and schedules: each runs
 // before anything is allocated or written, so a rejected call changes nothing.
 
 /** Largest finite float32: hyperparameters beyond it would reach the kernels as Infinity. */
-export const F32_MAX = 3.4028234663852886e38;
+export { F32_MAX };
 
 /** An optional seed: omitted (or null) means "next layer seed"; otherwise an integer in [0, 2^32). */
 export function seedOption(seed: unknown, op: string): number | undefined {

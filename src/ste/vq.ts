@@ -169,9 +169,18 @@ function sampleCodes(z: Tensor, codebook: Tensor, tau: number, draw: RandomDraw,
  * the rotation with Rê = q̂ (two reflections, never formed as a D×D matrix).
  * Both are constants of the forward pass (computed in float64 per row). A row
  * where e or q is 0 has no direction to rotate: its gradient is straight
- * through. Where q̂ = −ê, r is taken as 0 (R = I − 2êêᵀ, the reflection that
- * takes ê to −ê).
+ * through, and so is a row where e is so small against q that s exceeds
+ * MAX_ROTATION_SCALE. Where q̂ = −ê, r is taken as 0 (R = I − 2êêᵀ, the
+ * reflection that takes ê to −ê).
  */
+/**
+ * Above this scale ‖q‖/‖e‖ a row of e has no usable direction (it is at most
+ * 1e-12 of its code's length: below l2Normalize's floor with cosine), and the
+ * scaled gradient overflows float32 (fuzz seed 20261204: subnormal rows of z
+ * gave infinite gradients, with and without cosine). Such rows go straight through.
+ */
+const MAX_ROTATION_SCALE = 1e12;
+
 function rotateTo(e: Tensor, codes: Tensor): Tensor {
   const [N, D] = e.shape;
   const ev = rawF32(e);
@@ -190,6 +199,7 @@ function rotateTo(e: Tensor, codes: Tensor): Tensor {
     if (ee === 0 || qq === 0) continue;
     const en = Math.sqrt(ee);
     const qn = Math.sqrt(qq);
+    if (qn / en > MAX_ROTATION_SCALE) continue;
     scale[n] = qn / en;
     let rr = 0;
     for (let d = 0; d < D; d++) {

@@ -92,12 +92,18 @@ describe('rotation trick', () => {
     expect(D).toBe(e0.length);
   });
 
-  test('degenerate rows: e = 0 passes the gradient straight through; q = −e reflects it (R = I − 2êêᵀ)', () => {
+  test('degenerate rows: e = 0, or e so small that ‖q‖/‖e‖ exceeds 1e12, passes the gradient straight through; q = −e reflects it (R = I − 2êêᵀ)', () => {
     const zero = gradOf([[0, 0, 0]], [[1, 2, 3]], [[0.5, -1, 2]]);
     expect(zero.grad).toEqual([0.5, -1, 2]);
     // e = (1, 0), q = (−2, 0): s = 2, Rᵀdy = (−dy0, dy1).
     const flip = gradOf([[1, 0]], [[-2, 0]], [[0.25, 0.75]]);
     flip.grad.forEach((g, i) => expect(g).toBeCloseTo([-0.5, 1.5][i], 6));
+    // e tiny against q = 8 (s = ‖q‖/‖e‖ above 1e12: subnormal rows, or 3.3e-29 giving s ≈ 2.4e29) goes straight
+    // through (fuzz seed 20261204 found infinite gradients); e = 1e-11 (s = 8e11) is still rotated: Rᵀ turns x̂ back to ŷ, s·(−dy1, dy0, dy2).
+    const tiny = gradOf([[2.8e-45, 4.2e-45, 2.4e-44], [0, 3.3e-29, 0], [0, 1e-11, 0]], [[8, 0, 0]], [[0.5, -1, 2], [1, 1, 1], [0.5, 0.25, 1]]);
+    expect(tiny.grad.slice(0, 6)).toEqual([0.5, -1, 2, 1, 1, 1]);
+    const s = 8 / Math.fround(1e-11);
+    tiny.grad.slice(6).forEach((g, i) => expect(g / s).toBeCloseTo([-0.25, 0.5, 1][i], 5));
   });
 
   test('nn.VectorQuantizer({ rotationTrick: true }) trains, keeps memory flat, and its codes equal the plain quantizer\'s', () => {
