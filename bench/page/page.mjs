@@ -288,7 +288,9 @@ async function main() {
     // not checked then (setThreads(2) without a pool also gives 1), so it shows "?".
     const shown = (t) => (threadsRun.threads?.snapgrad || t === 1 ? t : '?');
     const long = threadsRun.rows.flatMap((r) => counts.map((t) => ({ kernel: r.kernel, shape: r.shape, unit: r.unit, threads: shown(t),
-      ms: r[`${col(t)} ms`], rate: r[`${col(t)} rate`], 'vs 1 thread': `${(cellNumber(r['1 thread ms']) / cellNumber(r[`${col(t)} ms`])).toFixed(2)}x` })));
+      ms: r[`${col(t)} ms`], rate: r[`${col(t)} rate`], 'vs 1 thread': `${(cellNumber(r['1 thread ms']) / cellNumber(r[`${col(t)} ms`])).toFixed(2)}x`,
+      // Two independent single-thread instances against one, from the same run (files before it have none).
+      'ceiling (2 independent)': t === 2 ? r['ceiling (2 independent)'] ?? '' : '' })));
     div.append(el('h2', { textContent: `snapgrad at ${counts.join(' and ')} threads (Node, ${threadsRun.build}, ${threadsRun.date.slice(0, 10)})` }), table(long));
     for (const unit of [...new Set(threadsRun.rows.map((r) => r.unit))]) {
       const rows = threadsRun.rows.filter((r) => r.unit === unit);
