@@ -1,15 +1,13 @@
 import { composite, noGrad } from '../autograd/tape.js';
-import { abs, add, div, mul } from '../ops/elementwise.js';
+import { abs, add, mul } from '../ops/elementwise.js';
 import { matmul } from '../ops/matmul.js';
 import { reshape } from '../ops/shape.js';
 import { signMatmul, uint8SignMatmul } from '../ops/sign-matmul.js';
-import { max as maxOp, mean as meanOp } from '../ops/reduce.js';
+import { mean as meanOp } from '../ops/reduce.js';
 import { stopGradient } from '../autograd/custom.js';
 import { binarize, type SignGrad } from '../ste/sign.js';
-import { quantize } from '../ste/quantize.js';
 import { checkDType, checkFloat, checkNumber } from '../tensor/checks.js';
-import { zeros, full } from '../tensor/creation.js';
-import { tidy } from '../tensor/scope.js';
+import { zeros } from '../tensor/creation.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { packBits } from '../kernels/bitpack.js';
 import { quantizeInt8 } from '../kernels/quant_s8.js';
@@ -17,11 +15,12 @@ import { tensor } from '../tensor/creation.js';
 import type { FreezeContext, FrozenStage, Macs } from '../freeze/types.js';
 import { boolOption, readOptions } from '../tensor/options.js';
 import { rejectNaN } from '../kernels/nan.js';
-import { checkStateRange, seedOption } from './guard.js';
+import { seedOption } from './guard.js';
 import { glorotBound, layerSeed, uniformInit } from './init.js';
 import { Module } from './module.js';
+import { QuantLayer } from './quant-layer.js';
 import { binaryLayerOptions, type BinaryLayerOptions } from './binary-layer.js';
-import { activationScale, checkLearnedScale, fakeQuantWeight, observeRange, quantLayerOptions, type QuantLayerOptions } from './fake-quant.js';
+import { type QuantLayerOptions } from './fake-quant.js';
 
 /** Most input or output features of a layer (a weight of 2^16 x 2^16 float32 is 16 GiB, beyond wasm memory anyway). */
 export const MAX_FEATURES = 2 ** 16;
@@ -230,98 +229,31 @@ export interface QuantLinearOptions extends QuantLayerOptions {
  * scales s, and inputs fake-quantized with a per-tensor scale from a running
  * max|x| observer. Gradients pass straight through the rounding.
  */
-export class QuantLinear extends Module {
-  readonly weightBits: number;
-  readonly activationBits: number | null;
-  readonly perChannel: boolean;
-  readonly learnScale: boolean;
-  readonly observerMomentum: number;
+export class QuantLinear extends QuantLayer {
+  protected readonly outAxis = 0;
 
   constructor(readonly inFeatures: number, readonly outFeatures: number, options: QuantLinearOptions | null = {}) {
-    super();
-    const op = 'QuantLinear';
-    checkFeatures(op, inFeatures, outFeatures);
-    const o = readOptions<QuantLinearOptions>(options, op);
-    const q = quantLayerOptions(op, options, o);
-    this.weightBits = q.weightBits;
-    this.activationBits = q.activationBits;
-    this.perChannel = q.perChannel;
-    this.learnScale = q.learnScale;
-    this.observerMomentum = q.observerMomentum;
-    const bias = boolOption(o.bias, op, 'bias', true);
-    const seed = layerSeed(seedOption(o.seed, op));
-    const bound = 1 / Math.sqrt(inFeatures);
-    const w = this.registerParameter('weight', uniformInit([outFeatures, inFeatures], bound, seed), { bits: this.weightBits });
-    if (bias) this.registerParameter('bias', uniformInit([outFeatures], bound, seed + 1));
-    if (this.learnScale) this.registerParameter('weightScale', tidy(() => this.computeWeightScale(w)), { bits: 32 });
-    this.registerBuffer('inputRange', full([], 0));
-  }
-
-  get weight(): Tensor {
-    return this.param('weight');
-  }
-
-  get bias(): Tensor | null {
-    return this.optionalParam('bias');
-  }
-
-  protected override checkStateValue(name: string, value: Tensor, fullName = name): void {
-    if (name === 'inputRange') checkStateRange(value, 'QuantLinear', fullName, 0);
-    else if (name === 'weightScale') checkStateRange(value, 'QuantLinear', fullName, 1e-30);
-    else super.checkStateValue(name, value, fullName);
-  }
-
-  /** Largest weight level: 2^(bits-1) - 1 (symmetric, so -qmax..qmax). */
-  get weightQmax(): number {
-    return 2 ** (this.weightBits - 1) - 1;
-  }
-
-  /** max|W| / qmax per output channel ([out, 1]) or per tensor ([1, 1]) (no tape). */
-  computeWeightScale(w: Tensor = this.weight): Tensor {
-    return noGrad(() => {
-      const m = this.perChannel ? maxOp(abs(w), { axis: 1, keepDims: true }) : maxOp(abs(w), { keepDims: true });
-      // A channel of zeros would give scale 0: use a tiny positive scale instead.
-      return add(div(m, this.weightQmax), 1e-12);
-    });
-  }
-
-  /** The weight scales in use: learned, or max|W| / qmax. */
-  weightScale(): Tensor {
-    if (!this.learnScale) return stopGradient(this.computeWeightScale());
-    return checkLearnedScale('QuantLinear', this.param('weightScale'));
-  }
-
-  /** Fake-quantized weights (on the tape). */
-  quantizedWeight(): Tensor {
-    return fakeQuantWeight(this.weight, this.weightScale(), this.weightQmax);
-  }
-
-  /** The activation scale max|x| / qmax from the observer (a plain number), or null. */
-  inputScale(): number | null {
-    if (this.activationBits === null) return null;
-    return activationScale(this.buffer('inputRange').item(), this.activationBits);
+    checkFeatures('QuantLinear', inFeatures, outFeatures);
+    const o = readOptions<QuantLinearOptions>(options, 'QuantLinear');
+    super('QuantLinear', options, o);
+    this.initParameters(o, [outFeatures, inFeatures], 1 / Math.sqrt(inFeatures));
   }
 
   forward(x: Tensor): Tensor {
     checkInput('QuantLinear', x, this.inFeatures);
-    this.checkAlive();
-    if (this.activationBits !== null && this.training) observeRange('QuantLinear', x, this.buffer('inputRange'), this.observerMomentum);
-    const s = this.inputScale();
-    return composite(() => onRows(x, this.outFeatures, (x2) => {
-      const xq = s === null ? x2 : quantize(x2, { bits: this.activationBits!, scale: s });
-      const y = matmul(xq, this.quantizedWeight(), { transposeB: true });
-      const b = this.bias;
-      return b ? add(y, b) : y;
-    }));
+    return this.quantForward(x, (xq, wq) => matmul(xq, wq, { transposeB: true }));
+  }
+
+  protected override perRows(x: Tensor, body: (x: Tensor) => Tensor): Tensor {
+    return onRows(x, this.outFeatures, body);
   }
 
   /** Frozen form: int8 weights with per-channel scales (one value repeated for a per-tensor scale). */
   freezeStage(ctx: FreezeContext): FrozenStage {
     // [out, 1] per channel or [1, 1] per tensor (a learned scale is the parameter itself).
-    const sv = this.weightScale().dataSync() as Float32Array;
-    const perChannel = new Float32Array(this.outFeatures).map((_, c) => sv[sv.length === 1 ? 0 : c]);
+    const { raw, perChannel } = this.frozenScales();
     const tensors: Record<string, Tensor> = {
-      weight: ctx.store(quantizeInt8(this.weight, { scale: sv.length === 1 ? sv[0] : perChannel })),
+      weight: ctx.store(quantizeInt8(this.weight, { scale: raw.length === 1 ? raw[0] : perChannel })),
       weightScale: ctx.store(tensor(perChannel)),
     };
     if (this.bias) tensors.bias = ctx.copy(this.bias);
@@ -329,8 +261,7 @@ export class QuantLinear extends Module {
   }
 
   summaryMacs(input: readonly number[]): Macs {
-    const n = rows(input) * this.inFeatures * this.outFeatures;
-    return { binary: 0, binaryWeights: 0, int8: this.activationBits !== null ? n : 0, float: this.activationBits !== null ? 0 : n };
+    return this.quantMacs(rows(input) * this.inFeatures * this.outFeatures);
   }
 
   inputWidth(): number {

@@ -81,8 +81,8 @@ describe('nn.BinaryConv2d', () => {
 });
 
 describe('nn.QuantConv2d', () => {
-  prop(['sg.nn.QuantConv2d', 'sg.nn.QuantConv2d#weight', 'sg.nn.QuantConv2d#bias', 'sg.nn.QuantConv2d#weightQmax', 'sg.nn.QuantConv2d#computeWeightScale',
-    'sg.nn.QuantConv2d#weightScale', 'sg.nn.QuantConv2d#quantizedWeight', 'sg.nn.QuantConv2d#inputScale', 'sg.nn.QuantConv2d#forward',
+  prop(['sg.nn.QuantConv2d', 'sg.nn.QuantLayer', 'sg.nn.QuantLayer#weight', 'sg.nn.QuantLayer#bias', 'sg.nn.QuantLayer#weightQmax', 'sg.nn.QuantLayer#computeWeightScale',
+    'sg.nn.QuantLayer#weightScale', 'sg.nn.QuantLayer#quantizedWeight', 'sg.nn.QuantLayer#inputScale', 'sg.nn.QuantConv2d#forward',
     'sg.nn.QuantConv2d#summaryMacs', 'sg.nn.QuantConv2d#freezeStage', 'sg.nn.QuantConv2d#inputWidth'],
   'random geometry and bit widths: quantized weights on the k-bit grid, forward = float64 conv of the fake-quantized values + bias, frozen int8 predictions within the quantization error; bad constructor arguments are clear errors naming QuantConv2d',
   fc.record({
@@ -103,6 +103,8 @@ describe('nn.QuantConv2d', () => {
       return;
     }
     if (badArg) { layer.dispose(); return; }
+    // QuantConv2d is a QuantLayer (the base it shares with QuantLinear).
+    if (!(layer instanceof sg.nn.QuantLayer)) throw new Error('QuantConv2d is not a QuantLayer');
     const xs = [g.N, g.H, g.W, g.cin];
     const xv = values(size(xs), seed);
     const x = sg.tensor(xv, xs);

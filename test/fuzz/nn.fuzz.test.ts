@@ -106,7 +106,7 @@ function linearRef(x: ArrayLike<number>, B: number, I: number, w: ArrayLike<numb
 
 describe('forward passes', () => {
   const layerKind = fc.constantFrom('Linear', 'BinaryLinear', 'BinaryLinearFloat', 'QuantLinear', 'BatchNorm1d', 'ReLU', 'Tanh', 'Sigmoid', 'Hardtanh', 'Flatten', 'Dropout', 'Sequential');
-  prop(['sg.nn.Linear#forward', 'sg.nn.BinaryLinear#forward', 'sg.nn.BinaryLinear#binaryWeight', 'sg.nn.BinaryLinear#channelScales', 'sg.nn.QuantLinear#forward', 'sg.nn.QuantLinear#computeWeightScale', 'sg.nn.QuantLinear#weightScale', 'sg.nn.QuantLinear#quantizedWeight', 'sg.nn.QuantLinear#inputScale',
+  prop(['sg.nn.Linear#forward', 'sg.nn.BinaryLinear#forward', 'sg.nn.BinaryLinear#binaryWeight', 'sg.nn.BinaryLinear#channelScales', 'sg.nn.QuantLinear#forward', 'sg.nn.QuantLayer#computeWeightScale', 'sg.nn.QuantLayer#weightScale', 'sg.nn.QuantLayer#quantizedWeight', 'sg.nn.QuantLayer#inputScale',
     'sg.nn.ReLU', 'sg.nn.ReLU#apply', 'sg.nn.Tanh', 'sg.nn.Tanh#apply', 'sg.nn.Sigmoid', 'sg.nn.Sigmoid#apply', 'sg.nn.Hardtanh#apply', 'sg.nn.Flatten', 'sg.nn.Flatten#forward', 'sg.nn.Dropout#forward', 'sg.nn.Sequential#forward', 'sg.nn.Module#call', 'sg.nn.Module#checkAlive'],
     'forward on good and hostile inputs (wrong width/rank/dtype, NaN/Infinity, empty batch) in train and eval, and on a disposed layer: reference values or a clear error; a rejected call leaves parameters and buffers as they were, and a clean forward still works after', fc.record({
       kind: layerKind, inF: fc.integer({ min: 1, max: 6 }), outF: fc.integer({ min: 1, max: 5 }), batch: dim(5), training: fc.boolean(), grad: fc.boolean(), viaCall: fc.boolean(),
@@ -206,7 +206,7 @@ describe('forward passes', () => {
 
 describe('Module API', () => {
   prop(['sg.nn.Module', 'sg.nn.Module#stateDict', 'sg.nn.Module#loadStateDict', 'sg.nn.Module#namedParameters', 'sg.nn.Module#namedBuffers', 'sg.nn.Module#parameters', 'sg.nn.Module#binaryParameters', 'sg.nn.Module#nonBinaryParameters', 'sg.nn.Module#param', 'sg.nn.Module#optionalParam', 'sg.nn.Module#buffer',
-    'sg.nn.Module#checkStateValue', 'sg.nn.QuantLinear#checkStateValue', 'sg.nn.VectorQuantizer#checkStateValue'],
+    'sg.nn.Module#checkStateValue', 'sg.nn.QuantLayer#checkStateValue', 'sg.nn.VectorQuantizer#checkStateValue'],
     'loadStateDict copies matching tensors, or rejects missing/extra/wrong-shape/wrong-dtype/disposed/aliased entries and values a layer cannot run with (negative variance or range, non-finite codes, a bad init flag) without writing anything', fc.record({
       edit: fc.constantFrom('same', 'fresh', 'missing', 'extra', 'shape', 'dtype', 'disposed', 'hostile', 'null', 'self', 'nonStrictExtra', 'range'), strict: fc.oneof(fc.boolean(), fc.constant(undefined), hostile), seed: fc.integer({ min: 0, max: 99 }),
     }), async ({ edit, strict, seed }) => {
@@ -301,7 +301,7 @@ describe('Module API', () => {
 });
 
 describe('accessors', () => {
-  prop(['sg.nn.Linear#weight', 'sg.nn.Linear#bias', 'sg.nn.BinaryLinear#weight', 'sg.nn.BinaryLinear#bias', 'sg.nn.QuantLinear#weight', 'sg.nn.QuantLinear#bias', 'sg.nn.QuantLinear#weightQmax',
+  prop(['sg.nn.Linear#weight', 'sg.nn.Linear#bias', 'sg.nn.BinaryLinear#weight', 'sg.nn.BinaryLinear#bias', 'sg.nn.QuantLayer#weight', 'sg.nn.QuantLayer#bias', 'sg.nn.QuantLayer#weightQmax',
     'sg.nn.Sequential#layers', 'sg.nn.VectorQuantizer#codebook'],
     'layer accessors return the registered tensors, with the documented shapes, presence and bit widths', fc.record({
       i: fc.integer({ min: 1, max: 6 }), o: fc.integer({ min: 1, max: 6 }), bias: fc.boolean(), bits: fc.integer({ min: 2, max: 8 }), affine: fc.boolean(), ema: fc.boolean(),
