@@ -1,7 +1,16 @@
+import { noGrad } from '../autograd/tape.js';
+import { abs } from '../ops/elementwise.js';
+import { mean as meanOp } from '../ops/reduce.js';
 import { checkNumber } from '../tensor/checks.js';
+import { zeros } from '../tensor/creation.js';
 import { boolOption, choiceOption } from '../tensor/options.js';
-import type { SignGrad } from '../ste/sign.js';
-import { F32_MAX } from './guard.js';
+import { tidy } from '../tensor/scope.js';
+import type { Tensor } from '../tensor/tensor.js';
+import { binarize, type SignGrad } from '../ste/sign.js';
+import type { Macs } from '../freeze/types.js';
+import { F32_MAX, seedOption } from './guard.js';
+import { layerSeed, uniformInit } from './init.js';
+import { Module } from './module.js';
 
 const SIGN_GRADS: readonly SignGrad[] = ['identity', 'clipped', 'approx', 'swish'];
 
@@ -42,4 +51,70 @@ export function binaryLayerOptions(op: string, o: BinaryLayerOptions): Required<
     scale: boolOption(o.scale, op, 'scale', false),
     clip: checkNumber(o.clip ?? 1, op, 'clip', { positive: true, max: F32_MAX }),
   };
+}
+
+/**
+ * What BinaryLinear and BinaryConv2d share: the binarization options, the
+ * latent weight (clipped, 1 bit) and optional zero bias, the ±1 weights and
+ * the XNOR scales. A subclass says where its output channels are in the
+ * weight (`outAxis`) and does its own product, freeze stage and shape checks.
+ */
+export abstract class BinaryLayer extends Module {
+  readonly binarizeInputs: boolean;
+  readonly uint8Inputs: boolean;
+  readonly inputGrad: SignGrad;
+  readonly weightGrad: SignGrad;
+  readonly scale: boolean;
+  readonly clip: number;
+
+  /** `op` names the layer in errors. */
+  protected constructor(private readonly binaryOp: string, o: BinaryLayerOptions) {
+    super();
+    const bin = binaryLayerOptions(binaryOp, o);
+    this.binarizeInputs = bin.binarizeInputs;
+    this.uint8Inputs = bin.uint8Inputs;
+    this.inputGrad = bin.inputGrad;
+    this.weightGrad = bin.weightGrad;
+    this.scale = bin.scale;
+    this.clip = bin.clip;
+  }
+
+  /** The weight's output-channel axis: 0 for [out, in], the last for HWIO. */
+  protected abstract readonly outAxis: number;
+
+  /**
+   * Registers the latent weight U(±bound) of `shape` (1 bit, clipped to ±clip;
+   * `frozenBytes` when the frozen form is not the plain packed rows) and a zero
+   * bias of the output channels when bias: true.
+   */
+  protected initParameters(o: { bias?: boolean; seed?: number }, shape: number[], bound: number, frozenBytes?: number): void {
+    const bias = boolOption(o.bias, this.binaryOp, 'bias', false);
+    const seed = layerSeed(seedOption(o.seed, this.binaryOp));
+    this.registerParameter('weight', uniformInit(shape, bound, seed), { bits: 1, clip: this.clip, ...(frozenBytes === undefined ? {} : { frozenBytes }) });
+    if (bias) this.registerParameter('bias', zeros([shape[this.outAxis]]));
+  }
+
+  get weight(): Tensor {
+    return this.param('weight');
+  }
+
+  get bias(): Tensor | null {
+    return this.optionalParam('bias');
+  }
+
+  /** The ±1 weights as used in the forward pass (no tape). */
+  binaryWeight(): Tensor {
+    return noGrad(() => binarize(this.weight));
+  }
+
+  /** XNOR-Net scales mean|W_c| per output channel, shape [out] (no tape). */
+  channelScales(): Tensor {
+    const others = this.weight.shape.map((_, i) => i).filter((i) => i !== this.outAxis);
+    return tidy(() => noGrad(() => meanOp(abs(this.weight), { axis: others })));
+  }
+
+  /** `n` products: binary with binarized inputs, binary weights times float or uint8 inputs otherwise. */
+  protected binaryMacs(n: number): Macs {
+    return { binary: this.binarizeInputs ? n : 0, binaryWeights: this.binarizeInputs ? 0 : n, int8: 0, float: 0 };
+  }
 }

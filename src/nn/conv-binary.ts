@@ -1,26 +1,25 @@
 import { composite, noGrad } from '../autograd/tape.js';
 import { stopGradient } from '../autograd/custom.js';
 import { round } from '../ops/discrete.js';
-import { abs, add, clip, mul, ne } from '../ops/elementwise.js';
+import { add, clip, mul, ne } from '../ops/elementwise.js';
 import { conv2d } from '../ops/conv.js';
 import { signConv2d } from '../ops/sign-conv.js';
 import { pair, windowGeometry, type Geometry2d, type Padding2d } from '../ops/conv-geometry.js';
-import { mean as meanOp, sum } from '../ops/reduce.js';
+import { sum } from '../ops/reduce.js';
 import { cast, pad } from '../ops/shape.js';
-import { binarize, type SignGrad } from '../ste/sign.js';
+import { binarize } from '../ste/sign.js';
 import { convWeightWords, packConvWeights, packConvWeightsU8 } from '../kernels/conv_binary.js';
 import { rejectNaN } from '../kernels/nan.js';
 import { checkDType, checkFloat, checkNumber, describe } from '../tensor/checks.js';
 import { zeros } from '../tensor/creation.js';
-import { boolOption, readOptions } from '../tensor/options.js';
+import { readOptions } from '../tensor/options.js';
 import { tidy } from '../tensor/scope.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { FreezeContext, FrozenStage, Macs } from '../freeze/types.js';
-import { checkInputTensor, seedOption } from './guard.js';
-import { glorotBound, layerSeed, uniformInit } from './init.js';
-import { Module } from './module.js';
+import { checkInputTensor } from './guard.js';
+import { glorotBound } from './init.js';
 import type { Conv2dLayerOptions } from './conv.js';
-import { binaryLayerOptions, type BinaryLayerOptions } from './binary-layer.js';
+import { BinaryLayer, type BinaryLayerOptions } from './binary-layer.js';
 
 /** Most channels of a conv layer (as for dense layers' features). */
 const MAX_CHANNELS = 2 ** 16;
@@ -127,65 +126,32 @@ export interface BinaryConv2dOptions extends ConvLayerOptions, BinaryLayerOption
  * of ±1 are exact integers); with binary inputs (groups 1) the forward pass
  * computes them on packed bits, the backward pass is conv2d's.
  */
-export class BinaryConv2d extends Module {
+export class BinaryConv2d extends BinaryLayer {
   readonly kernelSize: [number, number];
   readonly groups: number;
-  readonly binarizeInputs: boolean;
-  readonly uint8Inputs: boolean;
-  readonly inputGrad: SignGrad;
-  readonly weightGrad: SignGrad;
-  readonly scale: boolean;
-  readonly clip: number;
   readonly padValue: 0 | 1;
+  protected readonly outAxis = 3;
   readonly #shape: ConvShape;
 
   constructor(readonly inChannels: number, readonly outChannels: number, kernelSize: number | [number, number], options: BinaryConv2dOptions | null = {}) {
-    super();
     const op = 'BinaryConv2d';
     const o = readOptions<BinaryConv2dOptions>(options, op);
     const s = convShape(op, inChannels, outChannels, kernelSize, o);
+    super(op, o);
     this.#shape = s;
     this.kernelSize = [s.kh, s.kw];
     this.groups = s.groups;
-    const bin = binaryLayerOptions(op, o);
-    this.binarizeInputs = bin.binarizeInputs;
-    this.uint8Inputs = bin.uint8Inputs;
-    this.inputGrad = bin.inputGrad;
-    this.weightGrad = bin.weightGrad;
-    this.scale = bin.scale;
-    this.clip = bin.clip;
     const padValue = o.padValue ?? 0;
     if (padValue !== 0 && padValue !== 1) throw new Error(`${op}: padValue must be 0 (zero padding) or 1 (one-padding), got ${describe(padValue)}`);
     if (padValue === 1 && !this.binarizeInputs) {
       throw new Error(`${op}: padValue 1 (one-padding of the ±1 inputs) needs binarizeInputs: true; float and uint8 inputs are zero-padded`);
     }
     this.padValue = padValue;
-    const bias = boolOption(o.bias, op, 'bias', false);
-    const seed = layerSeed(seedOption(o.seed, op));
     const perGroup = inChannels / s.groups;
     const bound = Math.min(1, glorotBound(s.kh * s.kw * perGroup, s.kh * s.kw * (outChannels / s.groups)));
     // Binary inputs (groups 1) freeze to the packed conv kernel's rows of per-tap channel words; others to 128-bit padded rows.
     const rowWords = this.binarizeInputs && s.groups === 1 ? convWeightWords(s.kh, s.kw, perGroup) : Math.ceil((s.kh * s.kw * perGroup) / 128) * 4;
-    this.registerParameter('weight', uniformInit([s.kh, s.kw, perGroup, outChannels], bound, seed), { bits: 1, clip: this.clip, frozenBytes: outChannels * rowWords * 4 });
-    if (bias) this.registerParameter('bias', zeros([outChannels]));
-  }
-
-  get weight(): Tensor {
-    return this.param('weight');
-  }
-
-  get bias(): Tensor | null {
-    return this.optionalParam('bias');
-  }
-
-  /** The ±1 weights as used in the forward pass (no tape). */
-  binaryWeight(): Tensor {
-    return noGrad(() => binarize(this.weight));
-  }
-
-  /** XNOR-Net scales mean|W_c| per output channel, shape [outChannels] (no tape). */
-  channelScales(): Tensor {
-    return tidy(() => noGrad(() => meanOp(abs(this.weight), { axis: [0, 1, 2] })));
+    this.initParameters(o, [s.kh, s.kw, perGroup, outChannels], bound, outChannels * rowWords * 4);
   }
 
   forward(x: Tensor): Tensor {
@@ -241,8 +207,7 @@ export class BinaryConv2d extends Module {
   }
 
   summaryMacs(_input: readonly number[], output: readonly number[]): Macs {
-    const n = convMacs(this.#shape, output);
-    return { binary: this.binarizeInputs ? n : 0, binaryWeights: this.binarizeInputs ? 0 : n, int8: 0, float: 0 };
+    return this.binaryMacs(convMacs(this.#shape, output));
   }
 
   inputWidth(): null {

@@ -18,6 +18,7 @@ export type { BinaryLayerOptions } from './binary-layer.js';
 export type { QuantLayerOptions } from './fake-quant.js';
 export { QuantConv2d, type QuantConv2dOptions } from './conv-quant.js';
 export { QuantLayer } from './quant-layer.js';
+export { BinaryLayer } from './binary-layer.js';
 export { EntropyBottleneck, type EntropyBottleneckOptions, type BottleneckResult, type RoundingMode } from './entropy-bottleneck.js';
 export { ResidualVQ, type ResidualQuantizeResult } from './residual-vq.js';
 export { FSQ, type FsqResult } from './fsq.js';

@@ -1,13 +1,11 @@
-import { composite, noGrad } from '../autograd/tape.js';
-import { abs, add, mul } from '../ops/elementwise.js';
+import { composite } from '../autograd/tape.js';
+import { add, mul } from '../ops/elementwise.js';
 import { matmul } from '../ops/matmul.js';
 import { reshape } from '../ops/shape.js';
 import { signMatmul, uint8SignMatmul } from '../ops/sign-matmul.js';
-import { mean as meanOp } from '../ops/reduce.js';
 import { stopGradient } from '../autograd/custom.js';
-import { binarize, type SignGrad } from '../ste/sign.js';
+import { binarize } from '../ste/sign.js';
 import { checkDType, checkFloat, checkNumber } from '../tensor/checks.js';
-import { zeros } from '../tensor/creation.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { packBits } from '../kernels/bitpack.js';
 import { quantizeInt8 } from '../kernels/quant_s8.js';
@@ -19,7 +17,7 @@ import { seedOption } from './guard.js';
 import { glorotBound, layerSeed, uniformInit } from './init.js';
 import { Module } from './module.js';
 import { QuantLayer } from './quant-layer.js';
-import { binaryLayerOptions, type BinaryLayerOptions } from './binary-layer.js';
+import { BinaryLayer, type BinaryLayerOptions } from './binary-layer.js';
 import { type QuantLayerOptions } from './fake-quant.js';
 
 /** Most input or output features of a layer (a weight of 2^16 x 2^16 float32 is 16 GiB, beyond wasm memory anyway). */
@@ -122,48 +120,14 @@ export interface BinaryLinearOptions extends BinaryLayerOptions {
  * in the forward pass (0 -> +1) and trained through the surrogate gradient.
  * With binarizeInputs, inputs are binarized too, so every product is ±1.
  */
-export class BinaryLinear extends Module {
-  readonly binarizeInputs: boolean;
-  readonly uint8Inputs: boolean;
-  readonly inputGrad: SignGrad;
-  readonly weightGrad: SignGrad;
-  readonly scale: boolean;
-  readonly clip: number;
+export class BinaryLinear extends BinaryLayer {
+  protected readonly outAxis = 0;
 
   constructor(readonly inFeatures: number, readonly outFeatures: number, options: BinaryLinearOptions | null = {}) {
-    super();
-    const op = 'BinaryLinear';
-    checkFeatures(op, inFeatures, outFeatures);
-    const o = readOptions<BinaryLinearOptions>(options, op);
-    const bin = binaryLayerOptions(op, o);
-    this.binarizeInputs = bin.binarizeInputs;
-    this.uint8Inputs = bin.uint8Inputs;
-    this.inputGrad = bin.inputGrad;
-    this.weightGrad = bin.weightGrad;
-    this.scale = bin.scale;
-    this.clip = bin.clip;
-    const bias = boolOption(o.bias, op, 'bias', false);
-    const seed = layerSeed(seedOption(o.seed, op));
-    this.registerParameter('weight', uniformInit([outFeatures, inFeatures], Math.min(1, glorotBound(inFeatures, outFeatures)), seed), { bits: 1, clip: this.clip });
-    if (bias) this.registerParameter('bias', zeros([outFeatures]));
-  }
-
-  get weight(): Tensor {
-    return this.param('weight');
-  }
-
-  get bias(): Tensor | null {
-    return this.optionalParam('bias');
-  }
-
-  /** The ±1 weights as used in the forward pass (no tape). */
-  binaryWeight(): Tensor {
-    return noGrad(() => binarize(this.weight));
-  }
-
-  /** XNOR-Net scales mean|W_c| per output channel, shape [outFeatures] (no tape). */
-  channelScales(): Tensor {
-    return noGrad(() => meanOp(abs(this.weight), { axis: 1 }));
+    checkFeatures('BinaryLinear', inFeatures, outFeatures);
+    const o = readOptions<BinaryLinearOptions>(options, 'BinaryLinear');
+    super('BinaryLinear', o);
+    this.initParameters(o, [outFeatures, inFeatures], Math.min(1, glorotBound(inFeatures, outFeatures)));
   }
 
   forward(x: Tensor): Tensor {
@@ -209,8 +173,7 @@ export class BinaryLinear extends Module {
   }
 
   summaryMacs(input: readonly number[]): Macs {
-    const n = rows(input) * this.inFeatures * this.outFeatures;
-    return { binary: this.binarizeInputs ? n : 0, binaryWeights: this.binarizeInputs ? 0 : n, int8: 0, float: 0 };
+    return this.binaryMacs(rows(input) * this.inFeatures * this.outFeatures);
   }
 
   inputWidth(): number {

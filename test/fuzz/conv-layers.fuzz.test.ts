@@ -26,7 +26,7 @@ function values(n: number, seed: number): Float32Array {
 }
 
 describe('nn.BinaryConv2d', () => {
-  prop(['sg.nn.BinaryConv2d', 'sg.nn.BinaryConv2d#weight', 'sg.nn.BinaryConv2d#bias', 'sg.nn.BinaryConv2d#binaryWeight', 'sg.nn.BinaryConv2d#channelScales',
+  prop(['sg.nn.BinaryConv2d', 'sg.nn.BinaryLayer', 'sg.nn.BinaryLayer#weight', 'sg.nn.BinaryLayer#bias', 'sg.nn.BinaryLayer#binaryWeight', 'sg.nn.BinaryLayer#channelScales',
     'sg.nn.BinaryConv2d#forward', 'sg.nn.BinaryConv2d#summaryMacs', 'sg.nn.BinaryConv2d#freezeStage', 'sg.nn.BinaryConv2d#inputWidth'],
   'random geometry, padValue, input kind and XNOR scale: forward = float64 conv of the ±1 values (exact sums), summary MACs = outH·outW·Cout·kh·kw·Cin/groups per sample, frozen predictions = eval mode bit for bit; bad constructor arguments are clear errors naming BinaryConv2d',
   fc.record({
@@ -48,6 +48,8 @@ describe('nn.BinaryConv2d', () => {
       return;
     }
     if (badArg) { layer.dispose(); return; }
+    // BinaryConv2d is a BinaryLayer (the base it shares with BinaryLinear).
+    if (!(layer instanceof sg.nn.BinaryLayer)) throw new Error('BinaryConv2d is not a BinaryLayer');
     const xs = [g.N, g.H, g.W, g.cin];
     // integer inputs keep float sums exact for float and uint8 layers too
     const xv = binary ? values(size(xs), seed) : Float32Array.from(values(size(xs), seed), (v) => Math.floor((v + 2) * 63.75));

@@ -106,7 +106,7 @@ function linearRef(x: ArrayLike<number>, B: number, I: number, w: ArrayLike<numb
 
 describe('forward passes', () => {
   const layerKind = fc.constantFrom('Linear', 'BinaryLinear', 'BinaryLinearFloat', 'QuantLinear', 'BatchNorm1d', 'ReLU', 'Tanh', 'Sigmoid', 'Hardtanh', 'Flatten', 'Dropout', 'Sequential');
-  prop(['sg.nn.Linear#forward', 'sg.nn.BinaryLinear#forward', 'sg.nn.BinaryLinear#binaryWeight', 'sg.nn.BinaryLinear#channelScales', 'sg.nn.QuantLinear#forward', 'sg.nn.QuantLayer#computeWeightScale', 'sg.nn.QuantLayer#weightScale', 'sg.nn.QuantLayer#quantizedWeight', 'sg.nn.QuantLayer#inputScale',
+  prop(['sg.nn.Linear#forward', 'sg.nn.BinaryLinear#forward', 'sg.nn.BinaryLayer#binaryWeight', 'sg.nn.BinaryLayer#channelScales', 'sg.nn.QuantLinear#forward', 'sg.nn.QuantLayer#computeWeightScale', 'sg.nn.QuantLayer#weightScale', 'sg.nn.QuantLayer#quantizedWeight', 'sg.nn.QuantLayer#inputScale',
     'sg.nn.ReLU', 'sg.nn.ReLU#apply', 'sg.nn.Tanh', 'sg.nn.Tanh#apply', 'sg.nn.Sigmoid', 'sg.nn.Sigmoid#apply', 'sg.nn.Hardtanh#apply', 'sg.nn.Flatten', 'sg.nn.Flatten#forward', 'sg.nn.Dropout#forward', 'sg.nn.Sequential#forward', 'sg.nn.Module#call', 'sg.nn.Module#checkAlive'],
     'forward on good and hostile inputs (wrong width/rank/dtype, NaN/Infinity, empty batch) in train and eval, and on a disposed layer: reference values or a clear error; a rejected call leaves parameters and buffers as they were, and a clean forward still works after', fc.record({
       kind: layerKind, inF: fc.integer({ min: 1, max: 6 }), outF: fc.integer({ min: 1, max: 5 }), batch: dim(5), training: fc.boolean(), grad: fc.boolean(), viaCall: fc.boolean(),
@@ -301,7 +301,7 @@ describe('Module API', () => {
 });
 
 describe('accessors', () => {
-  prop(['sg.nn.Linear#weight', 'sg.nn.Linear#bias', 'sg.nn.BinaryLinear#weight', 'sg.nn.BinaryLinear#bias', 'sg.nn.QuantLayer#weight', 'sg.nn.QuantLayer#bias', 'sg.nn.QuantLayer#weightQmax',
+  prop(['sg.nn.Linear#weight', 'sg.nn.Linear#bias', 'sg.nn.BinaryLayer#weight', 'sg.nn.BinaryLayer#bias', 'sg.nn.QuantLayer#weight', 'sg.nn.QuantLayer#bias', 'sg.nn.QuantLayer#weightQmax',
     'sg.nn.Sequential#layers', 'sg.nn.VectorQuantizer#codebook'],
     'layer accessors return the registered tensors, with the documented shapes, presence and bit widths', fc.record({
       i: fc.integer({ min: 1, max: 6 }), o: fc.integer({ min: 1, max: 6 }), bias: fc.boolean(), bits: fc.integer({ min: 2, max: 8 }), affine: fc.boolean(), ema: fc.boolean(),
