@@ -58,6 +58,18 @@ function startWorker(dir: string): Miniflare {
   });
 }
 
+/** The first n MNIST test images (uint8 pixels, 784 per image) and their labels, read by snapgrad in Node. */
+async function mnistTestImages(sg: any, n: number): Promise<{ pixels: Uint8Array; truth: number[] }> {
+  await sg.init();
+  const mnist = join(ROOT, 'examples/data/mnist');
+  const images = await sg.io.loadIdx(join(mnist, 't10k-images-idx3-ubyte.gz'));
+  const labels = await sg.io.loadIdx(join(mnist, 't10k-labels-idx1-ubyte.gz'));
+  const out = { pixels: images.dataSync().slice(0, n * 784) as Uint8Array, truth: Array.from(labels.dataSync().slice(0, n) as Uint8Array) };
+  images.dispose();
+  labels.dispose();
+  return out;
+}
+
 describe('Cloudflare workerd (Miniflare)', () => {
   let project: PackedProject;
   let suite: Miniflare;
@@ -110,13 +122,8 @@ describe('Cloudflare workerd (Miniflare)', () => {
     const mf = startWorker(dir);
     try {
       const sg = await import(/* @vite-ignore */ DIST_URL);
-      await sg.init();
-      const mnist = join(ROOT, 'examples/data/mnist');
-      const images = await sg.io.loadIdx(join(mnist, 't10k-images-idx3-ubyte.gz'));
-      const labels = await sg.io.loadIdx(join(mnist, 't10k-labels-idx1-ubyte.gz'));
       const n = 100;
-      const pixels: Uint8Array = images.dataSync().slice(0, n * 784);
-      const truth = Array.from(labels.dataSync().slice(0, n) as Uint8Array);
+      const { pixels, truth } = await mnistTestImages(sg, n);
 
       // Node: the same frozen model file, the same images.
       const { tensors, metadata } = await sg.io.loadSafetensors(join(ROOT, 'examples/cloudflare-worker/model.safetensors'));
@@ -158,13 +165,8 @@ describe('Cloudflare workerd (Miniflare)', () => {
     const mf = startWorker(dir);
     try {
       const sg = await import(/* @vite-ignore */ DIST_URL);
-      await sg.init();
-      const mnist = join(ROOT, 'examples/data/mnist');
-      const images = await sg.io.loadIdx(join(mnist, 't10k-images-idx3-ubyte.gz'));
-      const labels = await sg.io.loadIdx(join(mnist, 't10k-labels-idx1-ubyte.gz'));
       const n = 100;
-      const pixels: Uint8Array = images.dataSync().slice(0, n * 784);
-      const truth = Array.from(labels.dataSync().slice(0, n) as Uint8Array);
+      const { pixels, truth } = await mnistTestImages(sg, n);
 
       // Node: the same frozen conv model file on NHWC uint8 images.
       const { tensors, metadata } = await sg.io.loadSafetensors(join(ROOT, 'examples/cloudflare-worker/model-conv.safetensors'));
